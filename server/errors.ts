@@ -1,0 +1,91 @@
+/**
+ * The one registry of error codes. Every failure the service reports carries one of these stable codes;
+ * the HTTP edge maps it to a status and the WS edge to a close code from this table only.
+ * Branch on `code`, never on message text.
+ */
+export const ERRORS = {
+  bad_request: { http: 400, ws: 4400, expose: true },
+  invalid_json: { http: 400, ws: 4400, expose: true },
+  payload_too_large: { http: 413, ws: 1009, expose: true },
+  unauthorized: { http: 401, ws: 4401, expose: true },
+  forbidden: { http: 403, ws: 4403, expose: true },
+  not_found: { http: 404, ws: 4404, expose: true },
+  unknown_login: { http: 404, ws: 4404, expose: true },
+  unknown_mode: { http: 400, ws: 4400, expose: true },
+  login_expired: { http: 410, ws: 4410, expose: true },
+  invalid_transition: { http: 409, ws: 4409, expose: true },
+  invalid_ticket: { http: 403, ws: 4403, expose: true },
+  ticket_used: { http: 409, ws: 4409, expose: true },
+  invalid_state: { http: 400, ws: 4400, expose: true },
+  phone_mismatch: { http: 403, ws: 4403, expose: true },
+  snapshot_user: { http: 403, ws: 4403, expose: true },
+  wechat_error: { http: 502, ws: 1011, expose: true },
+  redis_unavailable: { http: 503, ws: 1013, expose: true },
+  corrupt_value: { http: 500, ws: 1011, expose: false },
+  shutting_down: { http: 503, ws: 1001, expose: true },
+  internal: { http: 500, ws: 1011, expose: false },
+} as const satisfies Record<string, { http: number; ws: number; expose: boolean }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** An error with a stable code. `details` is safe to show the client when the code is exposed. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AppError';
+    this.code = code;
+    this.details = details;
+  }
+
+  get status(): number {
+    return ERRORS[this.code].http;
+  }
+
+  get wsCloseCode(): number {
+    return ERRORS[this.code].ws;
+  }
+
+  get expose(): boolean {
+    return ERRORS[this.code].expose;
+  }
+}
+
+/** Normalises anything thrown into an AppError; unknown errors become `internal` with a generic message. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const e = err as { status?: number; code?: string; type?: string; message?: string } | undefined;
+  // Koa/raw-body errors carry `type` and `status`; map the ones a client can cause.
+  if (e?.type === 'entity.too.large' || e?.status === 413) {
+    return new AppError('payload_too_large', 'request body is larger than the 16 KiB limit', undefined, { cause: err });
+  }
+  if (e?.type === 'entity.parse.failed') {
+    return new AppError('invalid_json', 'request body is not valid JSON', undefined, { cause: err });
+  }
+  if (isRedisUnavailable(err)) {
+    return new AppError('redis_unavailable', 'the login store (Redis) is unavailable, try again shortly', undefined, {
+      cause: err,
+    });
+  }
+  return new AppError('internal', 'internal error', undefined, { cause: err });
+}
+
+function isRedisUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const name = err.name;
+  const code = (err as { code?: string }).code;
+  return (
+    name === 'MaxRetriesPerRequestError' ||
+    code === 'ECONNREFUSED' ||
+    code === 'ECONNRESET' ||
+    code === 'ETIMEDOUT' ||
+    /Connection is closed|Stream isn't writeable|enableOfflineQueue/.test(err.message)
+  );
+}
+
+/** Body of every JSON error response: `{"error": code, "message": text}`. */
+export function errorBody(err: AppError): { error: ErrorCode; message: string } & Record<string, unknown> {
+  return { error: err.code, message: err.expose ? err.message : 'internal error', ...(err.expose ? err.details : {}) };
+}

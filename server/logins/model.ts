@@ -1,0 +1,73 @@
+/**
+ * The login state machine. A login is created `pending`; the phone opening the scan URL makes it `scanned`
+ * (and the identity, once known, is attached while still `scanned`); the phone's confirmation makes it
+ * `confirmed` with a one-time ticket. `cancelled` and `expired` are terminal.
+ */
+export const STATUSES = ['pending', 'scanned', 'confirmed', 'cancelled', 'expired'] as const;
+export type LoginStatus = (typeof STATUSES)[number];
+
+/** Every allowed transition, in one table. The Lua script enforces `from` atomically in Redis. */
+export const TRANSITIONS = {
+  scan: { from: ['pending'], to: 'scanned' },
+  identify: { from: ['scanned'], to: 'scanned' },
+  confirm: { from: ['scanned'], to: 'confirmed' },
+  cancel: { from: ['pending', 'scanned'], to: 'cancelled' },
+  expire: { from: ['pending', 'scanned'], to: 'expired' },
+} as const satisfies Record<string, { from: readonly LoginStatus[]; to: LoginStatus }>;
+export type TransitionName = keyof typeof TRANSITIONS;
+
+export interface LoginUser {
+  readonly openid: string;
+  readonly unionid?: string;
+  readonly nickname?: string;
+  readonly avatar?: string;
+}
+
+/** The stored record (a Redis hash; `v` is the schema version every reader checks). */
+export interface LoginRecord {
+  readonly v: 1;
+  readonly id: string;
+  readonly mode: string;
+  readonly status: LoginStatus;
+  /** Incremented by every transition; watchers use it to drop duplicates and out-of-order events. */
+  readonly rev: number;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly watchHash: string;
+  readonly user?: LoginUser;
+  readonly ticket?: string;
+  readonly ticketExpiresAt?: number;
+  readonly redeemedAt?: number;
+  readonly phoneHash?: string;
+  readonly ua?: string;
+  readonly ip?: string;
+  readonly modeData?: Record<string, string>;
+}
+
+/** What the page may see about a login (HTTP status body and WS status message). */
+export interface LoginView {
+  readonly id: string;
+  readonly status: LoginStatus;
+  readonly rev: number;
+  readonly expiresAt: number;
+  readonly user?: { nickname?: string; avatar?: string };
+  readonly ticket?: string;
+}
+
+export const TERMINAL: ReadonlySet<LoginStatus> = new Set(['confirmed', 'cancelled', 'expired']);
+
+/** A pending/scanned login past its deadline is expired even before the expiry event has been written. */
+export function effectiveStatus(rec: Pick<LoginRecord, 'status' | 'expiresAt'>, now: number): LoginStatus {
+  if ((rec.status === 'pending' || rec.status === 'scanned') && now >= rec.expiresAt) return 'expired';
+  return rec.status;
+}
+
+/** The public view of a record for its (authorized) watcher. */
+export function toView(rec: LoginRecord, now: number): LoginView {
+  const status = effectiveStatus(rec, now);
+  const user = rec.user && (rec.user.nickname || rec.user.avatar)
+    ? { nickname: rec.user.nickname, avatar: rec.user.avatar }
+    : undefined;
+  const ticket = status === 'confirmed' && rec.ticket && !rec.redeemedAt ? rec.ticket : undefined;
+  return { id: rec.id, status, rev: rec.rev, expiresAt: rec.expiresAt, ...(user && { user }), ...(ticket && { ticket }) };
+}

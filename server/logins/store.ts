@@ -1,0 +1,237 @@
+import type { RedisLink } from '../redis/link.js';
+import { AppError, type ErrorCode } from '../errors.js';
+import { hashSecret, newLoginId, newSecret, safeEqual, LOGIN_ID_RE } from './ids.js';
+import { REDEEM, TRANSITION } from './scripts.js';
+import { STATUSES, TRANSITIONS, type LoginRecord, type LoginStatus, type LoginUser, type TransitionName } from './model.js';
+
+/** How long a finished/expired login stays readable, so late readers see "expired", not "unknown". */
+export const GRACE_MS = 10 * 60_000;
+
+export interface LoginStoreOptions {
+  link: RedisLink;
+  keyPrefix: string;
+  clock?: () => number;
+  /** Default 120 s. */
+  loginTtlMs?: number;
+  /** Default 60 s. */
+  ticketTtlMs?: number;
+}
+
+export interface CreateLoginInput {
+  mode: string;
+  ua?: string;
+  ip?: string;
+  modeData?: Record<string, string>;
+}
+
+/**
+ * Logins in Redis: one hash per login (`<prefix>login:<id>`), changed only by Lua scripts that check the
+ * current state, write the new one and publish it on `<prefix>login-events:<id>` atomically.
+ */
+export class LoginStore {
+  readonly #link: RedisLink;
+  readonly #prefix: string;
+  readonly #clock: () => number;
+  readonly loginTtlMs: number;
+  readonly ticketTtlMs: number;
+
+  constructor(opts: LoginStoreOptions) {
+    this.#link = opts.link;
+    this.#prefix = opts.keyPrefix;
+    this.#clock = opts.clock ?? Date.now;
+    this.loginTtlMs = opts.loginTtlMs ?? 120_000;
+    this.ticketTtlMs = opts.ticketTtlMs ?? 60_000;
+  }
+
+  key(id: string): string {
+    return `${this.#prefix}login:${id}`;
+  }
+
+  /** The pub/sub channel that carries every new version of one login. */
+  channel(id: string): string {
+    return `${this.#prefix}login-events:${id}`;
+  }
+
+  sessionKey(sessionId: string): string {
+    return `${this.#prefix}session:${sessionId}`;
+  }
+
+  now(): number {
+    return this.#clock();
+  }
+
+  /** Creates a pending login; returns it with its watch token (only the token's hash is stored). */
+  async create(input: CreateLoginInput & { id?: string }): Promise<{ record: LoginRecord; watchToken: string }> {
+    const id = input.id ?? newLoginId();
+    const watchToken = newSecret();
+    const now = this.#clock();
+    const record: LoginRecord = {
+      v: 1,
+      id,
+      mode: input.mode,
+      status: 'pending',
+      rev: 1,
+      createdAt: now,
+      expiresAt: now + this.loginTtlMs,
+      watchHash: hashSecret(watchToken),
+      ...(input.ua !== undefined && { ua: input.ua.slice(0, 512) }),
+      ...(input.ip !== undefined && { ip: input.ip }),
+      ...(input.modeData && { modeData: input.modeData }),
+    };
+    await this.#link.command
+      .multi()
+      .hset(this.key(id), serialize({ ...record }))
+      .pexpireat(this.key(id), record.expiresAt + GRACE_MS)
+      .exec();
+    return { record, watchToken };
+  }
+
+  /** The stored record, or null when there is none. A record that cannot be read throws `corrupt_value`. */
+  async get(id: string): Promise<LoginRecord | null> {
+    if (!LOGIN_ID_RE.test(id)) return null;
+    const flat = await this.#link.command.hgetall(this.key(id));
+    if (Object.keys(flat).length === 0) return null;
+    return parseRecord(flat, this.key(id));
+  }
+
+  /** The record if `watchToken` is its watch token; `unknown_login` / `forbidden` otherwise. */
+  async authorize(id: string, watchToken: string | undefined): Promise<LoginRecord> {
+    const rec = await this.get(id);
+    if (!rec) throw new AppError('unknown_login', 'no such login (it may have expired long ago)');
+    if (!watchToken || !safeEqual(hashSecret(watchToken), rec.watchHash)) {
+      throw new AppError('forbidden', 'the watch token does not match this login');
+    }
+    return rec;
+  }
+
+  /**
+   * Applies one transition from the table in model.ts atomically and publishes the result.
+   * `fields` are extra fields to store (user, ticket, …). Throws unknown_login / login_expired /
+   * invalid_transition with the current status in `details`.
+   */
+  async transition(id: string, name: TransitionName, fields: Partial<Record<keyof LoginRecord, unknown>> = {}): Promise<LoginRecord> {
+    const t = TRANSITIONS[name];
+    const now = this.#clock();
+    let keyExpireAt = '';
+    const extra: Record<string, string> = serialize(fields);
+    if (name === 'confirm') {
+      const ticketExpiresAt = now + this.ticketTtlMs;
+      extra.ticket = newSecret();
+      extra.ticketExpiresAt = String(ticketExpiresAt);
+      keyExpireAt = String(ticketExpiresAt + GRACE_MS);
+    }
+    const reply = (await TRANSITION.run(
+      this.#link.command,
+      [this.key(id), this.channel(id)],
+      [t.from.join(','), t.to, now, JSON.stringify(extra), keyExpireAt, name === 'expire' ? '1' : '0'],
+    )) as [string, string?];
+    if (reply[0] !== 'ok') throw scriptError(reply, name);
+    return parseRecord(JSON.parse(reply[1] ?? '{}') as Record<string, string>, this.key(id));
+  }
+
+  /**
+   * Marks a login expired if its deadline has passed (idempotent: returns null when it was not due, already
+   * terminal or gone). Any process may call it; the first one wins and the event reaches every watcher.
+   */
+  async expireIfDue(id: string): Promise<LoginRecord | null> {
+    try {
+      return await this.transition(id, 'expire');
+    } catch (err) {
+      if (err instanceof AppError && ['invalid_transition', 'unknown_login'].includes(err.code)) return null;
+      if (err instanceof AppError && err.details?.notDue) return null;
+      throw err;
+    }
+  }
+
+  /**
+   * Spends the one-time ticket of a confirmed login and creates the session in the same atomic step.
+   * Returns the user. Errors: unknown_login, forbidden, login_expired, invalid_transition, ticket_used, invalid_ticket.
+   */
+  async redeem(id: string, watchToken: string, ticket: string, sessionId: string, sessionTtlMs: number): Promise<LoginUser> {
+    if (!LOGIN_ID_RE.test(id)) throw new AppError('unknown_login', 'no such login');
+    const reply = (await REDEEM.run(
+      this.#link.command,
+      [this.key(id), this.sessionKey(sessionId)],
+      [hashSecret(watchToken), ticket, this.#clock(), sessionTtlMs],
+    )) as [string, string?];
+    if (reply[0] !== 'ok') throw scriptError(reply, 'redeem');
+    return JSON.parse(reply[1] ?? 'null') as LoginUser;
+  }
+}
+
+const MESSAGES: Partial<Record<ErrorCode, string>> = {
+  unknown_login: 'no such login (it may have expired long ago)',
+  login_expired: 'this login has expired',
+  invalid_transition: 'this login cannot do that in its current state',
+  forbidden: 'the watch token does not match this login',
+  ticket_used: 'this ticket has already been redeemed',
+  invalid_ticket: 'the ticket does not match this login',
+  corrupt_value: 'the stored login could not be read',
+};
+
+function scriptError(reply: [string, string?], action: string): AppError {
+  const [code, status] = reply;
+  if (code === 'not_due') return new AppError('invalid_transition', 'the login is not due to expire yet', { status, notDue: true });
+  const known = (code in MESSAGES ? code : 'internal') as ErrorCode;
+  return new AppError(known, `${MESSAGES[known] ?? 'unexpected script reply'} (${action})`, status ? { status } : undefined);
+}
+
+/** Turns a record (or a partial one) into hash fields: strings as they are, numbers as text, objects as JSON. */
+function serialize(fields: object): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(fields)) {
+    if (v === undefined) continue;
+    out[k] = typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  }
+  return out;
+}
+
+/**
+ * Reads a hash (from HGETALL or a published event) into a LoginRecord. Anything malformed — missing version,
+ * unknown version, bad numbers or JSON — is `corrupt_value` naming the key, never mistaken for "not found".
+ */
+export function parseRecord(flat: Record<string, string>, key: string): LoginRecord {
+  const corrupt = (why: string) => new AppError('corrupt_value', `stored login ${key} is unreadable: ${why}`, { key });
+  if (flat.v !== '1') throw corrupt(`unknown schema version ${JSON.stringify(flat.v ?? null)}`);
+  const num = (name: string, required = true): number | undefined => {
+    const raw = flat[name];
+    if (raw === undefined) {
+      if (required) throw corrupt(`missing ${name}`);
+      return undefined;
+    }
+    const n = Number(raw);
+    if (!Number.isFinite(n)) throw corrupt(`${name} is not a number`);
+    return n;
+  };
+  const json = <T>(name: string): T | undefined => {
+    const raw = flat[name];
+    if (raw === undefined) return undefined;
+    try {
+      return JSON.parse(raw) as T;
+    } catch {
+      throw corrupt(`${name} is not JSON`);
+    }
+  };
+  const status = flat.status as LoginStatus;
+  if (!STATUSES.includes(status)) throw corrupt(`unknown status ${JSON.stringify(flat.status ?? null)}`);
+  if (!flat.id || !flat.mode || !flat.watchHash) throw corrupt('missing id, mode or watchHash');
+  const optional = <K extends string>(k: K, v: unknown) => (v === undefined ? {} : { [k]: v });
+  return {
+    v: 1,
+    id: flat.id,
+    mode: flat.mode,
+    status,
+    rev: num('rev') as number,
+    createdAt: num('createdAt') as number,
+    expiresAt: num('expiresAt') as number,
+    watchHash: flat.watchHash,
+    ...optional('user', json<LoginUser>('user')),
+    ...optional('ticket', flat.ticket),
+    ...optional('ticketExpiresAt', num('ticketExpiresAt', false)),
+    ...optional('redeemedAt', num('redeemedAt', false)),
+    ...optional('phoneHash', flat.phoneHash),
+    ...optional('ua', flat.ua),
+    ...optional('ip', flat.ip),
+    ...optional('modeData', json<Record<string, string>>('modeData')),
+  } as LoginRecord;
+}

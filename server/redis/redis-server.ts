@@ -1,0 +1,89 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { freePort } from '../util/free-port.js';
+
+export interface RedisServerHandle {
+  readonly port: number;
+  readonly url: string;
+  readonly process: ChildProcess;
+  /** Stops the server (SIGTERM, then SIGKILL after 3 s). Idempotent. */
+  stop(): Promise<void>;
+}
+
+export class RedisServerMissingError extends Error {
+  constructor(bin: string) {
+    super(`${bin} was not found on PATH`);
+    this.name = 'RedisServerMissingError';
+  }
+}
+
+/**
+ * Starts a private, non-persistent redis-server on a free port (used by the dev runner and the tests, which
+ * must never touch a shared instance). `extraArgs` are appended, e.g. ['--replicaof', '127.0.0.1', '6380'].
+ */
+export async function startRedisServer(
+  opts: { bin?: string; port?: number; extraArgs?: string[]; sentinel?: boolean } = {},
+): Promise<RedisServerHandle> {
+  const bin = opts.bin ?? 'redis-server';
+  for (let attempt = 0; ; attempt++) {
+    const port = opts.port ?? (await freePort());
+    const args = [
+      ...(opts.sentinel ? [] : ['--save', '', '--appendonly', 'no']),
+      '--port', String(port), '--bind', '127.0.0.1', '--protected-mode', 'no', ...(opts.extraArgs ?? []),
+    ];
+    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      await waitReady(child, bin);
+    } catch (err) {
+      child.kill('SIGKILL');
+      // Another process may have grabbed the free port between our probe and redis binding it: try a new one.
+      if (!(err instanceof RedisServerMissingError) && opts.port === undefined && attempt < 3) continue;
+      throw err;
+    }
+    let stopped: Promise<void> | undefined;
+    return {
+      port,
+      url: `redis://127.0.0.1:${port}`,
+      process: child,
+      stop() {
+        stopped ??= (async () => {
+          if (child.exitCode !== null || child.signalCode !== null) return;
+          const exited = once(child, 'exit');
+          child.kill('SIGTERM');
+          const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+          await exited;
+          clearTimeout(timer);
+        })();
+        return stopped;
+      },
+    };
+  }
+}
+
+function waitReady(child: ChildProcess, bin: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const onData = (buf: Buffer) => {
+      output += buf.toString();
+      if (/Ready to accept connections|Sentinel ID is/.test(output)) done();
+    };
+    const onError = (err: NodeJS.ErrnoException) =>
+      done(err.code === 'ENOENT' ? new RedisServerMissingError(bin) : err);
+    const onExit = (code: number | null) => done(new Error(`${bin} exited (${code}) before ready:\n${output.slice(-2000)}`));
+    const timer = setTimeout(() => done(new Error(`${bin} not ready after 10 s:\n${output.slice(-2000)}`)), 10_000);
+    function done(err?: Error) {
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      child.off('error', onError);
+      child.off('exit', onExit);
+      // Keep draining output so the child never blocks on a full pipe.
+      child.stdout?.resume();
+      child.stderr?.resume();
+      if (err) reject(err);
+      else resolve();
+    }
+    child.stdout?.on('data', onData);
+    child.on('error', onError);
+    child.on('exit', onExit);
+  });
+}

@@ -1,0 +1,47 @@
+import type { RedisLink } from '../redis/link.js';
+import type { Logger } from '../log.js';
+import type { LoginUser } from '../logins/model.js';
+
+const SESSION_ID_RE = /^[0-9A-Za-z]{32}$/;
+
+/**
+ * Browser sessions: `<prefix>session:<id>` holds versioned JSON `{"v":1,"user","loginId","createdAt"}`
+ * (written by the redeem script). An unreadable value is logged with its key and deleted, so it is replaced
+ * by the next login instead of looking like "not logged in" for ever.
+ */
+export class SessionStore {
+  readonly #link: RedisLink;
+  readonly #prefix: string;
+  readonly #log: Logger;
+
+  constructor(opts: { link: RedisLink; keyPrefix: string; logger: Logger }) {
+    this.#link = opts.link;
+    this.#prefix = opts.keyPrefix;
+    this.#log = opts.logger;
+  }
+
+  key(sessionId: string): string {
+    return `${this.#prefix}session:${sessionId}`;
+  }
+
+  async get(sessionId: string | undefined): Promise<LoginUser | null> {
+    if (!sessionId || !SESSION_ID_RE.test(sessionId)) return null;
+    const key = this.key(sessionId);
+    const raw = await this.#link.command.get(key);
+    if (raw === null) return null;
+    try {
+      const value = JSON.parse(raw) as { v?: unknown; user?: LoginUser };
+      if (value.v !== 1 || !value.user?.openid) throw new Error(`unknown version ${JSON.stringify(value.v)}`);
+      return value.user;
+    } catch (err) {
+      this.#log.error({ key, err: (err as Error).message }, 'corrupt session value; deleting it');
+      await this.#link.command.del(key);
+      return null;
+    }
+  }
+
+  async delete(sessionId: string | undefined): Promise<void> {
+    if (!sessionId || !SESSION_ID_RE.test(sessionId)) return;
+    await this.#link.command.del(this.key(sessionId));
+  }
+}

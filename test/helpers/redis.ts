@@ -1,0 +1,18 @@
+import { Redis } from 'ioredis';
+import { startRedisServer, type RedisServerHandle } from '../../server/redis/redis-server.js';
+import { RedisLink } from '../../server/redis/link.js';
+import { silentLogger } from '../../server/log.js';
+
+export { startRedisServer, type RedisServerHandle };
+
+/** A started RedisLink on `url` (silent logs); the caller stops it. */
+export async function startLink(url: string, clientName = 'test'): Promise<RedisLink> {
+  const link = new RedisLink({ target: { url }, logger: silentLogger(), clientName });
+  await link.start();
+  return link;
+}
+
+/** A plain client for poking at the server directly from a test (CLIENT LIST, raw SETs, …). */
+export function rawClient(url: string): Redis {
+  return new Redis(url, { maxRetriesPerRequest: 1 });
+}

@@ -1,0 +1,135 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { LoginStore, GRACE_MS } from '../server/logins/store.js';
+import { LoginWatchHub } from '../server/logins/watch-hub.js';
+import { SessionStore } from '../server/sessions/store.js';
+import { toView, type LoginRecord } from '../server/logins/model.js';
+import { newSecret } from '../server/logins/ids.js';
+import type { RedisLink } from '../server/redis/link.js';
+import { silentLogger } from '../server/log.js';
+import { AppError } from '../server/errors.js';
+import { rawClient, startLink, startRedisServer, type RedisServerHandle } from './helpers/redis.js';
+
+let server: RedisServerHandle;
+let link: RedisLink;
+let raw: Redis;
+// Starts at real time: Redis expires keys by its own clock, so a fake epoch would expire them at once.
+let now = Date.now();
+const clock = () => now;
+let store: LoginStore;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  link = await startLink(server.url);
+  raw = rawClient(server.url);
+  store = new LoginStore({ link, keyPrefix: 't:', clock, loginTtlMs: 120_000, ticketTtlMs: 60_000 });
+});
+afterAll(async () => {
+  raw.disconnect();
+  await link.stop();
+  await server.stop();
+});
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    return err instanceof AppError ? err.code : `non-app error: ${String(err)}`;
+  }
+  return 'no error';
+}
+
+describe('LoginStore', () => {
+  it('creates a pending login stored as a versioned hash with only the watch token hash', async () => {
+    const { record, watchToken } = await store.create({ mode: 'oauth', ua: 'UA', ip: '1.2.3.4' });
+    expect(record.id).toMatch(/^[0-9A-Za-z]{24}$/);
+    expect(watchToken).toMatch(/^[0-9A-Za-z]{32}$/);
+    const flat = await raw.hgetall(`t:login:${record.id}`);
+    expect(flat.v).toBe('1');
+    expect(flat.status).toBe('pending');
+    expect(Object.values(flat)).not.toContain(watchToken);
+    const pttl = await raw.pexpiretime(`t:login:${record.id}`);
+    expect(pttl).toBe(now + 120_000 + GRACE_MS);
+    expect(await store.get(record.id)).toEqual(record);
+  });
+
+  it('walks pending → scanned → identify → confirmed and publishes every version', async () => {
+    const { record } = await store.create({ mode: 'oauth' });
+    const hub = new LoginWatchHub({ link, store, logger: silentLogger() });
+    const seen: LoginRecord[] = [];
+    const unwatch = await hub.watch(record.id, (r) => seen.push(r));
+    await store.transition(record.id, 'scan', { phoneHash: 'p' });
+    await store.transition(record.id, 'identify', { user: { openid: 'o1', nickname: 'Alice', avatar: 'http://a' } });
+    const confirmed = await store.transition(record.id, 'confirm');
+    expect(confirmed.status).toBe('confirmed');
+    expect(confirmed.ticket).toMatch(/^[0-9A-Za-z]{32}$/);
+    await expect.poll(() => seen.length).toBe(3);
+    expect(seen.map((r) => [r.status, r.rev])).toEqual([['scanned', 2], ['scanned', 3], ['confirmed', 4]]);
+    expect(toView(seen[2]!, now)).toMatchObject({ status: 'confirmed', ticket: confirmed.ticket, user: { nickname: 'Alice' } });
+    await unwatch();
+    expect(link.channelCount).toBe(0);
+  });
+
+  it('refuses illegal transitions with the current status and changes nothing', async () => {
+    const { record } = await store.create({ mode: 'oauth' });
+    expect(await codeOf(store.transition(record.id, 'confirm'))).toBe('invalid_transition');
+    await store.transition(record.id, 'cancel');
+    expect(await codeOf(store.transition(record.id, 'scan'))).toBe('invalid_transition');
+    expect((await store.get(record.id))?.status).toBe('cancelled');
+    expect(await codeOf(store.transition('A'.repeat(24), 'scan'))).toBe('unknown_login');
+  });
+
+  it('expires only when due, and a late transition sees login_expired', async () => {
+    const { record } = await store.create({ mode: 'oauth' });
+    expect(await store.expireIfDue(record.id)).toBeNull();
+    now += 120_000;
+    expect(await codeOf(store.transition(record.id, 'scan'))).toBe('login_expired');
+    expect(toView((await store.get(record.id))!, now).status).toBe('expired');
+    expect((await store.expireIfDue(record.id))?.status).toBe('expired');
+    expect(await store.expireIfDue(record.id)).toBeNull();
+  });
+
+  it('redeems a ticket once, atomically creating the session', async () => {
+    const sessions = new SessionStore({ link, keyPrefix: 't:', logger: silentLogger() });
+    const { record, watchToken } = await store.create({ mode: 'oauth' });
+    await store.transition(record.id, 'scan');
+    await store.transition(record.id, 'identify', { user: { openid: 'o2', nickname: 'Bob' } });
+    const { ticket } = await store.transition(record.id, 'confirm');
+    const sid = newSecret();
+    expect(await codeOf(store.redeem(record.id, 'wrong', ticket!, sid, 1000))).toBe('forbidden');
+    expect(await codeOf(store.redeem(record.id, watchToken, 'nope', sid, 1000))).toBe('invalid_ticket');
+    expect(await sessions.get(sid)).toBeNull();
+    const user = await store.redeem(record.id, watchToken, ticket!, sid, 60_000);
+    expect(user).toEqual({ openid: 'o2', nickname: 'Bob' });
+    expect(await sessions.get(sid)).toEqual(user);
+    expect(await codeOf(store.redeem(record.id, watchToken, ticket!, newSecret(), 1000))).toBe('ticket_used');
+    expect(toView((await store.get(record.id))!, now).ticket).toBeUndefined();
+  });
+
+  it('refuses an expired ticket', async () => {
+    const { record, watchToken } = await store.create({ mode: 'oauth' });
+    await store.transition(record.id, 'scan');
+    await store.transition(record.id, 'identify', { user: { openid: 'o3' } });
+    const { ticket } = await store.transition(record.id, 'confirm');
+    now += 60_000;
+    expect(await codeOf(store.redeem(record.id, watchToken, ticket!, newSecret(), 1000))).toBe('login_expired');
+  });
+
+  it('reports an unreadable record as corrupt_value naming the key, not as absent', async () => {
+    const id = 'C'.repeat(24);
+    await raw.hset(`t:login:${id}`, { status: 'pending', id });
+    const err = await store.get(id).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).code).toBe('corrupt_value');
+    expect((err as AppError).message).toContain(`t:login:${id}`);
+    expect(await codeOf(store.transition(id, 'scan'))).toBe('corrupt_value');
+  });
+
+  it('replaces a corrupt session value instead of failing for ever', async () => {
+    const sessions = new SessionStore({ link, keyPrefix: 't:', logger: silentLogger() });
+    const sid = newSecret();
+    await raw.set(`t:session:${sid}`, '\x04\bo:\x0bsession'); // e.g. a Marshal/pickle blob from another stack
+    expect(await sessions.get(sid)).toBeNull();
+    expect(await raw.exists(`t:session:${sid}`)).toBe(0);
+  });
+});
