@@ -41,7 +41,7 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 
 describe('LoginStore', () => {
   it('creates a pending login stored as a versioned hash with only the watch token hash', async () => {
-    const { record, watchToken } = await store.create({ mode: 'oauth', ua: 'UA', ip: '1.2.3.4' });
+    const { record, watchToken } = await store.create({ mode: 'oauth', scanUrl: 'http://x/l', ua: 'UA', ip: '1.2.3.4' });
     expect(record.id).toMatch(/^[0-9A-Za-z]{24}$/);
     expect(watchToken).toMatch(/^[0-9A-Za-z]{32}$/);
     const flat = await raw.hgetall(`t:login:${record.id}`);
@@ -54,7 +54,7 @@ describe('LoginStore', () => {
   });
 
   it('walks pending → scanned → identify → confirmed and publishes every version', async () => {
-    const { record } = await store.create({ mode: 'oauth' });
+    const { record } = await store.create({ mode: 'oauth', scanUrl: 'http://x/l' });
     const hub = new LoginWatchHub({ link, store, logger: silentLogger() });
     const seen: LoginRecord[] = [];
     const unwatch = await hub.watch(record.id, (r) => seen.push(r));
@@ -71,7 +71,7 @@ describe('LoginStore', () => {
   });
 
   it('refuses illegal transitions with the current status and changes nothing', async () => {
-    const { record } = await store.create({ mode: 'oauth' });
+    const { record } = await store.create({ mode: 'oauth', scanUrl: 'http://x/l' });
     expect(await codeOf(store.transition(record.id, 'confirm'))).toBe('invalid_transition');
     await store.transition(record.id, 'cancel');
     expect(await codeOf(store.transition(record.id, 'scan'))).toBe('invalid_transition');
@@ -80,7 +80,7 @@ describe('LoginStore', () => {
   });
 
   it('expires only when due, and a late transition sees login_expired', async () => {
-    const { record } = await store.create({ mode: 'oauth' });
+    const { record } = await store.create({ mode: 'oauth', scanUrl: 'http://x/l' });
     expect(await store.expireIfDue(record.id)).toBeNull();
     now += 120_000;
     expect(await codeOf(store.transition(record.id, 'scan'))).toBe('login_expired');
@@ -91,7 +91,7 @@ describe('LoginStore', () => {
 
   it('redeems a ticket once, atomically creating the session', async () => {
     const sessions = new SessionStore({ link, keyPrefix: 't:', logger: silentLogger() });
-    const { record, watchToken } = await store.create({ mode: 'oauth' });
+    const { record, watchToken } = await store.create({ mode: 'oauth', scanUrl: 'http://x/l' });
     await store.transition(record.id, 'scan');
     await store.transition(record.id, 'identify', { user: { openid: 'o2', nickname: 'Bob' } });
     const { ticket } = await store.transition(record.id, 'confirm');
@@ -107,7 +107,7 @@ describe('LoginStore', () => {
   });
 
   it('refuses an expired ticket', async () => {
-    const { record, watchToken } = await store.create({ mode: 'oauth' });
+    const { record, watchToken } = await store.create({ mode: 'oauth', scanUrl: 'http://x/l' });
     await store.transition(record.id, 'scan');
     await store.transition(record.id, 'identify', { user: { openid: 'o3' } });
     const { ticket } = await store.transition(record.id, 'confirm');

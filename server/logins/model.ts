@@ -34,6 +34,8 @@ export interface LoginRecord {
   readonly createdAt: number;
   readonly expiresAt: number;
   readonly watchHash: string;
+  /** What the QR code encodes (decided by the login's mode). */
+  readonly scanUrl: string;
   readonly user?: LoginUser;
   readonly ticket?: string;
   readonly ticketExpiresAt?: number;

@@ -19,6 +19,7 @@ export interface LoginStoreOptions {
 
 export interface CreateLoginInput {
   mode: string;
+  scanUrl: string;
   ua?: string;
   ip?: string;
   modeData?: Record<string, string>;
@@ -74,6 +75,7 @@ export class LoginStore {
       createdAt: now,
       expiresAt: now + this.loginTtlMs,
       watchHash: hashSecret(watchToken),
+      scanUrl: input.scanUrl,
       ...(input.ua !== undefined && { ua: input.ua.slice(0, 512) }),
       ...(input.ip !== undefined && { ip: input.ip }),
       ...(input.modeData && { modeData: input.modeData }),
@@ -214,7 +216,7 @@ export function parseRecord(flat: Record<string, string>, key: string): LoginRec
   };
   const status = flat.status as LoginStatus;
   if (!STATUSES.includes(status)) throw corrupt(`unknown status ${JSON.stringify(flat.status ?? null)}`);
-  if (!flat.id || !flat.mode || !flat.watchHash) throw corrupt('missing id, mode or watchHash');
+  if (!flat.id || !flat.mode || !flat.watchHash || !flat.scanUrl) throw corrupt('missing id, mode, watchHash or scanUrl');
   const optional = <K extends string>(k: K, v: unknown) => (v === undefined ? {} : { [k]: v });
   return {
     v: 1,
@@ -225,6 +227,7 @@ export function parseRecord(flat: Record<string, string>, key: string): LoginRec
     createdAt: num('createdAt') as number,
     expiresAt: num('expiresAt') as number,
     watchHash: flat.watchHash,
+    scanUrl: flat.scanUrl,
     ...optional('user', json<LoginUser>('user')),
     ...optional('ticket', flat.ticket),
     ...optional('ticketExpiresAt', num('ticketExpiresAt', false)),

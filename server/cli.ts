@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createLogger } from './log.js';
+import { runDev } from './dev/runner.js';
+import { runHttp } from './roles/http.js';
+import { runWs } from './roles/ws.js';
+import { runSim } from './roles/sim.js';
+import type { Running } from './roles/running.js';
+
+const USAGE = `usage: scanlogin <role>
+  http   API, scan URL, WeChat OAuth callback, phone pages, login page   (HTTP_PORT, default 3000)
+  ws     WebSocket push server on /ws                                   (WS_PORT, default 3001)
+  sim    WeChat simulator (development and tests only)                  (SIM_PORT, default 3002)
+  dev    all three as child processes, plus a private redis-server when REDIS_URL is unset (npm start)
+Configuration comes from the environment; see README.md.`;
+
+async function main(argv: string[]): Promise<number> {
+  const role = argv[0];
+  if (!role || role === 'help' || role === '--help' || role === '-h') {
+    console.log(USAGE);
+    return role ? 0 : 2;
+  }
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      return 2;
+    }
+    throw err;
+  }
+  let running: Running & { ended?: Promise<number> };
+  switch (role) {
+    case 'http':
+      running = await runHttp(config, createLogger('http', config.logLevel));
+      break;
+    case 'ws':
+      running = await runWs(config, createLogger('ws', config.logLevel));
+      break;
+    case 'sim':
+      running = await runSim(config, createLogger('sim', config.logLevel));
+      break;
+    case 'dev':
+      running = await runDev(config, process.env, (line) => console.log(line));
+      break;
+    default:
+      console.error(`unknown role "${role}"\n${USAGE}`);
+      return 2;
+  }
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+      // A second Ctrl-C does not wait for the graceful drain.
+      if (++signals > 1) return resolve(130);
+      console.error(`${sig}: stopping ${role}…`);
+      running.stop().then(() => resolve(0), (err: unknown) => {
+        console.error(err);
+        resolve(1);
+      });
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    running.ended?.then(resolve);
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);

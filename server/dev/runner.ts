@@ -1,0 +1,121 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../config.js';
+import { newSecret } from '../logins/ids.js';
+import { RedisServerMissingError, startRedisServer, type RedisServerHandle } from '../redis/redis-server.js';
+import type { Running } from '../roles/running.js';
+import { pipeWithPrefix } from './log-lines.js';
+
+const ROLES = ['sim', 'ws', 'http'] as const;
+type Role = (typeof ROLES)[number];
+
+export const NO_REDIS_MESSAGE = `scanlogin needs Redis, and none is configured or installed:
+  - install redis-server (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis), or
+  - point REDIS_URL at a running Redis, e.g. REDIS_URL=redis://127.0.0.1:6379 npm start, or
+  - run the whole stack in containers: docker compose up`;
+
+export interface DevStack extends Running {
+  readonly redisUrl: string;
+  /** Resolves with the exit code when the stack ends on its own (a child died). */
+  readonly ended: Promise<number>;
+}
+
+/**
+ * `npm start`: runs sim, ws and http as child processes wired to each other. With no REDIS_URL it starts a
+ * private redis-server (no persistence) on a free port and stops it on exit. WeChat endpoints point at the
+ * simulator unless WECHAT_OPEN_BASE / WECHAT_API_BASE are set.
+ */
+export async function runDev(config: Config, env: NodeJS.ProcessEnv, write: (line: string) => void): Promise<DevStack> {
+  let redis: RedisServerHandle | undefined;
+  if (!config.redis.url) {
+    try {
+      redis = await startRedisServer();
+    } catch (err) {
+      if (err instanceof RedisServerMissingError) throw new Error(NO_REDIS_MESSAGE);
+      throw err;
+    }
+    write(`[dev]   started a private redis-server on port ${redis.port} (no persistence; stopped on exit)`);
+  }
+  const redisUrl = config.redis.url ?? redis!.url;
+  const simBase = `http://localhost:${config.simPort}`;
+  const childEnv: NodeJS.ProcessEnv = {
+    ...env,
+    REDIS_URL: redisUrl,
+    DEV_MODE: '1',
+    WECHAT_OPEN_BASE: env.WECHAT_OPEN_BASE || simBase,
+    WECHAT_API_BASE: env.WECHAT_API_BASE || simBase,
+    PUBLIC_URL: config.publicUrl,
+    WS_PUBLIC_URL: config.wsPublicUrl,
+    // One secret shared by the children (the OAuth state signed by http must verify in http after a restart too).
+    SESSION_SECRET: env.SESSION_SECRET || newSecret(),
+  };
+  const cli = fileURLToPath(new URL('../cli.js', import.meta.url));
+  const children = new Map<Role, ChildProcess>();
+  let stopping = false;
+  let resolveEnded!: (code: number) => void;
+  const ended = new Promise<number>((resolve) => (resolveEnded = resolve));
+
+  for (const role of ROLES) {
+    const child = spawn(process.execPath, [cli, role], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.set(role, child);
+    pipeWithPrefix(child.stdout!, role, write);
+    pipeWithPrefix(child.stderr!, role, write);
+    child.on('exit', (code, signal) => {
+      if (stopping) return;
+      write(`[dev]   ${role} exited unexpectedly (${signal ?? code}); stopping the stack`);
+      void stop().then(() => resolveEnded(1));
+    });
+  }
+
+  let stopped: Promise<void> | undefined;
+  function stop(): Promise<void> {
+    stopping = true;
+    stopped ??= (async () => {
+      await Promise.all([...children.values()].map((c) => stopChild(c)));
+      await redis?.stop();
+    })();
+    return stopped;
+  }
+
+  try {
+    await Promise.all([
+      waitHttp(`http://127.0.0.1:${config.simPort}/sim/stats`),
+      waitHttp(`http://127.0.0.1:${config.wsPort}/healthz`),
+      waitHttp(`http://127.0.0.1:${config.httpPort}/healthz`),
+    ]);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  write('');
+  write(`  scanlogin is running — open ${config.publicUrl}`);
+  write(`  (WeChat simulator: ${simBase}, push server: ${config.wsPublicUrl}; Ctrl-C stops everything)`);
+  write('');
+  return { redisUrl, ended, stop };
+}
+
+async function stopChild(child: ChildProcess, graceMs = 8000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function waitHttp(url: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      if (res.ok) return;
+      last = `HTTP ${res.status}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`${url} did not become healthy within ${timeoutMs / 1000} s (${last})`);
+}

@@ -1,0 +1,29 @@
+import Koa from 'koa';
+import Router from '@koa/router';
+import type { HttpDeps } from './deps.js';
+import { errorMiddleware } from './errors.js';
+import { apiRouter } from './routes/api.js';
+import { phoneRouter } from './routes/phone.js';
+import { staticFiles } from './static.js';
+import { redisHealth } from '../redis/health.js';
+
+/** Builds the Koa app of the `http` role. It owns no server: the caller mounts `app.callback()`. */
+export function createHttpApp(deps: HttpDeps): Koa {
+  const app = new Koa();
+  app.silent = true; // errors are logged by errorMiddleware, once
+  const health = new Router();
+  health.get('/healthz', async (ctx) => {
+    const h = await redisHealth(deps.link);
+    ctx.status = h.ok ? 200 : 503;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { ...h, role: 'http' };
+  });
+  const api = apiRouter(deps);
+  const phone = phoneRouter(deps);
+  app.use(errorMiddleware(deps.logger));
+  app.use(health.routes());
+  app.use(api.routes()).use(api.allowedMethods({ throw: false }));
+  app.use(phone.routes()).use(phone.allowedMethods({ throw: false }));
+  app.use(staticFiles());
+  return app;
+}

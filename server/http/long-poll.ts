@@ -1,0 +1,44 @@
+import type { IncomingMessage } from 'node:http';
+import { toView, type LoginRecord, type LoginView } from '../logins/model.js';
+import type { HttpDeps } from './deps.js';
+
+/**
+ * The long-poll fallback for pages whose WebSocket is blocked: resolves with the login's view as soon as its
+ * revision passes `since`, when it reaches its deadline (then it is marked expired, which publishes the event
+ * for every other watcher too), when `waitMs` elapses, or when the client goes away.
+ */
+export async function waitForChange(
+  deps: Pick<HttpDeps, 'store' | 'hub'>,
+  rec: LoginRecord,
+  since: number,
+  waitMs: number,
+  req: IncomingMessage,
+): Promise<LoginView> {
+  const { store, hub } = deps;
+  let wake!: () => void;
+  const woken = new Promise<void>((resolve) => (wake = resolve));
+  let latest: LoginRecord | undefined;
+  const unwatch = await hub.watch(rec.id, (r) => {
+    if (r.rev > since) {
+      latest = r;
+      wake();
+    }
+  });
+  const untilExpiry = Math.max(0, rec.expiresAt - store.now());
+  const timer = setTimeout(wake, Math.min(waitMs, untilExpiry));
+  const onClose = () => wake();
+  req.once('close', onClose);
+  try {
+    // Re-read after subscribing: a change between the caller's read and the subscription is not lost.
+    const fresh = await store.get(rec.id);
+    if (fresh && fresh.rev > since) latest = fresh;
+    else await woken;
+    if (!latest && store.now() >= rec.expiresAt) latest = (await store.expireIfDue(rec.id)) ?? undefined;
+    if (!latest) latest = (await store.get(rec.id)) ?? rec;
+    return toView(latest, store.now());
+  } finally {
+    clearTimeout(timer);
+    req.off('close', onClose);
+    await unwatch();
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * The few HTML pages the phone sees (it is WeChat's in-app browser, so plain server-rendered HTML with no
+ * script). Every text is given in Chinese and English.
+ */
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+interface Text {
+  zh: string;
+  en: string;
+}
+
+function layout(title: Text, body: string, state: string): string {
+  return `<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title.zh)} · ${escapeHtml(title.en)}</title>
+<style>
+body{font-family:-apple-system,BlinkMacSystemFont,"PingFang SC","Helvetica Neue",Arial,sans-serif;margin:0;background:#f5f6f7;color:#222}
+main{max-width:420px;margin:0 auto;padding:48px 24px;text-align:center}
+h1{font-size:20px;margin:0 0 8px}.en{color:#666;font-size:14px;margin:0 0 24px}
+p{line-height:1.5}.who{margin:24px 0;font-size:15px}
+button{display:block;width:100%;padding:12px;margin:12px 0;font-size:17px;border-radius:8px;border:0}
+.primary{background:#07c160;color:#fff}.secondary{background:#e9e9e9;color:#333}
+img.avatar{width:64px;height:64px;border-radius:8px}
+</style></head>
+<body><main data-page="${escapeHtml(state)}">${body}</main></body></html>`;
+}
+
+function heading(t: Text): string {
+  return `<h1>${escapeHtml(t.zh)}</h1><p class="en">${escapeHtml(t.en)}</p>`;
+}
+
+/** A page with a title and a line of explanation, for outcomes and errors. */
+export function messagePage(state: string, title: Text, detail?: Text): string {
+  const more = detail ? `<p>${escapeHtml(detail.zh)}</p><p class="en">${escapeHtml(detail.en)}</p>` : '';
+  return layout(title, heading(title) + more, state);
+}
+
+export function scanWithWechatPage(): string {
+  return messagePage(
+    'use-wechat',
+    { zh: '请使用微信扫码', en: 'Please scan this code with WeChat' },
+    { zh: '用微信「扫一扫」扫描电脑上的二维码即可登录。', en: 'Open WeChat, tap Scan, and point it at the QR code on your computer.' },
+  );
+}
+
+export interface ConfirmPageInput {
+  loginId: string;
+  csrf: string;
+  device: string;
+  ip: string;
+  nickname?: string;
+  avatar?: string;
+}
+
+/** "Log in on <browser/OS> from <IP>?" with Confirm and Cancel forms. */
+export function confirmPage(input: ConfirmPageInput): string {
+  const id = encodeURIComponent(input.loginId);
+  const csrf = escapeHtml(input.csrf);
+  const who = input.nickname
+    ? `<p class="who">${input.avatar ? `<img class="avatar" alt="" src="${escapeHtml(input.avatar)}"><br>` : ''}${escapeHtml(input.nickname)}</p>`
+    : '';
+  const where = `${escapeHtml(input.device)} · ${escapeHtml(input.ip)}`;
+  const body = `${heading({ zh: '确认登录？', en: 'Log in on this computer?' })}
+${who}<p>在 ${where} 上登录</p><p class="en">Log in on ${where}?</p>
+<form method="post" action="/l/${id}/confirm"><input type="hidden" name="csrf" value="${csrf}">
+<button id="confirm" class="primary" type="submit">确认登录 · Confirm</button></form>
+<form method="post" action="/l/${id}/cancel"><input type="hidden" name="csrf" value="${csrf}">
+<button id="cancel" class="secondary" type="submit">取消 · Cancel</button></form>`;
+  return layout({ zh: '确认登录', en: 'Confirm login' }, body, 'confirm');
+}

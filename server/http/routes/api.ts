@@ -1,0 +1,135 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import QRCode from 'qrcode';
+import { AppError } from '../../errors.js';
+import { newLoginId, newSecret, LOGIN_ID_RE } from '../../logins/ids.js';
+import { TERMINAL, toView, type LoginRecord } from '../../logins/model.js';
+import type { HttpDeps } from '../deps.js';
+import { readJson, requireString } from '../body.js';
+import { SESSION_COOKIE } from '../security.js';
+import { waitForChange } from '../long-poll.js';
+
+/** Longest `?wait=` a long-poll may ask for, in seconds (below common proxy idle timeouts). */
+export const MAX_WAIT_S = 30;
+
+/** The JSON API the login page uses: create/watch/redeem logins, and the session. */
+export function apiRouter(deps: HttpDeps): Router {
+  const { config, store, modes, sessions } = deps;
+  const router = new Router({ prefix: '/api' });
+
+  router.post('/logins', async (ctx) => {
+    const body = await readJson(ctx);
+    const modeName = body.mode === undefined ? 'oauth' : requireString(body, 'mode', 32);
+    const mode = modes.get(modeName);
+    const id = newLoginId();
+    const prepared = await mode.prepare({ id, expiresAt: store.now() + store.loginTtlMs });
+    const { record, watchToken } = await store.create({
+      id,
+      mode: mode.name,
+      scanUrl: prepared.scanUrl,
+      ua: ctx.get('user-agent'),
+      ip: ctx.ip,
+      ...(prepared.modeData && { modeData: prepared.modeData }),
+    });
+    ctx.status = 201;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = {
+      id: record.id,
+      watchToken,
+      status: record.status,
+      expiresAt: record.expiresAt,
+      scanUrl: record.scanUrl,
+      qr: { svg: `/api/logins/${record.id}/qr.svg`, png: `/api/logins/${record.id}/qr.png` },
+      ws: config.wsPublicUrl,
+      devMode: config.devMode,
+    };
+  });
+
+  // The QR images are public: the login id they belong to is printed in them anyway.
+  router.get('/logins/:id/qr.svg', async (ctx) => {
+    const rec = await requireLogin(ctx.params.id);
+    ctx.type = 'image/svg+xml';
+    ctx.set('Cache-Control', 'private, max-age=300');
+    ctx.body = await QRCode.toString(rec.scanUrl, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' });
+  });
+
+  router.get('/logins/:id/qr.png', async (ctx) => {
+    const rec = await requireLogin(ctx.params.id);
+    ctx.type = 'image/png';
+    ctx.set('Cache-Control', 'private, max-age=300');
+    ctx.body = await QRCode.toBuffer(rec.scanUrl, { type: 'png', margin: 1, width: 320, errorCorrectionLevel: 'M' });
+  });
+
+  router.get('/logins/:id', async (ctx) => {
+    const rec = await store.authorize(ctx.params.id ?? '', bearer(ctx));
+    const wait = parseWait(ctx.query.wait);
+    ctx.set('Cache-Control', 'no-store');
+    const since = parseRev(ctx.query.rev) ?? rec.rev;
+    const view = toView(rec, store.now());
+    if (wait === 0 || rec.rev > since || TERMINAL.has(view.status)) {
+      ctx.body = view;
+      return;
+    }
+    ctx.body = await waitForChange(deps, rec, since, wait * 1000, ctx.req);
+  });
+
+  router.post('/logins/:id/redeem', async (ctx) => {
+    const id = ctx.params.id ?? '';
+    const watchToken = bearer(ctx);
+    if (!watchToken) throw new AppError('unauthorized', 'missing "Authorization: Bearer <watchToken>"');
+    const ticket = requireString(await readJson(ctx), 'ticket', 64);
+    const sessionId = newSecret();
+    const user = await store.redeem(id, watchToken, ticket, sessionId, config.sessionTtlMs);
+    ctx.cookies.set(SESSION_COOKIE, sessionId, {
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: config.publicUrl.startsWith('https:'),
+      maxAge: config.sessionTtlMs,
+      overwrite: true,
+    });
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { user };
+  });
+
+  router.get('/me', async (ctx) => {
+    const user = await sessions.get(ctx.cookies.get(SESSION_COOKIE));
+    if (!user) throw new AppError('unauthorized', 'not logged in');
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { user };
+  });
+
+  router.post('/logout', async (ctx) => {
+    await sessions.delete(ctx.cookies.get(SESSION_COOKIE));
+    ctx.cookies.set(SESSION_COOKIE, null, { httpOnly: true, sameSite: 'lax', overwrite: true });
+    ctx.status = 204;
+  });
+
+  async function requireLogin(id: string | undefined): Promise<LoginRecord> {
+    const rec = id && LOGIN_ID_RE.test(id) ? await store.get(id) : null;
+    if (!rec) throw new AppError('unknown_login', 'no such login (it may have expired long ago)');
+    return rec;
+  }
+
+  return router;
+}
+
+function bearer(ctx: Context): string | undefined {
+  const m = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'));
+  return m?.[1];
+}
+
+function parseWait(raw: unknown): number {
+  if (raw === undefined) return 0;
+  const n = Number(raw);
+  if (typeof raw !== 'string' || !Number.isInteger(n) || n < 0 || n > MAX_WAIT_S) {
+    throw new AppError('bad_request', `"wait" must be a whole number of seconds from 0 to ${MAX_WAIT_S}`);
+  }
+  return n;
+}
+
+function parseRev(raw: unknown): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (typeof raw !== 'string' || !Number.isInteger(n) || n < 0) throw new AppError('bad_request', '"rev" must be a whole number');
+  return n;
+}

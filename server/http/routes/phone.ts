@@ -1,0 +1,178 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { AppError } from '../../errors.js';
+import { hashSecret, newSecret, safeEqual, LOGIN_ID_RE } from '../../logins/ids.js';
+import { effectiveStatus, type LoginRecord, type LoginUser } from '../../logins/model.js';
+import { buildAuthorizeUrl } from '../../wechat/oauth-client.js';
+import { WechatApiError } from '../../wechat/errors.js';
+import type { HttpDeps } from '../deps.js';
+import { readForm } from '../body.js';
+import { confirmPage, messagePage, scanWithWechatPage } from '../pages.js';
+import { PHONE_COOKIE, csrfToken, describeUserAgent, isWechatBrowser, signState, verifyState } from '../security.js';
+
+/**
+ * What the phone sees: the scan URL, WeChat's OAuth callback and the confirm/cancel forms. Errors thrown here
+ * are rendered as pages by the error middleware (the phone is a browser, not an API client).
+ */
+export function phoneRouter(deps: HttpDeps): Router {
+  const { config, store, oauth, logger } = deps;
+  const router = new Router();
+  const secureCookies = config.publicUrl.startsWith('https:');
+
+  // The scan URL in the QR code.
+  router.get('/l/:id', async (ctx) => {
+    const rec = await loadLive(ctx.params.id);
+    if (!config.devMode && !isWechatBrowser(ctx.get('user-agent'))) {
+      ctx.body = scanWithWechatPage();
+      return;
+    }
+    const phoneToken = phoneCookie(ctx);
+    if (rec.status === 'scanned') {
+      // The same phone coming back (reload, back button) continues; any other device is refused.
+      if (!phoneToken || !rec.phoneHash || !safeEqual(hashSecret(phoneToken), rec.phoneHash)) {
+        throw new AppError('phone_mismatch', 'this QR code has already been scanned by another phone');
+      }
+      if (rec.user) return showConfirm(ctx, rec, phoneToken);
+    } else {
+      const token = newSecret();
+      await store.transition(rec.id, 'scan', { phoneHash: hashSecret(token) });
+      ctx.cookies.set(PHONE_COOKIE, token, {
+        httpOnly: true,
+        sameSite: 'lax', // sent on WeChat's top-level redirect back to our callback
+        secure: secureCookies,
+        maxAge: Math.max(1000, rec.expiresAt - store.now()),
+        overwrite: true,
+      });
+    }
+    ctx.redirect(
+      buildAuthorizeUrl({
+        openBase: config.wechat.openBase,
+        appid: config.wechat.appid,
+        redirectUri: `${config.publicUrl}/wechat/oauth/callback`,
+        scope: config.wechat.scope,
+        state: signState(config.sessionSecret, rec.id),
+      }),
+    );
+  });
+
+  router.get('/wechat/oauth/callback', async (ctx) => {
+    const id = verifyState(config.sessionSecret, str(ctx.query.state));
+    if (!id) throw new AppError('invalid_state', 'the sign-in link is invalid or was tampered with');
+    const rec = await loadLive(id);
+    const phoneToken = requirePhone(ctx, rec);
+    const code = str(ctx.query.code);
+    if (!code) {
+      // WeChat sends the user back without a code when they refuse consent.
+      await store.transition(rec.id, 'cancel');
+      ctx.body = messagePage('cancelled', { zh: '已取消登录', en: 'Login cancelled' });
+      return;
+    }
+    // WeChat's in-app browser sometimes hits the callback twice; the second code exchange fails with 40163.
+    // A login already past this step shows the same page instead of an error.
+    if (rec.user) return showConfirm(ctx, rec, phoneToken);
+    let user: LoginUser;
+    try {
+      user = await identify(code);
+    } catch (err) {
+      const again = err instanceof WechatApiError ? await store.get(rec.id) : null;
+      if (again?.user) return showConfirm(ctx, again, phoneToken);
+      throw err;
+    }
+    const identified = await store.transition(rec.id, 'identify', { user });
+    if (config.loginConfirm === 'auto') {
+      await store.transition(rec.id, 'confirm');
+      ctx.body = confirmedPage();
+      return;
+    }
+    showConfirm(ctx, identified, phoneToken);
+  });
+
+  router.post('/l/:id/confirm', async (ctx) => {
+    const rec = await loadLive(ctx.params.id);
+    await requireCsrf(ctx, rec);
+    if (!rec.user) throw new AppError('invalid_transition', 'sign in with WeChat before confirming');
+    await store.transition(rec.id, 'confirm');
+    ctx.body = confirmedPage();
+  });
+
+  router.post('/l/:id/cancel', async (ctx) => {
+    const rec = await loadLive(ctx.params.id);
+    await requireCsrf(ctx, rec);
+    await store.transition(rec.id, 'cancel');
+    ctx.body = messagePage('cancelled', { zh: '已取消登录', en: 'Login cancelled' });
+  });
+
+  /** The login, if it can still be scanned/confirmed; otherwise the error that explains why not. */
+  async function loadLive(id: string | undefined): Promise<LoginRecord> {
+    const rec = id && LOGIN_ID_RE.test(id) ? await store.get(id) : null;
+    if (!rec) throw new AppError('unknown_login', 'this QR code is unknown or expired');
+    const status = effectiveStatus(rec, store.now());
+    if (status === 'expired') throw new AppError('login_expired', 'this QR code has expired; refresh it on your computer');
+    if (status !== 'pending' && status !== 'scanned') {
+      throw new AppError('invalid_transition', `this login is already ${status}`, { status });
+    }
+    return rec;
+  }
+
+  function phoneCookie(ctx: Context): string | undefined {
+    return ctx.cookies.get(PHONE_COOKIE) ?? undefined;
+  }
+
+  /** The phone cookie set at scan time, checked against the login; `phone_mismatch` otherwise. */
+  function requirePhone(ctx: Context, rec: LoginRecord): string {
+    const token = phoneCookie(ctx);
+    if (!token || !rec.phoneHash || !safeEqual(hashSecret(token), rec.phoneHash)) {
+      throw new AppError('phone_mismatch', 'open the QR code link on the phone that scanned it');
+    }
+    return token;
+  }
+
+  async function requireCsrf(ctx: Context, rec: LoginRecord): Promise<void> {
+    const token = requirePhone(ctx, rec);
+    const form = await readForm(ctx);
+    if (!safeEqual(form.get('csrf') ?? '', csrfToken(config.sessionSecret, rec.id, token))) {
+      throw new AppError('forbidden', 'the confirmation form is invalid; scan the QR code again');
+    }
+  }
+
+  function showConfirm(ctx: Context, rec: LoginRecord, phoneToken: string): void {
+    ctx.body = confirmPage({
+      loginId: rec.id,
+      csrf: csrfToken(config.sessionSecret, rec.id, phoneToken),
+      device: describeUserAgent(rec.ua),
+      ip: rec.ip ?? 'unknown',
+      ...(rec.user?.nickname && { nickname: rec.user.nickname }),
+      ...(rec.user?.avatar && { avatar: rec.user.avatar }),
+    });
+  }
+
+  /** Exchanges the OAuth code and, for snsapi_userinfo, fetches the profile. */
+  async function identify(code: string): Promise<LoginUser> {
+    const token = await oauth.exchangeCode(code);
+    if (token.isSnapshotUser) {
+      // A "snapshot" user is a virtual identity WeChat creates for page previews: never log it in.
+      throw new AppError('snapshot_user', 'this WeChat identity is a preview ("snapshot") user and cannot log in');
+    }
+    const base: LoginUser = { openid: token.openid, ...(token.unionid && { unionid: token.unionid }) };
+    if (token.scope.split(',').includes('snsapi_userinfo')) {
+      const info = await oauth.getUserInfo(token.accessToken, token.openid);
+      return { ...base, ...(info.unionid && { unionid: info.unionid }), nickname: info.nickname, avatar: info.headimgurl };
+    }
+    logger.debug({ openid: token.openid }, 'snsapi_base login: no profile');
+    return base;
+  }
+
+  return router;
+}
+
+function confirmedPage(): string {
+  return messagePage(
+    'confirmed',
+    { zh: '登录成功', en: 'Logged in' },
+    { zh: '请回到电脑继续。', en: 'You can go back to your computer now.' },
+  );
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}

@@ -1,0 +1,50 @@
+import { hmacHex, safeEqual, LOGIN_ID_LENGTH, LOGIN_ID_RE } from '../logins/ids.js';
+
+/**
+ * OAuth `state` = login id + HMAC(id). WeChat returns `state` unchanged but only allows [a-zA-Z0-9] up to
+ * 128 bytes, so the signature is hex: 24 + 40 = 64 characters.
+ */
+export function signState(secret: string, loginId: string): string {
+  return loginId + hmacHex(secret, `state:${loginId}`).slice(0, 40);
+}
+
+/** The login id a state was signed for, or null when it is malformed or forged. */
+export function verifyState(secret: string, state: string | undefined): string | null {
+  if (!state || state.length !== LOGIN_ID_LENGTH + 40) return null;
+  const id = state.slice(0, LOGIN_ID_LENGTH);
+  if (!LOGIN_ID_RE.test(id)) return null;
+  return safeEqual(signState(secret, id), state) ? id : null;
+}
+
+/** The confirm form's CSRF value, bound to the login and to the phone's cookie. */
+export function csrfToken(secret: string, loginId: string, phoneToken: string): string {
+  return hmacHex(secret, `csrf:${loginId}:${phoneToken}`);
+}
+
+/** WeChat's in-app browser says MicroMessenger in its User-Agent (case varies between versions). */
+export function isWechatBrowser(ua: string | undefined): boolean {
+  return /micromessenger/i.test(ua ?? '');
+}
+
+/** "Chrome on Windows"-style label of the computer that asked to log in, for the phone's confirm page. */
+export function describeUserAgent(ua: string | undefined): string {
+  if (!ua) return 'an unknown browser';
+  const browser =
+    /Edg\//.test(ua) ? 'Edge'
+    : /MicroMessenger/i.test(ua) ? 'WeChat'
+    : /Firefox\//.test(ua) ? 'Firefox'
+    : /Chrom(e|ium)\//.test(ua) ? 'Chrome'
+    : /Safari\//.test(ua) ? 'Safari'
+    : 'a browser';
+  const os =
+    /Windows/.test(ua) ? 'Windows'
+    : /iPhone|iPad/.test(ua) ? 'iOS'
+    : /Mac OS X/.test(ua) ? 'macOS'
+    : /Android/.test(ua) ? 'Android'
+    : /Linux/.test(ua) ? 'Linux'
+    : 'an unknown system';
+  return `${browser} on ${os}`;
+}
+
+export const PHONE_COOKIE = 'sl_phone';
+export const SESSION_COOKIE = 'sl_session';

@@ -1,0 +1,23 @@
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import { PushServer } from '../ws/server.js';
+import { startCore } from './core.js';
+import type { Running } from './running.js';
+
+/** The `ws` role: WebSocket push on `/ws` (and `/healthz`). */
+export async function runWs(config: Config, logger: Logger, port = config.wsPort): Promise<Running & { port: number }> {
+  const core = await startCore(config, 'ws', logger);
+  const push = new PushServer({ ...core, logger });
+  const bound = await push.start(port, config.host).catch(async (err: unknown) => {
+    await core.link.stop();
+    throw err;
+  });
+  logger.info({ port: bound, path: '/ws' }, 'ws listening');
+  return {
+    port: bound,
+    async stop() {
+      await push.stop();
+      await core.link.stop();
+    },
+  };
+}

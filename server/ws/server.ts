@@ -1,0 +1,111 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Logger } from '../log.js';
+import type { LoginStore } from '../logins/store.js';
+import type { LoginWatchHub } from '../logins/watch-hub.js';
+import type { RedisLink } from '../redis/link.js';
+import { redisHealth } from '../redis/health.js';
+import { ManagedServer } from '../util/managed-server.js';
+import { MAX_PAYLOAD } from './protocol.js';
+import { WatchSession } from './watch-session.js';
+
+export interface PushServerOptions {
+  link: RedisLink;
+  store: LoginStore;
+  hub: LoginWatchHub;
+  logger: Logger;
+  /** WebSocket path. Default `/ws`. */
+  path?: string;
+  /** Ping interval; a socket that has not answered the previous ping is terminated. Default 30 s. */
+  heartbeatMs?: number;
+}
+
+type Tracked = WebSocket & { isAlive?: boolean };
+
+/**
+ * The `ws` role: WebSocket push only (plus `/healthz`). It never serves the HTTP API. While closing it answers
+ * new upgrades with 503, closes the sockets it accepted with 1001, and terminates the stragglers.
+ */
+export class PushServer {
+  readonly #opts: Required<Pick<PushServerOptions, 'path' | 'heartbeatMs'>> & PushServerOptions;
+  readonly #http: ManagedServer;
+  readonly #wss: WebSocketServer;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #stopping: Promise<void> | undefined;
+
+  constructor(opts: PushServerOptions) {
+    this.#opts = { path: '/ws', heartbeatMs: 30_000, ...opts };
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD, clientTracking: true });
+    this.#http = new ManagedServer((req, res) => void this.#serverOnRequest(req, res));
+    this.#http.server.on('upgrade', (req, socket, head) => this.#serverOnUpgrade(req, socket, head));
+  }
+
+  get port(): number {
+    return this.#http.port;
+  }
+
+  get clientCount(): number {
+    return this.#wss.clients.size;
+  }
+
+  async start(port: number, host: string): Promise<number> {
+    const bound = await this.#http.start(port, host);
+    this.#heartbeat = setInterval(() => this.#ping(), this.#opts.heartbeatMs);
+    this.#heartbeat.unref();
+    return bound;
+  }
+
+  /** Idempotent: 1001 to every socket, terminate after `graceMs`, then close the HTTP server. */
+  stop(graceMs = 3000): Promise<void> {
+    this.#stopping ??= (async () => {
+      clearInterval(this.#heartbeat);
+      const closing = this.#http.stop(graceMs);
+      for (const ws of this.#wss.clients) ws.close(1001, 'server shutting down');
+      const timer = setTimeout(() => {
+        for (const ws of this.#wss.clients) ws.terminate();
+      }, graceMs);
+      await closing;
+      clearTimeout(timer);
+      await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+    })();
+    return this.#stopping;
+  }
+
+  #ping(): void {
+    for (const ws of this.#wss.clients as Set<Tracked>) {
+      if (ws.isAlive === false) {
+        ws.terminate();
+        continue;
+      }
+      ws.isAlive = false;
+      ws.ping();
+    }
+  }
+
+  async #serverOnRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method === 'GET' && req.url?.split('?')[0] === '/healthz') {
+      const h = await redisHealth(this.#opts.link);
+      res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(JSON.stringify({ ...h, role: 'ws', sockets: this.#wss.clients.size }));
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: 'not_found', message: `the push server only serves ${this.#opts.path} and /healthz` }));
+  }
+
+  #serverOnUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.#http.state !== 'running') return rejectUpgrade(socket, 503, 'Service Unavailable');
+    if (req.url?.split('?')[0] !== this.#opts.path) return rejectUpgrade(socket, 404, 'Not Found');
+    this.#wss.handleUpgrade(req, socket, head, (ws: Tracked) => {
+      ws.isAlive = true;
+      ws.on('pong', () => (ws.isAlive = true));
+      ws.on('error', (err) => this.#opts.logger.debug({ err: err.message }, 'socket error'));
+      new WatchSession(ws, this.#opts);
+    });
+  }
+}
+
+function rejectUpgrade(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}

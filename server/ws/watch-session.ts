@@ -1,0 +1,107 @@
+import type { WebSocket } from 'ws';
+import type { Logger } from '../log.js';
+import { AppError, toAppError } from '../errors.js';
+import { TERMINAL, toView, type LoginRecord } from '../logins/model.js';
+import type { LoginStore } from '../logins/store.js';
+import type { LoginWatchHub } from '../logins/watch-hub.js';
+import { errorMessage, parseClientMessage, statusMessage } from './protocol.js';
+
+type SessionState = 'awaiting-watch' | 'subscribing' | 'watching' | 'closed';
+
+/** Extra delay after a deadline before writing the expiry, so clock skew between hosts never expires early. */
+const EXPIRY_SLACK_MS = 250;
+
+/**
+ * One browser socket watching one login. Protocol: the client sends one watch message; the server answers at
+ * once with the current state (so a change that happened before the socket opened is never lost), then every
+ * newer revision; after a terminal status it closes with 1000. Failures are never silent: an error message
+ * with its code, then the close code from the error registry.
+ */
+export class WatchSession {
+  #state: SessionState = 'awaiting-watch';
+  #lastRev = 0;
+  #unwatch: (() => Promise<void>) | undefined;
+  #expiryTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly deps: { store: LoginStore; hub: LoginWatchHub; logger: Logger },
+  ) {
+    socket.on('message', (data) => void this.#socketOnMessage(data));
+    socket.on('close', () => void this.#socketOnClose());
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  async #socketOnMessage(data: unknown): Promise<void> {
+    if (this.#state !== 'awaiting-watch') {
+      return this.#fail(new AppError('bad_request', 'this socket is already watching a login'));
+    }
+    this.#state = 'subscribing';
+    try {
+      const { id, watchToken } = parseClientMessage(data);
+      const { store, hub } = this.deps;
+      // Authorize first so unknown ids and wrong tokens never cost a subscription...
+      await store.authorize(id, watchToken);
+      const unwatch = await hub.watch(id, (rec) => this.#deliver(rec));
+      if (this.#closed()) return void (await unwatch());
+      this.#unwatch = unwatch;
+      // ...then read again after subscribing: nothing published in between is lost.
+      const rec = await store.get(id);
+      if (!rec) throw new AppError('unknown_login', 'no such login (it may have expired long ago)');
+      if (this.#closed()) return;
+      this.#state = 'watching';
+      this.#scheduleExpiry(rec);
+      this.#deliver(rec);
+    } catch (err) {
+      this.#fail(toAppError(err));
+    }
+  }
+
+  /** Sends a version if it is newer than the last one sent (events may arrive twice or before the read). */
+  #deliver(rec: LoginRecord): void {
+    if (this.#state === 'closed' || rec.rev <= this.#lastRev) return;
+    const view = toView(rec, this.deps.store.now());
+    // A lazily-expired view is sent but not recorded, so the real "expired" event still gets through.
+    if (view.status === rec.status) this.#lastRev = rec.rev;
+    this.socket.send(statusMessage(view));
+    if (TERMINAL.has(view.status)) this.socket.close(1000, view.status);
+  }
+
+  /** At the deadline, writes the expiry (first writer wins; the event reaches every watcher everywhere). */
+  #scheduleExpiry(rec: LoginRecord): void {
+    if (TERMINAL.has(rec.status)) return;
+    const delay = Math.max(0, rec.expiresAt - this.deps.store.now()) + EXPIRY_SLACK_MS;
+    this.#expiryTimer = setTimeout(async () => {
+      try {
+        const { store } = this.deps;
+        const expired = (await store.expireIfDue(rec.id)) ?? (await store.get(rec.id));
+        if (expired) this.#deliver(expired);
+      } catch (err) {
+        this.deps.logger.warn({ err: (err as Error).message, id: rec.id }, 'expiry check failed');
+      }
+    }, delay);
+  }
+
+  /** Re-reads the state after an await (the socket may have closed meanwhile). */
+  #closed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  #fail(err: AppError): void {
+    if (this.#state === 'closed') return;
+    if (err.code === 'internal') this.deps.logger.error({ err: err.cause ?? err }, 'watch failed');
+    this.socket.send(errorMessage(err));
+    this.socket.close(err.wsCloseCode, err.code);
+  }
+
+  async #socketOnClose(): Promise<void> {
+    this.#state = 'closed';
+    clearTimeout(this.#expiryTimer);
+    const unwatch = this.#unwatch;
+    this.#unwatch = undefined;
+    await unwatch?.();
+  }
+}
