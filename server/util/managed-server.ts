@@ -16,7 +16,20 @@ export class ManagedServer {
   readonly #upgraded = new Set<Duplex>();
 
   constructor(handler: http.RequestListener) {
-    this.server = http.createServer(handler);
+    this.server = http.createServer((req, res) => {
+      if (this.#state === 'closing') {
+        // Keep-alive sockets may still deliver requests while we drain: refuse them and close the socket.
+        res.writeHead(503, { 'content-type': 'application/json', connection: 'close' });
+        res.end(JSON.stringify({ error: 'shutting_down', message: 'the server is shutting down' }));
+        return;
+      }
+      handler(req, res);
+    });
+    // Garbage on the wire (not HTTP, oversized headers) is answered and dropped, never thrown.
+    this.server.on('clientError', (_err, socket: Duplex) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+    });
     // Sockets taken over by an upgrade (WebSocket) are no longer tracked by closeAllConnections().
     this.server.on('upgrade', (_req, socket: Duplex) => {
       this.#upgraded.add(socket);

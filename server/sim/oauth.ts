@@ -1,0 +1,117 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { SimDeps } from './deps.js';
+import { newOAuthCode } from './ids.js';
+import { consentPage, errorPage, type ConsentRequest } from './pages.js';
+import { readForm } from './form.js';
+import { errmsgOf, queryParam } from './respond.js';
+import type { Scope } from './store.js';
+
+type Check<T> = { ok: true; value: T } | { ok: false; errcode: number | undefined; message: string };
+
+/** wechat-api.md §1: state is `[a-zA-Z0-9]`, at most 128 bytes, returned unchanged. */
+const STATE_RE = /^[a-zA-Z0-9]{0,128}$/;
+
+/**
+ * Validates the authorize parameters the way WeChat does before showing anything. The numbers follow WeChat's
+ * documented authorize-page codes (10012 appid empty, 10011 redirect_uri empty, 10003 redirect_uri rejected,
+ * 10010 scope empty, 10005 scope not allowed) and 40013 for an unknown appid; cases without a known code get none.
+ */
+function checkAuthorize(get: (name: string) => string | undefined, appid: string): Check<ConsentRequest> {
+  const fail = (errcode: number | undefined, message: string) => ({ ok: false as const, errcode, message });
+  const reqAppid = get('appid');
+  if (!reqAppid) return fail(10012, 'appid 不能为空 / appid is missing');
+  if (reqAppid !== appid) return fail(40013, errmsgOf(40013));
+  const redirectUri = get('redirect_uri');
+  if (!redirectUri) return fail(10011, 'redirect_uri 不能为空 / redirect_uri is missing');
+  if (!isHttpUrl(redirectUri)) return fail(10003, 'redirect_uri 参数错误 / redirect_uri must be an absolute http(s) URL');
+  if (get('response_type') !== 'code') return fail(undefined, 'response_type 参数错误 / response_type must be "code"');
+  const scope = get('scope');
+  if (!scope) return fail(10010, 'scope 不能为空 / scope is missing');
+  if (scope !== 'snsapi_base' && scope !== 'snsapi_userinfo') {
+    return fail(10005, '此公众号并没有这些scope的权限 / scope must be snsapi_base or snsapi_userinfo');
+  }
+  const state = get('state') ?? '';
+  if (!STATE_RE.test(state)) return fail(undefined, 'state 参数错误 / state must be [a-zA-Z0-9]{0,128}');
+  return { ok: true, value: { appid: reqAppid, redirectUri, scope: scope as Scope, state } };
+}
+
+function isHttpUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `redirect_uri` plus the callback parameters, joined with `&` when it already has a query. Built on the
+ * parsed URL so the Location header is always ASCII-safe; any fragment stays after the query.
+ */
+function callbackUrl(redirectUri: string, params: ReadonlyArray<readonly [string, string]>): string {
+  const url = new URL(redirectUri);
+  const extra = params.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
+  url.search = url.search.length > 1 ? `${url.search}&${extra}` : `?${extra}`;
+  return url.href;
+}
+
+function page(ctx: Context, status: number, html: string): void {
+  ctx.status = status;
+  ctx.type = 'text/html; charset=utf-8';
+  ctx.body = html;
+}
+
+/**
+ * open.weixin.qq.com: `GET /connect/oauth2/authorize`. The `#wechat_redirect` fragment never reaches a server.
+ * Bad parameters get WeChat's HTTP 200 error page, never a redirect.
+ */
+export function connectRouter(deps: SimDeps): Router {
+  const router = new Router();
+  router.use(deps.stats.middleware());
+  router.get('/connect/oauth2/authorize', (ctx) => {
+    const check = checkAuthorize((n) => queryParam(ctx, n), deps.app.appid);
+    if (!check.ok) {
+      deps.logger.info({ errcode: check.errcode, problem: check.message }, 'sim authorize rejected');
+      return page(ctx, 200, errorPage(check));
+    }
+    page(ctx, 200, consentPage(check.value, deps.users.list()));
+  });
+  return router;
+}
+
+/**
+ * The simulator's own consent endpoint (the phone-side "Allow"/"Deny"), not a WeChat API, so not counted.
+ * allow → `redirect_uri?code=CODE&state=STATE`; deny → `redirect_uri?state=STATE` with no code (§1).
+ */
+export function consentRouter(deps: SimDeps): Router {
+  const router = new Router();
+  router.post('/sim/oauth2/approve', async (ctx) => {
+    const form = await readForm(ctx.req);
+    const get = (n: string) => form.get(n) ?? undefined;
+    // The form is client-controlled, so everything the authorize page checked is checked again.
+    const check = checkAuthorize((n) => (n === 'response_type' ? 'code' : get(n)), deps.app.appid);
+    if (!check.ok) return page(ctx, 400, errorPage(check));
+    const req = check.value;
+    const action = get('action');
+    if (action === 'deny') {
+      deps.logger.info({ appid: req.appid }, 'sim consent denied');
+      return redirect(ctx, callbackUrl(req.redirectUri, [['state', req.state]]));
+    }
+    if (action !== 'allow') return page(ctx, 400, errorPage({ errcode: undefined, message: 'action must be allow or deny' }));
+    const user = deps.users.get(get('openid') ?? '');
+    if (!user) return page(ctx, 400, errorPage({ errcode: undefined, message: 'unknown sample user (openid)' }));
+    const code = newOAuthCode();
+    deps.oauth.addCode(code, { appid: req.appid, openid: user.openid, scope: req.scope });
+    deps.logger.info({ appid: req.appid, openid: user.openid, scope: req.scope }, 'sim consent allowed');
+    redirect(ctx, callbackUrl(req.redirectUri, [['code', code], ['state', req.state]]));
+  });
+  return router;
+}
+
+function redirect(ctx: Context, location: string): void {
+  // Set by hand: ctx.redirect() re-parses and re-encodes the URL, and callbackUrl() already built it safely.
+  ctx.status = 302;
+  ctx.set('Location', location);
+  ctx.body = '';
+}

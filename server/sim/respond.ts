@@ -1,0 +1,54 @@
+import type { Context } from 'koa';
+import { newRid } from './ids.js';
+
+/**
+ * The errcodes the simulator emits, with WeChat's own errmsg texts (wechat-api.md). Kept here, apart from
+ * the client's constants in server/wechat/errors.ts, so a wrong number on either side shows up in tests
+ * instead of being silently agreed on.
+ */
+const ERRMSG = {
+  [-1]: 'system error',
+  40001: 'invalid credential, access_token is invalid or not latest',
+  40002: 'invalid grant_type',
+  40003: 'invalid openid',
+  40013: 'invalid appid',
+  40014: 'invalid access_token',
+  40029: 'invalid code',
+  40125: 'invalid appsecret',
+  40163: 'code been used',
+  41001: 'access_token missing',
+  41002: 'appid missing',
+  41004: 'appsecret missing',
+  41008: 'missing code',
+  41009: 'missing openid',
+  42001: 'access_token expired',
+  48001: 'api unauthorized',
+} as const;
+
+export type WxErrcode = -1 | 40001 | 40002 | 40003 | 40013 | 40014 | 40029 | 40125 | 40163 | 41001 | 41002 | 41004 | 41008 | 41009 | 42001 | 48001;
+
+/** WeChat's errmsg text for a code, without the rid suffix (used by the consent error page too). */
+export function errmsgOf(errcode: WxErrcode): string {
+  return ERRMSG[errcode];
+}
+
+/**
+ * Writes a WeChat API body. WeChat serves `sns/*` as `text/plain` (no charset) even though it is UTF-8
+ * JSON (wechat-api.md: "Content-Type is not reliable"), so clients must parse regardless of the header.
+ */
+export function wxJson(ctx: Context, body: Record<string, unknown>): void {
+  ctx.status = 200;
+  ctx.body = JSON.stringify(body);
+  ctx.set('Content-Type', 'text/plain');
+}
+
+/** Writes a WeChat error: HTTP 200, `{"errcode":N,"errmsg":"<text>, rid: <rid>"}`. */
+export function wxError(ctx: Context, errcode: WxErrcode, nowMs: number): void {
+  wxJson(ctx, { errcode, errmsg: `${ERRMSG[errcode]}, rid: ${newRid(nowMs)}` });
+}
+
+/** First value of a query parameter; repeated parameters (`?code=a&code=b`) use the first, absent → undefined. */
+export function queryParam(ctx: Context, name: string): string | undefined {
+  const v = ctx.query[name];
+  return Array.isArray(v) ? v[0] : v;
+}

@@ -1,0 +1,91 @@
+import http from 'node:http';
+import { silentLogger, type Logger } from '../log.js';
+import { ManagedServer, type ServerState } from '../util/managed-server.js';
+import { createSimApp } from './app.js';
+import type { SimDeps } from './deps.js';
+import { CallStats } from './stats.js';
+import { OAuthStore } from './store.js';
+import { SimUsers } from './users.js';
+
+export interface SimServerOptions {
+  readonly appid: string;
+  readonly secret: string;
+  readonly logger?: Logger;
+  /** Milliseconds since epoch; defaults to Date.now. */
+  readonly clock?: () => number;
+  /** Lifetime of an OAuth code; default 5 minutes (wechat-api.md §1). */
+  readonly codeTtlMs?: number;
+  /** The simulator refuses to exist in production. */
+  readonly production?: boolean;
+}
+
+const CODE_TTL_MS = 5 * 60_000;
+/** sns access_token lifetime: `expires_in: 7200`. */
+const SNS_TOKEN_TTL_MS = 7200_000;
+/** How long stop() lets in-flight requests finish before destroying their sockets. */
+const FORCE_CLOSE_AFTER_MS = 2000;
+
+/**
+ * A local stand-in for WeChat's servers (open.weixin.qq.com + api.weixin.qq.com) speaking the real protocol,
+ * for dev and tests where there is no internet. Owns its HTTP server when started; `callback()` gives the
+ * bare request handler for callers that own their server.
+ */
+export class SimServer {
+  readonly #logger: Logger;
+  readonly #deps: SimDeps;
+  readonly #handler: http.RequestListener;
+  readonly #http: ManagedServer;
+  #url: string | undefined;
+
+  constructor(opts: SimServerOptions) {
+    if (opts.production) {
+      throw new Error('the WeChat simulator is a dev/test tool and refuses to run when production is set (NODE_ENV=production)');
+    }
+    this.#logger = opts.logger ?? silentLogger();
+    const clock = opts.clock ?? Date.now;
+    this.#deps = {
+      app: { appid: opts.appid, secret: opts.secret },
+      users: new SimUsers(opts.appid),
+      oauth: new OAuthStore({ clock, codeTtlMs: opts.codeTtlMs ?? CODE_TTL_MS, tokenTtlMs: SNS_TOKEN_TTL_MS }),
+      stats: new CallStats(),
+      clock,
+      logger: this.#logger,
+    };
+    this.#handler = createSimApp(this.#deps).callback();
+    this.#http = new ManagedServer(this.#handler);
+  }
+
+  get state(): ServerState {
+    return this.#http.state;
+  }
+
+  /** The base URL once started (e.g. `http://127.0.0.1:3002`), else undefined. */
+  get url(): string | undefined {
+    return this.#url;
+  }
+
+  /** The Node request handler, for mounting the simulator on a server the caller owns and closes. */
+  callback(): http.RequestListener {
+    return this.#handler;
+  }
+
+  /** Listens on `port` (0 = any free port) and `host`; resolves with the bound port and base URL. Once only. */
+  async start(opts: { port: number; host: string }): Promise<{ port: number; url: string }> {
+    const port = await this.#http.start(opts.port, opts.host);
+    this.#url = `http://${displayHost(opts.host)}:${port}`;
+    this.#logger.info({ url: this.#url, appid: this.#deps.app.appid }, 'WeChat simulator listening');
+    return { port, url: this.#url };
+  }
+
+  /** Stops accepting, lets in-flight requests finish, then destroys what is still open after 2 s. Idempotent. */
+  stop(): Promise<void> {
+    return this.#http.stop(FORCE_CLOSE_AFTER_MS);
+  }
+}
+
+/** A host a client can dial: wildcard binds are reached via loopback; IPv6 literals need brackets. */
+function displayHost(host: string): string {
+  if (host === '' || host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}

@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogin, startStack, type TestStack } from './helpers/stack.js';
+import { Phone } from './helpers/phone.js';
+import { signState } from '../server/http/security.js';
+
+let stack: TestStack;
+let shortStack: TestStack;
+beforeAll(async () => {
+  [stack, shortStack] = await Promise.all([startStack(), startStack({ LOGIN_TTL: '1' })]);
+});
+afterAll(() => Promise.all([stack?.stop(), shortStack?.stop()]));
+
+const status = async (s: TestStack, id: string, token: string) =>
+  ((await (await fetch(`${s.httpUrl}/api/logins/${id}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { status: string }).status;
+
+describe('phone-side failures: a clear page, never a redirect, nothing else touched', () => {
+  it('outside WeChat the scan URL asks to scan with WeChat and changes nothing', async () => {
+    const login = await createLogin(stack.httpUrl);
+    const res = await new Phone('Mozilla/5.0 (Windows NT 10.0) Chrome/120').get(login.scanUrl);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('Please scan this code with WeChat');
+    expect(await status(stack, login.id, login.watchToken)).toBe('pending');
+  });
+
+  it('unknown and expired logins get a page, not a redirect', async () => {
+    const unknown = await new Phone().get(`${stack.httpUrl}/l/${'U'.repeat(24)}`);
+    expect(unknown.status).toBe(404);
+    expect(await unknown.text()).toContain('error-unknown_login');
+    const login = await createLogin(shortStack.httpUrl);
+    await new Promise((r) => setTimeout(r, 1100));
+    const expired = await new Phone().get(login.scanUrl);
+    expect(expired.status).toBe(410);
+    expect(expired.headers.get('location')).toBeNull();
+    expect(await expired.text()).toContain('error-login_expired');
+  });
+
+  it('a second phone cannot take over a scanned login', async () => {
+    const login = await createLogin(stack.httpUrl);
+    await new Phone().scan(login.scanUrl);
+    const other = await new Phone().get(login.scanUrl);
+    expect(other.status).toBe(403);
+    expect(await other.text()).toContain('error-phone_mismatch');
+  });
+
+  it('forged or tampered state is refused', async () => {
+    const login = await createLogin(stack.httpUrl);
+    const phone = new Phone();
+    const cb = await phone.consent(await phone.scan(login.scanUrl), 'allow');
+    const forged = new URL(cb);
+    forged.searchParams.set('state', signState('not-the-secret-at-all', login.id));
+    expect((await phone.callback(forged)).status).toBe(400);
+    forged.searchParams.set('state', 'abc');
+    expect((await phone.callback(forged)).html).toContain('error-invalid_state');
+    // The genuine callback still works afterwards: the failures lost nothing.
+    expect((await phone.callback(cb)).status).toBe(200);
+  });
+
+  it('a callback without the phone cookie (another browser) is refused', async () => {
+    const login = await createLogin(stack.httpUrl);
+    const phone = new Phone();
+    const cb = await phone.consent(await phone.scan(login.scanUrl), 'allow');
+    const res = await new Phone().callback(cb);
+    expect(res.status).toBe(403);
+    expect(res.html).toContain('error-phone_mismatch');
+    expect(await status(stack, login.id, login.watchToken)).toBe('scanned');
+  });
+
+  it('a repeated callback shows the same confirm page; a reused code on another login fails cleanly', async () => {
+    const login = await createLogin(stack.httpUrl);
+    const phone = new Phone();
+    const cb = await phone.consent(await phone.scan(login.scanUrl), 'allow');
+    const first = await phone.callback(cb);
+    const second = await phone.callback(cb); // WeChat's in-app browser double hit
+    expect(second.status).toBe(200);
+    expect(second.html).toContain('id="confirm"');
+    expect(first.html).toContain('id="confirm"');
+
+    // The same (now used) code replayed for a different login: the exchange fails with WeChat's 40163.
+    const other = await createLogin(stack.httpUrl);
+    const phone2 = new Phone();
+    const cb2 = await phone2.consent(await phone2.scan(other.scanUrl), 'allow');
+    const replay = new URL(cb2);
+    replay.searchParams.set('code', cb.searchParams.get('code')!);
+    const res = await phone2.callback(replay);
+    expect(res.status).toBe(502);
+    expect(res.html).toContain('error-wechat_error');
+    expect(await status(stack, other.id, other.watchToken)).toBe('scanned');
+    expect((await phone2.callback(cb2)).status).toBe(200); // its own code still works
+  });
+
+  it('confirm with a wrong csrf is refused; confirm before OAuth is refused', async () => {
+    const login = await createLogin(stack.httpUrl);
+    const phone = new Phone();
+    const page = await phone.callback(await phone.consent(await phone.scan(login.scanUrl), 'allow'));
+    const bad = await phone.postForm(`${stack.httpUrl}/l/${login.id}/confirm`, { csrf: 'f'.repeat(64) });
+    expect(bad.status).toBe(403);
+    expect(await status(stack, login.id, login.watchToken)).toBe('scanned');
+    expect((await phone.submit(page.html, 'confirm', stack.httpUrl)).status).toBe(200);
+    // Confirming again: the login is already confirmed.
+    const again = await phone.submit(page.html, 'confirm', stack.httpUrl);
+    expect(again.status).toBe(409);
+
+    const early = await createLogin(stack.httpUrl);
+    const p2 = new Phone();
+    await p2.scan(early.scanUrl);
+    const res = await p2.postForm(`${stack.httpUrl}/l/${early.id}/confirm`, { csrf: 'x' });
+    expect(res.status).toBe(403);
+    expect(await status(stack, early.id, early.watchToken)).toBe('scanned');
+  });
+
+  it('a snapshot (preview) identity is refused with a clear page', async () => {
+    const login = await createLogin(stack.httpUrl);
+    const phone = new Phone();
+    const authorize = await phone.scan(login.scanUrl);
+    const consent = await (await phone.get(authorize.toString())).text();
+    const count = [...consent.matchAll(/name="openid"/g)].length;
+    const res = await phone.callback(await phone.consent(authorize, 'allow', count - 1));
+    expect(res.status).toBe(403);
+    expect(res.html).toContain('error-snapshot_user');
+  });
+});
