@@ -38,13 +38,16 @@ export async function runDev(config: Config, env: NodeJS.ProcessEnv, write: (lin
     write(`[dev]   started a private redis-server on port ${redis.port} (no persistence; stopped on exit)`);
   }
   const redisUrl = config.redis.url ?? redis!.url;
+  // The phone's browser is sent to `localhost` (what a person types); server-to-server calls use the loopback
+  // address so a resolver that prefers ::1 cannot miss a simulator bound to 127.0.0.1.
   const simBase = `http://localhost:${config.simPort}`;
+  const simApiBase = `http://127.0.0.1:${config.simPort}`;
   const childEnv: NodeJS.ProcessEnv = {
     ...env,
     REDIS_URL: redisUrl,
     DEV_MODE: '1',
     WECHAT_OPEN_BASE: env.WECHAT_OPEN_BASE || simBase,
-    WECHAT_API_BASE: env.WECHAT_API_BASE || simBase,
+    WECHAT_API_BASE: env.WECHAT_API_BASE || simApiBase,
     PUBLIC_URL: config.publicUrl,
     WS_PUBLIC_URL: config.wsPublicUrl,
     // One secret shared by the children (the OAuth state signed by http must verify in http after a restart too).

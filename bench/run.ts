@@ -1,0 +1,149 @@
+/**
+ * `npm run bench`: the hot paths against bare references measured in the same run, reported as ratios
+ * (absolute numbers vary by machine; the ratio is what to compare between commits).
+ *   1. create a login (store.create)            vs bare MULTI HSET+PEXPIREAT
+ *   2. one state transition (Lua, with PUBLISH) vs bare HSET + PUBLISH round trip
+ *   3. transition → browser WebSocket message   vs bare PUBLISH → subscriber message
+ *   4. POST /api/logins over HTTP (16 parallel) vs a bare node:http server answering the same JSON size
+ */
+import http from 'node:http';
+import { Redis } from 'ioredis';
+import { WebSocket } from 'ws';
+import { loadConfig } from '../server/config.js';
+import { silentLogger } from '../server/log.js';
+import { startRedisServer } from '../server/redis/redis-server.js';
+import { RedisLink } from '../server/redis/link.js';
+import { LoginStore } from '../server/logins/store.js';
+import { runHttp } from '../server/roles/http.js';
+import { runWs } from '../server/roles/ws.js';
+import { freePort } from '../server/util/free-port.js';
+
+const N = Number(process.env.BENCH_N ?? 2000);
+
+async function time(n: number, fn: (i: number) => Promise<unknown>): Promise<number> {
+  for (let i = 0; i < Math.min(100, n); i++) await fn(i); // warm-up
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) await fn(i);
+  return Number(process.hrtime.bigint() - t0) / 1e6 / n; // ms per op
+}
+
+async function parallel(n: number, concurrency: number, fn: () => Promise<unknown>): Promise<number> {
+  let left = n;
+  const t0 = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (left-- > 0) await fn();
+  }));
+  return Number(process.hrtime.bigint() - t0) / 1e6 / n;
+}
+
+function row(name: string, ours: number, bare: number): void {
+  console.log(`${name.padEnd(46)} ${ours.toFixed(3).padStart(8)} ms  bare ${bare.toFixed(3).padStart(8)} ms  ratio ${(ours / bare).toFixed(2)}x`);
+}
+
+async function main(): Promise<void> {
+  const redis = await startRedisServer();
+  const logger = silentLogger();
+  const link = new RedisLink({ target: { url: redis.url }, logger, clientName: 'bench' });
+  await link.start();
+  const raw = new Redis(redis.url);
+  const rawSub = new Redis(redis.url);
+  const store = new LoginStore({ link, keyPrefix: 'bench:' });
+  console.log(`scanlogin bench: N=${N}, node ${process.version}`);
+  try {
+    // 1. create
+    const create = await time(N, () => store.create({ mode: 'oauth', scanUrl: 'http://localhost/l/x' }));
+    const bareCreate = await time(N, (i) =>
+      raw.multi().hset(`bare:${i}`, { v: '1', status: 'pending', rev: '1', id: String(i) }).pexpire(`bare:${i}`, 60_000).exec(),
+    );
+    row('create login', create, bareCreate);
+
+    // 2. transition
+    const ids: string[] = [];
+    for (let i = 0; i < N + 100; i++) ids.push((await store.create({ mode: 'oauth', scanUrl: 'x' })).record.id);
+    let k = 0;
+    const transition = await time(N, () => store.transition(ids[k++]!, 'scan', { phoneHash: 'p' }));
+    const bareTransition = await time(N, (i) => raw.multi().hset(`bare:${i}`, 'status', 'scanned').publish(`bare-ch:${i}`, 'x').exec());
+    row('transition (check + write + publish)', transition, bareTransition);
+
+    // 3. end-to-end push latency
+    const wsPort = await freePort();
+    const httpPort = await freePort();
+    const config = loadConfig({
+      REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:', HOST: '127.0.0.1',
+      WS_PORT: String(wsPort), HTTP_PORT: String(httpPort), LOG_LEVEL: 'silent',
+    });
+    const ws = await runWs(config, logger);
+    const httpRole = await runHttp(config, logger);
+    const M = Math.min(N, 500);
+    let pushTotal = 0;
+    for (let i = 0; i < M; i++) {
+      const { record, watchToken } = await store.create({ mode: 'oauth', scanUrl: 'x' });
+      const sock = new WebSocket(`ws://127.0.0.1:${wsPort}/ws`);
+      await new Promise((r) => sock.once('open', r));
+      const msgs: Promise<void>[] = [];
+      let resolveSecond!: () => void;
+      msgs.push(new Promise((r) => (resolveSecond = r)));
+      let count = 0;
+      let firstResolve!: () => void;
+      const first = new Promise<void>((r) => (firstResolve = r));
+      sock.on('message', () => (++count === 1 ? firstResolve() : resolveSecond()));
+      sock.send(JSON.stringify({ type: 'watch', id: record.id, watchToken }));
+      await first;
+      const t0 = process.hrtime.bigint();
+      await store.transition(record.id, 'scan');
+      await msgs[0];
+      pushTotal += Number(process.hrtime.bigint() - t0) / 1e6;
+      sock.terminate();
+    }
+    let bareTotal = 0;
+    await rawSub.subscribe('bare-latency');
+    for (let i = 0; i < M; i++) {
+      const got = new Promise((r) => rawSub.once('message', r));
+      const t0 = process.hrtime.bigint();
+      await raw.publish('bare-latency', 'x');
+      await got;
+      bareTotal += Number(process.hrtime.bigint() - t0) / 1e6;
+    }
+    row('transition → WebSocket message (latency)', pushTotal / M, bareTotal / M);
+
+    // 4. HTTP create throughput
+    const body = JSON.stringify({ id: 'x'.repeat(24), watchToken: 'y'.repeat(32), status: 'pending', pad: 'z'.repeat(300) });
+    const bare = http.createServer((_req, res) => {
+      res.writeHead(201, { 'content-type': 'application/json' });
+      res.end(body);
+    });
+    await new Promise<void>((r) => bare.listen(0, '127.0.0.1', r));
+    const barePort = (bare.address() as { port: number }).port;
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+    const post = (port: number, path: string) =>
+      new Promise<void>((resolve, reject) => {
+        const req = http.request({ port, host: '127.0.0.1', path, method: 'POST', agent }, (res) => {
+          res.resume();
+          res.on('end', resolve);
+        });
+        req.on('error', reject);
+        req.end('{}');
+      });
+    const H = Math.min(N, 2000);
+    await parallel(200, 16, () => post(httpPort, '/api/logins'));
+    const ours = await parallel(H, 16, () => post(httpPort, '/api/logins'));
+    await parallel(200, 16, () => post(barePort, '/'));
+    const bareHttp = await parallel(H, 16, () => post(barePort, '/'));
+    row('POST /api/logins, 16 parallel (per request)', ours, bareHttp);
+    console.log(`  = ${(1000 / ours).toFixed(0)} logins/s vs ${(1000 / bareHttp).toFixed(0)} bare responses/s`);
+    agent.destroy();
+    bare.close();
+    await httpRole.stop();
+    await ws.stop();
+  } finally {
+    raw.disconnect();
+    rawSub.disconnect();
+    await link.stop();
+    await redis.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

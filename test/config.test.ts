@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEV_APPID, loadConfig } from '../server/config.js';
+import { SimServer } from '../server/sim/server.js';
+
+describe('config', () => {
+  it('has working defaults for development', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      httpPort: 3000,
+      wsPort: 3001,
+      simPort: 3002,
+      publicUrl: 'http://localhost:3000',
+      wsPublicUrl: 'ws://localhost:3001/ws',
+      loginTtlMs: 120_000,
+      loginConfirm: 'page',
+      devMode: false,
+      wechat: { appid: DEV_APPID, openBase: 'https://open.weixin.qq.com', apiBase: 'https://api.weixin.qq.com', scope: 'snsapi_userinfo' },
+      redis: { url: undefined, keyPrefix: 'scanlogin:' },
+    });
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.wechat)).toBe(true);
+  });
+
+  it('treats empty variables as unset and strips trailing slashes', () => {
+    const c = loadConfig({ HTTP_PORT: '', PUBLIC_URL: 'https://login.example.com/', LOGIN_TTL: '30' });
+    expect(c.httpPort).toBe(3000);
+    expect(c.publicUrl).toBe('https://login.example.com');
+    expect(c.loginTtlMs).toBe(30_000);
+  });
+
+  it('rejects with one message listing every problem', () => {
+    let err: unknown;
+    try {
+      loadConfig({ HTTP_PORT: 'abc', REDIS_URL: 'http://nope', LOGIN_TTL: '0', WECHAT_APPID: 'bad', LOGIN_CONFIRM: 'maybe' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const { problems, message } = err as ConfigError;
+    expect(problems.map((p) => p.split(':')[0])).toEqual(
+      expect.arrayContaining(['HTTP_PORT', 'REDIS_URL', 'LOGIN_TTL', 'WECHAT_APPID', 'LOGIN_CONFIRM']),
+    );
+    for (const key of ['HTTP_PORT', 'REDIS_URL', 'LOGIN_TTL', 'WECHAT_APPID', 'LOGIN_CONFIRM']) expect(message).toContain(key);
+  });
+
+  it('production requires a session secret and a real app secret, and forbids dev mode and the simulator', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production', DEV_MODE: '1' })).toThrow(/SESSION_SECRET[\s\S]*DEV_MODE[\s\S]*WECHAT_SECRET/);
+    const prod = loadConfig({ NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(32), WECHAT_SECRET: 'a'.repeat(32) });
+    expect(prod.production).toBe(true);
+    expect(() => new SimServer({ appid: prod.wechat.appid, secret: prod.wechat.secret, production: prod.production })).toThrow(
+      /dev\/test tool/,
+    );
+  });
+});

@@ -1,0 +1,78 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
+import { mkdtempSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { freePort } from '../server/util/free-port.js';
+
+const CLI = 'dist/server/cli.js';
+
+function run(env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, [CLI, 'dev'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  return {
+    child,
+    exited,
+    output: () => out,
+    async waitFor(re: RegExp, ms = 30_000): Promise<RegExpMatchArray> {
+      const deadline = Date.now() + ms;
+      while (Date.now() < deadline) {
+        const m = re.exec(out);
+        if (m) return m;
+        if (child.exitCode !== null) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`no ${re} in output:\n${out}`);
+    },
+  };
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
+}
+
+describe('npm start (the dev runner)', () => {
+  it('runs the stack on a private redis-server and stops everything on SIGTERM', async () => {
+    const [h, w, s] = [await freePort(), await freePort(), await freePort()];
+    const dev = run({ HOST: '127.0.0.1', HTTP_PORT: String(h), WS_PORT: String(w), SIM_PORT: String(s), REDIS_URL: '', PUBLIC_URL: '', WS_PUBLIC_URL: '' });
+    const redisPort = Number((await dev.waitFor(/private redis-server on port (\d+)/))[1]);
+    await dev.waitFor(new RegExp(`scanlogin is running — open http://localhost:${h}`));
+    expect(dev.output()).toMatch(/\[http\]\s+info\s+http listening/);
+    expect(dev.output()).toMatch(/\[ws\]\s+info\s+ws listening/);
+    const health = (await (await fetch(`http://127.0.0.1:${h}/healthz`)).json()) as { redis: { target: string } };
+    expect(health.redis.target).toBe(`redis://127.0.0.1:${redisPort}`);
+    const created = (await (await fetch(`http://127.0.0.1:${h}/api/logins`, { method: 'POST' })).json()) as { devMode: boolean; ws: string };
+    expect(created.devMode).toBe(true);
+    expect(created.ws).toBe(`ws://localhost:${w}/ws`);
+
+    dev.child.kill('SIGTERM');
+    expect(await dev.exited).toBe(0);
+    for (const port of [h, w, s, redisPort]) expect(await portOpen(port), `port ${port}`).toBe(false);
+  });
+
+  it('without redis-server and REDIS_URL it exits with a message naming the fixes', async () => {
+    // A PATH that has node but no redis-server.
+    const bin = mkdtempSync(path.join(tmpdir(), 'scanlogin-nored-'));
+    symlinkSync(process.execPath, path.join(bin, 'node'));
+    const dev = run({ PATH: bin, REDIS_URL: '', HTTP_PORT: String(await freePort()) });
+    expect(await dev.exited).toBe(1);
+    expect(dev.output()).toContain('install redis-server');
+    expect(dev.output()).toContain('REDIS_URL=');
+    expect(dev.output()).toContain('docker compose up');
+  });
+
+  it('refuses an invalid configuration with one message listing every problem (exit 2)', async () => {
+    const dev = run({ HTTP_PORT: 'x', LOGIN_CONFIRM: 'never' });
+    expect(await dev.exited).toBe(2);
+    expect(dev.output()).toMatch(/invalid configuration:[\s\S]*HTTP_PORT[\s\S]*LOGIN_CONFIRM/);
+  });
+});

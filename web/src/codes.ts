@@ -1,0 +1,52 @@
+/**
+ * Every code the page branches on, in one place (as centrifuge-js keeps its codes.ts): login statuses,
+ * the server's stable error codes, and the WebSocket close codes the watch server uses (server/errors.ts).
+ * Branch on these, never on message text.
+ */
+
+export const STATUSES = ['pending', 'scanned', 'confirmed', 'cancelled', 'expired'] as const;
+export type LoginStatus = (typeof STATUSES)[number];
+
+/** Statuses after which nothing more will happen to a login. */
+export const TERMINAL_STATUSES: ReadonlySet<LoginStatus> = new Set(['confirmed', 'cancelled', 'expired']);
+
+export function isLoginStatus(v: unknown): v is LoginStatus {
+  return typeof v === 'string' && (STATUSES as readonly string[]).includes(v);
+}
+
+/**
+ * Why a watch ended without a terminal status. Retrying these blindly cannot help:
+ * the login is gone, or our watch token is not accepted for it.
+ */
+export type WatchFatalCode = 'unknown_login' | 'forbidden' | 'login_expired';
+
+/** Close codes sent by the WS server (server/errors.ts maps error codes to these). */
+export const WS_CLOSE = {
+  normal: 1000,
+  goingAway: 1001,
+  malformed: 4400,
+  unauthorized: 4401,
+  forbidden: 4403,
+  unknownLogin: 4404,
+  expired: 4410,
+} as const;
+
+/** Close codes that end the watch for good, and the code the page reports for each. */
+export const FATAL_WS_CLOSE: ReadonlyMap<number, WatchFatalCode> = new Map([
+  [WS_CLOSE.unauthorized, 'forbidden'],
+  [WS_CLOSE.forbidden, 'forbidden'],
+  [WS_CLOSE.unknownLogin, 'unknown_login'],
+  [WS_CLOSE.expired, 'login_expired'],
+]);
+
+/** `{"type":"error","code":…}` codes that end the watch for good (the close that follows is then ignored). */
+export const FATAL_ERROR_CODES: ReadonlyMap<string, WatchFatalCode> = new Map([
+  ['unauthorized', 'forbidden'],
+  ['forbidden', 'forbidden'],
+  ['unknown_login', 'unknown_login'],
+  ['not_found', 'unknown_login'],
+  ['login_expired', 'login_expired'],
+]);
+
+/** Client-side code for a fetch that never produced an HTTP response (offline, DNS, connection reset). */
+export const NETWORK_ERROR = 'network';

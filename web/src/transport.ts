@@ -1,0 +1,259 @@
+/**
+ * Watches one login: WebSocket first, long-polling as the fallback.
+ *
+ * - Every socket gets a transport id; handlers of a superseded socket (or of a poll loop that was replaced)
+ *   compare their id with the current one and drop what they see (centrifuge-js's transportId, ioredis's
+ *   connectionEpoch). A late `close` from an abandoned socket therefore cannot trigger a second reconnect.
+ * - Reconnects use full-jitter exponential backoff (base 500 ms, cap 10 s).
+ * - Fallback to `GET /api/logins/:id?wait=25&rev=<last seen>` when the socket cannot be constructed (ws:// from an https page),
+ *   stays silent past the deadline (no status within 5 s — typically a proxy that swallows WebSockets), or
+ *   fails to produce a status 3 times in a row.
+ * - `unknown_login` / `forbidden` / `login_expired` end the watch: repeating the same request cannot succeed,
+ *   so they go to the owner, who decides (see the renewal budget in widget.ts).
+ */
+import { ApiError, getLogin, parseSnapshot, type LoginSnapshot } from './api.js';
+import { fullJitter, sleep } from './backoff.js';
+import { FATAL_ERROR_CODES, FATAL_WS_CLOSE, TERMINAL_STATUSES, WS_CLOSE, type WatchFatalCode } from './codes.js';
+
+export type TransportKind = 'ws' | 'poll';
+
+export interface WatchEvents {
+  /** A new state of the login (duplicates and out-of-order revisions are already dropped). */
+  status(snapshot: LoginSnapshot): void;
+  /** The watch ended for a reason retrying cannot fix. Not called after stop(). */
+  fatal(code: WatchFatalCode): void;
+  /** Which transport is in use now (for display and diagnostics). */
+  transport?(kind: TransportKind): void;
+}
+
+export interface WatchOptions {
+  wsUrl: string;
+  id: string;
+  watchToken: string;
+  /** Max wait for the socket to open, and then for the first status after `watch`. Default 5000 ms. */
+  silenceMs?: number;
+  /** Consecutive sockets that end without a status before falling back to polling. Default 3. */
+  maxWsFailures?: number;
+  /** Long-poll wait in seconds (server caps at 30). Default 25. */
+  pollWaitS?: number;
+}
+
+type State = 'idle' | 'ws' | 'poll' | 'stopped';
+
+/** One login's watch. start() once; stop() is idempotent and silences every callback. */
+export class LoginWatch {
+  private state: State = 'idle';
+  private transportId = 0;
+  private socket: WebSocket | null = null;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  /** Sockets in a row that closed before delivering a status. */
+  private wsFailures = 0;
+  /** Backoff attempt; reset whenever a socket delivers a status. */
+  private attempt = 0;
+  private pollAbort: AbortController | null = null;
+  private lastKey = '';
+  private lastRev = -1;
+  private readonly silenceMs: number;
+  private readonly maxWsFailures: number;
+  private readonly pollWaitS: number;
+
+  constructor(
+    private readonly opts: WatchOptions,
+    private readonly events: WatchEvents,
+  ) {
+    this.silenceMs = opts.silenceMs ?? 5000;
+    this.maxWsFailures = opts.maxWsFailures ?? 3;
+    this.pollWaitS = opts.pollWaitS ?? 25;
+  }
+
+  get kind(): TransportKind | null {
+    return this.state === 'ws' || this.state === 'poll' ? this.state : null;
+  }
+
+  start(): void {
+    if (this.state !== 'idle') return;
+    this.connect();
+  }
+
+  stop(): void {
+    if (this.state === 'stopped') return;
+    this.state = 'stopped';
+    this.transportId++;
+    this.clearTimer();
+    this.pollAbort?.abort();
+    this.pollAbort = null;
+    this.dropSocket();
+  }
+
+  // ---- WebSocket ---------------------------------------------------------------------------------------
+
+  private connect(): void {
+    if (this.state === 'stopped') return;
+    this.setState('ws');
+    const tid = ++this.transportId;
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(this.opts.wsUrl);
+    } catch {
+      // SecurityError (ws:// from an https page) or a malformed URL: no retry can change that.
+      this.startPolling();
+      return;
+    }
+    this.socket = ws;
+    let delivered = false;
+    // One deadline covers "cannot open" and then "opened but silent after watch".
+    this.arm(() => this.silent(tid), this.silenceMs);
+    ws.onopen = () => {
+      if (tid !== this.transportId) return;
+      ws.send(JSON.stringify({ type: 'watch', id: this.opts.id, watchToken: this.opts.watchToken }));
+      this.arm(() => this.silent(tid), this.silenceMs);
+    };
+    ws.onmessage = (ev: MessageEvent) => {
+      if (tid !== this.transportId) return;
+      if (this.socketOnMessage(ev.data)) delivered = true;
+    };
+    ws.onclose = (ev: CloseEvent) => {
+      if (tid !== this.transportId) return;
+      this.socketOnClose(ev.code, delivered);
+    };
+    // An error is always followed by close; the close decides.
+    ws.onerror = () => undefined;
+  }
+
+  /** Returns true when the message was a valid status for our login. */
+  private socketOnMessage(data: unknown): boolean {
+    let msg: { type?: unknown; code?: unknown } & Record<string, unknown>;
+    try {
+      msg = JSON.parse(String(data));
+    } catch {
+      return false; // malformed messages are dropped, never thrown
+    }
+    if (msg.type === 'status') {
+      const snap = parseSnapshot(msg);
+      if (!snap || snap.id !== this.opts.id) return false;
+      this.clearTimer();
+      this.wsFailures = 0;
+      this.attempt = 0;
+      this.deliver(snap);
+      return true;
+    } else if (msg.type === 'error' && typeof msg.code === 'string') {
+      const fatal = FATAL_ERROR_CODES.get(msg.code);
+      if (fatal) this.fail(fatal);
+      // Other errors (shutting_down, redis_unavailable…) are followed by a close, which reconnects.
+    }
+    return false;
+  }
+
+  private socketOnClose(code: number, delivered: boolean): void {
+    this.socket = null;
+    this.clearTimer();
+    const fatal = FATAL_WS_CLOSE.get(code);
+    if (fatal) return this.fail(fatal);
+    // 4400: the server rejected our frame; sending it again cannot help, the HTTP path may.
+    if (code === WS_CLOSE.malformed) return this.startPolling();
+    // A socket that delivered a status was working; only sockets that never did count towards the fallback.
+    if (!delivered) this.wsFailures++;
+    if (this.wsFailures >= this.maxWsFailures) return this.startPolling();
+    this.scheduleReconnect();
+  }
+
+  /** No open/status before the deadline: a socket that is silent now rarely recovers; poll instead. */
+  private silent(tid: number): void {
+    if (tid !== this.transportId) return;
+    this.startPolling();
+  }
+
+  private scheduleReconnect(): void {
+    const delay = fullJitter(this.attempt++);
+    const tid = this.transportId;
+    this.arm(() => {
+      if (tid === this.transportId) this.connect();
+    }, delay);
+  }
+
+  private dropSocket(): void {
+    const ws = this.socket;
+    this.socket = null;
+    if (!ws) return;
+    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    try {
+      ws.close(WS_CLOSE.normal);
+    } catch {
+      /* already closing */
+    }
+  }
+
+  // ---- Long-poll ---------------------------------------------------------------------------------------
+
+  private startPolling(): void {
+    if (this.state === 'stopped') return;
+    const tid = ++this.transportId; // supersedes any socket still in flight
+    this.clearTimer();
+    this.dropSocket();
+    this.setState('poll');
+    void this.pollLoop(tid);
+  }
+
+  private async pollLoop(tid: number): Promise<void> {
+    let attempt = 0;
+    // First request without wait: it returns the current state at once (a change may have been missed).
+    let waitS = 0;
+    while (tid === this.transportId) {
+      const ctrl = new AbortController();
+      this.pollAbort = ctrl;
+      try {
+        const rev = this.lastRev >= 0 ? this.lastRev : undefined;
+        const snap = await getLogin(this.opts.id, this.opts.watchToken, { waitS, rev, signal: ctrl.signal });
+        if (tid !== this.transportId) return;
+        attempt = 0;
+        waitS = this.pollWaitS;
+        this.deliver(snap);
+      } catch (err) {
+        if (tid !== this.transportId) return;
+        if (err instanceof ApiError) {
+          const fatal = FATAL_ERROR_CODES.get(err.code) ?? (err.status === 404 ? 'unknown_login' : undefined);
+          if (fatal) return this.fail(fatal);
+        }
+        await sleep(fullJitter(attempt++), ctrl.signal);
+      }
+    }
+  }
+
+  // ---- Shared ------------------------------------------------------------------------------------------
+
+  private deliver(snap: LoginSnapshot): void {
+    if (snap.rev !== undefined) {
+      if (snap.rev < this.lastRev) return; // out of order (an older socket's or poll's view)
+      this.lastRev = snap.rev;
+    }
+    // `scanned` arrives twice (without, then with, the user), so the user's presence is part of the key.
+    const key = `${snap.status}|${snap.user ? 1 : 0}|${snap.ticket ?? ''}`;
+    if (key === this.lastKey) return;
+    this.lastKey = key;
+    // Nothing follows a terminal status: stop first so the server's closing the socket is not a "failure".
+    if (TERMINAL_STATUSES.has(snap.status)) this.stop();
+    this.events.status(snap);
+  }
+
+  private fail(code: WatchFatalCode): void {
+    if (this.state === 'stopped') return;
+    this.stop();
+    this.events.fatal(code);
+  }
+
+  private setState(state: 'ws' | 'poll'): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.events.transport?.(state);
+  }
+
+  private arm(fn: () => void, ms: number): void {
+    this.clearTimer();
+    this.timer = setTimeout(fn, ms);
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
