@@ -13,6 +13,7 @@ import { loadConfig } from '../server/config.js';
 import { silentLogger } from '../server/log.js';
 import { startRedisServer } from '../server/redis/redis-server.js';
 import { RedisLink } from '../server/redis/link.js';
+import { standaloneTarget } from '../server/redis/target.js';
 import { LoginStore } from '../server/logins/store.js';
 import { runHttp } from '../server/roles/http.js';
 import { runWs } from '../server/roles/ws.js';
@@ -43,11 +44,11 @@ function row(name: string, ours: number, bare: number): void {
 async function main(): Promise<void> {
   const redis = await startRedisServer();
   const logger = silentLogger();
-  const link = new RedisLink({ target: { url: redis.url }, logger, clientName: 'bench' });
+  const link = new RedisLink({ target: standaloneTarget(redis.url, 'bench:'), logger, clientName: 'bench' });
   await link.start();
   const raw = new Redis(redis.url);
   const rawSub = new Redis(redis.url);
-  const store = new LoginStore({ link, keyPrefix: 'bench:' });
+  const store = new LoginStore({ link });
   console.log(`scanlogin bench: N=${N}, node ${process.version}`);
   try {
     // 1. create

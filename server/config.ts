@@ -3,6 +3,10 @@ import { z } from 'zod';
 /** The development WeChat app registered in the simulator by default (never valid on real WeChat). */
 export const DEV_APPID = 'wx5c1a7e0d3b2f4a61';
 export const DEV_SECRET = '0f3c5a7e9b1d2c4e6f8a0b2d4c6e8f10';
+/** The development Official Account server token (for `/wechat/events` signatures) and mini program pair. */
+export const DEV_WECHAT_TOKEN = 'scanlogindevtoken';
+export const DEV_MP_APPID = 'wx7d2e9b4c1a3f5e80';
+export const DEV_MP_SECRET = '5e8a1c3f7b9d0e2a4c6f8b1d3e5a7c90';
 const DEV_SESSION_SECRET = 'dev-only-session-secret-change-me-in-production';
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
@@ -20,14 +24,23 @@ const EnvSchema = z.object({
   WS_PORT: port(3001),
   SIM_PORT: port(3002),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  CONFIG_FILE: z.string().min(1).optional(),
   REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_.-]{0,64}$/).default('scanlogin:'),
   PUBLIC_URL: httpUrl.optional(),
   WS_PUBLIC_URL: z.url({ protocol: /^wss?$/ }).optional(),
   WECHAT_APPID: z.string().regex(/^wx[0-9a-zA-Z]{8,32}$/, 'must look like a WeChat appid (wx…)').default(DEV_APPID),
   WECHAT_SECRET: z.string().regex(/^[0-9a-zA-Z]{16,64}$/, 'must be the app secret (alphanumeric)').default(DEV_SECRET),
+  WECHAT_TOKEN: z.string().regex(/^[0-9a-zA-Z]{3,32}$/, 'must be the server token: 3–32 letters or digits').optional(),
+  WECHAT_AES_KEY: z.string().regex(/^[0-9a-zA-Z]{43}$/, 'must be the EncodingAESKey: 43 letters or digits').optional(),
+  WECHAT_MP_APPID: z.string().regex(/^wx[0-9a-zA-Z]{8,32}$/, 'must look like a WeChat appid (wx…)').optional(),
+  WECHAT_MP_SECRET: z.string().regex(/^[0-9a-zA-Z]{16,64}$/, 'must be the app secret (alphanumeric)').optional(),
   WECHAT_SCOPE: z.enum(['snsapi_userinfo', 'snsapi_base']).default('snsapi_userinfo'),
   WECHAT_OPEN_BASE: httpUrl.default('https://open.weixin.qq.com'),
   WECHAT_API_BASE: httpUrl.default('https://api.weixin.qq.com'),
+  WECHAT_TOKEN_MODE: z.enum(['stable', 'token']).default('stable'),
+  WECHAT_TOKEN_MARGIN: seconds(300, 3600),
+  SIM_TOKEN_TTL: seconds(7200, 86_400),
+  SIM_TOKEN_OVERLAP: seconds(300, 3600),
   SESSION_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   LOGIN_TTL: seconds(120, 3600),
   TICKET_TTL: seconds(60, 600),
@@ -47,7 +60,8 @@ export interface Config {
   readonly httpPort: number;
   readonly wsPort: number;
   readonly simPort: number;
-  readonly redis: { readonly url: string | undefined; readonly keyPrefix: string };
+  /** The Redis from the environment; CONFIG_FILE, when it exists, overrides it and is hot-reloaded. */
+  readonly redis: { readonly url: string | undefined; readonly keyPrefix: string; readonly configFile: string | undefined };
   readonly publicUrl: string;
   readonly wsPublicUrl: string;
   readonly wechat: {
@@ -56,7 +70,19 @@ export interface Config {
     readonly scope: 'snsapi_userinfo' | 'snsapi_base';
     readonly openBase: string;
     readonly apiBase: string;
+    /** Global access_token API: `stable` (cgi-bin/stable_token, immune to third parties) or `token` (cgi-bin/token). */
+    readonly tokenMode: 'stable' | 'token';
+    /** Refresh the global access_token when less than this is left. */
+    readonly tokenMarginMs: number;
+    /** Official Account server token: signs `/wechat/events`. Unset (production only) → no `mp-qrcode` mode. */
+    readonly token: string | undefined;
+    /** EncodingAESKey for safe-mode events; unset → only plaintext events are accepted. */
+    readonly aesKey: string | undefined;
   };
+  /** The mini program's own appid/secret; unset (production only) → no `miniprogram` mode. */
+  readonly miniProgram: { readonly appid: string; readonly secret: string } | undefined;
+  /** The simulator's global access_token lifetime and how long a superseded one keeps working. */
+  readonly sim: { readonly tokenTtlMs: number; readonly tokenOverlapMs: number };
   readonly sessionSecret: string;
   readonly loginTtlMs: number;
   readonly ticketTtlMs: number;
@@ -92,7 +118,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (production && !e.SESSION_SECRET) problems.push('SESSION_SECRET: required when NODE_ENV=production');
   if (production && e.DEV_MODE) problems.push('DEV_MODE: must not be enabled when NODE_ENV=production');
   if (production && e.WECHAT_SECRET === DEV_SECRET) problems.push('WECHAT_SECRET: the dev secret cannot be used in production');
+  if (production && e.WECHAT_TOKEN === DEV_WECHAT_TOKEN) problems.push('WECHAT_TOKEN: the dev token cannot be used in production');
+  if (production && e.WECHAT_MP_SECRET === DEV_MP_SECRET) problems.push('WECHAT_MP_SECRET: the dev secret cannot be used in production');
+  if (!e.WECHAT_MP_APPID !== !e.WECHAT_MP_SECRET) problems.push('WECHAT_MP_APPID, WECHAT_MP_SECRET: set both or neither');
+  if (e.SIM_TOKEN_OVERLAP >= e.SIM_TOKEN_TTL) problems.push('SIM_TOKEN_OVERLAP: must be shorter than SIM_TOKEN_TTL');
   if (problems.length) throw new ConfigError(problems);
+  // Outside production the new modes work out of the box against the simulator's dev accounts.
+  const mpAppid = e.WECHAT_MP_APPID ?? (production ? undefined : DEV_MP_APPID);
+  const mpSecret = e.WECHAT_MP_SECRET ?? (production ? undefined : DEV_MP_SECRET);
 
   const publicUrl = stripSlash(e.PUBLIC_URL ?? `http://localhost:${e.HTTP_PORT}`);
   const config: Config = {
@@ -102,7 +135,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     httpPort: e.HTTP_PORT,
     wsPort: e.WS_PORT,
     simPort: e.SIM_PORT,
-    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
+    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, configFile: e.CONFIG_FILE },
     publicUrl,
     wsPublicUrl: e.WS_PUBLIC_URL ?? `ws://localhost:${e.WS_PORT}/ws`,
     wechat: {
@@ -111,7 +144,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       scope: e.WECHAT_SCOPE,
       openBase: stripSlash(e.WECHAT_OPEN_BASE),
       apiBase: stripSlash(e.WECHAT_API_BASE),
+      tokenMode: e.WECHAT_TOKEN_MODE,
+      tokenMarginMs: e.WECHAT_TOKEN_MARGIN * 1000,
+      token: e.WECHAT_TOKEN ?? (production ? undefined : DEV_WECHAT_TOKEN),
+      aesKey: e.WECHAT_AES_KEY,
     },
+    miniProgram: mpAppid && mpSecret ? { appid: mpAppid, secret: mpSecret } : undefined,
+    sim: { tokenTtlMs: e.SIM_TOKEN_TTL * 1000, tokenOverlapMs: e.SIM_TOKEN_OVERLAP * 1000 },
     sessionSecret: e.SESSION_SECRET ?? DEV_SESSION_SECRET,
     loginTtlMs: e.LOGIN_TTL * 1000,
     ticketTtlMs: e.TICKET_TTL * 1000,

@@ -101,7 +101,7 @@ describe('HTTP API failures: documented code, nothing else touched', () => {
   it('unknown routes are JSON 404s; /healthz names the Redis it uses', async () => {
     expect(await call('/api/nope')).toMatchObject({ status: 404, body: { error: 'not_found' } });
     const health = await call('/healthz');
-    expect(health).toMatchObject({ status: 200, body: { ok: true, role: 'http', redis: { target: stack.redis.url, runId: expect.any(String) } } });
+    expect(health).toMatchObject({ status: 200, body: { ok: true, role: 'http', redis: { target: `${stack.redis.url}/0`, runId: expect.any(String) } } });
   });
 
   it('Redis down → 503 redis_unavailable with a clear message, and health says so', async () => {

@@ -49,7 +49,7 @@ describe('npm start (the dev runner)', () => {
     expect(dev.output()).toMatch(/\[http\]\s+info\s+http listening/);
     expect(dev.output()).toMatch(/\[ws\]\s+info\s+ws listening/);
     const health = (await (await fetch(`http://127.0.0.1:${h}/healthz`)).json()) as { redis: { target: string } };
-    expect(health.redis.target).toBe(`redis://127.0.0.1:${redisPort}`);
+    expect(health.redis.target).toBe(`redis://127.0.0.1:${redisPort}/0`);
     const created = (await (await fetch(`http://127.0.0.1:${h}/api/logins`, { method: 'POST' })).json()) as { devMode: boolean; ws: string };
     expect(created.devMode).toBe(true);
     expect(created.ws).toBe(`ws://localhost:${w}/ws`);

@@ -20,9 +20,9 @@ let store: LoginStore;
 
 beforeAll(async () => {
   server = await startRedisServer();
-  link = await startLink(server.url);
+  link = await startLink(server.url, 'test', 't:');
   raw = rawClient(server.url);
-  store = new LoginStore({ link, keyPrefix: 't:', clock, loginTtlMs: 120_000, ticketTtlMs: 60_000 });
+  store = new LoginStore({ link, clock, loginTtlMs: 120_000, ticketTtlMs: 60_000 });
 });
 afterAll(async () => {
   raw.disconnect();
@@ -57,7 +57,7 @@ describe('LoginStore', () => {
     const { record } = await store.create({ mode: 'oauth', scanUrl: 'http://x/l' });
     const hub = new LoginWatchHub({ link, store, logger: silentLogger() });
     const seen: LoginRecord[] = [];
-    const unwatch = await hub.watch(record.id, (r) => seen.push(r));
+    const unwatch = await hub.watch(record.id, { onRecord: (r) => seen.push(r), onGone: () => undefined });
     await store.transition(record.id, 'scan', { phoneHash: 'p' });
     await store.transition(record.id, 'identify', { user: { openid: 'o1', nickname: 'Alice', avatar: 'http://a' } });
     const confirmed = await store.transition(record.id, 'confirm');
@@ -90,7 +90,7 @@ describe('LoginStore', () => {
   });
 
   it('redeems a ticket once, atomically creating the session', async () => {
-    const sessions = new SessionStore({ link, keyPrefix: 't:', logger: silentLogger() });
+    const sessions = new SessionStore({ link, logger: silentLogger() });
     const { record, watchToken } = await store.create({ mode: 'oauth', scanUrl: 'http://x/l' });
     await store.transition(record.id, 'scan');
     await store.transition(record.id, 'identify', { user: { openid: 'o2', nickname: 'Bob' } });
@@ -126,7 +126,7 @@ describe('LoginStore', () => {
   });
 
   it('replaces a corrupt session value instead of failing for ever', async () => {
-    const sessions = new SessionStore({ link, keyPrefix: 't:', logger: silentLogger() });
+    const sessions = new SessionStore({ link, logger: silentLogger() });
     const sid = newSecret();
     await raw.set(`t:session:${sid}`, '\x04\bo:\x0bsession'); // e.g. a Marshal/pickle blob from another stack
     expect(await sessions.get(sid)).toBeNull();

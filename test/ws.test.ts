@@ -93,7 +93,7 @@ describe('WebSocket push: every failure is explicit, never silence', () => {
     const base = stack.wsUrl.replace('ws://', 'http://').replace('/ws', '');
     const health = await fetch(`${base}/healthz`);
     expect(health.status).toBe(200);
-    expect(await health.json()).toMatchObject({ ok: true, role: 'ws', redis: { target: stack.redis.url } });
+    expect(await health.json()).toMatchObject({ ok: true, role: 'ws', redis: { target: `${stack.redis.url}/0` } });
     expect((await fetch(`${base}/api/logins`, { method: 'POST' })).status).toBe(404);
     const wrongPath = new WatchClient(`${base.replace('http', 'ws')}/other`);
     await expect(wrongPath.opened).rejects.toThrow(/404/);
@@ -103,7 +103,7 @@ describe('WebSocket push: every failure is explicit, never silence', () => {
 describe('PushServer lifecycle', () => {
   it('terminates a socket that misses a ping, and stop() drains with 1001 then refuses upgrades', async () => {
     const link = await startLink(stack.redis.url, 'lifecycle');
-    const store = new LoginStore({ link, keyPrefix: 'scanlogin:' });
+    const store = new LoginStore({ link });
     const push = new PushServer({ link, store, hub: new LoginWatchHub({ link, store, logger: silentLogger() }), logger: silentLogger(), heartbeatMs: 100 });
     const port = await push.start(0, '127.0.0.1');
     try {

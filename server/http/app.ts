@@ -4,6 +4,8 @@ import type { HttpDeps } from './deps.js';
 import { errorMiddleware } from './errors.js';
 import { apiRouter } from './routes/api.js';
 import { phoneRouter } from './routes/phone.js';
+import { miniProgramRouter } from './routes/miniprogram.js';
+import { wechatEventsRouter } from './routes/wechat-events.js';
 import { staticFiles } from './static.js';
 import { redisHealth } from '../redis/health.js';
 
@@ -13,7 +15,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
   app.silent = true; // errors are logged by errorMiddleware, once
   const health = new Router();
   health.get('/healthz', async (ctx) => {
-    const h = await redisHealth(deps.link);
+    const h = await redisHealth(deps.link, deps.source);
     ctx.status = h.ok ? 200 : 503;
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { ...h, role: 'http' };
@@ -24,6 +26,12 @@ export function createHttpApp(deps: HttpDeps): Koa {
   app.use(health.routes());
   app.use(api.routes()).use(api.allowedMethods({ throw: false }));
   app.use(phone.routes()).use(phone.allowedMethods({ throw: false }));
+  for (const router of [
+    deps.config.wechat.token ? wechatEventsRouter(deps, deps.config.wechat.token) : undefined,
+    deps.miniProgram ? miniProgramRouter(deps, deps.miniProgram) : undefined,
+  ]) {
+    if (router) app.use(router.routes()).use(router.allowedMethods({ throw: false }));
+  }
   app.use(staticFiles());
   return app;
 }

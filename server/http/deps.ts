@@ -1,20 +1,26 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { RedisLink } from '../redis/link.js';
+import type { RedisConfigSource } from '../reload/config-source.js';
 import type { LoginStore } from '../logins/store.js';
 import type { LoginWatchHub } from '../logins/watch-hub.js';
 import type { ModeRegistry } from '../logins/modes.js';
 import type { SessionStore } from '../sessions/store.js';
 import type { WechatOAuthClient } from '../wechat/oauth-client.js';
+import type { MiniProgramClient } from '../wechat/miniprogram-client.js';
 
 /** Everything the HTTP app needs, passed in by the role that builds it (nothing is created inside). */
 export interface HttpDeps {
   config: Config;
   logger: Logger;
   link: RedisLink;
+  /** Where the Redis target comes from (for health); absent when the caller fixed the target. */
+  source?: RedisConfigSource;
   store: LoginStore;
   hub: LoginWatchHub;
   modes: ModeRegistry;
   sessions: SessionStore;
   oauth: WechatOAuthClient;
+  /** The mini program's code2Session client; absent → no `/api/mp/*` (the `miniprogram` mode is not offered). */
+  miniProgram?: MiniProgramClient;
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { toView, type LoginRecord, type LoginView } from '../logins/model.js';
 import type { HttpDeps } from './deps.js';
+import { AppError } from '../errors.js';
 
 /**
  * The long-poll fallback for pages whose WebSocket is blocked: resolves with the login's view as soon as its
@@ -18,11 +19,18 @@ export async function waitForChange(
   let wake!: () => void;
   const woken = new Promise<void>((resolve) => (wake = resolve));
   let latest: LoginRecord | undefined;
-  const unwatch = await hub.watch(rec.id, (r) => {
-    if (r.rev > since) {
-      latest = r;
+  let gone = false;
+  const unwatch = await hub.watch(rec.id, {
+    onRecord: (r, resync) => {
+      if (r.rev > since || resync) {
+        latest = r;
+        wake();
+      }
+    },
+    onGone: () => {
+      gone = true;
       wake();
-    }
+    },
   });
   const untilExpiry = Math.max(0, rec.expiresAt - store.now());
   const timer = setTimeout(wake, Math.min(waitMs, untilExpiry));
@@ -34,7 +42,8 @@ export async function waitForChange(
     if (fresh && fresh.rev > since) latest = fresh;
     else await woken;
     if (!latest && store.now() >= rec.expiresAt) latest = (await store.expireIfDue(rec.id)) ?? undefined;
-    if (!latest) latest = (await store.get(rec.id)) ?? rec;
+    if (!latest) latest = (await store.get(rec.id)) ?? undefined;
+    if (gone || !latest) throw new AppError('unknown_login', 'this login does not exist in the Redis now configured');
     return toView(latest, store.now());
   } finally {
     clearTimeout(timer);

@@ -1,4 +1,5 @@
 import { AppError } from '../errors.js';
+import type { LoginRecord } from './model.js';
 
 /** What a login mode decides when a login is created: what the QR code holds. */
 export interface PreparedLogin {
@@ -15,6 +16,17 @@ export interface PreparedLogin {
 export interface LoginMode {
   readonly name: string;
   prepare(login: { id: string; expiresAt: number }): Promise<PreparedLogin>;
+  /**
+   * Optional: the login's code image when WeChat draws it (a mini-program code cannot be generated from
+   * `scanUrl`). Absent → the API draws a QR code of `scanUrl`. null → the image is gone (the login expired).
+   */
+  qrImage?(login: LoginRecord): Promise<QrImage | null>;
+}
+
+/** A ready-made code image. */
+export interface QrImage {
+  readonly type: string;
+  readonly body: Buffer;
 }
 
 /** Web OAuth (the default): the QR holds our own scan URL; the phone goes through WeChat's OAuth. */
@@ -41,5 +53,15 @@ export class ModeRegistry {
       throw new AppError('unknown_mode', `unknown login mode "${name}"`, { modes: [...this.#modes.keys()] });
     }
     return mode;
+  }
+
+  /** The mode, or undefined when this server does not offer it (e.g. a login created by another config). */
+  find(name: string): LoginMode | undefined {
+    return this.#modes.get(name);
+  }
+
+  /** The names offered, in registration order. */
+  names(): string[] {
+    return [...this.#modes.keys()];
   }
 }

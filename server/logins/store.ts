@@ -9,7 +9,6 @@ export const GRACE_MS = 10 * 60_000;
 
 export interface LoginStoreOptions {
   link: RedisLink;
-  keyPrefix: string;
   clock?: () => number;
   /** Default 120 s. */
   loginTtlMs?: number;
@@ -31,30 +30,29 @@ export interface CreateLoginInput {
  */
 export class LoginStore {
   readonly #link: RedisLink;
-  readonly #prefix: string;
   readonly #clock: () => number;
   readonly loginTtlMs: number;
   readonly ticketTtlMs: number;
 
   constructor(opts: LoginStoreOptions) {
     this.#link = opts.link;
-    this.#prefix = opts.keyPrefix;
     this.#clock = opts.clock ?? Date.now;
     this.loginTtlMs = opts.loginTtlMs ?? 120_000;
     this.ticketTtlMs = opts.ticketTtlMs ?? 60_000;
   }
 
+  /** Keys use the link's current prefix, so a reloaded config applies to every key at once. */
   key(id: string): string {
-    return `${this.#prefix}login:${id}`;
+    return `${this.#link.keyPrefix}login:${id}`;
   }
 
   /** The pub/sub channel that carries every new version of one login. */
   channel(id: string): string {
-    return `${this.#prefix}login-events:${id}`;
+    return `${this.#link.keyPrefix}login-events:${id}`;
   }
 
   sessionKey(sessionId: string): string {
-    return `${this.#prefix}session:${sessionId}`;
+    return `${this.#link.keyPrefix}session:${sessionId}`;
   }
 
   now(): number {
@@ -116,7 +114,8 @@ export class LoginStore {
     const now = this.#clock();
     let keyExpireAt = '';
     const extra: Record<string, string> = serialize(fields);
-    if (name === 'confirm') {
+    // Every way into `confirmed` (the phone's confirm, an Official Account scan event, …) mints the ticket.
+    if (t.to === 'confirmed') {
       const ticketExpiresAt = now + this.ticketTtlMs;
       extra.ticket = newSecret();
       extra.ticketExpiresAt = String(ticketExpiresAt);

@@ -3,31 +3,44 @@ import type { RedisLink } from '../redis/link.js';
 import type { LoginRecord } from './model.js';
 import { parseRecord, type LoginStore } from './store.js';
 
-export type RecordListener = (record: LoginRecord) => void;
+export interface LoginWatcher {
+  /** A new version of the login; `resync` when it was re-read after a Redis swap or reconnect. */
+  onRecord(record: LoginRecord, resync: boolean): void;
+  /** After a swap or reconnect the login does not exist in the Redis now configured. Terminal. */
+  onGone(): void;
+}
 
 /**
  * Delivers published login versions to in-process watchers (WS sockets, HTTP long-polls). One Redis
  * subscriber per process (the link's); the link subscribes a login's channel while it has watchers.
+ * After the link swaps to another Redis (config reload) or its subscriber reconnects (failover), events may
+ * have been missed, so every watched login is re-read and pushed — or reported gone — never left silent.
  */
 export class LoginWatchHub {
   readonly #link: RedisLink;
   readonly #store: LoginStore;
   readonly #log: Logger;
+  readonly #watchers = new Map<string, Set<LoginWatcher>>();
 
   constructor(opts: { link: RedisLink; store: LoginStore; logger: Logger }) {
     this.#link = opts.link;
     this.#store = opts.store;
     this.#log = opts.logger;
+    this.#link.onResync((generation) => void this.#resync(generation));
+  }
+
+  /** The link's generation: a read started under another generation is stale. */
+  get generation(): number {
+    return this.#link.generation;
   }
 
   /**
-   * Starts delivering every new version of login `id` to `listener`; resolves once the subscription is
-   * active (read the current state after this, never before, or a change in between is lost).
-   * Returns the unwatch function.
+   * Starts delivering every new version of login `id`; resolves once the subscription is active (read the
+   * current state after this, never before, or a change in between is lost). Returns the unwatch function.
    */
-  watch(id: string, listener: RecordListener): Promise<() => Promise<void>> {
+  async watch(id: string, watcher: LoginWatcher): Promise<() => Promise<void>> {
     const channel = this.#store.channel(id);
-    return this.#link.subscribe(channel, (message) => {
+    const unsubscribe = await this.#link.subscribe(channel, (message) => {
       let record: LoginRecord;
       try {
         record = parseRecord(JSON.parse(message) as Record<string, string>, this.#store.key(id));
@@ -36,7 +49,41 @@ export class LoginWatchHub {
         this.#log.warn({ err: (err as Error).message, channel }, 'dropped malformed login event');
         return;
       }
-      listener(record);
+      watcher.onRecord(record, false);
     });
+    let set = this.#watchers.get(id);
+    if (!set) this.#watchers.set(id, (set = new Set()));
+    set.add(watcher);
+    return async () => {
+      const s = this.#watchers.get(id);
+      if (s?.delete(watcher) && s.size === 0) this.#watchers.delete(id);
+      await unsubscribe();
+    };
+  }
+
+  /** Number of logins watched in this process. */
+  get size(): number {
+    return this.#watchers.size;
+  }
+
+  async #resync(generation: number): Promise<void> {
+    const ids = [...this.#watchers.keys()];
+    this.#log.info({ logins: ids.length, generation }, 'resyncing watched logins');
+    await Promise.all(
+      ids.map(async (id) => {
+        let record: LoginRecord | null;
+        try {
+          record = await this.#store.get(id);
+        } catch (err) {
+          this.#log.warn({ err: (err as Error).message, id }, 'resync read failed');
+          return;
+        }
+        if (generation !== this.#link.generation) return; // a newer swap will resync again
+        for (const w of [...(this.#watchers.get(id) ?? [])]) {
+          if (record) w.onRecord(record, true);
+          else w.onGone();
+        }
+      }),
+    );
   }
 }

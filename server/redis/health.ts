@@ -1,19 +1,42 @@
 import type { RedisLink } from './link.js';
-import { redactUrl } from './link.js';
+import type { RedisConfigSource } from '../reload/config-source.js';
+import { describeTarget, targetHash } from './target.js';
 
 export interface RedisHealth {
   ok: boolean;
-  redis: { target: string; status: string; generation: number; runId?: string; lastError?: string };
+  redis: {
+    target: string;
+    status: string;
+    generation: number;
+    configHash: string;
+    runId?: string;
+    since?: string;
+    lastError?: string;
+    configFile?: string;
+    configError?: string;
+  };
 }
 
-/** This process's view of its Redis, for `/healthz` on every role: PING within 1 s or it is not ok. */
-export async function redisHealth(link: RedisLink): Promise<RedisHealth> {
-  const base = { target: redactUrl(link.target.url), status: link.status, generation: link.generation };
+/**
+ * This process's view of its Redis, for `/healthz` on every role. Not ok when Redis does not answer PING
+ * within 1 s (down, or switching to a target not reachable yet). An invalid config file is reported
+ * (`configError`) without failing health: the process still serves from the last valid configuration.
+ */
+export async function redisHealth(link: RedisLink, source?: RedisConfigSource): Promise<RedisHealth> {
+  const base = {
+    target: describeTarget(link.target),
+    status: link.status,
+    generation: link.generation,
+    configHash: targetHash(link.target),
+    ...(link.since !== undefined && { since: new Date(link.since).toISOString() }),
+    ...(source?.file && { configFile: source.file }),
+    ...(source?.lastError && { configError: source.lastError }),
+  };
   try {
     const runId = await withTimeout(link.serverRunId(), 1000);
-    return { ok: true, redis: { ...base, ...(runId && { runId }) } };
+    return { ok: true, redis: { ...base, ...(runId && { runId }), ...(source?.lastError && { lastError: source.lastError }) } };
   } catch (err) {
-    return { ok: false, redis: { ...base, lastError: (err as Error).message } };
+    return { ok: false, redis: { ...base, lastError: link.lastError ?? (err as Error).message } };
   }
 }
 

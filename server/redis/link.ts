@@ -1,34 +1,47 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../log.js';
 import { AppError } from '../errors.js';
+import { clientOptions, describeTarget, targetHash, type RedisTarget } from './target.js';
 
-export type LinkStatus = 'idle' | 'connecting' | 'ready' | 'stopping' | 'stopped';
+export type LinkStatus = 'idle' | 'connecting' | 'ready' | 'switching' | 'stopping' | 'stopped';
 
 export type MessageListener = (message: string, channel: string) => void;
 
-/** What a process connects to: the part of the config that names the Redis. */
-export interface RedisTarget {
-  readonly url: string;
+/** Called after a swap to a new Redis and after any subscriber reconnect: events may have been missed. */
+export type ResyncListener = (generation: number) => void;
+
+/** One command client and one subscriber client, connected to one target. */
+interface Pair {
+  readonly target: RedisTarget;
+  readonly hash: string;
+  readonly command: Redis;
+  readonly subscriber: Redis;
+  generation: number;
+  since: number;
 }
 
 /**
- * The one holder of this process's Redis connections: a command client and a subscriber client.
- * Every Redis access goes through it (`link.command`, `link.subscribe`) so that a later config reload can
- * swap both clients in one place. Subscriptions are an owned set (channel → listeners) so that they can be
- * replayed onto a new subscriber, and a channel is subscribed only while it has listeners.
+ * The one holder of this process's Redis connections: a command client and a subscriber client. Every Redis
+ * access goes through it (`link.command`, `link.subscribe`), so a config reload swaps both in one place:
+ * `switchTo()` connects the new pair, replays the owned subscription set onto it, swaps atomically (the
+ * generation goes up), tells resync listeners to re-read what they watch, then closes the old pair
+ * gracefully. From the moment the config names another Redis, the old one is never used again: until the
+ * new one is ready, `command` throws `redis_unavailable` (503) instead of silently serving stale data.
  */
 export class RedisLink {
   #status: LinkStatus = 'idle';
   #generation = 0;
-  #command: Redis | undefined;
-  #subscriber: Redis | undefined;
+  #current: Pair | undefined;
+  #pending: Pair | undefined;
+  #desired: RedisTarget;
+  #lastError: string | undefined;
   readonly #channels = new Map<string, Set<MessageListener>>();
-  readonly #target: RedisTarget;
+  readonly #resync = new Set<ResyncListener>();
   readonly #log: Logger;
   readonly #clientName: string;
 
   constructor(opts: { target: RedisTarget; logger: Logger; clientName: string }) {
-    this.#target = opts.target;
+    this.#desired = opts.target;
     this.#log = opts.logger;
     this.#clientName = opts.clientName;
   }
@@ -37,42 +50,88 @@ export class RedisLink {
     return this.#status;
   }
 
-  /** Increments every time a new pair of clients is installed; stale work compares against it. */
+  /** Increments every time a new pair of clients is installed; work started on an older one is stale. */
   get generation(): number {
     return this.#generation;
   }
 
+  /** The target the configuration names (what this process serves from, or is switching to). */
   get target(): RedisTarget {
-    return this.#target;
+    return this.#desired;
   }
 
-  /** The command client. Throws `redis_unavailable` when the link is not started or is stopping. */
+  get keyPrefix(): string {
+    return this.#desired.keyPrefix;
+  }
+
+  /** When the current pair was installed (epoch ms), for health. */
+  get since(): number | undefined {
+    return this.#current?.since;
+  }
+
+  get lastError(): string | undefined {
+    return this.#lastError;
+  }
+
+  /** The command client. Throws `redis_unavailable` unless connected to the configured target. */
   get command(): Redis {
-    if (!this.#command || this.#status === 'stopping' || this.#status === 'stopped') {
-      throw new AppError('redis_unavailable', 'the login store (Redis) is not connected');
-    }
-    return this.#command;
+    if (this.#status !== 'ready' || !this.#current) throw this.#unavailable();
+    return this.#current.command;
   }
 
-  /** Connects both clients and waits until they are ready (or throws after ioredis gives up once). */
-  async start(): Promise<void> {
+  /** Connects to the configured target and waits until ready (throws after `timeoutMs`, default 10 s). */
+  async start(timeoutMs = 10_000): Promise<void> {
     if (this.#status !== 'idle') throw new Error(`RedisLink.start() called in state ${this.#status}`);
     this.#status = 'connecting';
-    const command = this.#createClient('cmd');
-    const subscriber = this.#createClient('sub');
-    subscriber.on('message', (channel: string, message: string) => this.#dispatch(channel, message));
-    this.#command = command;
-    this.#subscriber = subscriber;
-    this.#generation += 1;
+    const pair = this.#createPair(this.#desired);
+    this.#pending = pair;
     try {
-      await Promise.all([waitReady(command), waitReady(subscriber)]);
+      await Promise.race([waitReady(pair), rejectAfter(timeoutMs, `Redis ${describeTarget(pair.target)} was not ready within ${timeoutMs / 1000} s`)]);
     } catch (err) {
+      this.#lastError = (err as Error).message;
       await this.stop();
+      throw err instanceof AppError ? err : new AppError('redis_unavailable', (err as Error).message, undefined, { cause: err });
+    }
+    if (this.#pending !== pair) return; // stopped while connecting
+    this.#install(pair);
+  }
+
+  /**
+   * Moves to another Redis. Same target (by hash) → nothing. Resolves once the new target is serving; if it
+   * is unreachable, keeps retrying (and answering 503) until it comes up or another switch supersedes it.
+   */
+  async switchTo(target: RedisTarget): Promise<void> {
+    if (this.#status === 'stopping' || this.#status === 'stopped' || this.#status === 'idle') return;
+    if (targetHash(target) === targetHash(this.#desired)) return;
+    const from = describeTarget(this.#desired);
+    this.#desired = target;
+    this.#status = 'switching';
+    this.#log.warn({ from, to: describeTarget(target) }, 'redis target changed: switching (requests get 503 until connected)');
+    this.#pending?.command.disconnect();
+    this.#pending?.subscriber.disconnect();
+    const old = this.#current;
+    const pair = this.#createPair(target);
+    this.#pending = pair;
+    // The old pair is no longer served from; let its in-flight commands finish, then close it.
+    if (old) void this.#closePair(old);
+    this.#current = undefined;
+    try {
+      await waitReady(pair);
+      if (this.#pending !== pair) return; // superseded by a newer switch or stop()
+      for (const channel of this.#channels.keys()) await pair.subscriber.subscribe(channel);
+    } catch (err) {
+      if (this.#pending !== pair) return;
+      this.#lastError = (err as Error).message;
       throw err;
     }
-    if (this.#status !== 'connecting') return; // stopped while connecting
-    this.#status = 'ready';
-    this.#log.info({ target: redactUrl(this.#target.url), generation: this.#generation }, 'redis link ready');
+    if (this.#pending !== pair) return;
+    this.#install(pair);
+  }
+
+  /** Adds a resync listener (see ResyncListener); returns its remover. */
+  onResync(listener: ResyncListener): () => void {
+    this.#resync.add(listener);
+    return () => this.#resync.delete(listener);
   }
 
   /**
@@ -81,6 +140,8 @@ export class RedisLink {
    * Returns the function that removes exactly this listener (UNSUBSCRIBE after the last one).
    */
   async subscribe(channel: string, listener: MessageListener): Promise<() => Promise<void>> {
+    if (this.#status !== 'ready' || !this.#current) throw this.#unavailable();
+    const pair = this.#current;
     let set = this.#channels.get(channel);
     const first = !set;
     if (!set) {
@@ -90,7 +151,7 @@ export class RedisLink {
     set.add(listener);
     if (first) {
       try {
-        await this.#requireSubscriber().subscribe(channel);
+        await pair.subscriber.subscribe(channel);
       } catch (err) {
         this.#removeListener(channel, listener);
         throw toUnavailable(err);
@@ -100,8 +161,9 @@ export class RedisLink {
     return async () => {
       if (removed) return;
       removed = true;
-      if (this.#removeListener(channel, listener) && this.#subscriber && this.#status === 'ready') {
-        await this.#subscriber.unsubscribe(channel).catch((err: unknown) => {
+      const current = this.#current;
+      if (this.#removeListener(channel, listener) && current && this.#status === 'ready') {
+        await current.subscriber.unsubscribe(channel).catch((err: unknown) => {
           this.#log.warn({ err, channel }, 'unsubscribe failed');
         });
       }
@@ -119,35 +181,91 @@ export class RedisLink {
     return /run_id:(\w+)/.exec(info)?.[1];
   }
 
-  /** Closes both clients: QUIT (lets in-flight replies finish), then disconnect after `graceMs`. Idempotent. */
+  /** Closes every client: QUIT (lets in-flight replies finish), then disconnect after `graceMs`. Idempotent. */
   async stop(graceMs = 2000): Promise<void> {
     if (this.#status === 'stopped' || this.#status === 'stopping') return;
     this.#status = 'stopping';
-    const clients = [this.#command, this.#subscriber].filter((c): c is Redis => c !== undefined);
-    await Promise.all(clients.map((c) => closeClient(c, graceMs)));
+    const pairs = [this.#current, this.#pending].filter((p): p is Pair => p !== undefined);
+    this.#current = undefined;
+    this.#pending = undefined;
+    await Promise.all(pairs.map((p) => this.#closePair(p, graceMs)));
     this.#channels.clear();
+    this.#resync.clear();
     this.#status = 'stopped';
   }
 
-  #createClient(kind: 'cmd' | 'sub'): Redis {
-    const options: RedisOptions = {
-      connectionName: `${this.#clientName}:${kind}`,
-      // Fail a request quickly when Redis is down instead of queueing it for ever: the caller answers 503.
-      maxRetriesPerRequest: 2,
-      connectTimeout: 5000,
-      lazyConnect: false,
-      retryStrategy: (times) => Math.min(100 * 2 ** times, 2000),
-    };
-    const client = new Redis(this.#target.url, options);
-    client.on('error', (err: Error) => this.#log.warn({ err: err.message, kind }, 'redis client error'));
-    return client;
+  #install(pair: Pair): void {
+    pair.generation = ++this.#generation;
+    pair.since = Date.now();
+    this.#current = pair;
+    this.#pending = undefined;
+    this.#status = 'ready';
+    this.#lastError = undefined;
+    this.#log.info({ target: describeTarget(pair.target), generation: pair.generation }, 'redis link ready');
+    if (pair.generation > 1) this.#emitResync();
   }
 
-  #requireSubscriber(): Redis {
-    if (!this.#subscriber || this.#status === 'stopping' || this.#status === 'stopped') {
-      throw new AppError('redis_unavailable', 'the login store (Redis) is not connected');
+  #emitResync(): void {
+    for (const listener of [...this.#resync]) {
+      try {
+        listener(this.#generation);
+      } catch (err) {
+        this.#log.error({ err }, 'resync listener threw');
+      }
     }
-    return this.#subscriber;
+  }
+
+  #createPair(target: RedisTarget): Pair {
+    const { url, options: base } = clientOptions(target);
+    const make = (kind: 'cmd' | 'sub') => {
+      const options: RedisOptions = {
+        ...base,
+        connectionName: `${this.#clientName}:${kind}`,
+        // Fail a request quickly when Redis is down instead of queueing it for ever: the caller answers 503.
+        maxRetriesPerRequest: 2,
+        connectTimeout: 5000,
+        retryStrategy: (times) => Math.min(100 * 2 ** times, 2000),
+        // The link replays its own subscription set on every reconnect (below) and then resyncs: ioredis's
+        // built-in resubscribe alone left subscribers silent after failovers for some users.
+        autoResubscribe: false,
+        // Sentinel: a demoted master answers READONLY; reconnect so ioredis asks the sentinels again.
+        reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
+      };
+      const client = url ? new Redis(url, options) : new Redis(options);
+      client.on('error', (err: Error) => {
+        this.#lastError = err.message;
+        this.#log.warn({ err: err.message, kind, target: describeTarget(target) }, 'redis client error');
+      });
+      return client;
+    };
+    const pair: Pair = { target, hash: targetHash(target), command: make('cmd'), subscriber: make('sub'), generation: 0, since: 0 };
+    pair.subscriber.on('message', (channel: string, message: string) => {
+      // Messages from a pair that is no longer current (an old Redis) are dropped.
+      if (pair === this.#current) this.#dispatch(channel, message);
+    });
+    let readyCount = 0;
+    pair.subscriber.on('ready', () => {
+      if (++readyCount === 1 || pair !== this.#current) return;
+      // A reconnect of the current subscriber (network blip, Sentinel failover): resubscribe, then resync.
+      this.#log.warn({ target: describeTarget(target) }, 'redis subscriber reconnected: resubscribing and resyncing');
+      void Promise.all([...this.#channels.keys()].map((c) => pair.subscriber.subscribe(c)))
+        .then(() => this.#emitResync())
+        .catch((err: unknown) => this.#log.error({ err }, 'resubscribe after reconnect failed'));
+    });
+    return pair;
+  }
+
+  async #closePair(pair: Pair, graceMs = 2000): Promise<void> {
+    await Promise.all([closeClient(pair.command, graceMs), closeClient(pair.subscriber, graceMs)]);
+  }
+
+  #unavailable(): AppError {
+    const target = describeTarget(this.#desired);
+    const why =
+      this.#status === 'switching' ? `switching to ${target}, not connected yet${this.#lastError ? ` (${this.#lastError})` : ''}`
+      : this.#status === 'connecting' ? `connecting to ${target}`
+      : `not connected (${this.#status})`;
+    return new AppError('redis_unavailable', `the login store (Redis) is unavailable: ${why}`);
   }
 
   /** Returns true when the channel has no listeners left. */
@@ -174,7 +292,12 @@ export class RedisLink {
   }
 }
 
-function waitReady(client: Redis): Promise<void> {
+/** Resolves when both clients are ready; rejects only if a client ends for good. No timeout of its own. */
+function waitReady(pair: Pair): Promise<void> {
+  return Promise.all([pair.command, pair.subscriber].map(clientReady)).then(() => undefined);
+}
+
+function clientReady(client: Redis): Promise<void> {
   if (client.status === 'ready') return Promise.resolve();
   return new Promise((resolve, reject) => {
     const onReady = () => {
@@ -185,18 +308,17 @@ function waitReady(client: Redis): Promise<void> {
       cleanup();
       reject(new AppError('redis_unavailable', 'Redis connection ended before it was ready'));
     };
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(new AppError('redis_unavailable', 'Redis was not ready within 10 s'));
-    }, 10_000);
     function cleanup() {
-      clearTimeout(timer);
       client.off('ready', onReady);
       client.off('end', onEnd);
     }
     client.on('ready', onReady);
     client.on('end', onEnd);
   });
+}
+
+function rejectAfter(ms: number, message: string): Promise<never> {
+  return new Promise((_, reject) => setTimeout(() => reject(new AppError('redis_unavailable', message)), ms).unref());
 }
 
 async function closeClient(client: Redis, graceMs: number): Promise<void> {

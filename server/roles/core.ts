@@ -1,6 +1,9 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { RedisLink } from '../redis/link.js';
+import { NodeRegistry } from '../redis/registry.js';
+import { standaloneTarget } from '../redis/target.js';
+import { RedisConfigSource } from '../reload/config-source.js';
 import { LoginStore } from '../logins/store.js';
 import { LoginWatchHub } from '../logins/watch-hub.js';
 import { SessionStore } from '../sessions/store.js';
@@ -9,24 +12,49 @@ import { AppError } from '../errors.js';
 /** The Redis-backed parts shared by the http and ws roles (the ws role shares the store code, not the API). */
 export interface Core {
   link: RedisLink;
+  source: RedisConfigSource;
   store: LoginStore;
   hub: LoginWatchHub;
   sessions: SessionStore;
+  /** Stops the config watcher, the registry and the link, in that order. */
+  stop(): Promise<void>;
 }
 
-/** Connects to the configured Redis and builds the stores on that one link. */
-export async function startCore(config: Config, role: string, logger: Logger): Promise<Core> {
-  if (!config.redis.url) {
-    throw new AppError('redis_unavailable', 'REDIS_URL is not set (npm start sets it for you; see README "Configuration")');
+/**
+ * Connects to the configured Redis (CONFIG_FILE or REDIS_URL), builds the stores on that one link, follows
+ * config changes (file edits, SIGHUP) by switching the link, and registers this node for `doctor`.
+ */
+export async function startCore(config: Config, role: string, logger: Logger, healthUrl?: string): Promise<Core> {
+  const { url, keyPrefix, configFile } = config.redis;
+  let source: RedisConfigSource;
+  try {
+    source = await RedisConfigSource.load({
+      ...(configFile && { file: configFile }),
+      ...(url && { envTarget: standaloneTarget(url, keyPrefix) }),
+      defaultPrefix: keyPrefix,
+      logger,
+    });
+  } catch (err) {
+    throw new AppError('redis_unavailable', `${(err as Error).message} (npm start sets REDIS_URL for you; see README "Configuration")`);
   }
-  const link = new RedisLink({ target: { url: config.redis.url }, logger, clientName: `scanlogin:${role}:${process.pid}` });
+  const link = new RedisLink({ target: source.target, logger, clientName: `scanlogin:${role}:${process.pid}` });
   await link.start();
-  const { keyPrefix } = config.redis;
-  const store = new LoginStore({ link, keyPrefix, loginTtlMs: config.loginTtlMs, ticketTtlMs: config.ticketTtlMs });
+  source.start((target) => {
+    link.switchTo(target).catch((err: unknown) => logger.error({ err: (err as Error).message }, 'switch failed'));
+  });
+  const registry = new NodeRegistry({ link, role, logger, ...(healthUrl && { healthUrl }) });
+  registry.start();
+  const store = new LoginStore({ link, loginTtlMs: config.loginTtlMs, ticketTtlMs: config.ticketTtlMs });
   return {
     link,
+    source,
     store,
     hub: new LoginWatchHub({ link, store, logger }),
-    sessions: new SessionStore({ link, keyPrefix, logger }),
+    sessions: new SessionStore({ link, logger }),
+    async stop() {
+      source.stop();
+      await registry.stop();
+      await link.stop();
+    },
   };
 }

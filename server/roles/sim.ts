@@ -5,7 +5,19 @@ import type { Running } from './running.js';
 
 /** The `sim` role: the WeChat simulator (refuses to start when NODE_ENV=production). */
 export async function runSim(config: Config, logger: Logger, port = config.simPort): Promise<Running & { port: number }> {
-  const sim = new SimServer({ appid: config.wechat.appid, secret: config.wechat.secret, logger, production: config.production });
+  const sim = new SimServer({
+    appid: config.wechat.appid,
+    secret: config.wechat.secret,
+    logger,
+    production: config.production,
+    tokenTtlMs: config.sim.tokenTtlMs,
+    tokenOverlapMs: config.sim.tokenOverlapMs,
+    ...(config.miniProgram && { miniProgram: config.miniProgram }),
+    // Like the account's server settings in WeChat's console: where scan events go, signed with our token.
+    ...(config.wechat.token && {
+      pushTarget: { url: `${config.publicUrl}/wechat/events`, token: config.wechat.token, ...(config.wechat.aesKey && { aesKey: config.wechat.aesKey }) },
+    }),
+  });
   const { port: bound, url } = await sim.start({ port, host: config.host });
   logger.info({ port: bound, url }, 'wechat simulator listening');
   return { port: bound, stop: () => sim.stop() };

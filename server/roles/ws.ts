@@ -9,7 +9,7 @@ export async function runWs(config: Config, logger: Logger, port = config.wsPort
   const core = await startCore(config, 'ws', logger);
   const push = new PushServer({ ...core, logger });
   const bound = await push.start(port, config.host).catch(async (err: unknown) => {
-    await core.link.stop();
+    await core.stop();
     throw err;
   });
   logger.info({ port: bound, path: '/ws' }, 'ws listening');
@@ -17,7 +17,7 @@ export async function runWs(config: Config, logger: Logger, port = config.wsPort
     port: bound,
     async stop() {
       await push.stop();
-      await core.link.stop();
+      await core.stop();
     },
   };
 }

@@ -11,17 +11,15 @@ const SESSION_ID_RE = /^[0-9A-Za-z]{32}$/;
  */
 export class SessionStore {
   readonly #link: RedisLink;
-  readonly #prefix: string;
   readonly #log: Logger;
 
-  constructor(opts: { link: RedisLink; keyPrefix: string; logger: Logger }) {
+  constructor(opts: { link: RedisLink; logger: Logger }) {
     this.#link = opts.link;
-    this.#prefix = opts.keyPrefix;
     this.#log = opts.logger;
   }
 
   key(sessionId: string): string {
-    return `${this.#prefix}session:${sessionId}`;
+    return `${this.#link.keyPrefix}session:${sessionId}`;
   }
 
   async get(sessionId: string | undefined): Promise<LoginUser | null> {

@@ -4,6 +4,11 @@ import type { SimDeps } from './deps.js';
 import { devRouter } from './dev.js';
 import { connectRouter, consentRouter } from './oauth.js';
 import { snsRouter } from './sns.js';
+import { tokenRouter } from './cgi-token.js';
+import { mpQrcodeRouter } from './mp-qrcode.js';
+import { mpPushRouter } from './mp-push.js';
+import { wxacodeRouter } from './wxacode.js';
+import { jscodeRouter } from './jscode.js';
 
 /**
  * Builds the simulator's Koa app: a guard that turns every failure into a 4xx/5xx answer (a malformed request
@@ -33,7 +38,8 @@ export function createSimApp(deps: SimDeps): Koa {
     logger.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'sim request');
   });
 
-  for (const router of [connectRouter(deps), snsRouter(deps), consentRouter(deps), devRouter(deps)]) {
+  for (const router of [connectRouter(deps), snsRouter(deps), consentRouter(deps), devRouter(deps), tokenRouter(deps),
+    mpQrcodeRouter(deps), mpPushRouter(deps), wxacodeRouter(deps), jscodeRouter(deps)]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

@@ -1,6 +1,9 @@
 import type { Logger } from '../log.js';
 import type { CallStats } from './stats.js';
+import type { SimJsCodes, SimQrCodes } from './mp-store.js';
+import type { PushTarget } from './mp-push.js';
 import type { OAuthStore } from './store.js';
+import type { SimTokens } from './tokens.js';
 import type { SimUsers } from './users.js';
 
 /** The one WeChat app (Official Account) registered in the simulator. */
@@ -17,6 +20,15 @@ export interface SimDeps {
   readonly app: SimApp;
   readonly users: SimUsers;
   readonly oauth: OAuthStore;
+  /** Global access_tokens (`cgi-bin/token`, `cgi-bin/stable_token`); `check(token)` for APIs that take one. */
+  readonly tokens: SimTokens;
+  /** Official Account temporary parametric QR codes (`cgi-bin/qrcode/create`). */
+  readonly qrCodes: SimQrCodes;
+  /** Where scan events are pushed by default (the account's configured server URL); unset → callers say. */
+  readonly pushTarget: PushTarget | undefined;
+  /** The mini program (its own appid/secret and per-app openids) and its `wx.login()` codes. */
+  readonly miniProgram: { readonly app: SimApp; readonly users: SimUsers };
+  readonly jsCodes: SimJsCodes;
   readonly stats: CallStats;
   readonly clock: () => number;
   readonly logger: Logger;

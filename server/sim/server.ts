@@ -5,7 +5,11 @@ import { createSimApp } from './app.js';
 import type { SimDeps } from './deps.js';
 import { CallStats } from './stats.js';
 import { OAuthStore } from './store.js';
+import { SimTokens, type SimTokenLimits } from './tokens.js';
 import { SimUsers } from './users.js';
+import { SimJsCodes, SimQrCodes } from './mp-store.js';
+import type { PushTarget } from './mp-push.js';
+import { DEV_MP_APPID, DEV_MP_SECRET } from '../config.js';
 
 export interface SimServerOptions {
   readonly appid: string;
@@ -15,6 +19,16 @@ export interface SimServerOptions {
   readonly clock?: () => number;
   /** Lifetime of an OAuth code; default 5 minutes (wechat-api.md §1). */
   readonly codeTtlMs?: number;
+  /** Lifetime of a global access_token (`cgi-bin/token`, `stable_token`); default 7200 s (wechat-api.md §3). */
+  readonly tokenTtlMs?: number;
+  /** How long a superseded global token keeps working; default 5 minutes (wechat-api.md §3). */
+  readonly tokenOverlapMs?: number;
+  /** Quotas and force-refresh limits of the token APIs; default WeChat's (2,000/day, 20 forces/day 30 s apart, …). */
+  readonly tokenLimits?: Partial<SimTokenLimits>;
+  /** The mini program's appid/secret (`jscode2session`); default the dev pair. */
+  readonly miniProgram?: { readonly appid: string; readonly secret: string };
+  /** The Official Account's server URL/token/EncodingAESKey that scan events go to by default. */
+  readonly pushTarget?: PushTarget;
   /** The simulator refuses to exist in production. */
   readonly production?: boolean;
 }
@@ -47,6 +61,15 @@ export class SimServer {
       app: { appid: opts.appid, secret: opts.secret },
       users: new SimUsers(opts.appid),
       oauth: new OAuthStore({ clock, codeTtlMs: opts.codeTtlMs ?? CODE_TTL_MS, tokenTtlMs: SNS_TOKEN_TTL_MS }),
+      tokens: new SimTokens({ clock, ttlMs: opts.tokenTtlMs, overlapMs: opts.tokenOverlapMs, limits: opts.tokenLimits }),
+      qrCodes: new SimQrCodes(clock),
+      pushTarget: opts.pushTarget,
+      miniProgram: {
+        app: opts.miniProgram ?? { appid: DEV_MP_APPID, secret: DEV_MP_SECRET },
+        users: new SimUsers(opts.miniProgram?.appid ?? DEV_MP_APPID),
+      },
+      // wx.login() codes: single use, 5 minutes, like OAuth codes (wechat-api.md §5).
+      jsCodes: new SimJsCodes(clock, opts.codeTtlMs ?? CODE_TTL_MS),
       stats: new CallStats(),
       clock,
       logger: this.#logger,

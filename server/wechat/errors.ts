@@ -18,6 +18,13 @@ export const WECHAT_ERRCODES = {
   ACCESS_TOKEN_EXPIRED: 42001,
   MINUTE_QUOTA: 45011,
   API_UNAUTHORIZED: 48001,
+  // Parametric QR and mini program (wechat-api.md §4, §5).
+  INVALID_ACTION_INFO: 40053,
+  INVALID_SCENE: 40129,
+  INVALID_SCENE_LENGTH: 40169,
+  CODE_BLOCKED: 40226,
+  INVALID_PAGE: 41030,
+  DAILY_QUOTA: 45009,
 } as const;
 
 /** A WeChat API answer with a non-zero `errcode`. Always code `wechat_error`; `errcode` says which. */

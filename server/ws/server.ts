@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import type { LoginStore } from '../logins/store.js';
 import type { LoginWatchHub } from '../logins/watch-hub.js';
 import type { RedisLink } from '../redis/link.js';
+import type { RedisConfigSource } from '../reload/config-source.js';
 import { redisHealth } from '../redis/health.js';
 import { ManagedServer } from '../util/managed-server.js';
 import { MAX_PAYLOAD } from './protocol.js';
@@ -12,6 +13,8 @@ import { WatchSession } from './watch-session.js';
 
 export interface PushServerOptions {
   link: RedisLink;
+  /** For health: where the Redis target comes from. */
+  source?: RedisConfigSource;
   store: LoginStore;
   hub: LoginWatchHub;
   logger: Logger;
@@ -85,7 +88,7 @@ export class PushServer {
 
   async #serverOnRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method === 'GET' && req.url?.split('?')[0] === '/healthz') {
-      const h = await redisHealth(this.#opts.link);
+      const h = await redisHealth(this.#opts.link, this.#opts.source);
       res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end(JSON.stringify({ ...h, role: 'ws', sockets: this.#wss.clients.size }));
       return;

@@ -45,11 +45,17 @@ export class WatchSession {
       const { store, hub } = this.deps;
       // Authorize first so unknown ids and wrong tokens never cost a subscription...
       await store.authorize(id, watchToken);
-      const unwatch = await hub.watch(id, (rec) => this.#deliver(rec));
+      const unwatch = await hub.watch(id, {
+        onRecord: (rec, resync) => this.#deliver(rec, resync),
+        onGone: () => this.#fail(new AppError('unknown_login', 'this login does not exist in the Redis now configured')),
+      });
       if (this.#closed()) return void (await unwatch());
       this.#unwatch = unwatch;
       // ...then read again after subscribing: nothing published in between is lost.
+      const generation = hub.generation;
       const rec = await store.get(id);
+      // Read from a Redis that has since been swapped out: the resync after the swap delivers instead.
+      if (generation !== hub.generation) return void (this.#state = 'watching');
       if (!rec) throw new AppError('unknown_login', 'no such login (it may have expired long ago)');
       if (this.#closed()) return;
       this.#state = 'watching';
@@ -60,9 +66,12 @@ export class WatchSession {
     }
   }
 
-  /** Sends a version if it is newer than the last one sent (events may arrive twice or before the read). */
-  #deliver(rec: LoginRecord): void {
-    if (this.#state === 'closed' || rec.rev <= this.#lastRev) return;
+  /**
+   * Sends a version if it is newer than the last one sent (events may arrive twice or before the read).
+   * A resync after a Redis swap is always sent: the new Redis is the truth, whatever its revision.
+   */
+  #deliver(rec: LoginRecord, resync = false): void {
+    if (this.#state === 'closed' || (!resync && rec.rev <= this.#lastRev)) return;
     const view = toView(rec, this.deps.store.now());
     // A lazily-expired view is sent but not recorded, so the real "expired" event still gets through.
     if (view.status === rec.status) this.#lastRev = rec.rev;

@@ -48,6 +48,11 @@ export function apiRouter(deps: HttpDeps): Router {
   // The QR images are public: the login id they belong to is printed in them anyway.
   router.get('/logins/:id/qr.svg', async (ctx) => {
     const rec = await requireLogin(ctx.params.id);
+    if (modes.find(rec.mode)?.qrImage) {
+      // WeChat drew this code (a mini-program code has no URL to redraw as SVG): send the image itself.
+      ctx.redirect(`/api/logins/${rec.id}/qr.png`);
+      return;
+    }
     ctx.type = 'image/svg+xml';
     ctx.set('Cache-Control', 'private, max-age=300');
     ctx.body = await QRCode.toString(rec.scanUrl, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' });
@@ -55,6 +60,15 @@ export function apiRouter(deps: HttpDeps): Router {
 
   router.get('/logins/:id/qr.png', async (ctx) => {
     const rec = await requireLogin(ctx.params.id);
+    const mode = modes.find(rec.mode);
+    if (mode?.qrImage) {
+      const image = await mode.qrImage(rec);
+      if (!image) throw new AppError('login_expired', 'this login has expired; its code is gone');
+      ctx.type = image.type;
+      ctx.set('Cache-Control', 'private, max-age=300');
+      ctx.body = image.body;
+      return;
+    }
     ctx.type = 'image/png';
     ctx.set('Cache-Control', 'private, max-age=300');
     ctx.body = await QRCode.toBuffer(rec.scanUrl, { type: 'png', margin: 1, width: 320, errorCorrectionLevel: 'M' });

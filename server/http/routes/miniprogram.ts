@@ -1,0 +1,87 @@
+import Router from '@koa/router';
+import { AppError } from '../../errors.js';
+import { hashSecret, newSecret, safeEqual, LOGIN_ID_RE } from '../../logins/ids.js';
+import { MINIPROGRAM_MODE } from '../../logins/miniprogram-mode.js';
+import { effectiveStatus, type LoginRecord, type LoginUser } from '../../logins/model.js';
+import { WechatApiError, WECHAT_ERRCODES } from '../../wechat/errors.js';
+import type { MiniProgramClient } from '../../wechat/miniprogram-client.js';
+import type { HttpDeps } from '../deps.js';
+import { readJson, requireString } from '../body.js';
+
+/** jscode2session errcodes the mini program can act on, as our own codes (wechat-api.md §5). */
+const CODE_ERRORS: ReadonlyMap<number, { code: 'invalid_code' | 'code_used' | 'code_blocked'; message: string }> = new Map([
+  [WECHAT_ERRCODES.INVALID_CODE, { code: 'invalid_code', message: 'the wx.login code is invalid or expired; call wx.login again' }],
+  [WECHAT_ERRCODES.CODE_BEEN_USED, { code: 'code_used', message: 'the wx.login code was already used; call wx.login again' }],
+  [WECHAT_ERRCODES.CODE_BLOCKED, { code: 'code_blocked', message: 'WeChat blocked this code (risky user)' }],
+] as const);
+
+/**
+ * The mini program's side of a `miniprogram` login (`/api/mp/*`). The mini program opens with the login id
+ * as `scene`, calls `wx.login()` and sends the code to `scan`, which identifies the user and answers a
+ * short-lived `mpToken` (only its hash is stored, as the login's `phoneHash`); `confirm`/`cancel` must carry it,
+ * so only the phone that scanned can finish the login.
+ */
+export function miniProgramRouter(deps: HttpDeps, client: MiniProgramClient): Router {
+  const { store, logger } = deps;
+  const router = new Router({ prefix: '/api/mp' });
+
+  router.post('/scan', async (ctx) => {
+    const body = await readJson(ctx);
+    const rec = await loadLive(requireString(body, 'scene', 32));
+    const code = requireString(body, 'code', 128);
+    if (rec.status !== 'pending') throw new AppError('invalid_transition', 'this code has already been scanned', { status: rec.status });
+    const user = await identify(code);
+    const mpToken = newSecret();
+    await store.transition(rec.id, 'scan', { user, phoneHash: hashSecret(mpToken) });
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { mpToken, expiresAt: rec.expiresAt };
+  });
+
+  router.post('/confirm', async (ctx) => {
+    const rec = await authorize(await readJson(ctx));
+    const done = await store.transition(rec.id, 'confirm');
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { status: done.status };
+  });
+
+  router.post('/cancel', async (ctx) => {
+    const rec = await authorize(await readJson(ctx));
+    const done = await store.transition(rec.id, 'cancel');
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { status: done.status };
+  });
+
+  /** A `miniprogram` login that can still be acted on; another mode's id is as unknown as a made-up one. */
+  async function loadLive(scene: string): Promise<LoginRecord> {
+    const rec = LOGIN_ID_RE.test(scene) ? await store.get(scene) : null;
+    if (!rec || rec.mode !== MINIPROGRAM_MODE) throw new AppError('unknown_login', 'this code is unknown or expired');
+    const status = effectiveStatus(rec, store.now());
+    if (status === 'expired') throw new AppError('login_expired', 'this code has expired; refresh it on your computer');
+    if (status !== 'pending' && status !== 'scanned') throw new AppError('invalid_transition', `this login is already ${status}`, { status });
+    return rec;
+  }
+
+  /** The login, scanned by the phone holding `mpToken`; `forbidden` for any other caller. */
+  async function authorize(body: Record<string, unknown>): Promise<LoginRecord> {
+    const rec = await loadLive(requireString(body, 'scene', 32));
+    const mpToken = requireString(body, 'mpToken', 64);
+    if (rec.status !== 'scanned' || !rec.phoneHash || !safeEqual(hashSecret(mpToken), rec.phoneHash)) {
+      throw new AppError('forbidden', 'the mpToken does not match this login');
+    }
+    return rec;
+  }
+
+  async function identify(code: string): Promise<LoginUser> {
+    try {
+      const s = await client.code2Session(code);
+      return { openid: s.openid, ...(s.unionid && { unionid: s.unionid }) };
+    } catch (err) {
+      const mapped = err instanceof WechatApiError ? CODE_ERRORS.get(err.errcode) : undefined;
+      if (!mapped) throw err;
+      logger.info({ errcode: (err as WechatApiError).errcode }, 'jscode2session refused the code');
+      throw new AppError(mapped.code, mapped.message, { errcode: (err as WechatApiError).errcode });
+    }
+  }
+
+  return router;
+}

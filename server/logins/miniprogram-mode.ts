@@ -1,0 +1,33 @@
+import type { RedisLink } from '../redis/link.js';
+import type { TokenSource, WechatEndpoint } from '../wechat/api-call.js';
+import { getUnlimitedWxaCode, sniffImageType } from '../wechat/qr-client.js';
+import type { LoginMode } from './modes.js';
+
+export const MINIPROGRAM_MODE = 'miniprogram';
+/** The mini program page the code opens; it reads `scene` (the login id) from its launch options. */
+export const MINIPROGRAM_LOGIN_PAGE = 'pages/login/index';
+
+/**
+ * Mini-program code (wechat-api.md §5): WeChat draws the code (`getwxacodeunlimit`, scene = the login id,
+ * 24 alphanumerics ≤ 32). The image is fetched once at creation and kept in Redis, binary, until the login's
+ * deadline — every http server can serve it, and WeChat is never asked twice for the same login (its quota
+ * is shared by the whole account). The phone side is `/api/mp/*`.
+ */
+export function miniProgramMode(opts: { endpoint: WechatEndpoint; tokens: TokenSource; link: RedisLink; clock?: () => number }): LoginMode {
+  const clock = opts.clock ?? Date.now;
+  const key = (id: string) => `${opts.link.keyPrefix}login-code:${id}`;
+  return {
+    name: MINIPROGRAM_MODE,
+    async prepare({ id, expiresAt }) {
+      const image = await getUnlimitedWxaCode(opts.endpoint, opts.tokens, { scene: id, page: MINIPROGRAM_LOGIN_PAGE });
+      await opts.link.command.set(key(id), image.bytes, 'PX', Math.max(1, expiresAt - clock()));
+      // There is no URL in a mini-program code; this names what it opens (shown in dev, never fetched).
+      return { scanUrl: `${MINIPROGRAM_LOGIN_PAGE}?scene=${id}` };
+    },
+    async qrImage(login) {
+      const bytes = await opts.link.command.getBuffer(key(login.id));
+      const type = bytes && sniffImageType(bytes);
+      return bytes && type ? { type, body: bytes } : null;
+    },
+  };
+}

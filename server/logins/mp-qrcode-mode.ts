@@ -1,0 +1,41 @@
+import type { TokenSource, WechatEndpoint } from '../wechat/api-call.js';
+import { createSceneQr } from '../wechat/qr-client.js';
+import { LOGIN_ID_RE } from './ids.js';
+import type { LoginMode } from './modes.js';
+
+export const MP_QRCODE_MODE = 'mp-qrcode';
+
+/**
+ * Marks the scenes that are logins, so scans of the account's other parametric QR codes (campaigns, …) are
+ * told apart. Alphanumeric like the id: scene alphabets refuse some punctuation in places, and WeChat itself
+ * adds `qrscene_` in front for a new follower. Prefix + 24-char id = 30 ≤ 64.
+ */
+export const LOGIN_SCENE_PREFIX = 'slogin';
+
+export function sceneForLogin(id: string): string {
+  return `${LOGIN_SCENE_PREFIX}${id}`;
+}
+
+/** The login id in a scene we made, or null for any other scene. */
+export function loginIdFromScene(scene: string): string | null {
+  if (!scene.startsWith(LOGIN_SCENE_PREFIX)) return null;
+  const id = scene.slice(LOGIN_SCENE_PREFIX.length);
+  return LOGIN_ID_RE.test(id) ? id : null;
+}
+
+/**
+ * Official Account parametric QR ("scan to follow / log in", wechat-api.md §4): the QR is WeChat's own
+ * (`http://weixin.qq.com/q/…`) carrying the login's scene; WeChat pushes a `subscribe`/`SCAN` event to
+ * `/wechat/events`, which confirms the login. The ticket is kept to cross-check the event.
+ */
+export function mpQrcodeMode(opts: { endpoint: WechatEndpoint; tokens: TokenSource; clock?: () => number }): LoginMode {
+  const clock = opts.clock ?? Date.now;
+  return {
+    name: MP_QRCODE_MODE,
+    async prepare({ id, expiresAt }) {
+      // The QR lives exactly as long as the login (rounded up to WeChat's whole seconds).
+      const qr = await createSceneQr(opts.endpoint, opts.tokens, sceneForLogin(id), (expiresAt - clock()) / 1000);
+      return { scanUrl: qr.url, modeData: { ticket: qr.ticket } };
+    },
+  };
+}

@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto';
+import type { RedisOptions } from 'ioredis';
+import { z } from 'zod';
+
+/**
+ * Which Redis a process uses: a standalone URL, or a Sentinel-managed master. It comes from `CONFIG_FILE`
+ * (hot-reloadable) or from `REDIS_URL`/`REDIS_KEY_PREFIX`; both end up as this one normalized shape, so two
+ * processes configured differently but pointing at the same Redis get the same `hash`.
+ */
+export type RedisTarget =
+  | { readonly kind: 'standalone'; readonly url: string; readonly keyPrefix: string }
+  | {
+      readonly kind: 'sentinel';
+      readonly sentinels: readonly { readonly host: string; readonly port: number }[];
+      readonly name: string;
+      readonly password?: string;
+      readonly sentinelPassword?: string;
+      readonly db: number;
+      readonly tls: boolean;
+      readonly keyPrefix: string;
+    };
+
+const KEY_PREFIX = z.string().regex(/^[A-Za-z0-9:_.-]{0,64}$/, 'keyPrefix: letters, digits and :_.- only (at most 64)');
+
+/** The `redis` section of a CONFIG_FILE (JSON). */
+export const RedisSectionSchema = z.union([
+  z.strictObject({
+    url: z.url({ protocol: /^rediss?$/, error: 'url must be a redis:// or rediss:// URL' }),
+    keyPrefix: KEY_PREFIX.optional(),
+  }),
+  z.strictObject({
+    sentinels: z.array(z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65535) })).min(1),
+    name: z.string().min(1),
+    password: z.string().optional(),
+    sentinelPassword: z.string().optional(),
+    db: z.number().int().min(0).max(15).optional(),
+    tls: z.boolean().optional(),
+    keyPrefix: KEY_PREFIX.optional(),
+  }),
+]);
+export type RedisSection = z.infer<typeof RedisSectionSchema>;
+
+export function targetFromSection(section: RedisSection, defaultPrefix: string): RedisTarget {
+  if ('url' in section) return { kind: 'standalone', url: normalizeUrl(section.url), keyPrefix: section.keyPrefix ?? defaultPrefix };
+  return {
+    kind: 'sentinel',
+    sentinels: section.sentinels.map((s) => ({ host: s.host, port: s.port })),
+    name: section.name,
+    ...(section.password !== undefined && { password: section.password }),
+    ...(section.sentinelPassword !== undefined && { sentinelPassword: section.sentinelPassword }),
+    db: section.db ?? 0,
+    tls: section.tls ?? false,
+    keyPrefix: section.keyPrefix ?? defaultPrefix,
+  };
+}
+
+/** `redis://h:p` and `redis://h:p/0` name the same database. */
+function normalizeUrl(url: string): string {
+  const u = new URL(url);
+  if (u.pathname === '' || u.pathname === '/') u.pathname = '/0';
+  return u.toString();
+}
+
+export function standaloneTarget(url: string, keyPrefix: string): RedisTarget {
+  return { kind: 'standalone', url: normalizeUrl(url), keyPrefix };
+}
+
+/** A stable fingerprint of the target (secrets included, so a password change is a change), 12 hex chars. */
+export function targetHash(t: RedisTarget): string {
+  return createHash('sha256').update(JSON.stringify(t)).digest('hex').slice(0, 12);
+}
+
+/** The target as shown in logs and health: no passwords. */
+export function describeTarget(t: RedisTarget): string {
+  if (t.kind === 'standalone') {
+    const u = new URL(t.url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  }
+  return `sentinel://${t.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}/${t.name}/${t.db}`;
+}
+
+/** ioredis options for the target (the caller adds its own retry/timeout policy). */
+export function clientOptions(t: RedisTarget): { url?: string; options: RedisOptions } {
+  if (t.kind === 'standalone') return { url: t.url, options: {} };
+  return {
+    options: {
+      sentinels: t.sentinels.map((s) => ({ host: s.host, port: s.port })),
+      name: t.name,
+      db: t.db,
+      ...(t.password !== undefined && { password: t.password }),
+      ...(t.sentinelPassword !== undefined && { sentinelPassword: t.sentinelPassword }),
+      ...(t.tls && { tls: {}, enableTLSForSentinelMode: true }),
+    },
+  };
+}

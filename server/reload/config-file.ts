@@ -1,0 +1,24 @@
+import { z } from 'zod';
+import { RedisSectionSchema, targetFromSection, type RedisTarget } from '../redis/target.js';
+
+/** A CONFIG_FILE: JSON with a `redis` section (standalone `url`, or Sentinel `sentinels` + `name`). */
+const FileSchema = z.strictObject({ redis: RedisSectionSchema });
+
+/**
+ * Parses a config file's text into a target; throws an Error whose message lists every problem, naming the
+ * file, so the one log line says exactly what to fix.
+ */
+export function parseConfigFile(text: string, file: string, defaultPrefix: string): RedisTarget {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${file}: not valid JSON (${(err as Error).message})`);
+  }
+  const parsed = FileSchema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`);
+    throw new Error(`${file}: ${problems.join('; ')}`);
+  }
+  return targetFromSection(parsed.data.redis, defaultPrefix);
+}

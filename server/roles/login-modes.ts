@@ -1,0 +1,52 @@
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { RedisLink } from '../redis/link.js';
+import { ModeRegistry, oauthMode, type LoginMode } from '../logins/modes.js';
+import { mpQrcodeMode } from '../logins/mp-qrcode-mode.js';
+import { miniProgramMode } from '../logins/miniprogram-mode.js';
+import { MiniProgramClient } from '../wechat/miniprogram-client.js';
+import { AccessTokenManager } from '../wechat/token/manager.js';
+
+/** The login modes this http server offers, and what they need that must be stopped with it. */
+export interface LoginModes {
+  readonly modes: ModeRegistry;
+  /** Set when the `miniprogram` mode is offered (its `/api/mp/*` routes need it). */
+  readonly miniProgram: MiniProgramClient | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * `oauth` always; `mp-qrcode` when WECHAT_TOKEN is set (WeChat must be able to push its scan events to us);
+ * `miniprogram` when the mini program's appid/secret are set (outside production both have dev defaults).
+ * Both WeChat-drawn modes take the global access_token from one shared AccessTokenManager.
+ */
+export function buildLoginModes(config: Config, link: RedisLink, logger: Logger): LoginModes {
+  const list: LoginMode[] = [oauthMode(config.publicUrl)];
+  const endpoint = { apiBase: config.wechat.apiBase };
+  let tokens: AccessTokenManager | undefined;
+  const needTokens = () =>
+    (tokens ??= new AccessTokenManager({
+      link,
+      appid: config.wechat.appid,
+      secret: config.wechat.secret,
+      apiBase: config.wechat.apiBase,
+      mode: config.wechat.tokenMode,
+      marginMs: config.wechat.tokenMarginMs,
+      logger,
+    }));
+  if (config.wechat.token) list.push(mpQrcodeMode({ endpoint, tokens: needTokens() }));
+  let miniProgram: MiniProgramClient | undefined;
+  if (config.miniProgram) {
+    // getwxacodeunlimit takes the global token of the account that owns the code; the simulator has one
+    // account's tokens, so the Official Account's manager is used (see README: one manager per appid in prod).
+    list.push(miniProgramMode({ endpoint, tokens: needTokens(), link }));
+    miniProgram = new MiniProgramClient({ ...endpoint, ...config.miniProgram });
+  }
+  return {
+    modes: new ModeRegistry(list),
+    miniProgram,
+    async stop() {
+      await tokens?.stop();
+    },
+  };
+}

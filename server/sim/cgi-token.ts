@@ -1,0 +1,100 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { AppError } from '../errors.js';
+import type { SimDeps } from './deps.js';
+import { newRid } from './ids.js';
+import { queryParam, wxError, wxJson, type WxErrcode } from './respond.js';
+import type { TokenAnswer } from './tokens.js';
+
+/** A stable_token body is four short fields; anything near this is not a WeChat client talking. */
+const JSON_LIMIT_BYTES = 4 * 1024;
+
+/** errcodes only the token APIs emit, with WeChat's texts (respond.ts holds the shared ones). */
+const TOKEN_ERRMSG = {
+  45009: 'reach max api daily quota limit',
+  47001: 'data format error',
+} as const;
+
+/**
+ * api.weixin.qq.com global access_token (wechat-api.md §3): `GET /cgi-bin/token` and `POST /cgi-bin/stable_token`,
+ * both counted in `/sim/stats`, plus uncounted controls: `GET /sim/tokens/check?access_token=` (what an API
+ * taking that token would answer) and `POST /sim/tokens/invalidate` (another party force-refreshed: every token
+ * issued so far answers 40001).
+ */
+export function tokenRouter(deps: SimDeps): Router {
+  const router = new Router();
+  const counted = deps.stats.middleware();
+
+  router.get('/cgi-bin/token', counted, (ctx) => {
+    const problem = checkCredentials(deps, queryParam(ctx, 'grant_type'), queryParam(ctx, 'appid'), queryParam(ctx, 'secret'));
+    if (problem) return fail(ctx, deps, problem);
+    answer(ctx, deps, deps.tokens.fetchToken());
+  });
+
+  router.post('/cgi-bin/stable_token', counted, async (ctx) => {
+    const body = await readJson(ctx);
+    if (!body) return fail(ctx, deps, 47001);
+    const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+    const problem = checkCredentials(deps, str(body.grant_type), str(body.appid), str(body.secret));
+    if (problem) return fail(ctx, deps, problem);
+    const force = body.force_refresh;
+    if (force !== undefined && typeof force !== 'boolean') return fail(ctx, deps, 47001);
+    answer(ctx, deps, deps.tokens.stableToken(force === true));
+  });
+
+  // Answers what any WeChat API would answer a call made with `access_token` (0 = it works), uncounted.
+  router.get('/sim/tokens/check', (ctx) => {
+    const errcode = deps.tokens.check(queryParam(ctx, 'access_token') ?? '');
+    if (errcode !== 0) return fail(ctx, deps, errcode);
+    wxJson(ctx, { errcode: 0, errmsg: 'ok' });
+  });
+
+  router.post('/sim/tokens/invalidate', (ctx) => {
+    const invalidated = deps.tokens.invalidateAll();
+    deps.logger.info({ invalidated }, 'sim tokens invalidated');
+    ctx.body = { invalidated };
+  });
+
+  return router;
+}
+
+/** The checks both token APIs share, in WeChat's order; undefined when the app's credentials are right. */
+function checkCredentials(deps: SimDeps, grantType?: string, appid?: string, secret?: string): WxErrcode | undefined {
+  if (!appid) return 41002;
+  if (appid !== deps.app.appid) return 40013;
+  if (!secret) return 41004;
+  if (secret !== deps.app.secret) return 40125;
+  if (grantType !== 'client_credential') return 40002;
+  return undefined;
+}
+
+function answer(ctx: Context, deps: SimDeps, result: TokenAnswer): void {
+  if (!result.ok) return fail(ctx, deps, result.errcode);
+  wxJson(ctx, { access_token: result.token, expires_in: result.expiresIn });
+}
+
+function fail(ctx: Context, deps: SimDeps, errcode: WxErrcode | keyof typeof TOKEN_ERRMSG): void {
+  const now = deps.clock();
+  if (errcode === 45009 || errcode === 47001) {
+    wxJson(ctx, { errcode, errmsg: `${TOKEN_ERRMSG[errcode]}, rid: ${newRid(now)}` });
+  } else {
+    wxError(ctx, errcode, now);
+  }
+}
+
+/** The request body as a JSON object, or undefined when it is not one (WeChat answers 47001). */
+async function readJson(ctx: Context): Promise<Record<string, unknown> | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > JSON_LIMIT_BYTES) throw new AppError('payload_too_large', `body is larger than ${JSON_LIMIT_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  try {
+    const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}

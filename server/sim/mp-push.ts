@@ -1,0 +1,123 @@
+import Router from '@koa/router';
+import { createHash, randomInt } from 'node:crypto';
+import { encryptEventMessage, eventSignature, AES_KEY_RE } from '../wechat/event-crypto.js';
+import { buildWechatXml } from '../wechat/event-xml.js';
+import type { SimDeps } from './deps.js';
+import { readJsonBody } from './mp-respond.js';
+
+/** WeChat waits 5 s for the developer's server and tries 3 times in all (wechat-api.md §4). */
+export const PUSH_TIMEOUT_MS = 5000;
+export const PUSH_TRIES = 3;
+
+/** Where WeChat pushes the account's events: the server URL, token and EncodingAESKey set in the console. */
+export interface PushTarget {
+  readonly url: string;
+  readonly token: string;
+  /** Set → safe mode (AES); unset → plaintext. */
+  readonly aesKey?: string;
+}
+
+interface Attempt {
+  status?: number;
+  body?: string;
+  error?: string;
+  ms: number;
+}
+
+/**
+ * `POST /sim/mp/scan` — a phone scanning an Official Account parametric QR code (uncounted control).
+ * Body: `{ticket | url | scene, openid?, subscribed?, target?, token?, aesKey?, appid?, timeoutMs?}`. The QR is
+ * found by `ticket` or the `url` it encodes (expired or unknown → 404, as WeChat sends nothing then); `scene`
+ * skips that lookup. `subscribed: false` (default) pushes `subscribe` with `qrscene_<scene>`, `true` pushes
+ * `SCAN` with the bare scene. The event goes to `target` (default: the configured server URL) signed with
+ * `token`, AES-encrypted when `aesKey` is given (for `appid`, default the account's). Delivery follows WeChat:
+ * `timeoutMs` (default 5 s) per try, 3 tries; the answer reports every attempt and what the user would see.
+ */
+export function mpPushRouter(deps: SimDeps): Router {
+  const router = new Router();
+
+  router.post('/sim/mp/scan', async (ctx) => {
+    const body = (await readJsonBody(ctx)) ?? {};
+    const str = (k: string) => (typeof body[k] === 'string' ? (body[k] as string) : undefined);
+    const bad = (message: string, status = 400) => {
+      ctx.status = status;
+      ctx.body = { error: message };
+    };
+    let scene = str('scene');
+    let ticket: string | undefined;
+    if (str('ticket') !== undefined || str('url') !== undefined) {
+      const qr = deps.qrCodes.find({ ticket: str('ticket'), url: str('url') });
+      if (!qr) return bad('unknown or expired QR code (WeChat shows "二维码已过期" and sends nothing)', 404);
+      scene = qr.scene;
+      ticket = qr.ticket;
+    }
+    if (!scene) return bad('give ticket, url or scene');
+    const openid = str('openid') ?? deps.users.list()[0]!.openid;
+    if (!deps.users.get(openid)) return bad('unknown sample user (openid)');
+    const target: PushTarget | undefined = str('target')
+      ? { url: str('target')!, token: str('token') ?? '', ...(str('aesKey') && { aesKey: str('aesKey')! }) }
+      : deps.pushTarget && { ...deps.pushTarget, ...(str('token') && { token: str('token')! }), ...(str('aesKey') && { aesKey: str('aesKey')! }) };
+    if (!target || !target.token) return bad('no target/token and no configured server URL');
+    if (target.aesKey && !AES_KEY_RE.test(target.aesKey)) return bad('aesKey must be 43 characters');
+    const subscribed = body.subscribed === true;
+    const xml = buildWechatXml({
+      ToUserName: originalId(deps.app.appid),
+      FromUserName: openid,
+      CreateTime: Math.floor(deps.clock() / 1000),
+      MsgType: 'event',
+      Event: subscribed ? 'SCAN' : 'subscribe',
+      EventKey: subscribed ? scene : `qrscene_${scene}`,
+      ...(ticket && { Ticket: ticket }),
+    });
+    const timeoutMs = typeof body.timeoutMs === 'number' && body.timeoutMs > 0 ? body.timeoutMs : PUSH_TIMEOUT_MS;
+    const request = signedRequest(target, openid, xml, str('appid') ?? deps.app.appid, deps.clock());
+    const attempts: Attempt[] = [];
+    // The same signed request each time: WeChat's retries are byte-for-byte repeats.
+    for (let i = 0; i < PUSH_TRIES; i++) {
+      const attempt = await deliver(request.url, request.body, timeoutMs);
+      attempts.push(attempt);
+      if (attempt.status !== undefined && attempt.status < 500) break;
+    }
+    const last = attempts[attempts.length - 1]!;
+    // Anything but "success" or an empty 200 shows the user "该公众号暂时无法提供服务".
+    const ok = last.status === 200 && (last.body === '' || last.body === 'success');
+    deps.logger.info({ scene, event: subscribed ? 'SCAN' : 'subscribe', tries: attempts.length, ok }, 'sim pushed scan event');
+    ctx.body = { delivered: ok, userSees: ok ? 'ok' : 'error', event: subscribed ? 'SCAN' : 'subscribe', openid, attempts };
+  });
+
+  return router;
+}
+
+/** The query string and body WeChat sends: `signature` always, plus `encrypt_type`/`msg_signature` in safe mode. */
+function signedRequest(target: PushTarget, openid: string, xml: string, appid: string, nowMs: number): { url: string; body: string } {
+  const timestamp = String(Math.floor(nowMs / 1000));
+  const nonce = String(randomInt(1e9, 1e10));
+  const params = new URLSearchParams({ signature: eventSignature([target.token, timestamp, nonce]), timestamp, nonce, openid });
+  let body = xml;
+  if (target.aesKey) {
+    const encrypted = encryptEventMessage(target.aesKey, appid, xml);
+    params.set('encrypt_type', 'aes');
+    params.set('msg_signature', eventSignature([target.token, timestamp, nonce, encrypted]));
+    body = buildWechatXml({ ToUserName: originalId(appid), Encrypt: encrypted });
+  }
+  const url = new URL(target.url);
+  for (const [k, v] of params) url.searchParams.set(k, v);
+  return { url: url.href, body };
+}
+
+async function deliver(url: string, body: string, timeoutMs: number): Promise<Attempt> {
+  const started = performance.now();
+  const ms = () => Math.round(performance.now() - started);
+  try {
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'text/xml' }, body, signal: AbortSignal.timeout(timeoutMs) });
+    return { status: res.status, body: (await res.text()).slice(0, 500), ms: ms() };
+  } catch (err) {
+    const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+    return { error: timedOut ? `no answer within ${timeoutMs} ms` : String((err as Error).message), ms: ms() };
+  }
+}
+
+/** The account's original id (`gh_` + 12 hex), derived from the appid like the sample users' openids. */
+function originalId(appid: string): string {
+  return `gh_${createHash('sha256').update(`gh:${appid}`).digest('hex').slice(0, 12)}`;
+}

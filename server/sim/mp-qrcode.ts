@@ -1,0 +1,68 @@
+import Router from '@koa/router';
+import QRCode from 'qrcode';
+import type { SimDeps } from './deps.js';
+import { readJsonBody, wxFail } from './mp-respond.js';
+import { queryParam, wxJson } from './respond.js';
+
+/** wechat-api.md §4: scene_str 1–64 characters; expire_seconds at most 30 days, 60 s when absent. */
+const MAX_SCENE_STR = 64;
+const MAX_EXPIRE_S = 2_592_000;
+const DEFAULT_EXPIRE_S = 60;
+
+/**
+ * Official Account temporary parametric QR codes (wechat-api.md §4): `POST /cgi-bin/qrcode/create` (global
+ * access_token) and `GET /cgi-bin/showqrcode?ticket=` (the image; unknown ticket → HTTP 404). Both counted.
+ */
+export function mpQrcodeRouter(deps: SimDeps): Router {
+  const router = new Router();
+  const counted = deps.stats.middleware();
+
+  router.post('/cgi-bin/qrcode/create', counted, async (ctx) => {
+    const now = deps.clock();
+    const tokenProblem = deps.tokens.check(queryParam(ctx, 'access_token') ?? '');
+    if (tokenProblem !== 0) return wxFail(ctx, tokenProblem, now);
+    const body = await readJsonBody(ctx);
+    if (!body) return wxFail(ctx, 47001, now);
+    const scene = sceneOf(body);
+    if (scene === undefined) return wxFail(ctx, 40053, now);
+    const rawExpire = body.expire_seconds;
+    if (rawExpire !== undefined && (typeof rawExpire !== 'number' || !Number.isInteger(rawExpire) || rawExpire < 1)) {
+      return wxFail(ctx, 47001, now);
+    }
+    // Longer than 30 days is cut to 30 days, as WeChat does.
+    const expireSeconds = Math.min(MAX_EXPIRE_S, rawExpire ?? DEFAULT_EXPIRE_S);
+    const qr = deps.qrCodes.create(scene, expireSeconds);
+    deps.logger.info({ scene, expireSeconds }, 'sim parametric QR created');
+    wxJson(ctx, { ticket: qr.ticket, expire_seconds: expireSeconds, url: qr.url });
+  });
+
+  // Served from mp.weixin.qq.com in reality; the simulator has one host for everything.
+  router.get('/cgi-bin/showqrcode', counted, async (ctx) => {
+    const qr = deps.qrCodes.find({ ticket: queryParam(ctx, 'ticket') ?? '' });
+    if (!qr) {
+      ctx.status = 404;
+      ctx.body = 'not found';
+      return;
+    }
+    ctx.type = 'image/png';
+    ctx.body = await QRCode.toBuffer(qr.url, { type: 'png', margin: 1, width: 430, errorCorrectionLevel: 'M' });
+  });
+
+  return router;
+}
+
+/** The scene of a QR_STR_SCENE (1–64 chars) or QR_SCENE (32-bit id) request; undefined → 40053. */
+function sceneOf(body: Record<string, unknown>): string | undefined {
+  const info = body.action_info as { scene?: { scene_str?: unknown; scene_id?: unknown } } | undefined;
+  const scene = info && typeof info === 'object' ? info.scene : undefined;
+  if (!scene || typeof scene !== 'object') return undefined;
+  if (body.action_name === 'QR_STR_SCENE') {
+    const s = scene.scene_str;
+    return typeof s === 'string' && s.length >= 1 && s.length <= MAX_SCENE_STR ? s : undefined;
+  }
+  if (body.action_name === 'QR_SCENE') {
+    const n = scene.scene_id;
+    return typeof n === 'number' && Number.isInteger(n) && n > 0 && n <= 0xffffffff ? String(n) : undefined;
+  }
+  return undefined;
+}

@@ -1,0 +1,102 @@
+import { randomBytes } from 'node:crypto';
+import { customAlphabet } from 'nanoid';
+
+/** What a temporary parametric QR code stands for (wechat-api.md §4). */
+export interface SimQr {
+  readonly ticket: string;
+  readonly url: string;
+  readonly scene: string;
+  readonly expiresAt: number;
+}
+
+const urlId = customAlphabet('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-', 22);
+/** Sweep expired entries every this many inserts, so memory stays bounded without a timer to own. */
+const SWEEP_EVERY = 256;
+
+/**
+ * The Official Account's temporary QR codes, in memory, timed by the injected clock. Tickets look like
+ * WeChat's (`gQ` + base64, so they need URL-encoding in `showqrcode`), the URL like `http://weixin.qq.com/q/…`.
+ */
+export class SimQrCodes {
+  readonly #clock: () => number;
+  readonly #byTicket = new Map<string, SimQr>();
+  readonly #byUrl = new Map<string, SimQr>();
+  #inserts = 0;
+
+  constructor(clock: () => number) {
+    this.#clock = clock;
+  }
+
+  create(scene: string, expireSeconds: number): SimQr {
+    if (++this.#inserts % SWEEP_EVERY === 0) this.#sweep();
+    const qr: SimQr = {
+      ticket: `gQ${randomBytes(48).toString('base64')}`,
+      url: `http://weixin.qq.com/q/${urlId()}`,
+      scene,
+      expiresAt: this.#clock() + expireSeconds * 1000,
+    };
+    this.#byTicket.set(qr.ticket, qr);
+    this.#byUrl.set(qr.url, qr);
+    return qr;
+  }
+
+  /** A live QR by its ticket or by the URL it encodes (what a phone camera reads); undefined once expired. */
+  find(by: { ticket?: string; url?: string }): SimQr | undefined {
+    const qr = by.ticket !== undefined ? this.#byTicket.get(by.ticket) : by.url !== undefined ? this.#byUrl.get(by.url) : undefined;
+    return qr && this.#clock() < qr.expiresAt ? qr : undefined;
+  }
+
+  #sweep(): void {
+    const now = this.#clock();
+    for (const [k, v] of this.#byTicket) {
+      if (now < v.expiresAt) continue;
+      this.#byTicket.delete(k);
+      this.#byUrl.delete(v.url);
+    }
+  }
+}
+
+interface JsCode {
+  readonly openid: string;
+  readonly expiresAt: number;
+  readonly blocked: boolean;
+  used: boolean;
+}
+
+export type JsCodeRedeem = { ok: true; openid: string } | { ok: false; errcode: 40029 | 40163 | 40226 };
+
+const jsCodeId = customAlphabet('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', 32);
+
+/** Mini program `wx.login()` codes: single use, valid `ttlMs` (WeChat: 5 minutes, wechat-api.md §5). */
+export class SimJsCodes {
+  readonly #clock: () => number;
+  readonly #ttlMs: number;
+  readonly #codes = new Map<string, JsCode>();
+  #inserts = 0;
+
+  constructor(clock: () => number, ttlMs: number) {
+    this.#clock = clock;
+    this.#ttlMs = ttlMs;
+  }
+
+  /** A new code for `openid`; `blocked` makes it a risky user's, which jscode2session refuses with 40226. */
+  issue(openid: string, blocked = false): string {
+    if (++this.#inserts % SWEEP_EVERY === 0) {
+      const now = this.#clock();
+      for (const [k, v] of this.#codes) if (now >= v.expiresAt) this.#codes.delete(k);
+    }
+    const code = jsCodeId();
+    this.#codes.set(code, { openid, expiresAt: this.#clock() + this.#ttlMs, blocked, used: false });
+    return code;
+  }
+
+  /** Unknown or expired → 40029; second use → 40163; risky user → 40226. */
+  redeem(code: string): JsCodeRedeem {
+    const entry = this.#codes.get(code);
+    if (!entry || this.#clock() >= entry.expiresAt) return { ok: false, errcode: 40029 };
+    if (entry.blocked) return { ok: false, errcode: 40226 };
+    if (entry.used) return { ok: false, errcode: 40163 };
+    entry.used = true;
+    return { ok: true, openid: entry.openid };
+  }
+}

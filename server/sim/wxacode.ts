@@ -1,0 +1,42 @@
+import Router from '@koa/router';
+import QRCode from 'qrcode';
+import type { SimDeps } from './deps.js';
+import { readJsonBody, wxFail } from './mp-respond.js';
+import { queryParam } from './respond.js';
+
+/** wechat-api.md §5: scene is ≤ 32 visible characters from this set. */
+const SCENE_CHARS = /^[0-9a-zA-Z!#$&'()*+,/:;=?@\-._~]+$/;
+const MAX_SCENE = 32;
+/** A page path as the mini program declares it: no leading slash, no query. */
+const PAGE_RE = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/;
+/** The pages of the simulated mini program's release (for `check_path: true`). */
+const RELEASED_PAGES = new Set(['pages/index/index', 'pages/login/index']);
+
+/**
+ * `POST /wxa/getwxacodeunlimit` (wechat-api.md §5): raw image bytes on success, JSON errcode otherwise —
+ * 40129 bad scene characters, 40169 scene too long or a body that is not JSON, 41030 bad page. The image is a
+ * real QR code (a PNG; real mini-program codes are round, which no test cares about) holding page and scene.
+ */
+export function wxacodeRouter(deps: SimDeps): Router {
+  const router = new Router();
+
+  router.post('/wxa/getwxacodeunlimit', deps.stats.middleware(), async (ctx) => {
+    const now = deps.clock();
+    const tokenProblem = deps.tokens.check(queryParam(ctx, 'access_token') ?? '');
+    if (tokenProblem !== 0) return wxFail(ctx, tokenProblem, now);
+    const body = await readJsonBody(ctx);
+    if (!body) return wxFail(ctx, 40169, now);
+    const scene = body.scene;
+    if (typeof scene !== 'string') return wxFail(ctx, 40169, now);
+    if (scene.length > MAX_SCENE) return wxFail(ctx, 40169, now);
+    if (!SCENE_CHARS.test(scene)) return wxFail(ctx, 40129, now);
+    const page = body.page ?? 'pages/index/index';
+    if (typeof page !== 'string' || !PAGE_RE.test(page)) return wxFail(ctx, 41030, now);
+    if (body.check_path !== false && !RELEASED_PAGES.has(page)) return wxFail(ctx, 41030, now);
+    const width = typeof body.width === 'number' ? Math.min(1280, Math.max(280, Math.round(body.width))) : 430;
+    ctx.type = 'image/png';
+    ctx.body = await QRCode.toBuffer(`${page}?scene=${scene}`, { type: 'png', margin: 1, width, errorCorrectionLevel: 'M' });
+  });
+
+  return router;
+}

@@ -1,0 +1,175 @@
+import { z } from 'zod';
+import { toAppError } from '../../errors.js';
+import type { RedisLink } from '../../redis/link.js';
+
+/** The API a cached token came from. */
+export type TokenSource = 'stable_token' | 'token';
+
+/** One cached global access_token. Times are ms since epoch by the manager's clock. */
+export interface CachedToken {
+  readonly token: string;
+  readonly expiresAt: number;
+  readonly fetchedAt: number;
+  readonly source: TokenSource;
+}
+
+/** What a failed upstream fetch left for the other waiters, so they fail fast instead of fetching again. */
+export interface FetchFailure {
+  readonly errcode?: number;
+  readonly errmsg?: string;
+  readonly api: string;
+  readonly message: string;
+}
+
+export type CacheValue =
+  | { readonly state: 'hit'; readonly entry: CachedToken }
+  | { readonly state: 'missing' }
+  | { readonly state: 'corrupt'; readonly reason: string; readonly bytes: number };
+
+/** The cache and its failure marker, read in one round trip. */
+export interface CacheSnapshot {
+  readonly value: CacheValue;
+  readonly failure: FetchFailure | undefined;
+}
+
+/** Redis keys of one appid's token: the value, its lock, failure marker and refresh gates. */
+export interface TokenKeys {
+  readonly token: string;
+  readonly lock: string;
+  readonly failure: string;
+  readonly recovery: string;
+  forceDay(day: number): string;
+}
+
+/** Keys under `<prefix>wechat:token:<appid>` (the value itself) and `…:<appid>:<suffix>`. */
+export function tokenKeys(prefix: string, appid: string): TokenKeys {
+  const token = `${prefix}wechat:token:${appid}`;
+  return {
+    token,
+    lock: `${token}:lock`,
+    failure: `${token}:failure`,
+    recovery: `${token}:recovery`,
+    forceDay: (day) => `${token}:force:${day}`,
+  };
+}
+
+const VERSION = 1;
+const Entry = z.object({
+  v: z.literal(VERSION),
+  token: z.string().min(1),
+  expiresAt: z.number().int(),
+  fetchedAt: z.number().int(),
+  source: z.enum(['stable_token', 'token']),
+});
+const Failure = z.object({
+  errcode: z.number().optional(),
+  errmsg: z.string().optional(),
+  api: z.string(),
+  message: z.string(),
+});
+
+/** `{"v":1,"token","expiresAt","fetchedAt","source"}`: plain versioned JSON any language can read. */
+export function encodeToken(entry: CachedToken): string {
+  return JSON.stringify({ v: VERSION, token: entry.token, expiresAt: entry.expiresAt, fetchedAt: entry.fetchedAt, source: entry.source });
+}
+
+/** Decodes a stored value; never throws. A value another writer left in another format is `corrupt`. */
+export function decodeToken(raw: string | null): CacheValue {
+  if (raw === null) return { state: 'missing' };
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return { state: 'corrupt', reason: 'not JSON', bytes: raw.length };
+  }
+  const v = (json as { v?: unknown } | null)?.v;
+  if (v !== VERSION) return { state: 'corrupt', reason: `unknown version ${JSON.stringify(v) ?? 'none'}`, bytes: raw.length };
+  const parsed = Entry.safeParse(json);
+  if (!parsed.success) return { state: 'corrupt', reason: 'unexpected shape', bytes: raw.length };
+  const { token, expiresAt, fetchedAt, source } = parsed.data;
+  return { state: 'hit', entry: { token, expiresAt, fetchedAt, source } };
+}
+
+/** Writes the token only while `lockKey` still holds our value, so a holder whose lock expired cannot overwrite. */
+const WRITE_IF_LOCKED = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+redis.call('DEL', KEYS[3])
+return 1`;
+
+/** Deletes the cached value only if it still carries the token that failed (a newer one is left alone). */
+const DELETE_IF_TOKEN = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local ok, value = pcall(cjson.decode, raw)
+if ok and type(value) == 'table' and value.token == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+/**
+ * The Redis side of one appid's token. Every operation goes through `link.command` at call time (never a
+ * cached client), and every failure to reach Redis becomes `AppError('redis_unavailable')`.
+ */
+export class TokenCache {
+  readonly #link: RedisLink;
+  readonly #keys: () => TokenKeys;
+
+  constructor(link: RedisLink, keys: () => TokenKeys) {
+    this.#link = link;
+    this.#keys = keys;
+  }
+
+  get keys(): TokenKeys {
+    return this.#keys();
+  }
+
+  /** The cached value and any failure marker, in one MGET. */
+  async read(): Promise<CacheSnapshot> {
+    const keys = this.#keys();
+    const [raw, failure] = await redis(() => this.#link.command.mget(keys.token, keys.failure));
+    return { value: decodeToken(raw ?? null), failure: decodeFailure(failure ?? null) };
+  }
+
+  /**
+   * Stores `entry` until it expires, if the lock `lockValue` is still ours; clears any failure marker.
+   * Returns false (nothing written) when the lock was lost.
+   */
+  async writeIfLocked(lockValue: string, entry: CachedToken, nowMs: number): Promise<boolean> {
+    const keys = this.#keys();
+    const ttl = Math.max(1, entry.expiresAt - nowMs);
+    const done = await redis(() =>
+      this.#link.command.eval(WRITE_IF_LOCKED, 3, keys.lock, keys.token, keys.failure, lockValue, encodeToken(entry), String(ttl)),
+    );
+    return done === 1;
+  }
+
+  /** Compare-and-delete: removes the cached value only if its token is `token`. */
+  async deleteIfToken(token: string): Promise<boolean> {
+    const keys = this.#keys();
+    return (await redis(() => this.#link.command.eval(DELETE_IF_TOKEN, 1, keys.token, token))) === 1;
+  }
+
+  /** Leaves `failure` for `ttlMs` so that waiters and new callers fail fast instead of fetching again. */
+  async recordFailure(failure: FetchFailure, ttlMs: number): Promise<void> {
+    const keys = this.#keys();
+    await redis(() => this.#link.command.set(keys.failure, JSON.stringify(failure), 'PX', ttlMs));
+  }
+}
+
+function decodeFailure(raw: string | null): FetchFailure | undefined {
+  if (raw === null) return undefined;
+  try {
+    const parsed = Failure.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs one Redis operation; a connection failure becomes `AppError('redis_unavailable')` (errors.ts rules). */
+export async function redis<T>(op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    throw toAppError(err);
+  }
+}

@@ -1,0 +1,76 @@
+import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadConfig, type Config } from '../../server/config.js';
+import { silentLogger } from '../../server/log.js';
+import { runHttp } from '../../server/roles/http.js';
+import { runWs } from '../../server/roles/ws.js';
+import { runSim } from '../../server/roles/sim.js';
+import { freePort } from '../../server/util/free-port.js';
+
+/** A config file in a fresh folder, replaced atomically (write + rename), as editors and ConfigMaps do. */
+export class ConfigFile {
+  readonly dir = mkdtempSync(path.join(tmpdir(), 'scanlogin-cfg-'));
+  readonly path = path.join(this.dir, 'scanlogin.json');
+  #n = 0;
+
+  write(content: unknown): void {
+    const tmp = path.join(this.dir, `.tmp-${++this.#n}`);
+    writeFileSync(tmp, typeof content === 'string' ? content : JSON.stringify(content));
+    renameSync(tmp, this.path);
+  }
+
+  writeRedis(url: string): void {
+    this.write({ redis: { url } });
+  }
+}
+
+export interface Roles {
+  config: Config;
+  httpUrl: string;
+  wsUrl: string;
+  wsHealthUrl: string;
+  stop(): Promise<void>;
+}
+
+/** http + ws + sim as three independent roles (each with its own config watcher and Redis link). */
+export async function startRoles(env: Record<string, string>): Promise<Roles> {
+  const [httpPort, wsPort, simPort] = [await freePort(), await freePort(), await freePort()];
+  const simUrl = `http://127.0.0.1:${simPort}`;
+  const config = loadConfig({
+    HOST: '127.0.0.1',
+    HTTP_PORT: String(httpPort),
+    WS_PORT: String(wsPort),
+    SIM_PORT: String(simPort),
+    PUBLIC_URL: `http://127.0.0.1:${httpPort}`,
+    WS_PUBLIC_URL: `ws://127.0.0.1:${wsPort}/ws`,
+    WECHAT_OPEN_BASE: simUrl,
+    WECHAT_API_BASE: simUrl,
+    SESSION_SECRET: 'test-session-secret-0123456789',
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const logger = silentLogger();
+  const sim = await runSim(config, logger);
+  const ws = await runWs(config, logger);
+  const http = await runHttp(config, logger);
+  return {
+    config,
+    httpUrl: config.publicUrl,
+    wsUrl: config.wsPublicUrl,
+    wsHealthUrl: `http://127.0.0.1:${wsPort}/healthz`,
+    async stop() {
+      await Promise.all([http.stop(), ws.stop(), sim.stop()]);
+    },
+  };
+}
+
+export interface Health {
+  ok: boolean;
+  redis: { target: string; generation: number; configHash: string; runId?: string; lastError?: string; configError?: string };
+}
+
+export async function health(url: string): Promise<Health & { status: number }> {
+  const res = await fetch(url);
+  return { status: res.status, ...((await res.json()) as Health) };
+}

@@ -1,0 +1,72 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { decryptEventMessage, encryptEventMessage, eventSignature, verifyEventSignature } from '../server/wechat/event-crypto.js';
+import { buildWechatXml, parseWechatXml } from '../server/wechat/event-xml.js';
+
+const AES_KEY = 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C';
+const APPID = 'wx5c1a7e0d3b2f4a61';
+
+describe('WeChat event signatures (wechat-api.md §4)', () => {
+  it('matches the published test vector', () => {
+    expect(eventSignature(['AAAAA', '1714036504', '1514711492'])).toBe('f464b24fc39322e44b38aa78f5edd27bd1441696');
+    // Sorted, so the order the parts are given in does not matter.
+    expect(eventSignature(['1514711492', 'AAAAA', '1714036504'])).toBe('f464b24fc39322e44b38aa78f5edd27bd1441696');
+    expect(verifyEventSignature('F464B24FC39322E44B38AA78F5EDD27BD1441696', ['AAAAA', '1714036504', '1514711492'])).toBe(true);
+    expect(verifyEventSignature('f464b24fc39322e44b38aa78f5edd27bd1441697', ['AAAAA', '1714036504', '1514711492'])).toBe(false);
+    expect(verifyEventSignature(undefined, ['AAAAA', '1714036504', '1514711492'])).toBe(false);
+  });
+});
+
+describe('safe-mode AES (WXBizMsgCrypt)', () => {
+  const xml = buildWechatXml({ ToUserName: 'gh_0123456789ab', FromUserName: 'oABC', CreateTime: 1714036504, MsgType: 'event', Event: 'SCAN', EventKey: '登录 é' });
+
+  it('round-trips, pads to 32-byte blocks and carries the appid', () => {
+    const enc = encryptEventMessage(AES_KEY, APPID, xml);
+    const raw = Buffer.from(enc, 'base64');
+    expect(raw.length % 32).toBe(0);
+    expect(decryptEventMessage(AES_KEY, APPID, enc)).toEqual({ ok: true, msg: xml });
+    // Fresh random prefix every time: the same message never encrypts the same way twice.
+    expect(encryptEventMessage(AES_KEY, APPID, xml)).not.toBe(enc);
+  });
+
+  it('pads a full block when the plaintext is already a multiple of 32 bytes', () => {
+    // random16 ‖ len ‖ msg ‖ appid is made a multiple of 32 bytes: PKCS#7 then adds a whole block of 32.
+    const msg = 'x'.repeat(32 - ((16 + 4 + APPID.length) % 32));
+    const enc = encryptEventMessage(AES_KEY, APPID, msg, randomBytes(16));
+    expect(Buffer.from(enc, 'base64').length).toBe(16 + 4 + APPID.length + msg.length + 32);
+    expect(decryptEventMessage(AES_KEY, APPID, enc)).toEqual({ ok: true, msg });
+  });
+
+  it('refuses a message encrypted for another appid, another key, or garbage', () => {
+    const enc = encryptEventMessage(AES_KEY, 'wx0000000000000000', xml);
+    expect(decryptEventMessage(AES_KEY, APPID, enc)).toEqual({ ok: false, reason: 'wrong_appid' });
+    const other = encryptEventMessage('A'.repeat(43), APPID, xml);
+    expect(decryptEventMessage(AES_KEY, APPID, other).ok).toBe(false);
+    for (const junk of ['', 'not base64!', Buffer.alloc(15).toString('base64'), randomBytes(64).toString('base64')]) {
+      expect(decryptEventMessage(AES_KEY, APPID, junk).ok).toBe(false);
+    }
+  });
+
+  it('rejects an EncodingAESKey that is not 43 base64 characters', () => {
+    expect(() => encryptEventMessage('short', APPID, xml)).toThrow(/43/);
+  });
+});
+
+describe('event XML', () => {
+  it('reads CDATA and bare values as strings', () => {
+    const doc = parseWechatXml(
+      '<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[o007]]></FromUserName>' +
+        '<CreateTime>1714036504</CreateTime><Event><![CDATA[subscribe]]></Event><EventKey><![CDATA[qrscene_00123]]></EventKey></xml>',
+    );
+    expect(doc).toEqual({ ToUserName: 'gh_1', FromUserName: 'o007', CreateTime: '1714036504', Event: 'subscribe', EventKey: 'qrscene_00123' });
+  });
+
+  it('round-trips through the builder, including a value containing ]]>', () => {
+    const fields = { A: 'x]]>y', B: '<not a tag>', CreateTime: 5 };
+    expect(parseWechatXml(buildWechatXml(fields))).toEqual({ A: 'x]]>y', B: '<not a tag>', CreateTime: '5' });
+  });
+
+  it('returns null for anything that is not a WeChat message', () => {
+    for (const junk of ['', 'success', '<xml>', '<other><A>1</A></other>', '{"xml":1}']) expect(parseWechatXml(junk)).toBeNull();
+  });
+});
