@@ -1,13 +1,34 @@
 import { defineConfig } from 'vitest/config';
 
-// Integration tests start real redis-server / HTTP / WS / browser processes, so they get generous timeouts
-// and run file-parallel only up to the machine's two cores.
+// Integration tests start real redis-server / HTTP / WS / simulator processes (and one spawns 8 processes at
+// once), so they get generous timeouts and run file-parallel only up to the machine's two cores. The browser
+// suites have timing-sensitive fallbacks (e.g. "silent socket for 5 s → long-poll"), so they run afterwards,
+// alone (groupOrder 1), instead of competing with the integration suites for the CPU.
+const shared = { testTimeout: 30_000, hookTimeout: 60_000 };
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
-    maxWorkers: 2,
     reporters: ['default'],
+    projects: [
+      {
+        test: {
+          ...shared,
+          name: 'integration',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/e2e-*.test.ts'],
+          maxWorkers: 2,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        test: {
+          ...shared,
+          name: 'browser',
+          include: ['test/e2e-*.test.ts'],
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });

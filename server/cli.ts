@@ -2,6 +2,7 @@
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
 import { runDev } from './dev/runner.js';
+import { runDoctor } from './doctor/run.js';
 import { runHttp } from './roles/http.js';
 import { runWs } from './roles/ws.js';
 import { runSim } from './roles/sim.js';
@@ -12,6 +13,8 @@ const USAGE = `usage: scanlogin <role>
   ws     WebSocket push server on /ws                                   (WS_PORT, default 3001)
   sim    WeChat simulator (development and tests only)                  (SIM_PORT, default 3002)
   dev    all three as child processes, plus a private redis-server when REDIS_URL is unset (npm start)
+  doctor [URL…]  list every process registered in the configured Redis (and those at the given URLs);
+                 exit 1 with an explanation when any two disagree about which Redis they use
 Configuration comes from the environment; see README.md.`;
 
 async function main(argv: string[]): Promise<number> {
@@ -30,6 +33,7 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  if (role === 'doctor') return runDoctor(config, argv.slice(1), (line) => console.log(line));
   let running: Running & { ended?: Promise<number> };
   switch (role) {
     case 'http':

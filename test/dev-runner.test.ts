@@ -76,3 +76,35 @@ describe('npm start (the dev runner)', () => {
     expect(dev.output()).toMatch(/invalid configuration:[\s\S]*HTTP_PORT[\s\S]*LOGIN_CONFIRM/);
   });
 });
+
+describe('npm start follows its config file', () => {
+  it('editing .scanlogin/dev-redis-<port>.json moves http and ws to another Redis without a restart', async () => {
+    const { startRedisServer } = await import('../server/redis/redis-server.js');
+    const other = await startRedisServer();
+    const cwd = (await import('node:fs')).mkdtempSync(path.join(tmpdir(), 'scanlogin-dev-'));
+    const [h, w, s] = [await freePort(), await freePort(), await freePort()];
+    const child = spawn(process.execPath, [path.resolve(CLI), 'dev'], {
+      cwd,
+      env: { ...process.env, HOST: '127.0.0.1', HTTP_PORT: String(h), WS_PORT: String(w), SIM_PORT: String(s), REDIS_URL: '', CONFIG_FILE: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    try {
+      await expect.poll(() => out, { timeout: 30_000 }).toContain(`edit .scanlogin/dev-redis-${h}.json`);
+      const file = path.join(cwd, '.scanlogin', `dev-redis-${h}.json`);
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(file, JSON.stringify({ redis: { url: other.url } }));
+      const targets = async () =>
+        Promise.all([`http://127.0.0.1:${h}/healthz`, `http://127.0.0.1:${w}/healthz`].map(async (u) => ((await (await fetch(u)).json()) as { redis: { target: string } }).redis.target));
+      await expect.poll(targets, { timeout: 3000 }).toEqual([`${other.url}/0`, `${other.url}/0`]);
+      const created = await fetch(`http://127.0.0.1:${h}/api/logins`, { method: 'POST' });
+      expect(created.status).toBe(201);
+    } finally {
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+      await other.stop();
+    }
+  });
+});

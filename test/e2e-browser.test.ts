@@ -19,6 +19,8 @@ const SCREENSHOT = '/tmp/scanlogin-page.png';
 
 interface Stack {
   base: string;
+  /** The WeChat simulator (for the phone's side of the Official Account and mini-program modes). */
+  sim: string;
   logs: string[];
   stop(): Promise<void>;
 }
@@ -59,7 +61,7 @@ async function startStack(extraEnv: Record<string, string> = {}): Promise<Stack>
   while (Date.now() < deadline && !died) {
     try {
       const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(1000) });
-      if (res.status === 200) return { base, logs, stop };
+      if (res.status === 200) return { base, sim: `http://127.0.0.1:${simPort}`, logs, stop };
     } catch {
       /* not up yet */
     }
@@ -194,6 +196,59 @@ describe('login page against the dev stack', () => {
     await page.click('#logout');
     await waitState(page, 'pending');
     expect((await page.request.get(`${stack.base}/api/me`)).status()).toBe(401);
+  });
+
+  it('mode switch: mini-program code and Official Account QR each shown, each logs in', async () => {
+    const page = await freshPage();
+    const creates = countLoginCreates(page);
+    await page.goto(stack.base);
+    await waitState(page, 'pending');
+    expect(await page.getAttribute('#mode-oauth', 'aria-pressed')).toBe('true');
+    const switchTo = async (mode: string): Promise<{ id: string; scanUrl: string }> => {
+      const created = page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/api/logins');
+      await page.click(`#mode-${mode}`);
+      const login = (await (await created).json()) as { id: string; scanUrl: string };
+      await waitState(page, 'pending');
+      expect(await page.getAttribute(`#mode-${mode}`, 'aria-pressed')).toBe('true');
+      // The code image really loaded (the mini-program code via qr.svg → qr.png, WeChat's own image).
+      await expect
+        .poll(() => page.locator('#qr').evaluate((img: { complete: boolean; naturalWidth: number }) => img.complete && img.naturalWidth > 0))
+        .toBe(true);
+      expect(await page.isHidden('#simulate-phone')).toBe(true);
+      return login;
+    };
+
+    // Mini program: the phone's wx.login() code → /api/mp/scan → /api/mp/confirm.
+    const mini = await switchTo('miniprogram');
+    await page.screenshot({ path: '/tmp/scanlogin-page-miniprogram.png' });
+    const { code, openid: mpOpenid } = (await (await page.request.post(`${stack.sim}/sim/miniprogram/login`, { data: {} })).json()) as {
+      code: string;
+      openid: string;
+    };
+    const scan = await page.request.post(`${stack.base}/api/mp/scan`, { data: { scene: mini.id, code } });
+    const { mpToken } = (await scan.json()) as { mpToken: string };
+    await waitState(page, 'scanned');
+    await page.request.post(`${stack.base}/api/mp/confirm`, { data: { scene: mini.id, mpToken } });
+    await waitState(page, 'confirmed');
+    expect(await page.textContent('#user-openid')).toBe(mpOpenid);
+    expect(await page.isHidden('#modes')).toBe(true);
+    await page.click('#logout');
+    await waitState(page, 'pending');
+    expect(await page.getAttribute('#mode-miniprogram', 'aria-pressed')).toBe('true');
+
+    // Official Account: the phone scans what the QR encodes; WeChat pushes the scan event to /wechat/events.
+    const oa = await switchTo('mp-qrcode');
+    expect(oa.scanUrl).toMatch(/^http:\/\/weixin\.qq\.com\/q\//);
+    await page.screenshot({ path: '/tmp/scanlogin-page-mp-qrcode.png' });
+    const push = (await (await page.request.post(`${stack.sim}/sim/mp/scan`, { data: { url: oa.scanUrl } })).json()) as {
+      delivered: boolean;
+      openid: string;
+    };
+    expect(push.delivered).toBe(true);
+    await waitState(page, 'confirmed');
+    expect(await page.textContent('#user-openid')).toBe(push.openid);
+    // One login per click: initial, mini program, after logout, Official Account.
+    expect(creates()).toBe(4);
   });
 
   it('deny at the WeChat consent → the page shows cancelled with a new-QR button', async () => {

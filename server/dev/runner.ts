@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config.js';
 import { newSecret } from '../logins/ids.js';
@@ -38,6 +40,8 @@ export async function runDev(config: Config, env: NodeJS.ProcessEnv, write: (lin
     write(`[dev]   started a private redis-server on port ${redis.port} (no persistence; stopped on exit)`);
   }
   const redisUrl = config.redis.url ?? redis!.url;
+  // Every child follows one config file, so editing it moves the whole running stack to another Redis.
+  const configFile = env.CONFIG_FILE || writeDevConfigFile(redisUrl, config.httpPort);
   // The phone's browser is sent to `localhost` (what a person types); server-to-server calls use the loopback
   // address so a resolver that prefers ::1 cannot miss a simulator bound to 127.0.0.1.
   const simBase = `http://localhost:${config.simPort}`;
@@ -45,6 +49,7 @@ export async function runDev(config: Config, env: NodeJS.ProcessEnv, write: (lin
   const childEnv: NodeJS.ProcessEnv = {
     ...env,
     REDIS_URL: redisUrl,
+    CONFIG_FILE: configFile,
     DEV_MODE: '1',
     WECHAT_OPEN_BASE: env.WECHAT_OPEN_BASE || simBase,
     WECHAT_API_BASE: env.WECHAT_API_BASE || simApiBase,
@@ -94,8 +99,21 @@ export async function runDev(config: Config, env: NodeJS.ProcessEnv, write: (lin
   write('');
   write(`  scanlogin is running — open ${config.publicUrl}`);
   write(`  (WeChat simulator: ${simBase}, push server: ${config.wsPublicUrl}; Ctrl-C stops everything)`);
+  write(`  Redis: edit ${path.relative(process.cwd(), configFile) || configFile} to switch every process without a restart`);
   write('');
   return { redisUrl, ended, stop };
+}
+
+/**
+ * `.scanlogin/dev-redis.json` in the working folder (`dev-redis-<port>.json` when not on the default port, so
+ * two stacks in one checkout never move each other), naming the Redis the stack starts on.
+ */
+function writeDevConfigFile(redisUrl: string, httpPort: number): string {
+  const dir = path.join(process.cwd(), '.scanlogin');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, httpPort === 3000 ? 'dev-redis.json' : `dev-redis-${httpPort}.json`);
+  writeFileSync(file, JSON.stringify({ redis: { url: redisUrl } }, null, 2) + '\n');
+  return file;
 }
 
 async function stopChild(child: ChildProcess, graceMs = 8000): Promise<void> {

@@ -325,8 +325,13 @@ async function closeClient(client: Redis, graceMs: number): Promise<void> {
   if (client.status === 'end') return;
   const timer = setTimeout(() => client.disconnect(), graceMs);
   try {
-    if (client.status === 'ready') await client.quit();
-    else client.disconnect();
+    if (client.status === 'ready') {
+      await client.quit();
+      // QUIT leaves a Sentinel client's failover-detector connections (to every sentinel) open for ever,
+      // which keeps the process alive and leaks them on every config switch (ioredis#1362);
+      // disconnect() after the reply closes them, and nothing is in flight any more.
+      client.disconnect();
+    } else client.disconnect();
   } catch {
     client.disconnect();
   } finally {

@@ -20,15 +20,19 @@ export class RedisServerMissingError extends Error {
 /**
  * Starts a private, non-persistent redis-server on a free port (used by the dev runner and the tests, which
  * must never touch a shared instance). `extraArgs` are appended, e.g. ['--replicaof', '127.0.0.1', '6380'].
+ * `configFile` is passed first (redis-server only reads a config file from its first argument); `sentinel`
+ * runs a Sentinel (`--sentinel`), which needs a writable `configFile` because it rewrites it.
  */
 export async function startRedisServer(
-  opts: { bin?: string; port?: number; extraArgs?: string[]; sentinel?: boolean } = {},
+  opts: { bin?: string; port?: number; extraArgs?: string[]; sentinel?: boolean; configFile?: string } = {},
 ): Promise<RedisServerHandle> {
   const bin = opts.bin ?? 'redis-server';
+  if (opts.sentinel && !opts.configFile) throw new Error('a Sentinel needs a (writable) configFile');
   for (let attempt = 0; ; attempt++) {
     const port = opts.port ?? (await freePort());
     const args = [
-      ...(opts.sentinel ? [] : ['--save', '', '--appendonly', 'no']),
+      ...(opts.configFile ? [opts.configFile] : []),
+      ...(opts.sentinel ? ['--sentinel'] : ['--save', '', '--appendonly', 'no']),
       '--port', String(port), '--bind', '127.0.0.1', '--protected-mode', 'no', ...(opts.extraArgs ?? []),
     ];
     const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -73,8 +73,13 @@ export class NodeRegistry {
   /** Stops the heartbeat and removes the entry (best effort). Idempotent. */
   async stop(): Promise<void> {
     clearInterval(this.#timer);
-    this.#offResync?.();
+    if (!this.#offResync) return; // never started, or already stopped
+    this.#offResync();
     this.#offResync = undefined;
-    await this.opts.link.command?.del(this.key()).catch(() => undefined);
+    try {
+      await this.opts.link.command.del(this.key());
+    } catch {
+      // Redis unreachable or the link already closed: the entry expires by itself (ENTRY_TTL_MS).
+    }
   }
 }

@@ -91,6 +91,11 @@ export function clientOptions(t: RedisTarget): { url?: string; options: RedisOpt
       ...(t.password !== undefined && { password: t.password }),
       ...(t.sentinelPassword !== undefined && { sentinelPassword: t.sentinelPassword }),
       ...(t.tls && { tls: {}, enableTLSForSentinelMode: true }),
+      // Follow a failover as soon as a sentinel announces it (+switch-master): disconnect, ask the sentinels
+      // again, reconnect (the subscriber's reconnect then resubscribes and resyncs). Without it, ioredis
+      // stays on the old master, which Sentinel leaves writable for 8-16 s before demoting it; logins created
+      // or confirmed there meanwhile were lost when it resynced from the new master (test/sentinel.test.ts).
+      failoverDetector: true,
     },
   };
 }

@@ -23,30 +23,35 @@ export interface LoginModes {
 export function buildLoginModes(config: Config, link: RedisLink, logger: Logger): LoginModes {
   const list: LoginMode[] = [oauthMode(config.publicUrl)];
   const endpoint = { apiBase: config.wechat.apiBase };
-  let tokens: AccessTokenManager | undefined;
-  const needTokens = () =>
-    (tokens ??= new AccessTokenManager({
+  // One shared token manager per appid (each app's global access_token is its own), refreshed in the
+  // background so requests always hit the cache.
+  const managers: AccessTokenManager[] = [];
+  const tokensFor = (app: { appid: string; secret: string }) => {
+    const manager = new AccessTokenManager({
       link,
-      appid: config.wechat.appid,
-      secret: config.wechat.secret,
+      appid: app.appid,
+      secret: app.secret,
       apiBase: config.wechat.apiBase,
       mode: config.wechat.tokenMode,
       marginMs: config.wechat.tokenMarginMs,
       logger,
-    }));
-  if (config.wechat.token) list.push(mpQrcodeMode({ endpoint, tokens: needTokens() }));
+    });
+    manager.start();
+    managers.push(manager);
+    return manager;
+  };
+  if (config.wechat.token) list.push(mpQrcodeMode({ endpoint, tokens: tokensFor(config.wechat) }));
   let miniProgram: MiniProgramClient | undefined;
   if (config.miniProgram) {
-    // getwxacodeunlimit takes the global token of the account that owns the code; the simulator has one
-    // account's tokens, so the Official Account's manager is used (see README: one manager per appid in prod).
-    list.push(miniProgramMode({ endpoint, tokens: needTokens(), link }));
+    // getwxacodeunlimit is drawn with the mini program's own global token, not the Official Account's.
+    list.push(miniProgramMode({ endpoint, tokens: tokensFor(config.miniProgram), link }));
     miniProgram = new MiniProgramClient({ ...endpoint, ...config.miniProgram });
   }
   return {
     modes: new ModeRegistry(list),
     miniProgram,
     async stop() {
-      await tokens?.stop();
+      await Promise.all(managers.map((m) => m.stop()));
     },
   };
 }

@@ -4,7 +4,7 @@ import { AppError } from '../errors.js';
 import type { SimDeps } from './deps.js';
 import { newRid } from './ids.js';
 import { queryParam, wxError, wxJson, type WxErrcode } from './respond.js';
-import type { TokenAnswer } from './tokens.js';
+import type { SimTokens, TokenAnswer } from './tokens.js';
 
 /** A stable_token body is four short fields; anything near this is not a WeChat client talking. */
 const JSON_LIMIT_BYTES = 4 * 1024;
@@ -26,20 +26,20 @@ export function tokenRouter(deps: SimDeps): Router {
   const counted = deps.stats.middleware();
 
   router.get('/cgi-bin/token', counted, (ctx) => {
-    const problem = checkCredentials(deps, queryParam(ctx, 'grant_type'), queryParam(ctx, 'appid'), queryParam(ctx, 'secret'));
-    if (problem) return fail(ctx, deps, problem);
-    answer(ctx, deps, deps.tokens.fetchToken());
+    const app = checkCredentials(deps, queryParam(ctx, 'grant_type'), queryParam(ctx, 'appid'), queryParam(ctx, 'secret'));
+    if (typeof app === 'number') return fail(ctx, deps, app);
+    answer(ctx, deps, app.fetchToken());
   });
 
   router.post('/cgi-bin/stable_token', counted, async (ctx) => {
     const body = await readJson(ctx);
     if (!body) return fail(ctx, deps, 47001);
     const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
-    const problem = checkCredentials(deps, str(body.grant_type), str(body.appid), str(body.secret));
-    if (problem) return fail(ctx, deps, problem);
+    const app = checkCredentials(deps, str(body.grant_type), str(body.appid), str(body.secret));
+    if (typeof app === 'number') return fail(ctx, deps, app);
     const force = body.force_refresh;
     if (force !== undefined && typeof force !== 'boolean') return fail(ctx, deps, 47001);
-    answer(ctx, deps, deps.tokens.stableToken(force === true));
+    answer(ctx, deps, app.stableToken(force === true));
   });
 
   // Answers what any WeChat API would answer a call made with `access_token` (0 = it works), uncounted.
@@ -58,14 +58,20 @@ export function tokenRouter(deps: SimDeps): Router {
   return router;
 }
 
-/** The checks both token APIs share, in WeChat's order; undefined when the app's credentials are right. */
-function checkCredentials(deps: SimDeps, grantType?: string, appid?: string, secret?: string): WxErrcode | undefined {
+/**
+ * The checks both token APIs share, in WeChat's order. Each registered app (the Official Account and the
+ * mini program) has its own tokens; returns that app's token store, or the errcode.
+ */
+function checkCredentials(deps: SimDeps, grantType?: string, appid?: string, secret?: string): SimTokens | WxErrcode {
   if (!appid) return 41002;
-  if (appid !== deps.app.appid) return 40013;
+  const app = appid === deps.app.appid ? { ...deps.app, tokens: deps.tokens }
+    : appid === deps.miniProgram.app.appid ? { ...deps.miniProgram.app, tokens: deps.miniProgram.tokens }
+    : undefined;
+  if (!app) return 40013;
   if (!secret) return 41004;
-  if (secret !== deps.app.secret) return 40125;
+  if (secret !== app.secret) return 40125;
   if (grantType !== 'client_credential') return 40002;
-  return undefined;
+  return app.tokens;
 }
 
 function answer(ctx: Context, deps: SimDeps, result: TokenAnswer): void {

@@ -27,7 +27,8 @@ export interface SimDeps {
   /** Where scan events are pushed by default (the account's configured server URL); unset → callers say. */
   readonly pushTarget: PushTarget | undefined;
   /** The mini program (its own appid/secret and per-app openids) and its `wx.login()` codes. */
-  readonly miniProgram: { readonly app: SimApp; readonly users: SimUsers };
+  /** The mini program is an app of its own: its own users (openids) and its own global access_tokens. */
+  readonly miniProgram: { readonly app: SimApp; readonly users: SimUsers; readonly tokens: SimTokens };
   readonly jsCodes: SimJsCodes;
   readonly stats: CallStats;
   readonly clock: () => number;

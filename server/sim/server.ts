@@ -57,16 +57,18 @@ export class SimServer {
     }
     this.#logger = opts.logger ?? silentLogger();
     const clock = opts.clock ?? Date.now;
+    const newTokens = () => new SimTokens({ clock, ttlMs: opts.tokenTtlMs, overlapMs: opts.tokenOverlapMs, limits: opts.tokenLimits });
     this.#deps = {
       app: { appid: opts.appid, secret: opts.secret },
       users: new SimUsers(opts.appid),
       oauth: new OAuthStore({ clock, codeTtlMs: opts.codeTtlMs ?? CODE_TTL_MS, tokenTtlMs: SNS_TOKEN_TTL_MS }),
-      tokens: new SimTokens({ clock, ttlMs: opts.tokenTtlMs, overlapMs: opts.tokenOverlapMs, limits: opts.tokenLimits }),
+      tokens: newTokens(),
       qrCodes: new SimQrCodes(clock),
       pushTarget: opts.pushTarget,
       miniProgram: {
         app: opts.miniProgram ?? { appid: DEV_MP_APPID, secret: DEV_MP_SECRET },
         users: new SimUsers(opts.miniProgram?.appid ?? DEV_MP_APPID),
+        tokens: newTokens(),
       },
       // wx.login() codes: single use, 5 minutes, like OAuth codes (wechat-api.md §5).
       jsCodes: new SimJsCodes(clock, opts.codeTtlMs ?? CODE_TTL_MS),

@@ -22,7 +22,8 @@ export function wxacodeRouter(deps: SimDeps): Router {
 
   router.post('/wxa/getwxacodeunlimit', deps.stats.middleware(), async (ctx) => {
     const now = deps.clock();
-    const tokenProblem = deps.tokens.check(queryParam(ctx, 'access_token') ?? '');
+    // A mini program's code is drawn with the mini program's own token, never the Official Account's.
+    const tokenProblem = deps.miniProgram.tokens.check(queryParam(ctx, 'access_token') ?? '');
     if (tokenProblem !== 0) return wxFail(ctx, tokenProblem, now);
     const body = await readJsonBody(ctx);
     if (!body) return wxFail(ctx, 40169, now);

@@ -124,9 +124,13 @@ export async function fetchMe(signal?: AbortSignal): Promise<User | null> {
   }
 }
 
-/** POST /api/logins → a new pending login with its QR and watch credentials. */
-export async function createLogin(): Promise<Timed<CreatedLogin>> {
-  return request<CreatedLogin>('POST', '/api/logins', { body: {} });
+/** How the phone signs in: web OAuth, Official Account QR ("follow to log in") or mini-program code. */
+export const LOGIN_MODES = ['oauth', 'mp-qrcode', 'miniprogram'] as const;
+export type LoginMode = (typeof LOGIN_MODES)[number];
+
+/** POST /api/logins → a new pending login (in `mode`, default oauth) with its QR and watch credentials. */
+export async function createLogin(mode: LoginMode = 'oauth'): Promise<Timed<CreatedLogin>> {
+  return request<CreatedLogin>('POST', '/api/logins', { body: mode === 'oauth' ? {} : { mode } });
 }
 
 /**

@@ -3,6 +3,7 @@
  * static skeleton in index.html match it (text in the current language, visibility, data-state).
  */
 import type { I18n, MessageKey } from './i18n.js';
+import { LOGIN_MODES, type LoginMode } from './api.js';
 import type { TransportKind } from './transport.js';
 
 export type WidgetState = 'loading' | 'pending' | 'scanned' | 'confirmed' | 'cancelled' | 'expired' | 'error';
@@ -16,6 +17,8 @@ export interface Person {
 
 export interface ViewModel {
   state: WidgetState;
+  /** The sign-in method of the QR code shown (the mode switch highlights it). */
+  mode?: LoginMode;
   message: MessageKey;
   /** A secondary line, e.g. "a new QR code was generated". */
   note?: MessageKey;
@@ -44,8 +47,13 @@ export class WidgetView {
   readonly refreshButton = byId<HTMLButtonElement>('refresh');
   readonly logoutButton = byId<HTMLButtonElement>('logout');
   readonly langToggle = byId<HTMLButtonElement>('lang-toggle');
+  /** The mode switch: one button per login mode, `#mode-<name>`. */
+  readonly modeButtons: ReadonlyMap<LoginMode, HTMLButtonElement> = new Map(
+    LOGIN_MODES.map((m) => [m, byId<HTMLButtonElement>(`mode-${m}`)]),
+  );
   private readonly el = {
     title: byId('title'),
+    modes: byId('modes'),
     subtitle: byId('subtitle'),
     qrArea: byId('qr-area'),
     qr: byId<HTMLImageElement>('qr'),
@@ -81,7 +89,15 @@ export class WidgetView {
     this.root.dataset.state = vm.state;
     this.root.setAttribute('aria-busy', String(vm.state === 'loading'));
     el.title.textContent = t('title');
-    el.subtitle.textContent = t('subtitle');
+    const mode = vm.mode ?? 'oauth';
+    el.subtitle.textContent = t(mode === 'oauth' ? 'subtitle' : `subtitle.${mode}`);
+    // Switching is offered while signing in; a signed-in page shows only the user.
+    el.modes.hidden = vm.state === 'confirmed';
+    el.modes.setAttribute('aria-label', t('modesLabel'));
+    for (const [m, button] of this.modeButtons) {
+      button.textContent = t(`mode.${m}`);
+      button.setAttribute('aria-pressed', String(m === mode));
+    }
     el.subtitle.hidden = vm.state === 'confirmed';
     this.langToggle.textContent = t('langToggle');
     this.langToggle.setAttribute('aria-label', t('langToggleLabel'));

@@ -39,6 +39,8 @@ export class LoginWidget {
   private login: CreatedLogin | null = null;
   private watch: LoginWatch | null = null;
   private autoRenewalsLeft = MAX_AUTO_RENEWALS;
+  /** The sign-in method chosen with the mode switch; renewals keep it. */
+  private mode: api.LoginMode = 'oauth';
   /** serverTime ≈ Date.now() + skewMs, estimated from the create response's Date header. */
   private skewMs = 0;
   private ticker: ReturnType<typeof setInterval> | undefined;
@@ -48,6 +50,7 @@ export class LoginWidget {
     this.view.refreshButton.addEventListener('click', () => void this.newLogin());
     this.view.logoutButton.addEventListener('click', () => void this.logout());
     this.view.langToggle.addEventListener('click', () => i18n.toggle());
+    for (const [mode, button] of this.view.modeButtons) button.addEventListener('click', () => void this.switchMode(mode));
     i18n.onChange(() => this.render());
   }
 
@@ -67,12 +70,20 @@ export class LoginWidget {
 
   // ---- Transitions ---------------------------------------------------------------------------------------
 
+  /** A click on the mode switch: a human asking, so a new login in that mode (never automatic, never a loop). */
+  private async switchMode(mode: api.LoginMode): Promise<void> {
+    if (mode === this.mode && (this.vm.state === 'pending' || this.vm.state === 'loading')) return;
+    if (this.vm.state === 'confirmed') return;
+    this.mode = mode;
+    await this.newLogin();
+  }
+
   private async newLogin(note?: MessageKey): Promise<void> {
     const gen = this.beginAttempt();
     this.set({ state: 'loading', message: 'loading', note });
     let created: api.Timed<CreatedLogin>;
     try {
-      created = await api.createLogin();
+      created = await api.createLogin(this.mode);
     } catch (err) {
       if (gen === this.generation) this.showError(err instanceof ApiError && err.code === NETWORK_ERROR ? 'errorNetwork' : 'errorGeneric');
       return;
@@ -88,7 +99,8 @@ export class LoginWidget {
       note,
       qrSrc: login.qr.svg,
       expiresAt: login.expiresAt,
-      ...(login.devMode && { simulateUrl: login.scanUrl }),
+      // The simulated phone plays WeChat's OAuth pages; the other modes are driven through the simulator's /sim/*.
+      ...(login.devMode && this.mode === 'oauth' && { simulateUrl: login.scanUrl }),
     });
     this.startTicker();
     const watch = new LoginWatch(
@@ -225,7 +237,7 @@ export class LoginWidget {
   // ---- Rendering and countdown --------------------------------------------------------------------------
 
   private set(vm: ViewModel): void {
-    this.vm = vm;
+    this.vm = { ...vm, mode: this.mode };
     this.render();
   }
 

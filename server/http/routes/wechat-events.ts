@@ -49,8 +49,10 @@ export function wechatEventsRouter(deps: HttpDeps, serverToken: string): Router 
       logger.warn({ event: msg.Event }, 'wechat scan event without FromUserName/CreateTime ignored');
       return;
     }
-    // WeChat's documented dedupe key for events; SET NX makes the first delivery the only one that acts.
-    const dedupeKey = `${link.keyPrefix}wx-event:${openid}:${createTime}`;
+    // WeChat's documented dedupe key for events is FromUserName + CreateTime; the event and its key are added
+    // because a retry repeats them byte for byte, while one user scanning two login QR codes within the same
+    // second must not lose the second. SET NX makes the first delivery the only one that acts.
+    const dedupeKey = `${link.keyPrefix}wx-event:${openid}:${createTime}:${msg.Event}:${msg.EventKey ?? ''}`;
     const first = await link.command.set(dedupeKey, '1', 'EX', EVENT_DEDUPE_TTL_S, 'NX');
     if (first !== 'OK') {
       logger.info({ event: msg.Event, createTime }, 'wechat push retry deduplicated');

@@ -3,7 +3,7 @@ import type { Logger } from '../../log.js';
 import type { RedisLink } from '../../redis/link.js';
 import { WechatApiError } from '../errors.js';
 import { TokenCache, tokenKeys, type CachedToken, type CacheSnapshot, type CacheValue, type FetchFailure, type TokenSource } from './cache.js';
-import { TokenFetcher, type TokenMode } from './fetcher.js';
+import { TokenFetcher, type FetchedToken, type TokenMode } from './fetcher.js';
 import { acquireLock, claimInterval, releaseLock, takeDaily } from './lock.js';
 import { TokenRefresher } from './refresher.js';
 
@@ -253,7 +253,7 @@ export class AccessTokenManager {
     const key = this.#cache.keys.token;
     const fetchedAt = this.#clock();
     this.#fetchCount += 1;
-    let fetched;
+    let fetched: FetchedToken;
     try {
       fetched = await this.#fetcher.fetch(forceRefresh);
     } catch (err) {

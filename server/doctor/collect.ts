@@ -1,0 +1,73 @@
+import type { Logger } from '../log.js';
+import { RedisLink } from '../redis/link.js';
+import type { NodeEntry } from '../redis/registry.js';
+import { describeTarget, targetHash, type RedisTarget } from '../redis/target.js';
+
+/** One process as the doctor sees it: from its registry entry in Redis, or from its /healthz URL. */
+export interface NodeView {
+  source: string;
+  role: string;
+  pid?: number;
+  host?: string;
+  target: string;
+  configHash: string;
+  runId?: string;
+  ok: boolean;
+  note?: string;
+}
+
+/** Every node registered in the configured Redis (entries are versioned JSON; unreadable ones are reported). */
+export async function registeredNodes(target: RedisTarget, logger: Logger): Promise<{ nodes: NodeView[]; error?: string }> {
+  const link = new RedisLink({ target, logger, clientName: `scanlogin:doctor:${process.pid}` });
+  try {
+    await link.start(3000);
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await link.command.scan(cursor, 'MATCH', `${target.keyPrefix}nodes:*`, 'COUNT', 200);
+      cursor = next;
+      keys.push(...batch);
+    } while (cursor !== '0');
+    const values = keys.length ? await link.command.mget(...keys) : [];
+    const nodes = keys.map((key, i): NodeView => {
+      try {
+        const e = JSON.parse(values[i] ?? 'null') as NodeEntry;
+        if (e.v !== 1) throw new Error(`unknown version ${JSON.stringify(e.v)}`);
+        return { source: 'registry', role: e.role, pid: e.pid, host: e.host, target: e.target, configHash: e.configHash, ...(e.runId && { runId: e.runId }), ok: true };
+      } catch (err) {
+        return { source: 'registry', role: '?', target: '?', configHash: '?', ok: false, note: `unreadable entry ${key}: ${(err as Error).message}` };
+      }
+    });
+    return { nodes };
+  } catch (err) {
+    return { nodes: [], error: `cannot reach the configured Redis ${describeTarget(target)}: ${(err as Error).message}` };
+  } finally {
+    await link.stop();
+  }
+}
+
+/** A node known only by URL: its /healthz (a base URL gets `/healthz` appended). */
+export async function nodeFromUrl(url: string): Promise<NodeView> {
+  const healthUrl = /\/healthz\/?$/.test(url) ? url : `${url.replace(/\/+$/, '')}/healthz`;
+  try {
+    const res = await fetch(healthUrl, { signal: AbortSignal.timeout(3000) });
+    const h = (await res.json()) as { ok?: boolean; role?: string; redis?: { target?: string; configHash?: string; runId?: string; lastError?: string; configError?: string } };
+    const note = h.redis?.configError ?? (h.ok ? undefined : h.redis?.lastError);
+    return {
+      source: healthUrl,
+      role: h.role ?? '?',
+      target: h.redis?.target ?? '?',
+      configHash: h.redis?.configHash ?? '?',
+      ...(h.redis?.runId && { runId: h.redis.runId }),
+      ok: h.ok === true,
+      ...(note && { note }),
+    };
+  } catch (err) {
+    return { source: healthUrl, role: '?', target: '?', configHash: '?', ok: false, note: `no answer: ${(err as Error).message}` };
+  }
+}
+
+/** What this machine's configuration names, as a reference row. */
+export function configuredView(target: RedisTarget, source: string): NodeView {
+  return { source, role: 'config', target: describeTarget(target), configHash: targetHash(target), ok: true };
+}

@@ -1,0 +1,392 @@
+/**
+ * The two WeChat-drawn login modes end to end — http + ws + simulator + redis, real servers, no mocks:
+ * Official Account parametric QR (`mp-qrcode`, confirmed by WeChat's pushed scan event) and mini-program code
+ * (`miniprogram`, confirmed through `/api/mp/*`), each to a redeemed session.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEV_APPID, DEV_MP_APPID, DEV_MP_SECRET, DEV_SECRET } from '../server/config.js';
+import { eventSignature } from '../server/wechat/event-crypto.js';
+import { buildWechatXml } from '../server/wechat/event-xml.js';
+import { createLogin, startStack, type CreatedLogin, type TestStack } from './helpers/stack.js';
+import { WatchClient } from './helpers/ws-client.js';
+
+const AES_KEY = 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C';
+const TOKEN = 'eventtoken123';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startStack({ WECHAT_TOKEN: TOKEN });
+});
+afterAll(() => stack?.stop());
+
+async function json(url: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+  const res = await fetch(url, {
+    method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+    headers: { 'content-type': 'application/json', ...init.headers },
+    ...(init.body !== undefined && { body: JSON.stringify(init.body) }),
+  });
+  const text = await res.text();
+  let body: Record<string, unknown> = {};
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    body = { text };
+  }
+  return { status: res.status, body, headers: res.headers };
+}
+
+async function stats(s: TestStack = stack): Promise<Record<string, number>> {
+  return ((await json(`${s.simUrl}/sim/stats`)).body as { calls: Record<string, number> }).calls;
+}
+
+/** Redeems the ticket, then proves the session with /api/me; returns the user. */
+async function redeemToSession(s: TestStack, login: CreatedLogin, ticket: string): Promise<Record<string, unknown>> {
+  const res = await fetch(`${s.httpUrl}/api/logins/${login.id}/redeem`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${login.watchToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ ticket }),
+  });
+  expect(res.status).toBe(200);
+  const cookie = res.headers.getSetCookie().find((c) => c.startsWith('sl_session='))!.split(';')[0]!;
+  const me = await json(`${s.httpUrl}/api/me`, { headers: { cookie } });
+  expect(me.status).toBe(200);
+  return (me.body as { user: Record<string, unknown> }).user;
+}
+
+async function view(s: TestStack, login: CreatedLogin) {
+  return (await json(`${s.httpUrl}/api/logins/${login.id}`, { headers: { authorization: `Bearer ${login.watchToken}` } })).body as {
+    status: string;
+    rev: number;
+  };
+}
+
+/** A signed plaintext event POST exactly as WeChat sends it. */
+function signedEvent(s: TestStack, fields: Record<string, string | number>, token = TOKEN) {
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const nonce = '1514711492';
+  const q = new URLSearchParams({ signature: eventSignature([token, timestamp, nonce]), timestamp, nonce, openid: String(fields.FromUserName) });
+  return () =>
+    fetch(`${s.httpUrl}/wechat/events?${q}`, { method: 'POST', headers: { 'content-type': 'text/xml' }, body: buildWechatXml(fields) });
+}
+
+describe('mode "mp-qrcode": Official Account parametric QR', () => {
+  it('QR from qrcode/create → subscribe event → confirmed over WS → redeemed session', async () => {
+    const before = await stats();
+    const login = await createLogin(stack.httpUrl, { mode: 'mp-qrcode' });
+    expect(login.scanUrl).toMatch(/^http:\/\/weixin\.qq\.com\/q\/[\w-]+$/);
+    const after = await stats();
+    expect((after['/cgi-bin/qrcode/create'] ?? 0) - (before['/cgi-bin/qrcode/create'] ?? 0)).toBe(1);
+    const svg = await fetch(`${stack.httpUrl}${login.qr.svg}`);
+    expect(svg.headers.get('content-type')).toMatch(/svg/);
+
+    const watcher = await WatchClient.watch(login.ws, login.id, login.watchToken);
+    await watcher.next((m) => m.status === 'pending');
+    // The phone scans what the QR encodes; the simulator pushes to the configured server URL.
+    const push = await json(`${stack.simUrl}/sim/mp/scan`, { body: { url: login.scanUrl } });
+    expect(push.body).toMatchObject({ delivered: true, userSees: 'ok', event: 'subscribe' });
+    expect((push.body.attempts as unknown[]).length).toBe(1);
+    const confirmed = await watcher.next((m) => m.status === 'confirmed');
+    expect(confirmed.ticket).toMatch(/^[0-9A-Za-z]{32}$/);
+    const user = await redeemToSession(stack, login, confirmed.ticket as string);
+    expect(user).toEqual({ openid: push.body.openid });
+  });
+
+  it('a follower scanning gets SCAN with the bare scene, and it works the same', async () => {
+    const login = await createLogin(stack.httpUrl, { mode: 'mp-qrcode' });
+    const push = await json(`${stack.simUrl}/sim/mp/scan`, { body: { url: login.scanUrl, subscribed: true } });
+    expect(push.body).toMatchObject({ delivered: true, event: 'SCAN' });
+    expect((await view(stack, login)).status).toBe('confirmed');
+  });
+
+  it("WeChat's retries are deduplicated: 3 deliveries, one transition, every one answered success", async () => {
+    const login = await createLogin(stack.httpUrl, { mode: 'mp-qrcode' });
+    // A slow network between WeChat and us: the first two answers arrive after WeChat's timeout.
+    let seen = 0;
+    const proxy = http.createServer((req, res) => {
+      const n = ++seen;
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        void fetch(`${stack.httpUrl}${req.url}`, { method: 'POST', headers: { 'content-type': 'text/xml' }, body: Buffer.concat(chunks) })
+          .then(async (r) => ({ status: r.status, text: await r.text() }))
+          .then(({ status, text }) => setTimeout(() => res.writeHead(status).end(text), n < 3 ? 600 : 0));
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const target = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/wechat/events`;
+    try {
+      const push = await json(`${stack.simUrl}/sim/mp/scan`, { body: { url: login.scanUrl, target, token: TOKEN, timeoutMs: 300 } });
+      const attempts = push.body.attempts as { status?: number; body?: string; error?: string }[];
+      expect(attempts).toHaveLength(3);
+      expect(attempts[0]!.error).toMatch(/no answer within 300 ms/);
+      expect(attempts[2]).toMatchObject({ status: 200, body: 'success' });
+      expect(push.body.delivered).toBe(true);
+      expect(seen).toBe(3);
+    } finally {
+      proxy.close();
+    }
+    const v = await view(stack, login);
+    expect(v).toMatchObject({ status: 'confirmed', rev: 2 }); // created (1) + one transition
+
+    // The same delivery three times at once (SET NX decides): all `success`, still one transition.
+    const other = await createLogin(stack.httpUrl, { mode: 'mp-qrcode' });
+    const scene = `slogin${other.id}`;
+    const send = signedEvent(stack, { ToUserName: 'gh_x', FromUserName: 'oRetryUser000000000000000001', CreateTime: 1714036504, MsgType: 'event', Event: 'SCAN', EventKey: scene });
+    const answers = await Promise.all([send(), send(), send()]);
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(await Promise.all(answers.map((r) => r.text()))).toEqual(['success', 'success', 'success']);
+    expect(await view(stack, other)).toMatchObject({ status: 'confirmed', rev: 2 });
+  });
+
+  it('GET handshake echoes echostr verbatim; a bad signature is 403 invalid_signature', async () => {
+    const timestamp = '1714036504';
+    const nonce = '1514711492';
+    const signature = eventSignature([TOKEN, timestamp, nonce]);
+    const ok = await fetch(`${stack.httpUrl}/wechat/events?${new URLSearchParams({ signature, timestamp, nonce, echostr: '8437 2:é+' })}`);
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toBe('8437 2:é+');
+    const bad = await fetch(`${stack.httpUrl}/wechat/events?${new URLSearchParams({ signature: 'f'.repeat(40), timestamp, nonce, echostr: 'x' })}`);
+    expect(bad.status).toBe(403);
+    expect(await bad.text()).toContain('invalid_signature');
+
+    // A push signed with another token is refused, and WeChat would show the user an error.
+    const login = await createLogin(stack.httpUrl, { mode: 'mp-qrcode' });
+    const push = await json(`${stack.simUrl}/sim/mp/scan`, { body: { url: login.scanUrl, token: 'notourtoken' } });
+    expect(push.body).toMatchObject({ delivered: false, userSees: 'error' });
+    expect((push.body.attempts as { status: number }[])[0]!.status).toBe(403);
+    expect((await view(stack, login)).status).toBe('pending');
+  });
+
+  it('answers success but changes nothing for unknown scenes, other logins, expired QR codes and other messages', async () => {
+    const fire = (fields: Record<string, string | number>) => signedEvent(stack, { ToUserName: 'gh_x', CreateTime: Date.now(), MsgType: 'event', ...fields })();
+    const messages: Record<string, string | number>[] = [
+      { FromUserName: 'oA', Event: 'subscribe', EventKey: '' }, // a plain follow
+      { FromUserName: 'oB', Event: 'SCAN', EventKey: 'campaign42' }, // another of the account's QR codes
+      { FromUserName: 'oC', Event: 'SCAN', EventKey: `slogin${'A'.repeat(24)}` }, // no such login
+      { FromUserName: 'oD', Event: 'unsubscribe' },
+      { FromUserName: 'oE', MsgType: 'text', Content: 'hello' },
+    ];
+    for (const fields of messages) {
+      const res = await fire(fields);
+      expect([res.status, await res.text()]).toEqual([200, 'success']);
+    }
+    // An oauth login's id in a scene must not confirm it.
+    const oauth = await createLogin(stack.httpUrl);
+    const res = await fire({ FromUserName: 'oF', Event: 'SCAN', EventKey: `slogin${oauth.id}` });
+    expect(await res.text()).toBe('success');
+    expect((await view(stack, oauth)).status).toBe('pending');
+    // An unknown QR URL: WeChat sends nothing.
+    expect((await json(`${stack.simUrl}/sim/mp/scan`, { body: { url: 'http://weixin.qq.com/q/nope' } })).status).toBe(404);
+  });
+
+  it('a login past its deadline is not confirmed by a late scan event', async () => {
+    const short = await startStack({ WECHAT_TOKEN: TOKEN, LOGIN_TTL: '1' });
+    try {
+      const login = await createLogin(short.httpUrl, { mode: 'mp-qrcode' });
+      await new Promise((r) => setTimeout(r, 1100));
+      // The simulator's QR expired with the login (expire_seconds = LOGIN_TTL), so push by scene.
+      const push = await json(`${short.simUrl}/sim/mp/scan`, { body: { scene: `slogin${login.id}` } });
+      expect(push.body).toMatchObject({ delivered: true });
+      expect((await view(short, login)).status).toBe('expired');
+    } finally {
+      await short.stop();
+    }
+  });
+});
+
+describe('mode "mp-qrcode" in safe mode (AES)', () => {
+  let aes: TestStack;
+  beforeAll(async () => {
+    aes = await startStack({ WECHAT_TOKEN: TOKEN, WECHAT_AES_KEY: AES_KEY });
+  });
+  afterAll(() => aes?.stop());
+
+  it('an encrypted event confirms the login', async () => {
+    const login = await createLogin(aes.httpUrl, { mode: 'mp-qrcode' });
+    const watcher = await WatchClient.watch(login.ws, login.id, login.watchToken);
+    const push = await json(`${aes.simUrl}/sim/mp/scan`, { body: { url: login.scanUrl } });
+    expect(push.body).toMatchObject({ delivered: true });
+    const confirmed = await watcher.next((m) => m.status === 'confirmed');
+    expect(await redeemToSession(aes, login, confirmed.ticket as string)).toEqual({ openid: push.body.openid });
+  });
+
+  it('refuses a message encrypted for another appid, and a wrong msg_signature', async () => {
+    const login = await createLogin(aes.httpUrl, { mode: 'mp-qrcode' });
+    const wrongApp = await json(`${aes.simUrl}/sim/mp/scan`, { body: { url: login.scanUrl, appid: 'wx0000000000000000' } });
+    expect(wrongApp.body).toMatchObject({ delivered: false, userSees: 'error' });
+    expect((wrongApp.body.attempts as { status: number; body: string }[])[0]).toMatchObject({ status: 403 });
+
+    // Encrypted with another EncodingAESKey: signed with our token, so msg_signature passes; decryption fails.
+    const wrongKey = await json(`${aes.simUrl}/sim/mp/scan`, { body: { url: login.scanUrl, aesKey: 'B'.repeat(43) } });
+    expect(wrongKey.body).toMatchObject({ delivered: false });
+
+    // Tampered msg_signature: a valid plaintext signature is not enough in safe mode.
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const nonce = '77';
+    const q = new URLSearchParams({ signature: eventSignature([TOKEN, timestamp, nonce]), timestamp, nonce, encrypt_type: 'aes', msg_signature: '0'.repeat(40) });
+    const res = await fetch(`${aes.httpUrl}/wechat/events?${q}`, { method: 'POST', body: buildWechatXml({ ToUserName: 'gh_x', Encrypt: 'AAAA' }) });
+    expect(res.status).toBe(403);
+    expect(await res.text()).toContain('invalid_signature');
+    expect((await view(aes, login)).status).toBe('pending');
+  });
+});
+
+describe('mode "miniprogram": mini-program code', () => {
+  async function wxLogin(body: Record<string, unknown> = {}): Promise<{ code: string; openid: string }> {
+    return (await json(`${stack.simUrl}/sim/miniprogram/login`, { body })).body as { code: string; openid: string };
+  }
+
+  it('code from getwxacodeunlimit (fetched once) → scan → confirm → confirmed over WS → redeemed session', async () => {
+    const before = await stats();
+    const login = await createLogin(stack.httpUrl, { mode: 'miniprogram' });
+    expect(login.scanUrl).toBe(`pages/login/index?scene=${login.id}`);
+    for (let i = 0; i < 2; i++) {
+      const png = await fetch(`${stack.httpUrl}${login.qr.png}`);
+      expect(png.status).toBe(200);
+      expect(png.headers.get('content-type')).toBe('image/png');
+      expect(Buffer.from(await png.arrayBuffer()).subarray(1, 4).toString()).toBe('PNG');
+    }
+    const svg = await fetch(`${stack.httpUrl}${login.qr.svg}`, { redirect: 'manual' });
+    expect(svg.status).toBe(302);
+    expect(svg.headers.get('location')).toBe(login.qr.png);
+    const after = await stats();
+    expect((after['/wxa/getwxacodeunlimit'] ?? 0) - (before['/wxa/getwxacodeunlimit'] ?? 0)).toBe(1);
+
+    const watcher = await WatchClient.watch(login.ws, login.id, login.watchToken);
+    await watcher.next((m) => m.status === 'pending');
+    const { code, openid } = await wxLogin();
+    const scan = await json(`${stack.httpUrl}/api/mp/scan`, { body: { scene: login.id, code } });
+    expect(scan.status).toBe(200);
+    expect(scan.body).toEqual({ mpToken: expect.stringMatching(/^[0-9A-Za-z]{32}$/), expiresAt: login.expiresAt });
+    await watcher.next((m) => m.status === 'scanned');
+
+    // Only the phone that scanned may confirm.
+    const forged = await json(`${stack.httpUrl}/api/mp/confirm`, { body: { scene: login.id, mpToken: 'x'.repeat(32) } });
+    expect([forged.status, forged.body.error]).toEqual([403, 'forbidden']);
+    const ok = await json(`${stack.httpUrl}/api/mp/confirm`, { body: { scene: login.id, mpToken: scan.body.mpToken } });
+    expect(ok.body).toEqual({ status: 'confirmed' });
+    const confirmed = await watcher.next((m) => m.status === 'confirmed');
+    const user = await redeemToSession(stack, login, confirmed.ticket as string);
+    expect(user.openid).toBe(openid);
+    expect(user.unionid).toMatch(/^o.{27}$/); // the first sample user is bound to an Open Platform account
+  });
+
+  it('cancel from the mini program cancels the login', async () => {
+    const login = await createLogin(stack.httpUrl, { mode: 'miniprogram' });
+    const scan = await json(`${stack.httpUrl}/api/mp/scan`, { body: { scene: login.id, code: (await wxLogin()).code } });
+    const res = await json(`${stack.httpUrl}/api/mp/cancel`, { body: { scene: login.id, mpToken: scan.body.mpToken } });
+    expect(res.body).toEqual({ status: 'cancelled' });
+    expect((await view(stack, login)).status).toBe('cancelled');
+  });
+
+  it('jscode2session refusals become clear codes: invalid_code, code_used, code_blocked', async () => {
+    const login = await createLogin(stack.httpUrl, { mode: 'miniprogram' });
+    const scan = (code: string) => json(`${stack.httpUrl}/api/mp/scan`, { body: { scene: login.id, code } });
+    const invalid = await scan('not-a-real-code');
+    expect([invalid.status, invalid.body.error, invalid.body.errcode]).toEqual([400, 'invalid_code', 40029]);
+    const blocked = await scan((await wxLogin({ blocked: true })).code);
+    expect([blocked.status, blocked.body.error, blocked.body.errcode]).toEqual([403, 'code_blocked', 40226]);
+
+    // A code spent on another login is used up (40163), and this login is untouched by it.
+    const other = await createLogin(stack.httpUrl, { mode: 'miniprogram' });
+    const { code } = await wxLogin();
+    expect((await json(`${stack.httpUrl}/api/mp/scan`, { body: { scene: other.id, code } })).status).toBe(200);
+    const used = await scan(code);
+    expect([used.status, used.body.error, used.body.errcode]).toEqual([409, 'code_used', 40163]);
+    expect((await view(stack, login)).status).toBe('pending');
+
+    // A second phone cannot take over a scanned login.
+    const again = await json(`${stack.httpUrl}/api/mp/scan`, { body: { scene: other.id, code: (await wxLogin()).code } });
+    expect([again.status, again.body.error]).toEqual([409, 'invalid_transition']);
+    // The scene of another mode's login is as unknown as a made-up one.
+    const oauth = await createLogin(stack.httpUrl);
+    const wrongMode = await json(`${stack.httpUrl}/api/mp/scan`, { body: { scene: oauth.id, code: (await wxLogin()).code } });
+    expect([wrongMode.status, wrongMode.body.error]).toEqual([404, 'unknown_login']);
+  });
+
+  it('an unknown mode is refused with the list of offered modes', async () => {
+    const res = await json(`${stack.httpUrl}/api/logins`, { body: { mode: 'nfc' } });
+    expect([res.status, res.body.error]).toEqual([400, 'unknown_mode']);
+    expect(res.body.modes).toEqual(['oauth', 'mp-qrcode', 'miniprogram']);
+  });
+});
+
+describe('simulator: parametric QR, mini-program code and jscode2session rules', () => {
+  let token: string;
+  let mpToken: string;
+  const stableToken = async (appid: string, secret: string) =>
+    (await json(`${stack.simUrl}/cgi-bin/stable_token`, { body: { grant_type: 'client_credential', appid, secret, force_refresh: false } })).body
+      .access_token as string;
+  beforeAll(async () => {
+    token = await stableToken(DEV_APPID, DEV_SECRET);
+    // The mini program is an app of its own, with its own global access_token.
+    mpToken = await stableToken(DEV_MP_APPID, DEV_MP_SECRET);
+    expect(token).toBeTruthy();
+    expect(mpToken).toBeTruthy();
+    expect(mpToken).not.toBe(token);
+  });
+
+  const post = (path: string, body: unknown, t = token) => json(`${stack.simUrl}${path}?access_token=${encodeURIComponent(t)}`, { body });
+
+  it('qrcode/create: token checked, scene_str 1–64 else 40053, expire_seconds capped at 30 days; showqrcode', async () => {
+    const scene = (s: string) => ({ action_name: 'QR_STR_SCENE', action_info: { scene: { scene_str: s } } });
+    expect((await post('/cgi-bin/qrcode/create', { expire_seconds: 60, ...scene('a') }, 'bogus')).body.errcode).toBe(40014);
+    expect((await post('/cgi-bin/qrcode/create', scene('x'.repeat(65)))).body.errcode).toBe(40053);
+    expect((await post('/cgi-bin/qrcode/create', scene(''))).body.errcode).toBe(40053);
+    expect(String((await post('/cgi-bin/qrcode/create', scene(''))).body.errmsg)).toMatch(/^invalid action info, rid: \w+-\w+-\w+$/);
+    const ok = await post('/cgi-bin/qrcode/create', { expire_seconds: 9_999_999, ...scene('x'.repeat(64)) });
+    expect(ok.body).toMatchObject({ ticket: expect.stringMatching(/^gQ/), expire_seconds: 2_592_000, url: expect.stringMatching(/^http:\/\/weixin\.qq\.com\/q\//) });
+    const img = await fetch(`${stack.simUrl}/cgi-bin/showqrcode?ticket=${encodeURIComponent(ok.body.ticket as string)}`);
+    expect([img.status, img.headers.get('content-type')]).toEqual([200, 'image/png']);
+    expect((await fetch(`${stack.simUrl}/cgi-bin/showqrcode?ticket=gQnope`)).status).toBe(404);
+  });
+
+  it('getwxacodeunlimit: 41001 without a token, 40169 too long / not JSON, 40129 bad characters, 41030 bad page', async () => {
+    const body = (scene: string, extra: Record<string, unknown> = {}) => ({ scene, page: 'pages/login/index', check_path: false, ...extra });
+    const mpPost = (b: unknown, t = mpToken) => post('/wxa/getwxacodeunlimit', b, t);
+    // The Official Account's token does not draw the mini program's codes.
+    expect((await mpPost(body('a'), token)).body.errcode).toBe(40014);
+    expect((await json(`${stack.simUrl}/wxa/getwxacodeunlimit`, { body: body('a') })).body.errcode).toBe(41001);
+    expect((await mpPost(body('a'.repeat(33)))).body.errcode).toBe(40169);
+    expect((await mpPost(body('a b'))).body.errcode).toBe(40129);
+    expect((await mpPost(body('ok', { page: '/pages/login/index' }))).body.errcode).toBe(41030);
+    expect((await mpPost(body('ok', { page: 'pages/unreleased/index', check_path: true }))).body.errcode).toBe(41030);
+    const raw = await fetch(`${stack.simUrl}/wxa/getwxacodeunlimit?access_token=${mpToken}`, { method: 'POST', body: 'not json' });
+    expect(((await raw.json()) as { errcode: number }).errcode).toBe(40169);
+    const img = await fetch(`${stack.simUrl}/wxa/getwxacodeunlimit?access_token=${mpToken}`, {
+      method: 'POST',
+      body: JSON.stringify(body("a1!#$&'()*+,/:;=?@-._~")),
+    });
+    expect(img.headers.get('content-type')).toBe('image/png');
+  });
+
+  it('jscode2session: the mini program app only, codes single use', async () => {
+    const { code } = (await json(`${stack.simUrl}/sim/miniprogram/login`, { body: {} })).body as { code: string };
+    const q = (p: Record<string, string>) => json(`${stack.simUrl}/sns/jscode2session?${new URLSearchParams(p)}`);
+    const mp = stack.config.miniProgram!;
+    expect((await q({ appid: DEV_APPID, secret: DEV_SECRET, js_code: code, grant_type: 'authorization_code' })).body.errcode).toBe(40013);
+    expect((await q({ appid: mp.appid, secret: DEV_SECRET, js_code: code, grant_type: 'authorization_code' })).body.errcode).toBe(40125);
+    const ok = await q({ appid: mp.appid, secret: mp.secret, js_code: code, grant_type: 'authorization_code' });
+    expect(ok.body).toMatchObject({ openid: expect.stringMatching(/^.{28}$/), session_key: expect.any(String) });
+    expect((await q({ appid: mp.appid, secret: mp.secret, js_code: code, grant_type: 'authorization_code' })).body.errcode).toBe(40163);
+  });
+});
+
+describe('config of the new modes', () => {
+  it('dev defaults outside production; nothing in production unless set; the mini-program pair is both or neither', async () => {
+    const { loadConfig, DEV_WECHAT_TOKEN } = await import('../server/config.js');
+    const dev = loadConfig({});
+    expect(dev.wechat.token).toBe(DEV_WECHAT_TOKEN);
+    expect(dev.miniProgram?.appid).toBe(DEV_MP_APPID);
+    expect(dev.wechat.aesKey).toBeUndefined();
+    const prod = loadConfig({ NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(32), WECHAT_SECRET: 'a'.repeat(32) });
+    expect([prod.wechat.token, prod.miniProgram]).toEqual([undefined, undefined]);
+    expect(() => loadConfig({ WECHAT_MP_APPID: 'wx1234567890abcdef' })).toThrow(/WECHAT_MP_APPID, WECHAT_MP_SECRET: set both/);
+    expect(() => loadConfig({ WECHAT_AES_KEY: 'short', WECHAT_TOKEN: 'a b' })).toThrow(/WECHAT_TOKEN[\s\S]*WECHAT_AES_KEY|WECHAT_AES_KEY[\s\S]*WECHAT_TOKEN/);
+    expect(() => loadConfig({ NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(32), WECHAT_SECRET: 'a'.repeat(32), WECHAT_TOKEN: DEV_WECHAT_TOKEN })).toThrow(
+      /WECHAT_TOKEN: the dev token/,
+    );
+  });
+});
