@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { freePort } from '../util/free-port.js';
 
 export interface RedisServerHandle {
@@ -33,7 +36,10 @@ export async function startRedisServer(
     const args = [
       ...(opts.configFile ? [opts.configFile] : []),
       ...(opts.sentinel ? ['--sentinel'] : ['--save', '', '--appendonly', 'no']),
-      '--port', String(port), '--bind', '127.0.0.1', '--protected-mode', 'no', ...(opts.extraArgs ?? []),
+      '--port', String(port), '--bind', '127.0.0.1', '--protected-mode', 'no',
+      // Its own scratch folder: a replica's full sync writes an RDB file even with saving disabled.
+      ...(opts.sentinel ? [] : ['--dir', mkdtempSync(path.join(tmpdir(), 'scanlogin-redis-'))]),
+      ...(opts.extraArgs ?? []),
     ];
     const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
