@@ -1,6 +1,5 @@
 import type { Config } from '../config.js';
 import { silentLogger } from '../log.js';
-import { standaloneTarget } from '../redis/target.js';
 import { RedisConfigSource } from '../reload/config-source.js';
 import { configuredView, nodeFromUrl, registeredNodes } from './collect.js';
 import { findProblems, formatTable } from './verdict.js';
@@ -11,20 +10,14 @@ import { findProblems, formatTable } from './verdict.js';
  */
 export async function runDoctor(config: Config, urls: string[], write: (line: string) => void): Promise<number> {
   const logger = silentLogger();
-  const { url, keyPrefix, configFile } = config.redis;
   let source: RedisConfigSource;
   try {
-    source = await RedisConfigSource.load({
-      ...(configFile && { file: configFile }),
-      ...(url && { envTarget: standaloneTarget(url, keyPrefix) }),
-      defaultPrefix: keyPrefix,
-      logger,
-    });
+    source = await RedisConfigSource.fromConfig(config.redis, logger);
   } catch (err) {
     write(`doctor: ${(err as Error).message}`);
     return 2;
   }
-  const reference = configuredView(source.target, configFile ?? 'REDIS_URL');
+  const reference = configuredView(source.target, config.redis.configFile ?? 'REDIS_URL');
   const [registered, ...byUrl] = await Promise.all([registeredNodes(source.target, logger), ...urls.map(nodeFromUrl)]);
   const nodes = [...registered.nodes, ...byUrl];
   write(formatTable([reference, ...nodes]));

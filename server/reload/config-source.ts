@@ -2,7 +2,8 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
-import { describeTarget, targetHash, type RedisTarget } from '../redis/target.js';
+import type { Config } from '../config.js';
+import { describeTarget, standaloneTarget, targetHash, type RedisTarget } from '../redis/target.js';
 import { parseConfigFile } from './config-file.js';
 
 export type SourceState = 'idle' | 'watching' | 'stopped';
@@ -27,7 +28,6 @@ export class RedisConfigSource {
   #checking: Promise<void> = Promise.resolve();
   #onChange: ((target: RedisTarget) => void) | undefined;
   readonly #file: string | undefined;
-  readonly #envTarget: RedisTarget | undefined;
   readonly #defaultPrefix: string;
   readonly #log: Logger;
   readonly #pollMs: number;
@@ -38,7 +38,6 @@ export class RedisConfigSource {
 
   private constructor(opts: { file?: string; envTarget?: RedisTarget; defaultPrefix: string; logger: Logger; pollMs: number; target: RedisTarget }) {
     this.#file = opts.file;
-    this.#envTarget = opts.envTarget;
     this.#defaultPrefix = opts.defaultPrefix;
     this.#log = opts.logger;
     this.#pollMs = opts.pollMs;
@@ -66,6 +65,16 @@ export class RedisConfigSource {
     const source = new RedisConfigSource({ ...opts, pollMs: opts.pollMs ?? 250, target });
     source.#lastText = text;
     return source;
+  }
+
+  /** The source a role's configuration describes: CONFIG_FILE when set, REDIS_URL (+ REDIS_KEY_PREFIX) otherwise. */
+  static fromConfig(redis: Config['redis'], logger: Logger): Promise<RedisConfigSource> {
+    return RedisConfigSource.load({
+      ...(redis.configFile && { file: redis.configFile }),
+      ...(redis.url && { envTarget: standaloneTarget(redis.url, redis.keyPrefix) }),
+      defaultPrefix: redis.keyPrefix,
+      logger,
+    });
   }
 
   get target(): RedisTarget {

@@ -2,7 +2,6 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { RedisLink } from '../redis/link.js';
 import { NodeRegistry } from '../redis/registry.js';
-import { standaloneTarget } from '../redis/target.js';
 import { RedisConfigSource } from '../reload/config-source.js';
 import { LoginStore } from '../logins/store.js';
 import { LoginWatchHub } from '../logins/watch-hub.js';
@@ -25,15 +24,9 @@ export interface Core {
  * config changes (file edits, SIGHUP) by switching the link, and registers this node for `doctor`.
  */
 export async function startCore(config: Config, role: string, logger: Logger, healthUrl?: string): Promise<Core> {
-  const { url, keyPrefix, configFile } = config.redis;
   let source: RedisConfigSource;
   try {
-    source = await RedisConfigSource.load({
-      ...(configFile && { file: configFile }),
-      ...(url && { envTarget: standaloneTarget(url, keyPrefix) }),
-      defaultPrefix: keyPrefix,
-      logger,
-    });
+    source = await RedisConfigSource.fromConfig(config.redis, logger);
   } catch (err) {
     throw new AppError('redis_unavailable', `${(err as Error).message} (npm start sets REDIS_URL for you; see README "Configuration")`);
   }

@@ -1,19 +1,8 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { AppError } from '../errors.js';
 import type { SimDeps } from './deps.js';
-import { newRid } from './ids.js';
-import { queryParam, wxError, wxJson, type WxErrcode } from './respond.js';
+import { queryParam, readJsonBody, wxError, wxJson, type WxErrcode } from './respond.js';
 import type { SimTokens, TokenAnswer } from './tokens.js';
-
-/** A stable_token body is four short fields; anything near this is not a WeChat client talking. */
-const JSON_LIMIT_BYTES = 4 * 1024;
-
-/** errcodes only the token APIs emit, with WeChat's texts (respond.ts holds the shared ones). */
-const TOKEN_ERRMSG = {
-  45009: 'reach max api daily quota limit',
-  47001: 'data format error',
-} as const;
 
 /**
  * api.weixin.qq.com global access_token (wechat-api.md §3): `GET /cgi-bin/token` and `POST /cgi-bin/stable_token`,
@@ -32,7 +21,7 @@ export function tokenRouter(deps: SimDeps): Router {
   });
 
   router.post('/cgi-bin/stable_token', counted, async (ctx) => {
-    const body = await readJson(ctx);
+    const body = await readJsonBody(ctx);
     if (!body) return fail(ctx, deps, 47001);
     const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
     const app = checkCredentials(deps, str(body.grant_type), str(body.appid), str(body.secret));
@@ -79,28 +68,7 @@ function answer(ctx: Context, deps: SimDeps, result: TokenAnswer): void {
   wxJson(ctx, { access_token: result.token, expires_in: result.expiresIn });
 }
 
-function fail(ctx: Context, deps: SimDeps, errcode: WxErrcode | keyof typeof TOKEN_ERRMSG): void {
-  const now = deps.clock();
-  if (errcode === 45009 || errcode === 47001) {
-    wxJson(ctx, { errcode, errmsg: `${TOKEN_ERRMSG[errcode]}, rid: ${newRid(now)}` });
-  } else {
-    wxError(ctx, errcode, now);
-  }
+function fail(ctx: Context, deps: SimDeps, errcode: WxErrcode): void {
+  wxError(ctx, errcode, deps.clock());
 }
 
-/** The request body as a JSON object, or undefined when it is not one (WeChat answers 47001). */
-async function readJson(ctx: Context): Promise<Record<string, unknown> | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > JSON_LIMIT_BYTES) throw new AppError('payload_too_large', `body is larger than ${JSON_LIMIT_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  try {
-    const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}

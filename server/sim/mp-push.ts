@@ -3,7 +3,7 @@ import { createHash, randomInt } from 'node:crypto';
 import { encryptEventMessage, eventSignature, AES_KEY_RE } from '../wechat/event-crypto.js';
 import { buildWechatXml } from '../wechat/event-xml.js';
 import type { SimDeps } from './deps.js';
-import { readJsonBody } from './mp-respond.js';
+import { readJsonBody } from './respond.js';
 
 /** WeChat waits 5 s for the developer's server and tries 3 times in all (wechat-api.md §4). */
 export const PUSH_TIMEOUT_MS = 5000;

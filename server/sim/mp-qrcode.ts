@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import QRCode from 'qrcode';
 import type { SimDeps } from './deps.js';
-import { readJsonBody, wxFail } from './mp-respond.js';
+import { readJsonBody, wxError as wxFail } from './respond.js';
 import { queryParam, wxJson } from './respond.js';
 
 /** wechat-api.md §4: scene_str 1–64 characters; expire_seconds at most 30 days, 60 s when absent. */

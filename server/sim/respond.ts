@@ -1,4 +1,5 @@
 import type { Context } from 'koa';
+import { AppError } from '../errors.js';
 import { newRid } from './ids.js';
 
 /**
@@ -23,9 +24,18 @@ const ERRMSG = {
   41009: 'missing openid',
   42001: 'access_token expired',
   48001: 'api unauthorized',
+  // Global access_token APIs.
+  45009: 'reach max api daily quota limit',
+  47001: 'data format error',
+  // Parametric QR and mini-program APIs.
+  40053: 'invalid action info',
+  40129: 'invalid scene',
+  40169: 'invalid length for scene, or the data is not json string',
+  40226: 'code blocked',
+  41030: 'invalid page',
 } as const;
 
-export type WxErrcode = -1 | 40001 | 40002 | 40003 | 40013 | 40014 | 40029 | 40125 | 40163 | 41001 | 41002 | 41004 | 41008 | 41009 | 42001 | 48001;
+export type WxErrcode = keyof typeof ERRMSG;
 
 /** WeChat's errmsg text for a code, without the rid suffix (used by the consent error page too). */
 export function errmsgOf(errcode: WxErrcode): string {
@@ -45,6 +55,25 @@ export function wxJson(ctx: Context, body: Record<string, unknown>): void {
 /** Writes a WeChat error: HTTP 200, `{"errcode":N,"errmsg":"<text>, rid: <rid>"}`. */
 export function wxError(ctx: Context, errcode: WxErrcode, nowMs: number): void {
   wxJson(ctx, { errcode, errmsg: `${ERRMSG[errcode]}, rid: ${newRid(nowMs)}` });
+}
+
+const JSON_LIMIT_BYTES = 16 * 1024;
+
+/** The request body as a JSON object, or undefined when it is not one (the caller picks WeChat's errcode). */
+export async function readJsonBody(ctx: Context): Promise<Record<string, unknown> | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > JSON_LIMIT_BYTES) throw new AppError('payload_too_large', `body is larger than ${JSON_LIMIT_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  try {
+    const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** First value of a query parameter; repeated parameters (`?code=a&code=b`) use the first, absent → undefined. */

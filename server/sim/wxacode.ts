@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import QRCode from 'qrcode';
 import type { SimDeps } from './deps.js';
-import { readJsonBody, wxFail } from './mp-respond.js';
+import { readJsonBody, wxError as wxFail } from './respond.js';
 import { queryParam } from './respond.js';
 
 /** wechat-api.md §5: scene is ≤ 32 visible characters from this set. */

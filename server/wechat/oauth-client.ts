@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AppError } from '../errors.js';
+import { wechatFetch, wechatJson } from './api-call.js';
 import { WechatApiError, WECHAT_ERRCODES } from './errors.js';
 
 export type OAuthScope = 'snsapi_base' | 'snsapi_userinfo';
@@ -49,7 +50,6 @@ export interface WechatUserInfo {
   readonly sex: number;
 }
 
-const ErrorBody = z.object({ errcode: z.number(), errmsg: z.string().optional() });
 
 const TokenBody = z.object({
   access_token: z.string().min(1),
@@ -128,32 +128,7 @@ export class WechatOAuthClient {
   }
 
   async #getOnce(api: string, params: Record<string, string>): Promise<unknown> {
-    const url = `${this.#apiBase}${api}?${new URLSearchParams(params).toString()}`;
-    let status: number;
-    let text: string;
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(this.#timeoutMs) });
-      status = res.status;
-      text = await res.text();
-    } catch (err) {
-      // Messages name the API path only: the full URL carries the app secret.
-      const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-      const why = timedOut ? `timed out after ${this.#timeoutMs} ms` : 'could not be reached';
-      throw new AppError('wechat_error', `WeChat ${api} ${why}`, undefined, { cause: err });
-    }
-    // WeChat answers errors as HTTP 200 and labels JSON text/plain, so the body is parsed whatever the
-    // Content-Type says, and the status matters only when the body is not JSON.
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch (err) {
-      throw new AppError('wechat_error', `WeChat ${api} returned a non-JSON body (HTTP ${status})`, undefined, { cause: err });
-    }
-    const error = ErrorBody.safeParse(body);
-    if (error.success && error.data.errcode !== 0) {
-      throw new WechatApiError(api, error.data.errcode, error.data.errmsg ?? '');
-    }
-    return body;
+    return wechatJson(api, await wechatFetch({ apiBase: this.#apiBase, timeoutMs: this.#timeoutMs }, api, params));
   }
 }
 

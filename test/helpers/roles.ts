@@ -30,6 +30,7 @@ export interface Roles {
   httpUrl: string;
   wsUrl: string;
   wsHealthUrl: string;
+  simUrl: string;
   stop(): Promise<void>;
 }
 
@@ -59,6 +60,7 @@ export async function startRoles(env: Record<string, string>): Promise<Roles> {
     httpUrl: config.publicUrl,
     wsUrl: config.wsPublicUrl,
     wsHealthUrl: `http://127.0.0.1:${wsPort}/healthz`,
+    simUrl,
     async stop() {
       await Promise.all([http.stop(), ws.stop(), sim.stop()]);
     },

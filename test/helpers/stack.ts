@@ -1,10 +1,6 @@
-import { loadConfig, type Config } from '../../server/config.js';
-import { silentLogger } from '../../server/log.js';
-import { runHttp } from '../../server/roles/http.js';
-import { runWs } from '../../server/roles/ws.js';
-import { runSim } from '../../server/roles/sim.js';
-import { freePort } from '../../server/util/free-port.js';
+import type { Config } from '../../server/config.js';
 import { startRedisServer, type RedisServerHandle } from '../../server/redis/redis-server.js';
+import { startRoles } from './roles.js';
 
 export interface TestStack {
   config: Config;
@@ -21,34 +17,15 @@ export interface TestStack {
  */
 export async function startStack(env: Record<string, string> = {}): Promise<TestStack> {
   const redis = await startRedisServer();
-  const [httpPort, wsPort, simPort] = [await freePort(), await freePort(), await freePort()];
-  const simUrl = `http://127.0.0.1:${simPort}`;
-  const config = loadConfig({
-    HOST: '127.0.0.1',
-    HTTP_PORT: String(httpPort),
-    WS_PORT: String(wsPort),
-    SIM_PORT: String(simPort),
-    REDIS_URL: redis.url,
-    PUBLIC_URL: `http://127.0.0.1:${httpPort}`,
-    WS_PUBLIC_URL: `ws://127.0.0.1:${wsPort}/ws`,
-    WECHAT_OPEN_BASE: simUrl,
-    WECHAT_API_BASE: simUrl,
-    SESSION_SECRET: 'test-session-secret-0123456789',
-    LOG_LEVEL: 'silent',
-    ...env,
-  });
-  const logger = silentLogger();
-  const sim = await runSim(config, logger);
-  const ws = await runWs(config, logger);
-  const http = await runHttp(config, logger);
+  const roles = await startRoles({ REDIS_URL: redis.url, ...env });
   return {
-    config,
+    config: roles.config,
     redis,
-    httpUrl: config.publicUrl,
-    wsUrl: config.wsPublicUrl,
-    simUrl,
+    httpUrl: roles.httpUrl,
+    wsUrl: roles.wsUrl,
+    simUrl: roles.simUrl,
     async stop() {
-      await Promise.all([http.stop(), ws.stop(), sim.stop()]);
+      await roles.stop();
       await redis.stop();
     },
   };

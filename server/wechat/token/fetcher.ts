@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
-import { WechatApiError } from '../errors.js';
+import { wechatFetch, wechatJson } from '../api-call.js';
 
 /** Which WeChat API issues our global access_token (wechat-api.md §3). */
 export type TokenMode = 'stable' | 'token';
@@ -11,7 +11,6 @@ export interface FetchedToken {
   readonly expiresInMs: number;
 }
 
-const ErrorBody = z.object({ errcode: z.number(), errmsg: z.string().optional() });
 const TokenBody = z.object({ access_token: z.string().min(1), expires_in: z.number().int().positive() });
 
 const API = { stable: '/cgi-bin/stable_token', token: '/cgi-bin/token' } as const;
@@ -45,45 +44,14 @@ export class TokenFetcher {
   /** Fetches a token. `forceRefresh` applies to stable_token only (20/day, ≥ 30 s apart, WeChat-enforced). */
   async fetch(forceRefresh = false): Promise<FetchedToken> {
     const api = this.api;
-    const init: RequestInit =
+    const credentials = { grant_type: 'client_credential', appid: this.#appid, secret: this.#secret };
+    const endpoint = { apiBase: this.#apiBase, timeoutMs: this.#timeoutMs };
+    // stable_token takes a JSON body; cgi-bin/token a query. Either way the secret never reaches a log line.
+    const answer =
       this.mode === 'stable'
-        ? {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({
-              grant_type: 'client_credential',
-              appid: this.#appid,
-              secret: this.#secret,
-              force_refresh: forceRefresh,
-            }),
-          }
-        : { method: 'GET' };
-    const query =
-      this.mode === 'token'
-        ? `?${new URLSearchParams({ grant_type: 'client_credential', appid: this.#appid, secret: this.#secret })}`
-        : '';
-    let status: number;
-    let text: string;
-    try {
-      const res = await fetch(`${this.#apiBase}${api}${query}`, { ...init, signal: AbortSignal.timeout(this.#timeoutMs) });
-      status = res.status;
-      text = await res.text();
-    } catch (err) {
-      // Messages name the API path only: the URL (token mode) and body carry the app secret.
-      const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-      const why = timedOut ? `timed out after ${this.#timeoutMs} ms` : 'could not be reached';
-      throw new AppError('wechat_error', `WeChat ${api} ${why}`, undefined, { cause: err });
-    }
-    // WeChat labels JSON inconsistently and answers errors as HTTP 200: parse the body whatever the headers say.
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch (err) {
-      throw new AppError('wechat_error', `WeChat ${api} returned a non-JSON body (HTTP ${status})`, undefined, { cause: err });
-    }
-    const error = ErrorBody.safeParse(body);
-    if (error.success && error.data.errcode !== 0) throw new WechatApiError(api, error.data.errcode, error.data.errmsg ?? '');
-    const ok = TokenBody.safeParse(body);
+        ? await wechatFetch(endpoint, api, {}, { ...credentials, force_refresh: forceRefresh })
+        : await wechatFetch(endpoint, api, credentials);
+    const ok = TokenBody.safeParse(wechatJson(api, answer));
     if (!ok.success) throw new AppError('wechat_error', `WeChat ${api} returned an unexpected body`);
     return { token: ok.data.access_token, expiresInMs: ok.data.expires_in * 1000 };
   }
