@@ -20,6 +20,7 @@ const httpUrl = z.url({ protocol: /^https?$/ });
 const EnvSchema = z.object({
   NODE_ENV: z.string().default('development'),
   HOST: z.string().min(1).default('0.0.0.0'),
+  TRUST_PROXY: z.coerce.number().int().min(0).max(5).default(0),
   HTTP_PORT: port(3000),
   WS_PORT: port(3001),
   SIM_PORT: port(3002),
@@ -57,6 +58,8 @@ export interface Config {
   readonly env: string;
   readonly production: boolean;
   readonly host: string;
+  /** Reverse proxies in front of the http role whose X-Forwarded-For/-Proto to believe (0 = none). */
+  readonly trustProxy: number;
   readonly httpPort: number;
   readonly wsPort: number;
   readonly simPort: number;
@@ -132,6 +135,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     env: e.NODE_ENV,
     production,
     host: e.HOST,
+    trustProxy: e.TRUST_PROXY,
     httpPort: e.HTTP_PORT,
     wsPort: e.WS_PORT,
     simPort: e.SIM_PORT,

@@ -390,3 +390,23 @@ describe('config of the new modes', () => {
     );
   });
 });
+
+describe('access_token metrics', () => {
+  it('/healthz shows each shared token: age, upstream fetch count, no error', async () => {
+    await createLogin(stack.httpUrl, { mode: 'mp-qrcode' });
+    await createLogin(stack.httpUrl, { mode: 'miniprogram' });
+    const h = (await (await fetch(`${stack.httpUrl}/healthz`)).json()) as {
+      wechat: { accessTokens: Record<string, { fetchCount: number; tokenAgeMs?: number; expiresInMs?: number; lastError?: string; source: string }> };
+    };
+    for (const appid of [DEV_APPID, DEV_MP_APPID]) {
+      const t = h.wechat.accessTokens[appid]!;
+      expect(t.source).toBe('stable_token');
+      expect(t.tokenAgeMs).toBeGreaterThanOrEqual(0);
+      expect(t.expiresInMs).toBeGreaterThan(0);
+      expect(t.lastError).toBeUndefined();
+    }
+    // Shared across processes: whichever process fetched, the cache serves the rest, so counts stay tiny.
+    const total = Object.values(h.wechat.accessTokens).reduce((n, t) => n + t.fetchCount, 0);
+    expect(total).toBeLessThanOrEqual(2);
+  });
+});

@@ -13,12 +13,16 @@ import { redisHealth } from '../redis/health.js';
 export function createHttpApp(deps: HttpDeps): Koa {
   const app = new Koa();
   app.silent = true; // errors are logged by errorMiddleware, once
+  // Behind N reverse proxies, the client is the N-th address from the right of X-Forwarded-For: reading only
+  // those entries means a client cannot choose the IP shown on the phone's confirm page.
+  app.proxy = deps.config.trustProxy > 0;
+  app.maxIpsCount = deps.config.trustProxy;
   const health = new Router();
   health.get('/healthz', async (ctx) => {
     const h = await redisHealth(deps.link, deps.source);
     ctx.status = h.ok ? 200 : 503;
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { ...h, role: 'http' };
+    ctx.body = { ...h, role: 'http', ...(deps.tokenHealth && { wechat: { accessTokens: deps.tokenHealth() } }) };
   });
   const api = apiRouter(deps);
   const phone = phoneRouter(deps);

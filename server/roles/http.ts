@@ -16,6 +16,7 @@ export async function runHttp(config: Config, logger: Logger, port = config.http
     config,
     logger,
     modes: modes.modes,
+    tokenHealth: () => modes.tokenHealth(),
     ...(modes.miniProgram && { miniProgram: modes.miniProgram }),
     oauth: new WechatOAuthClient({ apiBase: config.wechat.apiBase, appid: config.wechat.appid, secret: config.wechat.secret }),
   });

@@ -5,13 +5,15 @@ import { ModeRegistry, oauthMode, type LoginMode } from '../logins/modes.js';
 import { mpQrcodeMode } from '../logins/mp-qrcode-mode.js';
 import { miniProgramMode } from '../logins/miniprogram-mode.js';
 import { MiniProgramClient } from '../wechat/miniprogram-client.js';
-import { AccessTokenManager } from '../wechat/token/manager.js';
+import { AccessTokenManager, type TokenHealth } from '../wechat/token/manager.js';
 
 /** The login modes this http server offers, and what they need that must be stopped with it. */
 export interface LoginModes {
   readonly modes: ModeRegistry;
   /** Set when the `miniprogram` mode is offered (its `/api/mp/*` routes need it). */
   readonly miniProgram: MiniProgramClient | undefined;
+  /** Each shared access_token's metrics (age, upstream fetches, last error), by appid, for /healthz. */
+  tokenHealth(): Record<string, TokenHealth>;
   stop(): Promise<void>;
 }
 
@@ -25,7 +27,7 @@ export function buildLoginModes(config: Config, link: RedisLink, logger: Logger)
   const endpoint = { apiBase: config.wechat.apiBase };
   // One shared token manager per appid (each app's global access_token is its own), refreshed in the
   // background so requests always hit the cache.
-  const managers: AccessTokenManager[] = [];
+  const managers: { appid: string; manager: AccessTokenManager }[] = [];
   const tokensFor = (app: { appid: string; secret: string }) => {
     const manager = new AccessTokenManager({
       link,
@@ -37,7 +39,7 @@ export function buildLoginModes(config: Config, link: RedisLink, logger: Logger)
       logger,
     });
     manager.start();
-    managers.push(manager);
+    managers.push({ appid: app.appid, manager });
     return manager;
   };
   if (config.wechat.token) list.push(mpQrcodeMode({ endpoint, tokens: tokensFor(config.wechat) }));
@@ -50,8 +52,11 @@ export function buildLoginModes(config: Config, link: RedisLink, logger: Logger)
   return {
     modes: new ModeRegistry(list),
     miniProgram,
+    tokenHealth() {
+      return Object.fromEntries(managers.map(({ appid, manager }) => [appid, manager.health()]));
+    },
     async stop() {
-      await Promise.all(managers.map((m) => m.stop()));
+      await Promise.all(managers.map(({ manager }) => manager.stop()));
     },
   };
 }

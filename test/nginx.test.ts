@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedisServer, type RedisServerHandle } from './helpers/redis.js';
+import { startRoles, type Roles } from './helpers/roles.js';
+import { startNginx, type NginxHandle } from './helpers/nginx.js';
+import { createLogin } from './helpers/stack.js';
+import { Phone } from './helpers/phone.js';
+import { WatchClient } from './helpers/ws-client.js';
+import { freePort } from '../server/util/free-port.js';
+
+// The production topology with real processes: a reverse proxy (nginx) in front of separate http and ws
+// servers, both on one Redis. (docker-compose.yml is checked statically; no Docker engine runs here.)
+let redis: RedisServerHandle;
+let roles: Roles;
+let nginx: NginxHandle;
+beforeAll(async () => {
+  redis = await startRedisServer();
+  const port = await freePort();
+  roles = await startRoles({
+    REDIS_URL: redis.url,
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    WS_PUBLIC_URL: `ws://127.0.0.1:${port}/ws`,
+    TRUST_PROXY: '1',
+  });
+  nginx = await startNginx({ port, httpPort: roles.config.httpPort, wsPort: roles.config.wsPort });
+});
+afterAll(async () => {
+  await nginx?.stop();
+  await roles?.stop();
+  await redis?.stop();
+});
+
+describe('behind nginx', () => {
+  it('a login completes end to end through the proxy, WebSocket included', async () => {
+    const login = await createLogin(nginx.url);
+    expect(login.ws).toBe(`${nginx.url.replace('http', 'ws')}/ws`);
+    const watcher = await WatchClient.watch(login.ws, login.id, login.watchToken);
+    await watcher.next((m) => m.status === 'pending');
+    await new Phone().login(login.scanUrl, nginx.url);
+    const confirmed = await watcher.next((m) => m.status === 'confirmed');
+    const res = await fetch(`${nginx.url}/api/logins/${login.id}/redeem`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${login.watchToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ ticket: confirmed.ticket }),
+    });
+    expect(res.status).toBe(200);
+  });
+
+  it('the confirm page shows the real client IP from X-Forwarded-For, and a client cannot spoof it', async () => {
+    const res = await fetch(`${nginx.url}/api/logins`, {
+      method: 'POST',
+      // nginx appends the real peer (127.0.0.1) after whatever the client claims.
+      headers: { 'x-forwarded-for': '6.6.6.6', 'user-agent': 'Mozilla/5.0 (Macintosh; Mac OS X 14_0) Safari/605.1.15' },
+    });
+    const login = (await res.json()) as { scanUrl: string };
+    const phone = new Phone();
+    const page = await phone.callback(await phone.consent(await phone.scan(login.scanUrl), 'allow'));
+    expect(page.html).toContain('Safari on macOS · 127.0.0.1');
+    expect(page.html).not.toContain('6.6.6.6');
+    expect(page.html).not.toContain('127.0.0.2'); // the proxy's own address
+  });
+
+  it('long-polling works through the proxy', async () => {
+    const login = await createLogin(nginx.url);
+    const poll = fetch(`${nginx.url}/api/logins/${login.id}?wait=10`, { headers: { authorization: `Bearer ${login.watchToken}` } });
+    await new Promise((r) => setTimeout(r, 200));
+    await new Phone().scan(login.scanUrl);
+    expect(((await (await poll).json()) as { status: string }).status).toBe('scanned');
+  });
+});
