@@ -71,7 +71,7 @@ async function main(): Promise<void> {
     const httpPort = await freePort();
     const config = loadConfig({
       REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:', HOST: '127.0.0.1',
-      WS_PORT: String(wsPort), HTTP_PORT: String(httpPort), LOG_LEVEL: 'silent',
+      WS_PORT: String(wsPort), HTTP_PORT: String(httpPort), LOG_LEVEL: 'silent', LOGIN_RATE_LIMIT: '0',
     });
     const ws = await runWs(config, logger);
     const httpRole = await runHttp(config, logger);

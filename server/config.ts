@@ -47,6 +47,7 @@ const EnvSchema = z.object({
   TICKET_TTL: seconds(60, 600),
   SESSION_TTL: seconds(7 * 24 * 3600, 90 * 24 * 3600),
   LOGIN_CONFIRM: z.enum(['page', 'auto']).default('page'),
+  LOGIN_RATE_LIMIT: z.coerce.number().int().min(0).max(100_000).default(60),
   DEV_MODE: flag,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -91,6 +92,8 @@ export interface Config {
   readonly ticketTtlMs: number;
   readonly sessionTtlMs: number;
   readonly loginConfirm: 'page' | 'auto';
+  /** New logins per client IP per minute (0 = unlimited). */
+  readonly loginRateLimit: number;
   /** Dev runner: any browser may open the scan URL, and the page offers a "simulate phone" link. */
   readonly devMode: boolean;
   readonly logLevel: string;
@@ -120,6 +123,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
   if (production && !e.SESSION_SECRET) problems.push('SESSION_SECRET: required when NODE_ENV=production');
   if (production && e.DEV_MODE) problems.push('DEV_MODE: must not be enabled when NODE_ENV=production');
+  // In production the QR code and the page's socket must point at the real public origin, never localhost.
+  if (production && !e.PUBLIC_URL) problems.push('PUBLIC_URL: required when NODE_ENV=production (it is what the QR code holds)');
+  if (production && !e.WS_PUBLIC_URL) problems.push('WS_PUBLIC_URL: required when NODE_ENV=production (the page opens it)');
   if (production && e.WECHAT_SECRET === DEV_SECRET) problems.push('WECHAT_SECRET: the dev secret cannot be used in production');
   if (production && e.WECHAT_TOKEN === DEV_WECHAT_TOKEN) problems.push('WECHAT_TOKEN: the dev token cannot be used in production');
   if (production && e.WECHAT_MP_SECRET === DEV_MP_SECRET) problems.push('WECHAT_MP_SECRET: the dev secret cannot be used in production');
@@ -160,6 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ticketTtlMs: e.TICKET_TTL * 1000,
     sessionTtlMs: e.SESSION_TTL * 1000,
     loginConfirm: e.LOGIN_CONFIRM,
+    loginRateLimit: e.LOGIN_RATE_LIMIT,
     devMode: e.DEV_MODE,
     logLevel: e.LOG_LEVEL,
   };

@@ -10,9 +10,11 @@ export const ERRORS = {
   unauthorized: { http: 401, ws: 4401, expose: true },
   forbidden: { http: 403, ws: 4403, expose: true },
   not_found: { http: 404, ws: 4404, expose: true },
+  method_not_allowed: { http: 405, ws: 4400, expose: true },
   unknown_login: { http: 404, ws: 4404, expose: true },
   unknown_mode: { http: 400, ws: 4400, expose: true },
   login_expired: { http: 410, ws: 4410, expose: true },
+  rate_limited: { http: 429, ws: 4429, expose: true },
   invalid_transition: { http: 409, ws: 4409, expose: true },
   invalid_ticket: { http: 403, ws: 4403, expose: true },
   ticket_used: { http: 409, ws: 4409, expose: true },
@@ -64,6 +66,10 @@ export function toAppError(err: unknown): AppError {
   // Koa/raw-body errors carry `type` and `status`; map the ones a client can cause.
   if (e?.type === 'entity.too.large' || e?.status === 413) {
     return new AppError('payload_too_large', 'request body is larger than the 16 KiB limit', undefined, { cause: err });
+  }
+  // The router's allowedMethods(): a known path asked with another method (405), or an unknown method (501).
+  if (e?.status === 405 || e?.status === 501) {
+    return new AppError('method_not_allowed', e.message ?? 'method not allowed', undefined, { cause: err });
   }
   if (e?.type === 'entity.parse.failed') {
     return new AppError('invalid_json', 'request body is not valid JSON', undefined, { cause: err });

@@ -132,3 +132,28 @@ describe('HTTP API failures: documented code, nothing else touched', () => {
     }
   });
 });
+
+describe('wrong methods', () => {
+  it('a known route asked with another method is a JSON 405, not plain text', async () => {
+    const res = await fetch(`${stack.httpUrl}/api/logins`, { method: 'DELETE' });
+    expect(res.status).toBe(405);
+    expect(await res.json()).toMatchObject({ error: 'method_not_allowed', message: expect.any(String) });
+  });
+});
+
+describe('login creation limit', () => {
+  it('429 rate_limited with Retry-After past LOGIN_RATE_LIMIT per client, other clients unaffected', async () => {
+    const s = await startStack({ LOGIN_RATE_LIMIT: '3', TRUST_PROXY: '1' });
+    try {
+      const from = (ip: string) => fetch(`${s.httpUrl}/api/logins`, { method: 'POST', headers: { 'x-forwarded-for': ip } });
+      for (let i = 0; i < 3; i++) expect((await from('10.1.1.1')).status).toBe(201);
+      const limited = await from('10.1.1.1');
+      expect(limited.status).toBe(429);
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(await limited.json()).toMatchObject({ error: 'rate_limited', retryAfterS: expect.any(Number) });
+      expect((await from('10.2.2.2')).status).toBe(201);
+    } finally {
+      await s.stop();
+    }
+  });
+});

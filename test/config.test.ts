@@ -44,8 +44,14 @@ describe('config', () => {
   });
 
   it('production requires a session secret and a real app secret, and forbids dev mode and the simulator', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production', DEV_MODE: '1' })).toThrow(/SESSION_SECRET[\s\S]*DEV_MODE[\s\S]*WECHAT_SECRET/);
-    const prod = loadConfig({ NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(32), WECHAT_SECRET: 'a'.repeat(32) });
+    expect(() => loadConfig({ NODE_ENV: 'production', DEV_MODE: '1' })).toThrow(/SESSION_SECRET[\s\S]*DEV_MODE[\s\S]*PUBLIC_URL[\s\S]*WS_PUBLIC_URL[\s\S]*WECHAT_SECRET/);
+    const prod = loadConfig({
+      NODE_ENV: 'production',
+      SESSION_SECRET: 's'.repeat(32),
+      WECHAT_SECRET: 'a'.repeat(32),
+      PUBLIC_URL: 'https://login.example.com',
+      WS_PUBLIC_URL: 'wss://login.example.com/ws',
+    });
     expect(prod.production).toBe(true);
     expect(() => new SimServer({ appid: prod.wechat.appid, secret: prod.wechat.secret, production: prod.production })).toThrow(
       /dev\/test tool/,

@@ -32,6 +32,7 @@ async function startStack(extraEnv: Record<string, string> = {}): Promise<Stack>
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     HOST: '127.0.0.1',
+    LOGIN_RATE_LIMIT: '0', // one client creates many logins here; the limit has its own test
     HTTP_PORT: String(httpPort),
     WS_PORT: String(wsPort),
     SIM_PORT: String(simPort),
@@ -214,7 +215,8 @@ describe('login page against the dev stack', () => {
       await expect
         .poll(() => page.locator('#qr').evaluate((img: { complete: boolean; naturalWidth: number }) => img.complete && img.naturalWidth > 0))
         .toBe(true);
-      expect(await page.isHidden('#simulate-phone')).toBe(true);
+      // Dev mode: every mode offers the simulated phone.
+      expect(await page.isVisible('#simulate-phone')).toBe(true);
       return login;
     };
 
@@ -251,6 +253,72 @@ describe('login page against the dev stack', () => {
     expect(creates()).toBe(4);
   });
 
+  it('every mode by clicking: #simulate-phone → the phone tab → confirmed with that user', { timeout: 90_000 }, async () => {
+    const page = await freshPage();
+    await page.goto(stack.base);
+    await waitState(page, 'pending');
+    /** Selects the mode (a new login), opens the phone tab and waits for its first form. */
+    const openModePhone = async (mode: string, form: string): Promise<Page> => {
+      const created = page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/api/logins');
+      await page.click(`#mode-${mode}`);
+      await created;
+      await waitState(page, 'pending');
+      const [phone] = await Promise.all([context.waitForEvent('page'), page.click('#simulate-phone')]);
+      await phone.waitForSelector(form, { timeout: 15_000 });
+      return phone;
+    };
+    /** Picks the phone's second sample user (not the default) and returns its openid. */
+    const pickSecondUser = async (phone: Page, form: string): Promise<string> => {
+      const radio = phone.locator(`${form} input[name="openid"]`).nth(1);
+      await radio.check();
+      return radio.inputValue();
+    };
+    const loggedInAs = async (openid: string) => {
+      await waitState(page, 'confirmed');
+      expect(await page.textContent('#user-openid')).toBe(openid);
+      await page.click('#logout');
+      await waitState(page, 'pending');
+    };
+
+    // Mini program: wx.login as the chosen user → the confirm screen → Confirm login.
+    let phone = await openModePhone('miniprogram', '#sim-mini-form');
+    let openid = await pickSecondUser(phone, '#sim-mini-form');
+    await phone.click('#sim-mini-login');
+    await phone.waitForSelector('#sim-mini-confirm', { timeout: 15_000 });
+    await waitState(page, 'scanned');
+    await phone.screenshot({ path: '/tmp/scanlogin-phone-miniprogram.png' });
+    await phone.click('#sim-mini-confirm');
+    await phone.waitForSelector('#sim-result[data-code="confirmed"]', { timeout: 15_000 });
+    await loggedInAs(openid);
+    await phone.close();
+
+    // Official Account: a new follower ("Follow and log in" → subscribe) …
+    phone = await openModePhone('mp-qrcode', '#sim-mp-form');
+    openid = await pickSecondUser(phone, '#sim-mp-form');
+    await phone.screenshot({ path: '/tmp/scanlogin-phone-mp-qrcode.png' });
+    await phone.click('#sim-mp-follow');
+    await phone.waitForSelector('#sim-result[data-code="subscribe"]', { timeout: 15_000 });
+    await loggedInAs(openid);
+    await phone.close();
+    // … and a follower ("Scan (already following)" → SCAN), on the new login after logout.
+    [phone] = await Promise.all([context.waitForEvent('page'), page.click('#simulate-phone')]);
+    await phone.waitForSelector('#sim-mp-form', { timeout: 15_000 });
+    openid = await phone.locator('#sim-mp-form input[name="openid"]:checked').inputValue();
+    await phone.click('#sim-mp-scan');
+    await phone.waitForSelector('#sim-result[data-code="SCAN"]', { timeout: 15_000 });
+    await loggedInAs(openid);
+    await phone.close();
+
+    // OAuth, selected back: the consent page and the app's confirm page.
+    phone = await openModePhone('oauth', '#sim-consent');
+    openid = await pickSecondUser(phone, '#sim-consent');
+    await phone.click('#sim-allow');
+    await phone.waitForSelector('#confirm', { timeout: 15_000 });
+    await phone.click('#confirm');
+    await waitState(page, 'confirmed');
+    expect(await page.textContent('#user-openid')).toBe(openid);
+  });
+
   it('deny at the WeChat consent → the page shows cancelled with a new-QR button', async () => {
     const page = await freshPage();
     await page.goto(stack.base);
@@ -274,6 +342,28 @@ describe('login page against the dev stack', () => {
     await phone.waitForSelector('#cancel', { timeout: 15_000 });
     await phone.click('#cancel');
     await waitState(page, 'cancelled');
+  });
+
+  it('a redeem that fails transiently (503) is retried while the ticket is valid, and logs in', async () => {
+    const page = await freshPage();
+    let redeems = 0;
+    // Fault injection: the first redeem answers as a server in the middle of a Redis switch would.
+    await page.route('**/api/logins/*/redeem', async (route) => {
+      if (++redeems === 1) {
+        await route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'redis_unavailable', message: 'switching' }) });
+      } else {
+        await route.continue();
+      }
+    });
+    await page.goto(stack.base);
+    await waitState(page, 'pending');
+    const phone = await openPhone(context, page);
+    await phone.click('#sim-allow');
+    await phone.waitForSelector('#confirm', { timeout: 15_000 });
+    await phone.click('#confirm');
+    await waitState(page, 'confirmed');
+    expect(redeems).toBe(2);
+    expect((await page.textContent('#user-name'))?.length).toBeGreaterThan(0);
   });
 
   it('falls back to long-polling when the WebSocket keeps failing, and still logs in', async () => {

@@ -126,12 +126,33 @@ describe('scan to login, end to end (http + ws + simulator + redis)', () => {
     try {
       const login = await createLogin(auto.httpUrl);
       const phone = new Phone();
-      const page = await phone.callback(await phone.consent(await phone.scan(login.scanUrl), 'allow'));
+      const cb = await phone.consent(await phone.scan(login.scanUrl), 'allow');
+      const page = await phone.callback(cb);
       expect(page.html).toContain('Logged in');
+      // WeChat's in-app browser repeating the callback sees the same outcome, not an error.
+      const again = await phone.callback(cb);
+      expect(again.status).toBe(200);
+      expect(again.html).toContain('Logged in');
       const watcher = await WatchClient.watch(login.ws, login.id, login.watchToken);
       await watcher.next((m) => m.status === 'confirmed');
     } finally {
       await auto.stop();
     }
+  });
+});
+
+describe('shutdown', () => {
+  it('a waiting long-poll gets 503 shutting_down at once when the http role stops', async () => {
+    const s = await startStack();
+    const login = await createLogin(s.httpUrl);
+    const poll = fetch(`${s.httpUrl}/api/logins/${login.id}?wait=30`, { headers: { authorization: `Bearer ${login.watchToken}` } });
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    const stopped = s.stop();
+    const res = await poll;
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: string }).error).toBe('shutting_down');
+    expect(Date.now() - t0).toBeLessThan(3000); // not held until the 5 s force-close
+    await stopped;
   });
 });

@@ -57,7 +57,7 @@ describe('LoginStore', () => {
     const { record } = await store.create({ mode: 'oauth', scanUrl: 'http://x/l' });
     const hub = new LoginWatchHub({ link, store, logger: silentLogger() });
     const seen: LoginRecord[] = [];
-    const unwatch = await hub.watch(record.id, { onRecord: (r) => seen.push(r), onGone: () => undefined });
+    const unwatch = await hub.watch(record.id, { onRecord: (r) => seen.push(r), onGone: () => undefined, onStale: () => undefined });
     await store.transition(record.id, 'scan', { phoneHash: 'p' });
     await store.transition(record.id, 'identify', { user: { openid: 'o1', nickname: 'Alice', avatar: 'http://a' } });
     const confirmed = await store.transition(record.id, 'confirm');

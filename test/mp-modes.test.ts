@@ -3,13 +3,16 @@
  * Official Account parametric QR (`mp-qrcode`, confirmed by WeChat's pushed scan event) and mini-program code
  * (`miniprogram`, confirmed through `/api/mp/*`), each to a redeemed session.
  */
+import { randomInt } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_APPID, DEV_MP_APPID, DEV_MP_SECRET, DEV_SECRET } from '../server/config.js';
 import { eventSignature } from '../server/wechat/event-crypto.js';
 import { buildWechatXml } from '../server/wechat/event-xml.js';
 import { createLogin, startStack, type CreatedLogin, type TestStack } from './helpers/stack.js';
+import { rawClient } from './helpers/redis.js';
 import { WatchClient } from './helpers/ws-client.js';
 
 const AES_KEY = 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C';
@@ -62,13 +65,34 @@ async function view(s: TestStack, login: CreatedLogin) {
   };
 }
 
-/** A signed plaintext event POST exactly as WeChat sends it. */
-function signedEvent(s: TestStack, fields: Record<string, string | number>, token = TOKEN) {
-  const timestamp = String(Math.floor(Date.now() / 1000));
-  const nonce = '1514711492';
-  const q = new URLSearchParams({ signature: eventSignature([token, timestamp, nonce]), timestamp, nonce, openid: String(fields.FromUserName) });
+const nowS = () => Math.floor(Date.now() / 1000);
+
+/**
+ * A signed plaintext event POST exactly as WeChat sends it: `timestamp` now and a fresh `nonce` unless given.
+ * The returned function sends the very same request each time it is called (a retry).
+ */
+function signedEvent(s: TestStack, fields: Record<string, string | number>, opts: { token?: string; timestamp?: number; nonce?: string } = {}) {
+  const timestamp = String(opts.timestamp ?? nowS());
+  const nonce = opts.nonce ?? String(randomInt(1e9, 1e10));
+  const q = new URLSearchParams({ signature: eventSignature([opts.token ?? TOKEN, timestamp, nonce]), timestamp, nonce, openid: String(fields.FromUserName) });
   return () =>
     fetch(`${s.httpUrl}/wechat/events?${q}`, { method: 'POST', headers: { 'content-type': 'text/xml' }, body: buildWechatXml(fields) });
+}
+
+/** The QR ticket an mp-qrcode login keeps (what WeChat puts in the scan event's `Ticket`), read from Redis. */
+async function storedTicket(s: TestStack, id: string): Promise<string> {
+  const redis = rawClient(s.redis.url);
+  try {
+    const modeData = await redis.hget(`${s.config.redis.keyPrefix}login:${id}`, 'modeData');
+    return (JSON.parse(modeData ?? '{}') as { ticket: string }).ticket;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** The fields of a `SCAN` of login `id`'s QR by `openid`, as WeChat sends them. */
+async function scanFields(s: TestStack, id: string, openid: string, extra: Record<string, string | number> = {}) {
+  return { ToUserName: 'gh_x', FromUserName: openid, CreateTime: nowS(), MsgType: 'event', Event: 'SCAN', EventKey: `slogin${id}`, Ticket: await storedTicket(s, id), ...extra };
 }
 
 describe('mode "mp-qrcode": Official Account parametric QR', () => {
@@ -133,7 +157,15 @@ describe('mode "mp-qrcode": Official Account parametric QR', () => {
     // The same delivery three times at once (SET NX decides): all `success`, still one transition.
     const other = await createLogin(stack.httpUrl, { mode: 'mp-qrcode' });
     const scene = `slogin${other.id}`;
-    const send = signedEvent(stack, { ToUserName: 'gh_x', FromUserName: 'oRetryUser000000000000000001', CreateTime: 1714036504, MsgType: 'event', Event: 'SCAN', EventKey: scene });
+    const send = signedEvent(stack, {
+      ToUserName: 'gh_x',
+      FromUserName: 'oRetryUser000000000000000001',
+      CreateTime: 1714036504,
+      MsgType: 'event',
+      Event: 'SCAN',
+      EventKey: scene,
+      Ticket: await storedTicket(stack, other.id),
+    });
     const answers = await Promise.all([send(), send(), send()]);
     expect(answers.map((r) => r.status)).toEqual([200, 200, 200]);
     expect(await Promise.all(answers.map((r) => r.text()))).toEqual(['success', 'success', 'success']);
@@ -141,7 +173,7 @@ describe('mode "mp-qrcode": Official Account parametric QR', () => {
   });
 
   it('GET handshake echoes echostr verbatim; a bad signature is 403 invalid_signature', async () => {
-    const timestamp = '1714036504';
+    const timestamp = String(nowS());
     const nonce = '1514711492';
     const signature = eventSignature([TOKEN, timestamp, nonce]);
     const ok = await fetch(`${stack.httpUrl}/wechat/events?${new URLSearchParams({ signature, timestamp, nonce, echostr: '8437 2:é+' })}`);
@@ -185,13 +217,136 @@ describe('mode "mp-qrcode": Official Account parametric QR', () => {
     const short = await startStack({ WECHAT_TOKEN: TOKEN, LOGIN_TTL: '1' });
     try {
       const login = await createLogin(short.httpUrl, { mode: 'mp-qrcode' });
+      const fields = await scanFields(short, login.id, 'oLate');
       await new Promise((r) => setTimeout(r, 1100));
-      // The simulator's QR expired with the login (expire_seconds = LOGIN_TTL), so push by scene.
-      const push = await json(`${short.simUrl}/sim/mp/scan`, { body: { scene: `slogin${login.id}` } });
-      expect(push.body).toMatchObject({ delivered: true });
+      // The simulator's QR expired with the login (expire_seconds = LOGIN_TTL) and sends nothing, so the late
+      // event (with the QR's Ticket, as WeChat's would carry) is made here.
+      const res = await signedEvent(short, fields)();
+      expect([res.status, await res.text()]).toEqual([200, 'success']);
       expect((await view(short, login)).status).toBe('expired');
     } finally {
       await short.stop();
+    }
+  });
+});
+
+describe('mode "mp-qrcode": forged and replayed pushes', () => {
+  // A stack of its own: the dedupe tests count the transition scripts Redis runs, so nothing else may run any.
+  let own: TestStack;
+  beforeAll(async () => {
+    own = await startStack({ WECHAT_TOKEN: TOKEN });
+  });
+  afterAll(() => own?.stop());
+
+  const status = async (res: Response) => [res.status, (await res.text()).includes('invalid_signature') ? 'invalid_signature' : 'other'];
+
+  it("the reviewer's exploit: an old logged triple, no Ticket, a chosen FromUserName → 403, nothing confirmed", async () => {
+    const login = await createLogin(own.httpUrl, { mode: 'mp-qrcode' });
+    const forged = { ToUserName: 'gh_x', FromUserName: 'oVictim', CreateTime: 1600000000, MsgType: 'event', Event: 'SCAN', EventKey: `slogin${login.id}` };
+    // 2020, and 301 s either side of now: stale (or made up) no matter how well signed.
+    for (const timestamp of [1600000000, nowS() - 301, nowS() + 301]) {
+      expect(await status(await signedEvent(own, forged, { timestamp })())).toEqual([403, 'invalid_signature']);
+    }
+    // The GET handshake too.
+    const timestamp = String(nowS() - 400);
+    const q = new URLSearchParams({ signature: eventSignature([TOKEN, timestamp, '42']), timestamp, nonce: '42', echostr: 'x' });
+    expect(await status(await fetch(`${own.httpUrl}/wechat/events?${q}`))).toEqual([403, 'invalid_signature']);
+    // Within the window the same forgery still confirms nothing: it has no Ticket.
+    const fresh = await signedEvent(own, { ...forged, CreateTime: nowS() })();
+    expect([fresh.status, await fresh.text()]).toEqual([200, 'success']);
+    expect((await view(own, login)).status).toBe('pending');
+  });
+
+  it('a (timestamp, nonce) signs one message: reused with another body → 403; the same message again (a retry) → success', async () => {
+    const login = await createLogin(own.httpUrl, { mode: 'mp-qrcode' });
+    const fields = await scanFields(own, login.id, 'oFirstScanner');
+    const timestamp = nowS();
+    const nonce = String(randomInt(1e9, 1e10));
+    // The first use of the triple is an innocent message (a plain follow); it ends up in the access log.
+    const first = await signedEvent(own, { ToUserName: 'gh_x', FromUserName: 'oSomeone', CreateTime: timestamp, MsgType: 'event', Event: 'subscribe', EventKey: '' }, { timestamp, nonce })();
+    expect([first.status, await first.text()]).toEqual([200, 'success']);
+    // The logged triple signing a scan event (with the right Ticket, even) is refused.
+    expect(await status(await signedEvent(own, fields, { timestamp, nonce })())).toEqual([403, 'invalid_signature']);
+    expect((await view(own, login)).status).toBe('pending');
+    // WeChat repeating one message with one triple is fine (whether or not it re-signs its retries).
+    const send = signedEvent(own, fields);
+    for (let i = 0; i < 2; i++) {
+      const res = await send();
+      expect([res.status, await res.text()]).toEqual([200, 'success']);
+    }
+    expect(await view(own, login)).toMatchObject({ status: 'confirmed', rev: 2 });
+  });
+
+  it("a scan event must carry the login's QR Ticket: missing or another → success, nothing changed", async () => {
+    const login = await createLogin(own.httpUrl, { mode: 'mp-qrcode' });
+    const fields = await scanFields(own, login.id, 'oScanner');
+    const { Ticket: ticket, ...noTicket } = fields;
+    const other = await createLogin(own.httpUrl, { mode: 'mp-qrcode' });
+    for (const f of [noTicket, { ...fields, Ticket: await storedTicket(own, other.id) }, { ...fields, Ticket: `${ticket}x` }]) {
+      const res = await signedEvent(own, f)();
+      expect([res.status, await res.text()]).toEqual([200, 'success']);
+      expect((await view(own, login)).status).toBe('pending');
+    }
+    // No marker was left by the refusals: the real scan (same FromUserName + CreateTime) still confirms.
+    const ok = await signedEvent(own, fields)();
+    expect(await ok.text()).toBe('success');
+    expect((await view(own, login)).status).toBe('confirmed');
+  });
+
+  /** Transition scripts run so far (EVALSHA, and EVAL when the script was not cached). */
+  async function scriptCalls(redis: Redis): Promise<number> {
+    const info = await redis.info('commandstats');
+    return [...info.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  }
+
+  it("a retry after the login was confirmed is answered from the dedupe marker, without running the transition", async () => {
+    const login = await createLogin(own.httpUrl, { mode: 'mp-qrcode' });
+    const fields = await scanFields(own, login.id, 'oDedupe');
+    const redis = rawClient(own.redis.url);
+    try {
+      const before = await scriptCalls(redis);
+      const first = await signedEvent(own, fields)();
+      expect(await first.text()).toBe('success');
+      expect(await view(own, login)).toMatchObject({ status: 'confirmed', rev: 2 });
+      const afterFirst = await scriptCalls(redis);
+      expect(afterFirst - before).toBe(1);
+      // WeChat's retry, re-signed (a fresh nonce) or not: both answered `success`, no script run.
+      const marker = `${own.config.redis.keyPrefix}wx-event:oDedupe:${fields.CreateTime}:SCAN:slogin${login.id}`;
+      const ttl = await redis.ttl(marker);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(300);
+      for (let i = 0; i < 2; i++) {
+        const retry = await signedEvent(own, fields)();
+        expect([retry.status, await retry.text()]).toEqual([200, 'success']);
+      }
+      expect(await scriptCalls(redis)).toBe(afterFirst);
+      expect(await view(own, login)).toMatchObject({ status: 'confirmed', rev: 2 });
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('a delivery that failed half-way leaves no marker behind: the retry confirms the login', async () => {
+    const login = await createLogin(own.httpUrl, { mode: 'mp-qrcode' });
+    const send = signedEvent(own, await scanFields(own, login.id, 'oHalfway'));
+    // Redis refuses the app the transition script and any cleanup (DEL), as a Redis going away mid-request would;
+    // the test keeps its own admin user to undo that.
+    const setup = rawClient(own.redis.url);
+    await setup.call('ACL', 'SETUSER', 'testadmin', 'on', 'nopass', '~*', '&*', '+@all');
+    setup.disconnect();
+    const admin = new Redis(own.redis.url, { username: 'testadmin', maxRetriesPerRequest: 1 });
+    try {
+      await admin.call('ACL', 'SETUSER', 'default', '-eval', '-evalsha', '-del');
+      const failed = await send();
+      expect(failed.status).toBeGreaterThanOrEqual(500); // WeChat will retry
+      await admin.call('ACL', 'SETUSER', 'default', '+@all');
+      expect((await view(own, login)).status).toBe('pending');
+      const retry = await send(); // byte for byte the same request
+      expect([retry.status, await retry.text()]).toEqual([200, 'success']);
+      expect(await view(own, login)).toMatchObject({ status: 'confirmed', rev: 2 });
+    } finally {
+      await admin.call('ACL', 'SETUSER', 'default', '+@all').catch(() => undefined);
+      admin.disconnect();
     }
   });
 });
@@ -229,6 +384,21 @@ describe('mode "mp-qrcode" in safe mode (AES)', () => {
     const res = await fetch(`${aes.httpUrl}/wechat/events?${q}`, { method: 'POST', body: buildWechatXml({ ToUserName: 'gh_x', Encrypt: 'AAAA' }) });
     expect(res.status).toBe(403);
     expect(await res.text()).toContain('invalid_signature');
+    expect((await view(aes, login)).status).toBe('pending');
+  });
+
+  it('with WECHAT_AES_KEY set, a plaintext push (or one without msg_signature) is refused, however well signed', async () => {
+    const login = await createLogin(aes.httpUrl, { mode: 'mp-qrcode' });
+    const fields = await scanFields(aes, login.id, 'oPlain');
+    const plain = await signedEvent(aes, fields)();
+    expect(plain.status).toBe(403);
+    expect(await plain.text()).toContain('invalid_signature');
+    // encrypt_type=aes but no msg_signature: the body is covered by nothing.
+    const timestamp = String(nowS());
+    const nonce = '78';
+    const q = new URLSearchParams({ signature: eventSignature([TOKEN, timestamp, nonce]), timestamp, nonce, encrypt_type: 'aes' });
+    const res = await fetch(`${aes.httpUrl}/wechat/events?${q}`, { method: 'POST', body: buildWechatXml({ ToUserName: 'gh_x', Encrypt: 'AAAA' }) });
+    expect(res.status).toBe(403);
     expect((await view(aes, login)).status).toBe('pending');
   });
 });
@@ -376,16 +546,17 @@ describe('simulator: parametric QR, mini-program code and jscode2session rules',
 
 describe('config of the new modes', () => {
   it('dev defaults outside production; nothing in production unless set; the mini-program pair is both or neither', async () => {
+    const PROD_URLS = { PUBLIC_URL: 'https://login.example.com', WS_PUBLIC_URL: 'wss://login.example.com/ws' };
     const { loadConfig, DEV_WECHAT_TOKEN } = await import('../server/config.js');
     const dev = loadConfig({});
     expect(dev.wechat.token).toBe(DEV_WECHAT_TOKEN);
     expect(dev.miniProgram?.appid).toBe(DEV_MP_APPID);
     expect(dev.wechat.aesKey).toBeUndefined();
-    const prod = loadConfig({ NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(32), WECHAT_SECRET: 'a'.repeat(32) });
+    const prod = loadConfig({ ...PROD_URLS, NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(32), WECHAT_SECRET: 'a'.repeat(32) });
     expect([prod.wechat.token, prod.miniProgram]).toEqual([undefined, undefined]);
     expect(() => loadConfig({ WECHAT_MP_APPID: 'wx1234567890abcdef' })).toThrow(/WECHAT_MP_APPID, WECHAT_MP_SECRET: set both/);
     expect(() => loadConfig({ WECHAT_AES_KEY: 'short', WECHAT_TOKEN: 'a b' })).toThrow(/WECHAT_TOKEN[\s\S]*WECHAT_AES_KEY|WECHAT_AES_KEY[\s\S]*WECHAT_TOKEN/);
-    expect(() => loadConfig({ NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(32), WECHAT_SECRET: 'a'.repeat(32), WECHAT_TOKEN: DEV_WECHAT_TOKEN })).toThrow(
+    expect(() => loadConfig({ ...PROD_URLS, NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(32), WECHAT_SECRET: 'a'.repeat(32), WECHAT_TOKEN: DEV_WECHAT_TOKEN })).toThrow(
       /WECHAT_TOKEN: the dev token/,
     );
   });

@@ -67,3 +67,32 @@ describe('behind nginx', () => {
     expect(((await (await poll).json()) as { status: string }).status).toBe('scanned');
   });
 });
+
+describe('https PUBLIC_URL with TLS ended before the app (plain http to the roles)', () => {
+  it('scan and redeem set Secure cookies instead of failing after the state change', async () => {
+    const { startStack, createLogin: create } = await import('./helpers/stack.js');
+    const { Phone: P } = await import('./helpers/phone.js');
+    const port = await freePort();
+    const s = await startStack({ HTTP_PORT: String(port), PUBLIC_URL: `https://127.0.0.1:${port}`, LOGIN_CONFIRM: 'auto' });
+    try {
+      const plain = `http://127.0.0.1:${port}`;
+      const login = await create(plain);
+      const phone = new P();
+      const res = await phone.get(login.scanUrl.replace('https:', 'http:'));
+      expect(res.status).toBe(302);
+      expect(res.headers.getSetCookie().join()).toMatch(/sl_phone=\w+;.*secure/i);
+      const cb = new URL((await phone.consent(new URL(res.headers.get('location')!), 'allow')).toString().replace('https:', 'http:'));
+      expect((await phone.callback(cb)).status).toBe(200);
+      const view = (await (await fetch(`${plain}/api/logins/${login.id}`, { headers: { authorization: `Bearer ${login.watchToken}` } })).json()) as { ticket: string };
+      const redeem = await fetch(`${plain}/api/logins/${login.id}/redeem`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${login.watchToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ ticket: view.ticket }),
+      });
+      expect(redeem.status).toBe(200);
+      expect(redeem.headers.getSetCookie().join()).toMatch(/sl_session=\w+;.*secure/i);
+    } finally {
+      await s.stop();
+    }
+  });
+});

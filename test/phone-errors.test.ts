@@ -117,5 +117,14 @@ describe('phone-side failures: a clear page, never a redirect, nothing else touc
     const res = await phone.callback(await phone.consent(authorize, 'allow', count - 1));
     expect(res.status).toBe(403);
     expect(res.html).toContain('error-snapshot_user');
+    expect(await status(stack, login.id, login.watchToken)).toBe('cancelled'); // the browser is told at once
+  });
+
+  it('the OAuth scan URL refuses logins of the other modes', async () => {
+    const mini = await createLogin(stack.httpUrl, { mode: 'miniprogram' });
+    const res = await new Phone().get(`${stack.httpUrl}/l/${mini.id}`);
+    expect(res.status).toBe(404);
+    expect(await res.text()).toContain('error-unknown_login');
+    expect(await status(stack, mini.id, mini.watchToken)).toBe('pending');
   });
 });

@@ -147,6 +147,23 @@ describe('hot-reloadable Redis config (the endless-QR-refresh incident)', () => 
     }
   });
 
+  it('a reload that changes keyPrefix moves live subscriptions to the new prefix (no silent watchers)', async () => {
+    const file = new ConfigFile();
+    file.write({ redis: { url: A.url, keyPrefix: 'one:' } });
+    roles = await startRoles({ CONFIG_FILE: file.path });
+    const login = await createLogin(roles.httpUrl);
+    const watcher = await WatchClient.watch(login.ws, login.id, login.watchToken);
+    await watcher.next((m) => m.status === 'pending');
+    // The operator migrated the data to the new prefix, then changed the config.
+    await rawA.rename(`one:login:${login.id}`, `two:login:${login.id}`);
+    file.write({ redis: { url: A.url, keyPrefix: 'two:' } });
+    await expect.poll(async () => (await health(roles!.wsHealthUrl)).redis.generation, { timeout: 2000 }).toBe(2);
+    await new Phone().scan(login.scanUrl);
+    await watcher.next((m) => m.status === 'scanned'); // published on two:login-events:<id>, still delivered
+    const [, subs] = (await rawA.pubsub('NUMSUB', `two:login-events:${login.id}`)) as [string, number];
+    expect(subs).toBe(1);
+  });
+
   it('SIGHUP re-reads the file (for platforms where neither fs.watch nor mtime changes are seen)', async () => {
     const file = new ConfigFile();
     file.writeRedis(A.url);

@@ -27,14 +27,23 @@ export function createHttpApp(deps: HttpDeps): Koa {
   const api = apiRouter(deps);
   const phone = phoneRouter(deps);
   app.use(errorMiddleware(deps.logger));
+  if (deps.config.publicUrl.startsWith('https:')) {
+    // TLS usually ends at a proxy, so the request reaching us is plain http and koa's cookie module would
+    // throw on every Secure cookie — after the login's state had already changed. The public URL is https,
+    // so the browser's connection is: mark the cookie jar secure.
+    app.use(async (ctx, next) => {
+      ctx.cookies.secure = true;
+      await next();
+    });
+  }
   app.use(health.routes());
-  app.use(api.routes()).use(api.allowedMethods({ throw: false }));
-  app.use(phone.routes()).use(phone.allowedMethods({ throw: false }));
+  app.use(api.routes()).use(api.allowedMethods({ throw: true }));
+  app.use(phone.routes()).use(phone.allowedMethods({ throw: true }));
   for (const router of [
     deps.config.wechat.token ? wechatEventsRouter(deps, deps.config.wechat.token) : undefined,
     deps.miniProgram ? miniProgramRouter(deps, deps.miniProgram) : undefined,
   ]) {
-    if (router) app.use(router.routes()).use(router.allowedMethods({ throw: false }));
+    if (router) app.use(router.routes()).use(router.allowedMethods({ throw: true }));
   }
   app.use(staticFiles());
   return app;

@@ -21,6 +21,8 @@ export interface HttpDeps {
   modes: ModeRegistry;
   sessions: SessionStore;
   oauth: WechatOAuthClient;
+  /** Aborted when the role begins to stop: waiting long-polls answer 503 `shutting_down` at once. */
+  shutdown?: AbortSignal;
   /** The shared WeChat access_tokens' metrics by appid (shown in /healthz); absent when no mode needs one. */
   tokenHealth?: () => Record<string, unknown>;
   /** The mini program's code2Session client; absent → no `/api/mp/*` (the `miniprogram` mode is not offered). */

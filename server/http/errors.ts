@@ -33,6 +33,7 @@ export function errorMiddleware(logger: Logger) {
       else logger.info({ code: appErr.code, path: ctx.path }, appErr.message);
       ctx.status = appErr.status;
       ctx.set('Cache-Control', 'no-store');
+      if (typeof appErr.details?.retryAfterS === 'number') ctx.set('Retry-After', String(appErr.details.retryAfterS));
       if (isPhonePath(ctx.path)) {
         const title = PAGE_TEXT[appErr.code] ?? { zh: '出错了', en: 'Something went wrong' };
         ctx.type = 'html';

@@ -9,7 +9,7 @@ import { AppError } from '../errors.js';
  * for every other watcher too), when `waitMs` elapses, or when the client goes away.
  */
 export async function waitForChange(
-  deps: Pick<HttpDeps, 'store' | 'hub'>,
+  deps: Pick<HttpDeps, 'store' | 'hub' | 'shutdown'>,
   rec: LoginRecord,
   since: number,
   waitMs: number,
@@ -31,16 +31,20 @@ export async function waitForChange(
       gone = true;
       wake();
     },
+    // Could not re-read after a reconnect: answer with whatever a fresh read says now (or a clear 503).
+    onStale: () => wake(),
   });
   const untilExpiry = Math.max(0, rec.expiresAt - store.now());
   const timer = setTimeout(wake, Math.min(waitMs, untilExpiry));
   const onClose = () => wake();
   req.once('close', onClose);
+  deps.shutdown?.addEventListener('abort', onClose);
   try {
     // Re-read after subscribing: a change between the caller's read and the subscription is not lost.
     const fresh = await store.get(rec.id);
     if (fresh && fresh.rev > since) latest = fresh;
     else await woken;
+    if (deps.shutdown?.aborted) throw new AppError('shutting_down', 'the server is restarting; poll again');
     if (!latest && store.now() >= rec.expiresAt) latest = (await store.expireIfDue(rec.id)) ?? undefined;
     if (!latest) latest = (await store.get(rec.id)) ?? undefined;
     if (gone || !latest) throw new AppError('unknown_login', 'this login does not exist in the Redis now configured');
@@ -48,6 +52,7 @@ export async function waitForChange(
   } finally {
     clearTimeout(timer);
     req.off('close', onClose);
+    deps.shutdown?.removeEventListener('abort', onClose);
     await unwatch();
   }
 }

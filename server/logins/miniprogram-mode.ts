@@ -24,6 +24,8 @@ export function miniProgramMode(opts: { endpoint: WechatEndpoint; tokens: TokenS
       // There is no URL in a mini-program code; this names what it opens (shown in dev, never fetched).
       return { scanUrl: `${MINIPROGRAM_LOGIN_PAGE}?scene=${id}` };
     },
+    // The simulator plays the mini program the code opens (scene = the login id).
+    devPhoneUrl: (login, openBase) => `${openBase}/sim/phone/miniprogram?scene=${encodeURIComponent(login.id)}`,
     async qrImage(login) {
       const bytes = await opts.link.command.getBuffer(key(login.id));
       const type = bytes && sniffImageType(bytes);

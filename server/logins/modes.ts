@@ -21,6 +21,11 @@ export interface LoginMode {
    * `scanUrl`). Absent → the API draws a QR code of `scanUrl`. null → the image is gone (the login expired).
    */
   qrImage?(login: LoginRecord): Promise<QrImage | null>;
+  /**
+   * Dev mode only: where the page's "Simulate phone scan" link goes, given WeChat's open base as the browser
+   * sees it (in dev, the simulator). Absent → the mode offers no simulated phone.
+   */
+  devPhoneUrl?(login: Pick<LoginRecord, 'id' | 'scanUrl'>, openBase: string): string;
 }
 
 /** A ready-made code image. */
@@ -36,6 +41,8 @@ export function oauthMode(publicUrl: string): LoginMode {
     async prepare({ id }) {
       return { scanUrl: `${publicUrl}/l/${id}` };
     },
+    // Any browser may open the scan URL in dev mode; the simulator's consent page plays WeChat from there.
+    devPhoneUrl: (login) => login.scanUrl,
   };
 }
 

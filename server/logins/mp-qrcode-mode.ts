@@ -37,5 +37,7 @@ export function mpQrcodeMode(opts: { endpoint: WechatEndpoint; tokens: TokenSour
       const qr = await createSceneQr(opts.endpoint, opts.tokens, sceneForLogin(id), (expiresAt - clock()) / 1000);
       return { scanUrl: qr.url, modeData: { ticket: qr.ticket } };
     },
+    // The simulator's phone "scans" the URL the QR holds and pushes the event, as WeChat would.
+    devPhoneUrl: (login, openBase) => `${openBase}/sim/phone/mp-qrcode?url=${encodeURIComponent(login.scanUrl)}`,
   };
 }

@@ -46,9 +46,9 @@ export class LoginStore {
     return `${this.#link.keyPrefix}login:${id}`;
   }
 
-  /** The pub/sub channel that carries every new version of one login. */
+  /** The pub/sub channel that carries every new version of one login (logical: the link adds the prefix). */
   channel(id: string): string {
-    return `${this.#link.keyPrefix}login-events:${id}`;
+    return `login-events:${id}`;
   }
 
   sessionKey(sessionId: string): string {
@@ -123,7 +123,7 @@ export class LoginStore {
     }
     const reply = (await TRANSITION.run(
       this.#link.command,
-      [this.key(id), this.channel(id)],
+      [this.key(id), this.#link.keyPrefix + this.channel(id)],
       [t.from.join(','), t.to, now, JSON.stringify(extra), keyExpireAt, name === 'expire' ? '1' : '0'],
     )) as [string, string?];
     if (reply[0] !== 'ok') throw scriptError(reply, name);

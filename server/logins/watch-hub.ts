@@ -8,6 +8,11 @@ export interface LoginWatcher {
   onRecord(record: LoginRecord, resync: boolean): void;
   /** After a swap or reconnect the login does not exist in the Redis now configured. Terminal. */
   onGone(): void;
+  /**
+   * After a swap or reconnect the login could not be re-read, so events may have been missed: the watcher
+   * must not stay silent (a WS client is told to reconnect, which reads the current state again).
+   */
+  onStale(): void;
 }
 
 /**
@@ -75,7 +80,8 @@ export class LoginWatchHub {
         try {
           record = await this.#store.get(id);
         } catch (err) {
-          this.#log.warn({ err: (err as Error).message, id }, 'resync read failed');
+          this.#log.warn({ err: (err as Error).message, id }, 'resync read failed; asking watchers to reconnect');
+          for (const w of [...(this.#watchers.get(id) ?? [])]) w.onStale();
           return;
         }
         if (generation !== this.#link.generation) return; // a newer swap will resync again

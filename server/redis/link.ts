@@ -1,7 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../log.js';
 import { AppError } from '../errors.js';
-import { clientOptions, describeTarget, targetHash, type RedisTarget } from './target.js';
+import { clientOptions, describeTarget, sameTarget, targetHash, type RedisTarget } from './target.js';
 
 export type LinkStatus = 'idle' | 'connecting' | 'ready' | 'switching' | 'stopping' | 'stopped';
 
@@ -35,6 +35,7 @@ export class RedisLink {
   #pending: Pair | undefined;
   #desired: RedisTarget;
   #lastError: string | undefined;
+  #stopping: Promise<void> | undefined;
   readonly #channels = new Map<string, Set<MessageListener>>();
   readonly #resync = new Set<ResyncListener>();
   readonly #log: Logger;
@@ -102,7 +103,7 @@ export class RedisLink {
    */
   async switchTo(target: RedisTarget): Promise<void> {
     if (this.#status === 'stopping' || this.#status === 'stopped' || this.#status === 'idle') return;
-    if (targetHash(target) === targetHash(this.#desired)) return;
+    if (sameTarget(target, this.#desired)) return;
     const from = describeTarget(this.#desired);
     this.#desired = target;
     this.#status = 'switching';
@@ -115,14 +116,20 @@ export class RedisLink {
     // The old pair is no longer served from; let its in-flight commands finish, then close it.
     if (old) void this.#closePair(old);
     this.#current = undefined;
-    try {
-      await waitReady(pair);
-      if (this.#pending !== pair) return; // superseded by a newer switch or stop()
-      for (const channel of this.#channels.keys()) await pair.subscriber.subscribe(channel);
-    } catch (err) {
-      if (this.#pending !== pair) return;
-      this.#lastError = (err as Error).message;
-      throw err;
+    // Keep trying until this pair serves or a newer switch / stop() supersedes it: a target that flaps
+    // between "ready" and the subscription replay must not leave the process answering 503 for ever.
+    for (let attempt = 0; this.#pending === pair; attempt++) {
+      try {
+        await waitReady(pair);
+        if (this.#pending !== pair) return;
+        await this.#replaySubscriptions(pair);
+        break;
+      } catch (err) {
+        if (this.#pending !== pair) return;
+        this.#lastError = (err as Error).message;
+        this.#log.warn({ err: this.#lastError, attempt }, 'switch not complete yet; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** attempt, 2000)));
+      }
     }
     if (this.#pending !== pair) return;
     this.#install(pair);
@@ -138,6 +145,8 @@ export class RedisLink {
    * Adds a listener for a channel; SUBSCRIBEs when it is the channel's first. Resolves once Redis has
    * acknowledged the subscription, so a caller that reads state afterwards cannot miss an event in between.
    * Returns the function that removes exactly this listener (UNSUBSCRIBE after the last one).
+   * `channel` is logical (no key prefix): the link prefixes it with the current `keyPrefix` on every
+   * (re)subscribe, so a reload that changes the prefix moves every subscription with it.
    */
   async subscribe(channel: string, listener: MessageListener): Promise<() => Promise<void>> {
     if (this.#status !== 'ready' || !this.#current) throw this.#unavailable();
@@ -151,7 +160,7 @@ export class RedisLink {
     set.add(listener);
     if (first) {
       try {
-        await pair.subscriber.subscribe(channel);
+        await pair.subscriber.subscribe(this.keyPrefix + channel);
       } catch (err) {
         this.#removeListener(channel, listener);
         throw toUnavailable(err);
@@ -163,7 +172,7 @@ export class RedisLink {
       removed = true;
       const current = this.#current;
       if (this.#removeListener(channel, listener) && current && this.#status === 'ready') {
-        await current.subscriber.unsubscribe(channel).catch((err: unknown) => {
+        await current.subscriber.unsubscribe(this.keyPrefix + channel).catch((err: unknown) => {
           this.#log.warn({ err, channel }, 'unsubscribe failed');
         });
       }
@@ -181,9 +190,16 @@ export class RedisLink {
     return /run_id:(\w+)/.exec(info)?.[1];
   }
 
-  /** Closes every client: QUIT (lets in-flight replies finish), then disconnect after `graceMs`. Idempotent. */
-  async stop(graceMs = 2000): Promise<void> {
-    if (this.#status === 'stopped' || this.#status === 'stopping') return;
+  /**
+   * Closes every client: QUIT (lets in-flight replies finish), then disconnect after `graceMs`. Idempotent:
+   * every caller gets the same promise, so a second caller also waits for the drain.
+   */
+  stop(graceMs = 2000): Promise<void> {
+    this.#stopping ??= this.#stop(graceMs);
+    return this.#stopping;
+  }
+
+  async #stop(graceMs: number): Promise<void> {
     this.#status = 'stopping';
     const pairs = [this.#current, this.#pending].filter((p): p is Pair => p !== undefined);
     this.#current = undefined;
@@ -241,18 +257,25 @@ export class RedisLink {
     const pair: Pair = { target, hash: targetHash(target), command: make('cmd'), subscriber: make('sub'), generation: 0, since: 0 };
     pair.subscriber.on('message', (channel: string, message: string) => {
       // Messages from a pair that is no longer current (an old Redis) are dropped.
-      if (pair === this.#current) this.#dispatch(channel, message);
+      const prefix = this.keyPrefix;
+      if (pair === this.#current && channel.startsWith(prefix)) this.#dispatch(channel.slice(prefix.length), message);
     });
     let readyCount = 0;
     pair.subscriber.on('ready', () => {
       if (++readyCount === 1 || pair !== this.#current) return;
       // A reconnect of the current subscriber (network blip, Sentinel failover): resubscribe, then resync.
       this.#log.warn({ target: describeTarget(target) }, 'redis subscriber reconnected: resubscribing and resyncing');
-      void Promise.all([...this.#channels.keys()].map((c) => pair.subscriber.subscribe(c)))
+      void this.#replaySubscriptions(pair)
         .then(() => this.#emitResync())
         .catch((err: unknown) => this.#log.error({ err }, 'resubscribe after reconnect failed'));
     });
     return pair;
+  }
+
+  /** SUBSCRIBEs every owned channel (with the current prefix) on `pair`'s subscriber, in one command. */
+  async #replaySubscriptions(pair: Pair): Promise<void> {
+    const channels = [...this.#channels.keys()].map((c) => this.keyPrefix + c);
+    if (channels.length) await pair.subscriber.subscribe(...channels);
   }
 
   async #closePair(pair: Pair, graceMs = 2000): Promise<void> {

@@ -65,9 +65,20 @@ export function standaloneTarget(url: string, keyPrefix: string): RedisTarget {
   return { kind: 'standalone', url: normalizeUrl(url), keyPrefix };
 }
 
-/** A stable fingerprint of the target (secrets included, so a password change is a change), 12 hex chars. */
+/** Whether two targets are the same configuration, secrets included (a password change is a change). */
+export function sameTarget(a: RedisTarget, b: RedisTarget): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * A fingerprint of the target to show and compare between processes (health, node registry, doctor), 12 hex
+ * chars. Passwords are left out: a hash over them would let anyone who can read /healthz test password
+ * guesses offline.
+ */
 export function targetHash(t: RedisTarget): string {
-  return createHash('sha256').update(JSON.stringify(t)).digest('hex').slice(0, 12);
+  const { password: _p, sentinelPassword: _s, ...shown } = t as RedisTarget & { password?: string; sentinelPassword?: string };
+  const url = shown.kind === 'standalone' ? describeTarget(t) : undefined;
+  return createHash('sha256').update(JSON.stringify({ ...shown, ...(url && { url }) })).digest('hex').slice(0, 12);
 }
 
 /** The target as shown in logs and health: no passwords. */

@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import type { Config } from '../config.js';
-import { describeTarget, standaloneTarget, targetHash, type RedisTarget } from '../redis/target.js';
+import { describeTarget, sameTarget, standaloneTarget, targetHash, type RedisTarget } from '../redis/target.js';
 import { parseConfigFile } from './config-file.js';
 
 export type SourceState = 'idle' | 'watching' | 'stopped';
@@ -155,7 +155,7 @@ export class RedisConfigSource {
       return;
     }
     this.#lastError = undefined;
-    if (targetHash(target) === targetHash(this.#target)) return;
+    if (sameTarget(target, this.#target)) return;
     this.#log.info({ from: describeTarget(this.#target), to: describeTarget(target) }, 'config file changed');
     this.#target = target;
     this.#onChange?.(target);

@@ -11,12 +11,14 @@ import type { Running } from './running.js';
 export async function runHttp(config: Config, logger: Logger, port = config.httpPort): Promise<Running & { port: number }> {
   const core = await startCore(config, 'http', logger);
   const modes = buildLoginModes(config, core.link, logger);
+  const shutdown = new AbortController();
   const app = createHttpApp({
     ...core,
     config,
     logger,
     modes: modes.modes,
     tokenHealth: () => modes.tokenHealth(),
+    shutdown: shutdown.signal,
     ...(modes.miniProgram && { miniProgram: modes.miniProgram }),
     oauth: new WechatOAuthClient({ apiBase: config.wechat.apiBase, appid: config.wechat.appid, secret: config.wechat.secret }),
   });
@@ -30,6 +32,7 @@ export async function runHttp(config: Config, logger: Logger, port = config.http
   return {
     port: bound,
     async stop() {
+      shutdown.abort();
       await server.stop();
       await modes.stop();
       await core.stop();

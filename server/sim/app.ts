@@ -9,6 +9,7 @@ import { mpQrcodeRouter } from './mp-qrcode.js';
 import { mpPushRouter } from './mp-push.js';
 import { wxacodeRouter } from './wxacode.js';
 import { jscodeRouter } from './jscode.js';
+import { phoneRouter } from './phone.js';
 
 /**
  * Builds the simulator's Koa app: a guard that turns every failure into a 4xx/5xx answer (a malformed request
@@ -39,7 +40,7 @@ export function createSimApp(deps: SimDeps): Koa {
   });
 
   for (const router of [connectRouter(deps), snsRouter(deps), consentRouter(deps), devRouter(deps), tokenRouter(deps),
-    mpQrcodeRouter(deps), mpPushRouter(deps), wxacodeRouter(deps), jscodeRouter(deps)]) {
+    mpQrcodeRouter(deps), mpPushRouter(deps), wxacodeRouter(deps), jscodeRouter(deps), phoneRouter(deps)]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

@@ -13,7 +13,8 @@ export function devRouter(deps: SimDeps): Router {
   // headimgurl target: real WeChat serves avatars from its CDN, unreachable here.
   router.get('/sim/avatar/:file', (ctx) => {
     const m = /^(.+)\.svg$/.exec(ctx.params.file ?? '');
-    const user = m?.[1] ? deps.users.get(m[1]) : undefined;
+    // The mini program's users have their own openids (per appid) and are drawn the same way.
+    const user = m?.[1] ? (deps.users.get(m[1]) ?? deps.miniProgram.users.get(m[1])) : undefined;
     if (!user) {
       ctx.status = 404;
       ctx.body = 'unknown avatar';

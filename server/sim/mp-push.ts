@@ -17,7 +17,7 @@ export interface PushTarget {
   readonly aesKey?: string;
 }
 
-interface Attempt {
+export interface Attempt {
   status?: number;
   body?: string;
   error?: string;
@@ -59,33 +59,76 @@ export function mpPushRouter(deps: SimDeps): Router {
       : deps.pushTarget && { ...deps.pushTarget, ...(str('token') && { token: str('token')! }), ...(str('aesKey') && { aesKey: str('aesKey')! }) };
     if (!target || !target.token) return bad('no target/token and no configured server URL');
     if (target.aesKey && !AES_KEY_RE.test(target.aesKey)) return bad('aesKey must be 43 characters');
-    const subscribed = body.subscribed === true;
-    const xml = buildWechatXml({
-      ToUserName: originalId(deps.app.appid),
-      FromUserName: openid,
-      CreateTime: Math.floor(deps.clock() / 1000),
-      MsgType: 'event',
-      Event: subscribed ? 'SCAN' : 'subscribe',
-      EventKey: subscribed ? scene : `qrscene_${scene}`,
-      ...(ticket && { Ticket: ticket }),
-    });
     const timeoutMs = typeof body.timeoutMs === 'number' && body.timeoutMs > 0 ? body.timeoutMs : PUSH_TIMEOUT_MS;
-    const request = signedRequest(target, openid, xml, str('appid') ?? deps.app.appid, deps.clock());
-    const attempts: Attempt[] = [];
-    // The same signed request each time: WeChat's retries are byte-for-byte repeats.
-    for (let i = 0; i < PUSH_TRIES; i++) {
-      const attempt = await deliver(request.url, request.body, timeoutMs);
-      attempts.push(attempt);
-      if (attempt.status !== undefined && attempt.status < 500) break;
-    }
-    const last = attempts[attempts.length - 1]!;
-    // Anything but "success" or an empty 200 shows the user "该公众号暂时无法提供服务".
-    const ok = last.status === 200 && (last.body === '' || last.body === 'success');
-    deps.logger.info({ scene, event: subscribed ? 'SCAN' : 'subscribe', tries: attempts.length, ok }, 'sim pushed scan event');
-    ctx.body = { delivered: ok, userSees: ok ? 'ok' : 'error', event: subscribed ? 'SCAN' : 'subscribe', openid, attempts };
+    ctx.body = await pushScanEvent(deps, {
+      scene,
+      ...(ticket && { ticket }),
+      openid,
+      subscribed: body.subscribed === true,
+      target,
+      appid: str('appid') ?? deps.app.appid,
+      timeoutMs,
+    });
   });
 
   return router;
+}
+
+/** One phone scan of a parametric QR, ready to push (see `pushScanEvent`). */
+export interface ScanPush {
+  readonly scene: string;
+  /** The QR's ticket, sent as `Ticket` (absent when the scan was made up from a bare scene). */
+  readonly ticket?: string;
+  /** The scanning user (one of the account's sample users). */
+  readonly openid: string;
+  /** true → `SCAN` (already a follower), false → `subscribe` (a new follower). */
+  readonly subscribed: boolean;
+  readonly target: PushTarget;
+  /** The appid inside an AES message; default the account's. */
+  readonly appid?: string;
+  /** Per-try timeout; default 5 s (WeChat's). */
+  readonly timeoutMs?: number;
+}
+
+/** What happened to a pushed scan event: every attempt, and whether the user saw an error. */
+export interface ScanPushResult {
+  readonly delivered: boolean;
+  readonly userSees: 'ok' | 'error';
+  readonly event: 'SCAN' | 'subscribe';
+  readonly openid: string;
+  readonly attempts: readonly Attempt[];
+}
+
+/**
+ * Builds the signed (and, with an aesKey, encrypted) scan event and delivers it like WeChat: `timeoutMs` per
+ * try, up to 3 tries on timeouts and 5xx. Shared by `POST /sim/mp/scan` and the clickable phone page.
+ */
+export async function pushScanEvent(deps: SimDeps, push: ScanPush): Promise<ScanPushResult> {
+  const { scene, openid, subscribed, target } = push;
+  const event = subscribed ? 'SCAN' : 'subscribe';
+  const xml = buildWechatXml({
+    ToUserName: originalId(deps.app.appid),
+    FromUserName: openid,
+    CreateTime: Math.floor(deps.clock() / 1000),
+    MsgType: 'event',
+    Event: event,
+    EventKey: subscribed ? scene : `qrscene_${scene}`,
+    ...(push.ticket && { Ticket: push.ticket }),
+  });
+  const timeoutMs = push.timeoutMs ?? PUSH_TIMEOUT_MS;
+  const request = signedRequest(target, openid, xml, push.appid ?? deps.app.appid, deps.clock());
+  const attempts: Attempt[] = [];
+  // The same signed request each time: WeChat's retries are byte-for-byte repeats.
+  for (let i = 0; i < PUSH_TRIES; i++) {
+    const attempt = await deliver(request.url, request.body, timeoutMs);
+    attempts.push(attempt);
+    if (attempt.status !== undefined && attempt.status < 500) break;
+  }
+  const last = attempts[attempts.length - 1]!;
+  // Anything but "success" or an empty 200 shows the user "该公众号暂时无法提供服务".
+  const ok = last.status === 200 && (last.body === '' || last.body === 'success');
+  deps.logger.info({ scene, event, tries: attempts.length, ok }, 'sim pushed scan event');
+  return { delivered: ok, userSees: ok ? 'ok' : 'error', event, openid, attempts };
 }
 
 /** The query string and body WeChat sends: `signature` always, plus `encrypt_type`/`msg_signature` in safe mode. */

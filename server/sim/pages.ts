@@ -20,11 +20,13 @@ const STYLE = `
   li img{width:40px;height:40px;border-radius:4px} li small{color:#888;display:block;font-size:12px}
   .scope{background:#f7f7f7;border-radius:6px;padding:10px 12px;font-size:14px;margin-bottom:20px}
   button{display:block;width:100%;padding:11px;border:0;border-radius:6px;font-size:17px;margin-top:12px;cursor:pointer}
-  #sim-allow{background:#07c160;color:#fff} #sim-deny{background:#f2f2f2;color:#07c160}
+  #sim-allow,.primary{background:#07c160;color:#fff} #sim-deny,.secondary{background:#f2f2f2;color:#07c160}
+  .ok{color:#07c160;font-size:15px} .who{display:flex;align-items:center;gap:12px;margin:16px 0 8px}
   .err{color:#fa5151;font-size:15px} code{word-break:break-all}
 `;
 
-function shell(title: string, body: string): string {
+/** The simulator's page frame (mobile layout, WeChat's look); `title` is escaped, `body` is HTML as given. */
+export function shell(title: string, body: string): string {
   return `<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1,maximum-scale=1,user-scalable=no">

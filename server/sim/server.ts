@@ -29,6 +29,8 @@ export interface SimServerOptions {
   readonly miniProgram?: { readonly appid: string; readonly secret: string };
   /** The Official Account's server URL/token/EncodingAESKey that scan events go to by default. */
   readonly pushTarget?: PushTarget;
+  /** The app's base URL, which the simulated mini program's requests (`/api/mp/*`) go to. */
+  readonly appUrl?: string;
   /** The simulator refuses to exist in production. */
   readonly production?: boolean;
 }
@@ -65,6 +67,7 @@ export class SimServer {
       tokens: newTokens(),
       qrCodes: new SimQrCodes(clock),
       pushTarget: opts.pushTarget,
+      appUrl: opts.appUrl,
       miniProgram: {
         app: opts.miniProgram ?? { appid: DEV_MP_APPID, secret: DEV_MP_SECRET },
         users: new SimUsers(opts.miniProgram?.appid ?? DEV_MP_APPID),

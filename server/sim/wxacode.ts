@@ -5,8 +5,8 @@ import { readJsonBody, wxError as wxFail } from './respond.js';
 import { queryParam } from './respond.js';
 
 /** wechat-api.md §5: scene is ≤ 32 visible characters from this set. */
-const SCENE_CHARS = /^[0-9a-zA-Z!#$&'()*+,/:;=?@\-._~]+$/;
-const MAX_SCENE = 32;
+export const SCENE_CHARS = /^[0-9a-zA-Z!#$&'()*+,/:;=?@\-._~]+$/;
+export const MAX_SCENE = 32;
 /** A page path as the mini program declares it: no leading slash, no query. */
 const PAGE_RE = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/;
 /** The pages of the simulated mini program's release (for `check_path: true`). */

@@ -48,14 +48,20 @@ export class WatchSession {
       const unwatch = await hub.watch(id, {
         onRecord: (rec, resync) => this.#deliver(rec, resync),
         onGone: () => this.#fail(new AppError('unknown_login', 'this login does not exist in the Redis now configured')),
+        onStale: () => this.#fail(new AppError('redis_unavailable', 'the login store reconnected; reconnect to read the current state')),
       });
       if (this.#closed()) return void (await unwatch());
       this.#unwatch = unwatch;
       // ...then read again after subscribing: nothing published in between is lost.
       const generation = hub.generation;
       const rec = await store.get(id);
-      // Read from a Redis that has since been swapped out: the resync after the swap delivers instead.
-      if (generation !== hub.generation) return void (this.#state = 'watching');
+      // Read from a Redis that has since been swapped out: the resync after the swap delivers instead (the
+      // stale read still tells us the deadline to watch for).
+      if (generation !== hub.generation) {
+        this.#state = 'watching';
+        if (rec) this.#scheduleExpiry(rec);
+        return;
+      }
       if (!rec) throw new AppError('unknown_login', 'no such login (it may have expired long ago)');
       if (this.#closed()) return;
       this.#state = 'watching';

@@ -36,6 +36,8 @@ export interface CreatedLogin extends LoginSnapshot {
   qr: { svg: string; png: string };
   ws: string;
   devMode: boolean;
+  /** Dev mode only: where "Simulate phone scan" goes (the scan URL, or the simulator's phone page for the mode). */
+  simulateUrl?: string;
 }
 
 export class ApiError extends Error {

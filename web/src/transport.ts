@@ -91,6 +91,10 @@ export class LoginWatch {
     if (this.state === 'stopped') return;
     this.setState('ws');
     const tid = ++this.transportId;
+    // A new socket's first status is the server's current state, authoritative even if its revision is lower
+    // than one seen before (the Redis may have been swapped or failed over): dropping it would reconnect
+    // and drop it again, for ever.
+    this.lastRev = -1;
     let ws: WebSocket;
     try {
       ws = new WebSocket(this.opts.wsUrl);
@@ -191,6 +195,7 @@ export class LoginWatch {
     this.clearTimer();
     this.dropSocket();
     this.setState('poll');
+    this.lastRev = -1; // the first poll answer is the current state (see connect())
     void this.pollLoop(tid);
   }
 
@@ -226,12 +231,14 @@ export class LoginWatch {
       if (snap.rev < this.lastRev) return; // out of order (an older socket's or poll's view)
       this.lastRev = snap.rev;
     }
+    // Nothing follows a terminal status: stop first (even for a repeat) so the server's closing the socket is
+    // not taken for a failure and reconnected.
+    const terminal = TERMINAL_STATUSES.has(snap.status);
+    if (terminal) this.stop();
     // `scanned` arrives twice (without, then with, the user), so the user's presence is part of the key.
     const key = `${snap.status}|${snap.user ? 1 : 0}|${snap.ticket ?? ''}`;
     if (key === this.lastKey) return;
     this.lastKey = key;
-    // Nothing follows a terminal status: stop first so the server's closing the socket is not a "failure".
-    if (TERMINAL_STATUSES.has(snap.status)) this.stop();
     this.events.status(snap);
   }
 

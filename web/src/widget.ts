@@ -13,7 +13,11 @@ import { ApiError, type CreatedLogin, type LoginSnapshot, type User } from './ap
 import { NETWORK_ERROR, type WatchFatalCode } from './codes.js';
 import type { I18n, MessageKey } from './i18n.js';
 import { LoginWatch } from './transport.js';
+import { fullJitter, sleep } from './backoff.js';
 import { WidgetView, type ViewModel } from './view.js';
+
+/** How long transient redeem failures are retried: the server's default ticket lifetime (TICKET_TTL). */
+const REDEEM_RETRY_MS = 60_000;
 
 /**
  * Automatic QR renewals allowed per page load.
@@ -99,8 +103,8 @@ export class LoginWidget {
       note,
       qrSrc: login.qr.svg,
       expiresAt: login.expiresAt,
-      // The simulated phone plays WeChat's OAuth pages; the other modes are driven through the simulator's /sim/*.
-      ...(login.devMode && this.mode === 'oauth' && { simulateUrl: login.scanUrl }),
+      // Dev mode: the server names the simulated phone for this mode (OAuth pages, Official Account, mini program).
+      ...(login.devMode && login.simulateUrl && { simulateUrl: login.simulateUrl }),
     });
     this.startTicker();
     const watch = new LoginWatch(
@@ -165,13 +169,22 @@ export class LoginWidget {
     if (!login) return;
     const gen = this.generation;
     this.set({ ...this.vm, state: 'scanned', message: 'redeeming', note: undefined, simulateUrl: undefined });
-    try {
-      const user = await api.redeem(login.id, login.watchToken, ticket);
-      if (gen === this.generation) this.showUser(user);
-    } catch {
-      // e.g. 409 ticket_used: another tab may have redeemed it and our cookie is already set.
-      if (gen === this.generation) await this.recoverSession();
+    // A network failure or 5xx (e.g. a Redis switch in progress) is retried with backoff while the ticket can
+    // still be valid; a 4xx is final.
+    const started = Date.now();
+    for (let attempt = 0; gen === this.generation; attempt++) {
+      try {
+        const user = await api.redeem(login.id, login.watchToken, ticket);
+        if (gen === this.generation) this.showUser(user);
+        return;
+      } catch (err) {
+        const transient = !(err instanceof ApiError) || err.status >= 500;
+        if (!transient || Date.now() - started > REDEEM_RETRY_MS) break;
+        await sleep(fullJitter(attempt));
+      }
     }
+    // e.g. 409 ticket_used: another tab may have redeemed it and our cookie is already set.
+    if (gen === this.generation) await this.recoverSession();
   }
 
   private async recoverSession(): Promise<void> {

@@ -8,6 +8,7 @@ import type { HttpDeps } from '../deps.js';
 import { readJson, requireString } from '../body.js';
 import { SESSION_COOKIE } from '../security.js';
 import { waitForChange } from '../long-poll.js';
+import { limitLoginCreation } from '../rate-limit.js';
 
 /** Longest `?wait=` a long-poll may ask for, in seconds (below common proxy idle timeouts). */
 export const MAX_WAIT_S = 30;
@@ -19,6 +20,7 @@ export function apiRouter(deps: HttpDeps): Router {
 
   router.post('/logins', async (ctx) => {
     const body = await readJson(ctx);
+    await limitLoginCreation(deps.link, ctx.ip, config.loginRateLimit);
     const modeName = body.mode === undefined ? 'oauth' : requireString(body, 'mode', 32);
     const mode = modes.get(modeName);
     const id = newLoginId();
@@ -42,6 +44,7 @@ export function apiRouter(deps: HttpDeps): Router {
       qr: { svg: `/api/logins/${record.id}/qr.svg`, png: `/api/logins/${record.id}/qr.png` },
       ws: config.wsPublicUrl,
       devMode: config.devMode,
+      ...(config.devMode && mode.devPhoneUrl && { simulateUrl: mode.devPhoneUrl(record, config.wechat.openBase) }),
     };
   });
 

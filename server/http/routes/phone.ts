@@ -29,13 +29,14 @@ export function phoneRouter(deps: HttpDeps): Router {
     const phoneToken = phoneCookie(ctx);
     if (rec.status === 'scanned') {
       // The same phone coming back (reload, back button) continues; any other device is refused.
-      if (!phoneToken || !rec.phoneHash || !safeEqual(hashSecret(phoneToken), rec.phoneHash)) {
+      if (!phoneToken || !phoneMatches(ctx, rec)) {
         throw new AppError('phone_mismatch', 'this QR code has already been scanned by another phone');
       }
       if (rec.user) return showConfirm(ctx, rec, phoneToken);
     } else {
+      // The cookie is set before the state changes: a failure in between must not leave a scanned login
+      // bound to a phone that never received its cookie.
       const token = newSecret();
-      await store.transition(rec.id, 'scan', { phoneHash: hashSecret(token) });
       ctx.cookies.set(PHONE_COOKIE, token, {
         httpOnly: true,
         sameSite: 'lax', // sent on WeChat's top-level redirect back to our callback
@@ -43,6 +44,7 @@ export function phoneRouter(deps: HttpDeps): Router {
         maxAge: Math.max(1000, rec.expiresAt - store.now()),
         overwrite: true,
       });
+      await store.transition(rec.id, 'scan', { phoneHash: hashSecret(token) });
     }
     ctx.redirect(
       buildAuthorizeUrl({
@@ -58,6 +60,13 @@ export function phoneRouter(deps: HttpDeps): Router {
   router.get('/wechat/oauth/callback', async (ctx) => {
     const id = verifyState(config.sessionSecret, str(ctx.query.state));
     if (!id) throw new AppError('invalid_state', 'the sign-in link is invalid or was tampered with');
+    // WeChat's in-app browser may repeat the callback after LOGIN_CONFIRM=auto already confirmed: same phone,
+    // same outcome page, not an error.
+    const done = await store.get(id);
+    if (done?.status === 'confirmed' && done.mode === 'oauth' && done.user && phoneMatches(ctx, done)) {
+      ctx.body = confirmedPage();
+      return;
+    }
     const rec = await loadLive(id);
     const phoneToken = requirePhone(ctx, rec);
     const code = str(ctx.query.code);
@@ -74,6 +83,8 @@ export function phoneRouter(deps: HttpDeps): Router {
     try {
       user = await identify(code);
     } catch (err) {
+      // A refused identity ends the login, so the browser is told at once instead of waiting for expiry.
+      if (err instanceof AppError && err.code === 'snapshot_user') await store.transition(rec.id, 'cancel');
       const again = err instanceof WechatApiError ? await store.get(rec.id) : null;
       if (again?.user) return showConfirm(ctx, again, phoneToken);
       throw err;
@@ -105,7 +116,8 @@ export function phoneRouter(deps: HttpDeps): Router {
   /** The login, if it can still be scanned/confirmed; otherwise the error that explains why not. */
   async function loadLive(id: string | undefined): Promise<LoginRecord> {
     const rec = id && LOGIN_ID_RE.test(id) ? await store.get(id) : null;
-    if (!rec) throw new AppError('unknown_login', 'this QR code is unknown or expired');
+    // Logins of the other modes are finished by their own flows, never through web OAuth.
+    if (!rec || rec.mode !== 'oauth') throw new AppError('unknown_login', 'this QR code is unknown or expired');
     const status = effectiveStatus(rec, store.now());
     if (status === 'expired') throw new AppError('login_expired', 'this QR code has expired; refresh it on your computer');
     if (status !== 'pending' && status !== 'scanned') {
@@ -118,13 +130,15 @@ export function phoneRouter(deps: HttpDeps): Router {
     return ctx.cookies.get(PHONE_COOKIE) ?? undefined;
   }
 
+  function phoneMatches(ctx: Context, rec: LoginRecord): boolean {
+    const token = phoneCookie(ctx);
+    return !!token && !!rec.phoneHash && safeEqual(hashSecret(token), rec.phoneHash);
+  }
+
   /** The phone cookie set at scan time, checked against the login; `phone_mismatch` otherwise. */
   function requirePhone(ctx: Context, rec: LoginRecord): string {
-    const token = phoneCookie(ctx);
-    if (!token || !rec.phoneHash || !safeEqual(hashSecret(token), rec.phoneHash)) {
-      throw new AppError('phone_mismatch', 'open the QR code link on the phone that scanned it');
-    }
-    return token;
+    if (!phoneMatches(ctx, rec)) throw new AppError('phone_mismatch', 'open the QR code link on the phone that scanned it');
+    return phoneCookie(ctx)!;
   }
 
   async function requireCsrf(ctx: Context, rec: LoginRecord): Promise<void> {
