@@ -125,6 +125,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (production && e.DEV_MODE) problems.push('DEV_MODE: must not be enabled when NODE_ENV=production');
   // In production the QR code and the page's socket must point at the real public origin, never localhost.
   if (production && !e.PUBLIC_URL) problems.push('PUBLIC_URL: required when NODE_ENV=production (it is what the QR code holds)');
+  // This server speaks no TLS itself, so an https PUBLIC_URL means a proxy in front; without trusting it every
+  // browser looks like the proxy's IP (wrong confirm page, one shared creation limit for the whole site).
+  if (production && e.PUBLIC_URL?.startsWith('https:') && e.TRUST_PROXY === 0) {
+    problems.push('TRUST_PROXY: PUBLIC_URL is https, so a TLS proxy is in front; set TRUST_PROXY to the number of proxies (usually 1)');
+  }
   if (production && !e.WS_PUBLIC_URL) problems.push('WS_PUBLIC_URL: required when NODE_ENV=production (the page opens it)');
   if (production && e.WECHAT_SECRET === DEV_SECRET) problems.push('WECHAT_SECRET: the dev secret cannot be used in production');
   if (production && e.WECHAT_TOKEN === DEV_WECHAT_TOKEN) problems.push('WECHAT_TOKEN: the dev token cannot be used in production');

@@ -51,8 +51,13 @@ describe('config', () => {
       WECHAT_SECRET: 'a'.repeat(32),
       PUBLIC_URL: 'https://login.example.com',
       WS_PUBLIC_URL: 'wss://login.example.com/ws',
+      TRUST_PROXY: '1',
     });
     expect(prod.production).toBe(true);
+    // https means a TLS proxy in front: without trusting it every browser would look like the proxy.
+    expect(() =>
+      loadConfig({ NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(32), WECHAT_SECRET: 'a'.repeat(32), PUBLIC_URL: 'https://x.example', WS_PUBLIC_URL: 'wss://x.example/ws' }),
+    ).toThrow(/TRUST_PROXY: PUBLIC_URL is https/);
     expect(() => new SimServer({ appid: prod.wechat.appid, secret: prod.wechat.secret, production: prod.production })).toThrow(
       /dev\/test tool/,
     );

@@ -124,6 +124,13 @@ describe('mode "mp-qrcode": Official Account parametric QR', () => {
     expect((await view(stack, login)).status).toBe('confirmed');
   });
 
+  it('a phone scan named by the bare scene is the simulator-issued QR: its Ticket goes with the event', async () => {
+    const login = await createLogin(stack.httpUrl, { mode: 'mp-qrcode' });
+    const push = await json(`${stack.simUrl}/sim/mp/scan`, { body: { scene: `slogin${login.id}` } });
+    expect(push.body).toMatchObject({ delivered: true });
+    expect((await view(stack, login)).status).toBe('confirmed');
+  });
+
   it("WeChat's retries are deduplicated: 3 deliveries, one transition, every one answered success", async () => {
     const login = await createLogin(stack.httpUrl, { mode: 'mp-qrcode' });
     // A slow network between WeChat and us: the first two answers arrive after WeChat's timeout.
@@ -546,7 +553,7 @@ describe('simulator: parametric QR, mini-program code and jscode2session rules',
 
 describe('config of the new modes', () => {
   it('dev defaults outside production; nothing in production unless set; the mini-program pair is both or neither', async () => {
-    const PROD_URLS = { PUBLIC_URL: 'https://login.example.com', WS_PUBLIC_URL: 'wss://login.example.com/ws' };
+    const PROD_URLS = { PUBLIC_URL: 'https://login.example.com', WS_PUBLIC_URL: 'wss://login.example.com/ws', TRUST_PROXY: '1' };
     const { loadConfig, DEV_WECHAT_TOKEN } = await import('../server/config.js');
     const dev = loadConfig({});
     expect(dev.wechat.token).toBe(DEV_WECHAT_TOKEN);

@@ -403,3 +403,29 @@ describe('lifecycle', () => {
     await new Promise<void>((r) => server.close(() => r()));
   });
 });
+
+describe('public URL for links handed to browsers', () => {
+  it('headimgurl uses the configured public URL, not the host a server called it by (docker: sim:3002)', async () => {
+    const pub = new SimServer({ appid: DEV_APPID, secret: DEV_SECRET, publicUrl: 'http://localhost:3002' });
+    const { url } = await pub.start({ port: 0, host: '127.0.0.1' });
+    try {
+      const page = await (await fetch(`${url}/connect/oauth2/authorize?${authorizeQuery()}`)).text();
+      const openid = /name="openid" value="([^"]+)"/.exec(page)![1]!;
+      const approved = await fetch(`${url}/sim/oauth2/approve`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ appid: DEV_APPID, redirect_uri: CALLBACK, scope: 'snsapi_userinfo', state: 'x', openid, action: 'allow' }).toString(),
+        redirect: 'manual',
+      });
+      const code = new URL(approved.headers.get('location')!).searchParams.get('code')!;
+      const q = new URLSearchParams({ appid: DEV_APPID, secret: DEV_SECRET, code, grant_type: 'authorization_code' });
+      const tok = JSON.parse(await (await fetch(`${url}/sns/oauth2/access_token?${q}`)).text()) as { access_token: string };
+      const info = JSON.parse(await (await fetch(`${url}/sns/userinfo?${new URLSearchParams({ access_token: tok.access_token, openid })}`)).text()) as {
+        headimgurl: string;
+      };
+      expect(info.headimgurl).toBe(`http://localhost:3002/sim/avatar/${openid}.svg`);
+    } finally {
+      await pub.stop();
+    }
+  });
+});

@@ -52,6 +52,8 @@ export function mpPushRouter(deps: SimDeps): Router {
       ticket = qr.ticket;
     }
     if (!scene) return bad('give ticket, url or scene');
+    // A bare scene of a QR the simulator issued is that QR: WeChat's event carries its Ticket.
+    ticket ??= deps.qrCodes.find({ scene })?.ticket;
     const openid = str('openid') ?? deps.users.list()[0]!.openid;
     if (!deps.users.get(openid)) return bad('unknown sample user (openid)');
     const target: PushTarget | undefined = str('target')

@@ -21,6 +21,8 @@ export class SimQrCodes {
   readonly #clock: () => number;
   readonly #byTicket = new Map<string, SimQr>();
   readonly #byUrl = new Map<string, SimQr>();
+  /** The newest QR per scene: a camera reads a QR, never a bare scene, so a scan by scene means that QR. */
+  readonly #byScene = new Map<string, SimQr>();
   #inserts = 0;
 
   constructor(clock: () => number) {
@@ -37,12 +39,17 @@ export class SimQrCodes {
     };
     this.#byTicket.set(qr.ticket, qr);
     this.#byUrl.set(qr.url, qr);
+    this.#byScene.set(qr.scene, qr);
     return qr;
   }
 
-  /** A live QR by its ticket or by the URL it encodes (what a phone camera reads); undefined once expired. */
-  find(by: { ticket?: string; url?: string }): SimQr | undefined {
-    const qr = by.ticket !== undefined ? this.#byTicket.get(by.ticket) : by.url !== undefined ? this.#byUrl.get(by.url) : undefined;
+  /** A live QR by its ticket, the URL it encodes (what a phone camera reads) or its scene; undefined once expired. */
+  find(by: { ticket?: string; url?: string; scene?: string }): SimQr | undefined {
+    const qr =
+      by.ticket !== undefined ? this.#byTicket.get(by.ticket)
+      : by.url !== undefined ? this.#byUrl.get(by.url)
+      : by.scene !== undefined ? this.#byScene.get(by.scene)
+      : undefined;
     return qr && this.#clock() < qr.expiresAt ? qr : undefined;
   }
 
@@ -52,6 +59,7 @@ export class SimQrCodes {
       if (now < v.expiresAt) continue;
       this.#byTicket.delete(k);
       this.#byUrl.delete(v.url);
+      if (this.#byScene.get(v.scene) === v) this.#byScene.delete(v.scene);
     }
   }
 }

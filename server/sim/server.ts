@@ -31,6 +31,11 @@ export interface SimServerOptions {
   readonly pushTarget?: PushTarget;
   /** The app's base URL, which the simulated mini program's requests (`/api/mp/*`) go to. */
   readonly appUrl?: string;
+  /**
+   * The simulator's own base URL as browsers reach it, for links it hands out (avatars). Default: the host each
+   * request came to — wrong when a server calls it by an internal name (docker compose: `sim:3002`).
+   */
+  readonly publicUrl?: string;
   /** The simulator refuses to exist in production. */
   readonly production?: boolean;
 }
@@ -68,6 +73,7 @@ export class SimServer {
       qrCodes: new SimQrCodes(clock),
       pushTarget: opts.pushTarget,
       appUrl: opts.appUrl,
+      publicUrl: opts.publicUrl,
       miniProgram: {
         app: opts.miniProgram ?? { appid: DEV_MP_APPID, secret: DEV_MP_SECRET },
         users: new SimUsers(opts.miniProgram?.appid ?? DEV_MP_APPID),

@@ -66,8 +66,8 @@ export function snsRouter(deps: SimDeps): Router {
       province,
       city,
       country,
-      // No internet here: the avatar is served by the simulator itself, at the host the caller used.
-      headimgurl: `${ctx.protocol}://${ctx.host || `127.0.0.1:${ctx.req.socket.localPort}`}/sim/avatar/${user.openid}.svg`,
+      // No internet here: the avatar is served by the simulator itself, at its public URL (or the host the caller used).
+      headimgurl: `${deps.publicUrl ?? `${ctx.protocol}://${ctx.host || `127.0.0.1:${ctx.req.socket.localPort}`}`}/sim/avatar/${user.openid}.svg`,
       privilege: [],
       ...(user.unionid ? { unionid: user.unionid } : {}),
     });
