@@ -409,6 +409,32 @@ describe('login page against the dev stack', () => {
     await waitState(page, 'cancelled');
   });
 
+  it('a lower revision after a Redis failover is accepted from a new socket: no reconnect loop', async () => {
+    const page = await freshPage();
+    let sockets = 0;
+    // Socket 1 plays the old Redis (revision 5); every later socket plays the new one, whose copy of the login
+    // is older (revision 2) and terminal, after which the server closes normally.
+    await page.routeWebSocket(/\/ws$/, (ws) => {
+      const n = ++sockets;
+      ws.onMessage((data) => {
+        const { id } = JSON.parse(String(data)) as { id: string };
+        const expiresAt = Date.now() + 120_000;
+        if (n === 1) {
+          ws.send(JSON.stringify({ type: 'status', id, status: 'pending', rev: 5, expiresAt }));
+          ws.close({ code: 1012 }); // "service restart": the page reconnects
+        } else {
+          ws.send(JSON.stringify({ type: 'status', id, status: 'cancelled', rev: 2, expiresAt }));
+          ws.close({ code: 1000 });
+        }
+      });
+    });
+    await page.goto(stack.base);
+    await waitState(page, 'cancelled');
+    await page.waitForTimeout(3000);
+    expect(await state(page)).toBe('cancelled');
+    expect(sockets).toBe(2);
+  });
+
   it('unknown_login from the socket: one automatic new login, then #refresh (no loop)', async () => {
     const page = await freshPage();
     const creates = countLoginCreates(page);
