@@ -108,3 +108,19 @@ describe('npm start follows its config file', () => {
     }
   });
 });
+
+describe('npm start never leaves processes behind', () => {
+  it('a second signal skips the drain but still kills the roles and the private redis-server', async () => {
+    const [h, w, s] = [await freePort(), await freePort(), await freePort()];
+    const dev = run({ HOST: '127.0.0.1', HTTP_PORT: String(h), WS_PORT: String(w), SIM_PORT: String(s), REDIS_URL: '', CONFIG_FILE: '' });
+    const redisPort = Number((await dev.waitFor(/private redis-server on port (\d+)/))[1]);
+    await dev.waitFor(/scanlogin is running/);
+    dev.child.kill('SIGINT');
+    dev.child.kill('SIGTERM'); // the impatient second signal
+    expect(await dev.exited).toBe(130);
+    await expect.poll(async () => {
+      const open = await Promise.all([h, w, s, redisPort].map(portOpen));
+      return open.some(Boolean);
+    }, { timeout: 5000 }).toBe(false);
+  });
+});

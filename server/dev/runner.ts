@@ -67,6 +67,10 @@ export async function runDev(config: Config, env: NodeJS.ProcessEnv, write: (lin
   for (const role of ROLES) {
     const child = spawn(process.execPath, [cli, role], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     children.set(role, child);
+    // A second Ctrl-C exits without the graceful drain; the children must not outlive us either way.
+    const killOnExit = () => child.kill('SIGKILL');
+    process.once('exit', killOnExit);
+    child.once('exit', () => process.off('exit', killOnExit));
     pipeWithPrefix(child.stdout!, role, write);
     pipeWithPrefix(child.stderr!, role, write);
     child.on('exit', (code, signal) => {

@@ -50,6 +50,11 @@ export async function startRedisServer(
       if (!(err instanceof RedisServerMissingError) && opts.port === undefined && attempt < 3) continue;
       throw err;
     }
+    // Whatever way this process ends (a second Ctrl-C, a crash, process.exit), it must not leave its private
+    // redis-server behind: 'exit' handlers run synchronously, so kill it there.
+    const killOnExit = () => child.kill('SIGKILL');
+    process.once('exit', killOnExit);
+    child.once('exit', () => process.off('exit', killOnExit));
     let stopped: Promise<void> | undefined;
     return {
       port,
