@@ -2,6 +2,7 @@ import type { RedisLink } from '../redis/link.js';
 import { AppError, type ErrorCode } from '../errors.js';
 import { hashSecret, newLoginId, newSecret, safeEqual, LOGIN_ID_RE } from './ids.js';
 import { REDEEM, TRANSITION } from './scripts.js';
+import { sessionKey } from '../sessions/store.js';
 import { STATUSES, TRANSITIONS, type LoginRecord, type LoginStatus, type LoginUser, type TransitionName } from './model.js';
 
 /** How long a finished/expired login stays readable, so late readers see "expired", not "unknown". */
@@ -49,10 +50,6 @@ export class LoginStore {
   /** The pub/sub channel that carries every new version of one login (logical: the link adds the prefix). */
   channel(id: string): string {
     return `login-events:${id}`;
-  }
-
-  sessionKey(sessionId: string): string {
-    return `${this.#link.keyPrefix}session:${sessionId}`;
   }
 
   now(): number {
@@ -152,7 +149,7 @@ export class LoginStore {
     if (!LOGIN_ID_RE.test(id)) throw new AppError('unknown_login', 'no such login');
     const reply = (await REDEEM.run(
       this.#link.command,
-      [this.key(id), this.sessionKey(sessionId)],
+      [this.key(id), sessionKey(this.#link.keyPrefix, sessionId)],
       [hashSecret(watchToken), ticket, this.#clock(), sessionTtlMs],
     )) as [string, string?];
     if (reply[0] !== 'ok') throw scriptError(reply, 'redeem');

@@ -4,6 +4,11 @@ import type { LoginUser } from '../logins/model.js';
 
 const SESSION_ID_RE = /^[0-9A-Za-z]{32}$/;
 
+/** The one definition of a session's key (the redeem script writes it, this store reads it). */
+export function sessionKey(keyPrefix: string, sessionId: string): string {
+  return `${keyPrefix}session:${sessionId}`;
+}
+
 /**
  * Browser sessions: `<prefix>session:<id>` holds versioned JSON `{"v":1,"user","loginId","createdAt"}`
  * (written by the redeem script). An unreadable value is logged with its key and deleted, so it is replaced
@@ -19,7 +24,7 @@ export class SessionStore {
   }
 
   key(sessionId: string): string {
-    return `${this.#link.keyPrefix}session:${sessionId}`;
+    return sessionKey(this.#link.keyPrefix, sessionId);
   }
 
   async get(sessionId: string | undefined): Promise<LoginUser | null> {
