@@ -1,7 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../log.js';
 import { AppError } from '../errors.js';
-import { clientOptions, describeTarget, sameTarget, targetHash, type RedisTarget } from './target.js';
+import { clientOptions, describeTarget, sameTarget, type RedisTarget } from './target.js';
 
 export type LinkStatus = 'idle' | 'connecting' | 'ready' | 'switching' | 'stopping' | 'stopped';
 
@@ -13,7 +13,6 @@ export type ResyncListener = (generation: number) => void;
 /** One command client and one subscriber client, connected to one target. */
 interface Pair {
   readonly target: RedisTarget;
-  readonly hash: string;
   readonly command: Redis;
   readonly subscriber: Redis;
   generation: number;
@@ -254,7 +253,7 @@ export class RedisLink {
       });
       return client;
     };
-    const pair: Pair = { target, hash: targetHash(target), command: make('cmd'), subscriber: make('sub'), generation: 0, since: 0 };
+    const pair: Pair = { target, command: make('cmd'), subscriber: make('sub'), generation: 0, since: 0 };
     pair.subscriber.on('message', (channel: string, message: string) => {
       // Messages from a pair that is no longer current (an old Redis) are dropped.
       const prefix = this.keyPrefix;
