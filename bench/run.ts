@@ -31,14 +31,18 @@ async function time(n: number, fn: (i: number) => Promise<unknown>): Promise<num
 async function parallel(n: number, concurrency: number, fn: () => Promise<unknown>): Promise<number> {
   let left = n;
   const t0 = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (left-- > 0) await fn();
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (left-- > 0) await fn();
+    }),
+  );
   return Number(process.hrtime.bigint() - t0) / 1e6 / n;
 }
 
 function row(name: string, ours: number, bare: number): void {
-  console.log(`${name.padEnd(46)} ${ours.toFixed(3).padStart(8)} ms  bare ${bare.toFixed(3).padStart(8)} ms  ratio ${(ours / bare).toFixed(2)}x`);
+  console.log(
+    `${name.padEnd(46)} ${ours.toFixed(3).padStart(8)} ms  bare ${bare.toFixed(3).padStart(8)} ms  ratio ${(ours / bare).toFixed(2)}x`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -54,7 +58,11 @@ async function main(): Promise<void> {
     // 1. create
     const create = await time(N, () => store.create({ mode: 'oauth', scanUrl: 'http://localhost/l/x' }));
     const bareCreate = await time(N, (i) =>
-      raw.multi().hset(`bare:${i}`, { v: '1', status: 'pending', rev: '1', id: String(i) }).pexpire(`bare:${i}`, 60_000).exec(),
+      raw
+        .multi()
+        .hset(`bare:${i}`, { v: '1', status: 'pending', rev: '1', id: String(i) })
+        .pexpire(`bare:${i}`, 60_000)
+        .exec(),
     );
     row('create login', create, bareCreate);
 
@@ -63,15 +71,21 @@ async function main(): Promise<void> {
     for (let i = 0; i < N + 100; i++) ids.push((await store.create({ mode: 'oauth', scanUrl: 'x' })).record.id);
     let k = 0;
     const transition = await time(N, () => store.transition(ids[k++]!, 'scan', { phoneHash: 'p' }));
-    const bareTransition = await time(N, (i) => raw.multi().hset(`bare:${i}`, 'status', 'scanned').publish(`bare-ch:${i}`, 'x').exec());
+    const bareTransition = await time(N, (i) =>
+      raw.multi().hset(`bare:${i}`, 'status', 'scanned').publish(`bare-ch:${i}`, 'x').exec(),
+    );
     row('transition (check + write + publish)', transition, bareTransition);
 
     // 3. end-to-end push latency
     const wsPort = await freePort();
     const httpPort = await freePort();
     const config = loadConfig({
-      REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'bench:', HOST: '127.0.0.1',
-      WS_PORT: String(wsPort), HTTP_PORT: String(httpPort), LOG_LEVEL: 'silent',
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: 'bench:',
+      HOST: '127.0.0.1',
+      WS_PORT: String(wsPort),
+      HTTP_PORT: String(httpPort),
+      LOG_LEVEL: 'silent',
       // The limiter runs (its Redis round trip is part of the create path) but is set high enough never to trip.
       LOGIN_RATE_LIMIT: '100000',
     });
@@ -110,7 +124,12 @@ async function main(): Promise<void> {
     row('transition → WebSocket message (latency)', pushTotal / M, bareTotal / M);
 
     // 4. HTTP create throughput
-    const body = JSON.stringify({ id: 'x'.repeat(24), watchToken: 'y'.repeat(32), status: 'pending', pad: 'z'.repeat(300) });
+    const body = JSON.stringify({
+      id: 'x'.repeat(24),
+      watchToken: 'y'.repeat(32),
+      status: 'pending',
+      pad: 'z'.repeat(300),
+    });
     const bare = http.createServer((_req, res) => {
       res.writeHead(201, { 'content-type': 'application/json' });
       res.end(body);

@@ -58,10 +58,13 @@ async function main(argv: string[]): Promise<number> {
       // A second Ctrl-C does not wait for the graceful drain.
       if (++signals > 1) return resolve(130);
       console.error(`${sig}: stopping ${role}…`);
-      running.stop().then(() => resolve(0), (err: unknown) => {
-        console.error(err);
-        resolve(1);
-      });
+      running.stop().then(
+        () => resolve(0),
+        (err: unknown) => {
+          console.error(err);
+          resolve(1);
+        },
+      );
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);

@@ -26,15 +26,36 @@ const EnvSchema = z.object({
   SIM_PORT: port(3002),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   CONFIG_FILE: z.string().min(1).optional(),
-  REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_.-]{0,64}$/).default('scanlogin:'),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_.-]{0,64}$/)
+    .default('scanlogin:'),
   PUBLIC_URL: httpUrl.optional(),
   WS_PUBLIC_URL: z.url({ protocol: /^wss?$/ }).optional(),
-  WECHAT_APPID: z.string().regex(/^wx[0-9a-zA-Z]{8,32}$/, 'must look like a WeChat appid (wx…)').default(DEV_APPID),
-  WECHAT_SECRET: z.string().regex(/^[0-9a-zA-Z]{16,64}$/, 'must be the app secret (alphanumeric)').default(DEV_SECRET),
-  WECHAT_TOKEN: z.string().regex(/^[0-9a-zA-Z]{3,32}$/, 'must be the server token: 3–32 letters or digits').optional(),
-  WECHAT_AES_KEY: z.string().regex(/^[0-9a-zA-Z]{43}$/, 'must be the EncodingAESKey: 43 letters or digits').optional(),
-  WECHAT_MP_APPID: z.string().regex(/^wx[0-9a-zA-Z]{8,32}$/, 'must look like a WeChat appid (wx…)').optional(),
-  WECHAT_MP_SECRET: z.string().regex(/^[0-9a-zA-Z]{16,64}$/, 'must be the app secret (alphanumeric)').optional(),
+  WECHAT_APPID: z
+    .string()
+    .regex(/^wx[0-9a-zA-Z]{8,32}$/, 'must look like a WeChat appid (wx…)')
+    .default(DEV_APPID),
+  WECHAT_SECRET: z
+    .string()
+    .regex(/^[0-9a-zA-Z]{16,64}$/, 'must be the app secret (alphanumeric)')
+    .default(DEV_SECRET),
+  WECHAT_TOKEN: z
+    .string()
+    .regex(/^[0-9a-zA-Z]{3,32}$/, 'must be the server token: 3–32 letters or digits')
+    .optional(),
+  WECHAT_AES_KEY: z
+    .string()
+    .regex(/^[0-9a-zA-Z]{43}$/, 'must be the EncodingAESKey: 43 letters or digits')
+    .optional(),
+  WECHAT_MP_APPID: z
+    .string()
+    .regex(/^wx[0-9a-zA-Z]{8,32}$/, 'must look like a WeChat appid (wx…)')
+    .optional(),
+  WECHAT_MP_SECRET: z
+    .string()
+    .regex(/^[0-9a-zA-Z]{16,64}$/, 'must be the app secret (alphanumeric)')
+    .optional(),
   WECHAT_SCOPE: z.enum(['snsapi_userinfo', 'snsapi_base']).default('snsapi_userinfo'),
   WECHAT_OPEN_BASE: httpUrl.default('https://open.weixin.qq.com'),
   WECHAT_API_BASE: httpUrl.default('https://api.weixin.qq.com'),
@@ -65,7 +86,11 @@ export interface Config {
   readonly wsPort: number;
   readonly simPort: number;
   /** The Redis from the environment; CONFIG_FILE, when it exists, overrides it and is hot-reloaded. */
-  readonly redis: { readonly url: string | undefined; readonly keyPrefix: string; readonly configFile: string | undefined };
+  readonly redis: {
+    readonly url: string | undefined;
+    readonly keyPrefix: string;
+    readonly configFile: string | undefined;
+  };
   readonly publicUrl: string;
   readonly wsPublicUrl: string;
   readonly wechat: {
@@ -124,17 +149,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (production && !e.SESSION_SECRET) problems.push('SESSION_SECRET: required when NODE_ENV=production');
   if (production && e.DEV_MODE) problems.push('DEV_MODE: must not be enabled when NODE_ENV=production');
   // In production the QR code and the page's socket must point at the real public origin, never localhost.
-  if (production && !e.PUBLIC_URL) problems.push('PUBLIC_URL: required when NODE_ENV=production (it is what the QR code holds)');
+  if (production && !e.PUBLIC_URL)
+    problems.push('PUBLIC_URL: required when NODE_ENV=production (it is what the QR code holds)');
   // This server speaks no TLS itself, so an https PUBLIC_URL means a proxy in front; without trusting it every
   // browser looks like the proxy's IP (wrong confirm page, one shared creation limit for the whole site).
   if (production && e.PUBLIC_URL?.startsWith('https:') && e.TRUST_PROXY === 0) {
-    problems.push('TRUST_PROXY: PUBLIC_URL is https, so a TLS proxy is in front; set TRUST_PROXY to the number of proxies (usually 1)');
+    problems.push(
+      'TRUST_PROXY: PUBLIC_URL is https, so a TLS proxy is in front; set TRUST_PROXY to the number of proxies (usually 1)',
+    );
   }
-  if (production && !e.WS_PUBLIC_URL) problems.push('WS_PUBLIC_URL: required when NODE_ENV=production (the page opens it)');
-  if (production && e.WECHAT_SECRET === DEV_SECRET) problems.push('WECHAT_SECRET: the dev secret cannot be used in production');
-  if (production && e.WECHAT_TOKEN === DEV_WECHAT_TOKEN) problems.push('WECHAT_TOKEN: the dev token cannot be used in production');
-  if (production && e.WECHAT_MP_SECRET === DEV_MP_SECRET) problems.push('WECHAT_MP_SECRET: the dev secret cannot be used in production');
-  if (!e.WECHAT_MP_APPID !== !e.WECHAT_MP_SECRET) problems.push('WECHAT_MP_APPID, WECHAT_MP_SECRET: set both or neither');
+  if (production && !e.WS_PUBLIC_URL)
+    problems.push('WS_PUBLIC_URL: required when NODE_ENV=production (the page opens it)');
+  if (production && e.WECHAT_SECRET === DEV_SECRET)
+    problems.push('WECHAT_SECRET: the dev secret cannot be used in production');
+  if (production && e.WECHAT_TOKEN === DEV_WECHAT_TOKEN)
+    problems.push('WECHAT_TOKEN: the dev token cannot be used in production');
+  if (production && e.WECHAT_MP_SECRET === DEV_MP_SECRET)
+    problems.push('WECHAT_MP_SECRET: the dev secret cannot be used in production');
+  if (!e.WECHAT_MP_APPID !== !e.WECHAT_MP_SECRET)
+    problems.push('WECHAT_MP_APPID, WECHAT_MP_SECRET: set both or neither');
   if (e.SIM_TOKEN_OVERLAP >= e.SIM_TOKEN_TTL) problems.push('SIM_TOKEN_OVERLAP: must be shorter than SIM_TOKEN_TTL');
   if (problems.length) throw new ConfigError(problems);
   // Outside production the new modes work out of the box against the simulator's dev accounts.

@@ -21,7 +21,11 @@ async function call(path: string, init: RequestInit = {}) {
   return { status: res.status, body };
 }
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
-const json = (b: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(b) });
+const json = (b: unknown) => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(b),
+});
 
 /** A login other tests must never disturb: every failure below is checked to leave it as it was. */
 let bystander: Awaited<ReturnType<typeof createLogin>>;
@@ -37,7 +41,10 @@ describe('HTTP API failures: documented code, nothing else touched', () => {
     const big = await call('/api/logins', json({ pad: 'x'.repeat(17 * 1024) }));
     expect(big).toMatchObject({ status: 413, body: { error: 'payload_too_large' } });
     const mode = await call('/api/logins', json({ mode: 'carrier-pigeon' }));
-    expect(mode).toMatchObject({ status: 400, body: { error: 'unknown_mode', modes: expect.arrayContaining(['oauth']) } });
+    expect(mode).toMatchObject({
+      status: 400,
+      body: { error: 'unknown_mode', modes: expect.arrayContaining(['oauth']) },
+    });
     expect((await call('/api/logins', json({ mode: 7 }))).body.error).toBe('bad_request');
   });
 
@@ -56,7 +63,9 @@ describe('HTTP API failures: documented code, nothing else touched', () => {
     // Another login's token does not open this one.
     expect((await call(`/api/logins/${login.id}`, { headers: bearer(bystander.watchToken) })).status).toBe(403);
     for (const wait of ['31', '-1', 'abc', '1.5']) {
-      expect((await call(`/api/logins/${login.id}?wait=${wait}`, { headers: bearer(login.watchToken) })).body.error).toBe('bad_request');
+      expect(
+        (await call(`/api/logins/${login.id}?wait=${wait}`, { headers: bearer(login.watchToken) })).body.error,
+      ).toBe('bad_request');
     }
     const ok = await call(`/api/logins/${login.id}`, { headers: bearer(login.watchToken) });
     expect(ok).toMatchObject({ status: 200, body: { id: login.id, status: 'pending', expiresAt: login.expiresAt } });
@@ -69,7 +78,11 @@ describe('HTTP API failures: documented code, nothing else touched', () => {
     expect(await svg.text()).toContain('<svg');
     const png = await fetch(stack.httpUrl + login.qr.png);
     expect(png.headers.get('content-type')).toBe('image/png');
-    expect(Buffer.from(await png.arrayBuffer()).subarray(1, 4).toString()).toBe('PNG');
+    expect(
+      Buffer.from(await png.arrayBuffer())
+        .subarray(1, 4)
+        .toString(),
+    ).toBe('PNG');
     expect((await call(`/api/logins/${'Q'.repeat(24)}/qr.svg`)).body.error).toBe('unknown_login');
   });
 
@@ -77,23 +90,30 @@ describe('HTTP API failures: documented code, nothing else touched', () => {
     const login = await createLogin(stack.httpUrl);
     const path = `/api/logins/${login.id}/redeem`;
     expect((await call(path, json({ ticket: 'x' }))).body.error).toBe('unauthorized');
-    const withToken = (t: string, b: unknown) => call(path, { ...json(b), headers: { ...bearer(t), 'content-type': 'application/json' } });
+    const withToken = (t: string, b: unknown) =>
+      call(path, { ...json(b), headers: { ...bearer(t), 'content-type': 'application/json' } });
     expect((await withToken(login.watchToken, { ticket: 'x' })).body.error).toBe('invalid_transition');
     expect((await withToken(login.watchToken, {})).body.error).toBe('bad_request');
     expect((await withToken(login.watchToken, 'ticket')).body.error).toBe('invalid_json');
     await new Phone().login(login.scanUrl, stack.httpUrl);
     expect((await withToken('y'.repeat(32), { ticket: 'x' })).status).toBe(403);
-    expect(await withToken(login.watchToken, { ticket: 'x'.repeat(32) })).toMatchObject({ status: 403, body: { error: 'invalid_ticket' } });
+    expect(await withToken(login.watchToken, { ticket: 'x'.repeat(32) })).toMatchObject({
+      status: 403,
+      body: { error: 'invalid_ticket' },
+    });
     const view = await call(`/api/logins/${login.id}`, { headers: bearer(login.watchToken) });
     const ticket = view.body.ticket as string;
     expect((await withToken(login.watchToken, { ticket })).status).toBe(200);
-    expect(await withToken(login.watchToken, { ticket })).toMatchObject({ status: 409, body: { error: 'ticket_used' } });
+    expect(await withToken(login.watchToken, { ticket })).toMatchObject({
+      status: 409,
+      body: { error: 'ticket_used' },
+    });
     expect((await call(`/api/logins/${login.id}`, { headers: bearer(login.watchToken) })).body.ticket).toBeUndefined();
   });
 
   it('session endpoints: no cookie, forged cookie → 401', async () => {
     expect(await call('/api/me')).toMatchObject({ status: 401, body: { error: 'unauthorized' } });
-    expect((await call('/api/me', { headers: { cookie: 'sl_session=' + 'a'.repeat(32) } })).status).toBe(401);
+    expect((await call('/api/me', { headers: { cookie: `sl_session=${'a'.repeat(32)}` } })).status).toBe(401);
     expect((await call('/api/me', { headers: { cookie: 'sl_session=../../etc' } })).status).toBe(401);
     expect((await call('/api/logout', { method: 'POST' })).status).toBe(204);
   });
@@ -101,7 +121,10 @@ describe('HTTP API failures: documented code, nothing else touched', () => {
   it('unknown routes are JSON 404s; /healthz names the Redis it uses', async () => {
     expect(await call('/api/nope')).toMatchObject({ status: 404, body: { error: 'not_found' } });
     const health = await call('/healthz');
-    expect(health).toMatchObject({ status: 200, body: { ok: true, role: 'http', redis: { target: `${stack.redis.url}/0`, runId: expect.any(String) } } });
+    expect(health).toMatchObject({
+      status: 200,
+      body: { ok: true, role: 'http', redis: { target: `${stack.redis.url}/0`, runId: expect.any(String) } },
+    });
   });
 
   it('Redis down → 503 redis_unavailable with a clear message, and health says so', async () => {
@@ -145,7 +168,8 @@ describe('login creation limit', () => {
   it('429 rate_limited with Retry-After past LOGIN_RATE_LIMIT per client, other clients unaffected', async () => {
     const s = await startStack({ LOGIN_RATE_LIMIT: '3', TRUST_PROXY: '1' });
     try {
-      const from = (ip: string) => fetch(`${s.httpUrl}/api/logins`, { method: 'POST', headers: { 'x-forwarded-for': ip } });
+      const from = (ip: string) =>
+        fetch(`${s.httpUrl}/api/logins`, { method: 'POST', headers: { 'x-forwarded-for': ip } });
       for (let i = 0; i < 3; i++) expect((await from('10.1.1.1')).status).toBe(201);
       const limited = await from('10.1.1.1');
       expect(limited.status).toBe(429);

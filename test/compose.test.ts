@@ -14,7 +14,9 @@ interface Service {
   ports?: string[];
   depends_on?: Record<string, { condition: string }>;
 }
-const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as { services: Record<string, Service> };
+const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as {
+  services: Record<string, Service>;
+};
 const services = compose.services;
 const appServices = ['sim', 'ws', 'http'] as const;
 

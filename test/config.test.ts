@@ -14,7 +14,12 @@ describe('config', () => {
       loginTtlMs: 120_000,
       loginConfirm: 'page',
       devMode: false,
-      wechat: { appid: DEV_APPID, openBase: 'https://open.weixin.qq.com', apiBase: 'https://api.weixin.qq.com', scope: 'snsapi_userinfo' },
+      wechat: {
+        appid: DEV_APPID,
+        openBase: 'https://open.weixin.qq.com',
+        apiBase: 'https://api.weixin.qq.com',
+        scope: 'snsapi_userinfo',
+      },
       redis: { url: undefined, keyPrefix: 'scanlogin:' },
     });
     expect(Object.isFrozen(c)).toBe(true);
@@ -31,7 +36,13 @@ describe('config', () => {
   it('rejects with one message listing every problem', () => {
     let err: unknown;
     try {
-      loadConfig({ HTTP_PORT: 'abc', REDIS_URL: 'http://nope', LOGIN_TTL: '0', WECHAT_APPID: 'bad', LOGIN_CONFIRM: 'maybe' });
+      loadConfig({
+        HTTP_PORT: 'abc',
+        REDIS_URL: 'http://nope',
+        LOGIN_TTL: '0',
+        WECHAT_APPID: 'bad',
+        LOGIN_CONFIRM: 'maybe',
+      });
     } catch (e) {
       err = e;
     }
@@ -40,11 +51,14 @@ describe('config', () => {
     expect(problems.map((p) => p.split(':')[0])).toEqual(
       expect.arrayContaining(['HTTP_PORT', 'REDIS_URL', 'LOGIN_TTL', 'WECHAT_APPID', 'LOGIN_CONFIRM']),
     );
-    for (const key of ['HTTP_PORT', 'REDIS_URL', 'LOGIN_TTL', 'WECHAT_APPID', 'LOGIN_CONFIRM']) expect(message).toContain(key);
+    for (const key of ['HTTP_PORT', 'REDIS_URL', 'LOGIN_TTL', 'WECHAT_APPID', 'LOGIN_CONFIRM'])
+      expect(message).toContain(key);
   });
 
   it('production requires a session secret and a real app secret, and forbids dev mode and the simulator', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production', DEV_MODE: '1' })).toThrow(/SESSION_SECRET[\s\S]*DEV_MODE[\s\S]*PUBLIC_URL[\s\S]*WS_PUBLIC_URL[\s\S]*WECHAT_SECRET/);
+    expect(() => loadConfig({ NODE_ENV: 'production', DEV_MODE: '1' })).toThrow(
+      /SESSION_SECRET[\s\S]*DEV_MODE[\s\S]*PUBLIC_URL[\s\S]*WS_PUBLIC_URL[\s\S]*WECHAT_SECRET/,
+    );
     const prod = loadConfig({
       NODE_ENV: 'production',
       SESSION_SECRET: 's'.repeat(32),
@@ -56,10 +70,16 @@ describe('config', () => {
     expect(prod.production).toBe(true);
     // https means a TLS proxy in front: without trusting it every browser would look like the proxy.
     expect(() =>
-      loadConfig({ NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(32), WECHAT_SECRET: 'a'.repeat(32), PUBLIC_URL: 'https://x.example', WS_PUBLIC_URL: 'wss://x.example/ws' }),
+      loadConfig({
+        NODE_ENV: 'production',
+        SESSION_SECRET: 's'.repeat(32),
+        WECHAT_SECRET: 'a'.repeat(32),
+        PUBLIC_URL: 'https://x.example',
+        WS_PUBLIC_URL: 'wss://x.example/ws',
+      }),
     ).toThrow(/TRUST_PROXY: PUBLIC_URL is https/);
-    expect(() => new SimServer({ appid: prod.wechat.appid, secret: prod.wechat.secret, production: prod.production })).toThrow(
-      /dev\/test tool/,
-    );
+    expect(
+      () => new SimServer({ appid: prod.wechat.appid, secret: prod.wechat.secret, production: prod.production }),
+    ).toThrow(/dev\/test tool/);
   });
 });

@@ -10,7 +10,10 @@ import { freePort } from '../server/util/free-port.js';
 const CLI = 'dist/server/cli.js';
 
 function run(env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, [CLI, 'dev'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'dev'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr.on('data', (b: Buffer) => (out += b.toString()));
@@ -35,7 +38,10 @@ function run(env: NodeJS.ProcessEnv) {
 function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
   });
 }
@@ -43,14 +49,25 @@ function portOpen(port: number): Promise<boolean> {
 describe('npm start (the dev runner)', () => {
   it('runs the stack on a private redis-server and stops everything on SIGTERM', async () => {
     const [h, w, s] = [await freePort(), await freePort(), await freePort()];
-    const dev = run({ HOST: '127.0.0.1', HTTP_PORT: String(h), WS_PORT: String(w), SIM_PORT: String(s), REDIS_URL: '', PUBLIC_URL: '', WS_PUBLIC_URL: '' });
+    const dev = run({
+      HOST: '127.0.0.1',
+      HTTP_PORT: String(h),
+      WS_PORT: String(w),
+      SIM_PORT: String(s),
+      REDIS_URL: '',
+      PUBLIC_URL: '',
+      WS_PUBLIC_URL: '',
+    });
     const redisPort = Number((await dev.waitFor(/private redis-server on port (\d+)/))[1]);
     await dev.waitFor(new RegExp(`scanlogin is running — open http://localhost:${h}`));
     expect(dev.output()).toMatch(/\[http\]\s+info\s+http listening/);
     expect(dev.output()).toMatch(/\[ws\]\s+info\s+ws listening/);
     const health = (await (await fetch(`http://127.0.0.1:${h}/healthz`)).json()) as { redis: { target: string } };
     expect(health.redis.target).toBe(`redis://127.0.0.1:${redisPort}/0`);
-    const created = (await (await fetch(`http://127.0.0.1:${h}/api/logins`, { method: 'POST' })).json()) as { devMode: boolean; ws: string };
+    const created = (await (await fetch(`http://127.0.0.1:${h}/api/logins`, { method: 'POST' })).json()) as {
+      devMode: boolean;
+      ws: string;
+    };
     expect(created.devMode).toBe(true);
     expect(created.ws).toBe(`ws://localhost:${w}/ws`);
 
@@ -85,7 +102,15 @@ describe('npm start follows its config file', () => {
     const [h, w, s] = [await freePort(), await freePort(), await freePort()];
     const child = spawn(process.execPath, [path.resolve(CLI), 'dev'], {
       cwd,
-      env: { ...process.env, HOST: '127.0.0.1', HTTP_PORT: String(h), WS_PORT: String(w), SIM_PORT: String(s), REDIS_URL: '', CONFIG_FILE: '' },
+      env: {
+        ...process.env,
+        HOST: '127.0.0.1',
+        HTTP_PORT: String(h),
+        WS_PORT: String(w),
+        SIM_PORT: String(s),
+        REDIS_URL: '',
+        CONFIG_FILE: '',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -96,7 +121,11 @@ describe('npm start follows its config file', () => {
       const { writeFileSync } = await import('node:fs');
       writeFileSync(file, JSON.stringify({ redis: { url: other.url } }));
       const targets = async () =>
-        Promise.all([`http://127.0.0.1:${h}/healthz`, `http://127.0.0.1:${w}/healthz`].map(async (u) => ((await (await fetch(u)).json()) as { redis: { target: string } }).redis.target));
+        Promise.all(
+          [`http://127.0.0.1:${h}/healthz`, `http://127.0.0.1:${w}/healthz`].map(
+            async (u) => ((await (await fetch(u)).json()) as { redis: { target: string } }).redis.target,
+          ),
+        );
       await expect.poll(targets, { timeout: 3000 }).toEqual([`${other.url}/0`, `${other.url}/0`]);
       const created = await fetch(`http://127.0.0.1:${h}/api/logins`, { method: 'POST' });
       expect(created.status).toBe(201);
@@ -112,15 +141,27 @@ describe('npm start follows its config file', () => {
 describe('npm start never leaves processes behind', () => {
   it('a second signal skips the drain but still kills the roles and the private redis-server', async () => {
     const [h, w, s] = [await freePort(), await freePort(), await freePort()];
-    const dev = run({ HOST: '127.0.0.1', HTTP_PORT: String(h), WS_PORT: String(w), SIM_PORT: String(s), REDIS_URL: '', CONFIG_FILE: '' });
+    const dev = run({
+      HOST: '127.0.0.1',
+      HTTP_PORT: String(h),
+      WS_PORT: String(w),
+      SIM_PORT: String(s),
+      REDIS_URL: '',
+      CONFIG_FILE: '',
+    });
     const redisPort = Number((await dev.waitFor(/private redis-server on port (\d+)/))[1]);
     await dev.waitFor(/scanlogin is running/);
     dev.child.kill('SIGINT');
     dev.child.kill('SIGTERM'); // the impatient second signal
     expect(await dev.exited).toBe(130);
-    await expect.poll(async () => {
-      const open = await Promise.all([h, w, s, redisPort].map(portOpen));
-      return open.some(Boolean);
-    }, { timeout: 5000 }).toBe(false);
+    await expect
+      .poll(
+        async () => {
+          const open = await Promise.all([h, w, s, redisPort].map(portOpen));
+          return open.some(Boolean);
+        },
+        { timeout: 5000 },
+      )
+      .toBe(false);
   });
 });

@@ -23,9 +23,14 @@ afterAll(async () => {
 
 function doctor(env: Record<string, string>, args: string[] = []): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['dist/server/cli.js', 'doctor', ...args], { env: { ...process.env, ...env } }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr });
-    });
+    execFile(
+      process.execPath,
+      ['dist/server/cli.js', 'doctor', ...args],
+      { env: { ...process.env, ...env } },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr });
+      },
+    );
   });
 }
 
@@ -58,7 +63,10 @@ describe('scanlogin doctor', () => {
     // The good roles move to B as well: now every node (registered in B) agrees with a B configuration.
     file.writeRedis(B.url);
     await expect
-      .poll(async () => (await doctor({ REDIS_URL: B.url }, [`${good.httpUrl}`, good.wsHealthUrl, rogue.httpUrl])).code, { timeout: 5000, interval: 300 })
+      .poll(
+        async () => (await doctor({ REDIS_URL: B.url }, [`${good.httpUrl}`, good.wsHealthUrl, rogue.httpUrl])).code,
+        { timeout: 5000, interval: 300 },
+      )
       .toBe(0);
   });
 });

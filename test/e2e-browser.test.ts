@@ -43,7 +43,11 @@ async function startStack(extraEnv: Record<string, string> = {}): Promise<Stack>
   delete env.REDIS_URL; // always the stack's own private redis-server
   delete env.NODE_ENV;
   const logs: string[] = [];
-  const child: ChildProcess = spawn(process.execPath, [CLI, 'dev'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, [CLI, 'dev'], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   child.stdout!.on('data', (b: Buffer) => logs.push(b.toString()));
   child.stderr!.on('data', (b: Buffer) => logs.push(b.toString()));
@@ -117,6 +121,7 @@ describe('login page against the dev stack', () => {
   });
 
   afterAll(async () => {
+    await context?.close();
     await stack?.stop();
   });
 
@@ -137,10 +142,6 @@ describe('login page against the dev stack', () => {
     expect(pageErrors.splice(0)).toEqual([]);
   });
 
-  afterAll(async () => {
-    await context?.close();
-  });
-
   it('happy path: QR → simulated phone → allow → confirm → logged in; survives reload; logout', async () => {
     const page = await freshPage();
     const creates = countLoginCreates(page);
@@ -150,7 +151,11 @@ describe('login page against the dev stack', () => {
     // The QR image really loaded, and the countdown runs.
     // (Element callbacks take structural types: test/tsconfig.json has no DOM lib.)
     await expect
-      .poll(() => page.locator('#qr').evaluate((img: { complete: boolean; naturalWidth: number }) => img.complete && img.naturalWidth > 0))
+      .poll(() =>
+        page
+          .locator('#qr')
+          .evaluate((img: { complete: boolean; naturalWidth: number }) => img.complete && img.naturalWidth > 0),
+      )
       .toBe(true);
     expect(await page.isVisible('#qr')).toBe(true);
     expect(await page.getAttribute('#qr', 'src')).toMatch(/^\/api\/logins\/[^/]+\/qr\.svg$/);
@@ -165,7 +170,9 @@ describe('login page against the dev stack', () => {
       openid: await phone.locator('#sim-consent input[name="openid"]:checked').inputValue(),
       nickname: await phone
         .locator('#sim-consent label:has(input[name="openid"]:checked) > span')
-        .evaluate((span: { firstChild: { textContent: string | null } | null }) => (span.firstChild?.textContent ?? '').trim()),
+        .evaluate((span: { firstChild: { textContent: string | null } | null }) =>
+          (span.firstChild?.textContent ?? '').trim(),
+        ),
     };
     expect(chosen.nickname).not.toBe('');
     await phone.click('#sim-allow');
@@ -206,14 +213,20 @@ describe('login page against the dev stack', () => {
     await waitState(page, 'pending');
     expect(await page.getAttribute('#mode-oauth', 'aria-pressed')).toBe('true');
     const switchTo = async (mode: string): Promise<{ id: string; scanUrl: string }> => {
-      const created = page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/api/logins');
+      const created = page.waitForResponse(
+        (r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/api/logins',
+      );
       await page.click(`#mode-${mode}`);
       const login = (await (await created).json()) as { id: string; scanUrl: string };
       await waitState(page, 'pending');
       expect(await page.getAttribute(`#mode-${mode}`, 'aria-pressed')).toBe('true');
       // The code image really loaded (the mini-program code via qr.svg → qr.png, WeChat's own image).
       await expect
-        .poll(() => page.locator('#qr').evaluate((img: { complete: boolean; naturalWidth: number }) => img.complete && img.naturalWidth > 0))
+        .poll(() =>
+          page
+            .locator('#qr')
+            .evaluate((img: { complete: boolean; naturalWidth: number }) => img.complete && img.naturalWidth > 0),
+        )
         .toBe(true);
       // Dev mode: every mode offers the simulated phone.
       expect(await page.isVisible('#simulate-phone')).toBe(true);
@@ -223,7 +236,9 @@ describe('login page against the dev stack', () => {
     // Mini program: the phone's wx.login() code → /api/mp/scan → /api/mp/confirm.
     const mini = await switchTo('miniprogram');
     await page.screenshot({ path: '/tmp/scanlogin-page-miniprogram.png' });
-    const { code, openid: mpOpenid } = (await (await page.request.post(`${stack.sim}/sim/miniprogram/login`, { data: {} })).json()) as {
+    const { code, openid: mpOpenid } = (await (
+      await page.request.post(`${stack.sim}/sim/miniprogram/login`, { data: {} })
+    ).json()) as {
       code: string;
       openid: string;
     };
@@ -242,7 +257,9 @@ describe('login page against the dev stack', () => {
     const oa = await switchTo('mp-qrcode');
     expect(oa.scanUrl).toMatch(/^http:\/\/weixin\.qq\.com\/q\//);
     await page.screenshot({ path: '/tmp/scanlogin-page-mp-qrcode.png' });
-    const push = (await (await page.request.post(`${stack.sim}/sim/mp/scan`, { data: { url: oa.scanUrl } })).json()) as {
+    const push = (await (
+      await page.request.post(`${stack.sim}/sim/mp/scan`, { data: { url: oa.scanUrl } })
+    ).json()) as {
       delivered: boolean;
       openid: string;
     };
@@ -253,71 +270,77 @@ describe('login page against the dev stack', () => {
     expect(creates()).toBe(4);
   });
 
-  it('every mode by clicking: #simulate-phone → the phone tab → confirmed with that user', { timeout: 90_000 }, async () => {
-    const page = await freshPage();
-    await page.goto(stack.base);
-    await waitState(page, 'pending');
-    /** Selects the mode (a new login), opens the phone tab and waits for its first form. */
-    const openModePhone = async (mode: string, form: string): Promise<Page> => {
-      const created = page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/api/logins');
-      await page.click(`#mode-${mode}`);
-      await created;
+  it(
+    'every mode by clicking: #simulate-phone → the phone tab → confirmed with that user',
+    { timeout: 90_000 },
+    async () => {
+      const page = await freshPage();
+      await page.goto(stack.base);
       await waitState(page, 'pending');
-      const [phone] = await Promise.all([context.waitForEvent('page'), page.click('#simulate-phone')]);
-      await phone.waitForSelector(form, { timeout: 15_000 });
-      return phone;
-    };
-    /** Picks the phone's second sample user (not the default) and returns its openid. */
-    const pickSecondUser = async (phone: Page, form: string): Promise<string> => {
-      const radio = phone.locator(`${form} input[name="openid"]`).nth(1);
-      await radio.check();
-      return radio.inputValue();
-    };
-    const loggedInAs = async (openid: string) => {
+      /** Selects the mode (a new login), opens the phone tab and waits for its first form. */
+      const openModePhone = async (mode: string, form: string): Promise<Page> => {
+        const created = page.waitForResponse(
+          (r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/api/logins',
+        );
+        await page.click(`#mode-${mode}`);
+        await created;
+        await waitState(page, 'pending');
+        const [phone] = await Promise.all([context.waitForEvent('page'), page.click('#simulate-phone')]);
+        await phone.waitForSelector(form, { timeout: 15_000 });
+        return phone;
+      };
+      /** Picks the phone's second sample user (not the default) and returns its openid. */
+      const pickSecondUser = async (phone: Page, form: string): Promise<string> => {
+        const radio = phone.locator(`${form} input[name="openid"]`).nth(1);
+        await radio.check();
+        return radio.inputValue();
+      };
+      const loggedInAs = async (openid: string) => {
+        await waitState(page, 'confirmed');
+        expect(await page.textContent('#user-openid')).toBe(openid);
+        await page.click('#logout');
+        await waitState(page, 'pending');
+      };
+
+      // Mini program: wx.login as the chosen user → the confirm screen → Confirm login.
+      let phone = await openModePhone('miniprogram', '#sim-mini-form');
+      let openid = await pickSecondUser(phone, '#sim-mini-form');
+      await phone.click('#sim-mini-login');
+      await phone.waitForSelector('#sim-mini-confirm', { timeout: 15_000 });
+      await waitState(page, 'scanned');
+      await phone.screenshot({ path: '/tmp/scanlogin-phone-miniprogram.png' });
+      await phone.click('#sim-mini-confirm');
+      await phone.waitForSelector('#sim-result[data-code="confirmed"]', { timeout: 15_000 });
+      await loggedInAs(openid);
+      await phone.close();
+
+      // Official Account: a new follower ("Follow and log in" → subscribe) …
+      phone = await openModePhone('mp-qrcode', '#sim-mp-form');
+      openid = await pickSecondUser(phone, '#sim-mp-form');
+      await phone.screenshot({ path: '/tmp/scanlogin-phone-mp-qrcode.png' });
+      await phone.click('#sim-mp-follow');
+      await phone.waitForSelector('#sim-result[data-code="subscribe"]', { timeout: 15_000 });
+      await loggedInAs(openid);
+      await phone.close();
+      // … and a follower ("Scan (already following)" → SCAN), on the new login after logout.
+      [phone] = await Promise.all([context.waitForEvent('page'), page.click('#simulate-phone')]);
+      await phone.waitForSelector('#sim-mp-form', { timeout: 15_000 });
+      openid = await phone.locator('#sim-mp-form input[name="openid"]:checked').inputValue();
+      await phone.click('#sim-mp-scan');
+      await phone.waitForSelector('#sim-result[data-code="SCAN"]', { timeout: 15_000 });
+      await loggedInAs(openid);
+      await phone.close();
+
+      // OAuth, selected back: the consent page and the app's confirm page.
+      phone = await openModePhone('oauth', '#sim-consent');
+      openid = await pickSecondUser(phone, '#sim-consent');
+      await phone.click('#sim-allow');
+      await phone.waitForSelector('#confirm', { timeout: 15_000 });
+      await phone.click('#confirm');
       await waitState(page, 'confirmed');
       expect(await page.textContent('#user-openid')).toBe(openid);
-      await page.click('#logout');
-      await waitState(page, 'pending');
-    };
-
-    // Mini program: wx.login as the chosen user → the confirm screen → Confirm login.
-    let phone = await openModePhone('miniprogram', '#sim-mini-form');
-    let openid = await pickSecondUser(phone, '#sim-mini-form');
-    await phone.click('#sim-mini-login');
-    await phone.waitForSelector('#sim-mini-confirm', { timeout: 15_000 });
-    await waitState(page, 'scanned');
-    await phone.screenshot({ path: '/tmp/scanlogin-phone-miniprogram.png' });
-    await phone.click('#sim-mini-confirm');
-    await phone.waitForSelector('#sim-result[data-code="confirmed"]', { timeout: 15_000 });
-    await loggedInAs(openid);
-    await phone.close();
-
-    // Official Account: a new follower ("Follow and log in" → subscribe) …
-    phone = await openModePhone('mp-qrcode', '#sim-mp-form');
-    openid = await pickSecondUser(phone, '#sim-mp-form');
-    await phone.screenshot({ path: '/tmp/scanlogin-phone-mp-qrcode.png' });
-    await phone.click('#sim-mp-follow');
-    await phone.waitForSelector('#sim-result[data-code="subscribe"]', { timeout: 15_000 });
-    await loggedInAs(openid);
-    await phone.close();
-    // … and a follower ("Scan (already following)" → SCAN), on the new login after logout.
-    [phone] = await Promise.all([context.waitForEvent('page'), page.click('#simulate-phone')]);
-    await phone.waitForSelector('#sim-mp-form', { timeout: 15_000 });
-    openid = await phone.locator('#sim-mp-form input[name="openid"]:checked').inputValue();
-    await phone.click('#sim-mp-scan');
-    await phone.waitForSelector('#sim-result[data-code="SCAN"]', { timeout: 15_000 });
-    await loggedInAs(openid);
-    await phone.close();
-
-    // OAuth, selected back: the consent page and the app's confirm page.
-    phone = await openModePhone('oauth', '#sim-consent');
-    openid = await pickSecondUser(phone, '#sim-consent');
-    await phone.click('#sim-allow');
-    await phone.waitForSelector('#confirm', { timeout: 15_000 });
-    await phone.click('#confirm');
-    await waitState(page, 'confirmed');
-    expect(await page.textContent('#user-openid')).toBe(openid);
-  });
+    },
+  );
 
   it('deny at the WeChat consent → the page shows cancelled with a new-QR button', async () => {
     const page = await freshPage();
@@ -350,7 +373,11 @@ describe('login page against the dev stack', () => {
     // Fault injection: the first redeem answers as a server in the middle of a Redis switch would.
     await page.route('**/api/logins/*/redeem', async (route) => {
       if (++redeems === 1) {
-        await route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'redis_unavailable', message: 'switching' }) });
+        await route.fulfill({
+          status: 503,
+          contentType: 'application/json',
+          body: JSON.stringify({ error: 'redis_unavailable', message: 'switching' }),
+        });
       } else {
         await route.continue();
       }

@@ -98,7 +98,9 @@ describe('scan to login, end to end (http + ws + simulator + redis)', () => {
     const page = await phone.callback(await phone.consent(await phone.scan(login.scanUrl), 'allow'));
     const res = await phone.submit(page.html, 'cancel', stack.httpUrl);
     expect(res.status).toBe(200);
-    const view = await fetch(`${stack.httpUrl}/api/logins/${login.id}`, { headers: { authorization: `Bearer ${login.watchToken}` } });
+    const view = await fetch(`${stack.httpUrl}/api/logins/${login.id}`, {
+      headers: { authorization: `Bearer ${login.watchToken}` },
+    });
     expect(((await view.json()) as { status: string }).status).toBe('cancelled');
   });
 
@@ -145,7 +147,9 @@ describe('shutdown', () => {
   it('a waiting long-poll gets 503 shutting_down at once when the http role stops', async () => {
     const s = await startStack();
     const login = await createLogin(s.httpUrl);
-    const poll = fetch(`${s.httpUrl}/api/logins/${login.id}?wait=30`, { headers: { authorization: `Bearer ${login.watchToken}` } });
+    const poll = fetch(`${s.httpUrl}/api/logins/${login.id}?wait=30`, {
+      headers: { authorization: `Bearer ${login.watchToken}` },
+    });
     await new Promise((r) => setTimeout(r, 300));
     const t0 = Date.now();
     const stopped = s.stop();

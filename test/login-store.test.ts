@@ -41,7 +41,12 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 
 describe('LoginStore', () => {
   it('creates a pending login stored as a versioned hash with only the watch token hash', async () => {
-    const { record, watchToken } = await store.create({ mode: 'oauth', scanUrl: 'http://x/l', ua: 'UA', ip: '1.2.3.4' });
+    const { record, watchToken } = await store.create({
+      mode: 'oauth',
+      scanUrl: 'http://x/l',
+      ua: 'UA',
+      ip: '1.2.3.4',
+    });
     expect(record.id).toMatch(/^[0-9A-Za-z]{24}$/);
     expect(watchToken).toMatch(/^[0-9A-Za-z]{32}$/);
     const flat = await raw.hgetall(`t:login:${record.id}`);
@@ -57,15 +62,27 @@ describe('LoginStore', () => {
     const { record } = await store.create({ mode: 'oauth', scanUrl: 'http://x/l' });
     const hub = new LoginWatchHub({ link, store, logger: silentLogger() });
     const seen: LoginRecord[] = [];
-    const unwatch = await hub.watch(record.id, { onRecord: (r) => seen.push(r), onGone: () => undefined, onStale: () => undefined });
+    const unwatch = await hub.watch(record.id, {
+      onRecord: (r) => seen.push(r),
+      onGone: () => undefined,
+      onStale: () => undefined,
+    });
     await store.transition(record.id, 'scan', { phoneHash: 'p' });
     await store.transition(record.id, 'identify', { user: { openid: 'o1', nickname: 'Alice', avatar: 'http://a' } });
     const confirmed = await store.transition(record.id, 'confirm');
     expect(confirmed.status).toBe('confirmed');
     expect(confirmed.ticket).toMatch(/^[0-9A-Za-z]{32}$/);
     await expect.poll(() => seen.length).toBe(3);
-    expect(seen.map((r) => [r.status, r.rev])).toEqual([['scanned', 2], ['scanned', 3], ['confirmed', 4]]);
-    expect(toView(seen[2]!, now)).toMatchObject({ status: 'confirmed', ticket: confirmed.ticket, user: { nickname: 'Alice' } });
+    expect(seen.map((r) => [r.status, r.rev])).toEqual([
+      ['scanned', 2],
+      ['scanned', 3],
+      ['confirmed', 4],
+    ]);
+    expect(toView(seen[2]!, now)).toMatchObject({
+      status: 'confirmed',
+      ticket: confirmed.ticket,
+      user: { nickname: 'Alice' },
+    });
     await unwatch();
     expect(link.channelCount).toBe(0);
   });

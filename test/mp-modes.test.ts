@@ -52,14 +52,19 @@ async function redeemToSession(s: TestStack, login: CreatedLogin, ticket: string
     body: JSON.stringify({ ticket }),
   });
   expect(res.status).toBe(200);
-  const cookie = res.headers.getSetCookie().find((c) => c.startsWith('sl_session='))!.split(';')[0]!;
+  const cookie = res.headers
+    .getSetCookie()
+    .find((c) => c.startsWith('sl_session='))!
+    .split(';')[0]!;
   const me = await json(`${s.httpUrl}/api/me`, { headers: { cookie } });
   expect(me.status).toBe(200);
   return (me.body as { user: Record<string, unknown> }).user;
 }
 
 async function view(s: TestStack, login: CreatedLogin) {
-  return (await json(`${s.httpUrl}/api/logins/${login.id}`, { headers: { authorization: `Bearer ${login.watchToken}` } })).body as {
+  return (
+    await json(`${s.httpUrl}/api/logins/${login.id}`, { headers: { authorization: `Bearer ${login.watchToken}` } })
+  ).body as {
     status: string;
     rev: number;
   };
@@ -71,12 +76,25 @@ const nowS = () => Math.floor(Date.now() / 1000);
  * A signed plaintext event POST exactly as WeChat sends it: `timestamp` now and a fresh `nonce` unless given.
  * The returned function sends the very same request each time it is called (a retry).
  */
-function signedEvent(s: TestStack, fields: Record<string, string | number>, opts: { token?: string; timestamp?: number; nonce?: string } = {}) {
+function signedEvent(
+  s: TestStack,
+  fields: Record<string, string | number>,
+  opts: { token?: string; timestamp?: number; nonce?: string } = {},
+) {
   const timestamp = String(opts.timestamp ?? nowS());
   const nonce = opts.nonce ?? String(randomInt(1e9, 1e10));
-  const q = new URLSearchParams({ signature: eventSignature([opts.token ?? TOKEN, timestamp, nonce]), timestamp, nonce, openid: String(fields.FromUserName) });
+  const q = new URLSearchParams({
+    signature: eventSignature([opts.token ?? TOKEN, timestamp, nonce]),
+    timestamp,
+    nonce,
+    openid: String(fields.FromUserName),
+  });
   return () =>
-    fetch(`${s.httpUrl}/wechat/events?${q}`, { method: 'POST', headers: { 'content-type': 'text/xml' }, body: buildWechatXml(fields) });
+    fetch(`${s.httpUrl}/wechat/events?${q}`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/xml' },
+      body: buildWechatXml(fields),
+    });
 }
 
 /** The QR ticket an mp-qrcode login keeps (what WeChat puts in the scan event's `Ticket`), read from Redis. */
@@ -92,7 +110,16 @@ async function storedTicket(s: TestStack, id: string): Promise<string> {
 
 /** The fields of a `SCAN` of login `id`'s QR by `openid`, as WeChat sends them. */
 async function scanFields(s: TestStack, id: string, openid: string, extra: Record<string, string | number> = {}) {
-  return { ToUserName: 'gh_x', FromUserName: openid, CreateTime: nowS(), MsgType: 'event', Event: 'SCAN', EventKey: `slogin${id}`, Ticket: await storedTicket(s, id), ...extra };
+  return {
+    ToUserName: 'gh_x',
+    FromUserName: openid,
+    CreateTime: nowS(),
+    MsgType: 'event',
+    Event: 'SCAN',
+    EventKey: `slogin${id}`,
+    Ticket: await storedTicket(s, id),
+    ...extra,
+  };
 }
 
 describe('mode "mp-qrcode": Official Account parametric QR', () => {
@@ -140,7 +167,11 @@ describe('mode "mp-qrcode": Official Account parametric QR', () => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        void fetch(`${stack.httpUrl}${req.url}`, { method: 'POST', headers: { 'content-type': 'text/xml' }, body: Buffer.concat(chunks) })
+        void fetch(`${stack.httpUrl}${req.url}`, {
+          method: 'POST',
+          headers: { 'content-type': 'text/xml' },
+          body: Buffer.concat(chunks),
+        })
           .then(async (r) => ({ status: r.status, text: await r.text() }))
           .then(({ status, text }) => setTimeout(() => res.writeHead(status).end(text), n < 3 ? 600 : 0));
       });
@@ -148,7 +179,9 @@ describe('mode "mp-qrcode": Official Account parametric QR', () => {
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
     const target = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/wechat/events`;
     try {
-      const push = await json(`${stack.simUrl}/sim/mp/scan`, { body: { url: login.scanUrl, target, token: TOKEN, timeoutMs: 300 } });
+      const push = await json(`${stack.simUrl}/sim/mp/scan`, {
+        body: { url: login.scanUrl, target, token: TOKEN, timeoutMs: 300 },
+      });
       const attempts = push.body.attempts as { status?: number; body?: string; error?: string }[];
       expect(attempts).toHaveLength(3);
       expect(attempts[0]!.error).toMatch(/no answer within 300 ms/);
@@ -183,10 +216,14 @@ describe('mode "mp-qrcode": Official Account parametric QR', () => {
     const timestamp = String(nowS());
     const nonce = '1514711492';
     const signature = eventSignature([TOKEN, timestamp, nonce]);
-    const ok = await fetch(`${stack.httpUrl}/wechat/events?${new URLSearchParams({ signature, timestamp, nonce, echostr: '8437 2:é+' })}`);
+    const ok = await fetch(
+      `${stack.httpUrl}/wechat/events?${new URLSearchParams({ signature, timestamp, nonce, echostr: '8437 2:é+' })}`,
+    );
     expect(ok.status).toBe(200);
     expect(await ok.text()).toBe('8437 2:é+');
-    const bad = await fetch(`${stack.httpUrl}/wechat/events?${new URLSearchParams({ signature: 'f'.repeat(40), timestamp, nonce, echostr: 'x' })}`);
+    const bad = await fetch(
+      `${stack.httpUrl}/wechat/events?${new URLSearchParams({ signature: 'f'.repeat(40), timestamp, nonce, echostr: 'x' })}`,
+    );
     expect(bad.status).toBe(403);
     expect(await bad.text()).toContain('invalid_signature');
 
@@ -199,7 +236,8 @@ describe('mode "mp-qrcode": Official Account parametric QR', () => {
   });
 
   it('answers success but changes nothing for unknown scenes, other logins, expired QR codes and other messages', async () => {
-    const fire = (fields: Record<string, string | number>) => signedEvent(stack, { ToUserName: 'gh_x', CreateTime: Date.now(), MsgType: 'event', ...fields })();
+    const fire = (fields: Record<string, string | number>) =>
+      signedEvent(stack, { ToUserName: 'gh_x', CreateTime: Date.now(), MsgType: 'event', ...fields })();
     const messages: Record<string, string | number>[] = [
       { FromUserName: 'oA', Event: 'subscribe', EventKey: '' }, // a plain follow
       { FromUserName: 'oB', Event: 'SCAN', EventKey: 'campaign42' }, // another of the account's QR codes
@@ -217,7 +255,9 @@ describe('mode "mp-qrcode": Official Account parametric QR', () => {
     expect(await res.text()).toBe('success');
     expect((await view(stack, oauth)).status).toBe('pending');
     // An unknown QR URL: WeChat sends nothing.
-    expect((await json(`${stack.simUrl}/sim/mp/scan`, { body: { url: 'http://weixin.qq.com/q/nope' } })).status).toBe(404);
+    expect((await json(`${stack.simUrl}/sim/mp/scan`, { body: { url: 'http://weixin.qq.com/q/nope' } })).status).toBe(
+      404,
+    );
   });
 
   it('a login past its deadline is not confirmed by a late scan event', async () => {
@@ -245,18 +285,33 @@ describe('mode "mp-qrcode": forged and replayed pushes', () => {
   });
   afterAll(() => own?.stop());
 
-  const status = async (res: Response) => [res.status, (await res.text()).includes('invalid_signature') ? 'invalid_signature' : 'other'];
+  const status = async (res: Response) => [
+    res.status,
+    (await res.text()).includes('invalid_signature') ? 'invalid_signature' : 'other',
+  ];
 
   it("the reviewer's exploit: an old logged triple, no Ticket, a chosen FromUserName → 403, nothing confirmed", async () => {
     const login = await createLogin(own.httpUrl, { mode: 'mp-qrcode' });
-    const forged = { ToUserName: 'gh_x', FromUserName: 'oVictim', CreateTime: 1600000000, MsgType: 'event', Event: 'SCAN', EventKey: `slogin${login.id}` };
+    const forged = {
+      ToUserName: 'gh_x',
+      FromUserName: 'oVictim',
+      CreateTime: 1600000000,
+      MsgType: 'event',
+      Event: 'SCAN',
+      EventKey: `slogin${login.id}`,
+    };
     // 2020, and 301 s either side of now: stale (or made up) no matter how well signed.
     for (const timestamp of [1600000000, nowS() - 301, nowS() + 301]) {
       expect(await status(await signedEvent(own, forged, { timestamp })())).toEqual([403, 'invalid_signature']);
     }
     // The GET handshake too.
     const timestamp = String(nowS() - 400);
-    const q = new URLSearchParams({ signature: eventSignature([TOKEN, timestamp, '42']), timestamp, nonce: '42', echostr: 'x' });
+    const q = new URLSearchParams({
+      signature: eventSignature([TOKEN, timestamp, '42']),
+      timestamp,
+      nonce: '42',
+      echostr: 'x',
+    });
     expect(await status(await fetch(`${own.httpUrl}/wechat/events?${q}`))).toEqual([403, 'invalid_signature']);
     // Within the window the same forgery still confirms nothing: it has no Ticket.
     const fresh = await signedEvent(own, { ...forged, CreateTime: nowS() })();
@@ -270,7 +325,18 @@ describe('mode "mp-qrcode": forged and replayed pushes', () => {
     const timestamp = nowS();
     const nonce = String(randomInt(1e9, 1e10));
     // The first use of the triple is an innocent message (a plain follow); it ends up in the access log.
-    const first = await signedEvent(own, { ToUserName: 'gh_x', FromUserName: 'oSomeone', CreateTime: timestamp, MsgType: 'event', Event: 'subscribe', EventKey: '' }, { timestamp, nonce })();
+    const first = await signedEvent(
+      own,
+      {
+        ToUserName: 'gh_x',
+        FromUserName: 'oSomeone',
+        CreateTime: timestamp,
+        MsgType: 'event',
+        Event: 'subscribe',
+        EventKey: '',
+      },
+      { timestamp, nonce },
+    )();
     expect([first.status, await first.text()]).toEqual([200, 'success']);
     // The logged triple signing a scan event (with the right Ticket, even) is refused.
     expect(await status(await signedEvent(own, fields, { timestamp, nonce })())).toEqual([403, 'invalid_signature']);
@@ -289,7 +355,11 @@ describe('mode "mp-qrcode": forged and replayed pushes', () => {
     const fields = await scanFields(own, login.id, 'oScanner');
     const { Ticket: ticket, ...noTicket } = fields;
     const other = await createLogin(own.httpUrl, { mode: 'mp-qrcode' });
-    for (const f of [noTicket, { ...fields, Ticket: await storedTicket(own, other.id) }, { ...fields, Ticket: `${ticket}x` }]) {
+    for (const f of [
+      noTicket,
+      { ...fields, Ticket: await storedTicket(own, other.id) },
+      { ...fields, Ticket: `${ticket}x` },
+    ]) {
       const res = await signedEvent(own, f)();
       expect([res.status, await res.text()]).toEqual([200, 'success']);
       expect((await view(own, login)).status).toBe('pending');
@@ -306,7 +376,7 @@ describe('mode "mp-qrcode": forged and replayed pushes', () => {
     return [...info.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
   }
 
-  it("a retry after the login was confirmed is answered from the dedupe marker, without running the transition", async () => {
+  it('a retry after the login was confirmed is answered from the dedupe marker, without running the transition', async () => {
     const login = await createLogin(own.httpUrl, { mode: 'mp-qrcode' });
     const fields = await scanFields(own, login.id, 'oDedupe');
     const redis = rawClient(own.redis.url);
@@ -376,7 +446,9 @@ describe('mode "mp-qrcode" in safe mode (AES)', () => {
 
   it('refuses a message encrypted for another appid, and a wrong msg_signature', async () => {
     const login = await createLogin(aes.httpUrl, { mode: 'mp-qrcode' });
-    const wrongApp = await json(`${aes.simUrl}/sim/mp/scan`, { body: { url: login.scanUrl, appid: 'wx0000000000000000' } });
+    const wrongApp = await json(`${aes.simUrl}/sim/mp/scan`, {
+      body: { url: login.scanUrl, appid: 'wx0000000000000000' },
+    });
     expect(wrongApp.body).toMatchObject({ delivered: false, userSees: 'error' });
     expect((wrongApp.body.attempts as { status: number; body: string }[])[0]).toMatchObject({ status: 403 });
 
@@ -387,8 +459,17 @@ describe('mode "mp-qrcode" in safe mode (AES)', () => {
     // Tampered msg_signature: a valid plaintext signature is not enough in safe mode.
     const timestamp = String(Math.floor(Date.now() / 1000));
     const nonce = '77';
-    const q = new URLSearchParams({ signature: eventSignature([TOKEN, timestamp, nonce]), timestamp, nonce, encrypt_type: 'aes', msg_signature: '0'.repeat(40) });
-    const res = await fetch(`${aes.httpUrl}/wechat/events?${q}`, { method: 'POST', body: buildWechatXml({ ToUserName: 'gh_x', Encrypt: 'AAAA' }) });
+    const q = new URLSearchParams({
+      signature: eventSignature([TOKEN, timestamp, nonce]),
+      timestamp,
+      nonce,
+      encrypt_type: 'aes',
+      msg_signature: '0'.repeat(40),
+    });
+    const res = await fetch(`${aes.httpUrl}/wechat/events?${q}`, {
+      method: 'POST',
+      body: buildWechatXml({ ToUserName: 'gh_x', Encrypt: 'AAAA' }),
+    });
     expect(res.status).toBe(403);
     expect(await res.text()).toContain('invalid_signature');
     expect((await view(aes, login)).status).toBe('pending');
@@ -403,8 +484,16 @@ describe('mode "mp-qrcode" in safe mode (AES)', () => {
     // encrypt_type=aes but no msg_signature: the body is covered by nothing.
     const timestamp = String(nowS());
     const nonce = '78';
-    const q = new URLSearchParams({ signature: eventSignature([TOKEN, timestamp, nonce]), timestamp, nonce, encrypt_type: 'aes' });
-    const res = await fetch(`${aes.httpUrl}/wechat/events?${q}`, { method: 'POST', body: buildWechatXml({ ToUserName: 'gh_x', Encrypt: 'AAAA' }) });
+    const q = new URLSearchParams({
+      signature: eventSignature([TOKEN, timestamp, nonce]),
+      timestamp,
+      nonce,
+      encrypt_type: 'aes',
+    });
+    const res = await fetch(`${aes.httpUrl}/wechat/events?${q}`, {
+      method: 'POST',
+      body: buildWechatXml({ ToUserName: 'gh_x', Encrypt: 'AAAA' }),
+    });
     expect(res.status).toBe(403);
     expect((await view(aes, login)).status).toBe('pending');
   });
@@ -423,7 +512,11 @@ describe('mode "miniprogram": mini-program code', () => {
       const png = await fetch(`${stack.httpUrl}${login.qr.png}`);
       expect(png.status).toBe(200);
       expect(png.headers.get('content-type')).toBe('image/png');
-      expect(Buffer.from(await png.arrayBuffer()).subarray(1, 4).toString()).toBe('PNG');
+      expect(
+        Buffer.from(await png.arrayBuffer())
+          .subarray(1, 4)
+          .toString(),
+      ).toBe('PNG');
     }
     const svg = await fetch(`${stack.httpUrl}${login.qr.svg}`, { redirect: 'manual' });
     expect(svg.status).toBe(302);
@@ -440,7 +533,9 @@ describe('mode "miniprogram": mini-program code', () => {
     await watcher.next((m) => m.status === 'scanned');
 
     // Only the phone that scanned may confirm.
-    const forged = await json(`${stack.httpUrl}/api/mp/confirm`, { body: { scene: login.id, mpToken: 'x'.repeat(32) } });
+    const forged = await json(`${stack.httpUrl}/api/mp/confirm`, {
+      body: { scene: login.id, mpToken: 'x'.repeat(32) },
+    });
     expect([forged.status, forged.body.error]).toEqual([403, 'forbidden']);
     const ok = await json(`${stack.httpUrl}/api/mp/confirm`, { body: { scene: login.id, mpToken: scan.body.mpToken } });
     expect(ok.body).toEqual({ status: 'confirmed' });
@@ -452,7 +547,9 @@ describe('mode "miniprogram": mini-program code', () => {
 
   it('cancel from the mini program cancels the login', async () => {
     const login = await createLogin(stack.httpUrl, { mode: 'miniprogram' });
-    const scan = await json(`${stack.httpUrl}/api/mp/scan`, { body: { scene: login.id, code: (await wxLogin()).code } });
+    const scan = await json(`${stack.httpUrl}/api/mp/scan`, {
+      body: { scene: login.id, code: (await wxLogin()).code },
+    });
     const res = await json(`${stack.httpUrl}/api/mp/cancel`, { body: { scene: login.id, mpToken: scan.body.mpToken } });
     expect(res.body).toEqual({ status: 'cancelled' });
     expect((await view(stack, login)).status).toBe('cancelled');
@@ -475,11 +572,15 @@ describe('mode "miniprogram": mini-program code', () => {
     expect((await view(stack, login)).status).toBe('pending');
 
     // A second phone cannot take over a scanned login.
-    const again = await json(`${stack.httpUrl}/api/mp/scan`, { body: { scene: other.id, code: (await wxLogin()).code } });
+    const again = await json(`${stack.httpUrl}/api/mp/scan`, {
+      body: { scene: other.id, code: (await wxLogin()).code },
+    });
     expect([again.status, again.body.error]).toEqual([409, 'invalid_transition']);
     // The scene of another mode's login is as unknown as a made-up one.
     const oauth = await createLogin(stack.httpUrl);
-    const wrongMode = await json(`${stack.httpUrl}/api/mp/scan`, { body: { scene: oauth.id, code: (await wxLogin()).code } });
+    const wrongMode = await json(`${stack.httpUrl}/api/mp/scan`, {
+      body: { scene: oauth.id, code: (await wxLogin()).code },
+    });
     expect([wrongMode.status, wrongMode.body.error]).toEqual([404, 'unknown_login']);
   });
 
@@ -494,8 +595,11 @@ describe('simulator: parametric QR, mini-program code and jscode2session rules',
   let token: string;
   let mpToken: string;
   const stableToken = async (appid: string, secret: string) =>
-    (await json(`${stack.simUrl}/cgi-bin/stable_token`, { body: { grant_type: 'client_credential', appid, secret, force_refresh: false } })).body
-      .access_token as string;
+    (
+      await json(`${stack.simUrl}/cgi-bin/stable_token`, {
+        body: { grant_type: 'client_credential', appid, secret, force_refresh: false },
+      })
+    ).body.access_token as string;
   beforeAll(async () => {
     token = await stableToken(DEV_APPID, DEV_SECRET);
     // The mini program is an app of its own, with its own global access_token.
@@ -505,23 +609,39 @@ describe('simulator: parametric QR, mini-program code and jscode2session rules',
     expect(mpToken).not.toBe(token);
   });
 
-  const post = (path: string, body: unknown, t = token) => json(`${stack.simUrl}${path}?access_token=${encodeURIComponent(t)}`, { body });
+  const post = (path: string, body: unknown, t = token) =>
+    json(`${stack.simUrl}${path}?access_token=${encodeURIComponent(t)}`, { body });
 
   it('qrcode/create: token checked, scene_str 1–64 else 40053, expire_seconds capped at 30 days; showqrcode', async () => {
     const scene = (s: string) => ({ action_name: 'QR_STR_SCENE', action_info: { scene: { scene_str: s } } });
-    expect((await post('/cgi-bin/qrcode/create', { expire_seconds: 60, ...scene('a') }, 'bogus')).body.errcode).toBe(40014);
+    expect((await post('/cgi-bin/qrcode/create', { expire_seconds: 60, ...scene('a') }, 'bogus')).body.errcode).toBe(
+      40014,
+    );
     expect((await post('/cgi-bin/qrcode/create', scene('x'.repeat(65)))).body.errcode).toBe(40053);
     expect((await post('/cgi-bin/qrcode/create', scene(''))).body.errcode).toBe(40053);
-    expect(String((await post('/cgi-bin/qrcode/create', scene(''))).body.errmsg)).toMatch(/^invalid action info, rid: \w+-\w+-\w+$/);
+    expect(String((await post('/cgi-bin/qrcode/create', scene(''))).body.errmsg)).toMatch(
+      /^invalid action info, rid: \w+-\w+-\w+$/,
+    );
     const ok = await post('/cgi-bin/qrcode/create', { expire_seconds: 9_999_999, ...scene('x'.repeat(64)) });
-    expect(ok.body).toMatchObject({ ticket: expect.stringMatching(/^gQ/), expire_seconds: 2_592_000, url: expect.stringMatching(/^http:\/\/weixin\.qq\.com\/q\//) });
-    const img = await fetch(`${stack.simUrl}/cgi-bin/showqrcode?ticket=${encodeURIComponent(ok.body.ticket as string)}`);
+    expect(ok.body).toMatchObject({
+      ticket: expect.stringMatching(/^gQ/),
+      expire_seconds: 2_592_000,
+      url: expect.stringMatching(/^http:\/\/weixin\.qq\.com\/q\//),
+    });
+    const img = await fetch(
+      `${stack.simUrl}/cgi-bin/showqrcode?ticket=${encodeURIComponent(ok.body.ticket as string)}`,
+    );
     expect([img.status, img.headers.get('content-type')]).toEqual([200, 'image/png']);
     expect((await fetch(`${stack.simUrl}/cgi-bin/showqrcode?ticket=gQnope`)).status).toBe(404);
   });
 
   it('getwxacodeunlimit: 41001 without a token, 40169 too long / not JSON, 40129 bad characters, 41030 bad page', async () => {
-    const body = (scene: string, extra: Record<string, unknown> = {}) => ({ scene, page: 'pages/login/index', check_path: false, ...extra });
+    const body = (scene: string, extra: Record<string, unknown> = {}) => ({
+      scene,
+      page: 'pages/login/index',
+      check_path: false,
+      ...extra,
+    });
     const mpPost = (b: unknown, t = mpToken) => post('/wxa/getwxacodeunlimit', b, t);
     // The Official Account's token does not draw the mini program's codes.
     expect((await mpPost(body('a'), token)).body.errcode).toBe(40014);
@@ -530,7 +650,10 @@ describe('simulator: parametric QR, mini-program code and jscode2session rules',
     expect((await mpPost(body('a b'))).body.errcode).toBe(40129);
     expect((await mpPost(body('ok', { page: '/pages/login/index' }))).body.errcode).toBe(41030);
     expect((await mpPost(body('ok', { page: 'pages/unreleased/index', check_path: true }))).body.errcode).toBe(41030);
-    const raw = await fetch(`${stack.simUrl}/wxa/getwxacodeunlimit?access_token=${mpToken}`, { method: 'POST', body: 'not json' });
+    const raw = await fetch(`${stack.simUrl}/wxa/getwxacodeunlimit?access_token=${mpToken}`, {
+      method: 'POST',
+      body: 'not json',
+    });
     expect(((await raw.json()) as { errcode: number }).errcode).toBe(40169);
     const img = await fetch(`${stack.simUrl}/wxa/getwxacodeunlimit?access_token=${mpToken}`, {
       method: 'POST',
@@ -543,29 +666,54 @@ describe('simulator: parametric QR, mini-program code and jscode2session rules',
     const { code } = (await json(`${stack.simUrl}/sim/miniprogram/login`, { body: {} })).body as { code: string };
     const q = (p: Record<string, string>) => json(`${stack.simUrl}/sns/jscode2session?${new URLSearchParams(p)}`);
     const mp = stack.config.miniProgram!;
-    expect((await q({ appid: DEV_APPID, secret: DEV_SECRET, js_code: code, grant_type: 'authorization_code' })).body.errcode).toBe(40013);
-    expect((await q({ appid: mp.appid, secret: DEV_SECRET, js_code: code, grant_type: 'authorization_code' })).body.errcode).toBe(40125);
+    expect(
+      (await q({ appid: DEV_APPID, secret: DEV_SECRET, js_code: code, grant_type: 'authorization_code' })).body.errcode,
+    ).toBe(40013);
+    expect(
+      (await q({ appid: mp.appid, secret: DEV_SECRET, js_code: code, grant_type: 'authorization_code' })).body.errcode,
+    ).toBe(40125);
     const ok = await q({ appid: mp.appid, secret: mp.secret, js_code: code, grant_type: 'authorization_code' });
     expect(ok.body).toMatchObject({ openid: expect.stringMatching(/^.{28}$/), session_key: expect.any(String) });
-    expect((await q({ appid: mp.appid, secret: mp.secret, js_code: code, grant_type: 'authorization_code' })).body.errcode).toBe(40163);
+    expect(
+      (await q({ appid: mp.appid, secret: mp.secret, js_code: code, grant_type: 'authorization_code' })).body.errcode,
+    ).toBe(40163);
   });
 });
 
 describe('config of the new modes', () => {
   it('dev defaults outside production; nothing in production unless set; the mini-program pair is both or neither', async () => {
-    const PROD_URLS = { PUBLIC_URL: 'https://login.example.com', WS_PUBLIC_URL: 'wss://login.example.com/ws', TRUST_PROXY: '1' };
+    const PROD_URLS = {
+      PUBLIC_URL: 'https://login.example.com',
+      WS_PUBLIC_URL: 'wss://login.example.com/ws',
+      TRUST_PROXY: '1',
+    };
     const { loadConfig, DEV_WECHAT_TOKEN } = await import('../server/config.js');
     const dev = loadConfig({});
     expect(dev.wechat.token).toBe(DEV_WECHAT_TOKEN);
     expect(dev.miniProgram?.appid).toBe(DEV_MP_APPID);
     expect(dev.wechat.aesKey).toBeUndefined();
-    const prod = loadConfig({ ...PROD_URLS, NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(32), WECHAT_SECRET: 'a'.repeat(32) });
+    const prod = loadConfig({
+      ...PROD_URLS,
+      NODE_ENV: 'production',
+      SESSION_SECRET: 's'.repeat(32),
+      WECHAT_SECRET: 'a'.repeat(32),
+    });
     expect([prod.wechat.token, prod.miniProgram]).toEqual([undefined, undefined]);
-    expect(() => loadConfig({ WECHAT_MP_APPID: 'wx1234567890abcdef' })).toThrow(/WECHAT_MP_APPID, WECHAT_MP_SECRET: set both/);
-    expect(() => loadConfig({ WECHAT_AES_KEY: 'short', WECHAT_TOKEN: 'a b' })).toThrow(/WECHAT_TOKEN[\s\S]*WECHAT_AES_KEY|WECHAT_AES_KEY[\s\S]*WECHAT_TOKEN/);
-    expect(() => loadConfig({ ...PROD_URLS, NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(32), WECHAT_SECRET: 'a'.repeat(32), WECHAT_TOKEN: DEV_WECHAT_TOKEN })).toThrow(
-      /WECHAT_TOKEN: the dev token/,
+    expect(() => loadConfig({ WECHAT_MP_APPID: 'wx1234567890abcdef' })).toThrow(
+      /WECHAT_MP_APPID, WECHAT_MP_SECRET: set both/,
     );
+    expect(() => loadConfig({ WECHAT_AES_KEY: 'short', WECHAT_TOKEN: 'a b' })).toThrow(
+      /WECHAT_TOKEN[\s\S]*WECHAT_AES_KEY|WECHAT_AES_KEY[\s\S]*WECHAT_TOKEN/,
+    );
+    expect(() =>
+      loadConfig({
+        ...PROD_URLS,
+        NODE_ENV: 'production',
+        SESSION_SECRET: 's'.repeat(32),
+        WECHAT_SECRET: 'a'.repeat(32),
+        WECHAT_TOKEN: DEV_WECHAT_TOKEN,
+      }),
+    ).toThrow(/WECHAT_TOKEN: the dev token/);
   });
 });
 
@@ -574,7 +722,12 @@ describe('access_token metrics', () => {
     await createLogin(stack.httpUrl, { mode: 'mp-qrcode' });
     await createLogin(stack.httpUrl, { mode: 'miniprogram' });
     const h = (await (await fetch(`${stack.httpUrl}/healthz`)).json()) as {
-      wechat: { accessTokens: Record<string, { fetchCount: number; tokenAgeMs?: number; expiresInMs?: number; lastError?: string; source: string }> };
+      wechat: {
+        accessTokens: Record<
+          string,
+          { fetchCount: number; tokenAgeMs?: number; expiresInMs?: number; lastError?: string; source: string }
+        >;
+      };
     };
     for (const appid of [DEV_APPID, DEV_MP_APPID]) {
       const t = h.wechat.accessTokens[appid]!;

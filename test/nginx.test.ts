@@ -61,7 +61,9 @@ describe('behind nginx', () => {
 
   it('long-polling works through the proxy', async () => {
     const login = await createLogin(nginx.url);
-    const poll = fetch(`${nginx.url}/api/logins/${login.id}?wait=10`, { headers: { authorization: `Bearer ${login.watchToken}` } });
+    const poll = fetch(`${nginx.url}/api/logins/${login.id}?wait=10`, {
+      headers: { authorization: `Bearer ${login.watchToken}` },
+    });
     await new Promise((r) => setTimeout(r, 200));
     await new Phone().scan(login.scanUrl);
     expect(((await (await poll).json()) as { status: string }).status).toBe('scanned');
@@ -73,7 +75,11 @@ describe('https PUBLIC_URL with TLS ended before the app (plain http to the role
     const { startStack, createLogin: create } = await import('./helpers/stack.js');
     const { Phone: P } = await import('./helpers/phone.js');
     const port = await freePort();
-    const s = await startStack({ HTTP_PORT: String(port), PUBLIC_URL: `https://127.0.0.1:${port}`, LOGIN_CONFIRM: 'auto' });
+    const s = await startStack({
+      HTTP_PORT: String(port),
+      PUBLIC_URL: `https://127.0.0.1:${port}`,
+      LOGIN_CONFIRM: 'auto',
+    });
     try {
       const plain = `http://127.0.0.1:${port}`;
       const login = await create(plain);
@@ -81,9 +87,13 @@ describe('https PUBLIC_URL with TLS ended before the app (plain http to the role
       const res = await phone.get(login.scanUrl.replace('https:', 'http:'));
       expect(res.status).toBe(302);
       expect(res.headers.getSetCookie().join()).toMatch(/sl_phone=\w+;.*secure/i);
-      const cb = new URL((await phone.consent(new URL(res.headers.get('location')!), 'allow')).toString().replace('https:', 'http:'));
+      const cb = new URL(
+        (await phone.consent(new URL(res.headers.get('location')!), 'allow')).toString().replace('https:', 'http:'),
+      );
       expect((await phone.callback(cb)).status).toBe(200);
-      const view = (await (await fetch(`${plain}/api/logins/${login.id}`, { headers: { authorization: `Bearer ${login.watchToken}` } })).json()) as { ticket: string };
+      const view = (await (
+        await fetch(`${plain}/api/logins/${login.id}`, { headers: { authorization: `Bearer ${login.watchToken}` } })
+      ).json()) as { ticket: string };
       const redeem = await fetch(`${plain}/api/logins/${login.id}/redeem`, {
         method: 'POST',
         headers: { authorization: `Bearer ${login.watchToken}`, 'content-type': 'application/json' },

@@ -11,7 +11,11 @@ beforeAll(async () => {
 afterAll(() => Promise.all([stack?.stop(), shortStack?.stop()]));
 
 const status = async (s: TestStack, id: string, token: string) =>
-  ((await (await fetch(`${s.httpUrl}/api/logins/${id}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { status: string }).status;
+  (
+    (await (
+      await fetch(`${s.httpUrl}/api/logins/${id}`, { headers: { authorization: `Bearer ${token}` } })
+    ).json()) as { status: string }
+  ).status;
 
 describe('phone-side failures: a clear page, never a redirect, nothing else touched', () => {
   it('outside WeChat the scan URL asks to scan with WeChat and changes nothing', async () => {

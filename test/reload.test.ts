@@ -34,14 +34,20 @@ const healthUrls = (r: Roles) => [`${r.httpUrl}/healthz`, r.wsHealthUrl];
 async function converged(r: Roles, url: string, withinMs = 2000): Promise<number> {
   const t0 = Date.now();
   await expect
-    .poll(async () => (await Promise.all(healthUrls(r).map(health))).map((h) => `${h.ok}:${h.redis.target}`), { timeout: withinMs, interval: 50 })
+    .poll(async () => (await Promise.all(healthUrls(r).map(health))).map((h) => `${h.ok}:${h.redis.target}`), {
+      timeout: withinMs,
+      interval: 50,
+    })
     .toEqual([`true:${url}/0`, `true:${url}/0`]);
   return Date.now() - t0;
 }
 
 async function appClients(raw: Redis): Promise<string[]> {
   const list = (await raw.client('LIST')) as string;
-  return list.split('\n').map((l) => /name=(\S*)/.exec(l)?.[1] ?? '').filter((n) => n.startsWith('scanlogin:'));
+  return list
+    .split('\n')
+    .map((l) => /name=(\S*)/.exec(l)?.[1] ?? '')
+    .filter((n) => n.startsWith('scanlogin:'));
 }
 
 async function completeLogin(r: Roles): Promise<string[]> {
@@ -109,9 +115,13 @@ describe('hot-reloadable Redis config (the endless-QR-refresh incident)', () => 
     file.writeRedis(A.url);
     roles = await startRoles({ CONFIG_FILE: file.path });
     file.write('{"redis": {"url": "http://not-redis"');
-    await expect.poll(async () => (await health(`${roles!.httpUrl}/healthz`)).redis.configError ?? '', { timeout: 2000 }).toContain('not valid JSON');
+    await expect
+      .poll(async () => (await health(`${roles!.httpUrl}/healthz`)).redis.configError ?? '', { timeout: 2000 })
+      .toContain('not valid JSON');
     file.write({ redis: { url: 'http://not-redis' } });
-    await expect.poll(async () => (await health(roles!.wsHealthUrl)).redis.configError ?? '', { timeout: 2000 }).toContain('redis.url');
+    await expect
+      .poll(async () => (await health(roles!.wsHealthUrl)).redis.configError ?? '', { timeout: 2000 })
+      .toContain('redis.url');
     const h = await health(`${roles.httpUrl}/healthz`);
     expect(h).toMatchObject({ ok: true, redis: { target: `${A.url}/0`, generation: 1 } });
     expect((await completeLogin(roles)).at(-1)).toBe('confirmed');
@@ -131,7 +141,10 @@ describe('hot-reloadable Redis config (the endless-QR-refresh incident)', () => 
     expect(h).toMatchObject({ ok: false, redis: { target: `redis://127.0.0.1:${port}/0`, status: 'switching' } });
     const res = await fetch(`${roles.httpUrl}/api/logins`, { method: 'POST' });
     expect(res.status).toBe(503);
-    expect(await res.json()).toMatchObject({ error: 'redis_unavailable', message: expect.stringContaining(`127.0.0.1:${port}`) });
+    expect(await res.json()).toMatchObject({
+      error: 'redis_unavailable',
+      message: expect.stringContaining(`127.0.0.1:${port}`),
+    });
     const ws = await WatchClient.watch(roles.wsUrl, 'x'.repeat(24), 'y');
     expect(await ws.closed).toBe(1013);
     await expect.poll(() => appClients(rawA), { timeout: 3000 }).toEqual([]);

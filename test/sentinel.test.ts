@@ -61,7 +61,10 @@ const resyncDeliveries = (messages: WsMessage[]) =>
 describe('Redis Sentinel', () => {
   it('sentinel mode: both roles find the master through the sentinels; a login completes end to end', async () => {
     for (const h of await Promise.all(healthUrls().map(health))) {
-      expect(h).toMatchObject({ ok: true, redis: { target: target(), runId: await cluster.runId(cluster.master.port) } });
+      expect(h).toMatchObject({
+        ok: true,
+        redis: { target: target(), runId: await cluster.runId(cluster.master.port) },
+      });
     }
     const { login, statuses } = await completeLogin();
     expect(statuses).toEqual(['pending', 'scanned', 'scanned', 'confirmed']);
@@ -84,7 +87,9 @@ describe('Redis Sentinel', () => {
     // 0, 1: not scanned yet. 2, 3: scanned, at WeChat's consent page. 4, 5: identified, at the confirm page.
     const authorize = await Promise.all([2, 3, 4, 5].map((i) => phones[i]!.scan(logins[i]!.scanUrl)));
     const confirmPages = await Promise.all(
-      [4, 5].map(async (i, k) => (await phones[i]!.callback(await phones[i]!.consent(authorize[k + 2]!, 'allow'))).html),
+      [4, 5].map(
+        async (i, k) => (await phones[i]!.callback(await phones[i]!.consent(authorize[k + 2]!, 'allow'))).html,
+      ),
     );
     for (const i of [2, 3, 4, 5]) await watchers[i]!.next((m) => m.status === 'scanned');
 
@@ -94,7 +99,10 @@ describe('Redis Sentinel', () => {
     const t0 = Date.now();
     // Ask the last sentinel, not the first one ioredis tries: clients must not depend on which one leads.
     expect(await cluster.client(cluster.sentinels[2]!.port).call('SENTINEL', 'FAILOVER', cluster.name)).toBe('OK');
-    await until(async () => (await cluster.masterPorts()).every((p) => p === newMaster), 'every sentinel reports the new master');
+    await until(
+      async () => (await cluster.masterPorts()).every((p) => p === newMaster),
+      'every sentinel reports the new master',
+    );
     const switchedMs = Date.now() - t0;
 
     // Finish every flow at once, while the roles may still be reconnecting.
@@ -104,7 +112,9 @@ describe('Redis Sentinel', () => {
         const page = await phones[i]!.callback(await phones[i]!.consent(authorize[i - 2]!, 'allow'));
         expect((await phones[i]!.submit(page.html, 'confirm', roles.httpUrl)).status).toBe(200);
       }),
-      ...[4, 5].map(async (i) => expect((await phones[i]!.submit(confirmPages[i - 4]!, 'confirm', roles.httpUrl)).status).toBe(200)),
+      ...[4, 5].map(async (i) =>
+        expect((await phones[i]!.submit(confirmPages[i - 4]!, 'confirm', roles.httpUrl)).status).toBe(200),
+      ),
     ]);
     const confirmed = await Promise.all(watchers.map((w) => w.next((m) => m.status === 'confirmed', 10_000)));
     for (const w of watchers) expect(await w.closed).toBe(1000);
@@ -115,7 +125,10 @@ describe('Redis Sentinel', () => {
 
     // Both roles serve from the new master: health is ok again and names the promoted server's run_id.
     await expect
-      .poll(async () => (await Promise.all(healthUrls().map(health))).map((h) => `${h.ok}:${h.redis.runId}`), { timeout: 5000, interval: 50 })
+      .poll(async () => (await Promise.all(healthUrls().map(health))).map((h) => `${h.ok}:${h.redis.runId}`), {
+        timeout: 5000,
+        interval: 50,
+      })
       .toEqual([`true:${newRunId}`, `true:${newRunId}`]);
     const recoveredMs = Date.now() - t0;
     expect(newRunId).not.toBe(oldRunId);
@@ -124,7 +137,9 @@ describe('Redis Sentinel', () => {
     // written there after the promotion would be lost), and their tickets redeem.
     const newRaw = cluster.client(newMaster);
     for (const login of logins) expect(await newRaw.hget(`scanlogin:login:${login.id}`, 'status')).toBe('confirmed');
-    expect(await Promise.all(logins.map((l, i) => redeem(l, confirmed[i]!.ticket as string)))).toEqual(logins.map(() => 200));
+    expect(await Promise.all(logins.map((l, i) => redeem(l, confirmed[i]!.ticket as string)))).toEqual(
+      logins.map(() => 200),
+    );
 
     // Logins created after the failover complete too.
     const after = await Promise.all(Array.from({ length: 3 }, completeLogin));
@@ -134,14 +149,18 @@ describe('Redis Sentinel', () => {
     }
 
     const resyncs = watchers.map((w) => resyncDeliveries(w.messages));
-    console.info(`sentinel failover: sentinels switched in ${switchedMs} ms, roles recovered in ${recoveredMs} ms; ` +
-      `same-revision (resync) re-deliveries per watcher ${JSON.stringify(resyncs)}, bystander ${resyncDeliveries(bystanderWatch.messages)}`);
+    console.info(
+      `sentinel failover: sentinels switched in ${switchedMs} ms, roles recovered in ${recoveredMs} ms; ` +
+        `same-revision (resync) re-deliveries per watcher ${JSON.stringify(resyncs)}, bystander ${resyncDeliveries(bystanderWatch.messages)}`,
+    );
     bystanderWatch.close();
   });
 
-  it('stopping the roles closes every connection, the failover detector\'s subscriptions to the sentinels too', async () => {
+  it("stopping the roles closes every connection, the failover detector's subscriptions to the sentinels too", async () => {
     const subscribers = async () => {
-      const lists = await Promise.all(cluster.sentinels.map(async (s) => String(await cluster.client(s.port).client('LIST'))));
+      const lists = await Promise.all(
+        cluster.sentinels.map(async (s) => String(await cluster.client(s.port).client('LIST'))),
+      );
       return lists.flatMap((l) => l.split('\n')).filter((line) => / sub=[1-9]/.test(line)).length;
     };
     expect(await subscribers()).toBeGreaterThan(0); // each app client watches +switch-master on the sentinels
@@ -149,7 +168,11 @@ describe('Redis Sentinel', () => {
     // ioredis#1362: QUIT alone left these open for ever (and kept the process alive).
     await expect.poll(subscribers, { timeout: 3000 }).toBe(0);
     const appClients = async () =>
-      (await Promise.all([cluster.master, cluster.replica].map(async (s) => String(await cluster.client(s.port).client('LIST')))))
+      (
+        await Promise.all(
+          [cluster.master, cluster.replica].map(async (s) => String(await cluster.client(s.port).client('LIST'))),
+        )
+      )
         .flatMap((l) => l.split('\n'))
         .filter((line) => / name=scanlogin:/.test(line));
     await expect.poll(appClients, { timeout: 3000 }).toEqual([]);

@@ -21,7 +21,11 @@ async function get(url: string): Promise<Page> {
 }
 
 async function post(url: string, fields: Record<string, string>): Promise<Page> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(fields),
+  });
   return { status: res.status, html: await res.text() };
 }
 
@@ -38,7 +42,9 @@ const errorCode = (html: string) => /id="sim-error" class="err" data-code="([^"]
 const resultCode = (html: string) => /id="sim-result" class="ok" data-code="([^"]*)"/.exec(html)?.[1];
 
 async function status(stack: TestStack, login: CreatedLogin): Promise<{ status: string; ticket?: string }> {
-  const res = await fetch(`${stack.httpUrl}/api/logins/${login.id}`, { headers: { authorization: `Bearer ${login.watchToken}` } });
+  const res = await fetch(`${stack.httpUrl}/api/logins/${login.id}`, {
+    headers: { authorization: `Bearer ${login.watchToken}` },
+  });
   return (await res.json()) as { status: string; ticket?: string };
 }
 
@@ -78,7 +84,11 @@ describe('dev mode: simulateUrl and the phone pages', () => {
     expect(phone.html).toContain('id="sim-mp-follow"');
     expect(phone.html).toContain('id="sim-mp-scan"');
     const openid = chosenOpenid(phone.html);
-    const done = await post(`${stack.simUrl}/sim/phone/mp-qrcode`, { url: field(phone.html, 'url'), openid, action: 'follow' });
+    const done = await post(`${stack.simUrl}/sim/phone/mp-qrcode`, {
+      url: field(phone.html, 'url'),
+      openid,
+      action: 'follow',
+    });
     expect(done.status).toBe(200);
     expect(resultCode(done.html)).toBe('subscribe');
     expect(done.html).toContain('WeChat delivered the event: success');
@@ -86,18 +96,30 @@ describe('dev mode: simulateUrl and the phone pages', () => {
   });
 
   it('mp-qrcode: unknown or missing QR URL → a clear "expired" page, escaped', async () => {
-    for (const query of ['?url=http%3A%2F%2Fweixin.qq.com%2Fq%2Fnope', '', '?url=%3Cscript%3Ealert(1)%3C%2Fscript%3E']) {
+    for (const query of [
+      '?url=http%3A%2F%2Fweixin.qq.com%2Fq%2Fnope',
+      '',
+      '?url=%3Cscript%3Ealert(1)%3C%2Fscript%3E',
+    ]) {
       const page = await get(`${stack.simUrl}/sim/phone/mp-qrcode${query}`);
       expect(page.status).toBe(404);
       expect(page.html).toContain('二维码已过期');
       expect(page.html).toContain('id="sim-error"');
       expect(page.html).not.toContain('<script>');
     }
-    const posted = await post(`${stack.simUrl}/sim/phone/mp-qrcode`, { url: 'http://weixin.qq.com/q/nope', openid: 'x', action: 'follow' });
+    const posted = await post(`${stack.simUrl}/sim/phone/mp-qrcode`, {
+      url: 'http://weixin.qq.com/q/nope',
+      openid: 'x',
+      action: 'follow',
+    });
     expect(posted.status).toBe(404);
     // A live QR but a made-up user or action: 400, nothing pushed.
     const login = await createLogin(stack.httpUrl, { mode: 'mp-qrcode' });
-    const bad = await post(`${stack.simUrl}/sim/phone/mp-qrcode`, { url: login.scanUrl, openid: 'nobody', action: 'follow' });
+    const bad = await post(`${stack.simUrl}/sim/phone/mp-qrcode`, {
+      url: login.scanUrl,
+      openid: 'nobody',
+      action: 'follow',
+    });
     expect(bad.status).toBe(400);
     expect(errorCode(bad.html)).toBe('bad_request');
     expect((await status(stack, login)).status).toBe('pending');
@@ -117,15 +139,27 @@ describe('dev mode: simulateUrl and the phone pages', () => {
     const mpToken = field(confirm.html, 'mpToken');
 
     // Another phone's token: the app answers 403 forbidden, and the phone says so.
-    const forged = await post(`${stack.simUrl}/sim/phone/miniprogram/decide`, { scene: login.id, mpToken: 'x'.repeat(32), action: 'confirm' });
+    const forged = await post(`${stack.simUrl}/sim/phone/miniprogram/decide`, {
+      scene: login.id,
+      mpToken: 'x'.repeat(32),
+      action: 'confirm',
+    });
     expect(errorCode(forged.html)).toBe('forbidden');
 
-    const done = await post(`${stack.simUrl}/sim/phone/miniprogram/decide`, { scene: login.id, mpToken, action: 'confirm' });
+    const done = await post(`${stack.simUrl}/sim/phone/miniprogram/decide`, {
+      scene: login.id,
+      mpToken,
+      action: 'confirm',
+    });
     expect(resultCode(done.html)).toBe('confirmed');
     expect(await redeemedOpenid(stack, login)).toBe(openid);
 
     // Back button + confirm again: the login is finished; the app's refusal is shown, not a crash.
-    const again = await post(`${stack.simUrl}/sim/phone/miniprogram/decide`, { scene: login.id, mpToken, action: 'confirm' });
+    const again = await post(`${stack.simUrl}/sim/phone/miniprogram/decide`, {
+      scene: login.id,
+      mpToken,
+      action: 'confirm',
+    });
     expect(again.status).toBe(200);
     expect(errorCode(again.html)).toBe('invalid_transition');
   });
@@ -133,13 +167,20 @@ describe('dev mode: simulateUrl and the phone pages', () => {
   it('miniprogram: cancel on the confirm screen → cancelled', async () => {
     const login = await createLogin(stack.httpUrl, { mode: 'miniprogram' });
     const phone = await get(`${stack.simUrl}/sim/phone/miniprogram?scene=${login.id}`);
-    const confirm = await post(`${stack.simUrl}/sim/phone/miniprogram/login`, { scene: login.id, openid: chosenOpenid(phone.html) });
-    const done = await post(`${stack.simUrl}/sim/phone/miniprogram/decide`, { scene: login.id, mpToken: field(confirm.html, 'mpToken'), action: 'cancel' });
+    const confirm = await post(`${stack.simUrl}/sim/phone/miniprogram/login`, {
+      scene: login.id,
+      openid: chosenOpenid(phone.html),
+    });
+    const done = await post(`${stack.simUrl}/sim/phone/miniprogram/decide`, {
+      scene: login.id,
+      mpToken: field(confirm.html, 'mpToken'),
+      action: 'cancel',
+    });
     expect(resultCode(done.html)).toBe('cancelled');
     expect((await status(stack, login)).status).toBe('cancelled');
   });
 
-  it('miniprogram: missing or malformed scene → 400 page; an unknown scene → the app\'s unknown_login', async () => {
+  it("miniprogram: missing or malformed scene → 400 page; an unknown scene → the app's unknown_login", async () => {
     for (const query of ['', '?scene=', `?scene=${'a'.repeat(33)}`, '?scene=%3Cb%3Ex%3C%2Fb%3E']) {
       const page = await get(`${stack.simUrl}/sim/phone/miniprogram${query}`);
       expect(page.status).toBe(400);
@@ -148,13 +189,26 @@ describe('dev mode: simulateUrl and the phone pages', () => {
     }
     const phone = await get(`${stack.simUrl}/sim/phone/miniprogram?scene=${'A'.repeat(24)}`);
     expect(phone.status).toBe(200);
-    const unknown = await post(`${stack.simUrl}/sim/phone/miniprogram/login`, { scene: 'A'.repeat(24), openid: chosenOpenid(phone.html) });
+    const unknown = await post(`${stack.simUrl}/sim/phone/miniprogram/login`, {
+      scene: 'A'.repeat(24),
+      openid: chosenOpenid(phone.html),
+    });
     expect(unknown.status).toBe(200);
     expect(errorCode(unknown.html)).toBe('unknown_login');
     expect(unknown.html).toContain('二维码无效或已过期');
     // An Official Account user is not one of the mini program's (openids are per app).
-    const oaUser = chosenOpenid((await get((await createLogin(stack.httpUrl, { mode: 'mp-qrcode' }) as CreatedLogin & { simulateUrl: string }).simulateUrl)).html);
-    const wrongApp = await post(`${stack.simUrl}/sim/phone/miniprogram/login`, { scene: 'A'.repeat(24), openid: oaUser });
+    const oaUser = chosenOpenid(
+      (
+        await get(
+          ((await createLogin(stack.httpUrl, { mode: 'mp-qrcode' })) as CreatedLogin & { simulateUrl: string })
+            .simulateUrl,
+        )
+      ).html,
+    );
+    const wrongApp = await post(`${stack.simUrl}/sim/phone/miniprogram/login`, {
+      scene: 'A'.repeat(24),
+      openid: oaUser,
+    });
     expect(wrongApp.status).toBe(400);
   });
 });
@@ -174,7 +228,10 @@ describe('outside dev mode, with a 1 s LOGIN_TTL', () => {
     const phone = await get(`${stack.simUrl}/sim/phone/miniprogram?scene=${mini.id}`);
     await new Promise((r) => setTimeout(r, 1300));
 
-    const expired = await post(`${stack.simUrl}/sim/phone/miniprogram/login`, { scene: mini.id, openid: chosenOpenid(phone.html) });
+    const expired = await post(`${stack.simUrl}/sim/phone/miniprogram/login`, {
+      scene: mini.id,
+      openid: chosenOpenid(phone.html),
+    });
     expect(expired.status).toBe(200);
     expect(errorCode(expired.html)).toBe('login_expired');
     expect(expired.html).toContain('二维码已过期，请在电脑上刷新');
@@ -194,10 +251,16 @@ describe('the app unreachable or unknown', () => {
     const { url: bareUrl } = await bare.start({ port: 0, host: '127.0.0.1' });
     try {
       const phone = await get(`${url}/sim/phone/miniprogram?scene=${'B'.repeat(24)}`);
-      const dead = await post(`${url}/sim/phone/miniprogram/login`, { scene: 'B'.repeat(24), openid: chosenOpenid(phone.html) });
+      const dead = await post(`${url}/sim/phone/miniprogram/login`, {
+        scene: 'B'.repeat(24),
+        openid: chosenOpenid(phone.html),
+      });
       expect(dead.status).toBe(502);
       expect(errorCode(dead.html)).toBe('request_failed');
-      const noApp = await post(`${bareUrl}/sim/phone/miniprogram/login`, { scene: 'B'.repeat(24), openid: chosenOpenid(phone.html) });
+      const noApp = await post(`${bareUrl}/sim/phone/miniprogram/login`, {
+        scene: 'B'.repeat(24),
+        openid: chosenOpenid(phone.html),
+      });
       expect(noApp.status).toBe(502);
       expect(errorCode(noApp.html)).toBe('no_app_url');
     } finally {

@@ -10,7 +10,9 @@ const MIN = 60_000;
 let now = Date.UTC(2025, 0, 1, 4); // noon in Beijing: far from the quota day boundary
 const sims: SimServer[] = [];
 
-async function startSim(opts: Partial<ConstructorParameters<typeof SimServer>[0]> = {}): Promise<{ sim: SimServer; base: string }> {
+async function startSim(
+  opts: Partial<ConstructorParameters<typeof SimServer>[0]> = {},
+): Promise<{ sim: SimServer; base: string }> {
   const sim = new SimServer({ appid: DEV_APPID, secret: DEV_SECRET, clock: () => now, ...opts });
   const { url } = await sim.start({ port: 0, host: '127.0.0.1' });
   sims.push(sim);
@@ -39,8 +41,18 @@ async function stableToken(base: string, body: Record<string, unknown> | string 
   const payload =
     typeof body === 'string'
       ? body
-      : JSON.stringify({ grant_type: 'client_credential', appid: DEV_APPID, secret: DEV_SECRET, force_refresh: false, ...body });
-  const res = await fetch(`${base}/cgi-bin/stable_token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: payload });
+      : JSON.stringify({
+          grant_type: 'client_credential',
+          appid: DEV_APPID,
+          secret: DEV_SECRET,
+          force_refresh: false,
+          ...body,
+        });
+  const res = await fetch(`${base}/cgi-bin/stable_token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: payload,
+  });
   expect(res.status).toBe(200);
   return JSON.parse(await res.text()) as WxBody;
 }
@@ -62,7 +74,9 @@ describe('GET /cgi-bin/token', () => {
   });
 
   it('issues a long token with expires_in 7200 as text/plain JSON', async () => {
-    const res = await fetch(`${base}/cgi-bin/token?grant_type=client_credential&appid=${DEV_APPID}&secret=${DEV_SECRET}`);
+    const res = await fetch(
+      `${base}/cgi-bin/token?grant_type=client_credential&appid=${DEV_APPID}&secret=${DEV_SECRET}`,
+    );
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     const body = JSON.parse(await res.text()) as WxBody;
     expect(body.access_token).toMatch(TOKEN_RE);
@@ -227,12 +241,22 @@ describe('sim controls', () => {
 
 describe('config', () => {
   it('reads WECHAT_TOKEN_MODE/MARGIN and SIM_TOKEN_TTL/OVERLAP, and refuses an overlap as long as the lifetime', () => {
-    const c = loadConfig({ WECHAT_TOKEN_MODE: 'token', WECHAT_TOKEN_MARGIN: '60', SIM_TOKEN_TTL: '30', SIM_TOKEN_OVERLAP: '5' });
+    const c = loadConfig({
+      WECHAT_TOKEN_MODE: 'token',
+      WECHAT_TOKEN_MARGIN: '60',
+      SIM_TOKEN_TTL: '30',
+      SIM_TOKEN_OVERLAP: '5',
+    });
     expect(c.wechat.tokenMode).toBe('token');
     expect(c.wechat.tokenMarginMs).toBe(60_000);
     expect(c.sim).toEqual({ tokenTtlMs: 30_000, tokenOverlapMs: 5000 });
     const d = loadConfig({});
-    expect([d.wechat.tokenMode, d.wechat.tokenMarginMs, d.sim.tokenTtlMs, d.sim.tokenOverlapMs]).toEqual(['stable', 300_000, 7200_000, 300_000]);
+    expect([d.wechat.tokenMode, d.wechat.tokenMarginMs, d.sim.tokenTtlMs, d.sim.tokenOverlapMs]).toEqual([
+      'stable',
+      300_000,
+      7200_000,
+      300_000,
+    ]);
     expect(() => loadConfig({ SIM_TOKEN_TTL: '300', SIM_TOKEN_OVERLAP: '300' })).toThrow(ConfigError);
   });
 });

@@ -70,7 +70,10 @@ async function getCode(opts: { openidIndex?: number; scope?: string; state?: str
   return code ?? '';
 }
 
-async function exchange(code: string | undefined, over: Record<string, string> = {}): Promise<{ res: Response; body: Record<string, unknown> }> {
+async function exchange(
+  code: string | undefined,
+  over: Record<string, string> = {},
+): Promise<{ res: Response; body: Record<string, unknown> }> {
   const p: Record<string, string> = { appid: DEV_APPID, secret: DEV_SECRET, grant_type: 'authorization_code', ...over };
   if (code !== undefined) p.code = code;
   const res = await fetch(`${base}/sns/oauth2/access_token?${new URLSearchParams(p)}`);
@@ -102,7 +105,12 @@ describe('GET /connect/oauth2/authorize', () => {
     expect(html).toContain('action="/sim/oauth2/approve"');
     expect(html).toMatch(/<button[^>]*id="sim-allow"[^>]*name="action" value="allow"/);
     expect(html).toMatch(/<button[^>]*id="sim-deny"[^>]*name="action" value="deny"/);
-    for (const [name, value] of [['appid', DEV_APPID], ['redirect_uri', CALLBACK], ['scope', 'snsapi_userinfo'], ['state', 'abc123']]) {
+    for (const [name, value] of [
+      ['appid', DEV_APPID],
+      ['redirect_uri', CALLBACK],
+      ['scope', 'snsapi_userinfo'],
+      ['state', 'abc123'],
+    ]) {
       expect(html).toContain(`type="hidden" name="${name}" value="${value}"`);
     }
     expect(html).toContain('张三');
@@ -135,14 +143,15 @@ describe('GET /connect/oauth2/authorize', () => {
     expect(html).not.toContain('sim-consent');
   });
 
-  it.each([[{ state: 'has-dash' }], [{ state: 'a'.repeat(129) }], [{ response_type: 'token' }]])(
-    'rejects %j without an errcode',
-    async (over) => {
-      const html = await consentPage(over);
-      expect(html).toContain('id="sim-error"');
-      expect(html).not.toContain('sim-consent');
-    },
-  );
+  it.each([
+    [{ state: 'has-dash' }],
+    [{ state: 'a'.repeat(129) }],
+    [{ response_type: 'token' }],
+  ])('rejects %j without an errcode', async (over) => {
+    const html = await consentPage(over);
+    expect(html).toContain('id="sim-error"');
+    expect(html).not.toContain('sim-consent');
+  });
 
   it('accepts an empty and a 128-char state', async () => {
     expect(await consentPage({ state: '' })).toContain('sim-consent');
@@ -153,32 +162,75 @@ describe('GET /connect/oauth2/authorize', () => {
 describe('POST /sim/oauth2/approve', () => {
   it('allow redirects to redirect_uri?code=CODE&state=STATE', async () => {
     const [openid] = await openids();
-    const res = await approve({ appid: DEV_APPID, redirect_uri: CALLBACK, scope: 'snsapi_userinfo', state: 'S1', openid: openid ?? '', action: 'allow' });
+    const res = await approve({
+      appid: DEV_APPID,
+      redirect_uri: CALLBACK,
+      scope: 'snsapi_userinfo',
+      state: 'S1',
+      openid: openid ?? '',
+      action: 'allow',
+    });
     expect(res.status).toBe(302);
-    expect(res.headers.get('location')).toMatch(new RegExp(`^${CALLBACK.replace(/\./g, '\\.')}\\?code=[A-Za-z0-9]{32}&state=S1$`));
+    expect(res.headers.get('location')).toMatch(
+      new RegExp(`^${CALLBACK.replace(/\./g, '\\.')}\\?code=[A-Za-z0-9]{32}&state=S1$`),
+    );
   });
 
   it('appends with & when redirect_uri already has a query', async () => {
     const [openid] = await openids();
-    const res = await approve({ appid: DEV_APPID, redirect_uri: `${CALLBACK}?login=L1`, scope: 'snsapi_base', state: 'S2', openid: openid ?? '', action: 'allow' });
-    expect(res.headers.get('location')).toMatch(/^http:\/\/127\.0\.0\.1:3000\/wechat\/callback\?login=L1&code=[A-Za-z0-9]{32}&state=S2$/);
+    const res = await approve({
+      appid: DEV_APPID,
+      redirect_uri: `${CALLBACK}?login=L1`,
+      scope: 'snsapi_base',
+      state: 'S2',
+      openid: openid ?? '',
+      action: 'allow',
+    });
+    expect(res.headers.get('location')).toMatch(
+      /^http:\/\/127\.0\.0\.1:3000\/wechat\/callback\?login=L1&code=[A-Za-z0-9]{32}&state=S2$/,
+    );
   });
 
   it('deny redirects with the state and no code', async () => {
-    const res = await approve({ appid: DEV_APPID, redirect_uri: CALLBACK, scope: 'snsapi_userinfo', state: 'S3', action: 'deny' });
+    const res = await approve({
+      appid: DEV_APPID,
+      redirect_uri: CALLBACK,
+      scope: 'snsapi_userinfo',
+      state: 'S3',
+      action: 'deny',
+    });
     expect(res.status).toBe(302);
     expect(res.headers.get('location')).toBe(`${CALLBACK}?state=S3`);
   });
 
   it('keeps an empty state in the callback', async () => {
-    const res = await approve({ appid: DEV_APPID, redirect_uri: CALLBACK, scope: 'snsapi_userinfo', state: '', action: 'deny' });
+    const res = await approve({
+      appid: DEV_APPID,
+      redirect_uri: CALLBACK,
+      scope: 'snsapi_userinfo',
+      state: '',
+      action: 'deny',
+    });
     expect(res.headers.get('location')).toBe(`${CALLBACK}?state=`);
   });
 
   it('re-validates the posted form', async () => {
     const [openid] = await openids();
-    const ok = { appid: DEV_APPID, redirect_uri: CALLBACK, scope: 'snsapi_userinfo', state: 'S4', openid: openid ?? '', action: 'allow' };
-    for (const bad of [{ appid: 'wxother' }, { state: 'bad!' }, { openid: 'ounknown' }, { action: 'maybe' }, { redirect_uri: 'javascript:alert(1)' }]) {
+    const ok = {
+      appid: DEV_APPID,
+      redirect_uri: CALLBACK,
+      scope: 'snsapi_userinfo',
+      state: 'S4',
+      openid: openid ?? '',
+      action: 'allow',
+    };
+    for (const bad of [
+      { appid: 'wxother' },
+      { state: 'bad!' },
+      { openid: 'ounknown' },
+      { action: 'maybe' },
+      { redirect_uri: 'javascript:alert(1)' },
+    ]) {
       const res = await approve({ ...ok, ...bad });
       expect(res.status, JSON.stringify(bad)).toBe(400);
       expect(res.headers.get('location')).toBeNull();
@@ -186,7 +238,11 @@ describe('POST /sim/oauth2/approve', () => {
   });
 
   it('answers malformed bodies with 4xx and keeps serving', async () => {
-    const wrongType = await fetch(`${base}/sim/oauth2/approve`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const wrongType = await fetch(`${base}/sim/oauth2/approve`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(wrongType.status).toBe(400);
     const huge = await fetch(`${base}/sim/oauth2/approve`, {
       method: 'POST',
@@ -293,14 +349,19 @@ describe('GET /sns/oauth2/access_token', () => {
 });
 
 describe('GET /sns/userinfo and /sns/auth', () => {
-  async function token(openidIndex: number, scope = 'snsapi_userinfo'): Promise<{ accessToken: string; openid: string }> {
+  async function token(
+    openidIndex: number,
+    scope = 'snsapi_userinfo',
+  ): Promise<{ accessToken: string; openid: string }> {
     const { body } = await exchange(await getCode({ openidIndex, scope }));
     return { accessToken: String(body.access_token), openid: String(body.openid) };
   }
 
   it('returns the profile for a snsapi_userinfo token', async () => {
     const t = await token(0);
-    const res = await fetch(`${base}/sns/userinfo?${new URLSearchParams({ access_token: t.accessToken, openid: t.openid, lang: 'zh_CN' })}`);
+    const res = await fetch(
+      `${base}/sns/userinfo?${new URLSearchParams({ access_token: t.accessToken, openid: t.openid, lang: 'zh_CN' })}`,
+    );
     expect(res.headers.get('content-type')).toBe('text/plain');
     const body = JSON.parse(await res.text()) as Record<string, unknown>;
     expect(body).toMatchObject({ openid: t.openid, nickname: '张三', sex: 1, country: '中国', privilege: [] });
@@ -314,16 +375,24 @@ describe('GET /sns/userinfo and /sns/auth', () => {
 
   it('lang=en, and a user without unionid', async () => {
     const alice = await token(1);
-    expect(await getJson('/sns/userinfo', { access_token: alice.accessToken, openid: alice.openid, lang: 'en' })).toMatchObject({
-      nickname: 'Alice', sex: 2, country: 'China',
+    expect(
+      await getJson('/sns/userinfo', { access_token: alice.accessToken, openid: alice.openid, lang: 'en' }),
+    ).toMatchObject({
+      nickname: 'Alice',
+      sex: 2,
+      country: 'China',
     });
     const lisi = await token(2);
-    expect(await getJson('/sns/userinfo', { access_token: lisi.accessToken, openid: lisi.openid })).not.toHaveProperty('unionid');
+    expect(await getJson('/sns/userinfo', { access_token: lisi.accessToken, openid: lisi.openid })).not.toHaveProperty(
+      'unionid',
+    );
   });
 
   it('48001 for a snsapi_base token and for the snapshot user', async () => {
     const base0 = await token(0, 'snsapi_base');
-    expect((await getJson('/sns/userinfo', { access_token: base0.accessToken, openid: base0.openid })).errcode).toBe(48001);
+    expect((await getJson('/sns/userinfo', { access_token: base0.accessToken, openid: base0.openid })).errcode).toBe(
+      48001,
+    );
     const ids = await openids();
     const snap = await token(ids.length - 1);
     const body = await getJson('/sns/userinfo', { access_token: snap.accessToken, openid: snap.openid });
@@ -334,14 +403,19 @@ describe('GET /sns/userinfo and /sns/auth', () => {
   it('bad token → 40001, expired → 42001, openid mismatch → 40003', async () => {
     const t = await token(0);
     expect((await getJson('/sns/userinfo', { access_token: 'nope', openid: t.openid })).errcode).toBe(40001);
-    expect((await getJson('/sns/userinfo', { access_token: t.accessToken, openid: 'o'.repeat(28) })).errcode).toBe(40003);
+    expect((await getJson('/sns/userinfo', { access_token: t.accessToken, openid: 'o'.repeat(28) })).errcode).toBe(
+      40003,
+    );
     now += 7200_000;
     expect((await getJson('/sns/userinfo', { access_token: t.accessToken, openid: t.openid })).errcode).toBe(42001);
   });
 
   it('sns/auth: ok, 40014, 40003', async () => {
     const t = await token(1);
-    expect(await getJson('/sns/auth', { access_token: t.accessToken, openid: t.openid })).toEqual({ errcode: 0, errmsg: 'ok' });
+    expect(await getJson('/sns/auth', { access_token: t.accessToken, openid: t.openid })).toEqual({
+      errcode: 0,
+      errmsg: 'ok',
+    });
     expect((await getJson('/sns/auth', { access_token: 'nope', openid: t.openid })).errcode).toBe(40014);
     expect((await getJson('/sns/auth', { access_token: t.accessToken, openid: 'o'.repeat(28) })).errcode).toBe(40003);
   });
@@ -376,7 +450,9 @@ describe('lifecycle', () => {
     // A request whose body never finishes keeps the server from draining on its own.
     const socket = net.connect(port, '127.0.0.1');
     await new Promise<void>((r) => socket.once('connect', () => r()));
-    socket.write('POST /sim/oauth2/approve HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nstate=');
+    socket.write(
+      'POST /sim/oauth2/approve HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nstate=',
+    );
     socket.on('error', () => undefined);
     const socketClosed = new Promise<void>((r) => socket.once('close', () => r()));
     await new Promise((r) => setTimeout(r, 50));
@@ -414,13 +490,26 @@ describe('public URL for links handed to browsers', () => {
       const approved = await fetch(`${url}/sim/oauth2/approve`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ appid: DEV_APPID, redirect_uri: CALLBACK, scope: 'snsapi_userinfo', state: 'x', openid, action: 'allow' }).toString(),
+        body: new URLSearchParams({
+          appid: DEV_APPID,
+          redirect_uri: CALLBACK,
+          scope: 'snsapi_userinfo',
+          state: 'x',
+          openid,
+          action: 'allow',
+        }).toString(),
         redirect: 'manual',
       });
       const code = new URL(approved.headers.get('location')!).searchParams.get('code')!;
       const q = new URLSearchParams({ appid: DEV_APPID, secret: DEV_SECRET, code, grant_type: 'authorization_code' });
-      const tok = JSON.parse(await (await fetch(`${url}/sns/oauth2/access_token?${q}`)).text()) as { access_token: string };
-      const info = JSON.parse(await (await fetch(`${url}/sns/userinfo?${new URLSearchParams({ access_token: tok.access_token, openid })}`)).text()) as {
+      const tok = JSON.parse(await (await fetch(`${url}/sns/oauth2/access_token?${q}`)).text()) as {
+        access_token: string;
+      };
+      const info = JSON.parse(
+        await (
+          await fetch(`${url}/sns/userinfo?${new URLSearchParams({ access_token: tok.access_token, openid })}`)
+        ).text(),
+      ) as {
         headimgurl: string;
       };
       expect(info.headimgurl).toBe(`http://localhost:3002/sim/avatar/${openid}.svg`);

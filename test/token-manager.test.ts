@@ -52,14 +52,24 @@ async function startManager(
   const prefix = `t${++prefixSeq}:`;
   const link = await startLink(opts.url ?? redis.url, `token-test-${prefixSeq}`, prefix);
   links.push(link);
-  const manager = new AccessTokenManager({ link, appid: DEV_APPID, secret: DEV_SECRET, apiBase, logger: silentLogger(), ...opts });
+  const manager = new AccessTokenManager({
+    link,
+    appid: DEV_APPID,
+    secret: DEV_SECRET,
+    apiBase,
+    logger: silentLogger(),
+    ...opts,
+  });
   managers.push(manager);
   return { manager, prefix, key: `${prefix}wechat:token:${DEV_APPID}`, link };
 }
 
 function captureLogs(): { logger: Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
-  const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+  const logger = pino(
+    { level: 'info' },
+    { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) },
+  );
   return { logger, lines };
 }
 
@@ -87,17 +97,35 @@ function apiCall(base: string, attempts: { n: number }) {
 /** A token fetched two hours ago that expired a second ago: what every process finds at expiry time. */
 function seedExpired(key: string): Promise<unknown> {
   const now = Date.now();
-  return raw.set(key, JSON.stringify({ v: 1, token: 'expired-token', expiresAt: now - 1000, fetchedAt: now - 7201_000, source: 'stable_token' }));
+  return raw.set(
+    key,
+    JSON.stringify({
+      v: 1,
+      token: 'expired-token',
+      expiresAt: now - 1000,
+      fetchedAt: now - 7201_000,
+      source: 'stable_token',
+    }),
+  );
 }
 
 describe('stampede', () => {
   it('8 OS processes × 200 concurrent callers at token expiry → exactly one upstream fetch', async () => {
-    if (!existsSync(COMPILED_MANAGER)) throw new Error(`${COMPILED_MANAGER} is missing: run \`npm run build\` first (npm test does)`);
+    if (!existsSync(COMPILED_MANAGER))
+      throw new Error(`${COMPILED_MANAGER} is missing: run \`npm run build\` first (npm test does)`);
     const base = await startSim();
     const prefix = `stampede${++prefixSeq}:`;
     const key = `${prefix}wechat:token:${DEV_APPID}`;
     await seedExpired(key);
-    const env = { ...process.env, REDIS_URL: redis.url, KEY_PREFIX: prefix, SIM_URL: base, APPID: DEV_APPID, SECRET: DEV_SECRET, CALLERS: '200' };
+    const env = {
+      ...process.env,
+      REDIS_URL: redis.url,
+      KEY_PREFIX: prefix,
+      SIM_URL: base,
+      APPID: DEV_APPID,
+      SECRET: DEV_SECRET,
+      CALLERS: '200',
+    };
     const children: ChildProcessWithoutNullStreams[] = [];
     const outputs: Array<AsyncIterator<string>> = [];
     for (let i = 0; i < 8; i++) {
@@ -158,7 +186,9 @@ describe('third parties', () => {
     const { manager } = await startManager(base, { clock });
     const ours = await manager.getToken();
     for (let i = 0; i < 3; i++) {
-      const res = await fetch(`${base}/cgi-bin/token?grant_type=client_credential&appid=${DEV_APPID}&secret=${DEV_SECRET}`);
+      const res = await fetch(
+        `${base}/cgi-bin/token?grant_type=client_credential&appid=${DEV_APPID}&secret=${DEV_SECRET}`,
+      );
       expect(JSON.parse(await res.text())).toHaveProperty('access_token');
     }
     now += 10 * 60_000; // well past the 5-minute overlap of cgi-bin/token
@@ -238,7 +268,7 @@ describe('rejected tokens (40001)', () => {
   });
 
   it('concurrent callers rejected together share one refresh', async () => {
-    let now = Date.now();
+    const now = Date.now();
     const clock = () => now;
     const base = await startSim({ clock });
     const { manager } = await startManager(base, { clock });
@@ -252,7 +282,7 @@ describe('rejected tokens (40001)', () => {
   });
 
   it('a token WeChat still hands out as current is force-refreshed once (normal fetch, then force_refresh)', async () => {
-    let now = Date.now();
+    const now = Date.now();
     const clock = () => now;
     const base = await startSim({ clock });
     const { manager } = await startManager(base, { clock });
@@ -282,9 +312,11 @@ describe('failures', () => {
     await own.stop();
     const started = performance.now();
     const errors = await Promise.all(
-      [manager.getToken(), manager.withToken(async (t) => t), ...Array.from({ length: 50 }, () => manager.getToken())].map((p) =>
-        p.catch((e: unknown) => e),
-      ),
+      [
+        manager.getToken(),
+        manager.withToken(async (t) => t),
+        ...Array.from({ length: 50 }, () => manager.getToken()),
+      ].map((p) => p.catch((e: unknown) => e)),
     );
     console.log(`redis down: ${errors.length} callers failed in ${(performance.now() - started).toFixed(0)} ms`);
     for (const err of errors) {
@@ -320,9 +352,13 @@ describe('proactive refresh', () => {
     const base = await startSim({ tokenTtlMs: 3000, tokenOverlapMs: 1000 });
     const { manager, key } = await startManager(base, { marginMs: 800 });
     manager.start();
-    const read = async () => JSON.parse((await raw.get(key)) ?? 'null') as { token: string; expiresAt: number; fetchedAt: number } | null;
+    const read = async () =>
+      JSON.parse((await raw.get(key)) ?? 'null') as { token: string; expiresAt: number; fetchedAt: number } | null;
     let first = await read();
-    for (let i = 0; i < 50 && !first; i++) first = (await new Promise((r) => setTimeout(r, 20)), await read());
+    for (let i = 0; i < 50 && !first; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      first = await read();
+    }
     expect(first).not.toBeNull();
     const seen = new Set<string>();
     const deadline = first!.expiresAt + 300;

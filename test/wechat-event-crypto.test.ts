@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { decryptEventMessage, encryptEventMessage, eventSignature, verifyEventSignature } from '../server/wechat/event-crypto.js';
+import {
+  decryptEventMessage,
+  encryptEventMessage,
+  eventSignature,
+  verifyEventSignature,
+} from '../server/wechat/event-crypto.js';
 import { buildWechatXml, parseWechatXml } from '../server/wechat/event-xml.js';
 
 const AES_KEY = 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C';
@@ -11,14 +16,25 @@ describe('WeChat event signatures (wechat-api.md §4)', () => {
     expect(eventSignature(['AAAAA', '1714036504', '1514711492'])).toBe('f464b24fc39322e44b38aa78f5edd27bd1441696');
     // Sorted, so the order the parts are given in does not matter.
     expect(eventSignature(['1514711492', 'AAAAA', '1714036504'])).toBe('f464b24fc39322e44b38aa78f5edd27bd1441696');
-    expect(verifyEventSignature('F464B24FC39322E44B38AA78F5EDD27BD1441696', ['AAAAA', '1714036504', '1514711492'])).toBe(true);
-    expect(verifyEventSignature('f464b24fc39322e44b38aa78f5edd27bd1441697', ['AAAAA', '1714036504', '1514711492'])).toBe(false);
+    expect(
+      verifyEventSignature('F464B24FC39322E44B38AA78F5EDD27BD1441696', ['AAAAA', '1714036504', '1514711492']),
+    ).toBe(true);
+    expect(
+      verifyEventSignature('f464b24fc39322e44b38aa78f5edd27bd1441697', ['AAAAA', '1714036504', '1514711492']),
+    ).toBe(false);
     expect(verifyEventSignature(undefined, ['AAAAA', '1714036504', '1514711492'])).toBe(false);
   });
 });
 
 describe('safe-mode AES (WXBizMsgCrypt)', () => {
-  const xml = buildWechatXml({ ToUserName: 'gh_0123456789ab', FromUserName: 'oABC', CreateTime: 1714036504, MsgType: 'event', Event: 'SCAN', EventKey: '登录 é' });
+  const xml = buildWechatXml({
+    ToUserName: 'gh_0123456789ab',
+    FromUserName: 'oABC',
+    CreateTime: 1714036504,
+    MsgType: 'event',
+    Event: 'SCAN',
+    EventKey: '登录 é',
+  });
 
   it('round-trips, pads to 32-byte blocks and carries the appid', () => {
     const enc = encryptEventMessage(AES_KEY, APPID, xml);
@@ -58,7 +74,13 @@ describe('event XML', () => {
       '<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[o007]]></FromUserName>' +
         '<CreateTime>1714036504</CreateTime><Event><![CDATA[subscribe]]></Event><EventKey><![CDATA[qrscene_00123]]></EventKey></xml>',
     );
-    expect(doc).toEqual({ ToUserName: 'gh_1', FromUserName: 'o007', CreateTime: '1714036504', Event: 'subscribe', EventKey: 'qrscene_00123' });
+    expect(doc).toEqual({
+      ToUserName: 'gh_1',
+      FromUserName: 'o007',
+      CreateTime: '1714036504',
+      Event: 'subscribe',
+      EventKey: 'qrscene_00123',
+    });
   });
 
   it('round-trips through the builder, including a value containing ]]>', () => {
@@ -67,6 +89,7 @@ describe('event XML', () => {
   });
 
   it('returns null for anything that is not a WeChat message', () => {
-    for (const junk of ['', 'success', '<xml>', '<other><A>1</A></other>', '{"xml":1}']) expect(parseWechatXml(junk)).toBeNull();
+    for (const junk of ['', 'success', '<xml>', '<other><A>1</A></other>', '{"xml":1}'])
+      expect(parseWechatXml(junk)).toBeNull();
   });
 });

@@ -26,14 +26,27 @@ afterAll(async () => {
 
 /** Drives the simulator's consent page like a phone: opens the authorize URL, picks a user, allows. */
 async function phoneApproves(opts: { scope: 'snsapi_base' | 'snsapi_userinfo'; userIndex?: number }): Promise<string> {
-  const authorize = buildAuthorizeUrl({ openBase: simUrl, appid: DEV_APPID, redirectUri: CALLBACK, scope: opts.scope, state: 'st8' });
+  const authorize = buildAuthorizeUrl({
+    openBase: simUrl,
+    appid: DEV_APPID,
+    redirectUri: CALLBACK,
+    scope: opts.scope,
+    state: 'st8',
+  });
   const html = await (await fetch(authorize)).text();
   const ids = [...html.matchAll(/name="openid" value="([^"]+)"/g)].map((m) => m[1] ?? '');
   const openid = opts.userIndex === undefined ? ids[0] : ids.at(opts.userIndex);
   const res = await fetch(`${simUrl}/sim/oauth2/approve`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ appid: DEV_APPID, redirect_uri: CALLBACK, scope: opts.scope, state: 'st8', openid: openid ?? '', action: 'allow' }),
+    body: new URLSearchParams({
+      appid: DEV_APPID,
+      redirect_uri: CALLBACK,
+      scope: opts.scope,
+      state: 'st8',
+      openid: openid ?? '',
+      action: 'allow',
+    }),
     redirect: 'manual',
   });
   const location = new URL(res.headers.get('location') ?? '');
@@ -75,14 +88,28 @@ async function scripted(bodies: string[], opts: { hang?: boolean } = {}) {
 describe('buildAuthorizeUrl', () => {
   it('builds the documented URL with the parameters in order', () => {
     expect(
-      buildAuthorizeUrl({ openBase: 'https://open.weixin.qq.com/', appid: 'wx123', redirectUri: 'https://a.example/cb?x=1&y=2', scope: 'snsapi_userinfo', state: 'Ab9' }),
+      buildAuthorizeUrl({
+        openBase: 'https://open.weixin.qq.com/',
+        appid: 'wx123',
+        redirectUri: 'https://a.example/cb?x=1&y=2',
+        scope: 'snsapi_userinfo',
+        state: 'Ab9',
+      }),
     ).toBe(
       'https://open.weixin.qq.com/connect/oauth2/authorize?appid=wx123&redirect_uri=https%3A%2F%2Fa.example%2Fcb%3Fx%3D1%26y%3D2&response_type=code&scope=snsapi_userinfo&state=Ab9#wechat_redirect',
     );
   });
 
-  it('refuses a state outside WeChat\'s alphabet', () => {
-    expect(() => buildAuthorizeUrl({ openBase: simUrl, appid: DEV_APPID, redirectUri: CALLBACK, scope: 'snsapi_base', state: 'a.b' })).toThrow(AppError);
+  it("refuses a state outside WeChat's alphabet", () => {
+    expect(() =>
+      buildAuthorizeUrl({
+        openBase: simUrl,
+        appid: DEV_APPID,
+        redirectUri: CALLBACK,
+        scope: 'snsapi_base',
+        state: 'a.b',
+      }),
+    ).toThrow(AppError);
   });
 });
 
@@ -94,7 +121,13 @@ describe('WechatOAuthClient against the simulator', () => {
     expect(t.openid).toHaveLength(28);
     expect(t.unionid).toHaveLength(28);
     const u = await client.getUserInfo(t.accessToken, t.openid);
-    expect(u).toEqual({ openid: t.openid, nickname: '张三', headimgurl: `${simUrl}/sim/avatar/${t.openid}.svg`, unionid: t.unionid, sex: 1 });
+    expect(u).toEqual({
+      openid: t.openid,
+      nickname: '张三',
+      headimgurl: `${simUrl}/sim/avatar/${t.openid}.svg`,
+      unionid: t.unionid,
+      sex: 1,
+    });
   });
 
   it('snsapi_base: no unionid; getUserInfo → WechatApiError 48001', async () => {
@@ -133,14 +166,26 @@ describe('WechatOAuthClient against the simulator', () => {
 });
 
 describe('WechatOAuthClient transport behaviour', () => {
-  const token = JSON.stringify({ access_token: 'AT', expires_in: 7200, refresh_token: 'RT', openid: 'o'.repeat(28), scope: 'snsapi_base', is_snapshotuser: 1 });
+  const token = JSON.stringify({
+    access_token: 'AT',
+    expires_in: 7200,
+    refresh_token: 'RT',
+    openid: 'o'.repeat(28),
+    scope: 'snsapi_base',
+    is_snapshotuser: 1,
+  });
   const systemError = JSON.stringify({ errcode: -1, errmsg: 'system error, rid: 00000000-00000000-00000000' });
 
   it('retries once on -1 and succeeds', async () => {
     const srv = await scripted([systemError, token]);
     try {
       const c = new WechatOAuthClient({ apiBase: srv.url, appid: DEV_APPID, secret: DEV_SECRET });
-      expect(await c.exchangeCode('c')).toEqual({ accessToken: 'AT', openid: 'o'.repeat(28), scope: 'snsapi_base', isSnapshotUser: true });
+      expect(await c.exchangeCode('c')).toEqual({
+        accessToken: 'AT',
+        openid: 'o'.repeat(28),
+        scope: 'snsapi_base',
+        isSnapshotUser: true,
+      });
       expect(srv.calls()).toBe(2);
     } finally {
       await srv.close();
@@ -174,7 +219,9 @@ describe('WechatOAuthClient transport behaviour', () => {
     const odd = await scripted([JSON.stringify({ hello: 'world' })]);
     try {
       for (const url of [srv.url, odd.url]) {
-        const err = await rejection(new WechatOAuthClient({ apiBase: url, appid: DEV_APPID, secret: DEV_SECRET }).exchangeCode('c'));
+        const err = await rejection(
+          new WechatOAuthClient({ apiBase: url, appid: DEV_APPID, secret: DEV_SECRET }).exchangeCode('c'),
+        );
         expect(err).toBeInstanceOf(AppError);
         expect(err).not.toBeInstanceOf(WechatApiError);
         expect((err as AppError).code).toBe('wechat_error');

@@ -42,7 +42,13 @@ describe('WebSocket push: every failure is explicit, never silence', () => {
   });
 
   it('garbage frames → close 4400 with bad_request', async () => {
-    for (const frame of ['not json', '[]', '{"type":"subscribe"}', '{"type":"watch","id":5,"watchToken":"x"}', 'null']) {
+    for (const frame of [
+      'not json',
+      '[]',
+      '{"type":"subscribe"}',
+      '{"type":"watch","id":5,"watchToken":"x"}',
+      'null',
+    ]) {
       const c = new WatchClient(stack.wsUrl);
       await c.opened;
       c.send(frame);
@@ -104,7 +110,13 @@ describe('PushServer lifecycle', () => {
   it('terminates a socket that misses a ping, and stop() drains with 1001 then refuses upgrades', async () => {
     const link = await startLink(stack.redis.url, 'lifecycle');
     const store = new LoginStore({ link });
-    const push = new PushServer({ link, store, hub: new LoginWatchHub({ link, store, logger: silentLogger() }), logger: silentLogger(), heartbeatMs: 500 });
+    const push = new PushServer({
+      link,
+      store,
+      hub: new LoginWatchHub({ link, store, logger: silentLogger() }),
+      logger: silentLogger(),
+      heartbeatMs: 500,
+    });
     const port = await push.start(0, '127.0.0.1');
     try {
       // A peer that completes the handshake and then never answers pings (a dead phone network).

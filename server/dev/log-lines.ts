@@ -19,7 +19,7 @@ export function prettyLine(line: string): string {
       .filter(([k]) => !SKIP.has(k))
       .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
     const level = LEVELS[rec.level as number] ?? String(rec.level);
-    return `${level.padEnd(5)} ${String(rec.msg ?? '')}${extras.length ? ' ' + extras.join(' ') : ''}`;
+    return `${level.padEnd(5)} ${String(rec.msg ?? '')}${extras.length ? ` ${extras.join(' ')}` : ''}`;
   } catch {
     return line;
   }

@@ -103,7 +103,9 @@ export async function runDev(config: Config, env: NodeJS.ProcessEnv, write: (lin
   write('');
   write(`  scanlogin is running — open ${config.publicUrl}`);
   write(`  (WeChat simulator: ${simBase}, push server: ${config.wsPublicUrl}; Ctrl-C stops everything)`);
-  write(`  Redis: edit ${path.relative(process.cwd(), configFile) || configFile} to switch every process without a restart`);
+  write(
+    `  Redis: edit ${path.relative(process.cwd(), configFile) || configFile} to switch every process without a restart`,
+  );
   write('');
   return { redisUrl, ended, stop };
 }
@@ -116,7 +118,7 @@ function writeDevConfigFile(redisUrl: string, httpPort: number): string {
   const dir = path.join(process.cwd(), '.scanlogin');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, httpPort === 3000 ? 'dev-redis.json' : `dev-redis-${httpPort}.json`);
-  writeFileSync(file, JSON.stringify({ redis: { url: redisUrl } }, null, 2) + '\n');
+  writeFileSync(file, `${JSON.stringify({ redis: { url: redisUrl } }, null, 2)}\n`);
   return file;
 }
 

@@ -17,7 +17,10 @@ export interface NodeView {
 }
 
 /** Every node registered in the configured Redis (entries are versioned JSON; unreadable ones are reported). */
-export async function registeredNodes(target: RedisTarget, logger: Logger): Promise<{ nodes: NodeView[]; error?: string }> {
+export async function registeredNodes(
+  target: RedisTarget,
+  logger: Logger,
+): Promise<{ nodes: NodeView[]; error?: string }> {
   const link = new RedisLink({ target, logger, clientName: `scanlogin:doctor:${process.pid}` });
   try {
     await link.start(3000);
@@ -33,14 +36,33 @@ export async function registeredNodes(target: RedisTarget, logger: Logger): Prom
       try {
         const e = JSON.parse(values[i] ?? 'null') as NodeEntry;
         if (e.v !== 1) throw new Error(`unknown version ${JSON.stringify(e.v)}`);
-        return { source: 'registry', role: e.role, pid: e.pid, host: e.host, target: e.target, configHash: e.configHash, ...(e.runId && { runId: e.runId }), ok: true };
+        return {
+          source: 'registry',
+          role: e.role,
+          pid: e.pid,
+          host: e.host,
+          target: e.target,
+          configHash: e.configHash,
+          ...(e.runId && { runId: e.runId }),
+          ok: true,
+        };
       } catch (err) {
-        return { source: 'registry', role: '?', target: '?', configHash: '?', ok: false, note: `unreadable entry ${key}: ${(err as Error).message}` };
+        return {
+          source: 'registry',
+          role: '?',
+          target: '?',
+          configHash: '?',
+          ok: false,
+          note: `unreadable entry ${key}: ${(err as Error).message}`,
+        };
       }
     });
     return { nodes };
   } catch (err) {
-    return { nodes: [], error: `cannot reach the configured Redis ${describeTarget(target)}: ${(err as Error).message}` };
+    return {
+      nodes: [],
+      error: `cannot reach the configured Redis ${describeTarget(target)}: ${(err as Error).message}`,
+    };
   } finally {
     await link.stop();
   }
@@ -51,7 +73,11 @@ export async function nodeFromUrl(url: string): Promise<NodeView> {
   const healthUrl = /\/healthz\/?$/.test(url) ? url : `${url.replace(/\/+$/, '')}/healthz`;
   try {
     const res = await fetch(healthUrl, { signal: AbortSignal.timeout(3000) });
-    const h = (await res.json()) as { ok?: boolean; role?: string; redis?: { target?: string; configHash?: string; runId?: string; lastError?: string; configError?: string } };
+    const h = (await res.json()) as {
+      ok?: boolean;
+      role?: string;
+      redis?: { target?: string; configHash?: string; runId?: string; lastError?: string; configError?: string };
+    };
     const note = h.redis?.configError ?? (h.ok ? undefined : h.redis?.lastError);
     return {
       source: healthUrl,
@@ -63,7 +89,14 @@ export async function nodeFromUrl(url: string): Promise<NodeView> {
       ...(note && { note }),
     };
   } catch (err) {
-    return { source: healthUrl, role: '?', target: '?', configHash: '?', ok: false, note: `no answer: ${(err as Error).message}` };
+    return {
+      source: healthUrl,
+      role: '?',
+      target: '?',
+      configHash: '?',
+      ok: false,
+      note: `no answer: ${(err as Error).message}`,
+    };
   }
 }
 

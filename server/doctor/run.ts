@@ -24,7 +24,8 @@ export async function runDoctor(config: Config, urls: string[], write: (line: st
   write('');
   const problems = findProblems(reference, nodes);
   if (registered.error) problems.unshift(registered.error);
-  if (nodes.length === 0 && !registered.error) problems.push('no scanlogin process is registered in this Redis, and no URL was given');
+  if (nodes.length === 0 && !registered.error)
+    problems.push('no scanlogin process is registered in this Redis, and no URL was given');
   if (problems.length === 0) {
     write(`OK: ${nodes.length} node(s) agree on ${reference.target}.`);
     return 0;

@@ -6,7 +6,8 @@ import type { NodeView } from './collect.js';
  */
 export function findProblems(reference: NodeView, nodes: NodeView[]): string[] {
   const problems: string[] = [];
-  const name = (n: NodeView) => `${n.role}${n.pid ? ` (pid ${n.pid}${n.host ? ` on ${n.host}` : ''})` : ''} [${n.source}]`;
+  const name = (n: NodeView) =>
+    `${n.role}${n.pid ? ` (pid ${n.pid}${n.host ? ` on ${n.host}` : ''})` : ''} [${n.source}]`;
   for (const n of nodes) {
     if (!n.ok) problems.push(`${name(n)} is not healthy: ${n.note ?? 'unknown reason'}`);
     else if (n.note) problems.push(`${name(n)}: ${n.note}`);
@@ -24,15 +25,30 @@ export function findProblems(reference: NodeView, nodes: NodeView[]): string[] {
   for (const n of known) if (n.runId) runIds.set(n.runId, [...(runIds.get(n.runId) ?? []), n]);
   if (runIds.size > 1) {
     const groups = [...runIds.entries()].map(([id, ns]) => `${id.slice(0, 8)}…: ${ns.map(name).join(', ')}`);
-    problems.push(`the processes are connected to ${runIds.size} different Redis servers (run_id): ${groups.join(' | ')}`);
+    problems.push(
+      `the processes are connected to ${runIds.size} different Redis servers (run_id): ${groups.join(' | ')}`,
+    );
   }
   return problems;
 }
 
 export function formatTable(rows: NodeView[]): string {
   const header = ['role', 'pid', 'host', 'target', 'config', 'run_id', 'ok', 'source'];
-  const cells = rows.map((r) => [r.role, String(r.pid ?? ''), r.host ?? '', r.target, r.configHash, (r.runId ?? '').slice(0, 8), r.ok ? 'yes' : 'NO', r.source]);
+  const cells = rows.map((r) => [
+    r.role,
+    String(r.pid ?? ''),
+    r.host ?? '',
+    r.target,
+    r.configHash,
+    (r.runId ?? '').slice(0, 8),
+    r.ok ? 'yes' : 'NO',
+    r.source,
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: string[]) => c.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (c: string[]) =>
+    c
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...cells.map(line)].join('\n');
 }

@@ -7,7 +7,8 @@ export const BODY_LIMIT = 16 * 1024;
 /** Reads the raw body, refusing more than `limit` bytes with `payload_too_large` (without buffering it all). */
 export async function readBody(ctx: Context, limit = BODY_LIMIT): Promise<string> {
   const declared = Number(ctx.get('content-length') || 0);
-  if (declared > limit) throw new AppError('payload_too_large', `request body is larger than the ${limit / 1024} KiB limit`);
+  if (declared > limit)
+    throw new AppError('payload_too_large', `request body is larger than the ${limit / 1024} KiB limit`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of ctx.req as AsyncIterable<Buffer>) {

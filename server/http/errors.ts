@@ -12,7 +12,10 @@ const PAGE_TEXT: Partial<Record<ErrorCode, { zh: string; en: string }>> = {
   invalid_state: { zh: '登录链接无效', en: 'This sign-in link is invalid' },
   snapshot_user: { zh: '当前为微信快照页模式，无法登录', en: 'A WeChat preview (snapshot) identity cannot log in' },
   wechat_error: { zh: '微信登录失败，请重新扫码', en: 'WeChat sign-in failed; please scan again' },
-  redis_unavailable: { zh: '服务暂时不可用，请稍后再试', en: 'The service is temporarily unavailable; try again shortly' },
+  redis_unavailable: {
+    zh: '服务暂时不可用，请稍后再试',
+    en: 'The service is temporarily unavailable; try again shortly',
+  },
 };
 
 /**
@@ -37,7 +40,10 @@ export function errorMiddleware(logger: Logger) {
       if (isPhonePath(ctx.path)) {
         const title = PAGE_TEXT[appErr.code] ?? { zh: '出错了', en: 'Something went wrong' };
         ctx.type = 'html';
-        ctx.body = messagePage(`error-${appErr.code}`, title, { zh: `错误代码：${appErr.code}`, en: `Error code: ${appErr.code}` });
+        ctx.body = messagePage(`error-${appErr.code}`, title, {
+          zh: `错误代码：${appErr.code}`,
+          en: `Error code: ${appErr.code}`,
+        });
       } else {
         ctx.body = errorBody(appErr);
       }

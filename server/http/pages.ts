@@ -43,7 +43,10 @@ export function scanWithWechatPage(): string {
   return messagePage(
     'use-wechat',
     { zh: '请使用微信扫码', en: 'Please scan this code with WeChat' },
-    { zh: '用微信「扫一扫」扫描电脑上的二维码即可登录。', en: 'Open WeChat, tap Scan, and point it at the QR code on your computer.' },
+    {
+      zh: '用微信「扫一扫」扫描电脑上的二维码即可登录。',
+      en: 'Open WeChat, tap Scan, and point it at the QR code on your computer.',
+    },
   );
 }
 

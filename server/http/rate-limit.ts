@@ -9,13 +9,20 @@ const WINDOW_MS = 60_000;
  * tokens a day is easy to burn from one script); the page itself creates at most a few per minute.
  * Throws `rate_limited` (429) with `retryAfterS`. `limit` 0 disables.
  */
-export async function limitLoginCreation(link: RedisLink, clientIp: string, limit: number, now = Date.now()): Promise<void> {
+export async function limitLoginCreation(
+  link: RedisLink,
+  clientIp: string,
+  limit: number,
+  now = Date.now(),
+): Promise<void> {
   if (limit <= 0) return;
   const window = Math.floor(now / WINDOW_MS);
   const key = `${link.keyPrefix}rate:create:${clientIp}:${window}`;
   const [[, count] = []] = (await link.command.multi().incr(key).pexpire(key, WINDOW_MS).exec()) ?? [];
   if (typeof count === 'number' && count > limit) {
     const retryAfterS = Math.ceil(((window + 1) * WINDOW_MS - now) / 1000);
-    throw new AppError('rate_limited', `too many new logins from this address; try again in ${retryAfterS} s`, { retryAfterS });
+    throw new AppError('rate_limited', `too many new logins from this address; try again in ${retryAfterS} s`, {
+      retryAfterS,
+    });
   }
 }

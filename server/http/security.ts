@@ -29,20 +29,28 @@ export function isWechatBrowser(ua: string | undefined): boolean {
 /** "Chrome on Windows"-style label of the computer that asked to log in, for the phone's confirm page. */
 export function describeUserAgent(ua: string | undefined): string {
   if (!ua) return 'an unknown browser';
-  const browser =
-    /Edg\//.test(ua) ? 'Edge'
-    : /MicroMessenger/i.test(ua) ? 'WeChat'
-    : /Firefox\//.test(ua) ? 'Firefox'
-    : /Chrom(e|ium)\//.test(ua) ? 'Chrome'
-    : /Safari\//.test(ua) ? 'Safari'
-    : 'a browser';
-  const os =
-    /Windows/.test(ua) ? 'Windows'
-    : /iPhone|iPad/.test(ua) ? 'iOS'
-    : /Mac OS X/.test(ua) ? 'macOS'
-    : /Android/.test(ua) ? 'Android'
-    : /Linux/.test(ua) ? 'Linux'
-    : 'an unknown system';
+  const browser = /Edg\//.test(ua)
+    ? 'Edge'
+    : /MicroMessenger/i.test(ua)
+      ? 'WeChat'
+      : /Firefox\//.test(ua)
+        ? 'Firefox'
+        : /Chrom(e|ium)\//.test(ua)
+          ? 'Chrome'
+          : /Safari\//.test(ua)
+            ? 'Safari'
+            : 'a browser';
+  const os = /Windows/.test(ua)
+    ? 'Windows'
+    : /iPhone|iPad/.test(ua)
+      ? 'iOS'
+      : /Mac OS X/.test(ua)
+        ? 'macOS'
+        : /Android/.test(ua)
+          ? 'Android'
+          : /Linux/.test(ua)
+            ? 'Linux'
+            : 'an unknown system';
   return `${browser} on ${os}`;
 }
 

@@ -13,7 +13,12 @@ export const MINIPROGRAM_LOGIN_PAGE = 'pages/login/index';
  * deadline — every http server can serve it, and WeChat is never asked twice for the same login (its quota
  * is shared by the whole account). The phone side is `/api/mp/*`.
  */
-export function miniProgramMode(opts: { endpoint: WechatEndpoint; tokens: TokenSource; link: RedisLink; clock?: () => number }): LoginMode {
+export function miniProgramMode(opts: {
+  endpoint: WechatEndpoint;
+  tokens: TokenSource;
+  link: RedisLink;
+  clock?: () => number;
+}): LoginMode {
   const clock = opts.clock ?? Date.now;
   const key = (id: string) => `${opts.link.keyPrefix}login-code:${id}`;
   return {

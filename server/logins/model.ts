@@ -69,9 +69,17 @@ export function effectiveStatus(rec: Pick<LoginRecord, 'status' | 'expiresAt'>, 
 /** The public view of a record for its (authorized) watcher. */
 export function toView(rec: LoginRecord, now: number): LoginView {
   const status = effectiveStatus(rec, now);
-  const user = rec.user && (rec.user.nickname || rec.user.avatar)
-    ? { nickname: rec.user.nickname, avatar: rec.user.avatar }
-    : undefined;
+  const user =
+    rec.user && (rec.user.nickname || rec.user.avatar)
+      ? { nickname: rec.user.nickname, avatar: rec.user.avatar }
+      : undefined;
   const ticket = status === 'confirmed' && rec.ticket && !rec.redeemedAt ? rec.ticket : undefined;
-  return { id: rec.id, status, rev: rec.rev, expiresAt: rec.expiresAt, ...(user && { user }), ...(ticket && { ticket }) };
+  return {
+    id: rec.id,
+    status,
+    rev: rec.rev,
+    expiresAt: rec.expiresAt,
+    ...(user && { user }),
+    ...(ticket && { ticket }),
+  };
 }

@@ -3,7 +3,14 @@ import { AppError, type ErrorCode } from '../errors.js';
 import { hashSecret, newLoginId, newSecret, safeEqual, LOGIN_ID_RE } from './ids.js';
 import { REDEEM, TRANSITION } from './scripts.js';
 import { sessionKey } from '../sessions/store.js';
-import { STATUSES, TRANSITIONS, type LoginRecord, type LoginStatus, type LoginUser, type TransitionName } from './model.js';
+import {
+  STATUSES,
+  TRANSITIONS,
+  type LoginRecord,
+  type LoginStatus,
+  type LoginUser,
+  type TransitionName,
+} from './model.js';
 
 /** How long a finished/expired login stays readable, so late readers see "expired", not "unknown". */
 export const GRACE_MS = 10 * 60_000;
@@ -106,7 +113,11 @@ export class LoginStore {
    * `fields` are extra fields to store (user, ticket, …). Throws unknown_login / login_expired /
    * invalid_transition with the current status in `details`.
    */
-  async transition(id: string, name: TransitionName, fields: Partial<Record<keyof LoginRecord, unknown>> = {}): Promise<LoginRecord> {
+  async transition(
+    id: string,
+    name: TransitionName,
+    fields: Partial<Record<keyof LoginRecord, unknown>> = {},
+  ): Promise<LoginRecord> {
     const t = TRANSITIONS[name];
     const now = this.#clock();
     let keyExpireAt = '';
@@ -145,7 +156,13 @@ export class LoginStore {
    * Spends the one-time ticket of a confirmed login and creates the session in the same atomic step.
    * Returns the user. Errors: unknown_login, forbidden, login_expired, invalid_transition, ticket_used, invalid_ticket.
    */
-  async redeem(id: string, watchToken: string, ticket: string, sessionId: string, sessionTtlMs: number): Promise<LoginUser> {
+  async redeem(
+    id: string,
+    watchToken: string,
+    ticket: string,
+    sessionId: string,
+    sessionTtlMs: number,
+  ): Promise<LoginUser> {
     if (!LOGIN_ID_RE.test(id)) throw new AppError('unknown_login', 'no such login');
     const reply = (await REDEEM.run(
       this.#link.command,
@@ -169,9 +186,14 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
 
 function scriptError(reply: [string, string?], action: string): AppError {
   const [code, status] = reply;
-  if (code === 'not_due') return new AppError('invalid_transition', 'the login is not due to expire yet', { status, notDue: true });
+  if (code === 'not_due')
+    return new AppError('invalid_transition', 'the login is not due to expire yet', { status, notDue: true });
   const known = (code in MESSAGES ? code : 'internal') as ErrorCode;
-  return new AppError(known, `${MESSAGES[known] ?? 'unexpected script reply'} (${action})`, status ? { status } : undefined);
+  return new AppError(
+    known,
+    `${MESSAGES[known] ?? 'unexpected script reply'} (${action})`,
+    status ? { status } : undefined,
+  );
 }
 
 /** Turns a record (or a partial one) into hash fields: strings as they are, numbers as text, objects as JSON. */
@@ -212,7 +234,8 @@ export function parseRecord(flat: Record<string, string>, key: string): LoginRec
   };
   const status = flat.status as LoginStatus;
   if (!STATUSES.includes(status)) throw corrupt(`unknown status ${JSON.stringify(flat.status ?? null)}`);
-  if (!flat.id || !flat.mode || !flat.watchHash || !flat.scanUrl) throw corrupt('missing id, mode, watchHash or scanUrl');
+  if (!flat.id || !flat.mode || !flat.watchHash || !flat.scanUrl)
+    throw corrupt('missing id, mode, watchHash or scanUrl');
   const optional = <K extends string>(k: K, v: unknown) => (v === undefined ? {} : { [k]: v });
   return {
     v: 1,

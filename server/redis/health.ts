@@ -34,7 +34,10 @@ export async function redisHealth(link: RedisLink, source?: RedisConfigSource): 
   };
   try {
     const runId = await withTimeout(link.serverRunId(), 1000);
-    return { ok: true, redis: { ...base, ...(runId && { runId }), ...(source?.lastError && { lastError: source.lastError }) } };
+    return {
+      ok: true,
+      redis: { ...base, ...(runId && { runId }), ...(source?.lastError && { lastError: source.lastError }) },
+    };
   } catch (err) {
     return { ok: false, redis: { ...base, lastError: link.lastError ?? (err as Error).message } };
   }

@@ -86,11 +86,16 @@ export class RedisLink {
     const pair = this.#createPair(this.#desired);
     this.#pending = pair;
     try {
-      await Promise.race([waitReady(pair), rejectAfter(timeoutMs, `Redis ${describeTarget(pair.target)} was not ready within ${timeoutMs / 1000} s`)]);
+      await Promise.race([
+        waitReady(pair),
+        rejectAfter(timeoutMs, `Redis ${describeTarget(pair.target)} was not ready within ${timeoutMs / 1000} s`),
+      ]);
     } catch (err) {
       this.#lastError = (err as Error).message;
       await this.stop();
-      throw err instanceof AppError ? err : new AppError('redis_unavailable', (err as Error).message, undefined, { cause: err });
+      throw err instanceof AppError
+        ? err
+        : new AppError('redis_unavailable', (err as Error).message, undefined, { cause: err });
     }
     if (this.#pending !== pair) return; // stopped while connecting
     this.#install(pair);
@@ -106,7 +111,10 @@ export class RedisLink {
     const from = describeTarget(this.#desired);
     this.#desired = target;
     this.#status = 'switching';
-    this.#log.warn({ from, to: describeTarget(target) }, 'redis target changed: switching (requests get 503 until connected)');
+    this.#log.warn(
+      { from, to: describeTarget(target) },
+      'redis target changed: switching (requests get 503 until connected)',
+    );
     this.#pending?.command.disconnect();
     this.#pending?.subscriber.disconnect();
     const old = this.#current;
@@ -284,9 +292,11 @@ export class RedisLink {
   #unavailable(): AppError {
     const target = describeTarget(this.#desired);
     const why =
-      this.#status === 'switching' ? `switching to ${target}, not connected yet${this.#lastError ? ` (${this.#lastError})` : ''}`
-      : this.#status === 'connecting' ? `connecting to ${target}`
-      : `not connected (${this.#status})`;
+      this.#status === 'switching'
+        ? `switching to ${target}, not connected yet${this.#lastError ? ` (${this.#lastError})` : ''}`
+        : this.#status === 'connecting'
+          ? `connecting to ${target}`
+          : `not connected (${this.#status})`;
     return new AppError('redis_unavailable', `the login store (Redis) is unavailable: ${why}`);
   }
 

@@ -36,7 +36,12 @@ export async function startRedisServer(
     const args = [
       ...(opts.configFile ? [opts.configFile] : []),
       ...(opts.sentinel ? ['--sentinel'] : ['--save', '', '--appendonly', 'no']),
-      '--port', String(port), '--bind', '127.0.0.1', '--protected-mode', 'no',
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--protected-mode',
+      'no',
       // Its own scratch folder: a replica's full sync writes an RDB file even with saving disabled.
       ...(opts.sentinel ? [] : ['--dir', mkdtempSync(path.join(tmpdir(), 'scanlogin-redis-'))]),
       ...(opts.extraArgs ?? []),
@@ -84,7 +89,8 @@ function waitReady(child: ChildProcess, bin: string): Promise<void> {
     };
     const onError = (err: NodeJS.ErrnoException) =>
       done(err.code === 'ENOENT' ? new RedisServerMissingError(bin) : err);
-    const onExit = (code: number | null) => done(new Error(`${bin} exited (${code}) before ready:\n${output.slice(-2000)}`));
+    const onExit = (code: number | null) =>
+      done(new Error(`${bin} exited (${code}) before ready:\n${output.slice(-2000)}`));
     const timer = setTimeout(() => done(new Error(`${bin} not ready after 10 s:\n${output.slice(-2000)}`)), 10_000);
     function done(err?: Error) {
       clearTimeout(timer);

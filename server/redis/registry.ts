@@ -31,9 +31,7 @@ export class NodeRegistry {
   #offResync: (() => void) | undefined;
   readonly #key: string;
 
-  constructor(
-    private readonly opts: { link: RedisLink; role: string; logger: Logger; healthUrl?: string },
-  ) {
+  constructor(private readonly opts: { link: RedisLink; role: string; logger: Logger; healthUrl?: string }) {
     this.#key = `${opts.role}:${hostname()}:${process.pid}`;
   }
 

@@ -41,7 +41,8 @@ export const RedisSectionSchema = z.union([
 export type RedisSection = z.infer<typeof RedisSectionSchema>;
 
 export function targetFromSection(section: RedisSection, defaultPrefix: string): RedisTarget {
-  if ('url' in section) return { kind: 'standalone', url: normalizeUrl(section.url), keyPrefix: section.keyPrefix ?? defaultPrefix };
+  if ('url' in section)
+    return { kind: 'standalone', url: normalizeUrl(section.url), keyPrefix: section.keyPrefix ?? defaultPrefix };
   return {
     kind: 'sentinel',
     sentinels: section.sentinels.map((s) => ({ host: s.host, port: s.port })),
@@ -76,9 +77,16 @@ export function sameTarget(a: RedisTarget, b: RedisTarget): boolean {
  * guesses offline.
  */
 export function targetHash(t: RedisTarget): string {
-  const { password: _p, sentinelPassword: _s, ...shown } = t as RedisTarget & { password?: string; sentinelPassword?: string };
+  const {
+    password: _p,
+    sentinelPassword: _s,
+    ...shown
+  } = t as RedisTarget & { password?: string; sentinelPassword?: string };
   const url = shown.kind === 'standalone' ? describeTarget(t) : undefined;
-  return createHash('sha256').update(JSON.stringify({ ...shown, ...(url && { url }) })).digest('hex').slice(0, 12);
+  return createHash('sha256')
+    .update(JSON.stringify({ ...shown, ...(url && { url }) }))
+    .digest('hex')
+    .slice(0, 12);
 }
 
 /** The target as shown in logs and health: no passwords. */

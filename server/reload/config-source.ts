@@ -36,7 +36,14 @@ export class RedisConfigSource {
     this.#schedule(0, true);
   };
 
-  private constructor(opts: { file?: string; envTarget?: RedisTarget; defaultPrefix: string; logger: Logger; pollMs: number; target: RedisTarget }) {
+  private constructor(opts: {
+    file?: string;
+    envTarget?: RedisTarget;
+    defaultPrefix: string;
+    logger: Logger;
+    pollMs: number;
+    target: RedisTarget;
+  }) {
     this.#file = opts.file;
     this.#defaultPrefix = opts.defaultPrefix;
     this.#log = opts.logger;
@@ -48,7 +55,13 @@ export class RedisConfigSource {
    * Reads the initial target: the file when it exists and is valid; the environment's when there is no file.
    * At start-up an invalid file is fatal (thrown), as is having neither. Poll interval default 250 ms.
    */
-  static async load(opts: { file?: string; envTarget?: RedisTarget; defaultPrefix: string; logger: Logger; pollMs?: number }): Promise<RedisConfigSource> {
+  static async load(opts: {
+    file?: string;
+    envTarget?: RedisTarget;
+    defaultPrefix: string;
+    logger: Logger;
+    pollMs?: number;
+  }): Promise<RedisConfigSource> {
     let target = opts.envTarget;
     let text: string | undefined;
     if (opts.file) {
@@ -57,10 +70,13 @@ export class RedisConfigSource {
         throw new Error(`CONFIG_FILE ${opts.file}: ${err.message}`);
       });
       if (text !== undefined) target = parseConfigFile(text, opts.file, opts.defaultPrefix);
-      else if (target) opts.logger.warn({ file: opts.file }, 'CONFIG_FILE does not exist (yet): using REDIS_URL until it appears');
+      else if (target)
+        opts.logger.warn({ file: opts.file }, 'CONFIG_FILE does not exist (yet): using REDIS_URL until it appears');
     }
     if (!target) {
-      throw new Error(opts.file ? `CONFIG_FILE ${opts.file} does not exist and REDIS_URL is not set` : 'REDIS_URL is not set');
+      throw new Error(
+        opts.file ? `CONFIG_FILE ${opts.file} does not exist and REDIS_URL is not set` : 'REDIS_URL is not set',
+      );
     }
     const source = new RedisConfigSource({ ...opts, pollMs: opts.pollMs ?? 250, target });
     source.#lastText = text;
@@ -106,7 +122,9 @@ export class RedisConfigSource {
     try {
       // Watch the folder, not the file: renames and symlink swaps replace the file's inode.
       this.#watcher = watch(dir, { persistent: false }, () => this.#schedule(30));
-      this.#watcher.on('error', (err) => this.#log.warn({ err: err.message, dir }, 'fs.watch failed; the stat poll still works'));
+      this.#watcher.on('error', (err) =>
+        this.#log.warn({ err: err.message, dir }, 'fs.watch failed; the stat poll still works'),
+      );
     } catch (err) {
       this.#log.warn({ err: (err as Error).message, dir }, 'fs.watch unavailable; relying on the stat poll');
     }
@@ -151,7 +169,10 @@ export class RedisConfigSource {
       target = parseConfigFile(text, this.#file, this.#defaultPrefix);
     } catch (err) {
       this.#lastError = (err as Error).message;
-      this.#log.error({ file: this.#file, err: this.#lastError }, 'invalid config file ignored; keeping the current Redis');
+      this.#log.error(
+        { file: this.#file, err: this.#lastError },
+        'invalid config file ignored; keeping the current Redis',
+      );
       return;
     }
     this.#lastError = undefined;

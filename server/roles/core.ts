@@ -28,7 +28,10 @@ export async function startCore(config: Config, role: string, logger: Logger, he
   try {
     source = await RedisConfigSource.fromConfig(config.redis, logger);
   } catch (err) {
-    throw new AppError('redis_unavailable', `${(err as Error).message} (npm start sets REDIS_URL for you; see README "Configuration")`);
+    throw new AppError(
+      'redis_unavailable',
+      `${(err as Error).message} (npm start sets REDIS_URL for you; see README "Configuration")`,
+    );
   }
   const link = new RedisLink({ target: source.target, logger, clientName: `scanlogin:${role}:${process.pid}` });
   await link.start();

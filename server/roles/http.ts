@@ -8,7 +8,11 @@ import { startCore } from './core.js';
 import type { Running } from './running.js';
 
 /** The `http` role: API, scan URL, OAuth callback, phone pages and the login page. */
-export async function runHttp(config: Config, logger: Logger, port = config.httpPort): Promise<Running & { port: number }> {
+export async function runHttp(
+  config: Config,
+  logger: Logger,
+  port = config.httpPort,
+): Promise<Running & { port: number }> {
   const core = await startCore(config, 'http', logger);
   const modes = buildLoginModes(config, core.link, logger);
   const shutdown = new AbortController();
@@ -20,7 +24,11 @@ export async function runHttp(config: Config, logger: Logger, port = config.http
     tokenHealth: () => modes.tokenHealth(),
     shutdown: shutdown.signal,
     ...(modes.miniProgram && { miniProgram: modes.miniProgram }),
-    oauth: new WechatOAuthClient({ apiBase: config.wechat.apiBase, appid: config.wechat.appid, secret: config.wechat.secret }),
+    oauth: new WechatOAuthClient({
+      apiBase: config.wechat.apiBase,
+      appid: config.wechat.appid,
+      secret: config.wechat.secret,
+    }),
   });
   const server = new ManagedServer(app.callback());
   const bound = await server.start(port, config.host).catch(async (err: unknown) => {

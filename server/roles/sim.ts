@@ -4,7 +4,11 @@ import { SimServer } from '../sim/server.js';
 import type { Running } from './running.js';
 
 /** The `sim` role: the WeChat simulator (refuses to start when NODE_ENV=production). */
-export async function runSim(config: Config, logger: Logger, port = config.simPort): Promise<Running & { port: number }> {
+export async function runSim(
+  config: Config,
+  logger: Logger,
+  port = config.simPort,
+): Promise<Running & { port: number }> {
   const sim = new SimServer({
     appid: config.wechat.appid,
     secret: config.wechat.secret,
@@ -19,7 +23,11 @@ export async function runSim(config: Config, logger: Logger, port = config.simPo
     ...(config.wechat.openBase !== 'https://open.weixin.qq.com' && { publicUrl: config.wechat.openBase }),
     // Like the account's server settings in WeChat's console: where scan events go, signed with our token.
     ...(config.wechat.token && {
-      pushTarget: { url: `${config.publicUrl}/wechat/events`, token: config.wechat.token, ...(config.wechat.aesKey && { aesKey: config.wechat.aesKey }) },
+      pushTarget: {
+        url: `${config.publicUrl}/wechat/events`,
+        token: config.wechat.token,
+        ...(config.wechat.aesKey && { aesKey: config.wechat.aesKey }),
+      },
     }),
   });
   const { port: bound, url } = await sim.start({ port, host: config.host });

@@ -25,7 +25,7 @@ export function createSimApp(deps: SimDeps): Koa {
       await next();
     } catch (err) {
       const appErr = err instanceof AppError ? err : undefined;
-      const status = appErr && appErr.expose ? appErr.status : 500;
+      const status = appErr?.expose ? appErr.status : 500;
       if (status >= 500) logger.error({ err, method: ctx.method, path: ctx.path }, 'sim request failed');
       else logger.info({ code: appErr?.code, method: ctx.method, path: ctx.path }, 'sim request rejected');
       if (ctx.headerSent || !ctx.writable) return;
@@ -36,11 +36,24 @@ export function createSimApp(deps: SimDeps): Koa {
       ctx.set('Connection', 'close');
     }
     // Path only: the query of sns/* carries the app secret and tokens, which must not reach the logs.
-    logger.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'sim request');
+    logger.debug(
+      { method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) },
+      'sim request',
+    );
   });
 
-  for (const router of [connectRouter(deps), snsRouter(deps), consentRouter(deps), devRouter(deps), tokenRouter(deps),
-    mpQrcodeRouter(deps), mpPushRouter(deps), wxacodeRouter(deps), jscodeRouter(deps), phoneRouter(deps)]) {
+  for (const router of [
+    connectRouter(deps),
+    snsRouter(deps),
+    consentRouter(deps),
+    devRouter(deps),
+    tokenRouter(deps),
+    mpQrcodeRouter(deps),
+    mpPushRouter(deps),
+    wxacodeRouter(deps),
+    jscodeRouter(deps),
+    phoneRouter(deps),
+  ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

@@ -15,7 +15,12 @@ export function tokenRouter(deps: SimDeps): Router {
   const counted = deps.stats.middleware();
 
   router.get('/cgi-bin/token', counted, (ctx) => {
-    const app = checkCredentials(deps, queryParam(ctx, 'grant_type'), queryParam(ctx, 'appid'), queryParam(ctx, 'secret'));
+    const app = checkCredentials(
+      deps,
+      queryParam(ctx, 'grant_type'),
+      queryParam(ctx, 'appid'),
+      queryParam(ctx, 'secret'),
+    );
     if (typeof app === 'number') return fail(ctx, deps, app);
     answer(ctx, deps, app.fetchToken());
   });
@@ -53,9 +58,12 @@ export function tokenRouter(deps: SimDeps): Router {
  */
 function checkCredentials(deps: SimDeps, grantType?: string, appid?: string, secret?: string): SimTokens | WxErrcode {
   if (!appid) return 41002;
-  const app = appid === deps.app.appid ? { ...deps.app, tokens: deps.tokens }
-    : appid === deps.miniProgram.app.appid ? { ...deps.miniProgram.app, tokens: deps.miniProgram.tokens }
-    : undefined;
+  const app =
+    appid === deps.app.appid
+      ? { ...deps.app, tokens: deps.tokens }
+      : appid === deps.miniProgram.app.appid
+        ? { ...deps.miniProgram.app, tokens: deps.miniProgram.tokens }
+        : undefined;
   if (!app) return 40013;
   if (!secret) return 41004;
   if (secret !== app.secret) return 40125;
@@ -71,4 +79,3 @@ function answer(ctx: Context, deps: SimDeps, result: TokenAnswer): void {
 function fail(ctx: Context, deps: SimDeps, errcode: WxErrcode): void {
   wxError(ctx, errcode, deps.clock());
 }
-

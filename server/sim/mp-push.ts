@@ -58,7 +58,11 @@ export function mpPushRouter(deps: SimDeps): Router {
     if (!deps.users.get(openid)) return bad('unknown sample user (openid)');
     const target: PushTarget | undefined = str('target')
       ? { url: str('target')!, token: str('token') ?? '', ...(str('aesKey') && { aesKey: str('aesKey')! }) }
-      : deps.pushTarget && { ...deps.pushTarget, ...(str('token') && { token: str('token')! }), ...(str('aesKey') && { aesKey: str('aesKey')! }) };
+      : deps.pushTarget && {
+          ...deps.pushTarget,
+          ...(str('token') && { token: str('token')! }),
+          ...(str('aesKey') && { aesKey: str('aesKey')! }),
+        };
     if (!target || !target.token) return bad('no target/token and no configured server URL');
     if (target.aesKey && !AES_KEY_RE.test(target.aesKey)) return bad('aesKey must be 43 characters');
     const timeoutMs = typeof body.timeoutMs === 'number' && body.timeoutMs > 0 ? body.timeoutMs : PUSH_TIMEOUT_MS;
@@ -134,10 +138,21 @@ export async function pushScanEvent(deps: SimDeps, push: ScanPush): Promise<Scan
 }
 
 /** The query string and body WeChat sends: `signature` always, plus `encrypt_type`/`msg_signature` in safe mode. */
-function signedRequest(target: PushTarget, openid: string, xml: string, appid: string, nowMs: number): { url: string; body: string } {
+function signedRequest(
+  target: PushTarget,
+  openid: string,
+  xml: string,
+  appid: string,
+  nowMs: number,
+): { url: string; body: string } {
   const timestamp = String(Math.floor(nowMs / 1000));
   const nonce = String(randomInt(1e9, 1e10));
-  const params = new URLSearchParams({ signature: eventSignature([target.token, timestamp, nonce]), timestamp, nonce, openid });
+  const params = new URLSearchParams({
+    signature: eventSignature([target.token, timestamp, nonce]),
+    timestamp,
+    nonce,
+    openid,
+  });
   let body = xml;
   if (target.aesKey) {
     const encrypted = encryptEventMessage(target.aesKey, appid, xml);
@@ -154,7 +169,12 @@ async function deliver(url: string, body: string, timeoutMs: number): Promise<At
   const started = performance.now();
   const ms = () => Math.round(performance.now() - started);
   try {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'text/xml' }, body, signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'text/xml' },
+      body,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     return { status: res.status, body: (await res.text()).slice(0, 500), ms: ms() };
   } catch (err) {
     const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');

@@ -46,10 +46,13 @@ export class SimQrCodes {
   /** A live QR by its ticket, the URL it encodes (what a phone camera reads) or its scene; undefined once expired. */
   find(by: { ticket?: string; url?: string; scene?: string }): SimQr | undefined {
     const qr =
-      by.ticket !== undefined ? this.#byTicket.get(by.ticket)
-      : by.url !== undefined ? this.#byUrl.get(by.url)
-      : by.scene !== undefined ? this.#byScene.get(by.scene)
-      : undefined;
+      by.ticket !== undefined
+        ? this.#byTicket.get(by.ticket)
+        : by.url !== undefined
+          ? this.#byUrl.get(by.url)
+          : by.scene !== undefined
+            ? this.#byScene.get(by.scene)
+            : undefined;
     return qr && this.#clock() < qr.expiresAt ? qr : undefined;
   }
 

@@ -24,7 +24,8 @@ function checkAuthorize(get: (name: string) => string | undefined, appid: string
   if (reqAppid !== appid) return fail(40013, errmsgOf(40013));
   const redirectUri = get('redirect_uri');
   if (!redirectUri) return fail(10011, 'redirect_uri 不能为空 / redirect_uri is missing');
-  if (!isHttpUrl(redirectUri)) return fail(10003, 'redirect_uri 参数错误 / redirect_uri must be an absolute http(s) URL');
+  if (!isHttpUrl(redirectUri))
+    return fail(10003, 'redirect_uri 参数错误 / redirect_uri must be an absolute http(s) URL');
   if (get('response_type') !== 'code') return fail(undefined, 'response_type 参数错误 / response_type must be "code"');
   const scope = get('scope');
   if (!scope) return fail(10010, 'scope 不能为空 / scope is missing');
@@ -98,13 +99,20 @@ export function consentRouter(deps: SimDeps): Router {
       deps.logger.info({ appid: req.appid }, 'sim consent denied');
       return redirect(ctx, callbackUrl(req.redirectUri, [['state', req.state]]));
     }
-    if (action !== 'allow') return page(ctx, 400, errorPage({ errcode: undefined, message: 'action must be allow or deny' }));
+    if (action !== 'allow')
+      return page(ctx, 400, errorPage({ errcode: undefined, message: 'action must be allow or deny' }));
     const user = deps.users.get(get('openid') ?? '');
     if (!user) return page(ctx, 400, errorPage({ errcode: undefined, message: 'unknown sample user (openid)' }));
     const code = newOAuthCode();
     deps.oauth.addCode(code, { appid: req.appid, openid: user.openid, scope: req.scope });
     deps.logger.info({ appid: req.appid, openid: user.openid, scope: req.scope }, 'sim consent allowed');
-    redirect(ctx, callbackUrl(req.redirectUri, [['code', code], ['state', req.state]]));
+    redirect(
+      ctx,
+      callbackUrl(req.redirectUri, [
+        ['code', code],
+        ['state', req.state],
+      ]),
+    );
   });
   return router;
 }

@@ -52,8 +52,7 @@ export function consentPage(req: ConsentRequest, users: readonly SimUser[]): str
 </label></li>`;
     })
     .join('\n');
-  const hidden = (name: string, value: string) =>
-    `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`;
+  const hidden = (name: string, value: string) => `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`;
   return shell(
     '微信授权 / WeChat authorization',
     `<h1>微信登录授权 <span class="badge">模拟器 SIM</span></h1>

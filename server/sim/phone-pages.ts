@@ -89,7 +89,13 @@ ${hidden('openid', user.openid)}
  * The end of a phone flow. `ok` → `#sim-result`; otherwise `#sim-error`, with the app's error code (or
  * WeChat's) in `data-code` and on the page, so a developer sees exactly what the phone would.
  */
-export function outcomePage(outcome: { ok: boolean; title: Text; detail?: Text; code?: string; lines?: readonly string[] }): string {
+export function outcomePage(outcome: {
+  ok: boolean;
+  title: Text;
+  detail?: Text;
+  code?: string;
+  lines?: readonly string[];
+}): string {
   const code = outcome.code ?? '';
   const id = outcome.ok ? 'sim-result' : 'sim-error';
   const cls = outcome.ok ? 'ok' : 'err';

@@ -19,7 +19,10 @@ const LOGIN_FAILED: Text = { zh: '登录失败', en: 'Login failed' };
 
 /** What the mini program would tell its user for the app's error codes (README error table). */
 const APP_ERROR_TEXT: Readonly<Record<string, Text>> = {
-  unknown_login: { zh: '二维码无效或已过期，请在电脑上刷新', en: 'This code is unknown or expired; refresh it on your computer' },
+  unknown_login: {
+    zh: '二维码无效或已过期，请在电脑上刷新',
+    en: 'This code is unknown or expired; refresh it on your computer',
+  },
   login_expired: { zh: '二维码已过期，请在电脑上刷新', en: 'This code has expired; refresh it on your computer' },
   invalid_transition: { zh: '该二维码已被使用', en: 'This code has already been used' },
   forbidden: { zh: '请在扫码的手机上操作', en: 'Only the phone that scanned can do this' },
@@ -41,7 +44,8 @@ export function phoneRouter(deps: SimDeps): Router {
 
   router.get('/mp-qrcode', (ctx) => {
     const url = queryParam(ctx, 'url');
-    if (!url || !deps.qrCodes.find({ url })) return page(ctx, 404, outcomePage({ ok: false, title: EXPIRED_QR, detail: unknownQr(url) }));
+    if (!url || !deps.qrCodes.find({ url }))
+      return page(ctx, 404, outcomePage({ ok: false, title: EXPIRED_QR, detail: unknownQr(url) }));
     page(ctx, 200, mpScanPage(url, scanners(deps.users)));
   });
 
@@ -55,22 +59,56 @@ export function phoneRouter(deps: SimDeps): Router {
     const action = form.get('action');
     if (!user || (action !== 'follow' && action !== 'scan')) return page(ctx, 400, badForm());
     if (!deps.pushTarget?.token) {
-      return page(ctx, 503, outcomePage({ ok: false, title: LOGIN_FAILED, code: 'no_push_target', detail: { zh: '公众号未配置服务器地址', en: 'The simulator knows no server URL/token to push events to' } }));
+      return page(
+        ctx,
+        503,
+        outcomePage({
+          ok: false,
+          title: LOGIN_FAILED,
+          code: 'no_push_target',
+          detail: { zh: '公众号未配置服务器地址', en: 'The simulator knows no server URL/token to push events to' },
+        }),
+      );
     }
-    const result = await pushScanEvent(deps, { scene: qr.scene, ticket: qr.ticket, openid: user.openid, subscribed: action === 'scan', target: deps.pushTarget });
+    const result = await pushScanEvent(deps, {
+      scene: qr.scene,
+      ticket: qr.ticket,
+      openid: user.openid,
+      subscribed: action === 'scan',
+      target: deps.pushTarget,
+    });
     const lines = [`${result.event} → ${deps.pushTarget.url}`, ...result.attempts.map(describeAttempt)];
     page(
       ctx,
       200,
       result.delivered
-        ? outcomePage({ ok: true, code: result.event, title: { zh: '微信已送达事件：success', en: 'WeChat delivered the event: success' }, detail: { zh: '请回到电脑查看登录结果', en: 'Look at your computer: the login is done there.' }, lines })
-        : outcomePage({ ok: false, code: 'push_failed', title: { zh: '该公众号暂时无法提供服务，请稍后再试', en: 'This Official Account cannot provide service right now' }, detail: { zh: '开发者服务器没有回复 success', en: 'The server did not answer "success" (WeChat retried up to 3 times)' }, lines }),
+        ? outcomePage({
+            ok: true,
+            code: result.event,
+            title: { zh: '微信已送达事件：success', en: 'WeChat delivered the event: success' },
+            detail: { zh: '请回到电脑查看登录结果', en: 'Look at your computer: the login is done there.' },
+            lines,
+          })
+        : outcomePage({
+            ok: false,
+            code: 'push_failed',
+            title: {
+              zh: '该公众号暂时无法提供服务，请稍后再试',
+              en: 'This Official Account cannot provide service right now',
+            },
+            detail: {
+              zh: '开发者服务器没有回复 success',
+              en: 'The server did not answer "success" (WeChat retried up to 3 times)',
+            },
+            lines,
+          }),
     );
   });
 
   router.get('/miniprogram', (ctx) => {
     const scene = queryParam(ctx, 'scene');
-    if (!validScene(scene)) return page(ctx, 400, outcomePage({ ok: false, title: LOGIN_FAILED, code: 'bad_scene', detail: badScene() }));
+    if (!validScene(scene))
+      return page(ctx, 400, outcomePage({ ok: false, title: LOGIN_FAILED, code: 'bad_scene', detail: badScene() }));
     page(ctx, 200, miniLoginPage(scene, scanners(mini.users)));
   });
 
@@ -78,13 +116,20 @@ export function phoneRouter(deps: SimDeps): Router {
     const form = await readForm(ctx.req);
     const scene = form.get('scene') ?? undefined;
     const user = mini.users.get(form.get('openid') ?? '');
-    if (!validScene(scene)) return page(ctx, 400, outcomePage({ ok: false, title: LOGIN_FAILED, code: 'bad_scene', detail: badScene() }));
+    if (!validScene(scene))
+      return page(ctx, 400, outcomePage({ ok: false, title: LOGIN_FAILED, code: 'bad_scene', detail: badScene() }));
     if (!user) return page(ctx, 400, badForm());
     const code = deps.jsCodes.issue(user.openid);
     const answer = await callApp(deps, '/api/mp/scan', { scene, code });
     if (!answer.ok) return appFailed(ctx, answer);
     const mpToken = answer.body.mpToken;
-    if (typeof mpToken !== 'string') return appFailed(ctx, { ok: false, status: 502, code: 'bad_answer', message: 'the app answered /api/mp/scan without an mpToken' });
+    if (typeof mpToken !== 'string')
+      return appFailed(ctx, {
+        ok: false,
+        status: 502,
+        code: 'bad_answer',
+        message: 'the app answered /api/mp/scan without an mpToken',
+      });
     deps.logger.info({ scene, openid: user.openid }, 'sim mini program scanned');
     page(ctx, 200, miniConfirmPage(scene, mpToken, user));
   });
@@ -94,11 +139,13 @@ export function phoneRouter(deps: SimDeps): Router {
     const scene = form.get('scene') ?? undefined;
     const mpToken = form.get('mpToken') ?? '';
     const action = form.get('action');
-    if (!validScene(scene)) return page(ctx, 400, outcomePage({ ok: false, title: LOGIN_FAILED, code: 'bad_scene', detail: badScene() }));
+    if (!validScene(scene))
+      return page(ctx, 400, outcomePage({ ok: false, title: LOGIN_FAILED, code: 'bad_scene', detail: badScene() }));
     if (!mpToken || (action !== 'confirm' && action !== 'cancel')) return page(ctx, 400, badForm());
     const answer = await callApp(deps, `/api/mp/${action}`, { scene, mpToken });
     if (!answer.ok) return appFailed(ctx, answer);
-    const status = typeof answer.body.status === 'string' ? answer.body.status : action === 'confirm' ? 'confirmed' : 'cancelled';
+    const status =
+      typeof answer.body.status === 'string' ? answer.body.status : action === 'confirm' ? 'confirmed' : 'cancelled';
     deps.logger.info({ scene, status }, 'sim mini program decided');
     page(
       ctx,
@@ -106,7 +153,10 @@ export function phoneRouter(deps: SimDeps): Router {
       outcomePage({
         ok: true,
         code: status,
-        title: status === 'confirmed' ? { zh: '已确认登录', en: 'Login confirmed' } : { zh: '已取消登录', en: 'Login cancelled' },
+        title:
+          status === 'confirmed'
+            ? { zh: '已确认登录', en: 'Login confirmed' }
+            : { zh: '已取消登录', en: 'Login cancelled' },
         detail: { zh: '请回到电脑继续', en: 'Go back to your computer.' },
       }),
     );
@@ -115,17 +165,24 @@ export function phoneRouter(deps: SimDeps): Router {
   return router;
 }
 
-type AppAnswer = { ok: true; body: Record<string, unknown> } | { ok: false; status: number; code: string; message: string };
+type AppAnswer =
+  | { ok: true; body: Record<string, unknown> }
+  | { ok: false; status: number; code: string; message: string };
 
 /** A mini-program request to the app (`POST <appUrl><path>` with a JSON body); never throws. */
 async function callApp(deps: SimDeps, path: string, body: Record<string, unknown>): Promise<AppAnswer> {
-  if (!deps.appUrl) return { ok: false, status: 503, code: 'no_app_url', message: 'the simulator was started without the app URL' };
+  if (!deps.appUrl)
+    return { ok: false, status: 503, code: 'no_app_url', message: 'the simulator was started without the app URL' };
   let res: Response;
   let text: string;
   try {
     res = await fetch(`${deps.appUrl}${path}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'user-agent': MINI_UA, referer: `https://servicewechat.com/${deps.miniProgram.app.appid}/0/page-frame.html` },
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': MINI_UA,
+        referer: `https://servicewechat.com/${deps.miniProgram.app.appid}/0/page-frame.html`,
+      },
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(APP_TIMEOUT_MS),
     });
@@ -133,7 +190,14 @@ async function callApp(deps: SimDeps, path: string, body: Record<string, unknown
   } catch (err) {
     const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
     deps.logger.warn({ path, err: (err as Error).message }, 'sim mini program request failed');
-    return { ok: false, status: 502, code: 'request_failed', message: timedOut ? `no answer from ${deps.appUrl} within ${APP_TIMEOUT_MS} ms` : `${deps.appUrl}: ${(err as Error).message}` };
+    return {
+      ok: false,
+      status: 502,
+      code: 'request_failed',
+      message: timedOut
+        ? `no answer from ${deps.appUrl} within ${APP_TIMEOUT_MS} ms`
+        : `${deps.appUrl}: ${(err as Error).message}`,
+    };
   }
   let parsed: unknown;
   try {
@@ -160,7 +224,13 @@ function appFailed(ctx: Context, answer: Extract<AppAnswer, { ok: false }>): voi
   page(
     ctx,
     answer.code === 'request_failed' || answer.code === 'no_app_url' ? 502 : 200,
-    outcomePage({ ok: false, title: LOGIN_FAILED, code: answer.code, detail: { zh: hint?.zh ?? '小程序请求失败', en: answer.message }, lines: [`HTTP ${answer.status}`] }),
+    outcomePage({
+      ok: false,
+      title: LOGIN_FAILED,
+      code: answer.code,
+      detail: { zh: hint?.zh ?? '小程序请求失败', en: answer.message },
+      lines: [`HTTP ${answer.status}`],
+    }),
   );
 }
 
@@ -184,7 +254,12 @@ function badScene(): Text {
 }
 
 function badForm(): string {
-  return outcomePage({ ok: false, title: LOGIN_FAILED, code: 'bad_request', detail: { zh: '请选择用户和操作', en: 'Choose a sample user and an action' } });
+  return outcomePage({
+    ok: false,
+    title: LOGIN_FAILED,
+    code: 'bad_request',
+    detail: { zh: '请选择用户和操作', en: 'Choose a sample user and an action' },
+  });
 }
 
 function describeAttempt(a: Attempt, i: number): string {

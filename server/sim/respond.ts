@@ -65,12 +65,15 @@ export async function readJsonBody(ctx: Context): Promise<Record<string, unknown
   let size = 0;
   for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > JSON_LIMIT_BYTES) throw new AppError('payload_too_large', `body is larger than ${JSON_LIMIT_BYTES} bytes`);
+    if (size > JSON_LIMIT_BYTES)
+      throw new AppError('payload_too_large', `body is larger than ${JSON_LIMIT_BYTES} bytes`);
     chunks.push(chunk);
   }
   try {
     const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : undefined;
   } catch {
     return undefined;
   }

@@ -1,4 +1,4 @@
-import http from 'node:http';
+import type http from 'node:http';
 import { silentLogger, type Logger } from '../log.js';
 import { ManagedServer, type ServerState } from '../util/managed-server.js';
 import { createSimApp } from './app.js';
@@ -60,11 +60,14 @@ export class SimServer {
 
   constructor(opts: SimServerOptions) {
     if (opts.production) {
-      throw new Error('the WeChat simulator is a dev/test tool and refuses to run when production is set (NODE_ENV=production)');
+      throw new Error(
+        'the WeChat simulator is a dev/test tool and refuses to run when production is set (NODE_ENV=production)',
+      );
     }
     this.#logger = opts.logger ?? silentLogger();
     const clock = opts.clock ?? Date.now;
-    const newTokens = () => new SimTokens({ clock, ttlMs: opts.tokenTtlMs, overlapMs: opts.tokenOverlapMs, limits: opts.tokenLimits });
+    const newTokens = () =>
+      new SimTokens({ clock, ttlMs: opts.tokenTtlMs, overlapMs: opts.tokenOverlapMs, limits: opts.tokenLimits });
     this.#deps = {
       app: { appid: opts.appid, secret: opts.secret },
       users: new SimUsers(opts.appid),

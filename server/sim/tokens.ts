@@ -80,7 +80,9 @@ export class SimTokens {
     this.#overlapMs = opts.overlapMs ?? 300_000;
     this.#limits = { ...WECHAT_TOKEN_LIMITS, ...opts.limits };
     if (!(this.#overlapMs >= 0 && this.#overlapMs < this.#ttlMs)) {
-      throw new Error(`token overlap (${this.#overlapMs} ms) must be shorter than the token lifetime (${this.#ttlMs} ms)`);
+      throw new Error(
+        `token overlap (${this.#overlapMs} ms) must be shorter than the token lifetime (${this.#ttlMs} ms)`,
+      );
     }
   }
 

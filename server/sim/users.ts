@@ -35,20 +35,44 @@ interface Seed {
 
 const SEEDS: readonly Seed[] = [
   {
-    key: 'zhangsan', hasUnionid: true, nickname: '张三', sex: 1, snapshot: false, color: '#07c160',
+    key: 'zhangsan',
+    hasUnionid: true,
+    nickname: '张三',
+    sex: 1,
+    snapshot: false,
+    color: '#07c160',
     place: { zh_CN: ['中国', '广东', '深圳'], zh_TW: ['中國', '廣東', '深圳'], en: ['China', 'Guangdong', 'Shenzhen'] },
   },
   {
-    key: 'alice', hasUnionid: true, nickname: 'Alice', sex: 2, snapshot: false, color: '#576b95',
-    place: { zh_CN: ['中国', '上海', '浦东新区'], zh_TW: ['中國', '上海', '浦東新區'], en: ['China', 'Shanghai', 'Pudong'] },
+    key: 'alice',
+    hasUnionid: true,
+    nickname: 'Alice',
+    sex: 2,
+    snapshot: false,
+    color: '#576b95',
+    place: {
+      zh_CN: ['中国', '上海', '浦东新区'],
+      zh_TW: ['中國', '上海', '浦東新區'],
+      en: ['China', 'Shanghai', 'Pudong'],
+    },
   },
   {
     // No unionid: the app is not bound to an Open Platform account for this user, so callers must cope.
-    key: 'lisi', hasUnionid: false, nickname: '李四 Li Si 🐼', sex: 0, snapshot: false, color: '#fa9d3b',
+    key: 'lisi',
+    hasUnionid: false,
+    nickname: '李四 Li Si 🐼',
+    sex: 0,
+    snapshot: false,
+    color: '#fa9d3b',
     place: { zh_CN: ['', '', ''], zh_TW: ['', '', ''], en: ['', '', ''] },
   },
   {
-    key: 'snapshot', hasUnionid: false, nickname: '微信用户', sex: 0, snapshot: true, color: '#b2b2b2',
+    key: 'snapshot',
+    hasUnionid: false,
+    nickname: '微信用户',
+    sex: 0,
+    snapshot: true,
+    color: '#b2b2b2',
     place: { zh_CN: ['', '', ''], zh_TW: ['', '', ''], en: ['', '', ''] },
   },
 ];

@@ -36,7 +36,12 @@ export function wxacodeRouter(deps: SimDeps): Router {
     if (body.check_path !== false && !RELEASED_PAGES.has(page)) return wxFail(ctx, 41030, now);
     const width = typeof body.width === 'number' ? Math.min(1280, Math.max(280, Math.round(body.width))) : 430;
     ctx.type = 'image/png';
-    ctx.body = await QRCode.toBuffer(`${page}?scene=${scene}`, { type: 'png', margin: 1, width, errorCorrectionLevel: 'M' });
+    ctx.body = await QRCode.toBuffer(`${page}?scene=${scene}`, {
+      type: 'png',
+      margin: 1,
+      width,
+      errorCorrectionLevel: 'M',
+    });
   });
 
   return router;

@@ -33,12 +33,21 @@ export async function wechatFetch(
       ...(json !== undefined && { headers: { 'content-type': 'application/json' }, body: JSON.stringify(json) }),
       signal: AbortSignal.timeout(timeoutMs),
     });
-    return { status: res.status, contentType: res.headers.get('content-type') ?? '', body: Buffer.from(await res.arrayBuffer()) };
+    return {
+      status: res.status,
+      contentType: res.headers.get('content-type') ?? '',
+      body: Buffer.from(await res.arrayBuffer()),
+    };
   } catch (err) {
     const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-    throw new AppError('wechat_error', `WeChat ${path} ${timedOut ? `timed out after ${timeoutMs} ms` : 'could not be reached'}`, undefined, {
-      cause: err,
-    });
+    throw new AppError(
+      'wechat_error',
+      `WeChat ${path} ${timedOut ? `timed out after ${timeoutMs} ms` : 'could not be reached'}`,
+      undefined,
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -51,7 +60,9 @@ export function wechatJson(path: string, answer: RawAnswer): Record<string, unkn
   try {
     body = JSON.parse(answer.body.toString('utf8'));
   } catch (err) {
-    throw new AppError('wechat_error', `WeChat ${path} returned a non-JSON body (HTTP ${answer.status})`, undefined, { cause: err });
+    throw new AppError('wechat_error', `WeChat ${path} returned a non-JSON body (HTTP ${answer.status})`, undefined, {
+      cause: err,
+    });
   }
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
     throw new AppError('wechat_error', `WeChat ${path} returned an unexpected body`);

@@ -12,7 +12,9 @@ const PAD_BLOCK = 32;
 
 /** sha1 of the lexicographically sorted, concatenated parts, lowercase hex (`signature`, `msg_signature`). */
 export function eventSignature(parts: readonly string[]): string {
-  return createHash('sha1').update([...parts].sort().join('')).digest('hex');
+  return createHash('sha1')
+    .update([...parts].sort().join(''))
+    .digest('hex');
 }
 
 /** Constant-time check of a received signature against the expected one for `parts`. */
@@ -33,7 +35,12 @@ function aesKeyBytes(encodingAesKey: string): Buffer {
  * random16 ‖ uint32be(len(msg)) ‖ msg ‖ appid, PKCS#7 padded to 32-byte blocks. Returns base64.
  * `random16` defaults to fresh random bytes.
  */
-export function encryptEventMessage(encodingAesKey: string, appid: string, msg: string, random16: Buffer = randomBytes(16)): string {
+export function encryptEventMessage(
+  encodingAesKey: string,
+  appid: string,
+  msg: string,
+  random16: Buffer = randomBytes(16),
+): string {
   const key = aesKeyBytes(encodingAesKey);
   const body = Buffer.from(msg, 'utf8');
   const len = Buffer.alloc(4);
@@ -41,7 +48,9 @@ export function encryptEventMessage(encodingAesKey: string, appid: string, msg: 
   const plain = Buffer.concat([random16.subarray(0, 16), len, body, Buffer.from(appid, 'utf8')]);
   const pad = PAD_BLOCK - (plain.length % PAD_BLOCK);
   const cipher = createCipheriv('aes-256-cbc', key, key.subarray(0, 16)).setAutoPadding(false);
-  return Buffer.concat([cipher.update(Buffer.concat([plain, Buffer.alloc(pad, pad)])), cipher.final()]).toString('base64');
+  return Buffer.concat([cipher.update(Buffer.concat([plain, Buffer.alloc(pad, pad)])), cipher.final()]).toString(
+    'base64',
+  );
 }
 
 export type DecryptResult = { ok: true; msg: string } | { ok: false; reason: 'malformed' | 'wrong_appid' };

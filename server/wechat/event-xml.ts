@@ -37,7 +37,11 @@ export function parseWechatXml(text: string): Record<string, string> | null {
  */
 export function buildWechatXml(fields: Record<string, string | number>): string {
   const body = Object.entries(fields)
-    .map(([k, v]) => (typeof v === 'number' ? `<${k}>${v}</${k}>` : `<${k}><![CDATA[${v.replaceAll(']]>', ']]]]><![CDATA[>')}]]></${k}>`))
+    .map(([k, v]) =>
+      typeof v === 'number'
+        ? `<${k}>${v}</${k}>`
+        : `<${k}><![CDATA[${v.replaceAll(']]>', ']]]]><![CDATA[>')}]]></${k}>`,
+    )
     .join('');
   return `<xml>${body}</xml>`;
 }

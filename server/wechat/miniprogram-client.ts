@@ -30,9 +30,15 @@ export class MiniProgramClient {
     const path = '/sns/jscode2session';
     const b = wechatJson(
       path,
-      await wechatFetch(this.#endpoint, path, { appid: this.#appid, secret: this.#secret, js_code: jsCode, grant_type: 'authorization_code' }),
+      await wechatFetch(this.#endpoint, path, {
+        appid: this.#appid,
+        secret: this.#secret,
+        js_code: jsCode,
+        grant_type: 'authorization_code',
+      }),
     );
-    if (typeof b.openid !== 'string' || !b.openid) throw new AppError('wechat_error', `WeChat ${path} returned no openid`);
+    if (typeof b.openid !== 'string' || !b.openid)
+      throw new AppError('wechat_error', `WeChat ${path} returned no openid`);
     return { openid: b.openid, ...(typeof b.unionid === 'string' && b.unionid && { unionid: b.unionid }) };
   }
 }

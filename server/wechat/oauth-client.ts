@@ -50,7 +50,6 @@ export interface WechatUserInfo {
   readonly sex: number;
 }
 
-
 const TokenBody = z.object({
   access_token: z.string().min(1),
   openid: z.string().min(1),

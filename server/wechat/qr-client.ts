@@ -23,18 +23,25 @@ export async function createSceneQr(
   scene: string,
   expireSeconds: number,
 ): Promise<SceneQr> {
-  if (scene.length < 1 || scene.length > MAX_SCENE_STR) throw new AppError('internal', `scene_str must be 1–${MAX_SCENE_STR} characters`);
+  if (scene.length < 1 || scene.length > MAX_SCENE_STR)
+    throw new AppError('internal', `scene_str must be 1–${MAX_SCENE_STR} characters`);
   const body = {
     expire_seconds: Math.min(MAX_QR_EXPIRE_S, Math.max(1, Math.ceil(expireSeconds))),
     action_name: 'QR_STR_SCENE',
     action_info: { scene: { scene_str: scene } },
   };
   const path = '/cgi-bin/qrcode/create';
-  const b = await tokens.withToken(async (token) => wechatJson(path, await wechatFetch(endpoint, path, { access_token: token }, body)));
+  const b = await tokens.withToken(async (token) =>
+    wechatJson(path, await wechatFetch(endpoint, path, { access_token: token }, body)),
+  );
   if (typeof b.ticket !== 'string' || typeof b.url !== 'string' || !b.ticket || !b.url) {
     throw new AppError('wechat_error', `WeChat ${path} returned an unexpected body`);
   }
-  return { ticket: b.ticket, url: b.url, expireSeconds: typeof b.expire_seconds === 'number' ? b.expire_seconds : body.expire_seconds };
+  return {
+    ticket: b.ticket,
+    url: b.url,
+    expireSeconds: typeof b.expire_seconds === 'number' ? b.expire_seconds : body.expire_seconds,
+  };
 }
 
 /** A code image as WeChat sent it. */
@@ -62,7 +69,13 @@ export async function getUnlimitedWxaCode(
 ): Promise<CodeImage> {
   const path = '/wxa/getwxacodeunlimit';
   // check_path:false: the login page may not be published yet in the release being tested.
-  const body = { scene: opts.scene, page: opts.page, check_path: false, env_version: opts.envVersion ?? 'release', width: opts.width ?? 430 };
+  const body = {
+    scene: opts.scene,
+    page: opts.page,
+    check_path: false,
+    env_version: opts.envVersion ?? 'release',
+    width: opts.width ?? 430,
+  };
   return tokens.withToken(async (token) => {
     const answer = await wechatFetch(endpoint, path, { access_token: token }, body);
     const type = sniffImageType(answer.body);

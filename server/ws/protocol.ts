@@ -19,7 +19,8 @@ export function parseClientMessage(data: unknown): WatchMessage {
     throw new AppError('bad_request', 'messages must be JSON');
   }
   const m = msg as Partial<WatchMessage> | null;
-  if (!m || typeof m !== 'object' || m.type !== 'watch') throw new AppError('bad_request', 'expected {"type":"watch",...}');
+  if (!m || typeof m !== 'object' || m.type !== 'watch')
+    throw new AppError('bad_request', 'expected {"type":"watch",...}');
   if (typeof m.id !== 'string' || m.id.length > 64 || typeof m.watchToken !== 'string' || m.watchToken.length > 128) {
     throw new AppError('bad_request', '"id" and "watchToken" must be strings');
   }

@@ -94,7 +94,9 @@ export class PushServer {
       return;
     }
     res.writeHead(404, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ error: 'not_found', message: `the push server only serves ${this.#opts.path} and /healthz` }));
+    res.end(
+      JSON.stringify({ error: 'not_found', message: `the push server only serves ${this.#opts.path} and /healthz` }),
+    );
   }
 
   #serverOnUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {

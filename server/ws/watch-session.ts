@@ -47,8 +47,12 @@ export class WatchSession {
       await store.authorize(id, watchToken);
       const unwatch = await hub.watch(id, {
         onRecord: (rec, resync) => this.#deliver(rec, resync),
-        onGone: () => this.#fail(new AppError('unknown_login', 'this login does not exist in the Redis now configured')),
-        onStale: () => this.#fail(new AppError('redis_unavailable', 'the login store reconnected; reconnect to read the current state')),
+        onGone: () =>
+          this.#fail(new AppError('unknown_login', 'this login does not exist in the Redis now configured')),
+        onStale: () =>
+          this.#fail(
+            new AppError('redis_unavailable', 'the login store reconnected; reconnect to read the current state'),
+          ),
       });
       if (this.#closed()) return void (await unwatch());
       this.#unwatch = unwatch;

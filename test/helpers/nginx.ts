@@ -56,7 +56,9 @@ http {
 `;
   const file = path.join(dir, 'nginx.conf');
   writeFileSync(file, conf);
-  const child: ChildProcess = spawn('nginx', ['-p', dir, '-c', file, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn('nginx', ['-p', dir, '-c', file, '-g', 'daemon off;'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
   await waitPort(opts.port, child, () => stderr);
@@ -79,7 +81,10 @@ async function waitPort(port: number, child: ChildProcess, stderr: () => string)
     if (child.exitCode !== null) throw new Error(`nginx exited (${child.exitCode}): ${stderr()}`);
     const ok = await new Promise<boolean>((resolve) => {
       const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
       s.once('error', () => resolve(false));
     });
     if (ok) return;

@@ -40,14 +40,17 @@ export class Phone {
   /** Opens the scan URL and returns WeChat's authorize URL it was redirected to (asserting the 302). */
   async scan(scanUrl: string): Promise<URL> {
     const res = await this.get(scanUrl);
-    if (res.status !== 302) throw new Error(`scan: expected 302, got ${res.status}: ${(await res.text()).slice(0, 300)}`);
+    if (res.status !== 302)
+      throw new Error(`scan: expected 302, got ${res.status}: ${(await res.text()).slice(0, 300)}`);
     return new URL(res.headers.get('location')!);
   }
 
   /** At the simulator's consent page: allow (as the given sample user, default the first) or deny. */
   async consent(authorizeUrl: URL, action: 'allow' | 'deny', pick = 0): Promise<URL> {
     const page = await (await this.get(authorizeUrl.toString())).text();
-    const openids = [...page.matchAll(/name="openid"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="openid"/g)].map((m) => m[1] ?? m[2]);
+    const openids = [...page.matchAll(/name="openid"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="openid"/g)].map(
+      (m) => m[1] ?? m[2],
+    );
     const p = authorizeUrl.searchParams;
     const res = await this.postForm(new URL('/sim/oauth2/approve', authorizeUrl).toString(), {
       appid: p.get('appid')!,
@@ -68,7 +71,11 @@ export class Phone {
   }
 
   /** Submits the confirm page's Confirm (or Cancel) form. */
-  async submit(confirmHtml: string, which: 'confirm' | 'cancel', base: string): Promise<{ status: number; html: string }> {
+  async submit(
+    confirmHtml: string,
+    which: 'confirm' | 'cancel',
+    base: string,
+  ): Promise<{ status: number; html: string }> {
     const action = new RegExp(`action="(/l/[^"]+/${which})"`).exec(confirmHtml)?.[1];
     const csrf = /name="csrf" value="([^"]+)"/.exec(confirmHtml)?.[1];
     if (!action || !csrf) throw new Error('no confirm form on the page');

@@ -71,7 +71,14 @@ export async function startRoles(env: Record<string, string>): Promise<Roles> {
 
 export interface Health {
   ok: boolean;
-  redis: { target: string; generation: number; configHash: string; runId?: string; lastError?: string; configError?: string };
+  redis: {
+    target: string;
+    generation: number;
+    configHash: string;
+    runId?: string;
+    lastError?: string;
+    configError?: string;
+  };
 }
 
 export async function health(url: string): Promise<Health & { status: number }> {

@@ -78,22 +78,31 @@ export async function startSentinelCluster(): Promise<SentinelCluster> {
     const masterPorts = async () =>
       Promise.all(
         sentinels.map(async (s) => {
-          const addr = (await client(s.port).call('SENTINEL', 'get-master-addr-by-name', NAME)) as [string, string] | null;
+          const addr = (await client(s.port).call('SENTINEL', 'get-master-addr-by-name', NAME)) as
+            | [string, string]
+            | null;
           return addr ? Number(addr[1]) : 0;
         }),
       );
     const runId = async (port: number) => /run_id:(\w+)/.exec(await client(port).info('server'))?.[1] ?? '';
-    await until(async () => /master_link_status:up/.test(await client(replica.port).info('replication')), 'replica in sync');
-    await until(async () => {
-      for (const s of sentinels) {
-        const c = client(s.port);
-        const replicas = (await c.call('SENTINEL', 'replicas', NAME)) as string[][];
-        const good = replicas.some((r) => fields(r).port === String(replica.port) && fields(r).flags === 'slave');
-        const peers = Number(fields((await c.call('SENTINEL', 'master', NAME)) as string[])['num-other-sentinels']);
-        if (!good || peers < 2) return false;
-      }
-      return true;
-    }, 'sentinels know the replica and each other', 15_000);
+    await until(
+      async () => /master_link_status:up/.test(await client(replica.port).info('replication')),
+      'replica in sync',
+    );
+    await until(
+      async () => {
+        for (const s of sentinels) {
+          const c = client(s.port);
+          const replicas = (await c.call('SENTINEL', 'replicas', NAME)) as string[][];
+          const good = replicas.some((r) => fields(r).port === String(replica.port) && fields(r).flags === 'slave');
+          const peers = Number(fields((await c.call('SENTINEL', 'master', NAME)) as string[])['num-other-sentinels']);
+          if (!good || peers < 2) return false;
+        }
+        return true;
+      },
+      'sentinels know the replica and each other',
+      15_000,
+    );
     return {
       name: NAME,
       master,

@@ -40,7 +40,8 @@ export class WatchClient {
     for (;;) {
       const found = this.messages.find(pred);
       if (found) return found;
-      if (Date.now() > deadline) throw new Error(`no matching message within ${timeoutMs} ms; got ${JSON.stringify(this.messages)}`);
+      if (Date.now() > deadline)
+        throw new Error(`no matching message within ${timeoutMs} ms; got ${JSON.stringify(this.messages)}`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }

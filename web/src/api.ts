@@ -66,7 +66,7 @@ export interface Timed<T> {
 async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<Timed<T>> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
-  if (opts.token) headers['Authorization'] = `Bearer ${opts.token}`;
+  if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
   let res: Response;
   try {
     res = await fetch(path, {

@@ -49,12 +49,13 @@ export class LoginWidget {
   private skewMs = 0;
   private ticker: ReturnType<typeof setInterval> | undefined;
 
-  constructor(private readonly i18n: I18n) {
+  constructor(readonly i18n: I18n) {
     this.view = new WidgetView(i18n);
     this.view.refreshButton.addEventListener('click', () => void this.newLogin());
     this.view.logoutButton.addEventListener('click', () => void this.logout());
     this.view.langToggle.addEventListener('click', () => i18n.toggle());
-    for (const [mode, button] of this.view.modeButtons) button.addEventListener('click', () => void this.switchMode(mode));
+    for (const [mode, button] of this.view.modeButtons)
+      button.addEventListener('click', () => void this.switchMode(mode));
     i18n.onChange(() => this.render());
   }
 
@@ -89,7 +90,8 @@ export class LoginWidget {
     try {
       created = await api.createLogin(this.mode);
     } catch (err) {
-      if (gen === this.generation) this.showError(err instanceof ApiError && err.code === NETWORK_ERROR ? 'errorNetwork' : 'errorGeneric');
+      if (gen === this.generation)
+        this.showError(err instanceof ApiError && err.code === NETWORK_ERROR ? 'errorNetwork' : 'errorGeneric');
       return;
     }
     if (gen !== this.generation) return;

@@ -147,6 +147,7 @@ function parseWait(raw: unknown): number {
 function parseRev(raw: unknown): number | undefined {
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (typeof raw !== 'string' || !Number.isInteger(n) || n < 0) throw new AppError('bad_request', '"rev" must be a whole number');
+  if (typeof raw !== 'string' || !Number.isInteger(n) || n < 0)
+    throw new AppError('bad_request', '"rev" must be a whole number');
   return n;
 }

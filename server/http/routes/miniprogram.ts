@@ -9,11 +9,18 @@ import type { HttpDeps } from '../deps.js';
 import { readJson, requireString } from '../body.js';
 
 /** jscode2session errcodes the mini program can act on, as our own codes (wechat-api.md §5). */
-const CODE_ERRORS: ReadonlyMap<number, { code: 'invalid_code' | 'code_used' | 'code_blocked'; message: string }> = new Map([
-  [WECHAT_ERRCODES.INVALID_CODE, { code: 'invalid_code', message: 'the wx.login code is invalid or expired; call wx.login again' }],
-  [WECHAT_ERRCODES.CODE_BEEN_USED, { code: 'code_used', message: 'the wx.login code was already used; call wx.login again' }],
-  [WECHAT_ERRCODES.CODE_BLOCKED, { code: 'code_blocked', message: 'WeChat blocked this code (risky user)' }],
-] as const);
+const CODE_ERRORS: ReadonlyMap<number, { code: 'invalid_code' | 'code_used' | 'code_blocked'; message: string }> =
+  new Map([
+    [
+      WECHAT_ERRCODES.INVALID_CODE,
+      { code: 'invalid_code', message: 'the wx.login code is invalid or expired; call wx.login again' },
+    ],
+    [
+      WECHAT_ERRCODES.CODE_BEEN_USED,
+      { code: 'code_used', message: 'the wx.login code was already used; call wx.login again' },
+    ],
+    [WECHAT_ERRCODES.CODE_BLOCKED, { code: 'code_blocked', message: 'WeChat blocked this code (risky user)' }],
+  ] as const);
 
 /**
  * The mini program's side of a `miniprogram` login (`/api/mp/*`). The mini program opens with the login id
@@ -29,7 +36,8 @@ export function miniProgramRouter(deps: HttpDeps, client: MiniProgramClient): Ro
     const body = await readJson(ctx);
     const rec = await loadLive(requireString(body, 'scene', 32));
     const code = requireString(body, 'code', 128);
-    if (rec.status !== 'pending') throw new AppError('invalid_transition', 'this code has already been scanned', { status: rec.status });
+    if (rec.status !== 'pending')
+      throw new AppError('invalid_transition', 'this code has already been scanned', { status: rec.status });
     const user = await identify(code);
     const mpToken = newSecret();
     await store.transition(rec.id, 'scan', { user, phoneHash: hashSecret(mpToken) });
@@ -57,7 +65,8 @@ export function miniProgramRouter(deps: HttpDeps, client: MiniProgramClient): Ro
     if (!rec || rec.mode !== MINIPROGRAM_MODE) throw new AppError('unknown_login', 'this code is unknown or expired');
     const status = effectiveStatus(rec, store.now());
     if (status === 'expired') throw new AppError('login_expired', 'this code has expired; refresh it on your computer');
-    if (status !== 'pending' && status !== 'scanned') throw new AppError('invalid_transition', `this login is already ${status}`, { status });
+    if (status !== 'pending' && status !== 'scanned')
+      throw new AppError('invalid_transition', `this login is already ${status}`, { status });
     return rec;
   }
 

@@ -119,7 +119,8 @@ export function phoneRouter(deps: HttpDeps): Router {
     // Logins of the other modes are finished by their own flows, never through web OAuth.
     if (!rec || rec.mode !== 'oauth') throw new AppError('unknown_login', 'this QR code is unknown or expired');
     const status = effectiveStatus(rec, store.now());
-    if (status === 'expired') throw new AppError('login_expired', 'this QR code has expired; refresh it on your computer');
+    if (status === 'expired')
+      throw new AppError('login_expired', 'this QR code has expired; refresh it on your computer');
     if (status !== 'pending' && status !== 'scanned') {
       throw new AppError('invalid_transition', `this login is already ${status}`, { status });
     }
@@ -137,7 +138,8 @@ export function phoneRouter(deps: HttpDeps): Router {
 
   /** The phone cookie set at scan time, checked against the login; `phone_mismatch` otherwise. */
   function requirePhone(ctx: Context, rec: LoginRecord): string {
-    if (!phoneMatches(ctx, rec)) throw new AppError('phone_mismatch', 'open the QR code link on the phone that scanned it');
+    if (!phoneMatches(ctx, rec))
+      throw new AppError('phone_mismatch', 'open the QR code link on the phone that scanned it');
     return phoneCookie(ctx)!;
   }
 
@@ -170,7 +172,12 @@ export function phoneRouter(deps: HttpDeps): Router {
     const base: LoginUser = { openid: token.openid, ...(token.unionid && { unionid: token.unionid }) };
     if (token.scope.split(',').includes('snsapi_userinfo')) {
       const info = await oauth.getUserInfo(token.accessToken, token.openid);
-      return { ...base, ...(info.unionid && { unionid: info.unionid }), nickname: info.nickname, avatar: info.headimgurl };
+      return {
+        ...base,
+        ...(info.unionid && { unionid: info.unionid }),
+        nickname: info.nickname,
+        avatar: info.headimgurl,
+      };
     }
     logger.debug({ openid: token.openid }, 'snsapi_base login: no profile');
     return base;

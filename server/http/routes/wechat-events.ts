@@ -92,8 +92,18 @@ export function wechatEventsRouter(deps: HttpDeps, serverToken: string): Router 
    * Confirms the login named by a scan event's scene; true when this call confirmed it. Every reason not to is
    * logged, never answered (WeChat would show the user an error); Redis failures throw.
    */
-  async function confirmFromEvent(event: string, eventKey: string, openid: string, ticket: string | undefined): Promise<boolean> {
-    const scene = event === 'subscribe' ? (eventKey.startsWith(SUBSCRIBE_PREFIX) ? eventKey.slice(SUBSCRIBE_PREFIX.length) : '') : eventKey;
+  async function confirmFromEvent(
+    event: string,
+    eventKey: string,
+    openid: string,
+    ticket: string | undefined,
+  ): Promise<boolean> {
+    const scene =
+      event === 'subscribe'
+        ? eventKey.startsWith(SUBSCRIBE_PREFIX)
+          ? eventKey.slice(SUBSCRIBE_PREFIX.length)
+          : ''
+        : eventKey;
     const id = loginIdFromScene(scene);
     if (!id) {
       // A plain follow (no scene) or another of the account's QR codes.
@@ -109,7 +119,10 @@ export function wechatEventsRouter(deps: HttpDeps, serverToken: string): Router 
     // readable from the QR's page, so a scan event without the very ticket we were given is not trusted.
     const expected = rec.modeData?.ticket;
     if (!ticket || !expected || !safeEqual(ticket, expected)) {
-      logger.warn({ event, loginId: id, ticket: ticket ? 'mismatch' : 'missing' }, 'wechat scan event refused: Ticket does not match the login');
+      logger.warn(
+        { event, loginId: id, ticket: ticket ? 'mismatch' : 'missing' },
+        'wechat scan event refused: Ticket does not match the login',
+      );
       return false;
     }
     try {
@@ -118,7 +131,10 @@ export function wechatEventsRouter(deps: HttpDeps, serverToken: string): Router 
       return true;
     } catch (err) {
       if (err instanceof AppError && ['login_expired', 'invalid_transition', 'unknown_login'].includes(err.code)) {
-        logger.info({ event, loginId: id, code: err.code, status: err.details?.status }, 'wechat scan event for a finished login');
+        logger.info(
+          { event, loginId: id, code: err.code, status: err.details?.status },
+          'wechat scan event for a finished login',
+        );
         return false;
       }
       throw err;
@@ -168,7 +184,11 @@ export function wechatEventsRouter(deps: HttpDeps, serverToken: string): Router 
     if (!outer) throw new AppError('bad_request', 'the body is not a WeChat XML message');
     const aesKey = config.wechat.aesKey;
     if (query(ctx, 'encrypt_type') !== 'aes') {
-      if (aesKey) throw new AppError('invalid_signature', 'WECHAT_AES_KEY is configured: only safe-mode (encrypt_type=aes) messages are accepted');
+      if (aesKey)
+        throw new AppError(
+          'invalid_signature',
+          'WECHAT_AES_KEY is configured: only safe-mode (encrypt_type=aes) messages are accepted',
+        );
       return outer;
     }
     if (!aesKey) throw new AppError('bad_request', 'safe-mode message received but WECHAT_AES_KEY is not configured');
@@ -181,7 +201,10 @@ export function wechatEventsRouter(deps: HttpDeps, serverToken: string): Router 
     const opened = decryptEventMessage(aesKey, config.wechat.appid, encrypted);
     if (!opened.ok) {
       // Signed with our token but made for another account (or broken): never act on it.
-      throw new AppError(opened.reason === 'wrong_appid' ? 'invalid_signature' : 'bad_request', `the encrypted message is ${opened.reason === 'wrong_appid' ? 'for another appid' : 'malformed'}`);
+      throw new AppError(
+        opened.reason === 'wrong_appid' ? 'invalid_signature' : 'bad_request',
+        `the encrypted message is ${opened.reason === 'wrong_appid' ? 'for another appid' : 'malformed'}`,
+      );
     }
     const inner = parseWechatXml(opened.msg);
     if (!inner) throw new AppError('bad_request', 'the decrypted message is not WeChat XML');

@@ -70,7 +70,13 @@ const Failure = z.object({
 
 /** `{"v":1,"token","expiresAt","fetchedAt","source"}`: plain versioned JSON any language can read. */
 export function encodeToken(entry: CachedToken): string {
-  return JSON.stringify({ v: VERSION, token: entry.token, expiresAt: entry.expiresAt, fetchedAt: entry.fetchedAt, source: entry.source });
+  return JSON.stringify({
+    v: VERSION,
+    token: entry.token,
+    expiresAt: entry.expiresAt,
+    fetchedAt: entry.fetchedAt,
+    source: entry.source,
+  });
 }
 
 /** Decodes a stored value; never throws. A value another writer left in another format is `corrupt`. */
@@ -83,7 +89,8 @@ export function decodeToken(raw: string | null): CacheValue {
     return { state: 'corrupt', reason: 'not JSON', bytes: raw.length };
   }
   const v = (json as { v?: unknown } | null)?.v;
-  if (v !== VERSION) return { state: 'corrupt', reason: `unknown version ${JSON.stringify(v) ?? 'none'}`, bytes: raw.length };
+  if (v !== VERSION)
+    return { state: 'corrupt', reason: `unknown version ${JSON.stringify(v) ?? 'none'}`, bytes: raw.length };
   const parsed = Entry.safeParse(json);
   if (!parsed.success) return { state: 'corrupt', reason: 'unexpected shape', bytes: raw.length };
   const { token, expiresAt, fetchedAt, source } = parsed.data;
@@ -137,7 +144,16 @@ export class TokenCache {
     const keys = this.#keys();
     const ttl = Math.max(1, entry.expiresAt - nowMs);
     const done = await redis(() =>
-      this.#link.command.eval(WRITE_IF_LOCKED, 3, keys.lock, keys.token, keys.failure, lockValue, encodeToken(entry), String(ttl)),
+      this.#link.command.eval(
+        WRITE_IF_LOCKED,
+        3,
+        keys.lock,
+        keys.token,
+        keys.failure,
+        lockValue,
+        encodeToken(entry),
+        String(ttl),
+      ),
     );
     return done === 1;
   }

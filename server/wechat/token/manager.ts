@@ -2,7 +2,15 @@ import { AppError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { RedisLink } from '../../redis/link.js';
 import { WechatApiError } from '../errors.js';
-import { TokenCache, tokenKeys, type CachedToken, type CacheSnapshot, type CacheValue, type FetchFailure, type TokenSource } from './cache.js';
+import {
+  TokenCache,
+  tokenKeys,
+  type CachedToken,
+  type CacheSnapshot,
+  type CacheValue,
+  type FetchFailure,
+  type TokenSource,
+} from './cache.js';
 import { TokenFetcher, type FetchedToken, type TokenMode } from './fetcher.js';
 import { acquireLock, claimInterval, releaseLock, takeDaily } from './lock.js';
 import { TokenRefresher } from './refresher.js';
@@ -76,7 +84,13 @@ export class AccessTokenManager {
     const { link, appid, keyPrefix } = opts;
     this.#cache = new TokenCache(link, () => tokenKeys(keyPrefix ?? link.keyPrefix, appid));
     const timeoutMs = opts.timeoutMs ?? 5000;
-    this.#fetcher = new TokenFetcher({ apiBase: opts.apiBase, appid, secret: opts.secret, mode: opts.mode ?? 'stable', timeoutMs });
+    this.#fetcher = new TokenFetcher({
+      apiBase: opts.apiBase,
+      appid,
+      secret: opts.secret,
+      mode: opts.mode ?? 'stable',
+      timeoutMs,
+    });
     this.#log = opts.logger;
     this.#clock = opts.clock ?? Date.now;
     this.#marginMs = opts.marginMs ?? 300_000;
@@ -100,7 +114,8 @@ export class AccessTokenManager {
   /** The current token: from the cache, or refreshed (locked, single-flight) when none is usable. */
   async getToken(): Promise<string> {
     const snap = await this.#cache.read();
-    if (snap.value.state === 'hit' && this.#clock() < snap.value.entry.expiresAt) return this.#saw(snap.value.entry).token;
+    if (snap.value.state === 'hit' && this.#clock() < snap.value.entry.expiresAt)
+      return this.#saw(snap.value.entry).token;
     return (await this.#refresh()).token;
   }
 
@@ -185,11 +200,17 @@ export class AccessTokenManager {
       async (_snap, lockValue) => {
         const keys = this.#cache.keys;
         if (!(await claimInterval(this.#link, keys.recovery, RECOVERY_INTERVAL_MS))) {
-          this.#log.warn({ key: keys.token, errcode: errcodeOf(err) }, 'access_token rejected again within 30 s; not refreshing again');
+          this.#log.warn(
+            { key: keys.token, errcode: errcodeOf(err) },
+            'access_token rejected again within 30 s; not refreshing again',
+          );
           return undefined;
         }
         const deleted = await this.#cache.deleteIfToken(failed);
-        this.#log.warn({ key: keys.token, errcode: errcodeOf(err), deleted }, 'WeChat rejected the cached access_token; refreshing it');
+        this.#log.warn(
+          { key: keys.token, errcode: errcodeOf(err), deleted },
+          'WeChat rejected the cached access_token; refreshing it',
+        );
         // Normal mode first: after another party's force_refresh it already returns the new token, and it
         // spends none of the 20 daily forces. Only a token WeChat still hands out as current is forced away.
         const entry = await this.#fetchAndStore(lockValue, false);
@@ -240,7 +261,10 @@ export class AccessTokenManager {
         }
       }
       if (performance.now() >= deadline) {
-        throw new AppError('wechat_error', `no access_token: the refresh lock was held for over ${this.#waitLimitMs} ms`);
+        throw new AppError(
+          'wechat_error',
+          `no access_token: the refresh lock was held for over ${this.#waitLimitMs} ms`,
+        );
       }
       await sleep(pauseMs * (0.5 + Math.random() / 2));
       pauseMs = Math.min(pauseMs * 2, 250);
@@ -281,7 +305,10 @@ export class AccessTokenManager {
       this.#log.warn({ err, key }, 'could not store the new access_token');
     }
     if (!stored) this.#log.warn({ key }, 'refresh lock expired before the access_token was stored; not storing it');
-    this.#log.info({ key, source: entry.source, expiresInMs: fetched.expiresInMs, forceRefresh }, 'WeChat access_token fetched');
+    this.#log.info(
+      { key, source: entry.source, expiresInMs: fetched.expiresInMs, forceRefresh },
+      'WeChat access_token fetched',
+    );
     return this.#saw(entry);
   }
 
@@ -292,7 +319,10 @@ export class AccessTokenManager {
     const signature = `${key}\u0000${value.reason}\u0000${value.bytes}`;
     if (this.#corruptReported === signature) return;
     this.#corruptReported = signature;
-    this.#log.error({ key, reason: value.reason, bytes: value.bytes }, 'corrupt access_token cache value; replacing it with a fresh token');
+    this.#log.error(
+      { key, reason: value.reason, bytes: value.bytes },
+      'corrupt access_token cache value; replacing it with a fresh token',
+    );
   }
 
   #saw(entry: CachedToken): CachedToken {
@@ -316,7 +346,8 @@ function isRejectedToken(err: unknown): boolean {
 }
 
 function toFailure(err: unknown, api: string): FetchFailure {
-  if (err instanceof WechatApiError) return { api: err.api, errcode: err.errcode, errmsg: err.errmsg, message: err.message };
+  if (err instanceof WechatApiError)
+    return { api: err.api, errcode: err.errcode, errmsg: err.errmsg, message: err.message };
   return { api, message: err instanceof Error ? err.message : String(err) };
 }
 
