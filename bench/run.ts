@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
 import { loadConfig } from '../server/config.js';
 import { silentLogger } from '../server/log.js';
-import { startRedisServer } from '../server/redis/redis-server.js';
+import { startRedisServer } from '../server/dev/redis-server.js';
 import { RedisLink } from '../server/redis/link.js';
 import { standaloneTarget } from '../server/redis/target.js';
 import { LoginStore } from '../server/logins/store.js';

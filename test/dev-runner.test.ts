@@ -96,7 +96,7 @@ describe('npm start (the dev runner)', () => {
 
 describe('npm start follows its config file', () => {
   it('editing .scanlogin/dev-redis-<port>.json moves http and ws to another Redis without a restart', async () => {
-    const { startRedisServer } = await import('../server/redis/redis-server.js');
+    const { startRedisServer } = await import('../server/dev/redis-server.js');
     const other = await startRedisServer();
     const cwd = (await import('node:fs')).mkdtempSync(path.join(tmpdir(), 'scanlogin-dev-'));
     const [h, w, s] = [await freePort(), await freePort(), await freePort()];

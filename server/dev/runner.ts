@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config.js';
 import { newSecret } from '../logins/ids.js';
-import { RedisServerMissingError, startRedisServer, type RedisServerHandle } from '../redis/redis-server.js';
+import { RedisServerMissingError, startRedisServer, type RedisServerHandle } from './redis-server.js';
 import type { Running } from '../roles/running.js';
 import { pipeWithPrefix } from './log-lines.js';
 

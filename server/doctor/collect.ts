@@ -2,6 +2,7 @@ import type { Logger } from '../log.js';
 import { RedisLink } from '../redis/link.js';
 import type { NodeEntry } from '../redis/registry.js';
 import { describeTarget, targetHash, type RedisTarget } from '../redis/target.js';
+import { keys } from '../redis/keys.js';
 
 /** One process as the doctor sees it: from its registry entry in Redis, or from its /healthz URL. */
 export interface NodeView {
@@ -24,15 +25,15 @@ export async function registeredNodes(
   const link = new RedisLink({ target, logger, clientName: `scanlogin:doctor:${process.pid}` });
   try {
     await link.start(3000);
-    const keys: string[] = [];
+    const found: string[] = [];
     let cursor = '0';
     do {
-      const [next, batch] = await link.command.scan(cursor, 'MATCH', `${target.keyPrefix}nodes:*`, 'COUNT', 200);
+      const [next, batch] = await link.command.scan(cursor, 'MATCH', keys.nodesPattern(target.keyPrefix), 'COUNT', 200);
       cursor = next;
-      keys.push(...batch);
+      found.push(...batch);
     } while (cursor !== '0');
-    const values = keys.length ? await link.command.mget(...keys) : [];
-    const nodes = keys.map((key, i): NodeView => {
+    const values = found.length ? await link.command.mget(...found) : [];
+    const nodes = found.map((key, i): NodeView => {
       try {
         const e = JSON.parse(values[i] ?? 'null') as NodeEntry;
         if (e.v !== 1) throw new Error(`unknown version ${JSON.stringify(e.v)}`);

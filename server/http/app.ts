@@ -3,9 +3,6 @@ import Router from '@koa/router';
 import type { HttpDeps } from './deps.js';
 import { errorMiddleware } from './errors.js';
 import { apiRouter } from './routes/api.js';
-import { phoneRouter } from './routes/phone.js';
-import { miniProgramRouter } from './routes/miniprogram.js';
-import { wechatEventsRouter } from './routes/wechat-events.js';
 import { staticFiles } from './static.js';
 import { redisHealth } from '../redis/health.js';
 
@@ -25,7 +22,6 @@ export function createHttpApp(deps: HttpDeps): Koa {
     ctx.body = { ...h, role: 'http', ...(deps.tokenHealth && { wechat: { accessTokens: deps.tokenHealth() } }) };
   });
   const api = apiRouter(deps);
-  const phone = phoneRouter(deps);
   app.use(errorMiddleware(deps.logger));
   if (deps.config.publicUrl.startsWith('https:')) {
     // TLS usually ends at a proxy, so the request reaching us is plain http and koa's cookie module would
@@ -38,11 +34,9 @@ export function createHttpApp(deps: HttpDeps): Koa {
   }
   app.use(health.routes());
   app.use(api.routes()).use(api.allowedMethods({ throw: true }));
-  app.use(phone.routes()).use(phone.allowedMethods({ throw: true }));
-  for (const router of [
-    deps.config.wechat.token ? wechatEventsRouter(deps, deps.config.wechat.token) : undefined,
-    deps.miniProgram ? miniProgramRouter(deps, deps.miniProgram) : undefined,
-  ]) {
+  // Each login mode brings its own phone-side routes (the scan URL and OAuth callback, WeChat's pushes, …).
+  for (const mode of deps.modes.all()) {
+    const router = mode.routes?.(deps);
     if (router) app.use(router.routes()).use(router.allowedMethods({ throw: true }));
   }
   app.use(staticFiles());

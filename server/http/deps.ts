@@ -4,10 +4,9 @@ import type { RedisLink } from '../redis/link.js';
 import type { RedisConfigSource } from '../reload/config-source.js';
 import type { LoginStore } from '../logins/store.js';
 import type { LoginWatchHub } from '../logins/watch-hub.js';
-import type { ModeRegistry } from '../logins/modes.js';
+import type { ModeRegistry } from '../modes/registry.js';
 import type { SessionStore } from '../sessions/store.js';
 import type { WechatOAuthClient } from '../wechat/oauth-client.js';
-import type { MiniProgramClient } from '../wechat/miniprogram-client.js';
 
 /** Everything the HTTP app needs, passed in by the role that builds it (nothing is created inside). */
 export interface HttpDeps {
@@ -25,6 +24,4 @@ export interface HttpDeps {
   shutdown?: AbortSignal;
   /** The shared WeChat access_tokens' metrics by appid (shown in /healthz); absent when no mode needs one. */
   tokenHealth?: () => Record<string, unknown>;
-  /** The mini program's code2Session client; absent → no `/api/mp/*` (the `miniprogram` mode is not offered). */
-  miniProgram?: MiniProgramClient;
 }

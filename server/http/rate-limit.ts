@@ -1,5 +1,6 @@
 import type { RedisLink } from '../redis/link.js';
 import { AppError } from '../errors.js';
+import { keys } from '../redis/keys.js';
 
 const WINDOW_MS = 60_000;
 
@@ -17,7 +18,7 @@ export async function limitLoginCreation(
 ): Promise<void> {
   if (limit <= 0) return;
   const window = Math.floor(now / WINDOW_MS);
-  const key = `${link.keyPrefix}rate:create:${clientIp}:${window}`;
+  const key = keys.rate(link.keyPrefix, clientIp, window);
   const [[, count] = []] = (await link.command.multi().incr(key).pexpire(key, WINDOW_MS).exec()) ?? [];
   if (typeof count === 'number' && count > limit) {
     const retryAfterS = Math.ceil(((window + 1) * WINDOW_MS - now) / 1000);

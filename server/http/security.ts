@@ -1,4 +1,5 @@
-import { hmacHex, safeEqual, LOGIN_ID_LENGTH, LOGIN_ID_RE } from '../logins/ids.js';
+import { LOGIN_ID_LENGTH, LOGIN_ID_RE } from '../logins/ids.js';
+import { hmacHex, safeEqual } from '../util/crypto.js';
 
 /**
  * OAuth `state` = login id + HMAC(id). WeChat returns `state` unchanged but only allows [a-zA-Z0-9] up to

@@ -1,4 +1,3 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { customAlphabet } from 'nanoid';
 
 /**
@@ -14,20 +13,3 @@ export const newLoginId = customAlphabet(ALPHANUMERIC, LOGIN_ID_LENGTH);
 export const newSecret = customAlphabet(ALPHANUMERIC, 32);
 
 export const LOGIN_ID_RE = new RegExp(`^[0-9A-Za-z]{${LOGIN_ID_LENGTH}}$`);
-
-/** Secrets are stored only as their SHA-256, so a Redis dump does not hand out live tokens. */
-export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
-}
-
-/** Constant-time comparison of two hex digests / strings. */
-export function safeEqual(a: string, b: string): boolean {
-  const ab = Buffer.from(a);
-  const bb = Buffer.from(b);
-  return ab.length === bb.length && timingSafeEqual(ab, bb);
-}
-
-/** HMAC-SHA256 as lowercase hex (alphanumeric, so it can travel in WeChat's `state`). */
-export function hmacHex(secret: string, data: string): string {
-  return createHmac('sha256', secret).update(data).digest('hex');
-}

@@ -1,16 +1,18 @@
 import type { RedisLink } from '../redis/link.js';
 import { AppError, type ErrorCode } from '../errors.js';
-import { hashSecret, newLoginId, newSecret, safeEqual, LOGIN_ID_RE } from './ids.js';
+import { newLoginId, newSecret, LOGIN_ID_RE } from './ids.js';
+import { hashSecret, safeEqual } from '../util/crypto.js';
 import { REDEEM, TRANSITION } from './scripts.js';
-import { sessionKey } from '../sessions/store.js';
 import {
   STATUSES,
+  effectiveStatus,
   TRANSITIONS,
   type LoginRecord,
   type LoginStatus,
   type LoginUser,
   type TransitionName,
 } from './model.js';
+import { channels, keys } from '../redis/keys.js';
 
 /** How long a finished/expired login stays readable, so late readers see "expired", not "unknown". */
 export const GRACE_MS = 10 * 60_000;
@@ -51,12 +53,12 @@ export class LoginStore {
 
   /** Keys use the link's current prefix, so a reloaded config applies to every key at once. */
   key(id: string): string {
-    return `${this.#link.keyPrefix}login:${id}`;
+    return keys.login(this.#link.keyPrefix, id);
   }
 
   /** The pub/sub channel that carries every new version of one login (logical: the link adds the prefix). */
   channel(id: string): string {
-    return `login-events:${id}`;
+    return channels.loginEvents(id);
   }
 
   now(): number {
@@ -96,6 +98,23 @@ export class LoginStore {
     const flat = await this.#link.command.hgetall(this.key(id));
     if (Object.keys(flat).length === 0) return null;
     return parseRecord(flat, this.key(id));
+  }
+
+  /**
+   * A login of `mode` that the phone can still act on (pending or scanned); otherwise the error that says why
+   * not. Another mode's id is as unknown as a made-up one: each mode's logins are finished only by its own flow.
+   */
+  async getLive(id: string | undefined, mode: string): Promise<LoginRecord> {
+    const rec = id ? await this.get(id) : null;
+    if (!rec || rec.mode !== mode) throw new AppError('unknown_login', 'this QR code is unknown or expired');
+    const status = effectiveStatus(rec, this.#clock());
+    if (status === 'expired') {
+      throw new AppError('login_expired', 'this QR code has expired; refresh it on your computer');
+    }
+    if (status !== 'pending' && status !== 'scanned') {
+      throw new AppError('invalid_transition', `this login is already ${status}`, { status });
+    }
+    return rec;
   }
 
   /** The record if `watchToken` is its watch token; `unknown_login` / `forbidden` otherwise. */
@@ -166,7 +185,7 @@ export class LoginStore {
     if (!LOGIN_ID_RE.test(id)) throw new AppError('unknown_login', 'no such login');
     const reply = (await REDEEM.run(
       this.#link.command,
-      [this.key(id), sessionKey(this.#link.keyPrefix, sessionId)],
+      [this.key(id), keys.session(this.#link.keyPrefix, sessionId)],
       [hashSecret(watchToken), ticket, this.#clock(), sessionTtlMs],
     )) as [string, string?];
     if (reply[0] !== 'ok') throw scriptError(reply, 'redeem');

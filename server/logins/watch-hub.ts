@@ -66,11 +66,6 @@ export class LoginWatchHub {
     };
   }
 
-  /** Number of logins watched in this process. */
-  get size(): number {
-    return this.#watchers.size;
-  }
-
   async #resync(generation: number): Promise<void> {
     const ids = [...this.#watchers.keys()];
     this.#log.info({ logins: ids.length, generation }, 'resyncing watched logins');

@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import type { Config } from '../config.js';
-import { describeTarget, sameTarget, standaloneTarget, targetHash, type RedisTarget } from '../redis/target.js';
+import { describeTarget, sameTarget, standaloneTarget, type RedisTarget } from '../redis/target.js';
 import { parseConfigFile } from './config-file.js';
 
 export type SourceState = 'idle' | 'watching' | 'stopped';
@@ -95,11 +95,6 @@ export class RedisConfigSource {
 
   get target(): RedisTarget {
     return this.#target;
-  }
-
-  /** Hash of the effective target (same Redis, same hash, whatever the file's formatting). */
-  get configHash(): string {
-    return targetHash(this.#target);
   }
 
   /** Why the latest file could not be used (it is still being ignored), or undefined. */

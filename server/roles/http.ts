@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { createHttpApp } from '../http/app.js';
-import { buildLoginModes } from './login-modes.js';
+import { buildLoginModes } from '../modes/build.js';
 import { ManagedServer } from '../util/managed-server.js';
 import { WechatOAuthClient } from '../wechat/oauth-client.js';
 import { startCore } from './core.js';
@@ -23,7 +23,6 @@ export async function runHttp(
     modes: modes.modes,
     tokenHealth: () => modes.tokenHealth(),
     shutdown: shutdown.signal,
-    ...(modes.miniProgram && { miniProgram: modes.miniProgram }),
     oauth: new WechatOAuthClient({
       apiBase: config.wechat.apiBase,
       appid: config.wechat.appid,

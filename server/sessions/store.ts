@@ -1,13 +1,9 @@
 import type { RedisLink } from '../redis/link.js';
 import type { Logger } from '../log.js';
 import type { LoginUser } from '../logins/model.js';
+import { keys } from '../redis/keys.js';
 
 const SESSION_ID_RE = /^[0-9A-Za-z]{32}$/;
-
-/** The one definition of a session's key (the redeem script writes it, this store reads it). */
-export function sessionKey(keyPrefix: string, sessionId: string): string {
-  return `${keyPrefix}session:${sessionId}`;
-}
 
 /**
  * Browser sessions: `<prefix>session:<id>` holds versioned JSON `{"v":1,"user","loginId","createdAt"}`
@@ -24,7 +20,7 @@ export class SessionStore {
   }
 
   key(sessionId: string): string {
-    return sessionKey(this.#link.keyPrefix, sessionId);
+    return keys.session(this.#link.keyPrefix, sessionId);
   }
 
   async get(sessionId: string | undefined): Promise<LoginUser | null> {

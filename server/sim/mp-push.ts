@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import { createHash, randomInt } from 'node:crypto';
-import { encryptEventMessage, eventSignature, AES_KEY_RE } from '../wechat/event-crypto.js';
-import { buildWechatXml } from '../wechat/event-xml.js';
+import { encryptEventMessage, eventSignature, AES_KEY_RE } from '../wechat/push/crypto.js';
+import { buildWechatXml } from '../wechat/push/xml.js';
 import type { SimDeps } from './deps.js';
 import { readJsonBody } from './respond.js';
 

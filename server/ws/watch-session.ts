@@ -31,10 +31,6 @@ export class WatchSession {
     socket.on('close', () => void this.#socketOnClose());
   }
 
-  get state(): SessionState {
-    return this.#state;
-  }
-
   async #socketOnMessage(data: unknown): Promise<void> {
     if (this.#state !== 'awaiting-watch') {
       return this.#fail(new AppError('bad_request', 'this socket is already watching a login'));

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { startRedisServer, type RedisServerHandle } from '../../server/redis/redis-server.js';
+import { startRedisServer, type RedisServerHandle } from '../../server/dev/redis-server.js';
 import { RedisLink } from '../../server/redis/link.js';
 import { standaloneTarget } from '../../server/redis/target.js';
 import { silentLogger } from '../../server/log.js';

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { startRedisServer, type RedisServerHandle } from '../../server/redis/redis-server.js';
+import { startRedisServer, type RedisServerHandle } from '../../server/dev/redis-server.js';
 
 /** A real Sentinel deployment on free ports: one master, one replica, three sentinels (quorum 2). */
 export interface SentinelCluster {

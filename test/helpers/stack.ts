@@ -1,5 +1,5 @@
 import type { Config } from '../../server/config.js';
-import { startRedisServer, type RedisServerHandle } from '../../server/redis/redis-server.js';
+import { startRedisServer, type RedisServerHandle } from '../../server/dev/redis-server.js';
 import { startRoles } from './roles.js';
 
 export interface TestStack {

@@ -1,12 +1,13 @@
 import Router from '@koa/router';
 import { AppError } from '../../errors.js';
-import { hashSecret, newSecret, safeEqual, LOGIN_ID_RE } from '../../logins/ids.js';
-import { MINIPROGRAM_MODE } from '../../logins/miniprogram-mode.js';
-import { effectiveStatus, type LoginRecord, type LoginUser } from '../../logins/model.js';
+import { newSecret } from '../../logins/ids.js';
+import { hashSecret, safeEqual } from '../../util/crypto.js';
+import { MINIPROGRAM_MODE } from './mode.js';
+import type { LoginRecord, LoginUser } from '../../logins/model.js';
 import { WechatApiError, WECHAT_ERRCODES } from '../../wechat/errors.js';
 import type { MiniProgramClient } from '../../wechat/miniprogram-client.js';
-import type { HttpDeps } from '../deps.js';
-import { readJson, requireString } from '../body.js';
+import type { HttpDeps } from '../../http/deps.js';
+import { readJson, requireString } from '../../http/body.js';
 
 /** jscode2session errcodes the mini program can act on, as our own codes (wechat-api.md §5). */
 const CODE_ERRORS: ReadonlyMap<number, { code: 'invalid_code' | 'code_used' | 'code_blocked'; message: string }> =
@@ -34,7 +35,7 @@ export function miniProgramRouter(deps: HttpDeps, client: MiniProgramClient): Ro
 
   router.post('/scan', async (ctx) => {
     const body = await readJson(ctx);
-    const rec = await loadLive(requireString(body, 'scene', 32));
+    const rec = await store.getLive(requireString(body, 'scene', 32), MINIPROGRAM_MODE);
     const code = requireString(body, 'code', 128);
     if (rec.status !== 'pending')
       throw new AppError('invalid_transition', 'this code has already been scanned', { status: rec.status });
@@ -59,20 +60,9 @@ export function miniProgramRouter(deps: HttpDeps, client: MiniProgramClient): Ro
     ctx.body = { status: done.status };
   });
 
-  /** A `miniprogram` login that can still be acted on; another mode's id is as unknown as a made-up one. */
-  async function loadLive(scene: string): Promise<LoginRecord> {
-    const rec = LOGIN_ID_RE.test(scene) ? await store.get(scene) : null;
-    if (!rec || rec.mode !== MINIPROGRAM_MODE) throw new AppError('unknown_login', 'this code is unknown or expired');
-    const status = effectiveStatus(rec, store.now());
-    if (status === 'expired') throw new AppError('login_expired', 'this code has expired; refresh it on your computer');
-    if (status !== 'pending' && status !== 'scanned')
-      throw new AppError('invalid_transition', `this login is already ${status}`, { status });
-    return rec;
-  }
-
   /** The login, scanned by the phone holding `mpToken`; `forbidden` for any other caller. */
   async function authorize(body: Record<string, unknown>): Promise<LoginRecord> {
-    const rec = await loadLive(requireString(body, 'scene', 32));
+    const rec = await store.getLive(requireString(body, 'scene', 32), MINIPROGRAM_MODE);
     const mpToken = requireString(body, 'mpToken', 64);
     if (rec.status !== 'scanned' || !rec.phoneHash || !safeEqual(hashSecret(mpToken), rec.phoneHash)) {
       throw new AppError('forbidden', 'the mpToken does not match this login');

@@ -1,17 +1,16 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { RedisLink } from '../redis/link.js';
-import { ModeRegistry, oauthMode, type LoginMode } from '../logins/modes.js';
-import { mpQrcodeMode } from '../logins/mp-qrcode-mode.js';
-import { miniProgramMode } from '../logins/miniprogram-mode.js';
+import { ModeRegistry, type LoginMode } from './registry.js';
+import { oauthMode } from './oauth/mode.js';
+import { mpQrcodeMode } from './mp-qrcode/mode.js';
+import { miniProgramMode } from './miniprogram/mode.js';
 import { MiniProgramClient } from '../wechat/miniprogram-client.js';
 import { AccessTokenManager, type TokenHealth } from '../wechat/token/manager.js';
 
 /** The login modes this http server offers, and what they need that must be stopped with it. */
 export interface LoginModes {
   readonly modes: ModeRegistry;
-  /** Set when the `miniprogram` mode is offered (its `/api/mp/*` routes need it). */
-  readonly miniProgram: MiniProgramClient | undefined;
   /** Each shared access_token's metrics (age, upstream fetches, last error), by appid, for /healthz. */
   tokenHealth(): Record<string, TokenHealth>;
   stop(): Promise<void>;
@@ -42,16 +41,16 @@ export function buildLoginModes(config: Config, link: RedisLink, logger: Logger)
     managers.push({ appid: app.appid, manager });
     return manager;
   };
-  if (config.wechat.token) list.push(mpQrcodeMode({ endpoint, tokens: tokensFor(config.wechat) }));
-  let miniProgram: MiniProgramClient | undefined;
+  if (config.wechat.token) {
+    list.push(mpQrcodeMode({ endpoint, tokens: tokensFor(config.wechat), serverToken: config.wechat.token }));
+  }
   if (config.miniProgram) {
     // getwxacodeunlimit is drawn with the mini program's own global token, not the Official Account's.
-    list.push(miniProgramMode({ endpoint, tokens: tokensFor(config.miniProgram), link }));
-    miniProgram = new MiniProgramClient({ ...endpoint, ...config.miniProgram });
+    const client = new MiniProgramClient({ ...endpoint, ...config.miniProgram });
+    list.push(miniProgramMode({ endpoint, tokens: tokensFor(config.miniProgram), link, client }));
   }
   return {
     modes: new ModeRegistry(list),
-    miniProgram,
     tokenHealth() {
       return Object.fromEntries(managers.map(({ appid, manager }) => [appid, manager.health()]));
     },

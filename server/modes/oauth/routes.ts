@@ -1,14 +1,23 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { AppError } from '../../errors.js';
-import { hashSecret, newSecret, safeEqual, LOGIN_ID_RE } from '../../logins/ids.js';
-import { effectiveStatus, type LoginRecord, type LoginUser } from '../../logins/model.js';
+import { newSecret } from '../../logins/ids.js';
+import { hashSecret, safeEqual } from '../../util/crypto.js';
+import type { LoginRecord, LoginUser } from '../../logins/model.js';
 import { buildAuthorizeUrl } from '../../wechat/oauth-client.js';
 import { WechatApiError } from '../../wechat/errors.js';
-import type { HttpDeps } from '../deps.js';
-import { readForm } from '../body.js';
-import { confirmPage, messagePage, scanWithWechatPage } from '../pages.js';
-import { PHONE_COOKIE, csrfToken, describeUserAgent, isWechatBrowser, signState, verifyState } from '../security.js';
+import type { HttpDeps } from '../../http/deps.js';
+import { OAUTH_MODE } from './mode.js';
+import { readForm } from '../../http/body.js';
+import { confirmPage, messagePage, scanWithWechatPage } from '../../http/pages.js';
+import {
+  PHONE_COOKIE,
+  csrfToken,
+  describeUserAgent,
+  isWechatBrowser,
+  signState,
+  verifyState,
+} from '../../http/security.js';
 
 /**
  * What the phone sees: the scan URL, WeChat's OAuth callback and the confirm/cancel forms. Errors thrown here
@@ -21,7 +30,7 @@ export function phoneRouter(deps: HttpDeps): Router {
 
   // The scan URL in the QR code.
   router.get('/l/:id', async (ctx) => {
-    const rec = await loadLive(ctx.params.id);
+    const rec = await store.getLive(ctx.params.id, OAUTH_MODE);
     if (!config.devMode && !isWechatBrowser(ctx.get('user-agent'))) {
       ctx.body = scanWithWechatPage();
       return;
@@ -63,11 +72,11 @@ export function phoneRouter(deps: HttpDeps): Router {
     // WeChat's in-app browser may repeat the callback after LOGIN_CONFIRM=auto already confirmed: same phone,
     // same outcome page, not an error.
     const done = await store.get(id);
-    if (done?.status === 'confirmed' && done.mode === 'oauth' && done.user && phoneMatches(ctx, done)) {
+    if (done?.status === 'confirmed' && done.mode === OAUTH_MODE && done.user && phoneMatches(ctx, done)) {
       ctx.body = confirmedPage();
       return;
     }
-    const rec = await loadLive(id);
+    const rec = await store.getLive(id, OAUTH_MODE);
     const phoneToken = requirePhone(ctx, rec);
     const code = str(ctx.query.code);
     if (!code) {
@@ -99,7 +108,7 @@ export function phoneRouter(deps: HttpDeps): Router {
   });
 
   router.post('/l/:id/confirm', async (ctx) => {
-    const rec = await loadLive(ctx.params.id);
+    const rec = await store.getLive(ctx.params.id, OAUTH_MODE);
     await requireCsrf(ctx, rec);
     if (!rec.user) throw new AppError('invalid_transition', 'sign in with WeChat before confirming');
     await store.transition(rec.id, 'confirm');
@@ -107,25 +116,11 @@ export function phoneRouter(deps: HttpDeps): Router {
   });
 
   router.post('/l/:id/cancel', async (ctx) => {
-    const rec = await loadLive(ctx.params.id);
+    const rec = await store.getLive(ctx.params.id, OAUTH_MODE);
     await requireCsrf(ctx, rec);
     await store.transition(rec.id, 'cancel');
     ctx.body = messagePage('cancelled', { zh: '已取消登录', en: 'Login cancelled' });
   });
-
-  /** The login, if it can still be scanned/confirmed; otherwise the error that explains why not. */
-  async function loadLive(id: string | undefined): Promise<LoginRecord> {
-    const rec = id && LOGIN_ID_RE.test(id) ? await store.get(id) : null;
-    // Logins of the other modes are finished by their own flows, never through web OAuth.
-    if (!rec || rec.mode !== 'oauth') throw new AppError('unknown_login', 'this QR code is unknown or expired');
-    const status = effectiveStatus(rec, store.now());
-    if (status === 'expired')
-      throw new AppError('login_expired', 'this QR code has expired; refresh it on your computer');
-    if (status !== 'pending' && status !== 'scanned') {
-      throw new AppError('invalid_transition', `this login is already ${status}`, { status });
-    }
-    return rec;
-  }
 
   function phoneCookie(ctx: Context): string | undefined {
     return ctx.cookies.get(PHONE_COOKIE) ?? undefined;

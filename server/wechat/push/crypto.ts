@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { safeEqual } from '../logins/ids.js';
+import { safeEqual } from '../../util/crypto.js';
 
 /**
  * WeChat's server-push signatures and "safe mode" message encryption (wechat-api.md §4). Used by the app's

@@ -1,7 +1,10 @@
-import type { RedisLink } from '../redis/link.js';
-import type { TokenSource, WechatEndpoint } from '../wechat/api-call.js';
-import { getUnlimitedWxaCode, sniffImageType } from '../wechat/qr-client.js';
-import type { LoginMode } from './modes.js';
+import type { RedisLink } from '../../redis/link.js';
+import type { TokenSource, WechatEndpoint } from '../../wechat/api-call.js';
+import { getUnlimitedWxaCode, sniffImageType } from '../../wechat/qr-client.js';
+import type { LoginMode } from '../registry.js';
+import type { MiniProgramClient } from '../../wechat/miniprogram-client.js';
+import { miniProgramRouter } from './routes.js';
+import { keys } from '../../redis/keys.js';
 
 export const MINIPROGRAM_MODE = 'miniprogram';
 /** The mini program page the code opens; it reads `scene` (the login id) from its launch options. */
@@ -17,10 +20,12 @@ export function miniProgramMode(opts: {
   endpoint: WechatEndpoint;
   tokens: TokenSource;
   link: RedisLink;
+  /** The mini program's jscode2session client, used by its `/api/mp/*` routes. */
+  client: MiniProgramClient;
   clock?: () => number;
 }): LoginMode {
   const clock = opts.clock ?? Date.now;
-  const key = (id: string) => `${opts.link.keyPrefix}login-code:${id}`;
+  const key = (id: string) => keys.loginCode(opts.link.keyPrefix, id);
   return {
     name: MINIPROGRAM_MODE,
     async prepare({ id, expiresAt }) {
@@ -31,6 +36,7 @@ export function miniProgramMode(opts: {
     },
     // The simulator plays the mini program the code opens (scene = the login id).
     devPhoneUrl: (login, openBase) => `${openBase}/sim/phone/miniprogram?scene=${encodeURIComponent(login.id)}`,
+    routes: (deps) => miniProgramRouter(deps, opts.client),
     async qrImage(login) {
       const bytes = await opts.link.command.getBuffer(key(login.id));
       const type = bytes && sniffImageType(bytes);

@@ -1,5 +1,7 @@
+import type Router from '@koa/router';
 import { AppError } from '../errors.js';
-import type { LoginRecord } from './model.js';
+import type { HttpDeps } from '../http/deps.js';
+import type { LoginRecord } from '../logins/model.js';
 
 /** What a login mode decides when a login is created: what the QR code holds. */
 export interface PreparedLogin {
@@ -10,8 +12,8 @@ export interface PreparedLogin {
 }
 
 /**
- * A login mode is a pluggable strategy: the store and the state machine are shared; a mode only decides what
- * the QR code holds and how the phone reaches the confirm step.
+ * A login mode is one vertical slice: the store, the state machine and the watch hub are shared (`logins/`); a
+ * mode decides what the QR code holds (`prepare`) and owns the routes by which the phone reaches the confirm step.
  */
 export interface LoginMode {
   readonly name: string;
@@ -26,24 +28,14 @@ export interface LoginMode {
    * sees it (in dev, the simulator). Absent → the mode offers no simulated phone.
    */
   devPhoneUrl?(login: Pick<LoginRecord, 'id' | 'scanUrl'>, openBase: string): string;
+  /** The phone-side routes of this mode (the scan URL and OAuth callback, WeChat's pushes, the mini program's API). */
+  routes?(deps: HttpDeps): Router;
 }
 
 /** A ready-made code image. */
 export interface QrImage {
   readonly type: string;
   readonly body: Buffer;
-}
-
-/** Web OAuth (the default): the QR holds our own scan URL; the phone goes through WeChat's OAuth. */
-export function oauthMode(publicUrl: string): LoginMode {
-  return {
-    name: 'oauth',
-    async prepare({ id }) {
-      return { scanUrl: `${publicUrl}/l/${id}` };
-    },
-    // Any browser may open the scan URL in dev mode; the simulator's consent page plays WeChat from there.
-    devPhoneUrl: (login) => login.scanUrl,
-  };
 }
 
 /** The set of modes a server offers, looked up by name. */
@@ -70,5 +62,10 @@ export class ModeRegistry {
   /** The names offered, in registration order. */
   names(): string[] {
     return [...this.#modes.keys()];
+  }
+
+  /** The modes offered, in registration order. */
+  all(): LoginMode[] {
+    return [...this.#modes.values()];
   }
 }

@@ -5,8 +5,8 @@ import {
   encryptEventMessage,
   eventSignature,
   verifyEventSignature,
-} from '../server/wechat/event-crypto.js';
-import { buildWechatXml, parseWechatXml } from '../server/wechat/event-xml.js';
+} from '../server/wechat/push/crypto.js';
+import { buildWechatXml, parseWechatXml } from '../server/wechat/push/xml.js';
 
 const AES_KEY = 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C';
 const APPID = 'wx5c1a7e0d3b2f4a61';

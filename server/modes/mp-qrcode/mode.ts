@@ -1,7 +1,8 @@
-import type { TokenSource, WechatEndpoint } from '../wechat/api-call.js';
-import { createSceneQr } from '../wechat/qr-client.js';
-import { LOGIN_ID_RE } from './ids.js';
-import type { LoginMode } from './modes.js';
+import type { TokenSource, WechatEndpoint } from '../../wechat/api-call.js';
+import { createSceneQr } from '../../wechat/qr-client.js';
+import { LOGIN_ID_RE } from '../../logins/ids.js';
+import type { LoginMode } from '../registry.js';
+import { wechatEventsRouter } from './events-route.js';
 
 export const MP_QRCODE_MODE = 'mp-qrcode';
 
@@ -28,7 +29,13 @@ export function loginIdFromScene(scene: string): string | null {
  * (`http://weixin.qq.com/q/…`) carrying the login's scene; WeChat pushes a `subscribe`/`SCAN` event to
  * `/wechat/events`, which confirms the login. The ticket is kept to cross-check the event.
  */
-export function mpQrcodeMode(opts: { endpoint: WechatEndpoint; tokens: TokenSource; clock?: () => number }): LoginMode {
+export function mpQrcodeMode(opts: {
+  endpoint: WechatEndpoint;
+  tokens: TokenSource;
+  /** The account's server token (WECHAT_TOKEN), which signs the pushes to `/wechat/events`. */
+  serverToken: string;
+  clock?: () => number;
+}): LoginMode {
   const clock = opts.clock ?? Date.now;
   return {
     name: MP_QRCODE_MODE,
@@ -39,5 +46,6 @@ export function mpQrcodeMode(opts: { endpoint: WechatEndpoint; tokens: TokenSour
     },
     // The simulator's phone "scans" the URL the QR holds and pushes the event, as WeChat would.
     devPhoneUrl: (login, openBase) => `${openBase}/sim/phone/mp-qrcode?url=${encodeURIComponent(login.scanUrl)}`,
+    routes: (deps) => wechatEventsRouter(deps, opts.serverToken),
   };
 }

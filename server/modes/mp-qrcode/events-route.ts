@@ -1,0 +1,69 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { AppError } from '../../errors.js';
+import { readBody } from '../../http/body.js';
+import type { HttpDeps } from '../../http/deps.js';
+import { openPush, type PushQuery, type PushSecrets, requirePushSignature } from '../../wechat/push/authenticate.js';
+import { PushReplayGuard } from '../../wechat/push/replay-guard.js';
+import { confirmFromScan } from './scan-event.js';
+
+/**
+ * The Official Account's server URL (`/wechat/events`, docs/wechat.md): the GET handshake, and the POSTed
+ * `subscribe`/`SCAN` events of the parametric login QR, plaintext or safe mode (AES). Three parts: `openPush`
+ * authenticates and parses (pure), the replay guard claims nonces and dedupes retries (Redis), and
+ * `confirmFromScan` is this mode's handler. Anything authentic is answered `success` — any other answer makes
+ * WeChat show the user "this account cannot provide service" — and what we do not act on is logged instead.
+ */
+export function wechatEventsRouter(deps: HttpDeps, serverToken: string): Router {
+  const { config, store, link, logger } = deps;
+  const secrets: PushSecrets = { token: serverToken, appid: config.wechat.appid, aesKey: config.wechat.aesKey };
+  const guard = new PushReplayGuard({ link, logger });
+  const router = new Router();
+
+  // The handshake changes nothing and echoes what the caller sent, so it gets the freshness check but no nonce
+  // claim (a replayed handshake proves nothing an attacker could use, and needs no Redis).
+  router.get('/wechat/events', (ctx) => {
+    const q = pushQuery(ctx);
+    requirePushSignature(q, secrets, store.now());
+    if (q.echostr === undefined) throw new AppError('bad_request', 'missing echostr');
+    ctx.type = 'text/plain';
+    ctx.body = q.echostr;
+  });
+
+  router.post('/wechat/events', async (ctx) => {
+    const q = pushQuery(ctx);
+    const msg = openPush(q, await readBody(ctx), secrets, store.now());
+    await guard.claimNonce(q.timestamp ?? '', q.nonce ?? '', msg);
+    ctx.type = 'text/plain';
+    ctx.body = 'success';
+    if (msg.MsgType !== 'event' || (msg.Event !== 'subscribe' && msg.Event !== 'SCAN')) {
+      logger.info({ msgType: msg.MsgType, event: msg.Event }, 'wechat push ignored: not a QR scan event');
+      return;
+    }
+    const openid = msg.FromUserName;
+    const createTime = msg.CreateTime;
+    if (!openid || !createTime) {
+      logger.warn({ event: msg.Event }, 'wechat scan event without FromUserName/CreateTime ignored');
+      return;
+    }
+    // WeChat's documented dedupe key for events is FromUserName + CreateTime; the event and its key are added
+    // because a retry repeats them byte for byte, while one user scanning two login QR codes within the same
+    // second must not lose the second. Two deliveries racing past this check are harmless — the transition
+    // script lets one confirm, the other gets invalid_transition and is answered `success`.
+    const eventId = [openid, createTime, msg.Event, msg.EventKey ?? ''];
+    if (await guard.done(eventId)) {
+      logger.info({ event: msg.Event, createTime }, 'wechat push retry deduplicated');
+      return;
+    }
+    const scan = { event: msg.Event, eventKey: msg.EventKey ?? '', openid, ticket: msg.Ticket } as const;
+    if (await confirmFromScan(store, logger, scan)) await guard.markDone(eventId);
+  });
+
+  return router;
+}
+
+function pushQuery(ctx: Context): PushQuery {
+  const out: Record<string, string | undefined> = {};
+  for (const [name, v] of Object.entries(ctx.query)) out[name] = Array.isArray(v) ? v[0] : v;
+  return out;
+}

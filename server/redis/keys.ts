@@ -1,0 +1,33 @@
+/**
+ * Every Redis key and pub/sub channel scanlogin uses, named in one place, so a reader can see the whole keyspace
+ * and no two rooms pick the same name. Keys take the link's current prefix (read at each use, so a reloaded
+ * `keyPrefix` applies to every key at once); channels are logical names the link prefixes itself, so live
+ * subscriptions move with a prefix reload.
+ */
+export const keys = {
+  /** One login's hash (state machine fields), readable for a grace period after its deadline. */
+  login: (prefix: string, id: string) => `${prefix}login:${id}`,
+  /** A mini-program login's code image (binary), expiring at the login's deadline. */
+  loginCode: (prefix: string, id: string) => `${prefix}login-code:${id}`,
+  /** A browser session (versioned JSON). */
+  session: (prefix: string, sessionId: string) => `${prefix}session:${sessionId}`,
+  /** One process's registration for `doctor` (versioned JSON, heartbeat-refreshed). */
+  node: (prefix: string, nodeId: string) => `${prefix}nodes:${nodeId}`,
+  /** The SCAN pattern matching every node registration. */
+  nodesPattern: (prefix: string) => `${prefix}nodes:*`,
+  /** Login creations by one client address in one window. */
+  rate: (prefix: string, clientIp: string, window: number) => `${prefix}rate:create:${clientIp}:${window}`,
+  /** A WeChat push's (timestamp, nonce), claimed by the first message it signed. */
+  wxNonce: (prefix: string, timestamp: string, nonce: string) => `${prefix}wx-nonce:${timestamp}:${nonce}`,
+  /** A WeChat scan event that already did its work (dedupes WeChat's retries). */
+  wxEvent: (prefix: string, parts: readonly string[]) => `${prefix}wx-event:${parts.join(':')}`,
+  /** One appid's shared global access_token; its lock and recovery gates hang below it (`…:lock`, …). */
+  token: (prefix: string, appid: string) => `${prefix}wechat:token:${appid}`,
+  /** The fleet lock guarding the work that produces `key`'s value. */
+  lock: (key: string) => `${key}:lock`,
+} as const;
+
+export const channels = {
+  /** Every new version of one login (published by the same Lua script that writes it). */
+  loginEvents: (id: string) => `login-events:${id}`,
+} as const;
