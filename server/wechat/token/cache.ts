@@ -1,16 +1,15 @@
 import { z } from 'zod';
-import { toAppError } from '../../errors.js';
+import { AppError, toAppError } from '../../errors.js';
 import type { RedisLink } from '../../redis/link.js';
-
-/** The API a cached token came from. */
-export type TokenSource = 'stable_token' | 'token';
+import { WechatApiError } from '../errors.js';
+import type { TokenIssuer } from './fetcher.js';
 
 /** One cached global access_token. Times are ms since epoch by the manager's clock. */
 export interface CachedToken {
   readonly token: string;
   readonly expiresAt: number;
   readonly fetchedAt: number;
-  readonly source: TokenSource;
+  readonly source: TokenIssuer;
 }
 
 /** What a failed upstream fetch left for the other waiters, so they fail fast instead of fetching again. */
@@ -169,6 +168,19 @@ export class TokenCache {
     const keys = this.#keys();
     await redis(() => this.#link.command.set(keys.failure, JSON.stringify(failure), 'PX', ttlMs));
   }
+}
+
+/** What a failed fetch leaves for the others: WeChat's errcode when it gave one, else the message. */
+export function failureOf(err: unknown, api: string): FetchFailure {
+  if (err instanceof WechatApiError)
+    return { api: err.api, errcode: err.errcode, errmsg: err.errmsg, message: err.message };
+  return { api, message: err instanceof Error ? err.message : String(err) };
+}
+
+/** The error a waiter throws for the holder's failed fetch: the same errcode, so callers can branch on it. */
+export function failureError(f: FetchFailure): AppError {
+  if (f.errcode !== undefined) return new WechatApiError(f.api, f.errcode, f.errmsg ?? '');
+  return new AppError('wechat_error', f.message);
 }
 
 function decodeFailure(raw: string | null): FetchFailure | undefined {
