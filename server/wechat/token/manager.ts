@@ -3,7 +3,8 @@ import type { Logger } from '../../log.js';
 import { FleetLock } from '../../redis/fleet-lock.js';
 import type { RedisLink } from '../../redis/link.js';
 import { WECHAT_ERRCODES } from '../errors.js';
-import { failureError, TokenCache, tokenKeys, type CachedToken, type CacheSnapshot } from './cache.js';
+import { TokenCache, tokenKeys, type CacheSnapshot } from './cache.js';
+import { failureError, type CachedToken } from './codec.js';
 import { TokenFetcher, type TokenIssuer, type TokenMode } from './fetcher.js';
 import { RecoveryPolicy } from './recovery-policy.js';
 import { TokenRefresher } from './refresher.js';
@@ -38,7 +39,7 @@ export interface TokenHealth {
   readonly source: TokenIssuer;
 }
 
-/** errcodes that mean "this token is no good" (wechat-api.md §3): superseded (40001), expired, unknown. */
+/** errcodes that mean "this token is no good" (wechat-api.md §3): superseded, expired, unknown. */
 const REJECTED_TOKEN = new Set<number>([
   WECHAT_ERRCODES.INVALID_CREDENTIAL,
   WECHAT_ERRCODES.ACCESS_TOKEN_EXPIRED,

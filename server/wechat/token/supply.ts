@@ -1,6 +1,7 @@
 import type { Logger } from '../../log.js';
 import type { RedisLink } from '../../redis/link.js';
-import { failureOf, type CachedToken, type CacheValue, type TokenCache } from './cache.js';
+import type { TokenCache } from './cache.js';
+import { failureOf, type CachedToken, type CacheValue } from './codec.js';
 import type { FetchedToken, TokenFetcher } from './fetcher.js';
 
 /** A failed fetch makes every other caller fail fast for this long instead of fetching again (quota!). */
