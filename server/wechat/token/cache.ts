@@ -1,30 +1,13 @@
-import { z } from 'zod';
 import { toAppError } from '../../errors.js';
 import type { RedisLink } from '../../redis/link.js';
-
-/** The API a cached token came from. */
-export type TokenSource = 'stable_token' | 'token';
-
-/** One cached global access_token. Times are ms since epoch by the manager's clock. */
-export interface CachedToken {
-  readonly token: string;
-  readonly expiresAt: number;
-  readonly fetchedAt: number;
-  readonly source: TokenSource;
-}
-
-/** What a failed upstream fetch left for the other waiters, so they fail fast instead of fetching again. */
-export interface FetchFailure {
-  readonly errcode?: number;
-  readonly errmsg?: string;
-  readonly api: string;
-  readonly message: string;
-}
-
-export type CacheValue =
-  | { readonly state: 'hit'; readonly entry: CachedToken }
-  | { readonly state: 'missing' }
-  | { readonly state: 'corrupt'; readonly reason: string; readonly bytes: number };
+import {
+  decodeFailure,
+  decodeToken,
+  encodeToken,
+  type CachedToken,
+  type CacheValue,
+  type FetchFailure,
+} from './codec.js';
 
 /** The cache and its failure marker, read in one round trip. */
 export interface CacheSnapshot {
@@ -51,50 +34,6 @@ export function tokenKeys(prefix: string, appid: string): TokenKeys {
     recovery: `${token}:recovery`,
     forceDay: (day) => `${token}:force:${day}`,
   };
-}
-
-const VERSION = 1;
-const Entry = z.object({
-  v: z.literal(VERSION),
-  token: z.string().min(1),
-  expiresAt: z.number().int(),
-  fetchedAt: z.number().int(),
-  source: z.enum(['stable_token', 'token']),
-});
-const Failure = z.object({
-  errcode: z.number().optional(),
-  errmsg: z.string().optional(),
-  api: z.string(),
-  message: z.string(),
-});
-
-/** `{"v":1,"token","expiresAt","fetchedAt","source"}`: plain versioned JSON any language can read. */
-export function encodeToken(entry: CachedToken): string {
-  return JSON.stringify({
-    v: VERSION,
-    token: entry.token,
-    expiresAt: entry.expiresAt,
-    fetchedAt: entry.fetchedAt,
-    source: entry.source,
-  });
-}
-
-/** Decodes a stored value; never throws. A value another writer left in another format is `corrupt`. */
-export function decodeToken(raw: string | null): CacheValue {
-  if (raw === null) return { state: 'missing' };
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch {
-    return { state: 'corrupt', reason: 'not JSON', bytes: raw.length };
-  }
-  const v = (json as { v?: unknown } | null)?.v;
-  if (v !== VERSION)
-    return { state: 'corrupt', reason: `unknown version ${JSON.stringify(v) ?? 'none'}`, bytes: raw.length };
-  const parsed = Entry.safeParse(json);
-  if (!parsed.success) return { state: 'corrupt', reason: 'unexpected shape', bytes: raw.length };
-  const { token, expiresAt, fetchedAt, source } = parsed.data;
-  return { state: 'hit', entry: { token, expiresAt, fetchedAt, source } };
 }
 
 /** Writes the token only while `lockKey` still holds our value, so a holder whose lock expired cannot overwrite. */
@@ -125,6 +64,7 @@ export class TokenCache {
     this.#keys = keys;
   }
 
+  /** This appid's keys under the current prefix. */
   get keys(): TokenKeys {
     return this.#keys();
   }
@@ -168,16 +108,6 @@ export class TokenCache {
   async recordFailure(failure: FetchFailure, ttlMs: number): Promise<void> {
     const keys = this.#keys();
     await redis(() => this.#link.command.set(keys.failure, JSON.stringify(failure), 'PX', ttlMs));
-  }
-}
-
-function decodeFailure(raw: string | null): FetchFailure | undefined {
-  if (raw === null) return undefined;
-  try {
-    const parsed = Failure.safeParse(JSON.parse(raw));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
   }
 }
 

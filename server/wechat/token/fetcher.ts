@@ -5,6 +5,9 @@ import { wechatFetch, wechatJson } from '../api-call.js';
 /** Which WeChat API issues our global access_token (wechat-api.md §3). */
 export type TokenMode = 'stable' | 'token';
 
+/** The WeChat API that issued a token, as stored with it and shown in /healthz (`source`). */
+export type TokenIssuer = 'stable_token' | 'token';
+
 /** What one upstream call returned: the token and WeChat's `expires_in`, in ms. */
 export interface FetchedToken {
   readonly token: string;
@@ -14,6 +17,7 @@ export interface FetchedToken {
 const TokenBody = z.object({ access_token: z.string().min(1), expires_in: z.number().int().positive() });
 
 const API = { stable: '/cgi-bin/stable_token', token: '/cgi-bin/token' } as const;
+const ISSUER = { stable: 'stable_token', token: 'token' } as const satisfies Record<TokenMode, TokenIssuer>;
 
 /**
  * One HTTP request for a global access_token; no caching, locking or retrying (the manager decides when).
@@ -39,6 +43,11 @@ export class TokenFetcher {
   /** The API path this fetcher calls, e.g. `/cgi-bin/stable_token`. */
   get api(): string {
     return API[this.mode];
+  }
+
+  /** The issuer of the tokens this fetcher gets, e.g. `stable_token`. */
+  get issuer(): TokenIssuer {
+    return ISSUER[this.mode];
   }
 
   /** Fetches a token. `forceRefresh` applies to stable_token only (20/day, ≥ 30 s apart, WeChat-enforced). */
