@@ -5,7 +5,7 @@ import { buildWechatXml } from '../wechat/event-xml.js';
 import type { SimDeps } from './deps.js';
 import { readJsonBody } from './respond.js';
 
-/** WeChat waits 5 s for the developer's server and tries 3 times in all (wechat-api.md §4). */
+/** WeChat waits 5 s for the developer's server and tries 3 times in all (docs/wechat.md §6.3). */
 export const PUSH_TIMEOUT_MS = 5000;
 export const PUSH_TRIES = 3;
 

@@ -9,7 +9,7 @@ import type { Scope } from './store.js';
 
 type Check<T> = { ok: true; value: T } | { ok: false; errcode: number | undefined; message: string };
 
-/** wechat-api.md §1: state is `[a-zA-Z0-9]`, at most 128 bytes, returned unchanged. */
+/** docs/wechat.md §2: state is `[a-zA-Z0-9]`, at most 128 bytes, returned unchanged. */
 const STATE_RE = /^[a-zA-Z0-9]{0,128}$/;
 
 /**
@@ -83,7 +83,7 @@ export function connectRouter(deps: SimDeps): Router {
 
 /**
  * The simulator's own consent endpoint (the phone-side "Allow"/"Deny"), not a WeChat API, so not counted.
- * allow → `redirect_uri?code=CODE&state=STATE`; deny → `redirect_uri?state=STATE` with no code (§1).
+ * allow → `redirect_uri?code=CODE&state=STATE`; deny → `redirect_uri?state=STATE` with no code (docs/wechat.md §2).
  */
 export function consentRouter(deps: SimDeps): Router {
   const router = new Router();

@@ -3,7 +3,7 @@ import { AppError } from '../errors.js';
 import { newRid } from './ids.js';
 
 /**
- * The errcodes the simulator emits, with WeChat's own errmsg texts (wechat-api.md). Kept here, apart from
+ * The errcodes the simulator emits, with WeChat's own errmsg texts (docs/wechat.md §9). Kept here, apart from
  * the client's constants in server/wechat/errors.ts, so a wrong number on either side shows up in tests
  * instead of being silently agreed on.
  */
@@ -44,7 +44,7 @@ export function errmsgOf(errcode: WxErrcode): string {
 
 /**
  * Writes a WeChat API body. WeChat serves `sns/*` as `text/plain` (no charset) even though it is UTF-8
- * JSON (wechat-api.md: "Content-Type is not reliable"), so clients must parse regardless of the header.
+ * JSON (docs/wechat.md §1: the Content-Type is not reliable), so clients must parse regardless of the header.
  */
 export function wxJson(ctx: Context, body: Record<string, unknown>): void {
   ctx.status = 200;

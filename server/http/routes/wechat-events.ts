@@ -10,7 +10,7 @@ import type { HttpDeps } from '../deps.js';
 import { readBody } from '../body.js';
 
 /**
- * WeChat retries an unanswered push 3 times over ~15 s (wechat-api.md §4); a delivery that confirmed its
+ * WeChat retries an unanswered push 3 times over ~15 s (docs/wechat.md §6.3); a delivery that confirmed its
  * login is remembered for 5 minutes, comfortably longer, so every retry of it is answered without doing the
  * work twice.
  */
@@ -34,7 +34,7 @@ export const NONCE_CLAIM_TTL_S = 2 * SIGNATURE_MAX_SKEW_S;
 const SUBSCRIBE_PREFIX = 'qrscene_';
 
 /**
- * The Official Account's server URL (`/wechat/events`, wechat-api.md §4): the GET handshake, and the POSTed
+ * The Official Account's server URL (`/wechat/events`, docs/wechat.md §6): the GET handshake, and the POSTed
  * `subscribe`/`SCAN` events of the parametric login QR, plaintext or safe mode (AES). Registered only when
  * WECHAT_TOKEN is configured. Anything authentic is answered `success` — any other answer makes WeChat show
  * the user "this account cannot provide service" — and what we do not act on is logged instead.
@@ -147,7 +147,7 @@ export function wechatEventsRouter(deps: HttpDeps, serverToken: string): Router 
    * same message. The exception is deliberate: whether WeChat's retries re-sign with a fresh nonce is not
    * documented (our simulator repeats the request byte for byte, the worst case), and an identical message does
    * nothing a retry may not do — the event dedupe and the transition script make it idempotent. What the
-   * claim stops is the reviewer's exploit: an old triple from a log signing a forged FromUserName.
+   * claim stops is a replay: an old triple from an access log signing a forged FromUserName.
    */
   async function claimNonce(ctx: Context, msg: Record<string, string>): Promise<void> {
     const key = `${link.keyPrefix}wx-nonce:${query(ctx, 'timestamp') ?? ''}:${query(ctx, 'nonce') ?? ''}`;

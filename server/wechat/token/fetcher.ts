@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import { wechatFetch, wechatJson } from '../api-call.js';
 
-/** Which WeChat API issues our global access_token (wechat-api.md §3). */
+/** Which WeChat API issues our global access_token (docs/wechat.md §4). */
 export type TokenMode = 'stable' | 'token';
 
 /** What one upstream call returned: the token and WeChat's `expires_in`, in ms. */

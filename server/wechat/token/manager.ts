@@ -43,19 +43,19 @@ export interface TokenHealth {
   readonly source: TokenSource;
 }
 
-/** errcodes that mean "this token is no good" (wechat-api.md §3): superseded, expired, unknown. */
+/** errcodes that mean "this token is no good" (docs/wechat.md §4): superseded, expired, unknown. */
 const REJECTED_TOKEN = new Set([40001, 42001, 40014]);
 /** A failed fetch makes every other caller fail fast for this long instead of fetching again (quota!). */
 const FAILURE_HOLD_MS = 5_000;
 /** A rejection-triggered refresh happens at most once per 30 s per appid: stable_token's force_refresh rule. */
 const RECOVERY_INTERVAL_MS = 30_000;
-/** stable_token honours 20 force_refresh a day (wechat-api.md §3); we never ask for more. */
+/** stable_token honours 20 force_refresh a day (docs/wechat.md §4); we never ask for more. */
 const FORCE_DAILY_LIMIT = 20;
 /** WeChat's days (and quotas) start at midnight Beijing time. */
 const BEIJING_OFFSET_MS = 8 * 3600_000;
 
 /**
- * One shared WeChat global access_token per appid for every process of the fleet (issue 4).
+ * One shared WeChat global access_token per appid for every process of the fleet.
  * The token lives in Redis at `<prefix>wechat:token:<appid>` as versioned JSON. A refresh is single-flight
  * inside the process (one promise) and across processes (a Redis lock; waiters re-read the cache after it is
  * released), so one refresh costs one upstream fetch however many callers there are. `start()` runs a
