@@ -134,7 +134,7 @@ describe('SimTokens.check()', () => {
   });
 
   it('is the same answer in-process: deps.tokens.check() via the exported class', async () => {
-    const { SimTokens } = await import('../server/sim/tokens.js');
+    const { SimTokens } = await import('../server/sim/state/tokens.js');
     let t = 0;
     const tokens = new SimTokens({ clock: () => t, ttlMs: 10_000, overlapMs: 1000 });
     const a = tokens.fetchToken();

@@ -3,12 +3,12 @@ import { silentLogger, type Logger } from '../log.js';
 import { ManagedServer, type ServerState } from '../util/managed-server.js';
 import { createSimApp } from './app.js';
 import type { SimDeps } from './deps.js';
-import { CallStats } from './stats.js';
-import { OAuthStore } from './store.js';
-import { SimTokens, type SimTokenLimits } from './tokens.js';
-import { SimUsers } from './users.js';
-import { SimJsCodes, SimQrCodes } from './mp-store.js';
-import type { PushTarget } from './mp-push.js';
+import { CallStats } from './state/stats.js';
+import { OAuthStore } from './state/oauth-store.js';
+import { SimTokens, type SimTokenLimits } from './state/tokens.js';
+import { SimUsers } from './state/users.js';
+import { SimJsCodes, SimQrCodes } from './state/mp-store.js';
+import type { PushTarget } from './routes/mp-push.js';
 import { DEV_MP_APPID, DEV_MP_SECRET } from '../config.js';
 
 export interface SimServerOptions {

@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import type { SimDeps } from './deps.js';
+import type { SimDeps } from '../deps.js';
 import { readJsonBody, wxError as wxFail } from './respond.js';
 import { queryParam, wxJson } from './respond.js';
 

@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import QRCode from 'qrcode';
-import type { SimDeps } from './deps.js';
+import type { SimDeps } from '../deps.js';
 import { readJsonBody, wxError as wxFail } from './respond.js';
 import { queryParam, wxJson } from './respond.js';
 

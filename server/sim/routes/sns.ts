@@ -1,8 +1,8 @@
 import Router from '@koa/router';
-import type { SimDeps } from './deps.js';
-import { newSnsToken } from './ids.js';
+import type { SimDeps } from '../deps.js';
+import { newSnsToken } from '../state/ids.js';
 import { queryParam, wxError, wxJson, type WxErrcode } from './respond.js';
-import type { Lang } from './users.js';
+import type { Lang } from '../state/users.js';
 
 /**
  * api.weixin.qq.com `sns/*`: the web-OAuth code exchange, profile and token check (docs/wechat.md §3).

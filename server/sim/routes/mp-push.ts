@@ -1,8 +1,8 @@
 import Router from '@koa/router';
 import { createHash, randomInt } from 'node:crypto';
-import { encryptEventMessage, eventSignature, AES_KEY_RE } from '../wechat/event-crypto.js';
-import { buildWechatXml } from '../wechat/event-xml.js';
-import type { SimDeps } from './deps.js';
+import { encryptEventMessage, eventSignature, AES_KEY_RE } from '../../wechat/event-crypto.js';
+import { buildWechatXml } from '../../wechat/event-xml.js';
+import type { SimDeps } from '../deps.js';
 import { readJsonBody } from './respond.js';
 
 /** WeChat waits 5 s for the developer's server and tries 3 times in all (docs/wechat.md §6.3). */

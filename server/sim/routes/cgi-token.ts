@@ -1,8 +1,8 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import type { SimDeps } from './deps.js';
+import type { SimDeps } from '../deps.js';
 import { queryParam, readJsonBody, wxError, wxJson, type WxErrcode } from './respond.js';
-import type { SimTokens, TokenAnswer } from './tokens.js';
+import type { SimTokens, TokenAnswer } from '../state/tokens.js';
 
 /**
  * api.weixin.qq.com global access_token (docs/wechat.md §4): `GET /cgi-bin/token` and `POST /cgi-bin/stable_token`,
