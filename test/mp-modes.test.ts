@@ -290,7 +290,7 @@ describe('mode "mp-qrcode": forged and replayed pushes', () => {
     (await res.text()).includes('invalid_signature') ? 'invalid_signature' : 'other',
   ];
 
-  it("the reviewer's exploit: an old logged triple, no Ticket, a chosen FromUserName → 403, nothing confirmed", async () => {
+  it('a replayed triple from an access log, no Ticket, a chosen FromUserName → 403, nothing confirmed', async () => {
     const login = await createLogin(own.httpUrl, { mode: 'mp-qrcode' });
     const forged = {
       ToUserName: 'gh_x',

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, DEV_APPID, DEV_SECRET, loadConfig } from '../server/config.js';
 import { SimServer } from '../server/sim/server.js';
 
-// The simulator's global access_token APIs against wechat-api.md §3, on a fake clock.
+// The simulator's global access_token APIs against docs/wechat.md §4, on a fake clock.
 const RID_RE = /, rid: [0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}$/;
 const TOKEN_RE = /^[A-Za-z0-9_-]{136,}$/;
 const MIN = 60_000;
@@ -134,7 +134,7 @@ describe('SimTokens.check()', () => {
   });
 
   it('is the same answer in-process: deps.tokens.check() via the exported class', async () => {
-    const { SimTokens } = await import('../server/sim/tokens.js');
+    const { SimTokens } = await import('../server/sim/state/tokens.js');
     let t = 0;
     const tokens = new SimTokens({ clock: () => t, ttlMs: 10_000, overlapMs: 1000 });
     const a = tokens.fetchToken();

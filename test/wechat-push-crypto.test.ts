@@ -11,7 +11,7 @@ import { buildWechatXml, parseWechatXml } from '../server/wechat/push/xml.js';
 const AES_KEY = 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C';
 const APPID = 'wx5c1a7e0d3b2f4a61';
 
-describe('WeChat event signatures (wechat-api.md §4)', () => {
+describe('WeChat event signatures (docs/wechat.md §6.1)', () => {
   it('matches the published test vector', () => {
     expect(eventSignature(['AAAAA', '1714036504', '1514711492'])).toBe('f464b24fc39322e44b38aa78f5edd27bd1441696');
     // Sorted, so the order the parts are given in does not matter.

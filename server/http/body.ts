@@ -1,25 +1,10 @@
 import type { Context } from 'koa';
 import { AppError } from '../errors.js';
+import { BODY_LIMIT, readBody as readRequestBody, readForm as readRequestForm } from '../util/read-body.js';
 
-/** Every request body is capped at 16 KiB: nothing this API takes is larger. */
-export const BODY_LIMIT = 16 * 1024;
-
-/** Reads the raw body, refusing more than `limit` bytes with `payload_too_large` (without buffering it all). */
-export async function readBody(ctx: Context, limit = BODY_LIMIT): Promise<string> {
-  const declared = Number(ctx.get('content-length') || 0);
-  if (declared > limit)
-    throw new AppError('payload_too_large', `request body is larger than the ${limit / 1024} KiB limit`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      ctx.req.resume(); // drain the rest so the connection stays usable for the error reply
-      throw new AppError('payload_too_large', `request body is larger than the ${limit / 1024} KiB limit`);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+/** The raw body, at most `limit` bytes (default 16 KiB; over it: `payload_too_large`). */
+export function readBody(ctx: Context, limit = BODY_LIMIT): Promise<string> {
+  return readRequestBody(ctx.req, limit);
 }
 
 /** A JSON object body; an empty body is `{}`. Anything else is `invalid_json`. */
@@ -39,8 +24,8 @@ export async function readJson(ctx: Context): Promise<Record<string, unknown>> {
 }
 
 /** An application/x-www-form-urlencoded body (the phone's confirm/cancel forms). */
-export async function readForm(ctx: Context): Promise<URLSearchParams> {
-  return new URLSearchParams(await readBody(ctx));
+export function readForm(ctx: Context): Promise<URLSearchParams> {
+  return readRequestForm(ctx.req);
 }
 
 /** A string field of a parsed body, or `bad_request` naming it. */

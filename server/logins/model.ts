@@ -11,7 +11,7 @@ export const TRANSITIONS = {
   scan: { from: ['pending'], to: 'scanned' },
   identify: { from: ['scanned'], to: 'scanned' },
   confirm: { from: ['scanned'], to: 'confirmed' },
-  // Official Account QR: WeChat's scan event is the user's identity and confirmation in one step (§4).
+  // Official Account QR: WeChat's scan event is the user's identity and confirmation in one step (docs/wechat.md §6.2).
   eventConfirm: { from: ['pending', 'scanned'], to: 'confirmed' },
   cancel: { from: ['pending', 'scanned'], to: 'cancelled' },
   expire: { from: ['pending', 'scanned'], to: 'expired' },

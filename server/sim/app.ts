@@ -1,15 +1,15 @@
 import Koa from 'koa';
 import { AppError } from '../errors.js';
 import type { SimDeps } from './deps.js';
-import { devRouter } from './dev.js';
-import { connectRouter, consentRouter } from './oauth.js';
-import { snsRouter } from './sns.js';
-import { tokenRouter } from './cgi-token.js';
-import { mpQrcodeRouter } from './mp-qrcode.js';
-import { mpPushRouter } from './mp-push.js';
-import { wxacodeRouter } from './wxacode.js';
-import { jscodeRouter } from './jscode.js';
-import { phoneRouter } from './phone.js';
+import { devRouter } from './routes/dev.js';
+import { connectRouter, consentRouter } from './routes/oauth.js';
+import { snsRouter } from './routes/sns.js';
+import { tokenRouter } from './routes/cgi-token.js';
+import { mpQrcodeRouter } from './routes/mp-qrcode.js';
+import { mpPushRouter } from './routes/mp-push.js';
+import { wxacodeRouter } from './routes/wxacode.js';
+import { jscodeRouter } from './routes/jscode.js';
+import { phoneRouter } from './routes/phone.js';
 
 /**
  * Builds the simulator's Koa app: a guard that turns every failure into a 4xx/5xx answer (a malformed request

@@ -1,10 +1,10 @@
 import type { Logger } from '../log.js';
-import type { CallStats } from './stats.js';
-import type { SimJsCodes, SimQrCodes } from './mp-store.js';
-import type { PushTarget } from './mp-push.js';
-import type { OAuthStore } from './store.js';
-import type { SimTokens } from './tokens.js';
-import type { SimUsers } from './users.js';
+import type { CallStats } from './state/stats.js';
+import type { SimJsCodes, SimQrCodes } from './state/mp-store.js';
+import type { PushTarget } from './routes/mp-push.js';
+import type { OAuthStore } from './state/oauth-store.js';
+import type { SimTokens } from './state/tokens.js';
+import type { SimUsers } from './state/users.js';
 
 /** The one WeChat app (Official Account) registered in the simulator. */
 export interface SimApp {

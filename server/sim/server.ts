@@ -3,12 +3,12 @@ import { silentLogger, type Logger } from '../log.js';
 import { ManagedServer, type ServerState } from '../util/managed-server.js';
 import { createSimApp } from './app.js';
 import type { SimDeps } from './deps.js';
-import { CallStats } from './stats.js';
-import { OAuthStore } from './store.js';
-import { SimTokens, type SimTokenLimits } from './tokens.js';
-import { SimUsers } from './users.js';
-import { SimJsCodes, SimQrCodes } from './mp-store.js';
-import type { PushTarget } from './mp-push.js';
+import { CallStats } from './state/stats.js';
+import { OAuthStore } from './state/oauth-store.js';
+import { SimTokens, type SimTokenLimits } from './state/tokens.js';
+import { SimUsers } from './state/users.js';
+import { SimJsCodes, SimQrCodes } from './state/mp-store.js';
+import type { PushTarget } from './routes/mp-push.js';
 import { DEV_MP_APPID, DEV_MP_SECRET } from '../config.js';
 
 export interface SimServerOptions {
@@ -17,11 +17,11 @@ export interface SimServerOptions {
   readonly logger?: Logger;
   /** Milliseconds since epoch; defaults to Date.now. */
   readonly clock?: () => number;
-  /** Lifetime of an OAuth code; default 5 minutes (wechat-api.md §1). */
+  /** Lifetime of an OAuth code; default 5 minutes (docs/wechat.md §2). */
   readonly codeTtlMs?: number;
-  /** Lifetime of a global access_token (`cgi-bin/token`, `stable_token`); default 7200 s (wechat-api.md §3). */
+  /** Lifetime of a global access_token (`cgi-bin/token`, `stable_token`); default 7200 s (docs/wechat.md §4). */
   readonly tokenTtlMs?: number;
-  /** How long a superseded global token keeps working; default 5 minutes (wechat-api.md §3). */
+  /** How long a superseded global token keeps working; default 5 minutes (docs/wechat.md §4). */
   readonly tokenOverlapMs?: number;
   /** Quotas and force-refresh limits of the token APIs; default WeChat's (2,000/day, 20 forces/day 30 s apart, …). */
   readonly tokenLimits?: Partial<SimTokenLimits>;
@@ -82,7 +82,7 @@ export class SimServer {
         users: new SimUsers(opts.miniProgram?.appid ?? DEV_MP_APPID),
         tokens: newTokens(),
       },
-      // wx.login() codes: single use, 5 minutes, like OAuth codes (wechat-api.md §5).
+      // wx.login() codes: single use, 5 minutes, like OAuth codes (docs/wechat.md §8).
       jsCodes: new SimJsCodes(clock, opts.codeTtlMs ?? CODE_TTL_MS),
       stats: new CallStats(),
       clock,

@@ -52,7 +52,7 @@ export async function wechatFetch(
 }
 
 /**
- * Parses a WeChat JSON answer whatever its Content-Type (wechat-api.md: not reliable). A non-zero `errcode`
+ * Parses a WeChat JSON answer whatever its Content-Type (docs/wechat.md §1: not reliable). A non-zero `errcode`
  * throws `WechatApiError` (branch on `errcode`); a non-JSON body throws `wechat_error`.
  */
 export function wechatJson(path: string, answer: RawAnswer): Record<string, unknown> {

@@ -1,7 +1,7 @@
 import { AppError } from '../errors.js';
 
 /**
- * WeChat errcodes the app branches on (wechat-api.md). Branch on these numbers, never on errmsg, whose text
+ * WeChat errcodes the app branches on (docs/wechat.md §9). Branch on these numbers, never on errmsg, whose text
  * carries a per-request `rid` suffix.
  */
 export const WECHAT_ERRCODES = {
@@ -18,7 +18,7 @@ export const WECHAT_ERRCODES = {
   ACCESS_TOKEN_EXPIRED: 42001,
   MINUTE_QUOTA: 45011,
   API_UNAUTHORIZED: 48001,
-  // Parametric QR and mini program (wechat-api.md §4, §5).
+  // Parametric QR and mini program (docs/wechat.md §5, §7).
   INVALID_ACTION_INFO: 40053,
   INVALID_SCENE: 40129,
   INVALID_SCENE_LENGTH: 40169,

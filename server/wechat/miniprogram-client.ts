@@ -8,7 +8,7 @@ export interface MiniProgramSession {
 
 /**
  * The mini program's own server API (its appid/secret, not the Official Account's). Only `code2Session` is
- * needed: the `wx.login()` code → openid (wechat-api.md §5). The session_key is not kept: scan login needs
+ * needed: the `wx.login()` code → openid (docs/wechat.md §8). The session_key is not kept: scan login needs
  * the identity only, and a stored session_key would be one more secret to protect.
  */
 export class MiniProgramClient {

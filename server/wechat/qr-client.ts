@@ -1,7 +1,7 @@
 import { AppError } from '../errors.js';
 import { wechatFetch, wechatJson, type TokenSource, type WechatEndpoint } from './api-call.js';
 
-/** wechat-api.md §4: `scene_str` is 1–64 characters; `expire_seconds` at most 30 days. */
+/** docs/wechat.md §5: `scene_str` is 1–64 characters; `expire_seconds` at most 30 days. */
 export const MAX_SCENE_STR = 64;
 export const MAX_QR_EXPIRE_S = 2_592_000;
 
@@ -15,7 +15,7 @@ export interface SceneQr {
 
 /**
  * `POST /cgi-bin/qrcode/create`: a temporary Official Account QR code carrying `scene` (QR_STR_SCENE).
- * Scanning it pushes a `subscribe`/`SCAN` event with the scene to our server (wechat-api.md §4).
+ * Scanning it pushes a `subscribe`/`SCAN` event with the scene to our server (docs/wechat.md §6.2).
  */
 export async function createSceneQr(
   endpoint: WechatEndpoint,
@@ -59,7 +59,7 @@ export function sniffImageType(bytes: Buffer): CodeImage['type'] | null {
 
 /**
  * `POST /wxa/getwxacodeunlimit`: a mini-program code opening `page` with `scene` (≤ 32 visible characters,
- * wechat-api.md §5). Success is the raw image; failure is JSON with an errcode (41030 page, 40129/40169 scene,
+ * docs/wechat.md §7). Success is the raw image; failure is JSON with an errcode (41030 page, 40129/40169 scene,
  * 45009 quota, -1), thrown as `WechatApiError`.
  */
 export async function getUnlimitedWxaCode(

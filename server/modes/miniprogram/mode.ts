@@ -11,7 +11,7 @@ export const MINIPROGRAM_MODE = 'miniprogram';
 export const MINIPROGRAM_LOGIN_PAGE = 'pages/login/index';
 
 /**
- * Mini-program code (wechat-api.md §5): WeChat draws the code (`getwxacodeunlimit`, scene = the login id,
+ * Mini-program code (docs/wechat.md §7): WeChat draws the code (`getwxacodeunlimit`, scene = the login id,
  * 24 alphanumerics ≤ 32). The image is fetched once at creation and kept in Redis, binary, until the login's
  * deadline — every http server can serve it, and WeChat is never asked twice for the same login (its quota
  * is shared by the whole account). The phone side is `/api/mp/*`.

@@ -9,7 +9,7 @@ import type { MiniProgramClient } from '../../wechat/miniprogram-client.js';
 import type { HttpDeps } from '../../http/deps.js';
 import { readJson, requireString } from '../../http/body.js';
 
-/** jscode2session errcodes the mini program can act on, as our own codes (wechat-api.md §5). */
+/** jscode2session errcodes the mini program can act on, as our own codes (docs/wechat.md §8). */
 const CODE_ERRORS: ReadonlyMap<number, { code: 'invalid_code' | 'code_used' | 'code_blocked'; message: string }> =
   new Map([
     [

@@ -8,7 +8,7 @@ import { PushReplayGuard } from '../../wechat/push/replay-guard.js';
 import { confirmFromScan } from './scan-event.js';
 
 /**
- * The Official Account's server URL (`/wechat/events`, docs/wechat.md): the GET handshake, and the POSTed
+ * The Official Account's server URL (`/wechat/events`, docs/wechat.md §6): the GET handshake, and the POSTed
  * `subscribe`/`SCAN` events of the parametric login QR, plaintext or safe mode (AES). Three parts: `openPush`
  * authenticates and parses (pure), the replay guard claims nonces and dedupes retries (Redis), and
  * `confirmFromScan` is this mode's handler. Anything authentic is answered `success` — any other answer makes

@@ -25,7 +25,7 @@ export function loginIdFromScene(scene: string): string | null {
 }
 
 /**
- * Official Account parametric QR ("scan to follow / log in", wechat-api.md §4): the QR is WeChat's own
+ * Official Account parametric QR ("scan to follow / log in", docs/wechat.md §5): the QR is WeChat's own
  * (`http://weixin.qq.com/q/…`) carrying the login's scene; WeChat pushes a `subscribe`/`SCAN` event to
  * `/wechat/events`, which confirms the login. The ticket is kept to cross-check the event.
  */

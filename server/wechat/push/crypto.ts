@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 import { safeEqual } from '../../util/crypto.js';
 
 /**
- * WeChat's server-push signatures and "safe mode" message encryption (wechat-api.md §4). Used by the app's
+ * WeChat's server-push signatures and "safe mode" message encryption (docs/wechat.md §6.1, §6.5). Used by the app's
  * event endpoint to verify and decrypt, and by the simulator to sign and encrypt, so both sides share one
  * implementation and the tests check it against WeChat's published vector.
  */

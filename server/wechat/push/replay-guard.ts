@@ -13,7 +13,7 @@ import { SIGNATURE_MAX_SKEW_S, messageDigest } from './authenticate.js';
 export const NONCE_CLAIM_TTL_S = 2 * SIGNATURE_MAX_SKEW_S;
 
 /**
- * WeChat retries an unanswered push 3 times over ~15 s (docs/wechat.md); a delivery that did its work is
+ * WeChat retries an unanswered push 3 times over ~15 s (docs/wechat.md §6.3); a delivery that did its work is
  * remembered for 5 minutes, comfortably longer, so every retry of it is answered without doing the work twice.
  */
 export const EVENT_DEDUPE_TTL_S = 300;

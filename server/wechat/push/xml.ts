@@ -2,7 +2,7 @@ import { XMLParser } from 'fast-xml-parser';
 
 /**
  * WeChat's push messages are one flat `<xml>` element whose children carry the values, mostly in CDATA
- * (wechat-api.md §4). Values are kept as strings: `CreateTime` is compared as text for deduplication, and
+ * (docs/wechat.md §6.2). Values are kept as strings: `CreateTime` is compared as text for deduplication, and
  * an openid or scene must never be turned into a number.
  */
 const parser = new XMLParser({

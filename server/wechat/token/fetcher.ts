@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import { wechatFetch, wechatJson } from '../api-call.js';
 
-/** Which WeChat API issues our global access_token (wechat-api.md §3). */
+/** Which WeChat API issues our global access_token (docs/wechat.md §4). */
 export type TokenMode = 'stable' | 'token';
 
 /** The WeChat API that issued a token, as stored with it and shown in /healthz (`source`). */

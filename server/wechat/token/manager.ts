@@ -39,7 +39,7 @@ export interface TokenHealth {
   readonly source: TokenIssuer;
 }
 
-/** errcodes that mean "this token is no good" (wechat-api.md §3): superseded, expired, unknown. */
+/** errcodes that mean "this token is no good" (docs/wechat.md §4): superseded, expired, unknown. */
 const REJECTED_TOKEN = new Set<number>([
   WECHAT_ERRCODES.INVALID_CREDENTIAL,
   WECHAT_ERRCODES.ACCESS_TOKEN_EXPIRED,
@@ -47,7 +47,7 @@ const REJECTED_TOKEN = new Set<number>([
 ]);
 
 /**
- * One shared WeChat global access_token per appid for every process of the fleet (issue 4).
+ * One shared WeChat global access_token per appid for every process of the fleet.
  * The token lives in Redis at `<prefix>wechat:token:<appid>` as versioned JSON. A refresh is single-flight
  * inside the process (one promise) and across processes (a FleetLock; waiters re-read the cache until the
  * holder has stored its token), so one refresh costs one upstream fetch however many callers there are.

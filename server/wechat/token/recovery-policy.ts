@@ -22,7 +22,7 @@ export interface RecoveryPolicyOptions {
   readonly clock?: () => number;
   /** One rejection-triggered refresh per this long, fleet-wide; default 30 000 ms (force_refresh's spacing). */
   readonly intervalMs?: number;
-  /** stable_token force_refresh calls a Beijing day; default 20 (wechat-api.md §3: WeChat allows no more). */
+  /** stable_token force_refresh calls a Beijing day; default 20 (docs/wechat.md §4: WeChat allows no more). */
   readonly forceDailyLimit?: number;
 }
 

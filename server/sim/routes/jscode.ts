@@ -1,10 +1,10 @@
 import Router from '@koa/router';
-import type { SimDeps } from './deps.js';
+import type { SimDeps } from '../deps.js';
 import { readJsonBody, wxError as wxFail } from './respond.js';
 import { queryParam, wxJson } from './respond.js';
 
 /**
- * The mini program sign-in (wechat-api.md §5): `GET /sns/jscode2session` (counted) for the mini program's own
+ * The mini program sign-in (docs/wechat.md §8): `GET /sns/jscode2session` (counted) for the mini program's own
  * appid/secret, and the uncounted control `POST /sim/miniprogram/login {openid?, blocked?}` that plays
  * `wx.login()` on the phone and answers `{code, openid}`. `openid` is one of the mini program's sample users
  * (default: the first); `blocked: true` makes a risky user's code (40226).

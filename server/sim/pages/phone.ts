@@ -1,9 +1,9 @@
-import { escapeHtml, shell } from './pages.js';
-import type { SimUser } from './users.js';
+import { escapeHtml, shell } from './consent.js';
+import type { SimUser } from '../state/users.js';
 
 /**
  * The clickable phone of the Official Account (`mp-qrcode`) and mini-program modes, as the simulator shows it
- * (server/sim/phone.ts). Chinese and English side by side; every value is escaped. Stable ids for browser tests.
+ * (server/sim/routes/phone.ts). Chinese and English side by side; every value is escaped. Stable ids for browser tests.
  */
 
 /** A Chinese and an English text, shown together. */

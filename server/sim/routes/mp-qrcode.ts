@@ -1,16 +1,16 @@
 import Router from '@koa/router';
 import QRCode from 'qrcode';
-import type { SimDeps } from './deps.js';
+import type { SimDeps } from '../deps.js';
 import { readJsonBody, wxError as wxFail } from './respond.js';
 import { queryParam, wxJson } from './respond.js';
 
-/** wechat-api.md §4: scene_str 1–64 characters; expire_seconds at most 30 days, 60 s when absent. */
+/** docs/wechat.md §5: scene_str 1–64 characters; expire_seconds at most 30 days, 60 s when absent. */
 const MAX_SCENE_STR = 64;
 const MAX_EXPIRE_S = 2_592_000;
 const DEFAULT_EXPIRE_S = 60;
 
 /**
- * Official Account temporary parametric QR codes (wechat-api.md §4): `POST /cgi-bin/qrcode/create` (global
+ * Official Account temporary parametric QR codes (docs/wechat.md §5): `POST /cgi-bin/qrcode/create` (global
  * access_token) and `GET /cgi-bin/showqrcode?ticket=` (the image; unknown ticket → HTTP 404). Both counted.
  */
 export function mpQrcodeRouter(deps: SimDeps): Router {

@@ -3,7 +3,7 @@ import { customAlphabet } from 'nanoid';
 
 const ALNUM = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
-/** An OAuth `code`: WeChat's are 32 alphanumerics (wechat-api.md, "Shapes observed"). */
+/** An OAuth `code`: WeChat's are 32 alphanumerics (docs/wechat.md §1). */
 export const newOAuthCode: () => string = customAlphabet(ALNUM, 32);
 
 /**

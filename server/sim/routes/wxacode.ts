@@ -1,10 +1,10 @@
 import Router from '@koa/router';
 import QRCode from 'qrcode';
-import type { SimDeps } from './deps.js';
+import type { SimDeps } from '../deps.js';
 import { readJsonBody, wxError as wxFail } from './respond.js';
 import { queryParam } from './respond.js';
 
-/** wechat-api.md §5: scene is ≤ 32 visible characters from this set. */
+/** docs/wechat.md §7: scene is ≤ 32 visible characters from this set. */
 export const SCENE_CHARS = /^[0-9a-zA-Z!#$&'()*+,/:;=?@\-._~]+$/;
 export const MAX_SCENE = 32;
 /** A page path as the mini program declares it: no leading slash, no query. */
@@ -13,7 +13,7 @@ const PAGE_RE = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/;
 const RELEASED_PAGES = new Set(['pages/index/index', 'pages/login/index']);
 
 /**
- * `POST /wxa/getwxacodeunlimit` (wechat-api.md §5): raw image bytes on success, JSON errcode otherwise —
+ * `POST /wxa/getwxacodeunlimit` (docs/wechat.md §7): raw image bytes on success, JSON errcode otherwise —
  * 40129 bad scene characters, 40169 scene too long or a body that is not JSON, 41030 bad page. The image is a
  * real QR code (a PNG; real mini-program codes are round, which no test cares about) holding page and scene.
  */

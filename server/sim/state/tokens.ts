@@ -1,9 +1,9 @@
 import { customAlphabet } from 'nanoid';
 
-/** The two token APIs; WeChat keeps them isolated, so neither invalidates the other's tokens (wechat-api.md §3). */
+/** The two token APIs; WeChat keeps them isolated, so neither invalidates the other's tokens (docs/wechat.md §4). */
 export type TokenApi = 'token' | 'stable';
 
-/** WeChat's limits on the global access_token APIs (wechat-api.md §3); every one can be lowered for tests. */
+/** WeChat's limits on the global access_token APIs (docs/wechat.md §4); every one can be lowered for tests. */
 export interface SimTokenLimits {
   /** `cgi-bin/token` successful fetches per day; default 2,000. */
   readonly tokenDaily: number;
@@ -51,7 +51,7 @@ const DAY_MS = 86_400_000;
 const SWEEP_EVERY = 256;
 
 /**
- * The global access_tokens of the simulator's one app (wechat-api.md §3), timed by the injected clock.
+ * The global access_tokens of the simulator's one app (docs/wechat.md §4), timed by the injected clock.
  * `cgi-bin/token`: each fetch issues a new token and the previous one stops working `overlapMs` later.
  * `cgi-bin/stable_token`: the same token while it has more than `overlapMs` to live, then a new one (the old
  * keeps working until its own expiry); `force_refresh` invalidates at once, at most `forceDaily` times a day

@@ -11,12 +11,12 @@ export interface SimUser {
   /** Only users "bound to an Open Platform account" have one; it is the same across appids. */
   readonly unionid: string | undefined;
   readonly nickname: string;
-  /** 0 unknown, 1 male, 2 female (wechat-api.md, sns/userinfo). */
+  /** 0 unknown, 1 male, 2 female (docs/wechat.md §3). */
   readonly sex: 0 | 1 | 2;
   readonly place: Readonly<Record<Lang, Place>>;
   /**
    * A "snapshot" user (朋友圈快照页): WeChat hands out a virtual openid with `is_snapshotuser:1`, scope
-   * snsapi_base and no profile; its identity must not be trusted for login (wechat-api.md §1).
+   * snsapi_base and no profile; its identity must not be trusted for login (docs/wechat.md §3).
    */
   readonly snapshot: boolean;
   /** Avatar background colour for the generated SVG. */

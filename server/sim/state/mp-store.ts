@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { customAlphabet } from 'nanoid';
 
-/** What a temporary parametric QR code stands for (wechat-api.md §4). */
+/** What a temporary parametric QR code stands for (docs/wechat.md §5). */
 export interface SimQr {
   readonly ticket: string;
   readonly url: string;
@@ -78,7 +78,7 @@ export type JsCodeRedeem = { ok: true; openid: string } | { ok: false; errcode: 
 
 const jsCodeId = customAlphabet('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', 32);
 
-/** Mini program `wx.login()` codes: single use, valid `ttlMs` (WeChat: 5 minutes, wechat-api.md §5). */
+/** Mini program `wx.login()` codes: single use, valid `ttlMs` (WeChat: 5 minutes, docs/wechat.md §8). */
 export class SimJsCodes {
   readonly #clock: () => number;
   readonly #ttlMs: number;

@@ -1,6 +1,6 @@
 import Router from '@koa/router';
-import type { SimDeps } from './deps.js';
-import { avatarSvg } from './pages.js';
+import type { SimDeps } from '../deps.js';
+import { avatarSvg } from '../pages/consent.js';
 
 /** The simulator's own helpers under `/sim/*` (not WeChat paths, so never counted in the stats). */
 export function devRouter(deps: SimDeps): Router {

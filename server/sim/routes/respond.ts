@@ -1,9 +1,9 @@
 import type { Context } from 'koa';
-import { AppError } from '../errors.js';
-import { newRid } from './ids.js';
+import { readBody } from '../../util/read-body.js';
+import { newRid } from '../state/ids.js';
 
 /**
- * The errcodes the simulator emits, with WeChat's own errmsg texts (wechat-api.md). Kept here, apart from
+ * The errcodes the simulator emits, with WeChat's own errmsg texts (docs/wechat.md §9). Kept here, apart from
  * the client's constants in server/wechat/errors.ts, so a wrong number on either side shows up in tests
  * instead of being silently agreed on.
  */
@@ -44,7 +44,7 @@ export function errmsgOf(errcode: WxErrcode): string {
 
 /**
  * Writes a WeChat API body. WeChat serves `sns/*` as `text/plain` (no charset) even though it is UTF-8
- * JSON (wechat-api.md: "Content-Type is not reliable"), so clients must parse regardless of the header.
+ * JSON (docs/wechat.md §1: the Content-Type is not reliable), so clients must parse regardless of the header.
  */
 export function wxJson(ctx: Context, body: Record<string, unknown>): void {
   ctx.status = 200;
@@ -57,20 +57,11 @@ export function wxError(ctx: Context, errcode: WxErrcode, nowMs: number): void {
   wxJson(ctx, { errcode, errmsg: `${ERRMSG[errcode]}, rid: ${newRid(nowMs)}` });
 }
 
-const JSON_LIMIT_BYTES = 16 * 1024;
-
 /** The request body as a JSON object, or undefined when it is not one (the caller picks WeChat's errcode). */
 export async function readJsonBody(ctx: Context): Promise<Record<string, unknown> | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > JSON_LIMIT_BYTES)
-      throw new AppError('payload_too_large', `body is larger than ${JSON_LIMIT_BYTES} bytes`);
-    chunks.push(chunk);
-  }
+  const text = await readBody(ctx.req);
   try {
-    const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    const parsed: unknown = JSON.parse(text);
     return parsed && typeof parsed === 'object' && !Array.isArray(parsed)
       ? (parsed as Record<string, unknown>)
       : undefined;

@@ -1,5 +1,5 @@
-import type { Scope } from './store.js';
-import type { SimUser } from './users.js';
+import type { Scope } from '../state/oauth-store.js';
+import type { SimUser } from '../state/users.js';
 
 /** Fields the consent form carries back to `/sim/oauth2/approve` unchanged. */
 export interface ConsentRequest {

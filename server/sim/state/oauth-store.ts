@@ -53,7 +53,7 @@ export class OAuthStore {
 
   /**
    * Spends a code for `appid`. Unknown, expired or another app's code → 40029; a second use while the code
-   * would still be valid → 40163 `code been used` (wechat-api.md §1). The used entry is kept until it expires
+   * would still be valid → 40163 `code been used` (docs/wechat.md §3). The used entry is kept until it expires
    * so the reuse answer stays distinguishable.
    */
   redeemCode(code: string, appid: string): RedeemResult {

@@ -1,11 +1,11 @@
 import Router from '@koa/router';
-import type { SimDeps } from './deps.js';
-import { newSnsToken } from './ids.js';
+import type { SimDeps } from '../deps.js';
+import { newSnsToken } from '../state/ids.js';
 import { queryParam, wxError, wxJson, type WxErrcode } from './respond.js';
-import type { Lang } from './users.js';
+import type { Lang } from '../state/users.js';
 
 /**
- * api.weixin.qq.com `sns/*`: the web-OAuth code exchange, profile and token check (wechat-api.md §1).
+ * api.weixin.qq.com `sns/*`: the web-OAuth code exchange, profile and token check (docs/wechat.md §3).
  * Every answer is HTTP 200; errors are `{"errcode","errmsg"}` with a rid suffix.
  */
 export function snsRouter(deps: SimDeps): Router {
@@ -28,7 +28,7 @@ export function snsRouter(deps: SimDeps): Router {
     const user = deps.users.get(redeemed.grant.openid);
     if (!user) return fail(40029);
     // A snapshot user gets a virtual identity with scope snsapi_base whatever was asked for, so its
-    // sns/userinfo answers 48001 and it never carries a unionid (wechat-api.md §1, is_snapshotuser).
+    // sns/userinfo answers 48001 and it never carries a unionid (docs/wechat.md §3, is_snapshotuser).
     const scope = user.snapshot ? 'snsapi_base' : redeemed.grant.scope;
     const accessToken = newSnsToken();
     deps.oauth.addToken(accessToken, { appid, openid: user.openid, scope });

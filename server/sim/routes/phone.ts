@@ -1,11 +1,11 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import type { SimDeps } from './deps.js';
-import { readForm } from './form.js';
+import type { SimDeps } from '../deps.js';
+import { readForm } from '../../util/read-body.js';
 import { pushScanEvent, type Attempt } from './mp-push.js';
-import { miniConfirmPage, miniLoginPage, mpScanPage, outcomePage, type Text } from './phone-pages.js';
+import { miniConfirmPage, miniLoginPage, mpScanPage, outcomePage, type Text } from '../pages/phone.js';
 import { queryParam } from './respond.js';
-import type { SimUsers, SimUser } from './users.js';
+import type { SimUsers, SimUser } from '../state/users.js';
 import { MAX_SCENE, SCENE_CHARS } from './wxacode.js';
 
 /** wx.request's default is 60 s; a developer clicking in a browser should not wait that long for a dead app. */
@@ -50,7 +50,7 @@ export function phoneRouter(deps: SimDeps): Router {
   });
 
   router.post('/mp-qrcode', async (ctx) => {
-    const form = await readForm(ctx.req);
+    const form = await readForm(ctx.req, { requireType: true });
     const url = form.get('url') ?? '';
     // Looked up again: the QR may have expired while the page was open.
     const qr = url ? deps.qrCodes.find({ url }) : undefined;
@@ -113,7 +113,7 @@ export function phoneRouter(deps: SimDeps): Router {
   });
 
   router.post('/miniprogram/login', async (ctx) => {
-    const form = await readForm(ctx.req);
+    const form = await readForm(ctx.req, { requireType: true });
     const scene = form.get('scene') ?? undefined;
     const user = mini.users.get(form.get('openid') ?? '');
     if (!validScene(scene))
@@ -135,7 +135,7 @@ export function phoneRouter(deps: SimDeps): Router {
   });
 
   router.post('/miniprogram/decide', async (ctx) => {
-    const form = await readForm(ctx.req);
+    const form = await readForm(ctx.req, { requireType: true });
     const scene = form.get('scene') ?? undefined;
     const mpToken = form.get('mpToken') ?? '';
     const action = form.get('action');

@@ -1,15 +1,15 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import type { SimDeps } from './deps.js';
-import { newOAuthCode } from './ids.js';
-import { consentPage, errorPage, type ConsentRequest } from './pages.js';
-import { readForm } from './form.js';
+import type { SimDeps } from '../deps.js';
+import { newOAuthCode } from '../state/ids.js';
+import { consentPage, errorPage, type ConsentRequest } from '../pages/consent.js';
+import { readForm } from '../../util/read-body.js';
 import { errmsgOf, queryParam } from './respond.js';
-import type { Scope } from './store.js';
+import type { Scope } from '../state/oauth-store.js';
 
 type Check<T> = { ok: true; value: T } | { ok: false; errcode: number | undefined; message: string };
 
-/** wechat-api.md §1: state is `[a-zA-Z0-9]`, at most 128 bytes, returned unchanged. */
+/** docs/wechat.md §2: state is `[a-zA-Z0-9]`, at most 128 bytes, returned unchanged. */
 const STATE_RE = /^[a-zA-Z0-9]{0,128}$/;
 
 /**
@@ -83,12 +83,12 @@ export function connectRouter(deps: SimDeps): Router {
 
 /**
  * The simulator's own consent endpoint (the phone-side "Allow"/"Deny"), not a WeChat API, so not counted.
- * allow → `redirect_uri?code=CODE&state=STATE`; deny → `redirect_uri?state=STATE` with no code (§1).
+ * allow → `redirect_uri?code=CODE&state=STATE`; deny → `redirect_uri?state=STATE` with no code (docs/wechat.md §2).
  */
 export function consentRouter(deps: SimDeps): Router {
   const router = new Router();
   router.post('/sim/oauth2/approve', async (ctx) => {
-    const form = await readForm(ctx.req);
+    const form = await readForm(ctx.req, { requireType: true });
     const get = (n: string) => form.get(n) ?? undefined;
     // The form is client-controlled, so everything the authorize page checked is checked again.
     const check = checkAuthorize((n) => (n === 'response_type' ? 'code' : get(n)), deps.app.appid);

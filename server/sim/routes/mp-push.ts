@@ -1,11 +1,11 @@
 import Router from '@koa/router';
 import { createHash, randomInt } from 'node:crypto';
-import { encryptEventMessage, eventSignature, AES_KEY_RE } from '../wechat/push/crypto.js';
-import { buildWechatXml } from '../wechat/push/xml.js';
-import type { SimDeps } from './deps.js';
+import { encryptEventMessage, eventSignature, AES_KEY_RE } from '../../wechat/push/crypto.js';
+import { buildWechatXml } from '../../wechat/push/xml.js';
+import type { SimDeps } from '../deps.js';
 import { readJsonBody } from './respond.js';
 
-/** WeChat waits 5 s for the developer's server and tries 3 times in all (wechat-api.md §4). */
+/** WeChat waits 5 s for the developer's server and tries 3 times in all (docs/wechat.md §6.3). */
 export const PUSH_TIMEOUT_MS = 5000;
 export const PUSH_TRIES = 3;
 

@@ -1,11 +1,11 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import type { SimDeps } from './deps.js';
+import type { SimDeps } from '../deps.js';
 import { queryParam, readJsonBody, wxError, wxJson, type WxErrcode } from './respond.js';
-import type { SimTokens, TokenAnswer } from './tokens.js';
+import type { SimTokens, TokenAnswer } from '../state/tokens.js';
 
 /**
- * api.weixin.qq.com global access_token (wechat-api.md §3): `GET /cgi-bin/token` and `POST /cgi-bin/stable_token`,
+ * api.weixin.qq.com global access_token (docs/wechat.md §4): `GET /cgi-bin/token` and `POST /cgi-bin/stable_token`,
  * both counted in `/sim/stats`, plus uncounted controls: `GET /sim/tokens/check?access_token=` (what an API
  * taking that token would answer) and `POST /sim/tokens/invalidate` (another party force-refreshed: every token
  * issued so far answers 40001).
