@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { Logger } from '../log.js';
 import type { RedisLink } from './link.js';
 import { describeTarget, targetHash } from './target.js';
+import { keys } from './keys.js';
 
 /** What each process says about itself in Redis (`<prefix>nodes:<role>:<host>:<pid>`, versioned JSON). */
 export interface NodeEntry {
@@ -36,7 +37,7 @@ export class NodeRegistry {
   }
 
   key(): string {
-    return `${this.opts.link.keyPrefix}nodes:${this.#key}`;
+    return keys.node(this.opts.link.keyPrefix, this.#key);
   }
 
   start(): void {

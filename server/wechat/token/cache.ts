@@ -8,6 +8,7 @@ import {
   type CacheValue,
   type FetchFailure,
 } from './codec.js';
+import { keys } from '../../redis/keys.js';
 
 /** The cache and its failure marker, read in one round trip. */
 export interface CacheSnapshot {
@@ -26,10 +27,10 @@ export interface TokenKeys {
 
 /** Keys under `<prefix>wechat:token:<appid>` (the value itself) and `…:<appid>:<suffix>`. */
 export function tokenKeys(prefix: string, appid: string): TokenKeys {
-  const token = `${prefix}wechat:token:${appid}`;
+  const token = keys.token(prefix, appid);
   return {
     token,
-    lock: `${token}:lock`,
+    lock: keys.lock(token),
     failure: `${token}:failure`,
     recovery: `${token}:recovery`,
     forceDay: (day) => `${token}:force:${day}`,
