@@ -90,7 +90,7 @@ export class PushServer {
     if (req.method === 'GET' && req.url?.split('?')[0] === '/healthz') {
       const h = await redisHealth(this.#opts.link, this.#opts.source);
       res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-      res.end(JSON.stringify({ ...h, role: 'ws', sockets: this.#wss.clients.size }));
+      res.end(JSON.stringify({ ...h, role: 'ws', sockets: this.clientCount }));
       return;
     }
     res.writeHead(404, { 'content-type': 'application/json' });
