@@ -103,15 +103,25 @@ describe('sign-in', () => {
   });
 
   it('a redeem that fails transiently (503) is retried while the ticket is valid, and signs in', async () => {
-    backend.fail('redeem', { status: 503, error: 'redis_unavailable' }, 'network');
+    // As a server in the middle of a Redis switch would answer.
+    backend.fail('redeem', { status: 503, error: 'redis_unavailable' });
     await loaded();
     backend.confirm(backend.last);
     await settle();
     expect(view.screen.message).toBe('redeeming');
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(view.screen.state).toBe('confirmed');
+    expect(redeems()).toHaveLength(2);
+    expect(view.screen.person?.nickname?.length).toBeGreaterThan(0);
+  });
+
+  it('a redeem without an answer (network) is retried too', async () => {
+    backend.fail('redeem', 'network', 'network');
+    await loaded();
+    backend.confirm(backend.last);
     await vi.advanceTimersByTimeAsync(2_000);
     expect(view.screen.state).toBe('confirmed');
     expect(redeems()).toHaveLength(3);
-    expect(view.screen.person?.nickname?.length).toBeGreaterThan(0);
   });
 
   it('a final redeem failure (409 ticket_used) asks /api/me: signed in by another tab → the user', async () => {
@@ -238,21 +248,42 @@ describe('cancel, expiry and renewal', () => {
   });
 
   it('unknown_login from the socket: one automatic new login, then #refresh (no loop)', async () => {
+    // Every watch is answered as for a login the server no longer knows.
+    sockets = new FakeSockets();
+    const answered = new Set<unknown>();
+    const answerAll = () => {
+      for (const s of sockets.all.filter((x) => !answered.has(x))) {
+        answered.add(s);
+        s.accept();
+        s.push({ type: 'error', code: 'unknown_login' });
+        s.end(4404);
+      }
+    };
+    void newWidget().start();
+    for (let i = 0; i < 5; i++) {
+      await settle();
+      answerAll();
+    }
+    expect(view.screen).toMatchObject({ state: 'error', message: 'errorUnknownLogin', refresh: true });
+    await vi.advanceTimersByTimeAsync(60_000);
+    answerAll();
+    expect(view.screen.state).toBe('error');
+    expect(backend.creates).toBe(2);
+    // A terminal code is not retried on the same login: one socket per login.
+    expect(sockets.all).toHaveLength(2);
+  });
+
+  it('a login the server forgot while the socket reconnected: renewed once, then an error', async () => {
     await loaded();
-    backend.logins.length = 0; // the server forgot every login
+    backend.logins.length = 0;
     sockets.last.end(1012);
     await vi.advanceTimersByTimeAsync(1_000);
-    await settle();
     expect(view.screen).toMatchObject({ state: 'pending', note: 'renewed' });
     backend.logins.length = 0;
     sockets.last.end(1012);
     await vi.advanceTimersByTimeAsync(1_000);
     expect(view.screen).toMatchObject({ state: 'error', message: 'errorUnknownLogin', refresh: true });
-    await vi.advanceTimersByTimeAsync(60_000);
-    expect(view.screen.state).toBe('error');
     expect(backend.creates).toBe(2);
-    // A terminal code is not retried on the same login: one socket per login after the drop.
-    expect(sockets.all).toHaveLength(4);
   });
 
   it('login_expired from the socket counts as an expiry; forbidden is an error', async () => {
@@ -349,6 +380,40 @@ describe('modes, failures, transports', () => {
     expect(view.screen).toMatchObject({ state: 'confirmed', polling: false });
     expect(backend.requests.some((r) => r.path.includes('wait=25'))).toBe(true);
     expect(sockets.all).toHaveLength(3);
+  });
+
+  it('falls back to long-polling when the socket opens but stays silent', async () => {
+    // Accepted and then never answered, as behind a proxy that buffers the upgrade.
+    sockets = new FakeSockets();
+    void newWidget().start();
+    await settle();
+    sockets.last.accept();
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(view.screen).toMatchObject({ state: 'pending', polling: true });
+    expect(sockets.all).toHaveLength(1);
+    backend.set(backend.last, 'cancelled');
+    await settle();
+    expect(view.screen.state).toBe('cancelled');
+  });
+
+  it('a lower revision after a Redis failover is accepted from a new socket: no reconnect loop', async () => {
+    sockets = new FakeSockets();
+    void newWidget().start();
+    await settle();
+    const { id, expiresAt } = backend.last;
+    // Socket 1 plays the old Redis (revision 5); socket 2 the new one, whose copy of the login is older
+    // (revision 2) and terminal, after which the server closes normally.
+    sockets.last.accept();
+    sockets.last.push({ type: 'status', id, status: 'pending', rev: 5, expiresAt });
+    sockets.last.end(1012); // "service restart": the page reconnects
+    await vi.advanceTimersByTimeAsync(500);
+    sockets.last.accept();
+    sockets.last.push({ type: 'status', id, status: 'cancelled', rev: 2, expiresAt });
+    sockets.last.end(1000);
+    expect(view.screen.state).toBe('cancelled');
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(view.screen.state).toBe('cancelled');
+    expect(sockets.all).toHaveLength(2);
   });
 
   it('dispose() stops the watch and the countdown', async () => {
