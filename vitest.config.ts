@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 // Integration tests start real redis-server / HTTP / WS / simulator processes (and one spawns 8 processes at
 // once), so they get generous timeouts and run file-parallel only up to the machine's two cores. The browser
-// suites have timing-sensitive fallbacks (e.g. "silent socket for 5 s → long-poll"), so they run afterwards,
+// suites have timing-sensitive fallbacks (e.g. refused WebSockets → long-poll), so they run afterwards,
 // alone (groupOrder 1), instead of competing with the integration suites for the CPU.
 const shared = { testTimeout: 30_000, hookTimeout: 60_000 };
 

@@ -3,6 +3,10 @@
  * simulator) driven by a real Chromium. The phone is a second tab in the same browser, going through the
  * simulator's consent page and the app's confirm page exactly as WeChat's in-app browser would.
  *
+ * Only journeys live here (sign in, cancel, expiry and renewal, the long-poll fallback, the modes, language and
+ * layout); the page's logic — redeem retries, silent sockets, failover revisions, fatal codes and the renewal
+ * budget — is unit-tested without a browser in web-transport.test.ts and web-widget.test.ts.
+ *
  * Needs `npm run build` first (the page is served from dist/web, the stack from dist/server).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -367,32 +371,6 @@ describe('login page against the dev stack', () => {
     await waitState(page, 'cancelled');
   });
 
-  it('a redeem that fails transiently (503) is retried while the ticket is valid, and logs in', async () => {
-    const page = await freshPage();
-    let redeems = 0;
-    // Fault injection: the first redeem answers as a server in the middle of a Redis switch would.
-    await page.route('**/api/logins/*/redeem', async (route) => {
-      if (++redeems === 1) {
-        await route.fulfill({
-          status: 503,
-          contentType: 'application/json',
-          body: JSON.stringify({ error: 'redis_unavailable', message: 'switching' }),
-        });
-      } else {
-        await route.continue();
-      }
-    });
-    await page.goto(stack.base);
-    await waitState(page, 'pending');
-    const phone = await openPhone(context, page);
-    await phone.click('#sim-allow');
-    await phone.waitForSelector('#confirm', { timeout: 15_000 });
-    await phone.click('#confirm');
-    await waitState(page, 'confirmed');
-    expect(redeems).toBe(2);
-    expect((await page.textContent('#user-name'))?.length).toBeGreaterThan(0);
-  });
-
   it('falls back to long-polling when the WebSocket keeps failing, and still logs in', async () => {
     const page = await freshPage();
     // Every WebSocket the page opens is refused, as behind a proxy that does not pass them.
@@ -420,68 +398,6 @@ describe('login page against the dev stack', () => {
     expect(polls[0]).toMatch(/wait=25/);
     // No further reconnect attempts once on polling.
     expect(sockets).toBe(3);
-  });
-
-  it('falls back to long-polling when the socket opens but stays silent', async () => {
-    const page = await freshPage();
-    let sockets = 0;
-    // Accepted and then never answered, as behind a proxy that buffers the upgrade.
-    await page.routeWebSocket(/\/ws$/, () => void sockets++);
-    await page.goto(stack.base);
-    await waitState(page, 'pending');
-    await page.waitForSelector('#transport:not([hidden])', { timeout: 10_000 });
-    expect(sockets).toBe(1);
-    const phone = await openPhone(context, page);
-    await phone.click('#sim-deny');
-    await waitState(page, 'cancelled');
-  });
-
-  it('a lower revision after a Redis failover is accepted from a new socket: no reconnect loop', async () => {
-    const page = await freshPage();
-    let sockets = 0;
-    // Socket 1 plays the old Redis (revision 5); every later socket plays the new one, whose copy of the login
-    // is older (revision 2) and terminal, after which the server closes normally.
-    await page.routeWebSocket(/\/ws$/, (ws) => {
-      const n = ++sockets;
-      ws.onMessage((data) => {
-        const { id } = JSON.parse(String(data)) as { id: string };
-        const expiresAt = Date.now() + 120_000;
-        if (n === 1) {
-          ws.send(JSON.stringify({ type: 'status', id, status: 'pending', rev: 5, expiresAt }));
-          ws.close({ code: 1012 }); // "service restart": the page reconnects
-        } else {
-          ws.send(JSON.stringify({ type: 'status', id, status: 'cancelled', rev: 2, expiresAt }));
-          ws.close({ code: 1000 });
-        }
-      });
-    });
-    await page.goto(stack.base);
-    await waitState(page, 'cancelled');
-    await page.waitForTimeout(3000);
-    expect(await state(page)).toBe('cancelled');
-    expect(sockets).toBe(2);
-  });
-
-  it('unknown_login from the socket: one automatic new login, then #refresh (no loop)', async () => {
-    const page = await freshPage();
-    const creates = countLoginCreates(page);
-    let sockets = 0;
-    // Every watch is answered as for a login the server no longer knows.
-    await page.routeWebSocket(/\/ws$/, (ws) => {
-      sockets++;
-      ws.onMessage(() => {
-        ws.send(JSON.stringify({ type: 'error', code: 'unknown_login' }));
-        ws.close({ code: 4404 });
-      });
-    });
-    await page.goto(stack.base);
-    await waitState(page, 'error');
-    expect(await page.isVisible('#refresh')).toBe(true);
-    await page.waitForTimeout(3000);
-    expect(await state(page)).toBe('error');
-    expect(creates()).toBe(2);
-    // A terminal code is not retried on the same login: one socket per login.
-    expect(sockets).toBe(2);
   });
 
   it('speaks Chinese for zh browsers, toggles to English, and fits a phone-width screen', async () => {

@@ -1,6 +1,7 @@
 /**
  * Thin fetch wrappers for the scanlogin HTTP API. Every failure becomes an ApiError with the server's stable
  * `error` code (or `network` when no response arrived), so callers branch on codes, never on text.
+ * The fetch function is passed in (the page gives the browser's; tests give a fake that answers in-process).
  */
 import { isLoginStatus, NETWORK_ERROR, type LoginStatus } from './codes.js';
 
@@ -51,6 +52,33 @@ export class ApiError extends Error {
   }
 }
 
+/** The part of a fetch request this module sets (a subset of RequestInit). */
+export interface HttpRequest {
+  method: string;
+  headers: Record<string, string>;
+  body: string | undefined;
+  credentials: 'same-origin';
+  cache: 'no-store';
+  signal: AbortSignal | undefined;
+}
+
+/** The part of a fetch Response this module reads. */
+export interface HttpResponse {
+  readonly ok: boolean;
+  readonly status: number;
+  readonly statusText: string;
+  readonly headers: { get(name: string): string | null };
+  text(): Promise<string>;
+}
+
+/** `fetch` as this module calls it; the browser's fetch fits. */
+export type Fetch = (path: string, init: HttpRequest) => Promise<HttpResponse>;
+
+/** A signed-in browser: the user, as redeem and /api/me return it. */
+export interface SignedIn {
+  user: User;
+}
+
 interface RequestOptions {
   body?: unknown;
   token?: string;
@@ -63,13 +91,13 @@ export interface Timed<T> {
   serverDate: number | undefined;
 }
 
-async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<Timed<T>> {
+async function request<T>(fetchFn: Fetch, method: string, path: string, opts: RequestOptions = {}): Promise<Timed<T>> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
   if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
-  let res: Response;
+  let res: HttpResponse;
   try {
-    res = await fetch(path, {
+    res = await fetchFn(path, {
       method,
       headers,
       body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
@@ -115,59 +143,73 @@ export function parseSnapshot(raw: unknown): LoginSnapshot | null {
   return snap;
 }
 
-/** GET /api/me → the signed-in user, or null when not signed in (401). */
-export async function fetchMe(signal?: AbortSignal): Promise<User | null> {
-  try {
-    const { data } = await request<{ user: User }>('GET', '/api/me', { signal });
-    return data.user;
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 401) return null;
-    throw err;
-  }
-}
-
 /** How the phone signs in: web OAuth, Official Account QR ("follow to log in") or mini-program code. */
 export const LOGIN_MODES = ['oauth', 'mp-qrcode', 'miniprogram'] as const;
 export type LoginMode = (typeof LOGIN_MODES)[number];
 
-/** POST /api/logins → a new pending login (in `mode`, default oauth) with its QR and watch credentials. */
-export async function createLogin(mode: LoginMode = 'oauth'): Promise<Timed<CreatedLogin>> {
-  return request<CreatedLogin>('POST', '/api/logins', { body: mode === 'oauth' ? {} : { mode } });
+/** The HTTP API as the page uses it. */
+export interface Api {
+  /** GET /api/me → the signed-in user, or null when not signed in (401). */
+  fetchMe(signal?: AbortSignal): Promise<SignedIn | null>;
+  /** POST /api/logins → a new pending login (in `mode`, default oauth) with its QR and watch credentials. */
+  createLogin(mode?: LoginMode): Promise<Timed<CreatedLogin>>;
+  /**
+   * GET /api/logins/:id. With `waitS` (≤ 30) the server long-polls until the login moves past revision `rev`
+   * (default: the revision it has when the request arrives) or the time is up. Passing the last revision seen
+   * closes the gap between two polls, where a change would otherwise wait out the next poll.
+   */
+  getLogin(id: string, watchToken: string, opts?: LoginPoll): Promise<LoginSnapshot>;
+  /** POST /api/logins/:id/redeem → the user; sets the session cookie. A ticket works once (then 409). */
+  redeem(id: string, watchToken: string, ticket: string): Promise<SignedIn>;
+  /** POST /api/logout → clears the session cookie. */
+  logout(): Promise<void>;
 }
 
-/**
- * GET /api/logins/:id. With `waitS` (≤ 30) the server long-polls until the login moves past revision `rev`
- * (default: the revision it has when the request arrives) or the time is up. Passing the last revision seen
- * closes the gap between two polls, where a change would otherwise wait out the next poll.
- */
-export async function getLogin(
-  id: string,
-  watchToken: string,
-  opts: { waitS?: number; rev?: number; signal?: AbortSignal } = {},
-): Promise<LoginSnapshot> {
-  const q = new URLSearchParams();
-  if (opts.waitS) q.set('wait', String(Math.min(30, Math.floor(opts.waitS))));
-  if (opts.waitS && opts.rev !== undefined) q.set('rev', String(opts.rev));
-  const qs = q.toString() ? `?${q.toString()}` : '';
-  const { data } = await request<unknown>('GET', `/api/logins/${encodeURIComponent(id)}${qs}`, {
-    token: watchToken,
-    signal: opts.signal,
-  });
-  const snap = parseSnapshot(data);
-  if (!snap) throw new ApiError(200, 'bad_response', 'malformed login status');
-  return snap;
+export interface LoginPoll {
+  waitS?: number;
+  rev?: number;
+  signal?: AbortSignal;
 }
 
-/** POST /api/logins/:id/redeem → the user; sets the session cookie. A ticket works once (then 409). */
-export async function redeem(id: string, watchToken: string, ticket: string): Promise<User> {
-  const { data } = await request<{ user: User }>('POST', `/api/logins/${encodeURIComponent(id)}/redeem`, {
-    body: { ticket },
-    token: watchToken,
-  });
-  return data.user;
-}
+/** The API over `fetchFn` (same-origin paths, cookies included). */
+export function createApi(fetchFn: Fetch): Api {
+  return {
+    async fetchMe(signal) {
+      try {
+        const { data } = await request<SignedIn>(fetchFn, 'GET', '/api/me', { signal });
+        return { user: data.user };
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 401) return null;
+        throw err;
+      }
+    },
 
-/** POST /api/logout → clears the session cookie. */
-export async function logout(): Promise<void> {
-  await request<void>('POST', '/api/logout');
+    createLogin(mode = 'oauth') {
+      return request<CreatedLogin>(fetchFn, 'POST', '/api/logins', { body: mode === 'oauth' ? {} : { mode } });
+    },
+
+    async getLogin(id, watchToken, opts = {}) {
+      const q = new URLSearchParams();
+      if (opts.waitS) q.set('wait', String(Math.min(30, Math.floor(opts.waitS))));
+      if (opts.waitS && opts.rev !== undefined) q.set('rev', String(opts.rev));
+      const qs = q.toString() ? `?${q.toString()}` : '';
+      const { data } = await request<unknown>(fetchFn, 'GET', `/api/logins/${encodeURIComponent(id)}${qs}`, {
+        token: watchToken,
+        signal: opts.signal,
+      });
+      const snap = parseSnapshot(data);
+      if (!snap) throw new ApiError(200, 'bad_response', 'malformed login status');
+      return snap;
+    },
+
+    async redeem(id, watchToken, ticket) {
+      const path = `/api/logins/${encodeURIComponent(id)}/redeem`;
+      const { data } = await request<SignedIn>(fetchFn, 'POST', path, { body: { ticket }, token: watchToken });
+      return { user: data.user };
+    },
+
+    async logout() {
+      await request<void>(fetchFn, 'POST', '/api/logout');
+    },
+  };
 }

@@ -1,8 +1,20 @@
-/** Page bootstrap: pick the language, mount the widget, stop watching when the page goes away. */
+/** Page bootstrap: pick the language, wire the widget to the DOM view, the browser's fetch and WebSocket. */
+import { createApi } from './api.js';
 import { detectLang, I18n } from './i18n.js';
+import { WidgetView } from './view.js';
 import { LoginWidget } from './widget.js';
 
-const widget = new LoginWidget(new I18n(detectLang()));
+const view = new WidgetView(new I18n(detectLang()));
+const widget = new LoginWidget({
+  api: createApi((path, init) => fetch(path, init)),
+  view,
+  openSocket: (url) => new WebSocket(url),
+});
+view.bind({
+  refresh: () => void widget.refresh(),
+  logout: () => void widget.logout(),
+  switchMode: (mode) => void widget.switchMode(mode),
+});
 addEventListener('pagehide', (ev) => {
   // A page kept in the back/forward cache comes back via pageshow; only a real unload ends the watch.
   if (!ev.persisted) widget.dispose();

@@ -10,8 +10,11 @@
  *   fails to produce a status 3 times in a row.
  * - `unknown_login` / `forbidden` / `login_expired` end the watch: repeating the same request cannot succeed,
  *   so they go to the owner, who decides (see the renewal budget in widget.ts).
+ *
+ * The socket and the HTTP poll are passed in (WatchDeps): the page gives the browser's WebSocket and the API's
+ * getLogin, tests give in-process fakes.
  */
-import { ApiError, getLogin, parseSnapshot, type LoginSnapshot } from './api.js';
+import { type Api, ApiError, type LoginSnapshot, parseSnapshot } from './api.js';
 import { fullJitter, sleep } from './backoff.js';
 import { FATAL_ERROR_CODES, FATAL_WS_CLOSE, TERMINAL_STATUSES, WS_CLOSE, type WatchFatalCode } from './codes.js';
 
@@ -24,6 +27,29 @@ export interface WatchEvents {
   fatal(code: WatchFatalCode): void;
   /** Which transport is in use now (for display and diagnostics). */
   transport?(kind: TransportKind): void;
+}
+
+/**
+ * A handler slot of a WebSocket. Declared through a method so that the DOM's WebSocket, whose handlers take
+ * richer event types, fits (method parameters are compared bivariantly).
+ */
+type Slot<E> = { handle(ev: E): void }['handle'] | null;
+
+/** The part of the DOM's WebSocket this module uses. */
+export interface SocketLike {
+  onopen: Slot<unknown>;
+  onmessage: Slot<{ data: unknown }>;
+  onclose: Slot<{ code: number }>;
+  onerror: Slot<unknown>;
+  send(data: string): void;
+  close(code?: number): void;
+}
+
+export interface WatchDeps {
+  /** Opens a socket (the page: `new WebSocket(url)`); may throw, e.g. SecurityError for ws:// from https. */
+  openSocket(url: string): SocketLike;
+  /** The long-poll request (Api.getLogin). */
+  getLogin: Api['getLogin'];
 }
 
 export interface WatchOptions {
@@ -44,7 +70,7 @@ type State = 'idle' | 'ws' | 'poll' | 'stopped';
 export class LoginWatch {
   private state: State = 'idle';
   private transportId = 0;
-  private socket: WebSocket | null = null;
+  private socket: SocketLike | null = null;
   private timer: ReturnType<typeof setTimeout> | undefined;
   /** Sockets in a row that closed before delivering a status. */
   private wsFailures = 0;
@@ -60,6 +86,7 @@ export class LoginWatch {
   constructor(
     private readonly opts: WatchOptions,
     private readonly events: WatchEvents,
+    private readonly deps: WatchDeps,
   ) {
     this.silenceMs = opts.silenceMs ?? 5000;
     this.maxWsFailures = opts.maxWsFailures ?? 3;
@@ -95,9 +122,9 @@ export class LoginWatch {
     // than one seen before (the Redis may have been swapped or failed over): dropping it would reconnect
     // and drop it again, for ever.
     this.lastRev = -1;
-    let ws: WebSocket;
+    let ws: SocketLike;
     try {
-      ws = new WebSocket(this.opts.wsUrl);
+      ws = this.deps.openSocket(this.opts.wsUrl);
     } catch {
       // SecurityError (ws:// from an https page) or a malformed URL: no retry can change that.
       this.startPolling();
@@ -112,11 +139,11 @@ export class LoginWatch {
       ws.send(JSON.stringify({ type: 'watch', id: this.opts.id, watchToken: this.opts.watchToken }));
       this.arm(() => this.silent(tid), this.silenceMs);
     };
-    ws.onmessage = (ev: MessageEvent) => {
+    ws.onmessage = (ev) => {
       if (tid !== this.transportId) return;
       if (this.socketOnMessage(ev.data)) delivered = true;
     };
-    ws.onclose = (ev: CloseEvent) => {
+    ws.onclose = (ev) => {
       if (tid !== this.transportId) return;
       this.socketOnClose(ev.code, delivered);
     };
@@ -208,7 +235,7 @@ export class LoginWatch {
       this.pollAbort = ctrl;
       try {
         const rev = this.lastRev >= 0 ? this.lastRev : undefined;
-        const snap = await getLogin(this.opts.id, this.opts.watchToken, { waitS, rev, signal: ctrl.signal });
+        const snap = await this.deps.getLogin(this.opts.id, this.opts.watchToken, { waitS, rev, signal: ctrl.signal });
         if (tid !== this.transportId) return;
         attempt = 0;
         waitS = this.pollWaitS;

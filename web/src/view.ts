@@ -1,33 +1,18 @@
 /**
- * DOM rendering of the login widget. It owns no state: widget.ts hands it a ViewModel and it makes the
- * static skeleton in index.html match it (text in the current language, visibility, data-state).
+ * DOM rendering of the login widget. It decides nothing: widget.ts hands it a Screen (derived from the phase,
+ * phase.ts) and it makes the static skeleton in index.html match it (text in the current language,
+ * visibility, data-state). It re-renders itself when the language changes, and reports clicks to the handlers.
  */
-import type { I18n, MessageKey } from './i18n.js';
 import { LOGIN_MODES, type LoginMode } from './api.js';
-import type { TransportKind } from './transport.js';
+import type { I18n } from './i18n.js';
+import type { Person, Screen } from './phase.js';
+import type { View } from './widget.js';
 
-export type WidgetState = 'loading' | 'pending' | 'scanned' | 'confirmed' | 'cancelled' | 'expired' | 'error';
-
-export interface Person {
-  nickname?: string;
-  avatar?: string;
-  /** Only for the signed-in user (not shown for the scanner before redeem). */
-  openid?: string;
-}
-
-export interface ViewModel {
-  state: WidgetState;
-  /** The sign-in method of the QR code shown (the mode switch highlights it). */
-  mode?: LoginMode;
-  message: MessageKey;
-  /** A secondary line, e.g. "a new QR code was generated". */
-  note?: MessageKey;
-  qrSrc?: string;
-  /** Server epoch ms of the login's deadline, for the countdown (pending/scanned only). */
-  expiresAt?: number;
-  person?: Person;
-  simulateUrl?: string;
-  transport?: TransportKind;
+/** What the visitor's clicks ask for (the language toggle is the view's own business). */
+export interface ViewActions {
+  refresh(): void;
+  logout(): void;
+  switchMode(mode: LoginMode): void;
 }
 
 function byId<T extends HTMLElement>(id: string): T {
@@ -42,7 +27,7 @@ export function formatRemaining(ms: number): string {
   return `${Math.floor(total / 60)}:${String(total % 60).padStart(2, '0')}`;
 }
 
-export class WidgetView {
+export class WidgetView implements View {
   readonly root = byId<HTMLElement>('login-widget');
   readonly refreshButton = byId<HTMLButtonElement>('refresh');
   readonly logoutButton = byId<HTMLButtonElement>('logout');
@@ -70,7 +55,9 @@ export class WidgetView {
     simulate: byId<HTMLAnchorElement>('simulate-phone'),
     transport: byId('transport'),
   };
-  private vm: ViewModel = { state: 'loading', message: 'loading' };
+  private vm: Screen | null = null;
+  /** The last countdown value, so a language switch can redraw it at once. */
+  private remainingMs: number | null = null;
 
   constructor(private readonly i18n: I18n) {
     // A WeChat avatar URL that fails (hotlink rules, offline) falls back to the nickname's initial.
@@ -78,9 +65,20 @@ export class WidgetView {
       this.el.avatar.hidden = true;
       this.el.initial.hidden = false;
     });
+    this.langToggle.addEventListener('click', () => i18n.toggle());
+    i18n.onChange(() => {
+      if (this.vm) this.render(this.vm);
+    });
   }
 
-  render(vm: ViewModel): void {
+  /** Routes the buttons' clicks to `actions`. */
+  bind(actions: ViewActions): void {
+    this.refreshButton.addEventListener('click', () => actions.refresh());
+    this.logoutButton.addEventListener('click', () => actions.logout());
+    for (const [mode, button] of this.modeButtons) button.addEventListener('click', () => actions.switchMode(mode));
+  }
+
+  render(vm: Screen): void {
     this.vm = vm;
     const { el, i18n } = this;
     const t = i18n.t.bind(i18n);
@@ -89,20 +87,20 @@ export class WidgetView {
     this.root.dataset.state = vm.state;
     this.root.setAttribute('aria-busy', String(vm.state === 'loading'));
     el.title.textContent = t('title');
-    const mode = vm.mode ?? 'oauth';
+    const mode = vm.mode;
     el.subtitle.textContent = t(mode === 'oauth' ? 'subtitle' : `subtitle.${mode}`);
     // Switching is offered while signing in; a signed-in page shows only the user.
-    el.modes.hidden = vm.state === 'confirmed';
+    el.modes.hidden = !vm.signingIn;
     el.modes.setAttribute('aria-label', t('modesLabel'));
     for (const [m, button] of this.modeButtons) {
       button.textContent = t(`mode.${m}`);
       button.setAttribute('aria-pressed', String(m === mode));
     }
-    el.subtitle.hidden = vm.state === 'confirmed';
+    el.subtitle.hidden = !vm.signingIn;
     this.langToggle.textContent = t('langToggle');
     this.langToggle.setAttribute('aria-label', t('langToggleLabel'));
 
-    el.qrArea.hidden = vm.state === 'confirmed';
+    el.qrArea.hidden = !vm.signingIn;
     if (vm.qrSrc) {
       if (el.qr.getAttribute('src') !== vm.qrSrc) el.qr.src = vm.qrSrc;
       el.qr.alt = t('qrAlt');
@@ -117,27 +115,31 @@ export class WidgetView {
     el.note.hidden = !vm.note;
     el.note.textContent = vm.note ? t(vm.note) : '';
 
-    this.refreshButton.hidden = !(vm.state === 'cancelled' || vm.state === 'expired' || vm.state === 'error');
+    this.refreshButton.hidden = !vm.refresh;
     this.refreshButton.textContent = t('refresh');
-    this.logoutButton.hidden = vm.state !== 'confirmed';
+    this.logoutButton.hidden = !vm.logout;
     this.logoutButton.textContent = t('logout');
 
-    const showSim = !!vm.simulateUrl && (vm.state === 'pending' || vm.state === 'scanned');
-    el.simulate.hidden = !showSim;
-    if (showSim && vm.simulateUrl) el.simulate.href = vm.simulateUrl;
+    el.simulate.hidden = !vm.simulateUrl;
+    if (vm.simulateUrl) el.simulate.href = vm.simulateUrl;
     else el.simulate.removeAttribute('href');
     el.simulate.textContent = t('simulate');
 
-    el.transport.hidden = vm.transport !== 'poll' || !(vm.state === 'pending' || vm.state === 'scanned');
+    el.transport.hidden = !vm.polling;
     el.transport.textContent = t('polling');
-    this.renderCountdown(null);
+    if (vm.expiresAt === undefined) this.remainingMs = null;
+    this.drawCountdown();
   }
 
-  /** Updates only the countdown line; `remainingMs` null means "compute nothing, hide unless live". */
-  renderCountdown(remainingMs: number | null): void {
-    const live = (this.vm.state === 'pending' || this.vm.state === 'scanned') && this.vm.expiresAt !== undefined;
+  renderCountdown(remainingMs: number): void {
+    this.remainingMs = remainingMs;
+    this.drawCountdown();
+  }
+
+  private drawCountdown(): void {
     const el = this.el.countdown;
-    if (!live) {
+    const remainingMs = this.remainingMs;
+    if (this.vm?.expiresAt === undefined) {
       el.hidden = true;
       el.textContent = '';
       return;

@@ -1,23 +1,26 @@
 /**
- * The login widget's state machine: create a login, watch it, redeem the ticket, show the user.
- *
- *   loading → pending → scanned → (redeem) → confirmed
- *                     ↘ cancelled | expired | error   (each offers #refresh)
+ * The login widget's controller: it moves the page through its phases (phase.ts) — create a login, watch it,
+ * redeem the ticket, show the user — and hands the derived screen to the view. No DOM here: the view, the
+ * API (over fetch) and the socket are passed in.
  *
  * Every login attempt gets a generation number; results of an older attempt (a late create, a status from
  * its watch, a redeem that resolves after the user moved on) are dropped, so they never render over the
  * current one.
  */
-import * as api from './api.js';
-import { ApiError, type CreatedLogin, type LoginSnapshot, type User } from './api.js';
+import {
+  type Api,
+  ApiError,
+  type CreatedLogin,
+  type LoginMode,
+  type LoginSnapshot,
+  type SignedIn,
+  type Timed,
+} from './api.js';
 import { NETWORK_ERROR, type WatchFatalCode } from './codes.js';
-import type { I18n, MessageKey } from './i18n.js';
-import { LoginWatch } from './transport.js';
-import { fullJitter, sleep } from './backoff.js';
-import { WidgetView, type ViewModel } from './view.js';
-
-/** How long transient redeem failures are retried: the server's default ticket lifetime (TICKET_TTL). */
-const REDEEM_RETRY_MS = 60_000;
+import type { MessageKey } from './messages.js';
+import { isWatching, type Phase, qrOf, type Screen, screenOf } from './phase.js';
+import { signIn } from './sign-in.js';
+import { LoginWatch, type TransportKind, type WatchDeps } from './transport.js';
 
 /**
  * Automatic QR renewals allowed per page load.
@@ -36,28 +39,32 @@ const LOCAL_EXPIRY_GRACE_MS = 5000;
 /** Server Date headers have 1 s resolution; only a larger difference is treated as real clock skew. */
 const MIN_SKEW_MS = 2000;
 
+/** Where the widget shows itself (view.ts in the page). */
+export interface View {
+  render(screen: Screen): void;
+  /** Updates only the countdown line (called every second while it is shown). */
+  renderCountdown(remainingMs: number): void;
+}
+
+export interface WidgetDeps {
+  api: Api;
+  view: View;
+  openSocket: WatchDeps['openSocket'];
+}
+
 export class LoginWidget {
-  private readonly view: WidgetView;
-  private vm: ViewModel = { state: 'loading', message: 'loading' };
+  private phase: Phase = { kind: 'loading' };
   private generation = 0;
-  private login: CreatedLogin | null = null;
   private watch: LoginWatch | null = null;
+  private transport: TransportKind | null = null;
   private autoRenewalsLeft = MAX_AUTO_RENEWALS;
   /** The sign-in method chosen with the mode switch; renewals keep it. */
-  private mode: api.LoginMode = 'oauth';
+  private mode: LoginMode = 'oauth';
   /** serverTime ≈ Date.now() + skewMs, estimated from the create response's Date header. */
   private skewMs = 0;
   private ticker: ReturnType<typeof setInterval> | undefined;
 
-  constructor(readonly i18n: I18n) {
-    this.view = new WidgetView(i18n);
-    this.view.refreshButton.addEventListener('click', () => void this.newLogin());
-    this.view.logoutButton.addEventListener('click', () => void this.logout());
-    this.view.langToggle.addEventListener('click', () => i18n.toggle());
-    for (const [mode, button] of this.view.modeButtons)
-      button.addEventListener('click', () => void this.switchMode(mode));
-    i18n.onChange(() => this.render());
-  }
+  constructor(private readonly deps: WidgetDeps) {}
 
   /** On load: show the signed-in user if there is one, otherwise start a login. */
   async start(): Promise<void> {
@@ -68,27 +75,45 @@ export class LoginWidget {
   /** Stops the watch and the countdown (page unload). */
   dispose(): void {
     this.generation++;
-    this.watch?.stop();
-    this.watch = null;
-    this.stopTicker();
+    this.endAttempt();
   }
 
-  // ---- Transitions ---------------------------------------------------------------------------------------
+  /** A click on #refresh: a new QR code. */
+  refresh(): Promise<void> {
+    return this.newLogin();
+  }
 
   /** A click on the mode switch: a human asking, so a new login in that mode (never automatic, never a loop). */
-  private async switchMode(mode: api.LoginMode): Promise<void> {
-    if (mode === this.mode && (this.vm.state === 'pending' || this.vm.state === 'loading')) return;
-    if (this.vm.state === 'confirmed') return;
+  async switchMode(mode: LoginMode): Promise<void> {
+    const { kind } = this.phase;
+    if (mode === this.mode && (kind === 'pending' || kind === 'loading')) return;
+    if (kind === 'confirmed') return;
     this.mode = mode;
     await this.newLogin();
   }
 
+  /** A click on #logout: end the session, then offer a new QR code. */
+  async logout(): Promise<void> {
+    const gen = this.beginAttempt();
+    this.enter({ kind: 'loading' });
+    try {
+      await this.deps.api.logout();
+    } catch {
+      // Whatever happened, show the truth: still signed in, or not (then a new QR code).
+      if (gen === this.generation) await this.resume(gen);
+      return;
+    }
+    if (gen === this.generation) await this.newLogin();
+  }
+
+  // ---- Transitions ---------------------------------------------------------------------------------------
+
   private async newLogin(note?: MessageKey): Promise<void> {
     const gen = this.beginAttempt();
-    this.set({ state: 'loading', message: 'loading', note });
-    let created: api.Timed<CreatedLogin>;
+    this.enter({ kind: 'loading', note });
+    let created: Timed<CreatedLogin>;
     try {
-      created = await api.createLogin(this.mode);
+      created = await this.deps.api.createLogin(this.mode);
     } catch (err) {
       if (gen === this.generation)
         this.showError(err instanceof ApiError && err.code === NETWORK_ERROR ? 'errorNetwork' : 'errorGeneric');
@@ -96,62 +121,65 @@ export class LoginWidget {
     }
     if (gen !== this.generation) return;
     const login = created.data;
-    this.login = login;
     const skew = created.serverDate !== undefined ? created.serverDate - Date.now() : 0;
     this.skewMs = Math.abs(skew) > MIN_SKEW_MS ? skew : 0;
-    this.set({
-      state: 'pending',
-      message: 'pending',
-      note,
-      qrSrc: login.qr.svg,
-      expiresAt: login.expiresAt,
-      // Dev mode: the server names the simulated phone for this mode (OAuth pages, Official Account, mini program).
-      ...(login.devMode && login.simulateUrl && { simulateUrl: login.simulateUrl }),
-    });
+    this.enter({ kind: 'pending', login, expiresAt: login.expiresAt, note });
     this.startTicker();
     const watch = new LoginWatch(
       { wsUrl: login.ws, id: login.id, watchToken: login.watchToken },
       {
         status: (s) => gen === this.generation && this.onStatus(s),
         fatal: (code) => gen === this.generation && this.onFatal(code),
-        transport: (kind) => gen === this.generation && this.set({ ...this.vm, transport: kind }),
+        transport: (kind) => gen === this.generation && this.onTransport(kind),
       },
+      { openSocket: this.deps.openSocket, getLogin: this.deps.api.getLogin },
     );
     this.watch = watch;
     watch.start();
   }
 
   private onStatus(s: LoginSnapshot): void {
-    const base = { ...this.vm, expiresAt: s.expiresAt };
+    const p = this.phase;
+    if (!isWatching(p)) return;
+    const shown = { login: p.login, expiresAt: s.expiresAt };
     switch (s.status) {
       case 'pending':
-        return this.set({ ...base, state: 'pending', message: 'pending' });
+        return this.enter({ kind: 'pending', ...shown, note: p.kind === 'pending' ? p.note : undefined });
       case 'scanned':
-        return this.set({
-          ...base,
-          state: 'scanned',
-          message: s.user ? 'scanned' : 'scannedWaiting',
-          note: undefined,
-          person: s.user ? { ...s.user } : undefined,
-        });
+        return this.enter({ kind: 'scanned', ...shown, user: s.user && { ...s.user } });
       case 'confirmed':
         this.stopTicker();
-        if (s.ticket) return void this.redeem(s.ticket);
-        // A confirmed status without a ticket: redeemed elsewhere (another tab of this browser?) — ask /api/me.
-        return void this.recoverSession();
+        return void this.finish({ ...shown, user: p.kind === 'scanned' ? p.user : undefined }, s.ticket);
       case 'cancelled':
         this.stopTicker();
-        return this.set({ state: 'cancelled', message: 'cancelled', qrSrc: this.vm.qrSrc, person: this.vm.person });
+        return this.enter({ kind: 'cancelled', qrSrc: qrOf(p), user: p.kind === 'scanned' ? p.user : undefined });
       case 'expired':
         return this.loginLost('expired');
     }
   }
 
+  /**
+   * confirmed → redeeming → signed in: the one path from a login the phone confirmed to a signed-in page.
+   * `ticket` is absent when the confirmation was redeemed elsewhere (signIn() then asks /api/me).
+   */
+  private async finish(shown: Omit<Extract<Phase, { kind: 'redeeming' }>, 'kind'>, ticket?: string): Promise<void> {
+    const gen = this.generation;
+    this.enter({ kind: 'redeeming', ...shown });
+    const signedIn = await signIn(this.deps.api, shown.login, ticket, () => gen === this.generation);
+    if (gen !== this.generation) return;
+    if (signedIn) this.signedIn(signedIn);
+    else this.showError('errorRedeem');
+  }
+
   private onFatal(code: WatchFatalCode): void {
     if (code === 'login_expired') return this.loginLost('expired');
     if (code === 'unknown_login') return this.loginLost('unknown_login');
-    this.endAttempt();
     this.showError('errorForbidden');
+  }
+
+  private onTransport(kind: TransportKind): void {
+    this.transport = kind;
+    this.render();
   }
 
   /** The login expired or vanished: renew once automatically (see MAX_AUTO_RENEWALS), then wait for a click. */
@@ -162,79 +190,31 @@ export class LoginWidget {
       void this.newLogin('renewed');
       return;
     }
-    if (kind === 'expired') this.set({ state: 'expired', message: 'expired', qrSrc: this.vm.qrSrc });
+    if (kind === 'expired') this.enter({ kind: 'expired', qrSrc: qrOf(this.phase) });
     else this.showError('errorUnknownLogin');
-  }
-
-  private async redeem(ticket: string): Promise<void> {
-    const login = this.login;
-    if (!login) return;
-    const gen = this.generation;
-    this.set({ ...this.vm, state: 'scanned', message: 'redeeming', note: undefined, simulateUrl: undefined });
-    // A network failure or 5xx (e.g. a Redis switch in progress) is retried with backoff while the ticket can
-    // still be valid; a 4xx is final.
-    const started = Date.now();
-    for (let attempt = 0; gen === this.generation; attempt++) {
-      try {
-        const user = await api.redeem(login.id, login.watchToken, ticket);
-        if (gen === this.generation) this.showUser(user);
-        return;
-      } catch (err) {
-        const transient = !(err instanceof ApiError) || err.status >= 500;
-        if (!transient || Date.now() - started > REDEEM_RETRY_MS) break;
-        await sleep(fullJitter(attempt));
-      }
-    }
-    // e.g. 409 ticket_used: another tab may have redeemed it and our cookie is already set.
-    if (gen === this.generation) await this.recoverSession();
-  }
-
-  private async recoverSession(): Promise<void> {
-    const gen = this.generation;
-    const user = await api.fetchMe().catch(() => null);
-    if (gen !== this.generation) return;
-    if (user) this.showUser(user);
-    else this.showError('errorRedeem');
-  }
-
-  private async logout(): Promise<void> {
-    const gen = this.beginAttempt();
-    this.set({ state: 'loading', message: 'loading' });
-    try {
-      await api.logout();
-    } catch {
-      // Whatever happened, show the truth: still signed in, or not (then a new QR code).
-      if (gen === this.generation) await this.resume(gen);
-      return;
-    }
-    if (gen === this.generation) await this.newLogin();
   }
 
   /** Shows the session's user if the cookie is valid, otherwise starts a login. */
   private async resume(gen: number): Promise<void> {
-    let user: User | null = null;
+    let session: SignedIn | null = null;
     try {
-      user = await api.fetchMe();
+      session = await this.deps.api.fetchMe();
     } catch {
       // /api/me failing is no reason not to offer a QR code; creating the login reports real outages.
     }
     if (gen !== this.generation) return;
-    if (user) this.showUser(user);
+    if (session) this.signedIn(session);
     else await this.newLogin();
   }
 
-  private showUser(user: User): void {
+  private signedIn(session: SignedIn): void {
     this.endAttempt();
-    this.set({
-      state: 'confirmed',
-      message: 'confirmed',
-      person: { nickname: user.nickname, avatar: user.avatar, openid: user.openid },
-    });
+    this.enter({ kind: 'confirmed', user: session.user });
   }
 
   private showError(message: MessageKey): void {
     this.endAttempt();
-    this.set({ state: 'error', message, qrSrc: undefined });
+    this.enter({ kind: 'error', message });
   }
 
   /** Abandons whatever the current attempt was doing and returns the new generation. */
@@ -246,18 +226,19 @@ export class LoginWidget {
   private endAttempt(): void {
     this.watch?.stop();
     this.watch = null;
+    this.transport = null;
     this.stopTicker();
   }
 
   // ---- Rendering and countdown --------------------------------------------------------------------------
 
-  private set(vm: ViewModel): void {
-    this.vm = { ...vm, mode: this.mode };
+  private enter(phase: Phase): void {
+    this.phase = phase;
     this.render();
   }
 
   private render(): void {
-    this.view.render(this.vm);
+    this.deps.view.render(screenOf(this.phase, { mode: this.mode, transport: this.transport }));
     this.tick();
   }
 
@@ -272,11 +253,11 @@ export class LoginWidget {
   }
 
   private tick(): void {
-    const { state, expiresAt } = this.vm;
-    if (expiresAt === undefined || (state !== 'pending' && state !== 'scanned')) return;
-    const remaining = expiresAt - (Date.now() + this.skewMs);
-    this.view.renderCountdown(remaining);
+    const p = this.phase;
+    if (!isWatching(p) && p.kind !== 'redeeming') return;
+    const remaining = p.expiresAt - (Date.now() + this.skewMs);
+    this.deps.view.renderCountdown(remaining);
     // The server normally reports the expiry itself; this guards against a transport that went quiet.
-    if (remaining < -LOCAL_EXPIRY_GRACE_MS && this.vm.message !== 'redeeming') this.loginLost('expired');
+    if (isWatching(p) && remaining < -LOCAL_EXPIRY_GRACE_MS) this.loginLost('expired');
   }
 }

@@ -1,0 +1,137 @@
+/**
+ * The login page's phase (one discriminated union: what the page is doing now, with the data that phase has)
+ * and the screen derived from it. Pure: no DOM, no timers, no network.
+ *
+ *   loading → pending → scanned → redeeming → confirmed
+ *                     ↘ cancelled | expired | error   (each offers #refresh)
+ */
+import type { CreatedLogin, LoginMode, ScanUser, User } from './api.js';
+import type { MessageKey } from './messages.js';
+import type { TransportKind } from './transport.js';
+
+/** A login whose QR code is on screen, with its deadline (server epoch ms, updated by every status). */
+interface Shown {
+  login: CreatedLogin;
+  expiresAt: number;
+}
+
+export type Phase =
+  | { kind: 'loading'; note?: MessageKey }
+  | ({ kind: 'pending'; note?: MessageKey } & Shown)
+  /** `user` arrives with the second `scanned` (once WeChat identified the phone's owner). */
+  | ({ kind: 'scanned'; user?: ScanUser } & Shown)
+  /** The phone confirmed; the page is spending the ticket (or asking /api/me) to sign this browser in. */
+  | ({ kind: 'redeeming'; user?: ScanUser } & Shown)
+  | { kind: 'confirmed'; user: User }
+  | { kind: 'cancelled'; qrSrc?: string; user?: ScanUser }
+  | { kind: 'expired'; qrSrc?: string }
+  | { kind: 'error'; message: MessageKey };
+
+export type PhaseKind = Phase['kind'];
+
+/** The phases whose login is still being watched (the countdown runs and may conclude the expiry locally). */
+export function isWatching(p: Phase): p is Extract<Phase, { kind: 'pending' | 'scanned' }> {
+  return p.kind === 'pending' || p.kind === 'scanned';
+}
+
+/** The QR code image of the phase, if one is shown. */
+export function qrOf(p: Phase): string | undefined {
+  switch (p.kind) {
+    case 'pending':
+    case 'scanned':
+    case 'redeeming':
+      return p.login.qr.svg;
+    case 'cancelled':
+    case 'expired':
+      return p.qrSrc;
+    default:
+      return undefined;
+  }
+}
+
+/** `#login-widget[data-state]`: the phases, with `redeeming` shown as `scanned` (the QR and person stay). */
+export type WidgetState = Exclude<PhaseKind, 'redeeming'>;
+
+export interface Person {
+  nickname?: string;
+  avatar?: string;
+  /** Only for the signed-in user (not shown for the scanner before redeem). */
+  openid?: string;
+}
+
+/** Everything view.ts shows, derived from the phase by screenOf(); view.ts decides nothing. */
+export interface Screen {
+  state: WidgetState;
+  /** The sign-in method (the mode switch highlights it, the subtitle names it). */
+  mode: LoginMode;
+  message: MessageKey;
+  /** A secondary line, e.g. "a new QR code was generated". */
+  note?: MessageKey;
+  qrSrc?: string;
+  /** Server epoch ms of the deadline while the countdown is shown. */
+  expiresAt?: number;
+  person?: Person;
+  /** Dev mode: where "Simulate phone scan" goes, while a phone can still scan. */
+  simulateUrl?: string;
+  /** The mode switch, subtitle and QR area: everything but a signed-in user. */
+  signingIn: boolean;
+  /** "Live updates via polling" (#transport). */
+  polling: boolean;
+  /** #refresh: a new QR code, offered once nothing more can happen to this one. */
+  refresh: boolean;
+  /** #logout. */
+  logout: boolean;
+}
+
+export interface ScreenContext {
+  mode: LoginMode;
+  /** The transport of the current watch, if any. */
+  transport: TransportKind | null;
+}
+
+export function screenOf(p: Phase, ctx: ScreenContext): Screen {
+  const screen: Screen = {
+    state: p.kind === 'redeeming' ? 'scanned' : p.kind,
+    mode: ctx.mode,
+    message: messageOf(p),
+    signingIn: p.kind !== 'confirmed',
+    polling: false,
+    refresh: p.kind === 'cancelled' || p.kind === 'expired' || p.kind === 'error',
+    logout: p.kind === 'confirmed',
+  };
+  const qrSrc = qrOf(p);
+  if (qrSrc !== undefined) screen.qrSrc = qrSrc;
+  if ((p.kind === 'loading' || p.kind === 'pending') && p.note) screen.note = p.note;
+  if (p.kind === 'pending' || p.kind === 'scanned' || p.kind === 'redeeming') {
+    screen.expiresAt = p.expiresAt;
+    screen.polling = ctx.transport === 'poll';
+  }
+  if (isWatching(p) && p.login.devMode && p.login.simulateUrl) screen.simulateUrl = p.login.simulateUrl;
+  const person = personOf(p);
+  if (person) screen.person = person;
+  return screen;
+}
+
+function messageOf(p: Phase): MessageKey {
+  switch (p.kind) {
+    case 'scanned':
+      return p.user ? 'scanned' : 'scannedWaiting';
+    case 'error':
+      return p.message;
+    default:
+      return p.kind;
+  }
+}
+
+function personOf(p: Phase): Person | undefined {
+  switch (p.kind) {
+    case 'scanned':
+    case 'redeeming':
+    case 'cancelled':
+      return p.user && { ...p.user };
+    case 'confirmed':
+      return { nickname: p.user.nickname, avatar: p.user.avatar, openid: p.user.openid };
+    default:
+      return undefined;
+  }
+}
