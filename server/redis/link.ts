@@ -338,7 +338,9 @@ export class RedisLink {
     pair.drops++;
     if (pair !== this.#pair || this.#status !== 'ready') return;
     const epoch = ++this.#epoch;
-    this.#setStatus('reconnecting', `${kind} connection lost${this.#lastError ? ` (${this.#lastError})` : ''}`);
+    // A server that closes cleanly (shutdown, CLIENT KILL) sends no error: the loss itself is the reason.
+    this.#lastError ??= `the ${kind} connection was closed`;
+    this.#setStatus('reconnecting', this.#lastError);
     void this.#bringUp(pair, epoch);
   }
 
