@@ -165,6 +165,28 @@ describe('RedisLink status', () => {
     }
   });
 
+  it('ready(): waits out a brief reconnect (true); once Redis has been down for longer, false', async () => {
+    const port = await freePort();
+    const C = await startRedisServer({ port });
+    try {
+      const f = gatedFactory('ready-test');
+      const link = newLink(C.url, { connect: f.connect });
+      await link.start();
+      const closed = new Promise((r) => f.made[0]!.command.once('close', r));
+      const rawC = rawClient(C.url);
+      await rawC.client('KILL', 'ID', await clientId(rawC, 'ready-test:cmd'));
+      rawC.disconnect();
+      await closed;
+      expect(link.status).toBe('reconnecting');
+      expect(await link.ready()).toBe(true);
+      await C.stop();
+      await expect.poll(() => link.status, { timeout: 2000, interval: 5 }).toBe('reconnecting');
+      expect(await link.ready()).toBe(false);
+    } finally {
+      await C.stop();
+    }
+  });
+
   it('start() against nothing: connecting, then redis_unavailable after the timeout, and stopped', async () => {
     const link = newLink(`redis://127.0.0.1:${await freePort()}`);
     await expect(link.start(300)).rejects.toMatchObject({ code: 'redis_unavailable' });

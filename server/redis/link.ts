@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
 import { AppError } from '../errors.js';
@@ -68,6 +69,8 @@ export class RedisLink {
   #pair: Pair | undefined;
   #desired: RedisTarget;
   #lastError: string | undefined;
+  /** When the link stopped being ready (performance.now()); undefined while ready. */
+  #downSince: number | undefined;
   #stopping: Promise<void> | undefined;
   readonly #channels = new Map<string, Channel>();
   readonly #resync = new Set<ResyncListener>();
@@ -164,6 +167,30 @@ export class RedisLink {
     await this.#until(() => this.#epoch !== epoch || this.#status === 'ready');
   }
 
+  /**
+   * Resolves true once the link is ready, false after at most `maxWaitMs` (default 150 ms). A request that
+   * arrives during a brief reconnect (a Sentinel failover takes ~60 ms) waits for it instead of failing; once
+   * the link has been unavailable for `maxWaitMs` already (Redis down or silent, a target that does not
+   * answer), it resolves false at once, so that the caller answers 503 without delay.
+   */
+  ready(maxWaitMs = 150): Promise<boolean> {
+    if (this.#status === 'ready') return Promise.resolve(true);
+    const left = (this.#downSince ?? Number.NEGATIVE_INFINITY) + maxWaitMs - performance.now();
+    if (left <= 0 || this.#stopping) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const settle = () => {
+        clearTimeout(timer);
+        this.#statusWatchers.delete(check);
+        resolve(this.#status === 'ready');
+      };
+      const check = () => {
+        if (this.#status === 'ready' || this.#stopping) settle();
+      };
+      const timer = setTimeout(settle, left);
+      this.#statusWatchers.add(check);
+    });
+  }
+
   /** Adds a resync listener (see ResyncListener); returns its remover. */
   onResync(listener: ResyncListener): () => void {
     this.#resync.add(listener);
@@ -240,6 +267,8 @@ export class RedisLink {
   #setStatus(next: LinkStatus, why?: string): void {
     const prev = this.#status;
     this.#status = next;
+    if (next === 'ready') this.#downSince = undefined;
+    else this.#downSince ??= performance.now();
     const target = describeTarget(this.#desired);
     if (next === 'reconnecting' && prev !== next) this.#log.warn({ target, prev, why }, 'redis link reconnecting');
     else if (prev !== next) this.#log.info({ target, prev, generation: this.#generation }, `redis link ${next}`);
@@ -349,6 +378,8 @@ export class RedisLink {
     const pair = this.#pair;
     if (!pair || (client !== pair.command && client !== pair.subscriber)) return;
     this.#lastError = why;
+    // The server has been silent for the whole liveness timeout already: nobody should wait for it now.
+    this.#downSince = performance.now() - this.#liveness.timeoutMs;
     this.#log.warn({ target: describeTarget(pair.target), why }, 'redis connection silent: reconnecting');
     client.disconnect(true);
   }

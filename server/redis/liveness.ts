@@ -27,14 +27,14 @@ export interface LivenessOptions {
 export class Liveness {
   readonly #watched = new Map<Redis, Waiting | undefined>();
   readonly #intervalMs: number;
-  readonly #timeoutMs: number;
+  readonly timeoutMs: number;
   readonly #onDead: LivenessOptions['onDead'];
   #timer: NodeJS.Timeout | undefined;
   #lastTick = 0;
 
   constructor(opts: LivenessOptions) {
     this.#intervalMs = opts.intervalMs ?? 1000;
-    this.#timeoutMs = opts.timeoutMs ?? 3000;
+    this.timeoutMs = opts.timeoutMs ?? 3000;
     this.#onDead = opts.onDead;
   }
 
@@ -73,10 +73,10 @@ export class Liveness {
         this.#watched.set(client, undefined);
       } else if (waiting?.phase !== phase) {
         this.#begin(client, phase, now);
-      } else if (now - waiting.since >= this.#timeoutMs) {
+      } else if (now - waiting.since >= this.timeoutMs) {
         this.#watched.set(client, undefined);
         const what = phase === 'ping' ? 'a PING' : 'the connection handshake';
-        this.#onDead(client, `Redis did not answer ${what} within ${this.#timeoutMs / 1000} s`);
+        this.#onDead(client, `Redis did not answer ${what} within ${this.timeoutMs / 1000} s`);
       }
     }
   }
