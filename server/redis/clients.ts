@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { AppError } from '../errors.js';
 import { clientOptions, type RedisTarget } from './target.js';
 
 /** The two connections a RedisLink holds to one target: one for commands, one in subscriber mode. */
@@ -41,4 +42,62 @@ export function ioredisClients(clientName: string): ConnectClients {
     };
     return { command: make('cmd'), subscriber: make('sub') };
   };
+}
+
+/** Whether both clients are connected and past their handshake right now. */
+export function bothReady(clients: LinkClients): boolean {
+  return clients.command.status === 'ready' && clients.subscriber.status === 'ready';
+}
+
+/** Resolves when both clients are ready; rejects only if a client ends for good. No timeout of its own. */
+export function waitReady(clients: LinkClients): Promise<void> {
+  return Promise.all([clients.command, clients.subscriber].map(clientReady)).then(() => undefined);
+}
+
+function clientReady(client: Redis): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  if (client.status === 'end') return Promise.reject(endedError());
+  return new Promise((resolve, reject) => {
+    const onReady = () => {
+      cleanup();
+      resolve();
+    };
+    const onEnd = () => {
+      cleanup();
+      reject(endedError());
+    };
+    function cleanup() {
+      client.off('ready', onReady);
+      client.off('end', onEnd);
+    }
+    client.on('ready', onReady);
+    client.on('end', onEnd);
+  });
+}
+
+function endedError(): AppError {
+  return new AppError('redis_unavailable', 'Redis connection ended before it was ready');
+}
+
+/** Closes both clients: QUIT (in-flight replies still arrive), forced after `graceMs` (default 2 s). */
+export async function closeClients(clients: LinkClients, graceMs = 2000): Promise<void> {
+  await Promise.all([closeClient(clients.command, graceMs), closeClient(clients.subscriber, graceMs)]);
+}
+
+async function closeClient(client: Redis, graceMs: number): Promise<void> {
+  if (client.status === 'end') return;
+  const timer = setTimeout(() => client.disconnect(), graceMs);
+  try {
+    if (client.status === 'ready') {
+      await client.quit();
+      // QUIT leaves a Sentinel client's failover-detector connections (to every sentinel) open for ever,
+      // which keeps the process alive and leaks them on every config switch (ioredis#1362);
+      // disconnect() after the reply closes them, and nothing is in flight any more.
+      client.disconnect();
+    } else client.disconnect();
+  } catch {
+    client.disconnect();
+  } finally {
+    clearTimeout(timer);
+  }
 }

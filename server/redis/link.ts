@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
 import { AppError } from '../errors.js';
-import { ioredisClients, type ConnectClients } from './clients.js';
+import { bothReady, closeClients, ioredisClients, waitReady, type ConnectClients } from './clients.js';
 import { Liveness } from './liveness.js';
 import { describeTarget, sameTarget, type RedisTarget } from './target.js';
 
@@ -257,7 +257,7 @@ export class RedisLink {
     this.#liveness.stop();
     const pair = this.#pair;
     this.#pair = undefined;
-    if (pair) await closePair(pair, graceMs);
+    if (pair) await closeClients(pair, graceMs);
     this.#channels.clear();
     this.#resync.clear();
     this.#setStatus('stopped');
@@ -308,7 +308,7 @@ export class RedisLink {
       this.#liveness.unwatch(old.command);
       this.#liveness.unwatch(old.subscriber);
       // The old pair is no longer served from; let its in-flight commands finish, then close it.
-      void closePair(old);
+      void closeClients(old);
     }
     this.#liveness.start();
     void this.#bringUp(pair, epoch);
@@ -458,62 +458,6 @@ export class RedisLink {
         this.#log.error({ err, channel }, 'subscription listener threw');
       }
     }
-  }
-}
-
-function bothReady(pair: Pair): boolean {
-  return pair.command.status === 'ready' && pair.subscriber.status === 'ready';
-}
-
-/** Resolves when both clients are ready; rejects only if a client ends for good. No timeout of its own. */
-function waitReady(pair: Pair): Promise<void> {
-  return Promise.all([pair.command, pair.subscriber].map(clientReady)).then(() => undefined);
-}
-
-function clientReady(client: Redis): Promise<void> {
-  if (client.status === 'ready') return Promise.resolve();
-  if (client.status === 'end') return Promise.reject(endedError());
-  return new Promise((resolve, reject) => {
-    const onReady = () => {
-      cleanup();
-      resolve();
-    };
-    const onEnd = () => {
-      cleanup();
-      reject(endedError());
-    };
-    function cleanup() {
-      client.off('ready', onReady);
-      client.off('end', onEnd);
-    }
-    client.on('ready', onReady);
-    client.on('end', onEnd);
-  });
-}
-
-function endedError(): AppError {
-  return new AppError('redis_unavailable', 'Redis connection ended before it was ready');
-}
-
-async function closePair(pair: Pair, graceMs = 2000): Promise<void> {
-  await Promise.all([closeClient(pair.command, graceMs), closeClient(pair.subscriber, graceMs)]);
-}
-
-async function closeClient(client: Redis, graceMs: number): Promise<void> {
-  if (client.status === 'end') return;
-  const timer = setTimeout(() => client.disconnect(), graceMs);
-  try {
-    if (client.status === 'ready') {
-      await client.quit();
-      // QUIT leaves a Sentinel client's failover-detector connections (to every sentinel) open for ever,
-      // which keeps the process alive and leaks them on every config switch (ioredis#1362);
-      // disconnect() after the reply closes them, and nothing is in flight any more.
-      client.disconnect();
-    } else client.disconnect();
-  } catch {
-    client.disconnect();
-  } finally {
-    clearTimeout(timer);
   }
 }
 
