@@ -33,6 +33,12 @@ export function createHttpApp(deps: HttpDeps): Koa {
     });
   }
   app.use(health.routes());
+  // During a brief Redis reconnect (a failover) a request waits for it, at most 150 ms; after that, or with
+  // Redis down for longer, it goes on at once and answers 503 redis_unavailable.
+  app.use(async (_ctx, next) => {
+    if (deps.link.status !== 'ready') await deps.link.ready();
+    await next();
+  });
   app.use(api.routes()).use(api.allowedMethods({ throw: true }));
   // Each login mode brings its own phone-side routes (the scan URL and OAuth callback, WeChat's pushes, …).
   for (const mode of deps.modes.all()) {

@@ -18,8 +18,9 @@ export interface RedisHealth {
 }
 
 /**
- * This process's view of its Redis, for `/healthz` on every role. Not ok when Redis does not answer PING
- * within 1 s (down, or switching to a target not reachable yet). An invalid config file is reported
+ * This process's view of its Redis, for `/healthz` on every role. Ok only when the link is `ready` and Redis
+ * answers within 1 s; any other link status (connecting, reconnecting, switching, stopping) is reported as it
+ * is, with the link's last error, without asking Redis. An invalid config file is reported
  * (`configError`) without failing health: the process still serves from the last valid configuration.
  */
 export async function redisHealth(link: RedisLink, source?: RedisConfigSource): Promise<RedisHealth> {
@@ -32,6 +33,9 @@ export async function redisHealth(link: RedisLink, source?: RedisConfigSource): 
     ...(source?.file && { configFile: source.file }),
     ...(source?.lastError && { configError: source.lastError }),
   };
+  if (link.status !== 'ready') {
+    return { ok: false, redis: { ...base, ...(link.lastError && { lastError: link.lastError }) } };
+  }
   try {
     const runId = await withTimeout(link.serverRunId(), 1000);
     return {
