@@ -8,6 +8,8 @@ export interface RedisHealth {
     target: string;
     status: string;
     generation: number;
+    /** Login channels this process is subscribed to (one per watched login). */
+    channels: number;
     configHash: string;
     runId?: string;
     since?: string;
@@ -28,6 +30,7 @@ export async function redisHealth(link: RedisLink, source?: RedisConfigSource): 
     target: describeTarget(link.target),
     status: link.status,
     generation: link.generation,
+    channels: link.channelCount,
     configHash: targetHash(link.target),
     ...(link.since !== undefined && { since: new Date(link.since).toISOString() }),
     ...(source?.file && { configFile: source.file }),

@@ -119,7 +119,7 @@ export class RedisLink {
     return this.#serving().command;
   }
 
-  /** Number of channels currently subscribed (for health and tests of the refcounting). */
+  /** Number of channels currently subscribed (shown in /healthz). */
   get channelCount(): number {
     return this.#channels.size;
   }
