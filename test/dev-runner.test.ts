@@ -9,6 +9,15 @@ import { freePort } from '../server/util/free-port.js';
 
 const CLI = 'dist/server/cli.js';
 
+/** A dev stack on three free loopback ports with a private redis-server (no REDIS_URL, no CONFIG_FILE). */
+async function privateStackEnv(
+  extra: NodeJS.ProcessEnv = {},
+): Promise<{ env: NodeJS.ProcessEnv; ports: [number, number, number] }> {
+  const [h, w, s] = [await freePort(), await freePort(), await freePort()];
+  const env = { HOST: '127.0.0.1', HTTP_PORT: String(h), WS_PORT: String(w), SIM_PORT: String(s), REDIS_URL: '' };
+  return { env: { ...env, CONFIG_FILE: '', ...extra }, ports: [h, w, s] };
+}
+
 function run(env: NodeJS.ProcessEnv) {
   const child = spawn(process.execPath, [CLI, 'dev'], {
     env: { ...process.env, ...env },
@@ -48,16 +57,11 @@ function portOpen(port: number): Promise<boolean> {
 
 describe('npm start (the dev runner)', () => {
   it('runs the stack on a private redis-server and stops everything on SIGTERM', async () => {
-    const [h, w, s] = [await freePort(), await freePort(), await freePort()];
-    const dev = run({
-      HOST: '127.0.0.1',
-      HTTP_PORT: String(h),
-      WS_PORT: String(w),
-      SIM_PORT: String(s),
-      REDIS_URL: '',
-      PUBLIC_URL: '',
-      WS_PUBLIC_URL: '',
-    });
+    const {
+      env,
+      ports: [h, w, s],
+    } = await privateStackEnv({ PUBLIC_URL: '', WS_PUBLIC_URL: '' });
+    const dev = run(env);
     const redisPort = Number((await dev.waitFor(/private redis-server on port (\d+)/))[1]);
     await dev.waitFor(new RegExp(`scanlogin is running — open http://localhost:${h}`));
     expect(dev.output()).toMatch(/\[http\]\s+info\s+http listening/);
@@ -99,18 +103,13 @@ describe('npm start follows its config file', () => {
     const { startRedisServer } = await import('../server/dev/redis-server.js');
     const other = await startRedisServer();
     const cwd = (await import('node:fs')).mkdtempSync(path.join(tmpdir(), 'scanlogin-dev-'));
-    const [h, w, s] = [await freePort(), await freePort(), await freePort()];
+    const {
+      env,
+      ports: [h, w],
+    } = await privateStackEnv();
     const child = spawn(process.execPath, [path.resolve(CLI), 'dev'], {
       cwd,
-      env: {
-        ...process.env,
-        HOST: '127.0.0.1',
-        HTTP_PORT: String(h),
-        WS_PORT: String(w),
-        SIM_PORT: String(s),
-        REDIS_URL: '',
-        CONFIG_FILE: '',
-      },
+      env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -140,15 +139,11 @@ describe('npm start follows its config file', () => {
 
 describe('npm start never leaves processes behind', () => {
   it('a second signal skips the drain but still kills the roles and the private redis-server', async () => {
-    const [h, w, s] = [await freePort(), await freePort(), await freePort()];
-    const dev = run({
-      HOST: '127.0.0.1',
-      HTTP_PORT: String(h),
-      WS_PORT: String(w),
-      SIM_PORT: String(s),
-      REDIS_URL: '',
-      CONFIG_FILE: '',
-    });
+    const {
+      env,
+      ports: [h, w, s],
+    } = await privateStackEnv();
+    const dev = run(env);
     const redisPort = Number((await dev.waitFor(/private redis-server on port (\d+)/))[1]);
     await dev.waitFor(/scanlogin is running/);
     dev.child.kill('SIGINT');

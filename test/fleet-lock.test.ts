@@ -1,30 +1,18 @@
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AppError } from '../server/errors.js';
 import { silentLogger } from '../server/log.js';
 import { FleetLock } from '../server/redis/fleet-lock.js';
-import type { RedisLink } from '../server/redis/link.js';
-import { rawClient, startLink, startRedisServer, type RedisServerHandle } from './helpers/redis.js';
+import { startRedisServer, suiteRedisServers, type RedisServerHandle } from './helpers/redis.js';
 
 // Real redis-server; each "process" of the fleet is its own RedisLink (its own connections) and FleetLock.
 let server: RedisServerHandle;
 let raw: Redis;
-const links: RedisLink[] = [];
 let seq = 0;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  raw = rawClient(server.url);
-});
-afterAll(async () => {
-  await Promise.all(links.map((l) => l.stop()));
-  raw.disconnect();
-  await server.stop();
-});
+const redis = suiteRedisServers(1, ([s], [r]) => ([server, raw] = [s!, r!]));
 
 async function fleetLock(url = server.url): Promise<FleetLock> {
-  const link = await startLink(url, `lock-test-${++seq}`);
-  links.push(link);
+  const link = await redis.link(url, `lock-test-${++seq}`);
   return new FleetLock({ link, logger: silentLogger() });
 }
 
@@ -138,8 +126,7 @@ describe('run', () => {
   });
 
   it('a lock held past the wait limit (ttl + 2 s) → busyError', async () => {
-    const link = await startLink(server.url, `lock-test-${++seq}`);
-    links.push(link);
+    const link = await redis.link(server.url, `lock-test-${++seq}`);
     const l = new FleetLock({
       link,
       logger: silentLogger(),

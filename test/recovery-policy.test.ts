@@ -1,26 +1,15 @@
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AppError } from '../server/errors.js';
-import type { RedisLink } from '../server/redis/link.js';
 import { tokenKeys } from '../server/wechat/token/cache.js';
 import { beijingDay, RecoveryPolicy, type RecoveryPolicyOptions } from '../server/wechat/token/recovery-policy.js';
-import { rawClient, startLink, startRedisServer, type RedisServerHandle } from './helpers/redis.js';
+import { startRedisServer, suiteRedisServers, type RedisServerHandle } from './helpers/redis.js';
 
 // Real redis-server; the clock is fake (it only decides the Beijing day), the interval gate is Redis' own PX.
 let server: RedisServerHandle;
 let raw: Redis;
-const links: RedisLink[] = [];
 let seq = 0;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  raw = rawClient(server.url);
-});
-afterAll(async () => {
-  await Promise.all(links.map((l) => l.stop()));
-  raw.disconnect();
-  await server.stop();
-});
+const redis = suiteRedisServers(1, ([s], [r]) => ([server, raw] = [s!, r!]));
 
 /** `count` policies for one appid, each on its own link (processes of a fleet), sharing one fake clock. */
 async function policies(
@@ -30,8 +19,7 @@ async function policies(
   const appid = `wxpolicy${++seq}`;
   const all: RecoveryPolicy[] = [];
   for (let i = 0; i < count; i++) {
-    const link = await startLink(server.url, `policy-test-${seq}-${i}`);
-    links.push(link);
+    const link = await redis.link(server.url, `policy-test-${seq}-${i}`);
     all.push(new RecoveryPolicy({ link, keys: () => tokenKeys(link.keyPrefix, appid), ...opts }));
   }
   return { all, appid };
@@ -101,8 +89,7 @@ describe('daily force allowance', () => {
 
 it('Redis down → redis_unavailable from both gates', async () => {
   const own = await startRedisServer();
-  const link = await startLink(own.url, `policy-test-down-${++seq}`);
-  links.push(link);
+  const link = await redis.link(own.url, `policy-test-down-${++seq}`);
   const p = new RecoveryPolicy({ link, keys: () => tokenKeys(link.keyPrefix, 'wxdown') });
   await own.stop();
   for (const attempt of [p.mayRecover(), p.mayForce()]) {

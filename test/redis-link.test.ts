@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { RedisLink, type ConnectClients, type LinkClients } from '../server/redis/link.js';
@@ -6,7 +6,7 @@ import { ioredisClients } from '../server/redis/clients.js';
 import { standaloneTarget, type RedisTarget } from '../server/redis/target.js';
 import { AppError } from '../server/errors.js';
 import { freePort } from '../server/util/free-port.js';
-import { rawClient, startRedisServer, type RedisServerHandle } from './helpers/redis.js';
+import { rawClient, startRedisServer, suiteRedisServers, type RedisServerHandle } from './helpers/redis.js';
 
 // RedisLink against real redis-servers. Where a race needs a step held open (a SUBSCRIBE replay not yet
 // acknowledged), the client factory wraps real ioredis clients and holds that one call on a gate.
@@ -14,16 +14,8 @@ import { rawClient, startRedisServer, type RedisServerHandle } from './helpers/r
 let A: RedisServerHandle;
 let B: RedisServerHandle;
 let rawA: Redis;
-let rawB: Redis;
-beforeAll(async () => {
-  [A, B] = await Promise.all([startRedisServer(), startRedisServer()]);
-  rawA = rawClient(A.url);
-  rawB = rawClient(B.url);
-});
-afterAll(async () => {
-  rawA.disconnect();
-  rawB.disconnect();
-  await Promise.all([A.stop(), B.stop()]);
+suiteRedisServers(2, ([a, b], [ra]) => {
+  [A, B, rawA] = [a!, b!, ra!];
 });
 
 const links: RedisLink[] = [];

@@ -1,6 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { startRedisServer, rawClient, type RedisServerHandle } from './helpers/redis.js';
+import { startRedisServer, suiteRedisServers, type RedisServerHandle } from './helpers/redis.js';
 import { ConfigFile, health, startRoles, type Roles } from './helpers/roles.js';
 import { createLogin } from './helpers/stack.js';
 import { Phone } from './helpers/phone.js';
@@ -11,15 +11,8 @@ let A: RedisServerHandle;
 let B: RedisServerHandle;
 let rawA: Redis;
 let rawB: Redis;
-beforeAll(async () => {
-  [A, B] = await Promise.all([startRedisServer(), startRedisServer()]);
-  rawA = rawClient(A.url);
-  rawB = rawClient(B.url);
-});
-afterAll(async () => {
-  rawA.disconnect();
-  rawB.disconnect();
-  await Promise.all([A.stop(), B.stop()]);
+suiteRedisServers(2, ([a, b], [ra, rb]) => {
+  [A, B, rawA, rawB] = [a!, b!, ra!, rb!];
 });
 
 let roles: Roles | undefined;
