@@ -8,6 +8,7 @@ import { miniProgramRouter } from './routes/miniprogram.js';
 import { wechatEventsRouter } from './routes/wechat-events.js';
 import { staticFiles } from './static.js';
 import { redisHealth } from '../redis/health.js';
+import { interactionRouter } from '../oidc/interaction.js';
 
 /** Builds the Koa app of the `http` role. It owns no server: the caller mounts `app.callback()`. */
 export function createHttpApp(deps: HttpDeps): Koa {
@@ -22,7 +23,12 @@ export function createHttpApp(deps: HttpDeps): Koa {
     const h = await redisHealth(deps.link, deps.source);
     ctx.status = h.ok ? 200 : 503;
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { ...h, role: 'http', ...(deps.tokenHealth && { wechat: { accessTokens: deps.tokenHealth() } }) };
+    ctx.body = {
+      ...h,
+      role: 'http',
+      ...(deps.tokenHealth && { wechat: { accessTokens: deps.tokenHealth() } }),
+      ...(deps.oidc && { oidc: deps.oidc.health() }),
+    };
   });
   const api = apiRouter(deps);
   const phone = phoneRouter(deps);
@@ -37,6 +43,11 @@ export function createHttpApp(deps: HttpDeps): Koa {
     });
   }
   app.use(health.routes());
+  if (deps.oidc) {
+    const interaction = interactionRouter({ ...deps, oidc: deps.oidc });
+    app.use(deps.oidc.middleware());
+    app.use(interaction.routes()).use(interaction.allowedMethods({ throw: true }));
+  }
   app.use(api.routes()).use(api.allowedMethods({ throw: true }));
   app.use(phone.routes()).use(phone.allowedMethods({ throw: true }));
   for (const router of [

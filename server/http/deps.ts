@@ -8,6 +8,7 @@ import type { ModeRegistry } from '../logins/modes.js';
 import type { SessionStore } from '../sessions/store.js';
 import type { WechatOAuthClient } from '../wechat/oauth-client.js';
 import type { MiniProgramClient } from '../wechat/miniprogram-client.js';
+import type { OidcService } from '../oidc/service.js';
 
 /** Everything the HTTP app needs, passed in by the role that builds it (nothing is created inside). */
 export interface HttpDeps {
@@ -27,4 +28,6 @@ export interface HttpDeps {
   tokenHealth?: () => Record<string, unknown>;
   /** The mini program's code2Session client; absent → no `/api/mp/*` (the `miniprogram` mode is not offered). */
   miniProgram?: MiniProgramClient;
+  /** The OpenID Connect provider (http role); absent → no `/authorize`, `/oidc/*` or interactions. */
+  oidc?: OidcService;
 }

@@ -3,6 +3,7 @@
  * `error` code (or `network` when no response arrived), so callers branch on codes, never on text.
  */
 import { isLoginStatus, NETWORK_ERROR, type LoginStatus } from './codes.js';
+import { interactionFields } from './interaction.js';
 
 /** What the scanning phone's owner looks like before the login is redeemed. */
 export interface ScanUser {
@@ -132,7 +133,8 @@ export type LoginMode = (typeof LOGIN_MODES)[number];
 
 /** POST /api/logins → a new pending login (in `mode`, default oauth) with its QR and watch credentials. */
 export async function createLogin(mode: LoginMode = 'oauth'): Promise<Timed<CreatedLogin>> {
-  return request<CreatedLogin>('POST', '/api/logins', { body: mode === 'oauth' ? {} : { mode } });
+  const body = { ...(mode === 'oauth' ? {} : { mode }), ...interactionFields() };
+  return request<CreatedLogin>('POST', '/api/logins', { body });
 }
 
 /**
