@@ -2,17 +2,13 @@ import { z } from 'zod';
 
 /** Origins (scheme://host[:port], no path) that may embed the QR in an iframe. */
 const ORIGIN = z.string().refine((s) => {
-  try {
-    const u = new URL(s);
-    return (u.protocol === 'https:' || u.protocol === 'http:') && u.origin === s;
-  } catch {
-    return false;
-  }
+  const u = URL.parse(s);
+  return (u?.protocol === 'https:' || u?.protocol === 'http:') && u.origin === s;
 }, 'must be an origin like https://shop.example.com (no path, no trailing slash)');
 
-const REDIRECT_URI = z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' }).refine((s) => {
-  return !new URL(s).hash;
-}, 'must not contain a #fragment');
+const REDIRECT_URI = z
+  .url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' })
+  .refine((s) => !URL.parse(s)?.hash, 'must not contain a #fragment');
 
 /** One relying party, in the standard OpenID Connect client metadata names (plus `embed_origins`). */
 export const ClientSchema = z.strictObject({

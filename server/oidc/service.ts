@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
@@ -33,6 +34,9 @@ export class OidcService {
   #keys: SigningKeys;
   #keysError: string | undefined;
   #reloading: Promise<void> = Promise.resolve();
+  #keysPoll: NodeJS.Timeout | undefined;
+  #keysStat = '';
+  #jwksFile: string | undefined;
   readonly #deps: { config: Config; link: RedisLink; logger: Logger };
   readonly #removeListener: (() => void) | undefined;
 
@@ -45,11 +49,15 @@ export class OidcService {
     this.clients = clients;
     this.accounts = new AccountStore(deps.link);
     this.#keys = keys;
+    this.#jwksFile = keys.source === 'ephemeral' ? undefined : keys.source;
     this.#provider = this.#build();
     this.#handler = this.#provider.callback();
     this.#removeListener = deps.source?.onText((text) => {
       this.#reloading = this.#reloading.then(() => this.#apply(text, deps.source?.file ?? 'CONFIG_FILE'));
     });
+    // A key file replaced in place (rotation) is noticed without touching CONFIG_FILE: a cheap stat poll.
+    this.#keysPoll = setInterval(() => void this.#pollKeys(), 500);
+    this.#keysPoll.unref();
   }
 
   /**
@@ -115,6 +123,7 @@ export class OidcService {
   /** Stops following the config file. */
   stop(): void {
     this.#removeListener?.();
+    clearInterval(this.#keysPoll);
   }
 
   #build(): Provider {
@@ -139,7 +148,24 @@ export class OidcService {
     }
     const refused = this.clients.update(section.clients ?? []);
     if (refused) log.error({ file, err: refused }, 'invalid oidc clients ignored; keeping the current clients');
-    const jwksFile = section.jwksFile ?? this.#deps.config.oidc.jwksFile;
+    this.#jwksFile = section.jwksFile ?? this.#deps.config.oidc.jwksFile;
+    await this.#loadKeys();
+  }
+
+  async #pollKeys(): Promise<void> {
+    if (!this.#jwksFile) return;
+    const st = await stat(this.#jwksFile).catch(() => undefined);
+    const sig = st ? `${st.ino}:${st.size}:${st.mtimeMs}` : 'missing';
+    if (sig === this.#keysStat) return;
+    const first = this.#keysStat === '';
+    this.#keysStat = sig;
+    if (!first) this.#reloading = this.#reloading.then(() => this.#loadKeys());
+  }
+
+  /** Re-reads the key file; new keys rebuild the provider, a bad file keeps the current keys. */
+  async #loadKeys(): Promise<void> {
+    const log = this.#deps.logger;
+    const jwksFile = this.#jwksFile;
     if (!jwksFile) return;
     try {
       const keys = await readJwksFile(jwksFile);
