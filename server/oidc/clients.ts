@@ -69,7 +69,10 @@ export function providerMetadata(c: ClientEntry): Record<string, unknown> {
   };
 }
 
-/** The environment's one client (`OIDC_CLIENT_*`), or undefined when `OIDC_CLIENT_ID` is unset. */
+/**
+ * The environment's one client (`OIDC_CLIENT_*`), or undefined when `OIDC_CLIENT_ID` is unset. It may end
+ * the session (RP-initiated logout) back at the root of any of its redirect URIs' origins.
+ */
 export function envClient(env: {
   id?: string | undefined;
   secret?: string | undefined;
@@ -81,6 +84,9 @@ export function envClient(env: {
     client_id: env.id,
     ...(env.secret && { client_secret: env.secret }),
     redirect_uris: env.redirectUris ?? [],
+    post_logout_redirect_uris: [
+      ...new Set((env.redirectUris ?? []).flatMap((u) => (URL.parse(u) ? [`${URL.parse(u)!.origin}/`] : []))),
+    ],
     ...(env.name && { client_name: env.name }),
   });
 }

@@ -1,0 +1,154 @@
+/**
+ * OpenID Connect in a real browser: the dev stack (`scanlogin dev`, which runs "Example Shop" as a client)
+ * driven by Chromium. The shop sends the browser to /authorize; the QR page is the interaction; the phone (a
+ * second tab) confirms; the browser lands back at the shop, which shows the verified id_token claims; then
+ * RP-initiated logout. Needs `npm run build` first.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../server/util/free-port.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI = `${ROOT}dist/server/cli.js`;
+
+interface Stack {
+  base: string;
+  shop: string;
+  logs: string[];
+  stop(): Promise<void>;
+}
+
+async function startStack(): Promise<Stack> {
+  const [httpPort, wsPort, simPort, demoPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
+  const base = `http://127.0.0.1:${httpPort}`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOST: '127.0.0.1',
+    LOGIN_RATE_LIMIT: '0',
+    HTTP_PORT: String(httpPort),
+    WS_PORT: String(wsPort),
+    SIM_PORT: String(simPort),
+    DEMO_PORT: String(demoPort),
+    PUBLIC_URL: base,
+    WS_PUBLIC_URL: `ws://127.0.0.1:${wsPort}/ws`,
+  };
+  for (const key of ['REDIS_URL', 'NODE_ENV', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'OIDC_REDIRECT_URIS'])
+    delete env[key];
+  const logs: string[] = [];
+  const child: ChildProcess = spawn(process.execPath, [CLI, 'dev'], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.stdout!.on('data', (b: Buffer) => logs.push(b.toString()));
+  child.stderr!.on('data', (b: Buffer) => logs.push(b.toString()));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const deadline = Date.now() + 45_000;
+  while (Date.now() < deadline && child.exitCode === null) {
+    // The runner prints the shop's address once every role (the shop included) answers.
+    if (logs.join('').includes('Example Shop, a site signing in')) {
+      return { base, shop: `http://127.0.0.1:${demoPort}`, logs, stop };
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await stop();
+  throw new Error(`scanlogin dev did not start:\n${logs.join('')}`);
+}
+
+describe('OpenID Connect sign-in in Chromium (Example Shop)', () => {
+  let stack: Stack;
+  let browser: Browser;
+  let context: BrowserContext;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(CLI) || !existsSync(`${ROOT}dist/web/app.js`)) throw new Error('run `npm run build` first');
+    stack = await startStack();
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    context = await browser.newContext({ locale: 'en-US' });
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  async function signInAtShop(page: Page): Promise<Page> {
+    await page.goto(stack.shop);
+    await page.click('#sign-in');
+    // /authorize → the QR page, as the interaction.
+    await page.waitForURL(/\/interaction\/[^/]+$/, { timeout: 15_000 });
+    expect(new URL(page.url()).origin).toBe(stack.base);
+    await page.waitForSelector('#login-widget[data-state="pending"]', { timeout: 15_000 });
+    const [phone] = await Promise.all([context.waitForEvent('page'), page.click('#simulate-phone')]);
+    await phone.waitForSelector('#sim-consent', { timeout: 15_000 });
+    await phone.click('#sim-allow');
+    await phone.waitForSelector('#confirm', { timeout: 15_000 });
+    return phone;
+  }
+
+  it('signs in at the shop through the QR page, shows verified claims, and signs out', async () => {
+    const page = await context.newPage();
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    const phone = await signInAtShop(page);
+    // The phone names the site being signed in to.
+    expect(await phone.textContent('#client')).toBe('Example Shop');
+    expect(await phone.textContent('main')).toMatch(/Log in to Example Shop on Chrome/);
+    await phone.click('#confirm');
+    await phone.close();
+
+    // Redeem → finish → the shop's callback → the shop's page with the verified claims.
+    await page.waitForSelector('#claims', { timeout: 20_000 });
+    expect(new URL(page.url()).origin).toBe(stack.shop);
+    const claims = JSON.parse((await page.textContent('#claims'))!) as Record<string, unknown>;
+    expect(claims).toMatchObject({ iss: stack.base, aud: 'example-shop', amr: ['wechat_qr'] });
+    expect(typeof claims.auth_time).toBe('number');
+    const userinfo = JSON.parse((await page.textContent('#userinfo'))!) as Record<string, unknown>;
+    expect(userinfo).toMatchObject({ sub: claims.sub, wechat: { mode: 'oauth' } });
+    expect(await page.textContent('#user-name')).toBe(userinfo.name);
+
+    // RP-initiated logout: the shop sends the browser to end_session; the user confirms; back at the shop.
+    await page.click('#sign-out');
+    await page.waitForSelector('#logout-yes', { timeout: 15_000 });
+    await page.click('#logout-yes');
+    await page.waitForSelector('#sign-in', { timeout: 15_000 });
+    expect(new URL(page.url()).origin).toBe(stack.shop);
+
+    // The provider's session ended too: signing in again asks for a scan.
+    await page.click('#sign-in');
+    await page.waitForURL(/\/interaction\/[^/]+$/, { timeout: 15_000 });
+    await page.waitForSelector('#login-widget[data-state="pending"]', { timeout: 15_000 });
+    expect(pageErrors).toEqual([]);
+    await page.close();
+  });
+
+  it('a refusal on the phone lands back at the shop with access_denied', async () => {
+    const page = await context.newPage();
+    const phone = await signInAtShop(page);
+    await phone.click('#cancel');
+    await phone.close();
+    await page.waitForSelector('#error', { timeout: 20_000 });
+    expect(new URL(page.url()).origin).toBe(stack.shop);
+    expect(await page.textContent('#error code')).toBe('access_denied');
+    await page.close();
+  });
+});
