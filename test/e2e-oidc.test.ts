@@ -9,7 +9,13 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { freePort } from '../server/util/free-port.js';
+import { startRedisServer, type RedisServerHandle } from '../server/redis/redis-server.js';
+import { ConfigFile, startRoles, type Roles } from './helpers/roles.js';
+import { authRequest, discoverRp, exchange, verifyIdToken, type AuthRequest } from './helpers/oidc.js';
+import { Phone } from './helpers/phone.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = `${ROOT}dist/server/cli.js`;
@@ -152,3 +158,133 @@ describe('OpenID Connect sign-in in Chromium (Example Shop)', () => {
     await page.close();
   });
 });
+
+describe('the embeddable QR (scanlogin.js) in Chromium', () => {
+  let redis: RedisServerHandle;
+  let roles: Roles;
+  let browser: Browser;
+  let allowed: Site;
+  let other: Site;
+  let issuer: string;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    allowed = await startSite();
+    other = await startSite();
+    const file = new ConfigFile();
+    file.write({
+      redis: { url: redis.url },
+      oidc: {
+        clients: [
+          {
+            client_id: 'embed-shop',
+            client_name: 'Embed Shop',
+            redirect_uris: [`${allowed.origin}/callback`],
+            embed_origins: [allowed.origin],
+          },
+        ],
+      },
+    });
+    roles = await startRoles({ CONFIG_FILE: file.path });
+    issuer = roles.httpUrl;
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await roles?.stop();
+    await redis?.stop();
+    await allowed?.stop();
+    await other?.stop();
+  });
+
+  it('signs in from an allowed origin: the frame shows the QR, the top window lands on the redirect URI', async () => {
+    const rp = await discoverRp(issuer, 'embed-shop', undefined, `${allowed.origin}/callback`);
+    const req = await authRequest(rp);
+    const context = await browser.newContext({ locale: 'en-US' });
+    const page = await context.newPage();
+    const created = page.waitForResponse((r) => r.url().endsWith('/api/logins') && r.request().method() === 'POST');
+    await page.goto(allowed.pageUrl(issuer, req));
+    const login = (await (await created).json()) as { scanUrl: string };
+    const frame = page.frameLocator('iframe');
+    await frame.locator('#login-widget[data-state="pending"]').waitFor({ timeout: 15_000 });
+
+    // The phone (over HTTP) names the client and confirms.
+    const phone = new Phone();
+    const confirm = await phone.callback(await phone.consent(await phone.scan(login.scanUrl), 'allow'));
+    expect(confirm.html).toContain('Embed Shop');
+    await phone.submit(confirm.html, 'confirm', issuer);
+
+    await page.waitForURL(/\/callback\?/, { timeout: 20_000 });
+    const callback = new URL(page.url());
+    expect(callback.origin).toBe(allowed.origin);
+    expect(callback.searchParams.get('state')).toBe(req.state);
+    const tokens = await exchange(rp, req, callback);
+    const claims = await verifyIdToken(rp, tokens.id_token!, req.nonce);
+    expect(claims).toMatchObject({ aud: 'embed-shop', amr: ['wechat_qr'] });
+    await context.close();
+  });
+
+  it('is refused in a frame on any other origin (frame-ancestors)', async () => {
+    const rp = await discoverRp(issuer, 'embed-shop', undefined, `${allowed.origin}/callback`);
+    const req = await authRequest(rp);
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const frameResponse = page.waitForResponse((r) => r.url().includes('display=iframe'));
+    await page.goto(other.pageUrl(issuer, req, `${allowed.origin}/callback`));
+    const res = await frameResponse;
+    expect(res.headers()['content-security-policy']).toBe(`frame-ancestors ${allowed.origin}`);
+    // Chromium replaces a frame its ancestors may not embed with an error page: the QR never renders.
+    await expect
+      .poll(() =>
+        page
+          .frames()
+          .find((f) => f !== page.mainFrame())
+          ?.url(),
+      )
+      .toBe('chrome-error://chromewebdata/');
+    // Every other page refuses framing altogether.
+    expect((await fetch(`${issuer}/`)).headers.get('content-security-policy')).toBe("frame-ancestors 'none'");
+    await context.close();
+  });
+});
+
+interface Site {
+  origin: string;
+  /** The site's login page embedding the QR for `redirectUri` (default: this site's /callback). */
+  pageUrl(issuer: string, req: AuthRequest, redirectUri?: string): string;
+  stop(): Promise<void>;
+}
+
+/** A site on `localhost` (another site than scanlogin's 127.0.0.1) whose login page embeds the QR. */
+async function startSite(): Promise<Site> {
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    res.setHeader('content-type', 'text/html');
+    if (url.pathname === '/callback') return void res.end('<h1 id="done">back at the site</h1>');
+    const o = JSON.parse(url.searchParams.get('o') ?? '{}') as Record<string, string>;
+    res.end(`<!doctype html><div id="login"></div><script src="${o.issuer}/scanlogin.js"></script>
+<script>ScanLogin.mount('login', ${JSON.stringify({ ...o, issuer: undefined })});</script>`);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const origin = `http://localhost:${(server.address() as AddressInfo).port}`;
+  return {
+    origin,
+    pageUrl(issuer, req, redirectUri = `${origin}/callback`) {
+      const o = {
+        issuer,
+        clientId: 'embed-shop',
+        redirectUri,
+        state: req.state,
+        nonce: req.nonce,
+        codeChallenge: req.url.searchParams.get('code_challenge'),
+        lang: 'en',
+      };
+      return `${origin}/?o=${encodeURIComponent(JSON.stringify(o))}`;
+    },
+    stop: () => new Promise((r) => server.close(() => r())),
+  };
+}

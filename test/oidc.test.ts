@@ -22,7 +22,12 @@ const SHOP = {
   post_logout_redirect_uris: ['http://shop.example/'],
   grant_types: ['authorization_code', 'refresh_token'],
 };
-const SPA = { client_id: 'spa', client_name: 'Public SPA', redirect_uris: ['http://spa.example/cb'] };
+const SPA = {
+  client_id: 'spa',
+  client_name: 'Public SPA',
+  redirect_uris: ['http://spa.example/cb'],
+  embed_origins: ['http://spa.example'],
+};
 
 describe('OpenID Connect provider (HTTP)', () => {
   let redis: RedisServerHandle;
@@ -236,5 +241,63 @@ describe('OpenID Connect provider (HTTP)', () => {
     const res = await browser.send(`${issuer}/interaction/${uid}/finish`, { method: 'POST' });
     expect(res.status).toBe(403);
     expect(await res.text()).toContain('login_required');
+  });
+
+  it('embedded QR: the frame page is framable by embed_origins only; a handoff code works once, for its client', async () => {
+    const rp = await discoverRp(issuer, SPA.client_id, undefined, SPA.redirect_uris[0]!);
+    const req = await authRequest(rp, { display: 'iframe' });
+    const frame = await fetch(req.url);
+    expect(frame.status).toBe(200);
+    expect(frame.headers.get('content-security-policy')).toBe('frame-ancestors http://spa.example');
+    const bad = await fetch(
+      req.url.toString().replace(encodeURIComponent(SPA.redirect_uris[0]!), 'http%3A%2F%2Fevil.example'),
+    );
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('location')).toBeNull();
+
+    // The frame: a login for the embedded client, confirmed on the phone (which names it), redeemed, handed off.
+    const embedLogin = async () => {
+      const created = await fetch(`${issuer}/api/logins`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'user-agent': BROWSER_UA },
+        body: JSON.stringify({ interaction: 'embed:spa' }),
+      });
+      const login = (await created.json()) as { id: string; watchToken: string; scanUrl: string };
+      const phone = new Phone();
+      const page = await phone.callback(await phone.consent(await phone.scan(login.scanUrl), 'allow'));
+      expect(page.html).toContain('Public SPA');
+      await phone.submit(page.html, 'confirm', issuer);
+      const auth = { authorization: `Bearer ${login.watchToken}`, 'content-type': 'application/json' };
+      const { ticket } = (await (await fetch(`${issuer}/api/logins/${login.id}`, { headers: auth })).json()) as {
+        ticket: string;
+      };
+      const body = JSON.stringify({ ticket });
+      await fetch(`${issuer}/api/logins/${login.id}/redeem`, { method: 'POST', headers: auth, body });
+      return () =>
+        fetch(`${issuer}/api/embed/handoff`, { method: 'POST', headers: auth, body: JSON.stringify({ id: login.id }) });
+    };
+    const handoff = await embedLogin();
+    const first = await handoff();
+    expect(first.status).toBe(200);
+    const { code } = (await first.json()) as { code: string };
+    expect((await handoff()).status).toBe(409);
+
+    // Another client cannot use it: it gets the QR page (and the code is spent).
+    const shopRp = await shop();
+    const stolen = await follow(
+      new Phone(BROWSER_UA),
+      (await authRequest(shopRp, { login_hint: `handoff:${code}` })).url.toString(),
+      issuer,
+    );
+    expect(stolen.url.pathname).toMatch(/^\/interaction\//);
+    expect(stolen.last.status).toBe(200);
+
+    // The right client: the top window's /authorize with the code comes straight back with an authorization code.
+    const { code: code2 } = (await (await (await embedLogin())()).json()) as { code: string };
+    const top = await authRequest(rp, { login_hint: `handoff:${code2}` });
+    const back = await follow(new Phone(BROWSER_UA), top.url.toString(), issuer);
+    expect(back.url.origin + back.url.pathname).toBe(SPA.redirect_uris[0]);
+    const tokens = await exchange(rp, top, back.url);
+    expect((await verifyIdToken(rp, tokens.id_token!, top.nonce)).amr).toEqual(['wechat_qr']);
   });
 });

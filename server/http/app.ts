@@ -9,6 +9,7 @@ import { wechatEventsRouter } from './routes/wechat-events.js';
 import { staticFiles } from './static.js';
 import { redisHealth } from '../redis/health.js';
 import { interactionRouter } from '../oidc/interaction.js';
+import { embedRoutes, frameAncestorsNone } from '../oidc/embed.js';
 
 /** Builds the Koa app of the `http` role. It owns no server: the caller mounts `app.callback()`. */
 export function createHttpApp(deps: HttpDeps): Koa {
@@ -33,6 +34,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
   const api = apiRouter(deps);
   const phone = phoneRouter(deps);
   app.use(errorMiddleware(deps.logger));
+  app.use(frameAncestorsNone);
   if (deps.config.publicUrl.startsWith('https:')) {
     // TLS usually ends at a proxy, so the request reaching us is plain http and koa's cookie module would
     // throw on every Secure cookie — after the login's state had already changed. The public URL is https,
@@ -44,7 +46,10 @@ export function createHttpApp(deps: HttpDeps): Koa {
   }
   app.use(health.routes());
   if (deps.oidc) {
-    const interaction = interactionRouter({ ...deps, oidc: deps.oidc });
+    const embed = embedRoutes({ ...deps, oidc: deps.oidc });
+    const interaction = interactionRouter({ ...deps, oidc: deps.oidc, takeHandoff: embed.takeHandoff });
+    app.use(embed.framePage);
+    app.use(embed.router.routes()).use(embed.router.allowedMethods({ throw: true }));
     app.use(deps.oidc.middleware());
     app.use(interaction.routes()).use(interaction.allowedMethods({ throw: true }));
   }

@@ -21,6 +21,8 @@ export interface InteractionDeps {
   link: RedisLink;
   store: LoginStore;
   oidc: OidcService;
+  /** The embedded QR's handoff: the identity behind `login_hint=handoff:<code>` (once). */
+  takeHandoff(hint: unknown, clientId: string): Promise<{ user: LoginUser; mode: string } | undefined>;
 }
 
 /**
@@ -57,6 +59,9 @@ export function interactionRouter(deps: InteractionDeps): Router {
       await finish(ctx, { consent: { grantId: await grant(details, details.session?.accountId ?? '') } });
       return;
     }
+    // The embedded QR confirmed this person in its frame already: no second scan.
+    const handoff = await deps.takeHandoff(details.params.login_hint, String(details.params.client_id));
+    if (handoff) return signIn(ctx, details, handoff);
     ctx.type = 'html';
     ctx.body = await readFile(path.join(packageRoot(), 'web', 'public', 'index.html'));
   });
@@ -72,25 +77,28 @@ export function interactionRouter(deps: InteractionDeps): Router {
       ctx.status = 403;
       return;
     }
-    const sub = await oidc.accounts.save({
-      v: 1,
-      openid: user.user.openid,
-      ...(user.user.unionid && { unionid: user.user.unionid }),
-      ...(user.user.nickname && { nickname: user.user.nickname }),
-      ...(user.user.avatar && { avatar: user.user.avatar }),
-      appid: appidFor(deps.config, user.mode),
-      mode: user.mode,
-    });
-    logger.info({ uid: details.uid, client: details.params.client_id }, 'OIDC interaction finished');
-    await finish(ctx, {
-      login: { accountId: sub, amr: AMR },
-      consent: { grantId: await grant(details, sub) },
-    });
+    await signIn(ctx, details, user);
   });
 
   router.get('/abort', async (ctx) => {
     await finish(ctx, { error: 'access_denied', error_description: 'the login was refused on the phone' });
   });
+
+  /** Ends the interaction signed in as this WeChat identity, with every scope asked for granted. */
+  async function signIn(ctx: Context, details: InteractionDetails, who: { user: LoginUser; mode: string }) {
+    const { user, mode } = who;
+    const sub = await oidc.accounts.save({
+      v: 1,
+      openid: user.openid,
+      ...(user.unionid && { unionid: user.unionid }),
+      ...(user.nickname && { nickname: user.nickname }),
+      ...(user.avatar && { avatar: user.avatar }),
+      appid: appidFor(deps.config, mode),
+      mode,
+    });
+    logger.info({ uid: details.uid, client: details.params.client_id }, 'OIDC interaction finished');
+    await finish(ctx, { login: { accountId: sub, amr: AMR }, consent: { grantId: await grant(details, sub) } });
+  }
 
   /** A grant of every scope the client asked for (the phone's confirmation is the consent). */
   async function grant(details: InteractionDetails, accountId: string): Promise<string> {

@@ -11,6 +11,7 @@ import { AccountStore } from './account.js';
 import { ClientRegistry, OidcSectionSchema, type OidcSection } from './clients.js';
 import { generateSigningKey, readJwksFile, type SigningKeys } from './keys.js';
 import { createProvider, isProviderPath } from './provider.js';
+import { EMBED_PREFIX } from './embed.js';
 
 export interface OidcHealth {
   issuer: string;
@@ -101,10 +102,15 @@ export class OidcService {
     };
   }
 
-  /** The client an interaction belongs to (for the phone's confirm page); `bad_request` when it is gone. */
+  /**
+   * The client an interaction belongs to (for the phone's confirm page): a provider interaction's uid, or
+   * `embed:<client_id>` for the embedded QR. `bad_request` when it is unknown or gone.
+   */
   async describeInteraction(uid: string): Promise<{ uid: string; clientName: string }> {
-    const interaction = /^[A-Za-z0-9_-]{1,64}$/.test(uid) ? await this.#provider.Interaction.find(uid) : undefined;
-    const clientId = interaction?.params.client_id;
+    let clientId: unknown;
+    if (uid.startsWith(EMBED_PREFIX)) clientId = uid.slice(EMBED_PREFIX.length);
+    else if (/^[A-Za-z0-9_-]{1,64}$/.test(uid))
+      clientId = (await this.#provider.Interaction.find(uid))?.params.client_id;
     const client = typeof clientId === 'string' ? this.clients.get(clientId) : undefined;
     if (!client) throw new AppError('bad_request', 'this sign-in request is unknown or has expired; start again');
     return { uid, clientName: client.client_name ?? client.client_id };

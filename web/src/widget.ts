@@ -15,7 +15,7 @@ import type { I18n, MessageKey } from './i18n.js';
 import { LoginWatch } from './transport.js';
 import { fullJitter, sleep } from './backoff.js';
 import { WidgetView, type ViewModel } from './view.js';
-import { abortInteraction, finishInteraction, interactionUid } from './interaction.js';
+import { abortInteraction, finishInteraction, inInteraction } from './interaction.js';
 
 /** How long transient redeem failures are retried: the server's default ticket lifetime (TICKET_TTL). */
 const REDEEM_RETRY_MS = 60_000;
@@ -179,7 +179,7 @@ export class LoginWidget {
     for (let attempt = 0; gen === this.generation; attempt++) {
       try {
         const user = await api.redeem(login.id, login.watchToken, ticket);
-        if (gen === this.generation && !finishInteraction()) this.showUser(user);
+        if (gen === this.generation && !finishInteraction(login)) this.showUser(user);
         return;
       } catch (err) {
         const transient = !(err instanceof ApiError) || err.status >= 500;
@@ -217,7 +217,7 @@ export class LoginWidget {
     let user: User | null = null;
     try {
       // An interaction always asks the phone: the site is owed a fresh confirmation naming it.
-      if (!interactionUid) user = await api.fetchMe();
+      if (!inInteraction) user = await api.fetchMe();
     } catch {
       // /api/me failing is no reason not to offer a QR code; creating the login reports real outages.
     }
