@@ -3,10 +3,8 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
 import { runDev } from './dev/runner.js';
 import { runDoctor } from './doctor/run.js';
-import { runHttp } from './roles/http.js';
 import { runWs } from './roles/ws.js';
 import { runSim } from './roles/sim.js';
-import { runDemo } from './roles/demo.js';
 import type { Running } from './roles/running.js';
 
 const USAGE = `usage: scanlogin <role>
@@ -38,8 +36,9 @@ async function main(argv: string[]): Promise<number> {
   if (role === 'doctor') return runDoctor(config, argv.slice(1), (line) => console.log(line));
   let running: Running & { ended?: Promise<number> };
   switch (role) {
+    // Loaded on demand: only these roles need oidc-provider (which warns about the runtime when imported).
     case 'http':
-      running = await runHttp(config, createLogger('http', config.logLevel));
+      running = await (await import('./roles/http.js')).runHttp(config, createLogger('http', config.logLevel));
       break;
     case 'ws':
       running = await runWs(config, createLogger('ws', config.logLevel));
@@ -48,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
       running = await runSim(config, createLogger('sim', config.logLevel));
       break;
     case 'demo':
-      running = await runDemo(config, createLogger('demo', config.logLevel));
+      running = await (await import('./roles/demo.js')).runDemo(config, createLogger('demo', config.logLevel));
       break;
     case 'dev':
       running = await runDev(config, process.env, (line) => console.log(line));

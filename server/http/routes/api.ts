@@ -27,7 +27,7 @@ export function apiRouter(deps: HttpDeps): Router {
     const oidc =
       body.interaction === undefined
         ? undefined
-        : await requireOidc(deps).describeInteraction(requireString(body, 'interaction', 64));
+        : await requireOidc(deps).describeInteraction(requireString(body, 'interaction', 200));
     const id = newLoginId();
     const prepared = await mode.prepare({ id, expiresAt: store.now() + store.loginTtlMs });
     const { record, watchToken } = await store.create({
