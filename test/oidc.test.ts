@@ -222,6 +222,17 @@ describe('OpenID Connect provider (HTTP)', () => {
     expect(next.url.pathname).toMatch(/^\/interaction\//);
   });
 
+  it('signed in for one client, another client still needs a scan that names it', async () => {
+    const { browser } = await signIn(await shop(), issuer);
+    const env = await discoverRp(issuer, 'env-client', 'env-secret-0123456789abcdef', 'http://env.example/cb');
+    const first = await follow(browser, (await authRequest(env)).url.toString(), issuer);
+    expect(first.url.pathname).toMatch(/^\/interaction\//);
+    let confirm = '';
+    const back = await qrInteraction(browser, issuer, first.url, 'confirm', { onConfirmPage: (h) => (confirm = h) });
+    expect(confirm).toContain('Env Site');
+    expect(back.searchParams.get('code')).toEqual(expect.any(String));
+  });
+
   it('a login cannot claim an unknown interaction', async () => {
     const res = await fetch(`${issuer}/api/logins`, {
       method: 'POST',

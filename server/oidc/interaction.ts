@@ -31,7 +31,8 @@ export interface InteractionDeps {
  * the phone names the client), and once the phone confirmed and the page redeemed the ticket it posts to
  * `/interaction/<uid>/finish`, which ends the interaction with that WeChat identity; a refusal on the phone
  * goes to `/interaction/<uid>/abort` (`access_denied` at the client). The phone's confirmation is the
- * consent: configured clients get the scopes they asked for, with no second screen.
+ * consent: configured clients get the scopes they asked for, with no second screen. (A client already
+ * granted, in a browser signed in here, gets its code without any interaction: single sign-on.)
  */
 export function interactionRouter(deps: InteractionDeps): Router {
   const { oidc, logger } = deps;
@@ -53,12 +54,9 @@ export function interactionRouter(deps: InteractionDeps): Router {
   });
 
   router.get('/', async (ctx) => {
+    // Every interaction is a scan, also a consent-only one (signed in here before, but this client, or these
+    // scopes, were never granted): the consent is a phone confirmation that names this client.
     const details = await oidc.provider.interactionDetails(ctx.req, ctx.res);
-    if (details.prompt.name !== 'login') {
-      // Signed in already (an OP session), only this client's grant is missing: grant it, no screen.
-      await finish(ctx, { consent: { grantId: await grant(details, details.session?.accountId ?? '') } });
-      return;
-    }
     // The embedded QR confirmed this person in its frame already: no second scan.
     const handoff = await deps.takeHandoff(details.params.login_hint, String(details.params.client_id));
     if (handoff) return signIn(ctx, details, handoff);
@@ -122,7 +120,12 @@ export function interactionRouter(deps: InteractionDeps): Router {
     const sessionId = ctx.cookies.get(SESSION_COOKIE);
     if (!sessionId || !/^[0-9A-Za-z]{32}$/.test(sessionId)) return undefined;
     const raw = await deps.link.command.get(sessionKey(deps.link.keyPrefix, sessionId));
-    const session = raw ? (JSON.parse(raw) as { loginId?: string; user?: LoginUser }) : undefined;
+    let session: { loginId?: string; user?: LoginUser } | undefined;
+    try {
+      session = raw ? (JSON.parse(raw) as typeof session) : undefined;
+    } catch {
+      return undefined; // unreadable: the session store logs and replaces it on its next read
+    }
     if (!session?.loginId || !session.user?.openid) return undefined;
     const login = await deps.store.get(session.loginId);
     if (!login || login.interaction !== uid || login.status !== 'confirmed') return undefined;
