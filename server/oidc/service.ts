@@ -86,7 +86,10 @@ export class OidcService {
       deps.logger.warn('no OIDC_JWKS_FILE: signing with a key made for this process (tokens die with it)');
       keys = { keys: [await generateSigningKey()], source: 'ephemeral' };
     }
-    return new OidcService(deps, clients, keys);
+    const service = new OidcService(deps, clients, keys);
+    // The key file as read now: a replacement from this moment on is a change, however soon it comes.
+    if (jwksFile) service.#keysStat = await statSignature(jwksFile);
+    return service;
   }
 
   get provider(): Provider {
@@ -160,12 +163,10 @@ export class OidcService {
 
   async #pollKeys(): Promise<void> {
     if (!this.#jwksFile) return;
-    const st = await stat(this.#jwksFile).catch(() => undefined);
-    const sig = st ? `${st.ino}:${st.size}:${st.mtimeMs}` : 'missing';
+    const sig = await statSignature(this.#jwksFile);
     if (sig === this.#keysStat) return;
-    const first = this.#keysStat === '';
     this.#keysStat = sig;
-    if (!first) this.#reloading = this.#reloading.then(() => this.#loadKeys());
+    this.#reloading = this.#reloading.then(() => this.#loadKeys());
   }
 
   /** Re-reads the key file; new keys rebuild the provider, a bad file keeps the current keys. */
@@ -186,6 +187,12 @@ export class OidcService {
       log.error({ err: this.#keysError }, 'invalid JWKS file ignored; keeping the current keys');
     }
   }
+}
+
+/** What changes when a file is replaced or rewritten (inode, size, mtime). */
+async function statSignature(file: string): Promise<string> {
+  const st = await stat(file).catch(() => undefined);
+  return st ? `${st.ino}:${st.size}:${st.mtimeMs}` : 'missing';
 }
 
 /** The `oidc` section of the config file's text; throws one message naming the file and every problem. */
