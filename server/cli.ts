@@ -3,7 +3,6 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
 import { runDev } from './dev/runner.js';
 import { runDoctor } from './doctor/run.js';
-import { runHttp } from './roles/http.js';
 import { runWs } from './roles/ws.js';
 import { runSim } from './roles/sim.js';
 import type { Running } from './roles/running.js';
@@ -12,7 +11,8 @@ const USAGE = `usage: scanlogin <role>
   http   API, scan URL, WeChat OAuth callback, phone pages, login page   (HTTP_PORT, default 3000)
   ws     WebSocket push server on /ws                                   (WS_PORT, default 3001)
   sim    WeChat simulator (development and tests only)                  (SIM_PORT, default 3002)
-  dev    all three as child processes, plus a private redis-server when REDIS_URL is unset (npm start)
+  demo   "Example Shop", a sample site signing in through OpenID Connect (DEMO_PORT, default 3003; dev only)
+  dev    all four as child processes, plus a private redis-server when REDIS_URL is unset (npm start)
   doctor [URL…]  list every process registered in the configured Redis (and those at the given URLs);
                  exit 1 with an explanation when any two disagree about which Redis they use
 Configuration comes from the environment; see README.md.`;
@@ -36,14 +36,18 @@ async function main(argv: string[]): Promise<number> {
   if (role === 'doctor') return runDoctor(config, argv.slice(1), (line) => console.log(line));
   let running: Running & { ended?: Promise<number> };
   switch (role) {
+    // Loaded on demand: only these roles need oidc-provider (which warns about the runtime when imported).
     case 'http':
-      running = await runHttp(config, createLogger('http', config.logLevel));
+      running = await (await import('./roles/http.js')).runHttp(config, createLogger('http', config.logLevel));
       break;
     case 'ws':
       running = await runWs(config, createLogger('ws', config.logLevel));
       break;
     case 'sim':
       running = await runSim(config, createLogger('sim', config.logLevel));
+      break;
+    case 'demo':
+      running = await (await import('./roles/demo.js')).runDemo(config, createLogger('demo', config.logLevel));
       break;
     case 'dev':
       running = await runDev(config, process.env, (line) => console.log(line));

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { envClient, type ClientEntry } from './oidc/clients.js';
 
 /** The development WeChat app registered in the simulator by default (never valid on real WeChat). */
 export const DEV_APPID = 'wx5c1a7e0d3b2f4a61';
@@ -24,6 +25,7 @@ const EnvSchema = z.object({
   HTTP_PORT: port(3000),
   WS_PORT: port(3001),
   SIM_PORT: port(3002),
+  DEMO_PORT: port(3003),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   CONFIG_FILE: z.string().min(1).optional(),
   REDIS_KEY_PREFIX: z
@@ -70,6 +72,11 @@ const EnvSchema = z.object({
   LOGIN_CONFIRM: z.enum(['page', 'auto']).default('page'),
   LOGIN_RATE_LIMIT: z.coerce.number().int().min(0).max(100_000).default(60),
   DEV_MODE: flag,
+  OIDC_JWKS_FILE: z.string().min(1).optional(),
+  OIDC_CLIENT_ID: z.string().optional(),
+  OIDC_CLIENT_SECRET: z.string().optional(),
+  OIDC_REDIRECT_URIS: z.string().optional(),
+  OIDC_CLIENT_NAME: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -85,6 +92,8 @@ export interface Config {
   readonly httpPort: number;
   readonly wsPort: number;
   readonly simPort: number;
+  /** The `demo` role (the sample site "Example Shop"; never in production). */
+  readonly demoPort: number;
   /** The Redis from the environment; CONFIG_FILE, when it exists, overrides it and is hot-reloaded. */
   readonly redis: {
     readonly url: string | undefined;
@@ -122,6 +131,12 @@ export interface Config {
   /** Dev runner: any browser may open the scan URL, and the page offers a "simulate phone" link. */
   readonly devMode: boolean;
   readonly logLevel: string;
+  /** OpenID Connect: the signing keys' JWKS file and the one client the environment may register. */
+  readonly oidc: {
+    /** `OIDC_JWKS_FILE`; `oidc.jwksFile` in CONFIG_FILE overrides it. Required (one or the other) in production. */
+    readonly jwksFile: string | undefined;
+    readonly client: ClientEntry | undefined;
+  };
 }
 
 /** Thrown when the environment is invalid; the message lists every problem at once. */
@@ -169,6 +184,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!e.WECHAT_MP_APPID !== !e.WECHAT_MP_SECRET)
     problems.push('WECHAT_MP_APPID, WECHAT_MP_SECRET: set both or neither');
   if (e.SIM_TOKEN_OVERLAP >= e.SIM_TOKEN_TTL) problems.push('SIM_TOKEN_OVERLAP: must be shorter than SIM_TOKEN_TTL');
+  const oidcClient = readEnvClient(e, problems);
   if (problems.length) throw new ConfigError(problems);
   // Outside production the new modes work out of the box against the simulator's dev accounts.
   const mpAppid = e.WECHAT_MP_APPID ?? (production ? undefined : DEV_MP_APPID);
@@ -183,6 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     httpPort: e.HTTP_PORT,
     wsPort: e.WS_PORT,
     simPort: e.SIM_PORT,
+    demoPort: e.DEMO_PORT,
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, configFile: e.CONFIG_FILE },
     publicUrl,
     wsPublicUrl: e.WS_PUBLIC_URL ?? `ws://localhost:${e.WS_PORT}/ws`,
@@ -207,8 +224,38 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     loginRateLimit: e.LOGIN_RATE_LIMIT,
     devMode: e.DEV_MODE,
     logLevel: e.LOG_LEVEL,
+    oidc: { jwksFile: e.OIDC_JWKS_FILE, client: oidcClient },
   };
   return deepFreeze(config);
+}
+
+/** `OIDC_CLIENT_ID` … as one client, validated like a client of the config file (problems named by variable). */
+function readEnvClient(e: z.infer<typeof EnvSchema>, problems: string[]): ClientEntry | undefined {
+  if (!e.OIDC_CLIENT_ID) {
+    for (const key of ['OIDC_CLIENT_SECRET', 'OIDC_REDIRECT_URIS', 'OIDC_CLIENT_NAME'] as const)
+      if (e[key]) problems.push(`${key}: needs OIDC_CLIENT_ID`);
+    return undefined;
+  }
+  const names: Record<string, string> = {
+    client_id: 'OIDC_CLIENT_ID',
+    client_secret: 'OIDC_CLIENT_SECRET',
+    redirect_uris: 'OIDC_REDIRECT_URIS',
+    client_name: 'OIDC_CLIENT_NAME',
+  };
+  try {
+    return envClient({
+      id: e.OIDC_CLIENT_ID,
+      secret: e.OIDC_CLIENT_SECRET,
+      redirectUris: e.OIDC_REDIRECT_URIS?.split(',')
+        .map((u) => u.trim())
+        .filter(Boolean),
+      name: e.OIDC_CLIENT_NAME,
+    });
+  } catch (err) {
+    for (const issue of (err as z.ZodError).issues ?? [])
+      problems.push(`${names[String(issue.path[0])] ?? 'OIDC_CLIENT_ID'}: ${issue.message}`);
+    return undefined;
+  }
 }
 
 function stripSlash(url: string): string {

@@ -8,8 +8,11 @@ import { newSecret } from '../logins/ids.js';
 import { RedisServerMissingError, startRedisServer, type RedisServerHandle } from './redis-server.js';
 import type { Running } from '../roles/running.js';
 import { pipeWithPrefix } from './log-lines.js';
+import { ensureDevJwks } from '../oidc/keys.js';
+import { demoBaseUrl } from '../roles/demo.js';
+import { freePort } from '../util/free-port.js';
 
-const ROLES = ['sim', 'ws', 'http'] as const;
+const ROLES = ['sim', 'ws', 'http', 'demo'] as const;
 type Role = (typeof ROLES)[number];
 
 export const NO_REDIS_MESSAGE = `scanlogin needs Redis, and none is configured or installed:
@@ -46,6 +49,9 @@ export async function runDev(config: Config, env: NodeJS.ProcessEnv, write: (lin
   // address so a resolver that prefers ::1 cannot miss a simulator bound to 127.0.0.1.
   const simBase = `http://localhost:${config.simPort}`;
   const simApiBase = `http://127.0.0.1:${config.simPort}`;
+  // Like the config file: the default port on the default stack, a free one for a second stack (tests).
+  const demoPort = env.DEMO_PORT || config.httpPort === 3000 ? config.demoPort : await freePort();
+  const demoUrl = demoBaseUrl(config, demoPort);
   const childEnv: NodeJS.ProcessEnv = {
     ...env,
     REDIS_URL: redisUrl,
@@ -57,14 +63,26 @@ export async function runDev(config: Config, env: NodeJS.ProcessEnv, write: (lin
     WS_PUBLIC_URL: config.wsPublicUrl,
     // One secret shared by the children (the OAuth state signed by http must verify in http after a restart too).
     SESSION_SECRET: env.SESSION_SECRET || newSecret(),
+    // OpenID Connect: a signing key generated once and kept, and "Example Shop" (the demo role) as a client.
+    OIDC_JWKS_FILE:
+      env.OIDC_JWKS_FILE || (await ensureDevJwks(path.join(process.cwd(), '.scanlogin', 'dev-jwks.json'))),
+    DEMO_PORT: String(demoPort),
+    ...(!env.OIDC_CLIENT_ID && {
+      OIDC_CLIENT_ID: 'example-shop',
+      OIDC_CLIENT_SECRET: newSecret(),
+      OIDC_REDIRECT_URIS: `${demoUrl}/callback`,
+      OIDC_CLIENT_NAME: 'Example Shop',
+    }),
   };
+  // The demo signs in as the environment's client, which needs a secret.
+  const roles = ROLES.filter((r) => r !== 'demo' || childEnv.OIDC_CLIENT_SECRET);
   const cli = fileURLToPath(new URL('../cli.js', import.meta.url));
   const children = new Map<Role, ChildProcess>();
   let stopping = false;
   let resolveEnded!: (code: number) => void;
   const ended = new Promise<number>((resolve) => (resolveEnded = resolve));
 
-  for (const role of ROLES) {
+  for (const role of roles) {
     const child = spawn(process.execPath, [cli, role], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     children.set(role, child);
     // A second Ctrl-C exits without the graceful drain; the children must not outlive us either way.
@@ -95,6 +113,7 @@ export async function runDev(config: Config, env: NodeJS.ProcessEnv, write: (lin
       waitHttp(`http://127.0.0.1:${config.simPort}/sim/stats`),
       waitHttp(`http://127.0.0.1:${config.wsPort}/healthz`),
       waitHttp(`http://127.0.0.1:${config.httpPort}/healthz`),
+      ...(children.has('demo') ? [waitHttp(`http://127.0.0.1:${demoPort}/`)] : []),
     ]);
   } catch (err) {
     await stop();
@@ -103,6 +122,8 @@ export async function runDev(config: Config, env: NodeJS.ProcessEnv, write: (lin
   write('');
   write(`  scanlogin is running — open ${config.publicUrl}`);
   write(`  (WeChat simulator: ${simBase}, push server: ${config.wsPublicUrl}; Ctrl-C stops everything)`);
+  if (children.has('demo'))
+    write(`  Example Shop, a site signing in with OpenID Connect: ${demoUrl} (issuer ${config.publicUrl})`);
   write(
     `  Redis: edit ${path.relative(process.cwd(), configFile) || configFile} to switch every process without a restart`,
   );

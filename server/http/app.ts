@@ -5,6 +5,8 @@ import { errorMiddleware } from './errors.js';
 import { apiRouter } from './routes/api.js';
 import { staticFiles } from './static.js';
 import { redisHealth } from '../redis/health.js';
+import { interactionRouter } from '../oidc/interaction.js';
+import { embedRoutes, frameAncestorsNone } from '../oidc/embed.js';
 
 /** Builds the Koa app of the `http` role. It owns no server: the caller mounts `app.callback()`. */
 export function createHttpApp(deps: HttpDeps): Koa {
@@ -19,10 +21,16 @@ export function createHttpApp(deps: HttpDeps): Koa {
     const h = await redisHealth(deps.link, deps.source);
     ctx.status = h.ok ? 200 : 503;
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { ...h, role: 'http', ...(deps.tokenHealth && { wechat: { accessTokens: deps.tokenHealth() } }) };
+    ctx.body = {
+      ...h,
+      role: 'http',
+      ...(deps.tokenHealth && { wechat: { accessTokens: deps.tokenHealth() } }),
+      ...(deps.oidc && { oidc: deps.oidc.health() }),
+    };
   });
   const api = apiRouter(deps);
   app.use(errorMiddleware(deps.logger));
+  app.use(frameAncestorsNone);
   if (deps.config.publicUrl.startsWith('https:')) {
     // TLS usually ends at a proxy, so the request reaching us is plain http and koa's cookie module would
     // throw on every Secure cookie — after the login's state had already changed. The public URL is https,
@@ -39,6 +47,14 @@ export function createHttpApp(deps: HttpDeps): Koa {
     if (deps.link.status !== 'ready') await deps.link.ready();
     await next();
   });
+  if (deps.oidc) {
+    const embed = embedRoutes({ ...deps, oidc: deps.oidc });
+    const interaction = interactionRouter({ ...deps, oidc: deps.oidc, takeHandoff: embed.takeHandoff });
+    app.use(embed.framePage);
+    app.use(embed.router.routes()).use(embed.router.allowedMethods({ throw: true }));
+    app.use(deps.oidc.middleware());
+    app.use(interaction.routes()).use(interaction.allowedMethods({ throw: true }));
+  }
   app.use(api.routes()).use(api.allowedMethods({ throw: true }));
   // Each login mode brings its own phone-side routes (the scan URL and OAuth callback, WeChat's pushes, …).
   for (const mode of deps.modes.all()) {

@@ -7,6 +7,7 @@ import type { LoginWatchHub } from '../logins/watch-hub.js';
 import type { ModeRegistry } from '../modes/registry.js';
 import type { SessionStore } from '../sessions/store.js';
 import type { WechatOAuthClient } from '../wechat/oauth-client.js';
+import type { OidcService } from '../oidc/service.js';
 
 /** Everything the HTTP app needs, passed in by the role that builds it (nothing is created inside). */
 export interface HttpDeps {
@@ -24,4 +25,6 @@ export interface HttpDeps {
   shutdown?: AbortSignal;
   /** The shared WeChat access_tokens' metrics by appid (shown in /healthz); absent when no mode needs one. */
   tokenHealth?: () => Record<string, unknown>;
+  /** The OpenID Connect provider (http role); absent → no `/authorize`, `/oidc/*` or interactions. */
+  oidc?: OidcService;
 }

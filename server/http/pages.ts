@@ -57,9 +57,11 @@ export interface ConfirmPageInput {
   ip: string;
   nickname?: string;
   avatar?: string;
+  /** The site being signed in to (an OpenID Connect client's name). */
+  client?: string;
 }
 
-/** "Log in on <browser/OS> from <IP>?" with Confirm and Cancel forms. */
+/** "Log in [to <client>] on <browser/OS> from <IP>?" with Confirm and Cancel forms. */
 export function confirmPage(input: ConfirmPageInput): string {
   const id = encodeURIComponent(input.loginId);
   const csrf = escapeHtml(input.csrf);
@@ -67,8 +69,10 @@ export function confirmPage(input: ConfirmPageInput): string {
     ? `<p class="who">${input.avatar ? `<img class="avatar" alt="" src="${escapeHtml(input.avatar)}"><br>` : ''}${escapeHtml(input.nickname)}</p>`
     : '';
   const where = `${escapeHtml(input.device)} · ${escapeHtml(input.ip)}`;
+  const client = input.client ? `<strong id="client">${escapeHtml(input.client)}</strong>` : '';
+  const to = client ? { zh: ` ${client}`, en: ` to ${client}` } : { zh: '', en: '' };
   const body = `${heading({ zh: '确认登录？', en: 'Log in on this computer?' })}
-${who}<p>在 ${where} 上登录</p><p class="en">Log in on ${where}?</p>
+${who}<p>在 ${where} 上登录${to.zh}</p><p class="en">Log in${to.en} on ${where}?</p>
 <form method="post" action="/l/${id}/confirm"><input type="hidden" name="csrf" value="${csrf}">
 <button id="confirm" class="primary" type="submit">确认登录 · Confirm</button></form>
 <form method="post" action="/l/${id}/cancel"><input type="hidden" name="csrf" value="${csrf}">

@@ -46,6 +46,9 @@ export interface LoginRecord {
   readonly ua?: string;
   readonly ip?: string;
   readonly modeData?: Record<string, string>;
+  /** Set when the login signs someone in to an OpenID Connect client: its interaction and its name. */
+  readonly interaction?: string;
+  readonly clientName?: string;
 }
 
 /** What the page may see about a login (HTTP status body and WS status message). */

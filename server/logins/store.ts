@@ -32,6 +32,8 @@ export interface CreateLoginInput {
   ua?: string;
   ip?: string;
   modeData?: Record<string, string>;
+  /** The OpenID Connect interaction this login serves, and its client's name (shown on the phone). */
+  oidc?: { uid: string; clientName: string };
 }
 
 /**
@@ -83,6 +85,7 @@ export class LoginStore {
       ...(input.ua !== undefined && { ua: input.ua.slice(0, 512) }),
       ...(input.ip !== undefined && { ip: input.ip }),
       ...(input.modeData && { modeData: input.modeData }),
+      ...(input.oidc && { interaction: input.oidc.uid, clientName: input.oidc.clientName }),
     };
     await this.#link.command
       .multi()
@@ -274,5 +277,7 @@ export function parseRecord(flat: Record<string, string>, key: string): LoginRec
     ...optional('ua', flat.ua),
     ...optional('ip', flat.ip),
     ...optional('modeData', json<Record<string, string>>('modeData')),
+    ...optional('interaction', flat.interaction),
+    ...optional('clientName', flat.clientName),
   } as LoginRecord;
 }

@@ -23,6 +23,14 @@ export const keys = {
   wxEvent: (prefix: string, parts: readonly string[]) => `${prefix}wx-event:${parts.join(':')}`,
   /** One appid's shared global access_token; its lock and recovery gates hang below it (`…:lock`, …). */
   token: (prefix: string, appid: string) => `${prefix}wechat:token:${appid}`,
+  /** One OpenID Connect artifact (oidc-provider model name: AccessToken, AuthorizationCode, Session, …). */
+  oidc: (prefix: string, model: string, id: string) => `${prefix}oidc:${model}:${id}`,
+  /** The artifacts of one OIDC grant (a set), so revoking the grant finds them all. */
+  oidcGrant: (prefix: string, grantId: string) => `${prefix}oidc:grant:${grantId}`,
+  /** An OIDC interaction's session lookup by uid. */
+  oidcUid: (prefix: string, uid: string) => `${prefix}oidc:uid:${uid}`,
+  /** The one-time code an embedded QR frame hands to scanlogin.js in the top window. */
+  oidcHandoff: (prefix: string, code: string) => `${prefix}oidc:handoff:${code}`,
   /** The fleet lock guarding the work that produces `key`'s value. */
   lock: (key: string) => `${key}:lock`,
 } as const;

@@ -1,8 +1,11 @@
 import { z } from 'zod';
 import { RedisSectionSchema, targetFromSection, type RedisTarget } from '../redis/target.js';
 
-/** A CONFIG_FILE: JSON with a `redis` section (standalone `url`, or Sentinel `sentinels` + `name`). */
-const FileSchema = z.strictObject({ redis: RedisSectionSchema });
+/**
+ * A CONFIG_FILE: JSON with a `redis` section (standalone `url`, or Sentinel `sentinels` + `name`) and an
+ * optional `oidc` section, validated on its own (server/oidc) so a mistake there never blocks a Redis move.
+ */
+const FileSchema = z.strictObject({ redis: RedisSectionSchema, oidc: z.unknown().optional() });
 
 /**
  * Parses a config file's text into a target; throws an Error whose message lists every problem, naming the

@@ -27,6 +27,7 @@ export class RedisConfigSource {
   #debounce: NodeJS.Timeout | undefined;
   #checking: Promise<void> = Promise.resolve();
   #onChange: ((target: RedisTarget) => void) | undefined;
+  readonly #textListeners = new Set<(text: string) => void>();
   readonly #file: string | undefined;
   readonly #defaultPrefix: string;
   readonly #log: Logger;
@@ -106,6 +107,17 @@ export class RedisConfigSource {
     return this.#file;
   }
 
+  /** The file's text as last read (undefined without a file): other sections than `redis` live there too. */
+  get text(): string | undefined {
+    return this.#lastText;
+  }
+
+  /** Calls `listener` with the file's text whenever it changes (and on SIGHUP); returns its remover. */
+  onText(listener: (text: string) => void): () => void {
+    this.#textListeners.add(listener);
+    return () => this.#textListeners.delete(listener);
+  }
+
   /** Starts watching; `onChange` gets each new valid target. */
   start(onChange: (target: RedisTarget) => void): void {
     if (this.#state !== 'idle') return;
@@ -159,6 +171,7 @@ export class RedisConfigSource {
     if (text === undefined) return; // missing for a moment (mid-swap) or deleted: keep the current target
     if (text === this.#lastText && !force) return;
     this.#lastText = text;
+    for (const listener of this.#textListeners) listener(text);
     let target: RedisTarget;
     try {
       target = parseConfigFile(text, this.#file, this.#defaultPrefix);

@@ -6,6 +6,7 @@ import { ManagedServer } from '../util/managed-server.js';
 import { WechatOAuthClient } from '../wechat/oauth-client.js';
 import { startCore } from './core.js';
 import type { Running } from './running.js';
+import { OidcService } from '../oidc/service.js';
 
 /** The `http` role: API, scan URL, OAuth callback, phone pages and the login page. */
 export async function runHttp(
@@ -14,6 +15,12 @@ export async function runHttp(
   port = config.httpPort,
 ): Promise<Running & { port: number }> {
   const core = await startCore(config, 'http', logger);
+  const oidc = await OidcService.start({ config, link: core.link, logger, source: core.source }).catch(
+    async (err: unknown) => {
+      await core.stop();
+      throw err;
+    },
+  );
   const modes = buildLoginModes(config, core.link, logger);
   const shutdown = new AbortController();
   const app = createHttpApp({
@@ -23,6 +30,7 @@ export async function runHttp(
     modes: modes.modes,
     tokenHealth: () => modes.tokenHealth(),
     shutdown: shutdown.signal,
+    oidc,
     oauth: new WechatOAuthClient({
       apiBase: config.wechat.apiBase,
       appid: config.wechat.appid,
@@ -40,6 +48,7 @@ export async function runHttp(
     port: bound,
     async stop() {
       shutdown.abort();
+      oidc.stop();
       await server.stop();
       await modes.stop();
       await core.stop();

@@ -10,18 +10,19 @@ export class Phone {
   constructor(readonly ua = WECHAT_UA) {}
 
   async get(url: string): Promise<Response> {
-    return this.#send(url, { method: 'GET' });
+    return this.send(url, { method: 'GET' });
   }
 
   async postForm(url: string, form: Record<string, string>): Promise<Response> {
-    return this.#send(url, {
+    return this.send(url, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams(form).toString(),
     });
   }
 
-  async #send(url: string, init: RequestInit): Promise<Response> {
+  /** Any request with this jar's cookies (redirects not followed). */
+  async send(url: string, init: RequestInit): Promise<Response> {
     const headers = new Headers(init.headers);
     headers.set('user-agent', this.ua);
     if (this.cookies.size) headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));

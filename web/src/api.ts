@@ -152,7 +152,7 @@ export interface Api {
   /** GET /api/me → the signed-in user, or null when not signed in (401). */
   fetchMe(signal?: AbortSignal): Promise<SignedIn | null>;
   /** POST /api/logins → a new pending login (in `mode`, default oauth) with its QR and watch credentials. */
-  createLogin(mode?: LoginMode): Promise<Timed<CreatedLogin>>;
+  createLogin(mode?: LoginMode, fields?: Readonly<Record<string, string>>): Promise<Timed<CreatedLogin>>;
   /**
    * GET /api/logins/:id. With `waitS` (≤ 30) the server long-polls until the login moves past revision `rev`
    * (default: the revision it has when the request arrives) or the time is up. Passing the last revision seen
@@ -184,8 +184,9 @@ export function createApi(fetchFn: Fetch): Api {
       }
     },
 
-    createLogin(mode = 'oauth') {
-      return request<CreatedLogin>(fetchFn, 'POST', '/api/logins', { body: mode === 'oauth' ? {} : { mode } });
+    createLogin(mode = 'oauth', fields = {}) {
+      const body = { ...(mode === 'oauth' ? {} : { mode }), ...fields };
+      return request<CreatedLogin>(fetchFn, 'POST', '/api/logins', { body });
     },
 
     async getLogin(id, watchToken, opts = {}) {

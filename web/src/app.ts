@@ -1,14 +1,16 @@
 /** Page bootstrap: pick the language, wire the widget to the DOM view, the browser's fetch and WebSocket. */
 import { createApi } from './api.js';
 import { detectLang, I18n } from './i18n.js';
+import { pageInteraction, requestedLang } from './interaction.js';
 import { WidgetView } from './view.js';
 import { LoginWidget } from './widget.js';
 
-const view = new WidgetView(new I18n(detectLang()));
+const view = new WidgetView(new I18n(requestedLang(location.search) ?? detectLang()));
 const widget = new LoginWidget({
   api: createApi((path, init) => fetch(path, init)),
   view,
   openSocket: (url) => new WebSocket(url),
+  interaction: pageInteraction(window),
 });
 view.bind({
   refresh: () => void widget.refresh(),

@@ -46,10 +46,24 @@ export interface View {
   renderCountdown(remainingMs: number): void;
 }
 
+/**
+ * The page as an OpenID Connect interaction (interaction.ts): a site is waiting for this login. Absent on the
+ * plain login page.
+ */
+export interface Interaction {
+  /** Extra fields of `POST /api/logins`, so the login names the site (the phone's confirm page shows it). */
+  readonly loginFields: Readonly<Record<string, string>>;
+  /** After a sign-in: hand the login to the site. True when the page is leaving (it shows nothing more). */
+  finish(login: CreatedLogin): boolean;
+  /** After the phone refused: `access_denied` at the site. True when the page is leaving. */
+  abort(): boolean;
+}
+
 export interface WidgetDeps {
   api: Api;
   view: View;
   openSocket: WatchDeps['openSocket'];
+  interaction?: Interaction | undefined;
 }
 
 export class LoginWidget {
@@ -113,7 +127,7 @@ export class LoginWidget {
     this.enter({ kind: 'loading', note });
     let created: Timed<CreatedLogin>;
     try {
-      created = await this.deps.api.createLogin(this.mode);
+      created = await this.deps.api.createLogin(this.mode, this.deps.interaction?.loginFields);
     } catch (err) {
       if (gen === this.generation)
         this.showError(err instanceof ApiError && err.code === NETWORK_ERROR ? 'errorNetwork' : 'errorGeneric');
@@ -152,6 +166,7 @@ export class LoginWidget {
         return void this.finish({ ...shown, user: p.kind === 'scanned' ? p.user : undefined }, s.ticket);
       case 'cancelled':
         this.stopTicker();
+        if (this.deps.interaction?.abort()) return;
         return this.enter({ kind: 'cancelled', qrSrc: qrOf(p), user: p.kind === 'scanned' ? p.user : undefined });
       case 'expired':
         return this.loginLost('expired');
@@ -167,6 +182,7 @@ export class LoginWidget {
     this.enter({ kind: 'redeeming', ...shown });
     const signedIn = await signIn(this.deps.api, shown.login, ticket, () => gen === this.generation);
     if (gen !== this.generation) return;
+    if (signedIn && this.deps.interaction?.finish(shown.login)) return; // the site takes over
     if (signedIn) this.signedIn(signedIn);
     else this.showError('errorRedeem');
   }
@@ -198,7 +214,8 @@ export class LoginWidget {
   private async resume(gen: number): Promise<void> {
     let session: SignedIn | null = null;
     try {
-      session = await this.deps.api.fetchMe();
+      // An interaction always asks the phone: the site is owed a fresh confirmation naming it.
+      if (!this.deps.interaction) session = await this.deps.api.fetchMe();
     } catch {
       // /api/me failing is no reason not to offer a QR code; creating the login reports real outages.
     }

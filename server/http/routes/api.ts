@@ -23,6 +23,11 @@ export function apiRouter(deps: HttpDeps): Router {
     await limitLoginCreation(deps.link, ctx.ip, config.loginRateLimit);
     const modeName = body.mode === undefined ? 'oauth' : requireString(body, 'mode', 32);
     const mode = modes.get(modeName);
+    // A login for an OpenID Connect sign-in carries its client's name, so the phone can say where it logs in.
+    const oidc =
+      body.interaction === undefined
+        ? undefined
+        : await requireOidc(deps).describeInteraction(requireString(body, 'interaction', 200));
     const id = newLoginId();
     const prepared = await mode.prepare({ id, expiresAt: store.now() + store.loginTtlMs });
     const { record, watchToken } = await store.create({
@@ -32,6 +37,7 @@ export function apiRouter(deps: HttpDeps): Router {
       ua: ctx.get('user-agent'),
       ip: ctx.ip,
       ...(prepared.modeData && { modeData: prepared.modeData }),
+      ...(oidc && { oidc }),
     });
     ctx.status = 201;
     ctx.set('Cache-Control', 'no-store');
@@ -128,6 +134,11 @@ export function apiRouter(deps: HttpDeps): Router {
   }
 
   return router;
+}
+
+function requireOidc(deps: HttpDeps): NonNullable<HttpDeps['oidc']> {
+  if (!deps.oidc) throw new AppError('bad_request', 'this server is not an OpenID Connect provider');
+  return deps.oidc;
 }
 
 function bearer(ctx: Context): string | undefined {

@@ -154,6 +154,7 @@ export function phoneRouter(deps: HttpDeps): Router {
       ip: rec.ip ?? 'unknown',
       ...(rec.user?.nickname && { nickname: rec.user.nickname }),
       ...(rec.user?.avatar && { avatar: rec.user.avatar }),
+      ...(rec.clientName && { client: rec.clientName }),
     });
   }
 

@@ -1,0 +1,137 @@
+import { z } from 'zod';
+
+/** Origins (scheme://host[:port], no path) that may embed the QR in an iframe. */
+const ORIGIN = z.string().refine((s) => {
+  const u = URL.parse(s);
+  return (u?.protocol === 'https:' || u?.protocol === 'http:') && u.origin === s;
+}, 'must be an origin like https://shop.example.com (no path, no trailing slash)');
+
+const REDIRECT_URI = z
+  .url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' })
+  .refine((s) => !URL.parse(s)?.hash, 'must not contain a #fragment');
+
+/** One relying party, in the standard OpenID Connect client metadata names (plus `embed_origins`). */
+export const ClientSchema = z.strictObject({
+  client_id: z.string().regex(/^[A-Za-z0-9._~-]{1,128}$/, 'client_id: 1–128 of A-Z a-z 0-9 . _ ~ -'),
+  client_secret: z.string().min(16, 'client_secret: at least 16 characters').max(256).optional(),
+  redirect_uris: z.array(REDIRECT_URI).min(1, 'redirect_uris: at least one'),
+  post_logout_redirect_uris: z.array(REDIRECT_URI).optional(),
+  client_name: z.string().min(1).max(100).optional(),
+  embed_origins: z.array(ORIGIN).optional(),
+  /** Allowed to receive refresh tokens (when it also asks for `offline_access`). */
+  grant_types: z.array(z.enum(['authorization_code', 'refresh_token'])).optional(),
+  token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'none']).optional(),
+});
+export type ClientEntry = z.infer<typeof ClientSchema>;
+
+/** The `oidc` section of CONFIG_FILE. */
+export const OidcSectionSchema = z.strictObject({
+  clients: z.array(ClientSchema).optional(),
+  jwksFile: z.string().min(1).optional(),
+});
+export type OidcSection = z.infer<typeof OidcSectionSchema>;
+
+/** Problems a client list can have that a schema of one client cannot see; empty when fine. */
+export function clientListProblems(clients: readonly ClientEntry[]): string[] {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  for (const c of clients) {
+    if (seen.has(c.client_id)) problems.push(`client_id ${c.client_id} appears twice`);
+    seen.add(c.client_id);
+    if (c.client_secret && c.token_endpoint_auth_method === 'none')
+      problems.push(`${c.client_id}: token_endpoint_auth_method "none" with a client_secret`);
+    if (!c.client_secret && c.token_endpoint_auth_method && c.token_endpoint_auth_method !== 'none')
+      problems.push(`${c.client_id}: ${c.token_endpoint_auth_method} needs a client_secret`);
+  }
+  return problems;
+}
+
+/**
+ * oidc-provider's metadata for a configured client. No secret → a public client (`none`, and oidc-provider
+ * then requires PKCE). `require_auth_time`: every id_token carries `auth_time` (when the phone confirmed).
+ */
+export function providerMetadata(c: ClientEntry): Record<string, unknown> {
+  const grants = c.grant_types ?? ['authorization_code'];
+  return {
+    client_id: c.client_id,
+    ...(c.client_secret
+      ? {
+          client_secret: c.client_secret,
+          token_endpoint_auth_method: c.token_endpoint_auth_method ?? 'client_secret_basic',
+        }
+      : { token_endpoint_auth_method: 'none' }),
+    redirect_uris: c.redirect_uris,
+    post_logout_redirect_uris: c.post_logout_redirect_uris ?? [],
+    client_name: c.client_name ?? c.client_id,
+    grant_types: grants.includes('authorization_code') ? grants : ['authorization_code', ...grants],
+    response_types: ['code'],
+    require_auth_time: true,
+  };
+}
+
+/**
+ * The environment's one client (`OIDC_CLIENT_*`), or undefined when `OIDC_CLIENT_ID` is unset. It may end
+ * the session (RP-initiated logout) back at the root of any of its redirect URIs' origins.
+ */
+export function envClient(env: {
+  id?: string | undefined;
+  secret?: string | undefined;
+  redirectUris?: readonly string[] | undefined;
+  name?: string | undefined;
+}): ClientEntry | undefined {
+  if (!env.id) return undefined;
+  return ClientSchema.parse({
+    client_id: env.id,
+    ...(env.secret && { client_secret: env.secret }),
+    redirect_uris: env.redirectUris ?? [],
+    post_logout_redirect_uris: [
+      ...new Set((env.redirectUris ?? []).flatMap((u) => (URL.parse(u) ? [`${URL.parse(u)!.origin}/`] : []))),
+    ],
+    ...(env.name && { client_name: env.name }),
+  });
+}
+
+/**
+ * The clients in force: the environment's one plus the config file's list. A new list replaces the old
+ * one only when it is valid as a whole; otherwise the old list stays and `lastError` says why, so a typo in
+ * the file never logs everybody out of every site.
+ */
+export class ClientRegistry {
+  #fromFile: readonly ClientEntry[] = [];
+  #lastError: string | undefined;
+  readonly #env: ClientEntry | undefined;
+
+  constructor(env?: ClientEntry) {
+    this.#env = env;
+  }
+
+  /** Applies the config file's `oidc.clients`; returns the error message when it was refused. */
+  update(clients: readonly ClientEntry[]): string | undefined {
+    const problems = clientListProblems(this.#env ? [this.#env, ...clients] : clients);
+    if (problems.length) {
+      this.#lastError = `oidc.clients: ${problems.join('; ')}`;
+      return this.#lastError;
+    }
+    this.#fromFile = clients;
+    this.#lastError = undefined;
+    return undefined;
+  }
+
+  /** Records a refused file (malformed JSON or schema) without touching the clients in force. */
+  refuse(message: string): void {
+    this.#lastError = message;
+  }
+
+  get lastError(): string | undefined {
+    return this.#lastError;
+  }
+
+  get(clientId: string): ClientEntry | undefined {
+    if (this.#env?.client_id === clientId) return this.#env;
+    return this.#fromFile.find((c) => c.client_id === clientId);
+  }
+
+  get size(): number {
+    return this.#fromFile.length + (this.#env ? 1 : 0);
+  }
+}

@@ -1,0 +1,141 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { errors, type InteractionDetails, type InteractionResult } from 'oidc-provider';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { RedisLink } from '../redis/link.js';
+import type { LoginStore } from '../logins/store.js';
+import type { LoginUser } from '../logins/model.js';
+import { keys } from '../redis/keys.js';
+import { SESSION_COOKIE } from '../http/security.js';
+import { packageRoot } from '../util/package-root.js';
+import { AMR } from './account.js';
+import { errorPage } from './pages.js';
+import type { OidcService } from './service.js';
+
+export interface InteractionDeps {
+  config: Config;
+  logger: Logger;
+  link: RedisLink;
+  store: LoginStore;
+  oidc: OidcService;
+  /** The embedded QR's handoff: the identity behind `login_hint=handoff:<code>` (once). */
+  takeHandoff(hint: unknown, clientId: string): Promise<{ user: LoginUser; mode: string } | undefined>;
+}
+
+/**
+ * The interaction is scanlogin's own QR page: `/authorize` sends the browser to `/interaction/<uid>`, which
+ * is the login page (every mode the server offers). The page creates its login for this interaction (so
+ * the phone names the client), and once the phone confirmed and the page redeemed the ticket it posts to
+ * `/interaction/<uid>/finish`, which ends the interaction with that WeChat identity; a refusal on the phone
+ * goes to `/interaction/<uid>/abort` (`access_denied` at the client). The phone's confirmation is the
+ * consent: configured clients get the scopes they asked for, with no second screen. (A client already
+ * granted, in a browser signed in here, gets its code without any interaction: single sign-on.)
+ */
+export function interactionRouter(deps: InteractionDeps): Router {
+  const { oidc, logger } = deps;
+  const router = new Router({ prefix: '/interaction/:uid' });
+
+  // oidc-provider's own errors (no interaction cookie, expired interaction) are shown on its error page.
+  router.use(async (ctx, next) => {
+    ctx.set('Cache-Control', 'no-store');
+    try {
+      await next();
+    } catch (err) {
+      if (!(err instanceof errors.OIDCProviderError)) throw err;
+      ctx.status = err.statusCode;
+      await errorPage(ctx, {
+        error: err.message,
+        ...(err.error_description && { error_description: err.error_description }),
+      });
+    }
+  });
+
+  router.get('/', async (ctx) => {
+    // Every interaction is a scan, also a consent-only one (signed in here before, but this client, or these
+    // scopes, were never granted): the consent is a phone confirmation that names this client.
+    const details = await oidc.provider.interactionDetails(ctx.req, ctx.res);
+    // The embedded QR confirmed this person in its frame already: no second scan.
+    const handoff = await deps.takeHandoff(details.params.login_hint, String(details.params.client_id));
+    if (handoff) return signIn(ctx, details, handoff);
+    ctx.type = 'html';
+    ctx.body = await readFile(path.join(packageRoot(), 'web', 'public', 'index.html'));
+  });
+
+  router.post('/finish', async (ctx) => {
+    const details = await oidc.provider.interactionDetails(ctx.req, ctx.res);
+    const user = await confirmedUser(ctx, details.uid);
+    if (!user) {
+      await errorPage(ctx, {
+        error: 'login_required',
+        error_description: 'no WeChat login confirmed for this sign-in request; scan the QR code again',
+      });
+      ctx.status = 403;
+      return;
+    }
+    await signIn(ctx, details, user);
+  });
+
+  router.get('/abort', async (ctx) => {
+    await finish(ctx, { error: 'access_denied', error_description: 'the login was refused on the phone' });
+  });
+
+  /** Ends the interaction signed in as this WeChat identity, with every scope asked for granted. */
+  async function signIn(ctx: Context, details: InteractionDetails, who: { user: LoginUser; mode: string }) {
+    const { user, mode } = who;
+    const sub = await oidc.accounts.save({
+      v: 1,
+      openid: user.openid,
+      ...(user.unionid && { unionid: user.unionid }),
+      ...(user.nickname && { nickname: user.nickname }),
+      ...(user.avatar && { avatar: user.avatar }),
+      appid: appidFor(deps.config, mode),
+      mode,
+    });
+    logger.info({ uid: details.uid, client: details.params.client_id }, 'OIDC interaction finished');
+    await finish(ctx, { login: { accountId: sub, amr: AMR }, consent: { grantId: await grant(details, sub) } });
+  }
+
+  /** A grant of every scope the client asked for (the phone's confirmation is the consent). */
+  async function grant(details: InteractionDetails, accountId: string): Promise<string> {
+    const clientId = String(details.params.client_id);
+    const existing = details.grantId ? await oidc.provider.Grant.find(details.grantId) : undefined;
+    const g = existing ?? new oidc.provider.Grant({ accountId, clientId });
+    g.addOIDCScope(String(details.params.scope ?? 'openid'));
+    return g.save();
+  }
+
+  async function finish(ctx: Context, result: InteractionResult): Promise<void> {
+    ctx.respond = false; // oidc-provider writes the 303 itself
+    await oidc.provider.interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+  }
+
+  /**
+   * The WeChat identity of this browser's session — only when that session was created by redeeming a login
+   * made for this very interaction (a session from another tab or an older login does not count).
+   */
+  async function confirmedUser(ctx: Context, uid: string): Promise<{ user: LoginUser; mode: string } | undefined> {
+    const sessionId = ctx.cookies.get(SESSION_COOKIE);
+    if (!sessionId || !/^[0-9A-Za-z]{32}$/.test(sessionId)) return undefined;
+    const raw = await deps.link.command.get(keys.session(deps.link.keyPrefix, sessionId));
+    let session: { loginId?: string; user?: LoginUser } | undefined;
+    try {
+      session = raw ? (JSON.parse(raw) as typeof session) : undefined;
+    } catch {
+      return undefined; // unreadable: the session store logs and replaces it on its next read
+    }
+    if (!session?.loginId || !session.user?.openid) return undefined;
+    const login = await deps.store.get(session.loginId);
+    if (!login || login.interaction !== uid || login.status !== 'confirmed') return undefined;
+    return { user: session.user, mode: login.mode };
+  }
+
+  return router;
+}
+
+/** The WeChat app an openid of this mode belongs to. */
+function appidFor(config: Config, mode: string): string {
+  return mode === 'miniprogram' && config.miniProgram ? config.miniProgram.appid : config.wechat.appid;
+}

@@ -1,0 +1,99 @@
+import { createHmac } from 'node:crypto';
+import Provider, { type Configuration } from 'oidc-provider';
+import type { Context } from 'koa';
+import type { Config } from '../config.js';
+import type { RedisLink } from '../redis/link.js';
+import type { AccountStore } from './account.js';
+import { CLAIMS } from './account.js';
+import { redisAdapterFactory } from './adapter.js';
+import type { ClientRegistry } from './clients.js';
+import type { SigningJwk } from './keys.js';
+import { errorPage, logoutPage, loggedOutPage } from './pages.js';
+
+/** Where the protocol lives under the issuer. `/authorize` is top level: it is the address people see. */
+export const ROUTES = {
+  authorization: '/authorize',
+  token: '/oidc/token',
+  userinfo: '/oidc/userinfo',
+  jwks: '/oidc/jwks',
+  end_session: '/oidc/logout',
+  revocation: '/oidc/revoke',
+  introspection: '/oidc/introspect',
+} as const;
+
+/** Whether a request path belongs to oidc-provider (the rest of the http role keeps every other path). */
+export function isProviderPath(path: string): boolean {
+  return (
+    path === '/.well-known/openid-configuration' ||
+    path === ROUTES.authorization ||
+    path.startsWith(`${ROUTES.authorization}/`) ||
+    path.startsWith('/oidc/')
+  );
+}
+
+/** Token lifetimes, in seconds. A code lives one minute: it is redeemed by the client's server at once. */
+export const TTL = {
+  AuthorizationCode: 60,
+  AccessToken: 3600,
+  IdToken: 3600,
+  RefreshToken: 14 * 24 * 3600,
+  Interaction: 3600,
+  Grant: 14 * 24 * 3600,
+} as const;
+
+export interface ProviderDeps {
+  config: Config;
+  link: RedisLink;
+  clients: ClientRegistry;
+  accounts: AccountStore;
+  keys: readonly SigningJwk[];
+}
+
+/**
+ * The OpenID Connect provider (oidc-provider: the protocol is the library's; scanlogin supplies storage,
+ * accounts, clients, keys and the interaction). Issuer = PUBLIC_URL. Only the authorization code flow;
+ * PKCE is required of public clients (oidc-provider's default) and S256 is the only method it accepts.
+ * Refresh tokens only for a client allowed `refresh_token` that asks for `offline_access` (with
+ * `prompt=consent`, as OIDC Core 11 says).
+ */
+export function createProvider(deps: ProviderDeps): Provider {
+  const { config } = deps;
+  const configuration: Configuration = {
+    adapter: redisAdapterFactory(deps.link, deps.clients),
+    findAccount: (_ctx: unknown, sub: string) => deps.accounts.find(sub),
+    claims: CLAIMS,
+    scopes: ['openid', 'profile', 'offline_access'],
+    responseTypes: ['code'],
+    jwks: { keys: deps.keys },
+    // Signed cookies (interaction, session) are keyed from SESSION_SECRET, so every http server reads them.
+    cookies: {
+      keys: [createHmac('sha256', config.sessionSecret).update('oidc-cookies').digest('base64url')],
+      long: { httpOnly: true, sameSite: 'lax' },
+      short: { httpOnly: true, sameSite: 'lax' },
+    },
+    routes: ROUTES,
+    ttl: { ...TTL, Session: Math.floor(config.sessionTtlMs / 1000) },
+    interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
+    features: {
+      devInteractions: { enabled: false },
+      revocation: { enabled: true },
+      rpInitiatedLogout: { enabled: true, logoutSource: logoutPage, postLogoutSuccessSource: loggedOutPage },
+    },
+    // Browsers may call userinfo (and a public client's token endpoint) from the client's own origins only.
+    clientBasedCORS: (ctx: Context & { oidc: { route: string } }, origin: string, client: CorsClient) => {
+      if (origin === 'null') return false;
+      if (ctx.oidc.route !== 'userinfo' && client.clientAuthMethod !== 'none') return false;
+      return client.redirectUris.some((uri) => URL.parse(uri)?.origin === origin);
+    },
+    renderError: errorPage,
+  };
+  const provider = new Provider(config.publicUrl, configuration);
+  provider.proxy = config.trustProxy > 0;
+  provider.maxIpsCount = config.trustProxy;
+  return provider;
+}
+
+interface CorsClient {
+  clientAuthMethod: string;
+  redirectUris: string[];
+}

@@ -1,0 +1,212 @@
+import { stat } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Context, Next } from 'koa';
+import type Provider from 'oidc-provider';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { RedisLink } from '../redis/link.js';
+import type { RedisConfigSource } from '../reload/config-source.js';
+import { AppError } from '../errors.js';
+import { AccountStore } from './account.js';
+import { ClientRegistry, OidcSectionSchema, type OidcSection } from './clients.js';
+import { generateSigningKey, readJwksFile, type SigningKeys } from './keys.js';
+import { createProvider, isProviderPath } from './provider.js';
+import { EMBED_PREFIX } from './embed.js';
+
+export interface OidcHealth {
+  issuer: string;
+  clients: number;
+  keys: { source: string; kids: string[] };
+  configError?: string;
+}
+
+/**
+ * The OpenID Connect side of the http role: the provider, the clients in force and the signing keys.
+ * Clients follow CONFIG_FILE (`oidc.clients`) at once — oidc-provider asks the adapter on every use. Keys are
+ * re-read when the file changes or on SIGHUP; new keys rebuild the provider (it holds no state: everything
+ * is in Redis), so the requests that follow are served with them. A malformed section or key file keeps
+ * what is in force, logs one error and shows it in /healthz (`oidc.configError`) until fixed.
+ */
+export class OidcService {
+  readonly clients: ClientRegistry;
+  readonly accounts: AccountStore;
+  #provider: Provider;
+  #handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  #keys: SigningKeys;
+  #keysError: string | undefined;
+  #reloading: Promise<void> = Promise.resolve();
+  #keysPoll: NodeJS.Timeout | undefined;
+  #keysStat = '';
+  #jwksFile: string | undefined;
+  readonly #deps: { config: Config; link: RedisLink; logger: Logger };
+  readonly #removeListener: (() => void) | undefined;
+
+  private constructor(
+    deps: { config: Config; link: RedisLink; logger: Logger; source?: RedisConfigSource },
+    clients: ClientRegistry,
+    keys: SigningKeys,
+  ) {
+    this.#deps = deps;
+    this.clients = clients;
+    this.accounts = new AccountStore(deps.link);
+    this.#keys = keys;
+    this.#jwksFile = keys.source === 'ephemeral' ? undefined : keys.source;
+    this.#provider = this.#build();
+    this.#handler = this.#provider.callback();
+    this.#removeListener = deps.source?.onText((text) => {
+      this.#reloading = this.#reloading.then(() => this.#apply(text, deps.source?.file ?? 'CONFIG_FILE'));
+    });
+    // A key file replaced in place (rotation) is noticed without touching CONFIG_FILE: a cheap stat poll.
+    this.#keysPoll = setInterval(() => void this.#pollKeys(), 500);
+    this.#keysPoll.unref();
+  }
+
+  /**
+   * Reads clients and keys (CONFIG_FILE's `oidc` section, then the environment). Production without a key
+   * file refuses to start; elsewhere a missing key file means a fresh key for this process only (the dev
+   * runner keeps one in `.scanlogin/`). At start-up a malformed section or key file is fatal.
+   */
+  static async start(deps: {
+    config: Config;
+    link: RedisLink;
+    logger: Logger;
+    source?: RedisConfigSource;
+  }): Promise<OidcService> {
+    const file = deps.source?.file ?? 'CONFIG_FILE';
+    const section = deps.source?.text === undefined ? {} : parseSection(deps.source.text, file);
+    const clients = new ClientRegistry(deps.config.oidc.client);
+    const refused = clients.update(section.clients ?? []);
+    if (refused) throw new Error(`${file}: ${refused}`);
+    const jwksFile = section.jwksFile ?? deps.config.oidc.jwksFile;
+    let keys: SigningKeys;
+    if (jwksFile) keys = await readJwksFile(jwksFile);
+    else if (deps.config.production)
+      throw new Error('OIDC signing keys: set OIDC_JWKS_FILE (or "oidc": {"jwksFile"} in CONFIG_FILE) in production');
+    else {
+      deps.logger.warn('no OIDC_JWKS_FILE: signing with a key made for this process (tokens die with it)');
+      keys = { keys: [await generateSigningKey()], source: 'ephemeral' };
+    }
+    const service = new OidcService(deps, clients, keys);
+    // The key file as read now: a replacement from this moment on is a change, however soon it comes.
+    if (jwksFile) service.#keysStat = await statSignature(jwksFile);
+    return service;
+  }
+
+  get provider(): Provider {
+    return this.#provider;
+  }
+
+  /** Hands every provider path (discovery, /authorize, /oidc/*) to oidc-provider; everything else passes. */
+  middleware() {
+    return async (ctx: Context, next: Next): Promise<void> => {
+      if (!isProviderPath(ctx.path)) return next();
+      ctx.respond = false;
+      await this.#handler(ctx.req, ctx.res);
+    };
+  }
+
+  /**
+   * The client an interaction belongs to (for the phone's confirm page): a provider interaction's uid, or
+   * `embed:<client_id>` for the embedded QR. `bad_request` when it is unknown or gone.
+   */
+  async describeInteraction(uid: string): Promise<{ uid: string; clientName: string }> {
+    let clientId: unknown;
+    if (uid.startsWith(EMBED_PREFIX)) clientId = uid.slice(EMBED_PREFIX.length);
+    else if (/^[A-Za-z0-9_-]{1,64}$/.test(uid))
+      clientId = (await this.#provider.Interaction.find(uid))?.params.client_id;
+    const client = typeof clientId === 'string' ? this.clients.get(clientId) : undefined;
+    if (!client) throw new AppError('bad_request', 'this sign-in request is unknown or has expired; start again');
+    return { uid, clientName: client.client_name ?? client.client_id };
+  }
+
+  health(): OidcHealth {
+    const error = [this.clients.lastError, this.#keysError].filter(Boolean).join('; ');
+    return {
+      issuer: this.#deps.config.publicUrl,
+      clients: this.clients.size,
+      keys: { source: this.#keys.source, kids: this.#keys.keys.map((k) => k.kid) },
+      ...(error && { configError: error }),
+    };
+  }
+
+  /** Stops following the config file. */
+  stop(): void {
+    this.#removeListener?.();
+    clearInterval(this.#keysPoll);
+  }
+
+  #build(): Provider {
+    return createProvider({
+      config: this.#deps.config,
+      link: this.#deps.link,
+      clients: this.clients,
+      accounts: this.accounts,
+      keys: this.#keys.keys,
+    });
+  }
+
+  async #apply(text: string, file: string): Promise<void> {
+    const log = this.#deps.logger;
+    let section: OidcSection;
+    try {
+      section = parseSection(text, file);
+    } catch (err) {
+      this.clients.refuse((err as Error).message);
+      log.error({ file, err: (err as Error).message }, 'invalid oidc section ignored; keeping the current clients');
+      return;
+    }
+    const refused = this.clients.update(section.clients ?? []);
+    if (refused) log.error({ file, err: refused }, 'invalid oidc clients ignored; keeping the current clients');
+    this.#jwksFile = section.jwksFile ?? this.#deps.config.oidc.jwksFile;
+    await this.#loadKeys();
+  }
+
+  async #pollKeys(): Promise<void> {
+    if (!this.#jwksFile) return;
+    const sig = await statSignature(this.#jwksFile);
+    if (sig === this.#keysStat) return;
+    this.#keysStat = sig;
+    this.#reloading = this.#reloading.then(() => this.#loadKeys());
+  }
+
+  /** Re-reads the key file; new keys rebuild the provider, a bad file keeps the current keys. */
+  async #loadKeys(): Promise<void> {
+    const log = this.#deps.logger;
+    const jwksFile = this.#jwksFile;
+    if (!jwksFile) return;
+    try {
+      const keys = await readJwksFile(jwksFile);
+      this.#keysError = undefined;
+      if (JSON.stringify(keys) === JSON.stringify(this.#keys)) return;
+      this.#keys = keys;
+      this.#provider = this.#build();
+      this.#handler = this.#provider.callback();
+      log.info({ kids: keys.keys.map((k) => k.kid) }, 'OIDC signing keys reloaded');
+    } catch (err) {
+      this.#keysError = (err as Error).message;
+      log.error({ err: this.#keysError }, 'invalid JWKS file ignored; keeping the current keys');
+    }
+  }
+}
+
+/** What changes when a file is replaced or rewritten (inode, size, mtime). */
+async function statSignature(file: string): Promise<string> {
+  const st = await stat(file).catch(() => undefined);
+  return st ? `${st.ino}:${st.size}:${st.mtimeMs}` : 'missing';
+}
+
+/** The `oidc` section of the config file's text; throws one message naming the file and every problem. */
+function parseSection(text: string, file: string): OidcSection {
+  let json: { oidc?: unknown };
+  try {
+    json = JSON.parse(text) as { oidc?: unknown };
+  } catch (err) {
+    throw new Error(`${file}: not valid JSON (${(err as Error).message})`);
+  }
+  const parsed = OidcSectionSchema.safeParse(json?.oidc ?? {});
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `oidc.${i.path.join('.')}: ${i.message}`);
+    throw new Error(`${file}: ${problems.join('; ')}`);
+  }
+  return parsed.data;
+}

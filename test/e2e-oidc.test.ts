@@ -1,0 +1,290 @@
+/**
+ * OpenID Connect in a real browser: the dev stack (`scanlogin dev`, which runs "Example Shop" as a client)
+ * driven by Chromium. The shop sends the browser to /authorize; the QR page is the interaction; the phone (a
+ * second tab) confirms; the browser lands back at the shop, which shows the verified id_token claims; then
+ * RP-initiated logout. Needs `npm run build` first.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { freePort } from '../server/util/free-port.js';
+import { startRedisServer, type RedisServerHandle } from '../server/dev/redis-server.js';
+import { ConfigFile, startRoles, type Roles } from './helpers/roles.js';
+import { authRequest, discoverRp, exchange, verifyIdToken, type AuthRequest } from './helpers/oidc.js';
+import { Phone } from './helpers/phone.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI = `${ROOT}dist/server/cli.js`;
+
+interface Stack {
+  base: string;
+  shop: string;
+  logs: string[];
+  stop(): Promise<void>;
+}
+
+async function startStack(): Promise<Stack> {
+  const [httpPort, wsPort, simPort, demoPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
+  const base = `http://127.0.0.1:${httpPort}`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOST: '127.0.0.1',
+    LOGIN_RATE_LIMIT: '0',
+    HTTP_PORT: String(httpPort),
+    WS_PORT: String(wsPort),
+    SIM_PORT: String(simPort),
+    DEMO_PORT: String(demoPort),
+    PUBLIC_URL: base,
+    WS_PUBLIC_URL: `ws://127.0.0.1:${wsPort}/ws`,
+  };
+  for (const key of ['REDIS_URL', 'NODE_ENV', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'OIDC_REDIRECT_URIS'])
+    delete env[key];
+  const logs: string[] = [];
+  const child: ChildProcess = spawn(process.execPath, [CLI, 'dev'], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.stdout!.on('data', (b: Buffer) => logs.push(b.toString()));
+  child.stderr!.on('data', (b: Buffer) => logs.push(b.toString()));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const deadline = Date.now() + 45_000;
+  while (Date.now() < deadline && child.exitCode === null) {
+    // The runner prints the shop's address once every role (the shop included) answers.
+    if (logs.join('').includes('Example Shop, a site signing in')) {
+      return { base, shop: `http://127.0.0.1:${demoPort}`, logs, stop };
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await stop();
+  throw new Error(`scanlogin dev did not start:\n${logs.join('')}`);
+}
+
+describe('OpenID Connect sign-in in Chromium (Example Shop)', () => {
+  let stack: Stack;
+  let browser: Browser;
+  let context: BrowserContext;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(CLI) || !existsSync(`${ROOT}dist/web/app.js`)) throw new Error('run `npm run build` first');
+    stack = await startStack();
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    context = await browser.newContext({ locale: 'en-US' });
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  async function signInAtShop(page: Page): Promise<Page> {
+    await page.goto(stack.shop);
+    await page.click('#sign-in');
+    // /authorize → the QR page, as the interaction.
+    await page.waitForURL(/\/interaction\/[^/]+$/, { timeout: 15_000 });
+    expect(new URL(page.url()).origin).toBe(stack.base);
+    await page.waitForSelector('#login-widget[data-state="pending"]', { timeout: 15_000 });
+    const [phone] = await Promise.all([context.waitForEvent('page'), page.click('#simulate-phone')]);
+    await phone.waitForSelector('#sim-consent', { timeout: 15_000 });
+    await phone.click('#sim-allow');
+    await phone.waitForSelector('#confirm', { timeout: 15_000 });
+    return phone;
+  }
+
+  it('signs in at the shop through the QR page, shows verified claims, and signs out', async () => {
+    const page = await context.newPage();
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    const phone = await signInAtShop(page);
+    // The phone names the site being signed in to.
+    expect(await phone.textContent('#client')).toBe('Example Shop');
+    expect(await phone.textContent('main')).toMatch(/Log in to Example Shop on Chrome/);
+    await phone.click('#confirm');
+    await phone.close();
+
+    // Redeem → finish → the shop's callback → the shop's page with the verified claims.
+    await page.waitForSelector('#claims', { timeout: 20_000 });
+    expect(new URL(page.url()).origin).toBe(stack.shop);
+    const claims = JSON.parse((await page.textContent('#claims'))!) as Record<string, unknown>;
+    expect(claims).toMatchObject({ iss: stack.base, aud: 'example-shop', amr: ['wechat_qr'] });
+    expect(typeof claims.auth_time).toBe('number');
+    const userinfo = JSON.parse((await page.textContent('#userinfo'))!) as Record<string, unknown>;
+    expect(userinfo).toMatchObject({ sub: claims.sub, wechat: { mode: 'oauth' } });
+    expect(await page.textContent('#user-name')).toBe(userinfo.name);
+
+    // RP-initiated logout: the shop sends the browser to end_session; the user confirms; back at the shop.
+    await page.click('#sign-out');
+    await page.waitForSelector('#logout-yes', { timeout: 15_000 });
+    await page.click('#logout-yes');
+    await page.waitForSelector('#sign-in', { timeout: 15_000 });
+    expect(new URL(page.url()).origin).toBe(stack.shop);
+
+    // The provider's session ended too: signing in again asks for a scan.
+    await page.click('#sign-in');
+    await page.waitForURL(/\/interaction\/[^/]+$/, { timeout: 15_000 });
+    await page.waitForSelector('#login-widget[data-state="pending"]', { timeout: 15_000 });
+    expect(pageErrors).toEqual([]);
+    await page.close();
+  });
+
+  it('a refusal on the phone lands back at the shop with access_denied', async () => {
+    const page = await context.newPage();
+    const phone = await signInAtShop(page);
+    await phone.click('#cancel');
+    await phone.close();
+    await page.waitForSelector('#error', { timeout: 20_000 });
+    expect(new URL(page.url()).origin).toBe(stack.shop);
+    expect(await page.textContent('#error code')).toBe('access_denied');
+    await page.close();
+  });
+});
+
+describe('the embeddable QR (scanlogin.js) in Chromium', () => {
+  let redis: RedisServerHandle;
+  let roles: Roles;
+  let browser: Browser;
+  let allowed: Site;
+  let other: Site;
+  let issuer: string;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    allowed = await startSite();
+    other = await startSite();
+    const file = new ConfigFile();
+    file.write({
+      redis: { url: redis.url },
+      oidc: {
+        clients: [
+          {
+            client_id: 'embed-shop',
+            client_name: 'Embed Shop',
+            redirect_uris: [`${allowed.origin}/callback`],
+            embed_origins: [allowed.origin],
+          },
+        ],
+      },
+    });
+    roles = await startRoles({ CONFIG_FILE: file.path });
+    issuer = roles.httpUrl;
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await roles?.stop();
+    await redis?.stop();
+    await allowed?.stop();
+    await other?.stop();
+  });
+
+  it('signs in from an allowed origin: the frame shows the QR, the top window lands on the redirect URI', async () => {
+    const rp = await discoverRp(issuer, 'embed-shop', undefined, `${allowed.origin}/callback`);
+    const req = await authRequest(rp);
+    const context = await browser.newContext({ locale: 'en-US' });
+    const page = await context.newPage();
+    const created = page.waitForResponse((r) => r.url().endsWith('/api/logins') && r.request().method() === 'POST');
+    await page.goto(allowed.pageUrl(issuer, req));
+    const login = (await (await created).json()) as { scanUrl: string };
+    const frame = page.frameLocator('iframe');
+    await frame.locator('#login-widget[data-state="pending"]').waitFor({ timeout: 15_000 });
+
+    // The phone (over HTTP) names the client and confirms.
+    const phone = new Phone();
+    const confirm = await phone.callback(await phone.consent(await phone.scan(login.scanUrl), 'allow'));
+    expect(confirm.html).toContain('Embed Shop');
+    await phone.submit(confirm.html, 'confirm', issuer);
+
+    await page.waitForURL(/\/callback\?/, { timeout: 20_000 });
+    const callback = new URL(page.url());
+    expect(callback.origin).toBe(allowed.origin);
+    expect(callback.searchParams.get('state')).toBe(req.state);
+    const tokens = await exchange(rp, req, callback);
+    const claims = await verifyIdToken(rp, tokens.id_token!, req.nonce);
+    expect(claims).toMatchObject({ aud: 'embed-shop', amr: ['wechat_qr'] });
+    await context.close();
+  });
+
+  it('is refused in a frame on any other origin (frame-ancestors)', async () => {
+    const rp = await discoverRp(issuer, 'embed-shop', undefined, `${allowed.origin}/callback`);
+    const req = await authRequest(rp);
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const frameResponse = page.waitForResponse((r) => r.url().includes('display=iframe'));
+    await page.goto(other.pageUrl(issuer, req, `${allowed.origin}/callback`));
+    const res = await frameResponse;
+    expect(res.headers()['content-security-policy']).toBe(`frame-ancestors ${allowed.origin}`);
+    // Chromium replaces a frame its ancestors may not embed with an error page: the QR never renders.
+    await expect
+      .poll(() =>
+        page
+          .frames()
+          .find((f) => f !== page.mainFrame())
+          ?.url(),
+      )
+      .toBe('chrome-error://chromewebdata/');
+    // Every other page refuses framing altogether.
+    expect((await fetch(`${issuer}/`)).headers.get('content-security-policy')).toBe("frame-ancestors 'none'");
+    await context.close();
+  });
+});
+
+interface Site {
+  origin: string;
+  /** The site's login page embedding the QR for `redirectUri` (default: this site's /callback). */
+  pageUrl(issuer: string, req: AuthRequest, redirectUri?: string): string;
+  stop(): Promise<void>;
+}
+
+/** A site on `localhost` (another site than scanlogin's 127.0.0.1) whose login page embeds the QR. */
+async function startSite(): Promise<Site> {
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    res.setHeader('content-type', 'text/html');
+    if (url.pathname === '/callback') return void res.end('<h1 id="done">back at the site</h1>');
+    const o = JSON.parse(url.searchParams.get('o') ?? '{}') as Record<string, string>;
+    res.end(`<!doctype html><div id="login"></div><script src="${o.issuer}/scanlogin.js"></script>
+<script>ScanLogin.mount('login', ${JSON.stringify({ ...o, issuer: undefined })});</script>`);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const origin = `http://localhost:${(server.address() as AddressInfo).port}`;
+  return {
+    origin,
+    pageUrl(issuer, req, redirectUri = `${origin}/callback`) {
+      const o = {
+        issuer,
+        clientId: 'embed-shop',
+        redirectUri,
+        state: req.state,
+        nonce: req.nonce,
+        codeChallenge: req.url.searchParams.get('code_challenge'),
+        lang: 'en',
+      };
+      return `${origin}/?o=${encodeURIComponent(JSON.stringify(o))}`;
+    },
+    stop: () => new Promise((r) => server.close(() => r())),
+  };
+}

@@ -1,0 +1,152 @@
+import * as client from 'openid-client';
+import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import { Phone } from './phone.js';
+
+export const BROWSER_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36';
+
+/** A relying party built on openid-client, as a site would write it. */
+export interface RelyingParty {
+  config: client.Configuration;
+  redirectUri: string;
+}
+
+export async function discoverRp(
+  issuer: string,
+  clientId: string,
+  secret: string | undefined,
+  redirectUri: string,
+  auth?: 'post',
+): Promise<RelyingParty> {
+  const authMethod = secret
+    ? auth === 'post'
+      ? client.ClientSecretPost(secret)
+      : client.ClientSecretBasic(secret)
+    : client.None();
+  const config = await client.discovery(new URL(issuer), clientId, undefined, authMethod, {
+    execute: [client.allowInsecureRequests],
+  });
+  return { config, redirectUri };
+}
+
+/** One authorization request's secrets, kept by the RP between the redirect and the callback. */
+export interface AuthRequest {
+  url: URL;
+  state: string;
+  nonce: string;
+  verifier: string;
+}
+
+export async function authRequest(rp: RelyingParty, extra: Record<string, string> = {}): Promise<AuthRequest> {
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const nonce = client.randomNonce();
+  const url = client.buildAuthorizationUrl(rp.config, {
+    redirect_uri: rp.redirectUri,
+    scope: 'openid profile',
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+    ...extra,
+  });
+  return { url, state, nonce, verifier };
+}
+
+/** Follows redirects by hand (the browser's cookie jar) until one leaves `origin`; returns that URL. */
+export async function follow(browser: Phone, start: string, origin: string): Promise<{ url: URL; last: Response }> {
+  let url = new URL(start);
+  for (let i = 0; i < 10; i++) {
+    const res = await browser.get(url.toString());
+    const location = res.headers.get('location');
+    if (res.status < 300 || res.status >= 400 || !location) return { url, last: res };
+    url = new URL(location, url);
+    if (url.origin !== origin) return { url, last: res };
+  }
+  throw new Error('too many redirects');
+}
+
+/**
+ * What the QR page does inside an interaction, over HTTP: create the login for the interaction, let the
+ * phone scan and answer, then redeem and finish (or abort when the phone refused). Returns the URL the
+ * browser ends up sent to (the client's redirect_uri with code or error).
+ */
+export async function qrInteraction(
+  browser: Phone,
+  httpUrl: string,
+  interactionUrl: URL,
+  answer: 'confirm' | 'deny',
+  opts: { onConfirmPage?: (html: string) => void; pick?: number } = {},
+): Promise<URL> {
+  const page = await browser.get(interactionUrl.toString());
+  if (page.status !== 200) throw new Error(`interaction page: HTTP ${page.status}: ${await page.text()}`);
+  const uid = /\/interaction\/([^/]+)$/.exec(interactionUrl.pathname)![1]!;
+  const created = await fetch(`${httpUrl}/api/logins`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'user-agent': BROWSER_UA },
+    body: JSON.stringify({ interaction: uid }),
+  });
+  if (created.status !== 201) throw new Error(`create: HTTP ${created.status} ${await created.text()}`);
+  const login = (await created.json()) as { id: string; watchToken: string; scanUrl: string };
+  const phone = new Phone();
+  const authorize = await phone.scan(login.scanUrl);
+  if (answer === 'deny') {
+    await phone.callback(await phone.consent(authorize, 'deny'));
+    return (await follow(browser, `${httpUrl}/interaction/${uid}/abort`, httpUrl)).url;
+  }
+  const confirmPage = await phone.callback(await phone.consent(authorize, 'allow', opts.pick ?? 0));
+  opts.onConfirmPage?.(confirmPage.html);
+  await phone.submit(confirmPage.html, 'confirm', httpUrl);
+  const status = (await (
+    await fetch(`${httpUrl}/api/logins/${login.id}`, { headers: { authorization: `Bearer ${login.watchToken}` } })
+  ).json()) as { ticket: string };
+  const redeemed = await browser.send(`${httpUrl}/api/logins/${login.id}/redeem`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${login.watchToken}` },
+    body: JSON.stringify({ ticket: status.ticket }),
+  });
+  if (redeemed.status !== 200) throw new Error(`redeem: HTTP ${redeemed.status}`);
+  const finished = await browser.send(`${httpUrl}/interaction/${uid}/finish`, { method: 'POST' });
+  const location = finished.headers.get('location');
+  if (finished.status !== 303 || !location)
+    throw new Error(`finish: HTTP ${finished.status}: ${await finished.text()}`);
+  return (await follow(browser, new URL(location, httpUrl).toString(), httpUrl)).url;
+}
+
+/** The whole sign-in: RP redirect → /authorize → QR page → phone → back to the RP's redirect_uri. */
+export async function signIn(
+  rp: RelyingParty,
+  httpUrl: string,
+  opts: { browser?: Phone; extra?: Record<string, string>; onConfirmPage?: (html: string) => void } = {},
+): Promise<{ req: AuthRequest; callback: URL; browser: Phone }> {
+  const browser = opts.browser ?? new Phone(BROWSER_UA);
+  const req = await authRequest(rp, opts.extra);
+  const first = await follow(browser, req.url.toString(), httpUrl);
+  // Already signed in (an OP session): the provider answers with the code straight away.
+  if (!first.url.pathname.startsWith('/interaction/')) return { req, callback: first.url, browser };
+  const callback = await qrInteraction(browser, httpUrl, first.url, 'confirm', {
+    ...(opts.onConfirmPage && { onConfirmPage: opts.onConfirmPage }),
+  });
+  return { req, callback, browser };
+}
+
+/** Exchanges the code (PKCE, state and nonce checked by openid-client). */
+export function exchange(rp: RelyingParty, req: AuthRequest, callback: URL) {
+  return client.authorizationCodeGrant(rp.config, callback, {
+    pkceCodeVerifier: req.verifier,
+    expectedState: req.state,
+    expectedNonce: req.nonce,
+    idTokenExpected: true,
+  });
+}
+
+/** Verifies an id_token's signature against the provider's published JWKS, with `iss` and `aud` checked. */
+export async function verifyIdToken(rp: RelyingParty, idToken: string, nonce: string): Promise<JWTPayload> {
+  const meta = rp.config.serverMetadata();
+  const jwks = createRemoteJWKSet(new URL(meta.jwks_uri!));
+  const { payload } = await jwtVerify(idToken, jwks, {
+    issuer: meta.issuer,
+    audience: rp.config.clientMetadata().client_id,
+  });
+  if (payload.nonce !== nonce) throw new Error('nonce mismatch');
+  return payload;
+}
