@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseTrustProxy } from './util/client-ip.js';
 
 /** The development WeChat app registered in the simulator by default (never valid on real WeChat). */
 export const DEV_APPID = 'wx5c1a7e0d3b2f4a61';
@@ -20,7 +21,7 @@ const httpUrl = z.url({ protocol: /^https?$/ });
 const EnvSchema = z.object({
   NODE_ENV: z.string().default('development'),
   HOST: z.string().min(1).default('0.0.0.0'),
-  TRUST_PROXY: z.coerce.number().int().min(0).max(5).default(0),
+  TRUST_PROXY: z.string().default('0'),
   HTTP_PORT: port(3000),
   WS_PORT: port(3001),
   SIM_PORT: port(3002),
@@ -80,8 +81,8 @@ export interface Config {
   readonly env: string;
   readonly production: boolean;
   readonly host: string;
-  /** Reverse proxies in front of the http role whose X-Forwarded-For/-Proto to believe (0 = none). */
-  readonly trustProxy: number;
+  /** CIDR ranges of the reverse proxies whose X-Forwarded-For to believe (empty = none). */
+  readonly trustProxy: readonly string[];
   readonly httpPort: number;
   readonly wsPort: number;
   readonly simPort: number;
@@ -145,7 +146,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';
-  const problems: string[] = [];
+  const trust = parseTrustProxy(e.TRUST_PROXY);
+  const problems: string[] = [...trust.problems];
   if (production && !e.SESSION_SECRET) problems.push('SESSION_SECRET: required when NODE_ENV=production');
   if (production && e.DEV_MODE) problems.push('DEV_MODE: must not be enabled when NODE_ENV=production');
   // In production the QR code and the page's socket must point at the real public origin, never localhost.
@@ -153,9 +155,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     problems.push('PUBLIC_URL: required when NODE_ENV=production (it is what the QR code holds)');
   // This server speaks no TLS itself, so an https PUBLIC_URL means a proxy in front; without trusting it every
   // browser looks like the proxy's IP (wrong confirm page, one shared creation limit for the whole site).
-  if (production && e.PUBLIC_URL?.startsWith('https:') && e.TRUST_PROXY === 0) {
+  if (production && e.PUBLIC_URL?.startsWith('https:') && trust.cidrs.length === 0 && !trust.problems.length) {
     problems.push(
-      'TRUST_PROXY: PUBLIC_URL is https, so a TLS proxy is in front; set TRUST_PROXY to the number of proxies (usually 1)',
+      "TRUST_PROXY: PUBLIC_URL is https, so a TLS proxy is in front; set TRUST_PROXY to the proxies' addresses",
     );
   }
   if (production && !e.WS_PUBLIC_URL)
@@ -179,7 +181,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     env: e.NODE_ENV,
     production,
     host: e.HOST,
-    trustProxy: e.TRUST_PROXY,
+    trustProxy: trust.cidrs,
     httpPort: e.HTTP_PORT,
     wsPort: e.WS_PORT,
     simPort: e.SIM_PORT,

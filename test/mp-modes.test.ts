@@ -685,7 +685,7 @@ describe('config of the new modes', () => {
     const PROD_URLS = {
       PUBLIC_URL: 'https://login.example.com',
       WS_PUBLIC_URL: 'wss://login.example.com/ws',
-      TRUST_PROXY: '1',
+      TRUST_PROXY: '10.0.0.0/8',
     };
     const { loadConfig, DEV_WECHAT_TOKEN } = await import('../server/config.js');
     const dev = loadConfig({});

@@ -19,7 +19,7 @@ beforeAll(async () => {
     REDIS_URL: redis.url,
     PUBLIC_URL: `http://127.0.0.1:${port}`,
     WS_PUBLIC_URL: `ws://127.0.0.1:${port}/ws`,
-    TRUST_PROXY: '1',
+    TRUST_PROXY: '127.0.0.2', // nginx reaches the roles from there
   });
   nginx = await startNginx({ port, httpPort: roles.config.httpPort, wsPort: roles.config.wsPort });
 });
