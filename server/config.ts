@@ -12,6 +12,8 @@ const DEV_SESSION_SECRET = 'dev-only-session-secret-change-me-in-production';
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 const seconds = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
+/** A per-process connection cap; 0 = unlimited. */
+const cap = (fallback: number) => z.coerce.number().int().min(0).max(1_000_000).default(fallback);
 const flag = z
   .enum(['1', '0', 'true', 'false', 'yes', 'no', ''])
   .default('0')
@@ -70,6 +72,10 @@ const EnvSchema = z.object({
   SESSION_TTL: seconds(7 * 24 * 3600, 90 * 24 * 3600),
   LOGIN_CONFIRM: z.enum(['page', 'auto']).default('page'),
   LOGIN_RATE_LIMIT: z.coerce.number().int().min(0).max(100_000).default(60),
+  WS_WATCH_TIMEOUT: seconds(10, 300),
+  MAX_SOCKETS_PER_IP: cap(50),
+  MAX_WATCHERS_PER_LOGIN: cap(10),
+  MAX_LONG_POLLS_PER_IP: cap(20),
   DEV_MODE: flag,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -120,6 +126,14 @@ export interface Config {
   readonly loginConfirm: 'page' | 'auto';
   /** New logins per client IP per minute (0 = unlimited). */
   readonly loginRateLimit: number;
+  /** Per-process bounds on what one client can hold open (caps: 0 = unlimited). */
+  readonly connections: {
+    /** A socket that has not sent a valid watch by then is closed (`watch_timeout`). */
+    readonly watchTimeoutMs: number;
+    readonly maxSocketsPerIp: number;
+    readonly maxWatchersPerLogin: number;
+    readonly maxLongPollsPerIp: number;
+  };
   /** Dev runner: any browser may open the scan URL, and the page offers a "simulate phone" link. */
   readonly devMode: boolean;
   readonly logLevel: string;
@@ -207,6 +221,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sessionTtlMs: e.SESSION_TTL * 1000,
     loginConfirm: e.LOGIN_CONFIRM,
     loginRateLimit: e.LOGIN_RATE_LIMIT,
+    connections: {
+      watchTimeoutMs: e.WS_WATCH_TIMEOUT * 1000,
+      maxSocketsPerIp: e.MAX_SOCKETS_PER_IP,
+      maxWatchersPerLogin: e.MAX_WATCHERS_PER_LOGIN,
+      maxLongPollsPerIp: e.MAX_LONG_POLLS_PER_IP,
+    },
     devMode: e.DEV_MODE,
     logLevel: e.LOG_LEVEL,
   };

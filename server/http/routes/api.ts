@@ -9,6 +9,8 @@ import { readJson, requireString } from '../body.js';
 import { SESSION_COOKIE } from '../security.js';
 import { waitForChange } from '../long-poll.js';
 import { limitLoginCreation } from '../rate-limit.js';
+import { clientKey } from '../../util/client-ip.js';
+import { ConnectionLimit } from '../../util/connection-limit.js';
 
 /** Longest `?wait=` a long-poll may ask for, in seconds (below common proxy idle timeouts). */
 export const MAX_WAIT_S = 30;
@@ -17,6 +19,8 @@ export const MAX_WAIT_S = 30;
 export function apiRouter(deps: HttpDeps): Router {
   const { config, store, modes, sessions } = deps;
   const router = new Router({ prefix: '/api' });
+  // Each waiting long-poll holds a socket and a subscription for up to MAX_WAIT_S: bound them per client.
+  const longPolls = new ConnectionLimit(config.connections.maxLongPollsPerIp, 'long-polls from this address');
 
   router.post('/logins', async (ctx) => {
     const body = await readJson(ctx);
@@ -87,7 +91,12 @@ export function apiRouter(deps: HttpDeps): Router {
       ctx.body = view;
       return;
     }
-    ctx.body = await waitForChange(deps, rec, since, wait * 1000, ctx.req);
+    const release = longPolls.acquire(clientKey(ctx.ip));
+    try {
+      ctx.body = await waitForChange(deps, rec, since, wait * 1000, ctx.req);
+    } finally {
+      release();
+    }
   });
 
   router.post('/logins/:id/redeem', async (ctx) => {
