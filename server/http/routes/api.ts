@@ -1,6 +1,5 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import QRCode from 'qrcode';
 import { AppError } from '../../errors.js';
 import { newLoginId, newSecret, LOGIN_ID_RE } from '../../logins/ids.js';
 import { TERMINAL, toView, type LoginRecord } from '../../logins/model.js';
@@ -9,6 +8,7 @@ import { readJson, requireString } from '../body.js';
 import { SESSION_COOKIE } from '../security.js';
 import { waitForChange } from '../long-poll.js';
 import { limitLoginCreation } from '../rate-limit.js';
+import { qrImage } from '../qr-images.js';
 import { clientKey } from '../../util/client-ip.js';
 import { ConnectionLimit } from '../../util/connection-limit.js';
 
@@ -62,7 +62,7 @@ export function apiRouter(deps: HttpDeps): Router {
     }
     ctx.type = 'image/svg+xml';
     ctx.set('Cache-Control', 'private, max-age=300');
-    ctx.body = await QRCode.toString(rec.scanUrl, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' });
+    ctx.body = await qrImage(deps.link, rec, 'svg', store.now());
   });
 
   router.get('/logins/:id/qr.png', async (ctx) => {
@@ -78,7 +78,7 @@ export function apiRouter(deps: HttpDeps): Router {
     }
     ctx.type = 'image/png';
     ctx.set('Cache-Control', 'private, max-age=300');
-    ctx.body = await QRCode.toBuffer(rec.scanUrl, { type: 'png', margin: 1, width: 320, errorCorrectionLevel: 'M' });
+    ctx.body = await qrImage(deps.link, rec, 'png', store.now());
   });
 
   router.get('/logins/:id', async (ctx) => {
