@@ -23,6 +23,7 @@ const httpUrl = z.url({ protocol: /^https?$/ });
 const EnvSchema = z.object({
   NODE_ENV: z.string().default('development'),
   HOST: z.string().min(1).default('0.0.0.0'),
+  SIM_HOST: z.string().min(1).default('127.0.0.1'),
   TRUST_PROXY: z.string().default('0'),
   HTTP_PORT: port(3000),
   WS_PORT: port(3001),
@@ -87,6 +88,8 @@ export interface Config {
   readonly env: string;
   readonly production: boolean;
   readonly host: string;
+  /** Interface the simulator binds: loopback unless asked (it is a dev tool that fetches and redirects). */
+  readonly simHost: string;
   /** CIDR ranges of the reverse proxies whose X-Forwarded-For to believe (empty = none). */
   readonly trustProxy: readonly string[];
   readonly httpPort: number;
@@ -195,6 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     env: e.NODE_ENV,
     production,
     host: e.HOST,
+    simHost: e.SIM_HOST,
     trustProxy: trust.cidrs,
     httpPort: e.HTTP_PORT,
     wsPort: e.WS_PORT,

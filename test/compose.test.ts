@@ -67,6 +67,10 @@ describe('docker-compose.yml', () => {
     expect(http.host).toBe('0.0.0.0');
   });
 
+  it('binds the simulator to every interface itself (its default is 127.0.0.1, unreachable through a port map)', () => {
+    expect(loadConfig(envOf('sim')).simHost).toBe('0.0.0.0');
+  });
+
   it('starts http and ws only once redis is healthy', () => {
     expect(services.redis!.command).toEqual(expect.arrayContaining(['redis-server']));
     for (const name of ['ws', 'http']) expect(services[name]!.depends_on?.redis?.condition).toBe('service_healthy');
