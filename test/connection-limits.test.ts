@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogin, startStack, type TestStack } from './helpers/stack.js';
 import { WatchClient } from './helpers/ws-client.js';
@@ -53,6 +54,23 @@ describe('sockets per client IP', () => {
     await again.opened;
     for (const c of [...mine.slice(1), other, again]) c.close();
     await Promise.all([...mine, other, again].map((c) => c.closed));
+  });
+
+  it('a refused peer that never answers the close is cut off, not left open uncounted', async () => {
+    const mine = [0, 1, 2].map(() => new WatchClient(s.wsUrl, xff('10.0.1.3')));
+    await Promise.all(mine.map((c) => c.opened));
+    const { port } = new URL(s.wsUrl);
+    const mute = net.connect(Number(port), '127.0.0.1');
+    mute.write(
+      'GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Forwarded-For: 10.0.1.3\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    mute.resume(); // reads the error and the close frame, never answers
+    const started = Date.now();
+    await new Promise<void>((resolve) => mute.once('close', () => resolve()));
+    expect(Date.now() - started).toBeLessThan(10_000); // the library's own close timeout is 30 s
+    for (const c of mine) c.close();
+    await Promise.all(mine.map((c) => c.closed));
   });
 
   it('IPv6 clients are counted per /64', async () => {

@@ -35,6 +35,9 @@ export interface PushServerOptions {
 
 type Tracked = WebSocket & { isAlive?: boolean };
 
+/** How long a refused socket may take to complete its close handshake before it is terminated. */
+const REFUSED_LINGER_MS = 1000;
+
 /**
  * The `ws` role: WebSocket push only (plus `/healthz`). It never serves the HTTP API. While closing it answers
  * new upgrades with 503, closes the sockets it accepted with 1001, and terminates the stragglers.
@@ -126,6 +129,9 @@ export class PushServer {
         const refusal = toAppError(err);
         ws.send(errorMessage(refusal));
         ws.close(refusal.wsCloseCode, refusal.code);
+        // Uncounted, so it must not linger: a peer that never answers the close is cut off soon, not after
+        // the library's 30 s close timeout.
+        setTimeout(() => ws.terminate(), REFUSED_LINGER_MS).unref();
         return;
       }
       ws.once('close', release);
