@@ -13,9 +13,12 @@ export class WatchClient {
   readonly opened: Promise<void>;
   readonly closed: Promise<number>;
 
-  /** `headers`: extra upgrade request headers (e.g. X-Forwarded-For, as a proxy would add). */
-  constructor(url: string, headers?: Record<string, string>) {
-    this.socket = new WebSocket(url, headers && { headers });
+  /**
+   * `headers`: extra upgrade request headers (e.g. X-Forwarded-For, as a proxy would add); `localAddress`: the
+   * source address to connect from (another loopback address plays another client).
+   */
+  constructor(url: string, headers?: Record<string, string>, opts: { localAddress?: string } = {}) {
+    this.socket = new WebSocket(url, { ...(headers && { headers }), ...opts });
     this.opened = new Promise((resolve, reject) => {
       this.socket.once('open', () => resolve());
       this.socket.once('error', reject);
