@@ -5,7 +5,8 @@
  *   2. one state transition (Lua, with PUBLISH) vs bare HSET + PUBLISH round trip
  *   3. transition → browser WebSocket message   vs bare PUBLISH → subscriber message
  *   4. POST /api/logins over HTTP (16 parallel) vs a bare node:http server answering the same JSON size
- *   5. GET /api/logins/:id with Redis down (→ 503) vs a bare TCP connect to a closed port (→ ECONNREFUSED):
+ *   5. GET qr.png / qr.svg served from the per-login cache vs the first request, which draws the image
+ *   6. GET /api/logins/:id with Redis down (→ 503) vs a bare TCP connect to a closed port (→ ECONNREFUSED):
  *      the link refuses at once instead of queueing the request behind ioredis' reconnects (it took 4.4 s)
  */
 import http from 'node:http';
@@ -156,8 +157,24 @@ async function main(): Promise<void> {
     const bareHttp = await parallel(H, 16, () => post(barePort, '/'));
     row('POST /api/logins, 16 parallel (per request)', ours, bareHttp);
     console.log(`  = ${(1000 / ours).toFixed(0)} logins/s vs ${(1000 / bareHttp).toFixed(0)} bare responses/s`);
+    // 5. QR images: the first request per login draws, later ones read the kept image.
+    const Q = Math.min(N, 200);
+    for (const format of ['png', 'svg'] as const) {
+      const qrIds: string[] = [];
+      for (let i = 0; i < Q + 100; i++) {
+        qrIds.push(
+          (await store.create({ mode: 'oauth', scanUrl: `http://localhost:3000/l/${'x'.repeat(24)}${i}` })).record.id,
+        );
+      }
+      const get = (id: string) =>
+        fetch(`http://127.0.0.1:${httpPort}/api/logins/${id}/qr.${format}`).then((r) => r.arrayBuffer());
+      let q = 0;
+      const drawn = await time(Q, () => get(qrIds[q++]!)); // warm-up included: every id is new
+      const kept = await time(Q, () => get(qrIds[0]!));
+      row(`GET qr.${format}: kept (vs first request, drawn)`, kept, drawn);
+    }
 
-    // 5. Redis down: time to 503
+    // 6. Redis down: time to 503
     const { record, watchToken } = await store.create({ mode: 'oauth', scanUrl: 'x' });
     const read = () =>
       new Promise<number>((resolve, reject) => {

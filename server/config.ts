@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { envClient, type ClientEntry } from './oidc/clients.js';
+import { parseTrustProxy } from './util/client-ip.js';
 
 /** The development WeChat app registered in the simulator by default (never valid on real WeChat). */
 export const DEV_APPID = 'wx5c1a7e0d3b2f4a61';
@@ -12,6 +13,8 @@ const DEV_SESSION_SECRET = 'dev-only-session-secret-change-me-in-production';
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 const seconds = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
+/** A per-process connection cap; 0 = unlimited. */
+const cap = (fallback: number) => z.coerce.number().int().min(0).max(1_000_000).default(fallback);
 const flag = z
   .enum(['1', '0', 'true', 'false', 'yes', 'no', ''])
   .default('0')
@@ -21,7 +24,8 @@ const httpUrl = z.url({ protocol: /^https?$/ });
 const EnvSchema = z.object({
   NODE_ENV: z.string().default('development'),
   HOST: z.string().min(1).default('0.0.0.0'),
-  TRUST_PROXY: z.coerce.number().int().min(0).max(5).default(0),
+  SIM_HOST: z.string().min(1).default('127.0.0.1'),
+  TRUST_PROXY: z.string().default('0'),
   HTTP_PORT: port(3000),
   WS_PORT: port(3001),
   SIM_PORT: port(3002),
@@ -71,6 +75,10 @@ const EnvSchema = z.object({
   SESSION_TTL: seconds(7 * 24 * 3600, 90 * 24 * 3600),
   LOGIN_CONFIRM: z.enum(['page', 'auto']).default('page'),
   LOGIN_RATE_LIMIT: z.coerce.number().int().min(0).max(100_000).default(60),
+  WS_WATCH_TIMEOUT: seconds(10, 300),
+  MAX_SOCKETS_PER_IP: cap(50),
+  MAX_WATCHERS_PER_LOGIN: cap(10),
+  MAX_LONG_POLLS_PER_IP: cap(20),
   DEV_MODE: flag,
   OIDC_JWKS_FILE: z.string().min(1).optional(),
   OIDC_CLIENT_ID: z.string().optional(),
@@ -87,8 +95,10 @@ export interface Config {
   readonly env: string;
   readonly production: boolean;
   readonly host: string;
-  /** Reverse proxies in front of the http role whose X-Forwarded-For/-Proto to believe (0 = none). */
-  readonly trustProxy: number;
+  /** Interface the simulator binds: loopback unless asked (it is a dev tool that fetches and redirects). */
+  readonly simHost: string;
+  /** CIDR ranges of the reverse proxies whose X-Forwarded-For to believe (empty = none). */
+  readonly trustProxy: readonly string[];
   readonly httpPort: number;
   readonly wsPort: number;
   readonly simPort: number;
@@ -128,6 +138,14 @@ export interface Config {
   readonly loginConfirm: 'page' | 'auto';
   /** New logins per client IP per minute (0 = unlimited). */
   readonly loginRateLimit: number;
+  /** Per-process bounds on what one client can hold open (caps: 0 = unlimited). */
+  readonly connections: {
+    /** A socket that has not sent a valid watch by then is closed (`watch_timeout`). */
+    readonly watchTimeoutMs: number;
+    readonly maxSocketsPerIp: number;
+    readonly maxWatchersPerLogin: number;
+    readonly maxLongPollsPerIp: number;
+  };
   /** Dev runner: any browser may open the scan URL, and the page offers a "simulate phone" link. */
   readonly devMode: boolean;
   readonly logLevel: string;
@@ -160,7 +178,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';
-  const problems: string[] = [];
+  const trust = parseTrustProxy(e.TRUST_PROXY);
+  const problems: string[] = [...trust.problems];
   if (production && !e.SESSION_SECRET) problems.push('SESSION_SECRET: required when NODE_ENV=production');
   if (production && e.DEV_MODE) problems.push('DEV_MODE: must not be enabled when NODE_ENV=production');
   // In production the QR code and the page's socket must point at the real public origin, never localhost.
@@ -168,9 +187,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     problems.push('PUBLIC_URL: required when NODE_ENV=production (it is what the QR code holds)');
   // This server speaks no TLS itself, so an https PUBLIC_URL means a proxy in front; without trusting it every
   // browser looks like the proxy's IP (wrong confirm page, one shared creation limit for the whole site).
-  if (production && e.PUBLIC_URL?.startsWith('https:') && e.TRUST_PROXY === 0) {
+  if (production && e.PUBLIC_URL?.startsWith('https:') && trust.cidrs.length === 0 && !trust.problems.length) {
     problems.push(
-      'TRUST_PROXY: PUBLIC_URL is https, so a TLS proxy is in front; set TRUST_PROXY to the number of proxies (usually 1)',
+      "TRUST_PROXY: PUBLIC_URL is https, so a TLS proxy is in front; set TRUST_PROXY to the proxies' addresses",
     );
   }
   if (production && !e.WS_PUBLIC_URL)
@@ -195,7 +214,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     env: e.NODE_ENV,
     production,
     host: e.HOST,
-    trustProxy: e.TRUST_PROXY,
+    simHost: e.SIM_HOST,
+    trustProxy: trust.cidrs,
     httpPort: e.HTTP_PORT,
     wsPort: e.WS_PORT,
     simPort: e.SIM_PORT,
@@ -222,6 +242,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sessionTtlMs: e.SESSION_TTL * 1000,
     loginConfirm: e.LOGIN_CONFIRM,
     loginRateLimit: e.LOGIN_RATE_LIMIT,
+    connections: {
+      watchTimeoutMs: e.WS_WATCH_TIMEOUT * 1000,
+      maxSocketsPerIp: e.MAX_SOCKETS_PER_IP,
+      maxWatchersPerLogin: e.MAX_WATCHERS_PER_LOGIN,
+      maxLongPollsPerIp: e.MAX_LONG_POLLS_PER_IP,
+    },
     devMode: e.DEV_MODE,
     logLevel: e.LOG_LEVEL,
     oidc: { jwksFile: e.OIDC_JWKS_FILE, client: oidcClient },

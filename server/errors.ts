@@ -15,6 +15,8 @@ export const ERRORS = {
   unknown_mode: { http: 400, ws: 4400, expose: true },
   login_expired: { http: 410, ws: 4410, expose: true },
   rate_limited: { http: 429, ws: 4429, expose: true },
+  too_many_connections: { http: 429, ws: 4429, expose: true },
+  watch_timeout: { http: 408, ws: 4408, expose: true },
   invalid_transition: { http: 409, ws: 4409, expose: true },
   invalid_ticket: { http: 403, ws: 4403, expose: true },
   ticket_used: { http: 409, ws: 4409, expose: true },

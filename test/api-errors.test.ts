@@ -166,7 +166,7 @@ describe('wrong methods', () => {
 
 describe('login creation limit', () => {
   it('429 rate_limited with Retry-After past LOGIN_RATE_LIMIT per client, other clients unaffected', async () => {
-    const s = await startStack({ LOGIN_RATE_LIMIT: '3', TRUST_PROXY: '1' });
+    const s = await startStack({ LOGIN_RATE_LIMIT: '3', TRUST_PROXY: '127.0.0.1' });
     try {
       const from = (ip: string) =>
         fetch(`${s.httpUrl}/api/logins`, { method: 'POST', headers: { 'x-forwarded-for': ip } });

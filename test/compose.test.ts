@@ -28,7 +28,8 @@ function envOf(name: string): Record<string, string> {
   return Object.fromEntries(Object.entries(services[name]!.environment ?? {}).map(([k, v]) => [k, interpolate(v)]));
 }
 function published(name: string): number {
-  const [hostPort, containerPort] = services[name]!.ports![0]!.split(':');
+  // `[hostIp:]hostPort:containerPort`
+  const [hostPort, containerPort] = services[name]!.ports![0]!.split(':').slice(-2);
   expect(hostPort).toBe(containerPort);
   return Number(hostPort);
 }
@@ -65,6 +66,12 @@ describe('docker-compose.yml', () => {
     expect(new URL(http.wechat.apiBase).host).toBe('sim:3002');
     expect(new URL(http.redis.url!).hostname).toBe('redis');
     expect(http.host).toBe('0.0.0.0');
+  });
+
+  it('binds the simulator to every interface itself (its default is 127.0.0.1, unreachable through a port map)', () => {
+    expect(loadConfig(envOf('sim')).simHost).toBe('0.0.0.0');
+    // ...and the host publishes it on its own loopback only, as `npm start` keeps it.
+    expect(services.sim!.ports![0]).toMatch(/^127\.0\.0\.1:/);
   });
 
   it('starts http and ws only once redis is healthy', () => {

@@ -65,7 +65,7 @@ describe('config', () => {
       WECHAT_SECRET: 'a'.repeat(32),
       PUBLIC_URL: 'https://login.example.com',
       WS_PUBLIC_URL: 'wss://login.example.com/ws',
-      TRUST_PROXY: '1',
+      TRUST_PROXY: '10.0.0.0/8',
     });
     expect(prod.production).toBe(true);
     // https means a TLS proxy in front: without trusting it every browser would look like the proxy.

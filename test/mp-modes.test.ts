@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_APPID, DEV_MP_APPID, DEV_MP_SECRET, DEV_SECRET } from '../server/config.js';
 import { eventSignature } from '../server/wechat/push/crypto.js';
 import { buildWechatXml } from '../server/wechat/push/xml.js';
+import { freePort } from '../server/util/free-port.js';
 import { createLogin, startStack, type CreatedLogin, type TestStack } from './helpers/stack.js';
 import { rawClient } from './helpers/redis.js';
 import { WatchClient } from './helpers/ws-client.js';
@@ -159,40 +160,50 @@ describe('mode "mp-qrcode": Official Account parametric QR', () => {
   });
 
   it("WeChat's retries are deduplicated: 3 deliveries, one transition, every one answered success", async () => {
-    const login = await createLogin(stack.httpUrl, { mode: 'mp-qrcode' });
-    // A slow network between WeChat and us: the first two answers arrive after WeChat's timeout.
+    // A slow network between WeChat and us: the first two answers to pushes arrive after WeChat's timeout. The
+    // slow link is the app's public origin itself, since the simulator pushes only to the registered app.
+    const httpPort = await freePort();
     let seen = 0;
     const proxy = http.createServer((req, res) => {
-      const n = ++seen;
+      const isPush = req.url?.startsWith('/wechat/events') ?? false;
+      const n = isPush ? ++seen : 0;
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        void fetch(`${stack.httpUrl}${req.url}`, {
-          method: 'POST',
-          headers: { 'content-type': 'text/xml' },
-          body: Buffer.concat(chunks),
+        void fetch(`http://127.0.0.1:${httpPort}${req.url}`, {
+          method: req.method ?? 'GET',
+          headers: Object.fromEntries(
+            ['content-type', 'authorization', 'user-agent'].flatMap((h) =>
+              req.headers[h] ? [[h, String(req.headers[h])]] : [],
+            ),
+          ),
+          ...(req.method !== 'GET' && req.method !== 'HEAD' && { body: Buffer.concat(chunks) }),
         })
           .then(async (r) => ({ status: r.status, text: await r.text() }))
-          .then(({ status, text }) => setTimeout(() => res.writeHead(status).end(text), n < 3 ? 600 : 0));
+          .then(({ status, text }) => setTimeout(() => res.writeHead(status).end(text), isPush && n < 3 ? 600 : 0));
       });
     });
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-    const target = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/wechat/events`;
+    const slow = await startStack({
+      WECHAT_TOKEN: TOKEN,
+      HTTP_PORT: String(httpPort),
+      PUBLIC_URL: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+    });
     try {
-      const push = await json(`${stack.simUrl}/sim/mp/scan`, {
-        body: { url: login.scanUrl, target, token: TOKEN, timeoutMs: 300 },
-      });
+      const login = await createLogin(slow.httpUrl, { mode: 'mp-qrcode' });
+      const push = await json(`${slow.simUrl}/sim/mp/scan`, { body: { url: login.scanUrl, timeoutMs: 300 } });
       const attempts = push.body.attempts as { status?: number; body?: string; error?: string }[];
       expect(attempts).toHaveLength(3);
       expect(attempts[0]!.error).toMatch(/no answer within 300 ms/);
       expect(attempts[2]).toMatchObject({ status: 200, body: 'success' });
       expect(push.body.delivered).toBe(true);
       expect(seen).toBe(3);
+      const v = await view(slow, login);
+      expect(v).toMatchObject({ status: 'confirmed', rev: 2 }); // created (1) + one transition
     } finally {
+      await slow.stop();
       proxy.close();
     }
-    const v = await view(stack, login);
-    expect(v).toMatchObject({ status: 'confirmed', rev: 2 }); // created (1) + one transition
 
     // The same delivery three times at once (SET NX decides): all `success`, still one transition.
     const other = await createLogin(stack.httpUrl, { mode: 'mp-qrcode' });
@@ -685,7 +696,7 @@ describe('config of the new modes', () => {
     const PROD_URLS = {
       PUBLIC_URL: 'https://login.example.com',
       WS_PUBLIC_URL: 'wss://login.example.com/ws',
-      TRUST_PROXY: '1',
+      TRUST_PROXY: '10.0.0.0/8',
     };
     const { loadConfig, DEV_WECHAT_TOKEN } = await import('../server/config.js');
     const dev = loadConfig({});

@@ -19,7 +19,8 @@ beforeAll(async () => {
     REDIS_URL: redis.url,
     PUBLIC_URL: `http://127.0.0.1:${port}`,
     WS_PUBLIC_URL: `ws://127.0.0.1:${port}/ws`,
-    TRUST_PROXY: '1',
+    TRUST_PROXY: '127.0.0.2', // nginx reaches the roles from there
+    MAX_SOCKETS_PER_IP: '2',
   });
   nginx = await startNginx({ port, httpPort: roles.config.httpPort, wsPort: roles.config.wsPort });
 });
@@ -57,6 +58,23 @@ describe('behind nginx', () => {
     expect(page.html).toContain('Safari on macOS · 127.0.0.1');
     expect(page.html).not.toContain('6.6.6.6');
     expect(page.html).not.toContain('127.0.0.2'); // the proxy's own address
+  });
+
+  it('the push server counts sockets per client behind the proxy, not per proxy', async () => {
+    const login = await createLogin(nginx.url);
+    // Two clients: this machine's 127.0.0.1 and 127.0.0.3 (both reach nginx; nginx reaches the roles from 127.0.0.2).
+    const from = (localAddress: string) =>
+      new WatchClient(`${nginx.url.replace('http', 'ws')}/ws`, {}, { localAddress });
+    const mine = [from('127.0.0.1'), from('127.0.0.1')];
+    await Promise.all(mine.map((c) => c.opened));
+    const third = from('127.0.0.1');
+    expect(await third.closed).toBe(4429);
+    const other = from('127.0.0.3');
+    await other.opened;
+    other.send({ type: 'watch', id: login.id, watchToken: login.watchToken });
+    await other.next((m) => m.status === 'pending');
+    for (const c of [...mine, other]) c.close();
+    await Promise.all([...mine, other].map((c) => c.closed));
   });
 
   it('long-polling works through the proxy', async () => {

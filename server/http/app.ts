@@ -7,15 +7,15 @@ import { staticFiles } from './static.js';
 import { redisHealth } from '../redis/health.js';
 import { interactionRouter } from '../oidc/interaction.js';
 import { embedRoutes, frameAncestorsNone } from '../oidc/embed.js';
+import { clientIp, trustedProxies } from '../util/client-ip.js';
 
 /** Builds the Koa app of the `http` role. It owns no server: the caller mounts `app.callback()`. */
 export function createHttpApp(deps: HttpDeps): Koa {
   const app = new Koa();
   app.silent = true; // errors are logged by errorMiddleware, once
-  // Behind N reverse proxies, the client is the N-th address from the right of X-Forwarded-For: reading only
-  // those entries means a client cannot choose the IP shown on the phone's confirm page.
-  app.proxy = deps.config.trustProxy > 0;
-  app.maxIpsCount = deps.config.trustProxy;
+  // koa's own proxy mode believes X-Forwarded-* from any peer; the client IP is worked out below instead.
+  app.proxy = false;
+  const trusted = trustedProxies(deps.config.trustProxy);
   const health = new Router();
   health.get('/healthz', async (ctx) => {
     const h = await redisHealth(deps.link, deps.source);
@@ -31,6 +31,12 @@ export function createHttpApp(deps: HttpDeps): Koa {
   const api = apiRouter(deps);
   app.use(errorMiddleware(deps.logger));
   app.use(frameAncestorsNone);
+  // X-Forwarded-For only from the listed proxies: a client that reaches the port directly cannot choose the IP
+  // shown on the phone's confirm page, nor step around the per-client limits.
+  app.use(async (ctx, next) => {
+    ctx.request.ip = clientIp(ctx.req.socket.remoteAddress, ctx.get('x-forwarded-for'), trusted);
+    await next();
+  });
   if (deps.config.publicUrl.startsWith('https:')) {
     // TLS usually ends at a proxy, so the request reaching us is plain http and koa's cookie module would
     // throw on every Secure cookie — after the login's state had already changed. The public URL is https,

@@ -1,4 +1,5 @@
 import type { Logger } from '../log.js';
+import { ConnectionLimit } from '../util/connection-limit.js';
 import type { RedisLink } from '../redis/link.js';
 import type { LoginRecord } from './model.js';
 import { parseRecord, type LoginStore } from './store.js';
@@ -26,11 +27,14 @@ export class LoginWatchHub {
   readonly #store: LoginStore;
   readonly #log: Logger;
   readonly #watchers = new Map<string, Set<LoginWatcher>>();
+  readonly #perLogin: ConnectionLimit;
 
-  constructor(opts: { link: RedisLink; store: LoginStore; logger: Logger }) {
+  /** `maxWatchersPerLogin`: in-process watchers of one login (sockets and long-polls); default 0 = unlimited. */
+  constructor(opts: { link: RedisLink; store: LoginStore; logger: Logger; maxWatchersPerLogin?: number }) {
     this.#link = opts.link;
     this.#store = opts.store;
     this.#log = opts.logger;
+    this.#perLogin = new ConnectionLimit(opts.maxWatchersPerLogin ?? 0, 'watchers of this login');
     this.#link.onResync((generation) => void this.#resync(generation));
   }
 
@@ -42,10 +46,33 @@ export class LoginWatchHub {
   /**
    * Starts delivering every new version of login `id`; resolves once the subscription is active (read the
    * current state after this, never before, or a change in between is lost). Returns the unwatch function.
+   * Over the per-login cap: throws `too_many_connections` before subscribing (only a watchToken holder gets
+   * here, but one leaked token must not pin unbounded sockets on one channel).
    */
   async watch(id: string, watcher: LoginWatcher): Promise<() => Promise<void>> {
     const channel = this.#store.channel(id);
-    const unsubscribe = await this.#link.subscribe(channel, (message) => {
+    // The slot is taken before the await, so concurrent watches cannot all pass the check.
+    const release = this.#perLogin.acquire(id);
+    let unsubscribe: () => Promise<void>;
+    try {
+      unsubscribe = await this.#subscribe(id, channel, watcher);
+    } catch (err) {
+      release();
+      throw err;
+    }
+    let set = this.#watchers.get(id);
+    if (!set) this.#watchers.set(id, (set = new Set()));
+    set.add(watcher);
+    return async () => {
+      release();
+      const s = this.#watchers.get(id);
+      if (s?.delete(watcher) && s.size === 0) this.#watchers.delete(id);
+      await unsubscribe();
+    };
+  }
+
+  #subscribe(id: string, channel: string, watcher: LoginWatcher): Promise<() => Promise<void>> {
+    return this.#link.subscribe(channel, (message) => {
       let record: LoginRecord;
       try {
         record = parseRecord(JSON.parse(message) as Record<string, string>, this.#store.key(id));
@@ -56,14 +83,6 @@ export class LoginWatchHub {
       }
       watcher.onRecord(record, false);
     });
-    let set = this.#watchers.get(id);
-    if (!set) this.#watchers.set(id, (set = new Set()));
-    set.add(watcher);
-    return async () => {
-      const s = this.#watchers.get(id);
-      if (s?.delete(watcher) && s.size === 0) this.#watchers.delete(id);
-      await unsubscribe();
-    };
   }
 
   async #resync(generation: number): Promise<void> {

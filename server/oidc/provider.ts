@@ -88,8 +88,9 @@ export function createProvider(deps: ProviderDeps): Provider {
     renderError: errorPage,
   };
   const provider = new Provider(config.publicUrl, configuration);
-  provider.proxy = config.trustProxy > 0;
-  provider.maxIpsCount = config.trustProxy;
+  // It believes X-Forwarded-* — safe because OidcService.middleware() rewrites them before every request.
+  provider.proxy = true;
+  provider.maxIpsCount = 1;
   return provider;
 }
 

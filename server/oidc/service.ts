@@ -100,6 +100,13 @@ export class OidcService {
   middleware() {
     return async (ctx: Context, next: Next): Promise<void> => {
       if (!isProviderPath(ctx.path)) return next();
+      // The provider is its own Koa app on the raw request and believes X-Forwarded-*: they are rewritten here
+      // from what this app established, so no client can choose them: the client IP from the trusted-proxy
+      // walk, and the scheme from PUBLIC_URL (this server speaks no TLS: an https PUBLIC_URL means a TLS proxy).
+      const headers = ctx.req.headers;
+      headers['x-forwarded-for'] = ctx.ip;
+      headers['x-forwarded-proto'] = new URL(this.#deps.config.publicUrl).protocol.slice(0, -1);
+      delete headers['x-forwarded-host'];
       ctx.respond = false;
       await this.#handler(ctx.req, ctx.res);
     };

@@ -45,7 +45,7 @@ export async function startCore(config: Config, role: string, logger: Logger, he
     link,
     source,
     store,
-    hub: new LoginWatchHub({ link, store, logger }),
+    hub: new LoginWatchHub({ link, store, logger, maxWatchersPerLogin: config.connections.maxWatchersPerLogin }),
     sessions: new SessionStore({ link, logger }),
     async stop() {
       source.stop();

@@ -30,7 +30,7 @@ export async function runSim(
       },
     }),
   });
-  const { port: bound, url } = await sim.start({ port, host: config.host });
+  const { port: bound, url } = await sim.start({ port, host: config.simHost });
   logger.info({ port: bound, url }, 'wechat simulator listening');
   return { port: bound, stop: () => sim.stop() };
 }

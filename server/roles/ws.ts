@@ -7,7 +7,13 @@ import type { Running } from './running.js';
 /** The `ws` role: WebSocket push on `/ws` (and `/healthz`). */
 export async function runWs(config: Config, logger: Logger, port = config.wsPort): Promise<Running & { port: number }> {
   const core = await startCore(config, 'ws', logger);
-  const push = new PushServer({ ...core, logger });
+  const push = new PushServer({
+    ...core,
+    logger,
+    watchTimeoutMs: config.connections.watchTimeoutMs,
+    maxSocketsPerIp: config.connections.maxSocketsPerIp,
+    trustProxy: config.trustProxy,
+  });
   const bound = await push.start(port, config.host).catch(async (err: unknown) => {
     await core.stop();
     throw err;

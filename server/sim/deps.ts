@@ -28,6 +28,8 @@ export interface SimDeps {
   readonly pushTarget: PushTarget | undefined;
   /** The app's base URL (its PUBLIC_URL), which the simulated mini program calls (`/api/mp/*`); unset → callers say. */
   readonly appUrl: string | undefined;
+  /** True for URLs of the registered app: the only redirect and push destinations (state/app-urls.ts). */
+  readonly isAppUrl: (url: string) => boolean;
   /** Base URL for links handed to browsers (avatars); undefined → the request's host. */
   readonly publicUrl: string | undefined;
   /** The mini program (its own appid/secret and per-app openids) and its `wx.login()` codes. */

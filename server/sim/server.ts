@@ -10,6 +10,7 @@ import { SimUsers } from './state/users.js';
 import { SimJsCodes, SimQrCodes } from './state/mp-store.js';
 import type { PushTarget } from './routes/mp-push.js';
 import { DEV_MP_APPID, DEV_MP_SECRET } from '../config.js';
+import { appUrlCheck } from './state/app-urls.js';
 
 export interface SimServerOptions {
   readonly appid: string;
@@ -29,7 +30,10 @@ export interface SimServerOptions {
   readonly miniProgram?: { readonly appid: string; readonly secret: string };
   /** The Official Account's server URL/token/EncodingAESKey that scan events go to by default. */
   readonly pushTarget?: PushTarget;
-  /** The app's base URL, which the simulated mini program's requests (`/api/mp/*`) go to. */
+  /**
+   * The app's base URL, which the simulated mini program's requests (`/api/mp/*`) go to. With the push target,
+   * the only origin OAuth redirects and pushes may go to (unset: loopback URLs only).
+   */
   readonly appUrl?: string;
   /**
    * The simulator's own base URL as browsers reach it, for links it hands out (avatars). Default: the host each
@@ -76,6 +80,7 @@ export class SimServer {
       qrCodes: new SimQrCodes(clock),
       pushTarget: opts.pushTarget,
       appUrl: opts.appUrl,
+      isAppUrl: appUrlCheck([opts.appUrl, opts.pushTarget?.url]),
       publicUrl: opts.publicUrl,
       miniProgram: {
         app: opts.miniProgram ?? { appid: DEV_MP_APPID, secret: DEV_MP_SECRET },

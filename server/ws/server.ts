@@ -8,7 +8,10 @@ import type { RedisLink } from '../redis/link.js';
 import type { RedisConfigSource } from '../reload/config-source.js';
 import { redisHealth } from '../redis/health.js';
 import { ManagedServer } from '../util/managed-server.js';
-import { MAX_PAYLOAD } from './protocol.js';
+import { clientIp, clientKey, trustedProxies } from '../util/client-ip.js';
+import { ConnectionLimit } from '../util/connection-limit.js';
+import { toAppError } from '../errors.js';
+import { MAX_PAYLOAD, errorMessage } from './protocol.js';
 import { WatchSession } from './watch-session.js';
 
 export interface PushServerOptions {
@@ -22,23 +25,36 @@ export interface PushServerOptions {
   path?: string;
   /** Ping interval; a socket that has not answered the previous ping is terminated. Default 30 s. */
   heartbeatMs?: number;
+  /** A socket that has sent no valid watch by then is closed with `watch_timeout`. Default 10 s. */
+  watchTimeoutMs?: number;
+  /** Open sockets per client IP (IPv6: per /64) in this process; 0 = unlimited (the default). */
+  maxSocketsPerIp?: number;
+  /** CIDRs of the proxies whose X-Forwarded-For is believed (TRUST_PROXY, the same rule as the http role). */
+  trustProxy?: readonly string[];
 }
 
 type Tracked = WebSocket & { isAlive?: boolean };
+
+/** How long a refused socket may take to complete its close handshake before it is terminated. */
+const REFUSED_LINGER_MS = 1000;
 
 /**
  * The `ws` role: WebSocket push only (plus `/healthz`). It never serves the HTTP API. While closing it answers
  * new upgrades with 503, closes the sockets it accepted with 1001, and terminates the stragglers.
  */
 export class PushServer {
-  readonly #opts: Required<Pick<PushServerOptions, 'path' | 'heartbeatMs'>> & PushServerOptions;
+  readonly #opts: Required<Pick<PushServerOptions, 'path' | 'heartbeatMs' | 'watchTimeoutMs'>> & PushServerOptions;
   readonly #http: ManagedServer;
   readonly #wss: WebSocketServer;
+  readonly #perIp: ConnectionLimit;
+  readonly #trusted: ReturnType<typeof trustedProxies>;
   #heartbeat: NodeJS.Timeout | undefined;
   #stopping: Promise<void> | undefined;
 
   constructor(opts: PushServerOptions) {
-    this.#opts = { path: '/ws', heartbeatMs: 30_000, ...opts };
+    this.#opts = { path: '/ws', heartbeatMs: 30_000, watchTimeoutMs: 10_000, ...opts };
+    this.#perIp = new ConnectionLimit(opts.maxSocketsPerIp ?? 0, 'open sockets from this address');
+    this.#trusted = trustedProxies(opts.trustProxy ?? []);
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD, clientTracking: true });
     this.#http = new ManagedServer((req, res) => void this.#serverOnRequest(req, res));
     this.#http.server.on('upgrade', (req, socket, head) => this.#serverOnUpgrade(req, socket, head));
@@ -102,10 +118,25 @@ export class PushServer {
   #serverOnUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.#http.state !== 'running') return rejectUpgrade(socket, 503, 'Service Unavailable');
     if (req.url?.split('?')[0] !== this.#opts.path) return rejectUpgrade(socket, 404, 'Not Found');
+    const ip = clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for']?.toString(), this.#trusted);
     this.#wss.handleUpgrade(req, socket, head, (ws: Tracked) => {
+      ws.on('error', (err) => this.#opts.logger.debug({ err: err.message }, 'socket error'));
+      let release: () => void;
+      try {
+        release = this.#perIp.acquire(clientKey(ip));
+      } catch (err) {
+        // Accepted only to say why (the page's transport reads the code and backs off); counts for nothing.
+        const refusal = toAppError(err);
+        ws.send(errorMessage(refusal));
+        ws.close(refusal.wsCloseCode, refusal.code);
+        // Uncounted, so it must not linger: a peer that never answers the close is cut off soon, not after
+        // the library's 30 s close timeout.
+        setTimeout(() => ws.terminate(), REFUSED_LINGER_MS).unref();
+        return;
+      }
+      ws.once('close', release);
       ws.isAlive = true;
       ws.on('pong', () => (ws.isAlive = true));
-      ws.on('error', (err) => this.#opts.logger.debug({ err: err.message }, 'socket error'));
       new WatchSession(ws, this.#opts);
     });
   }

@@ -22,13 +22,21 @@ export class WatchSession {
   #lastRev = 0;
   #unwatch: (() => Promise<void>) | undefined;
   #expiryTimer: NodeJS.Timeout | undefined;
+  #watchTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly socket: WebSocket,
-    private readonly deps: { store: LoginStore; hub: LoginWatchHub; logger: Logger },
+    private readonly deps: { store: LoginStore; hub: LoginWatchHub; logger: Logger; watchTimeoutMs: number },
   ) {
     socket.on('message', (data) => void this.#socketOnMessage(data));
     socket.on('close', () => void this.#socketOnClose());
+    // Pongs keep an idle socket alive for ever, so a socket that never watches would cost a slot until the
+    // client left: it has this long to send one (a page sends it as soon as the socket opens).
+    this.#watchTimer = setTimeout(() => {
+      if (this.#state === 'awaiting-watch') {
+        this.#fail(new AppError('watch_timeout', 'no watch message arrived in time; reconnect and send one'));
+      }
+    }, deps.watchTimeoutMs);
   }
 
   async #socketOnMessage(data: unknown): Promise<void> {
@@ -59,12 +67,14 @@ export class WatchSession {
       // stale read still tells us the deadline to watch for).
       if (generation !== hub.generation) {
         this.#state = 'watching';
+        clearTimeout(this.#watchTimer);
         if (rec) this.#scheduleExpiry(rec);
         return;
       }
       if (!rec) throw new AppError('unknown_login', 'no such login (it may have expired long ago)');
       if (this.#closed()) return;
       this.#state = 'watching';
+      clearTimeout(this.#watchTimer);
       this.#scheduleExpiry(rec);
       this.#deliver(rec);
     } catch (err) {
@@ -115,6 +125,7 @@ export class WatchSession {
   async #socketOnClose(): Promise<void> {
     this.#state = 'closed';
     clearTimeout(this.#expiryTimer);
+    clearTimeout(this.#watchTimer);
     const unwatch = this.#unwatch;
     this.#unwatch = undefined;
     await unwatch?.();

@@ -44,6 +44,9 @@ http {
       proxy_http_version 1.1;
       proxy_set_header Upgrade $http_upgrade;
       proxy_set_header Connection $connection_upgrade;
+      # A location with its own proxy_set_header inherits none from the server block: repeat the client's IP.
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header Host $host:$server_port;
       proxy_read_timeout 3600s;
     }
     location / {

@@ -13,8 +13,12 @@ export class WatchClient {
   readonly opened: Promise<void>;
   readonly closed: Promise<number>;
 
-  constructor(url: string) {
-    this.socket = new WebSocket(url);
+  /**
+   * `headers`: extra upgrade request headers (e.g. X-Forwarded-For, as a proxy would add); `localAddress`: the
+   * source address to connect from (another loopback address plays another client).
+   */
+  constructor(url: string, headers?: Record<string, string>, opts: { localAddress?: string } = {}) {
+    this.socket = new WebSocket(url, { ...(headers && { headers }), ...opts });
     this.opened = new Promise((resolve, reject) => {
       this.socket.once('open', () => resolve());
       this.socket.once('error', reject);
@@ -23,8 +27,13 @@ export class WatchClient {
     this.closed = new Promise((resolve) => this.socket.once('close', (code) => resolve((this.closeCode = code))));
   }
 
-  static async watch(url: string, id: string, watchToken: string): Promise<WatchClient> {
-    const c = new WatchClient(url);
+  static async watch(
+    url: string,
+    id: string,
+    watchToken: string,
+    headers?: Record<string, string>,
+  ): Promise<WatchClient> {
+    const c = new WatchClient(url, headers);
     await c.opened;
     c.send({ type: 'watch', id, watchToken });
     return c;

@@ -1,6 +1,5 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import QRCode from 'qrcode';
 import { AppError } from '../../errors.js';
 import { newLoginId, newSecret, LOGIN_ID_RE } from '../../logins/ids.js';
 import { TERMINAL, toView, type LoginRecord } from '../../logins/model.js';
@@ -9,6 +8,9 @@ import { readJson, requireString } from '../body.js';
 import { SESSION_COOKIE } from '../security.js';
 import { waitForChange } from '../long-poll.js';
 import { limitLoginCreation } from '../rate-limit.js';
+import { qrImage } from '../qr-images.js';
+import { clientKey } from '../../util/client-ip.js';
+import { ConnectionLimit } from '../../util/connection-limit.js';
 
 /** Longest `?wait=` a long-poll may ask for, in seconds (below common proxy idle timeouts). */
 export const MAX_WAIT_S = 30;
@@ -17,6 +19,8 @@ export const MAX_WAIT_S = 30;
 export function apiRouter(deps: HttpDeps): Router {
   const { config, store, modes, sessions } = deps;
   const router = new Router({ prefix: '/api' });
+  // Each waiting long-poll holds a socket and a subscription for up to MAX_WAIT_S: bound them per client.
+  const longPolls = new ConnectionLimit(config.connections.maxLongPollsPerIp, 'long-polls from this address');
 
   router.post('/logins', async (ctx) => {
     const body = await readJson(ctx);
@@ -64,7 +68,7 @@ export function apiRouter(deps: HttpDeps): Router {
     }
     ctx.type = 'image/svg+xml';
     ctx.set('Cache-Control', 'private, max-age=300');
-    ctx.body = await QRCode.toString(rec.scanUrl, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' });
+    ctx.body = await qrImage(deps.link, rec, 'svg', store.now());
   });
 
   router.get('/logins/:id/qr.png', async (ctx) => {
@@ -80,7 +84,7 @@ export function apiRouter(deps: HttpDeps): Router {
     }
     ctx.type = 'image/png';
     ctx.set('Cache-Control', 'private, max-age=300');
-    ctx.body = await QRCode.toBuffer(rec.scanUrl, { type: 'png', margin: 1, width: 320, errorCorrectionLevel: 'M' });
+    ctx.body = await qrImage(deps.link, rec, 'png', store.now());
   });
 
   router.get('/logins/:id', async (ctx) => {
@@ -93,7 +97,12 @@ export function apiRouter(deps: HttpDeps): Router {
       ctx.body = view;
       return;
     }
-    ctx.body = await waitForChange(deps, rec, since, wait * 1000, ctx.req);
+    const release = longPolls.acquire(clientKey(ctx.ip));
+    try {
+      ctx.body = await waitForChange(deps, rec, since, wait * 1000, ctx.req);
+    } finally {
+      release();
+    }
   });
 
   router.post('/logins/:id/redeem', async (ctx) => {

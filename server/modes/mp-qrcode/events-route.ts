@@ -7,6 +7,13 @@ import { openPush, type PushQuery, type PushSecrets, requirePushSignature } from
 import { PushReplayGuard } from '../../wechat/push/replay-guard.js';
 import { confirmFromScan } from './scan-event.js';
 
+/** An openid is 28 characters of [A-Za-z0-9_-] (docs/wechat.md); a little room for other account types. */
+const OPENID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+/** CreateTime is Unix seconds. */
+const CREATE_TIME_RE = /^\d{1,12}$/;
+/** `qrscene_` + a 64-character scene is the longest a parametric QR's EventKey can be. */
+const MAX_EVENT_KEY = 128;
+
 /**
  * The Official Account's server URL (`/wechat/events`, docs/wechat.md §6): the GET handshake, and the POSTed
  * `subscribe`/`SCAN` events of the parametric login QR, plaintext or safe mode (AES). Three parts: `openPush`
@@ -42,8 +49,14 @@ export function wechatEventsRouter(deps: HttpDeps, serverToken: string): Router 
     }
     const openid = msg.FromUserName;
     const createTime = msg.CreateTime;
-    if (!openid || !createTime) {
-      logger.warn({ event: msg.Event }, 'wechat scan event without FromUserName/CreateTime ignored');
+    // These become the user's openid and a Redis key (the retry marker): WeChat's shapes only, never whatever a
+    // signed body carries (in plaintext mode the signature does not even cover the body).
+    if (!openid || !OPENID_RE.test(openid) || !createTime || !CREATE_TIME_RE.test(createTime)) {
+      logger.warn({ event: msg.Event }, 'wechat scan event without a well-formed FromUserName/CreateTime ignored');
+      return;
+    }
+    if ((msg.EventKey ?? '').length > MAX_EVENT_KEY) {
+      logger.warn({ event: msg.Event }, 'wechat scan event with an overlong EventKey ignored');
       return;
     }
     // WeChat's documented dedupe key for events is FromUserName + CreateTime; the event and its key are added

@@ -30,7 +30,7 @@ export interface Attempt {
  * found by `ticket` or the `url` it encodes (expired or unknown → 404, as WeChat sends nothing then); `scene`
  * skips that lookup. `subscribed: false` (default) pushes `subscribe` with `qrscene_<scene>`, `true` pushes
  * `SCAN` with the bare scene. The event goes to `target` (default: the configured server URL) signed with
- * `token`, AES-encrypted when `aesKey` is given (for `appid`, default the account's). Delivery follows WeChat:
+ * `token` (only URLs of the registered app: state/app-urls.ts), AES-encrypted when `aesKey` is given (for `appid`, default the account's). Delivery follows WeChat:
  * `timeoutMs` (default 5 s) per try, 3 tries; the answer reports every attempt and what the user would see.
  */
 export function mpPushRouter(deps: SimDeps): Router {
@@ -64,6 +64,8 @@ export function mpPushRouter(deps: SimDeps): Router {
           ...(str('aesKey') && { aesKey: str('aesKey')! }),
         };
     if (!target || !target.token) return bad('no target/token and no configured server URL');
+    // Like the console's server URL, a target is on the registered app: the simulator posts nowhere else (SSRF).
+    if (!deps.isAppUrl(target.url)) return bad(`target ${JSON.stringify(target.url)} is not the registered app`);
     if (target.aesKey && !AES_KEY_RE.test(target.aesKey)) return bad('aesKey must be 43 characters');
     const timeoutMs = typeof body.timeoutMs === 'number' && body.timeoutMs > 0 ? body.timeoutMs : PUSH_TIMEOUT_MS;
     ctx.body = await pushScanEvent(deps, {

@@ -10,6 +10,13 @@ import { parseWechatXml } from './xml.js';
  */
 export const SIGNATURE_MAX_SKEW_S = 300;
 
+/**
+ * The shape of WeChat's `nonce` (about ten digits in practice; letters allowed for safety). It becomes part of a
+ * Redis key (the replay claim), so it is checked before the signature and before any write: a signature proves
+ * only that the token's holder sent it, not that the value is small.
+ */
+const NONCE_RE = /^[0-9A-Za-z]{1,32}$/;
+
 /** What authenticating a push needs: the account's server token and, for safe mode, its AES key and appid. */
 export interface PushSecrets {
   readonly token: string;
@@ -24,9 +31,11 @@ export type PushQuery = Readonly<Record<string, string | undefined>>;
 /**
  * `signature` = sha1(sorted [token, timestamp, nonce]), sent on every request, safe mode included; and the
  * `timestamp` within SIGNATURE_MAX_SKEW_S of our clock (never the request's), so a logged triple goes stale.
- * Pure: no I/O. Throws `invalid_signature`.
+ * Pure: no I/O. Throws `bad_request` for a malformed nonce, `invalid_signature` for the rest (a `timestamp` that is
+ * not 1–12 digits is never fresh).
  */
 export function requirePushSignature(query: PushQuery, secrets: PushSecrets, nowMs: number): void {
+  if (!NONCE_RE.test(query.nonce ?? '')) throw new AppError('bad_request', '"nonce" must be 1–32 letters or digits');
   const timestamp = query.timestamp ?? '';
   if (!verifyEventSignature(query.signature, [secrets.token, timestamp, query.nonce ?? ''])) {
     throw new AppError('invalid_signature', 'the WeChat signature does not match');

@@ -1,0 +1,35 @@
+import { isIP } from 'node:net';
+
+/**
+ * Which URLs belong to the registered app: the only places the simulator sends a phone (OAuth `redirect_uri`)
+ * or pushes events (`/sim/mp/scan {target}`). Real WeChat does the same — `redirect_uri` must be on the
+ * account's configured OAuth domain (else 10003) and events go only to the configured server URL — and it keeps
+ * the simulator from being an open redirect or a way to make requests to anything it can reach (SSRF).
+ * Allowed: http(s) URLs on the origin of `appUrl` or of the configured push target. A simulator built without
+ * either (a bare SimServer in unit tests) allows loopback URLs only.
+ */
+export function appUrlCheck(origins: readonly (string | undefined)[]): (url: string) => boolean {
+  const allowed = new Set(origins.flatMap((o) => (o ? [originOf(o)] : [])).filter((o) => o !== undefined));
+  return (url) => {
+    const origin = originOf(url);
+    if (!origin) return false;
+    if (allowed.size > 0) return allowed.has(origin);
+    return isLoopback(new URL(url).hostname);
+  };
+}
+
+function originOf(url: string): string | undefined {
+  try {
+    const u = new URL(url);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u.origin : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1';
+}
