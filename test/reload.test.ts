@@ -87,9 +87,11 @@ describe('hot-reloadable Redis config (the endless-QR-refresh incident)', () => 
     roles = await startRoles({ CONFIG_FILE: file.path });
     const r = roles;
     const watchers = await Promise.all(
-      Array.from({ length: 200 }, async () => {
+      Array.from({ length: 200 }, async (_, i) => {
         const login = await createLogin(r.httpUrl);
-        const w = await WatchClient.watch(login.ws, login.id, login.watchToken);
+        // 200 pages are 200 browsers: spread over 127.0.0.1–8, under the per-address socket cap.
+        const from = { localAddress: `127.0.0.${1 + (i % 8)}` };
+        const w = await WatchClient.watch(login.ws, login.id, login.watchToken, undefined, from);
         await w.next((m) => m.status === 'pending');
         return w;
       }),

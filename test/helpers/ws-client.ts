@@ -32,8 +32,9 @@ export class WatchClient {
     id: string,
     watchToken: string,
     headers?: Record<string, string>,
+    opts: { localAddress?: string } = {},
   ): Promise<WatchClient> {
-    const c = new WatchClient(url, headers);
+    const c = new WatchClient(url, headers, opts);
     await c.opened;
     c.send({ type: 'watch', id, watchToken });
     return c;
