@@ -2,8 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 // Integration tests start real redis-server / HTTP / WS / simulator processes (and one spawns 8 processes at
 // once), so they get generous timeouts and run file-parallel only up to the machine's two cores. The browser
-// suites have timing-sensitive fallbacks (e.g. refused WebSockets → long-poll), so they run afterwards,
-// alone (groupOrder 1), instead of competing with the integration suites for the CPU.
+// journeys run afterwards (groupOrder 1), two files at a time, instead of competing with the integration
+// suites for the CPU; their timing-sensitive logic (fallback timers, backoff) is unit-tested without a browser.
 const shared = { testTimeout: 30_000, hookTimeout: 60_000 };
 
 export default defineConfig({
@@ -25,7 +25,7 @@ export default defineConfig({
           ...shared,
           name: 'browser',
           include: ['test/e2e-*.test.ts'],
-          fileParallelism: false,
+          maxWorkers: 2,
           sequence: { groupOrder: 1 },
         },
       },

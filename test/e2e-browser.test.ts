@@ -419,7 +419,7 @@ describe('login page against the dev stack', () => {
 });
 
 describe('expiry with a short LOGIN_TTL', () => {
-  const TTL_S = 3;
+  const TTL_S = 2;
   let stack: Stack;
   let context: BrowserContext;
 
