@@ -13,7 +13,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
-import { loadConfig } from '../server/config.js';
+import { DEV_DEFAULTS, loadConfig } from '../server/config.js';
 import { silentLogger } from '../server/log.js';
 import { startRedisServer } from '../server/dev/redis-server.js';
 import { RedisLink } from '../server/redis/link.js';
@@ -86,6 +86,7 @@ async function main(): Promise<void> {
     const config = loadConfig({
       REDIS_URL: redis.url,
       REDIS_KEY_PREFIX: 'bench:',
+      ...DEV_DEFAULTS, // the simulator's published dev accounts, set explicitly (no DEV_MODE)
       HOST: '127.0.0.1',
       WS_PORT: String(wsPort),
       HTTP_PORT: String(httpPort),

@@ -11,6 +11,20 @@ export const DEV_MP_APPID = 'wx7d2e9b4c1a3f5e80';
 export const DEV_MP_SECRET = '5e8a1c3f7b9d0e2a4c6f8b1d3e5a7c90';
 const DEV_SESSION_SECRET = 'dev-only-session-secret-change-me-in-production';
 
+/**
+ * The published development values, used for unset keys only with DEV_MODE=1 (npm start, the dev compose stack).
+ * Without it a missing secret is a config error, never a silent fall-back to a value anyone can read here; in
+ * production every one of them is refused even when set explicitly.
+ */
+export const DEV_DEFAULTS = {
+  SESSION_SECRET: DEV_SESSION_SECRET,
+  WECHAT_APPID: DEV_APPID,
+  WECHAT_SECRET: DEV_SECRET,
+  WECHAT_TOKEN: DEV_WECHAT_TOKEN,
+  WECHAT_MP_APPID: DEV_MP_APPID,
+  WECHAT_MP_SECRET: DEV_MP_SECRET,
+} as const;
+
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 const seconds = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
 /** A per-process connection cap; 0 = unlimited. */
@@ -41,11 +55,11 @@ const EnvSchema = z.object({
   WECHAT_APPID: z
     .string()
     .regex(/^wx[0-9a-zA-Z]{8,32}$/, 'must look like a WeChat appid (wx…)')
-    .default(DEV_APPID),
+    .optional(),
   WECHAT_SECRET: z
     .string()
     .regex(/^[0-9a-zA-Z]{16,64}$/, 'must be the app secret (alphanumeric)')
-    .default(DEV_SECRET),
+    .optional(),
   WECHAT_TOKEN: z
     .string()
     .regex(/^[0-9a-zA-Z]{3,32}$/, 'must be the server token: 3–32 letters or digits')
@@ -178,9 +192,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';
+  // Unset secrets take the published dev values only in dev mode (see DEV_DEFAULTS).
+  const dev = <K extends keyof typeof DEV_DEFAULTS>(key: K): string | undefined =>
+    e[key] ?? (e.DEV_MODE && !production ? DEV_DEFAULTS[key] : undefined);
+  const sessionSecret = dev('SESSION_SECRET');
+  const appid = dev('WECHAT_APPID');
+  const appSecret = dev('WECHAT_SECRET');
   const trust = parseTrustProxy(e.TRUST_PROXY);
   const problems: string[] = [...trust.problems];
-  if (production && !e.SESSION_SECRET) problems.push('SESSION_SECRET: required when NODE_ENV=production');
+  const devHint = production ? '' : ' (or DEV_MODE=1 for the published dev values, never in production)';
+  if (!sessionSecret) problems.push(`SESSION_SECRET: required${devHint}`);
+  if (!appid) problems.push(`WECHAT_APPID: required (the Official Account's appid)${devHint}`);
+  if (!appSecret) problems.push(`WECHAT_SECRET: required (the Official Account's secret)${devHint}`);
+  if (production) {
+    for (const [key, value] of Object.entries(DEV_DEFAULTS)) {
+      if (e[key as keyof typeof DEV_DEFAULTS] === value)
+        problems.push(`${key}: the dev value cannot be used in production`);
+    }
+  }
+  // auto confirms at the OAuth callback: with snsapi_base the person sees no consent and no confirm page at all,
+  // so scanning a relayed QR would sign a stranger in silently.
+  if (production && e.LOGIN_CONFIRM === 'auto') {
+    problems.push('LOGIN_CONFIRM: auto is refused when NODE_ENV=production (it signs in without a confirmation)');
+  }
   if (production && e.DEV_MODE) problems.push('DEV_MODE: must not be enabled when NODE_ENV=production');
   // In production the QR code and the page's socket must point at the real public origin, never localhost.
   if (production && !e.PUBLIC_URL)
@@ -194,20 +228,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (production && !e.WS_PUBLIC_URL)
     problems.push('WS_PUBLIC_URL: required when NODE_ENV=production (the page opens it)');
-  if (production && e.WECHAT_SECRET === DEV_SECRET)
-    problems.push('WECHAT_SECRET: the dev secret cannot be used in production');
-  if (production && e.WECHAT_TOKEN === DEV_WECHAT_TOKEN)
-    problems.push('WECHAT_TOKEN: the dev token cannot be used in production');
-  if (production && e.WECHAT_MP_SECRET === DEV_MP_SECRET)
-    problems.push('WECHAT_MP_SECRET: the dev secret cannot be used in production');
   if (!e.WECHAT_MP_APPID !== !e.WECHAT_MP_SECRET)
     problems.push('WECHAT_MP_APPID, WECHAT_MP_SECRET: set both or neither');
   if (e.SIM_TOKEN_OVERLAP >= e.SIM_TOKEN_TTL) problems.push('SIM_TOKEN_OVERLAP: must be shorter than SIM_TOKEN_TTL');
   const oidcClient = readEnvClient(e, problems);
   if (problems.length) throw new ConfigError(problems);
-  // Outside production the new modes work out of the box against the simulator's dev accounts.
-  const mpAppid = e.WECHAT_MP_APPID ?? (production ? undefined : DEV_MP_APPID);
-  const mpSecret = e.WECHAT_MP_SECRET ?? (production ? undefined : DEV_MP_SECRET);
+  // In dev mode the other modes work out of the box against the simulator's dev accounts; otherwise a mode
+  // whose secrets are unset is simply not offered.
+  const mpAppid = dev('WECHAT_MP_APPID');
+  const mpSecret = dev('WECHAT_MP_SECRET');
 
   const publicUrl = stripSlash(e.PUBLIC_URL ?? `http://localhost:${e.HTTP_PORT}`);
   const config: Config = {
@@ -224,19 +253,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl,
     wsPublicUrl: e.WS_PUBLIC_URL ?? `ws://localhost:${e.WS_PORT}/ws`,
     wechat: {
-      appid: e.WECHAT_APPID,
-      secret: e.WECHAT_SECRET,
+      appid: appid!,
+      secret: appSecret!,
       scope: e.WECHAT_SCOPE,
       openBase: stripSlash(e.WECHAT_OPEN_BASE),
       apiBase: stripSlash(e.WECHAT_API_BASE),
       tokenMode: e.WECHAT_TOKEN_MODE,
       tokenMarginMs: e.WECHAT_TOKEN_MARGIN * 1000,
-      token: e.WECHAT_TOKEN ?? (production ? undefined : DEV_WECHAT_TOKEN),
+      token: dev('WECHAT_TOKEN'),
       aesKey: e.WECHAT_AES_KEY,
     },
     miniProgram: mpAppid && mpSecret ? { appid: mpAppid, secret: mpSecret } : undefined,
     sim: { tokenTtlMs: e.SIM_TOKEN_TTL * 1000, tokenOverlapMs: e.SIM_TOKEN_OVERLAP * 1000 },
-    sessionSecret: e.SESSION_SECRET ?? DEV_SESSION_SECRET,
+    sessionSecret: sessionSecret!,
     loginTtlMs: e.LOGIN_TTL * 1000,
     ticketTtlMs: e.TICKET_TTL * 1000,
     sessionTtlMs: e.SESSION_TTL * 1000,

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEV_APPID, loadConfig } from '../server/config.js';
+import { ConfigError, DEV_APPID, DEV_DEFAULTS, loadConfig } from '../server/config.js';
 import { SimServer } from '../server/sim/server.js';
 
 describe('config', () => {
-  it('has working defaults for development', () => {
-    const c = loadConfig({});
+  it('has working defaults for development (DEV_MODE=1)', () => {
+    const c = loadConfig({ DEV_MODE: '1' });
     expect(c).toMatchObject({
       httpPort: 3000,
       wsPort: 3001,
@@ -13,7 +13,7 @@ describe('config', () => {
       wsPublicUrl: 'ws://localhost:3001/ws',
       loginTtlMs: 120_000,
       loginConfirm: 'page',
-      devMode: false,
+      devMode: true,
       wechat: {
         appid: DEV_APPID,
         openBase: 'https://open.weixin.qq.com',
@@ -27,7 +27,7 @@ describe('config', () => {
   });
 
   it('treats empty variables as unset and strips trailing slashes', () => {
-    const c = loadConfig({ HTTP_PORT: '', PUBLIC_URL: 'https://login.example.com/', LOGIN_TTL: '30' });
+    const c = loadConfig({ DEV_MODE: '1', HTTP_PORT: '', PUBLIC_URL: 'https://login.example.com/', LOGIN_TTL: '30' });
     expect(c.httpPort).toBe(3000);
     expect(c.publicUrl).toBe('https://login.example.com');
     expect(c.loginTtlMs).toBe(30_000);
@@ -56,11 +56,13 @@ describe('config', () => {
   });
 
   it('production requires a session secret and a real app secret, and forbids dev mode and the simulator', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production', DEV_MODE: '1' })).toThrow(
-      /SESSION_SECRET[\s\S]*DEV_MODE[\s\S]*PUBLIC_URL[\s\S]*WS_PUBLIC_URL[\s\S]*WECHAT_SECRET/,
-    );
+    const refused = () => loadConfig({ NODE_ENV: 'production', DEV_MODE: '1' });
+    for (const key of ['SESSION_SECRET', 'DEV_MODE', 'PUBLIC_URL', 'WS_PUBLIC_URL', 'WECHAT_SECRET']) {
+      expect(refused).toThrow(new RegExp(`${key}:`));
+    }
     const prod = loadConfig({
       NODE_ENV: 'production',
+      WECHAT_APPID: 'wx0123456789abcdef',
       SESSION_SECRET: 's'.repeat(32),
       WECHAT_SECRET: 'a'.repeat(32),
       PUBLIC_URL: 'https://login.example.com',
@@ -72,6 +74,7 @@ describe('config', () => {
     expect(() =>
       loadConfig({
         NODE_ENV: 'production',
+        WECHAT_APPID: 'wx0123456789abcdef',
         SESSION_SECRET: 's'.repeat(32),
         WECHAT_SECRET: 'a'.repeat(32),
         PUBLIC_URL: 'https://x.example',
@@ -81,5 +84,56 @@ describe('config', () => {
     expect(
       () => new SimServer({ appid: prod.wechat.appid, secret: prod.wechat.secret, production: prod.production }),
     ).toThrow(/dev\/test tool/);
+  });
+
+  it('without DEV_MODE a missing secret stops start-up; the published dev values never fall in silently', () => {
+    expect(() => loadConfig({})).toThrow(ConfigError);
+    for (const key of ['SESSION_SECRET', 'WECHAT_APPID', 'WECHAT_SECRET']) {
+      expect(() => loadConfig({})).toThrow(new RegExp(`${key}: required .*DEV_MODE=1`));
+    }
+    // Set explicitly (as the test stacks do) they work outside production; optional modes stay off when unset.
+    const explicit = loadConfig({
+      SESSION_SECRET: 'x'.repeat(20),
+      WECHAT_APPID: DEV_APPID,
+      WECHAT_SECRET: 'a'.repeat(32),
+    });
+    expect(explicit.devMode).toBe(false);
+    expect([explicit.wechat.token, explicit.miniProgram]).toEqual([undefined, undefined]);
+    const devMode = loadConfig({ DEV_MODE: '1' });
+    expect([devMode.wechat.token, devMode.miniProgram?.appid]).toEqual([
+      DEV_DEFAULTS.WECHAT_TOKEN,
+      DEV_DEFAULTS.WECHAT_MP_APPID,
+    ]);
+  });
+
+  it('production refuses every published dev value and LOGIN_CONFIRM=auto', () => {
+    const prod = {
+      NODE_ENV: 'production',
+      PUBLIC_URL: 'https://login.example.com',
+      WS_PUBLIC_URL: 'wss://login.example.com/ws',
+      TRUST_PROXY: '10.0.0.0/8',
+    };
+    for (const [key, value] of Object.entries(DEV_DEFAULTS)) {
+      const env = {
+        ...prod,
+        SESSION_SECRET: 's'.repeat(32),
+        WECHAT_APPID: 'wx0123456789abcdef',
+        WECHAT_SECRET: 'a'.repeat(32),
+        ...(key.startsWith('WECHAT_MP_') && {
+          WECHAT_MP_APPID: 'wx0123456789abcdee',
+          WECHAT_MP_SECRET: 'b'.repeat(32),
+        }),
+        [key]: value,
+      };
+      expect(() => loadConfig(env)).toThrow(new RegExp(`${key}: the dev value cannot be used in production`));
+    }
+    const ok = {
+      ...prod,
+      SESSION_SECRET: 's'.repeat(32),
+      WECHAT_APPID: 'wx0123456789abcdef',
+      WECHAT_SECRET: 'a'.repeat(32),
+    };
+    expect(loadConfig(ok).production).toBe(true);
+    expect(() => loadConfig({ ...ok, LOGIN_CONFIRM: 'auto' })).toThrow(/LOGIN_CONFIRM: auto is refused/);
   });
 });

@@ -699,32 +699,34 @@ describe('config of the new modes', () => {
       TRUST_PROXY: '10.0.0.0/8',
     };
     const { loadConfig, DEV_WECHAT_TOKEN } = await import('../server/config.js');
-    const dev = loadConfig({});
+    const dev = loadConfig({ DEV_MODE: '1' });
     expect(dev.wechat.token).toBe(DEV_WECHAT_TOKEN);
     expect(dev.miniProgram?.appid).toBe(DEV_MP_APPID);
     expect(dev.wechat.aesKey).toBeUndefined();
     const prod = loadConfig({
       ...PROD_URLS,
       NODE_ENV: 'production',
+      WECHAT_APPID: 'wx0123456789abcdef',
       SESSION_SECRET: 's'.repeat(32),
       WECHAT_SECRET: 'a'.repeat(32),
     });
     expect([prod.wechat.token, prod.miniProgram]).toEqual([undefined, undefined]);
-    expect(() => loadConfig({ WECHAT_MP_APPID: 'wx1234567890abcdef' })).toThrow(
+    expect(() => loadConfig({ DEV_MODE: '1', WECHAT_MP_APPID: 'wx1234567890abcdef' })).toThrow(
       /WECHAT_MP_APPID, WECHAT_MP_SECRET: set both/,
     );
-    expect(() => loadConfig({ WECHAT_AES_KEY: 'short', WECHAT_TOKEN: 'a b' })).toThrow(
+    expect(() => loadConfig({ DEV_MODE: '1', WECHAT_AES_KEY: 'short', WECHAT_TOKEN: 'a b' })).toThrow(
       /WECHAT_TOKEN[\s\S]*WECHAT_AES_KEY|WECHAT_AES_KEY[\s\S]*WECHAT_TOKEN/,
     );
     expect(() =>
       loadConfig({
         ...PROD_URLS,
         NODE_ENV: 'production',
+        WECHAT_APPID: 'wx0123456789abcdef',
         SESSION_SECRET: 's'.repeat(32),
         WECHAT_SECRET: 'a'.repeat(32),
         WECHAT_TOKEN: DEV_WECHAT_TOKEN,
       }),
-    ).toThrow(/WECHAT_TOKEN: the dev token/);
+    ).toThrow(/WECHAT_TOKEN: the dev value/);
   });
 });
 

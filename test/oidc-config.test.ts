@@ -180,6 +180,7 @@ describe('OpenID Connect keys in production', () => {
         NODE_ENV: 'production',
         HOST: '127.0.0.1',
         REDIS_URL: redis.url,
+        WECHAT_APPID: 'wx0123456789abcdef',
         SESSION_SECRET: 's'.repeat(32),
         WECHAT_SECRET: 'a'.repeat(32),
         PUBLIC_URL: 'http://login.example.com',

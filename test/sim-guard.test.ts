@@ -88,10 +88,10 @@ describe('OAuth redirect_uri', () => {
 
 describe('where the simulator listens', () => {
   it('SIM_HOST defaults to 127.0.0.1 whatever HOST says; compose sets 0.0.0.0 itself', async () => {
-    expect(loadConfig({ HOST: '0.0.0.0' }).simHost).toBe('127.0.0.1');
-    expect(loadConfig({ SIM_HOST: '0.0.0.0' }).simHost).toBe('0.0.0.0');
+    expect(loadConfig({ DEV_MODE: '1', HOST: '0.0.0.0' }).simHost).toBe('127.0.0.1');
+    expect(loadConfig({ DEV_MODE: '1', SIM_HOST: '0.0.0.0' }).simHost).toBe('0.0.0.0');
     const port = await freePort();
-    const sim = await runSim(loadConfig({ HOST: '0.0.0.0', SIM_PORT: String(port) }), silentLogger());
+    const sim = await runSim(loadConfig({ DEV_MODE: '1', HOST: '0.0.0.0', SIM_PORT: String(port) }), silentLogger());
     try {
       expect(await reachable('127.0.0.1', port)).toBe(true);
       // Another interface of this machine, when it has one, does not reach it.

@@ -242,6 +242,7 @@ describe('sim controls', () => {
 describe('config', () => {
   it('reads WECHAT_TOKEN_MODE/MARGIN and SIM_TOKEN_TTL/OVERLAP, and refuses an overlap as long as the lifetime', () => {
     const c = loadConfig({
+      DEV_MODE: '1',
       WECHAT_TOKEN_MODE: 'token',
       WECHAT_TOKEN_MARGIN: '60',
       SIM_TOKEN_TTL: '30',
@@ -250,13 +251,13 @@ describe('config', () => {
     expect(c.wechat.tokenMode).toBe('token');
     expect(c.wechat.tokenMarginMs).toBe(60_000);
     expect(c.sim).toEqual({ tokenTtlMs: 30_000, tokenOverlapMs: 5000 });
-    const d = loadConfig({});
+    const d = loadConfig({ DEV_MODE: '1' });
     expect([d.wechat.tokenMode, d.wechat.tokenMarginMs, d.sim.tokenTtlMs, d.sim.tokenOverlapMs]).toEqual([
       'stable',
       300_000,
       7200_000,
       300_000,
     ]);
-    expect(() => loadConfig({ SIM_TOKEN_TTL: '300', SIM_TOKEN_OVERLAP: '300' })).toThrow(ConfigError);
+    expect(() => loadConfig({ DEV_MODE: '1', SIM_TOKEN_TTL: '300', SIM_TOKEN_OVERLAP: '300' })).toThrow(ConfigError);
   });
 });

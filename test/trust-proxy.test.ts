@@ -5,6 +5,7 @@ import { startStack, type TestStack } from './helpers/stack.js';
 
 const PROD = {
   NODE_ENV: 'production',
+  WECHAT_APPID: 'wx0123456789abcdef',
   SESSION_SECRET: 's'.repeat(32),
   WECHAT_SECRET: 'a'.repeat(32),
   PUBLIC_URL: 'https://login.example.com',
@@ -29,20 +30,20 @@ async function create(s: TestStack, xff?: string): Promise<{ status: number; ip?
 
 describe('TRUST_PROXY configuration', () => {
   it('is a list of proxy addresses and ranges; 0 or unset trusts nobody', () => {
-    expect(loadConfig({}).trustProxy).toEqual([]);
-    expect(loadConfig({ TRUST_PROXY: '0' }).trustProxy).toEqual([]);
-    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,fd00::/8' }).trustProxy).toEqual([
+    expect(loadConfig({ DEV_MODE: '1' }).trustProxy).toEqual([]);
+    expect(loadConfig({ DEV_MODE: '1', TRUST_PROXY: '0' }).trustProxy).toEqual([]);
+    expect(loadConfig({ DEV_MODE: '1', TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,fd00::/8' }).trustProxy).toEqual([
       '10.0.0.0/8',
       '127.0.0.1/32',
       'fd00::/8',
     ]);
-    expect(loadConfig({ TRUST_PROXY: 'loopback' }).trustProxy).toEqual(['127.0.0.0/8', '::1/128']);
+    expect(loadConfig({ DEV_MODE: '1', TRUST_PROXY: 'loopback' }).trustProxy).toEqual(['127.0.0.0/8', '::1/128']);
   });
 
   it('refuses a hop count (it trusted any peer) and anything that is not an address or range', () => {
-    expect(() => loadConfig({ TRUST_PROXY: '1' })).toThrow(/TRUST_PROXY: .*hop count/);
-    expect(() => loadConfig({ TRUST_PROXY: '10.0.0.0/33' })).toThrow(/TRUST_PROXY: "10.0.0.0\/33"/);
-    expect(() => loadConfig({ TRUST_PROXY: 'nginx' })).toThrow(/TRUST_PROXY: "nginx"/);
+    expect(() => loadConfig({ DEV_MODE: '1', TRUST_PROXY: '1' })).toThrow(/TRUST_PROXY: .*hop count/);
+    expect(() => loadConfig({ DEV_MODE: '1', TRUST_PROXY: '10.0.0.0/33' })).toThrow(/TRUST_PROXY: "10.0.0.0\/33"/);
+    expect(() => loadConfig({ DEV_MODE: '1', TRUST_PROXY: 'nginx' })).toThrow(/TRUST_PROXY: "nginx"/);
   });
 
   it('production with an https PUBLIC_URL needs the proxy listed', () => {

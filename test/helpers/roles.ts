@@ -1,7 +1,7 @@
 import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadConfig, type Config } from '../../server/config.js';
+import { DEV_DEFAULTS, loadConfig, type Config } from '../../server/config.js';
 import { silentLogger } from '../../server/log.js';
 import { runHttp } from '../../server/roles/http.js';
 import { runWs } from '../../server/roles/ws.js';
@@ -47,6 +47,8 @@ export async function startRoles(env: Record<string, string>): Promise<Roles> {
     WS_PUBLIC_URL: `ws://127.0.0.1:${wsPort}/ws`,
     WECHAT_OPEN_BASE: simUrl,
     WECHAT_API_BASE: simUrl,
+    // The simulator's dev accounts, set explicitly: without DEV_MODE nothing falls back to them.
+    ...DEV_DEFAULTS,
     SESSION_SECRET: 'test-session-secret-0123456789',
     LOG_LEVEL: 'silent',
     // Suites create hundreds of logins from 127.0.0.1; the limit has its own test (api-errors).
