@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, type ConfigRole, loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
 import { runDev } from './dev/runner.js';
 import { runDoctor } from './doctor/run.js';
@@ -17,6 +17,9 @@ const USAGE = `usage: scanlogin <role>
                  exit 1 with an explanation when any two disagree about which Redis they use
 Configuration comes from the environment; see README.md.`;
 
+const ROLES: readonly ConfigRole[] = ['http', 'ws', 'sim', 'demo', 'dev', 'doctor'];
+const isRole = (name: string): name is ConfigRole => (ROLES as readonly string[]).includes(name);
+
 async function main(argv: string[]): Promise<number> {
   const role = argv[0];
   if (!role || role === 'help' || role === '--help' || role === '-h') {
@@ -25,7 +28,7 @@ async function main(argv: string[]): Promise<number> {
   }
   let config: Config;
   try {
-    config = loadConfig(process.env);
+    config = loadConfig(process.env, isRole(role) ? role : undefined);
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);

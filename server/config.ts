@@ -94,6 +94,7 @@ const EnvSchema = z.object({
   MAX_WATCHERS_PER_LOGIN: cap(10),
   MAX_LONG_POLLS_PER_IP: cap(20),
   DEV_MODE: flag,
+  HEALTH_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   OIDC_JWKS_FILE: z.string().min(1).optional(),
   OIDC_CLIENT_ID: z.string().optional(),
   OIDC_CLIENT_SECRET: z.string().optional(),
@@ -127,6 +128,7 @@ export interface Config {
   readonly publicUrl: string;
   readonly wsPublicUrl: string;
   readonly wechat: {
+    /** The Official Account's pair; '' in roles that hold no secrets (see SECRET_ROLES). */
     readonly appid: string;
     readonly secret: string;
     readonly scope: 'snsapi_userinfo' | 'snsapi_base';
@@ -145,6 +147,7 @@ export interface Config {
   readonly miniProgram: { readonly appid: string; readonly secret: string } | undefined;
   /** The simulator's global access_token lifetime and how long a superseded one keeps working. */
   readonly sim: { readonly tokenTtlMs: number; readonly tokenOverlapMs: number };
+  /** Signs OAuth `state`, CSRF values and the OIDC cookies; '' in roles that hold no secrets (SECRET_ROLES). */
   readonly sessionSecret: string;
   readonly loginTtlMs: number;
   readonly ticketTtlMs: number;
@@ -162,6 +165,8 @@ export interface Config {
   };
   /** Dev runner: any browser may open the scan URL, and the page offers a "simulate phone" link. */
   readonly devMode: boolean;
+  /** Lets a caller from outside the private networks read /healthz's detail (`Authorization: Bearer …`). */
+  readonly healthToken: string | undefined;
   readonly logLevel: string;
   /** OpenID Connect: the signing keys' JWKS file and the one client the environment may register. */
   readonly oidc: {
@@ -170,6 +175,15 @@ export interface Config {
     readonly client: ClientEntry | undefined;
   };
 }
+
+/** The process role a configuration is loaded for (the CLI's roles). */
+export type ConfigRole = 'http' | 'ws' | 'sim' | 'demo' | 'dev' | 'doctor';
+/**
+ * Roles that use the session and WeChat secrets. The others (the push server, the sample site, the runner and the
+ * doctor) never read them, so they need none: a secret is handed only to the processes that use it. For those
+ * roles an unset secret is the empty string, which nothing of theirs reads.
+ */
+const SECRET_ROLES: ReadonlySet<ConfigRole> = new Set(['http', 'sim']);
 
 /** Thrown when the environment is invalid; the message lists every problem at once. */
 export class ConfigError extends Error {
@@ -183,7 +197,7 @@ export class ConfigError extends Error {
  * Reads and validates the whole configuration once. Defaults: ports 3000/3001/3002, login TTL 120 s,
  * ticket TTL 60 s, session TTL 7 days, real WeChat endpoints, the dev app pair. Returns a frozen object.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRole): Config {
   // Empty strings count as unset, as a shell `FOO= cmd` or an empty compose variable intends.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = EnvSchema.safeParse(cleaned);
@@ -193,17 +207,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';
   // Unset secrets take the published dev values only in dev mode (see DEV_DEFAULTS).
+  // `npm start` (the dev role) is development by definition; it sets DEV_MODE=1 for its children too.
+  const devDefaults = (e.DEV_MODE || role === 'dev') && !production;
   const dev = <K extends keyof typeof DEV_DEFAULTS>(key: K): string | undefined =>
-    e[key] ?? (e.DEV_MODE && !production ? DEV_DEFAULTS[key] : undefined);
+    e[key] ?? (devDefaults ? DEV_DEFAULTS[key] : undefined);
+  const needsSecrets = role === undefined || SECRET_ROLES.has(role);
   const sessionSecret = dev('SESSION_SECRET');
   const appid = dev('WECHAT_APPID');
   const appSecret = dev('WECHAT_SECRET');
   const trust = parseTrustProxy(e.TRUST_PROXY);
   const problems: string[] = [...trust.problems];
   const devHint = production ? '' : ' (or DEV_MODE=1 for the published dev values, never in production)';
-  if (!sessionSecret) problems.push(`SESSION_SECRET: required${devHint}`);
-  if (!appid) problems.push(`WECHAT_APPID: required (the Official Account's appid)${devHint}`);
-  if (!appSecret) problems.push(`WECHAT_SECRET: required (the Official Account's secret)${devHint}`);
+  if (needsSecrets) {
+    if (!sessionSecret) problems.push(`SESSION_SECRET: required${devHint}`);
+    if (!appid) problems.push(`WECHAT_APPID: required (the Official Account's appid)${devHint}`);
+    if (!appSecret) problems.push(`WECHAT_SECRET: required (the Official Account's secret)${devHint}`);
+  }
   if (production) {
     for (const [key, value] of Object.entries(DEV_DEFAULTS)) {
       if (e[key as keyof typeof DEV_DEFAULTS] === value)
@@ -253,8 +272,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl,
     wsPublicUrl: e.WS_PUBLIC_URL ?? `ws://localhost:${e.WS_PORT}/ws`,
     wechat: {
-      appid: appid!,
-      secret: appSecret!,
+      appid: appid ?? '',
+      secret: appSecret ?? '',
       scope: e.WECHAT_SCOPE,
       openBase: stripSlash(e.WECHAT_OPEN_BASE),
       apiBase: stripSlash(e.WECHAT_API_BASE),
@@ -265,7 +284,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     miniProgram: mpAppid && mpSecret ? { appid: mpAppid, secret: mpSecret } : undefined,
     sim: { tokenTtlMs: e.SIM_TOKEN_TTL * 1000, tokenOverlapMs: e.SIM_TOKEN_OVERLAP * 1000 },
-    sessionSecret: sessionSecret!,
+    sessionSecret: sessionSecret ?? '',
     loginTtlMs: e.LOGIN_TTL * 1000,
     ticketTtlMs: e.TICKET_TTL * 1000,
     sessionTtlMs: e.SESSION_TTL * 1000,
@@ -278,6 +297,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxLongPollsPerIp: e.MAX_LONG_POLLS_PER_IP,
     },
     devMode: e.DEV_MODE,
+    healthToken: e.HEALTH_TOKEN,
     logLevel: e.LOG_LEVEL,
     oidc: { jwksFile: e.OIDC_JWKS_FILE, client: oidcClient },
   };

@@ -99,6 +99,10 @@ describe('config', () => {
     });
     expect(explicit.devMode).toBe(false);
     expect([explicit.wechat.token, explicit.miniProgram]).toEqual([undefined, undefined]);
+    // Roles that never read the secrets need none: a push server or the doctor is not handed the WeChat secret.
+    for (const role of ['ws', 'doctor', 'demo'] as const) expect(loadConfig({}, role).sessionSecret).toBe('');
+    expect(() => loadConfig({}, 'http')).toThrow(/SESSION_SECRET: required/);
+    expect(loadConfig({}, 'dev').wechat.appid).toBe(DEV_APPID); // npm start is development by definition
     const devMode = loadConfig({ DEV_MODE: '1' });
     expect([devMode.wechat.token, devMode.miniProgram?.appid]).toEqual([
       DEV_DEFAULTS.WECHAT_TOKEN,

@@ -69,17 +69,23 @@ export async function registeredNodes(
   }
 }
 
-/** A node known only by URL: its /healthz (a base URL gets `/healthz` appended). */
-export async function nodeFromUrl(url: string): Promise<NodeView> {
+/**
+ * A node known only by URL: its /healthz (a base URL gets `/healthz` appended). From outside the private networks
+ * the detail needs the node's HEALTH_TOKEN, sent as a bearer token when configured.
+ */
+export async function nodeFromUrl(url: string, healthToken?: string): Promise<NodeView> {
   const healthUrl = /\/healthz\/?$/.test(url) ? url : `${url.replace(/\/+$/, '')}/healthz`;
   try {
-    const res = await fetch(healthUrl, { signal: AbortSignal.timeout(3000) });
+    const headers = healthToken ? { authorization: `Bearer ${healthToken}` } : undefined;
+    const res = await fetch(healthUrl, { signal: AbortSignal.timeout(3000), ...(headers && { headers }) });
     const h = (await res.json()) as {
       ok?: boolean;
       role?: string;
       redis?: { target?: string; configHash?: string; runId?: string; lastError?: string; configError?: string };
     };
-    const note = h.redis?.configError ?? (h.ok ? undefined : h.redis?.lastError);
+    const note = !h.redis
+      ? 'its /healthz showed no detail: run doctor from the private network or set HEALTH_TOKEN'
+      : (h.redis.configError ?? (h.ok ? undefined : h.redis.lastError));
     return {
       source: healthUrl,
       role: h.role ?? '?',

@@ -18,7 +18,10 @@ export async function runDoctor(config: Config, urls: string[], write: (line: st
     return 2;
   }
   const reference = configuredView(source.target, config.redis.configFile ?? 'REDIS_URL');
-  const [registered, ...byUrl] = await Promise.all([registeredNodes(source.target, logger), ...urls.map(nodeFromUrl)]);
+  const [registered, ...byUrl] = await Promise.all([
+    registeredNodes(source.target, logger),
+    ...urls.map((u) => nodeFromUrl(u, config.healthToken)),
+  ]);
   const nodes = [...registered.nodes, ...byUrl];
   write(formatTable([reference, ...nodes]));
   write('');

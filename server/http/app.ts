@@ -5,6 +5,7 @@ import { errorMiddleware } from './errors.js';
 import { apiRouter } from './routes/api.js';
 import { staticFiles } from './static.js';
 import { redisHealth } from '../redis/health.js';
+import { mayReadHealthDetail } from '../util/health-access.js';
 import { interactionRouter } from '../oidc/interaction.js';
 import { embedRoutes, frameAncestorsNone } from '../oidc/embed.js';
 import { clientIp, trustedProxies } from '../util/client-ip.js';
@@ -21,6 +22,10 @@ export function createHttpApp(deps: HttpDeps): Koa {
     const h = await redisHealth(deps.link, deps.source);
     ctx.status = h.ok ? 200 : 503;
     ctx.set('Cache-Control', 'no-store');
+    if (!mayReadHealthDetail(ctx.ip, ctx.get('authorization'), deps.config.healthToken)) {
+      ctx.body = { ok: h.ok };
+      return;
+    }
     ctx.body = {
       ...h,
       role: 'http',

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
+import { parseJsonText } from '../util/json-text.js';
 
 /** A private signing key as a JWK (RSA: what `RS256`, the id_token default every client supports, needs). */
 export type SigningJwk = JWK & { kid: string; kty: 'RSA'; d: string };
@@ -18,12 +19,13 @@ export interface SigningKeys {
  * Throws one message naming the file and each problem.
  */
 export async function readJwksFile(file: string): Promise<SigningKeys> {
-  let json: unknown;
+  let text: string;
   try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
+    text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new Error(`${file}: ${(err as NodeJS.ErrnoException).code ?? 'not valid JSON'} (${(err as Error).message})`);
+    throw new Error(`${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
+  const json = parseJsonText(text, file);
   const list = (json as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(list) || list.length === 0)
     throw new Error(`${file}: expected {"keys":[…]} with at least one key`);

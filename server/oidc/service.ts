@@ -12,6 +12,7 @@ import { ClientRegistry, OidcSectionSchema, type OidcSection } from './clients.j
 import { generateSigningKey, readJwksFile, type SigningKeys } from './keys.js';
 import { createProvider, isProviderPath } from './provider.js';
 import { EMBED_PREFIX } from './embed.js';
+import { parseJsonText } from '../util/json-text.js';
 
 export interface OidcHealth {
   issuer: string;
@@ -204,12 +205,7 @@ async function statSignature(file: string): Promise<string> {
 
 /** The `oidc` section of the config file's text; throws one message naming the file and every problem. */
 function parseSection(text: string, file: string): OidcSection {
-  let json: { oidc?: unknown };
-  try {
-    json = JSON.parse(text) as { oidc?: unknown };
-  } catch (err) {
-    throw new Error(`${file}: not valid JSON (${(err as Error).message})`);
-  }
+  const json = parseJsonText(text, file) as { oidc?: unknown } | null;
   const parsed = OidcSectionSchema.safeParse(json?.oidc ?? {});
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `oidc.${i.path.join('.')}: ${i.message}`);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { RedisSectionSchema, targetFromSection, type RedisTarget } from '../redis/target.js';
+import { parseJsonText } from '../util/json-text.js';
 
 /**
  * A CONFIG_FILE: JSON with a `redis` section (standalone `url`, or Sentinel `sentinels` + `name`) and an
@@ -12,12 +13,7 @@ const FileSchema = z.strictObject({ redis: RedisSectionSchema, oidc: z.unknown()
  * file, so the one log line says exactly what to fix.
  */
 export function parseConfigFile(text: string, file: string, defaultPrefix: string): RedisTarget {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new Error(`${file}: not valid JSON (${(err as Error).message})`);
-  }
+  const json = parseJsonText(text, file);
   const parsed = FileSchema.safeParse(json);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`);

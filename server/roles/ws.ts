@@ -13,6 +13,7 @@ export async function runWs(config: Config, logger: Logger, port = config.wsPort
     watchTimeoutMs: config.connections.watchTimeoutMs,
     maxSocketsPerIp: config.connections.maxSocketsPerIp,
     trustProxy: config.trustProxy,
+    healthToken: config.healthToken,
   });
   const bound = await push.start(port, config.host).catch(async (err: unknown) => {
     await core.stop();

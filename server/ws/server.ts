@@ -9,6 +9,7 @@ import type { RedisConfigSource } from '../reload/config-source.js';
 import { redisHealth } from '../redis/health.js';
 import { ManagedServer } from '../util/managed-server.js';
 import { clientIp, clientKey, trustedProxies } from '../util/client-ip.js';
+import { mayReadHealthDetail } from '../util/health-access.js';
 import { ConnectionLimit } from '../util/connection-limit.js';
 import { toAppError } from '../errors.js';
 import { MAX_PAYLOAD, errorMessage } from './protocol.js';
@@ -21,6 +22,8 @@ export interface PushServerOptions {
   store: LoginStore;
   hub: LoginWatchHub;
   logger: Logger;
+  /** Lets callers outside the private networks read /healthz's detail (see health-access.ts). */
+  healthToken?: string | undefined;
   /** WebSocket path. Default `/ws`. */
   path?: string;
   /** Ping interval; a socket that has not answered the previous ping is terminated. Default 30 s. */
@@ -106,7 +109,9 @@ export class PushServer {
     if (req.method === 'GET' && req.url?.split('?')[0] === '/healthz') {
       const h = await redisHealth(this.#opts.link, this.#opts.source);
       res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-      res.end(JSON.stringify({ ...h, role: 'ws', sockets: this.clientCount }));
+      const ip = clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for']?.toString(), this.#trusted);
+      const detail = mayReadHealthDetail(ip, req.headers.authorization, this.#opts.healthToken);
+      res.end(JSON.stringify(detail ? { ...h, role: 'ws', sockets: this.clientCount } : { ok: h.ok }));
       return;
     }
     res.writeHead(404, { 'content-type': 'application/json' });
