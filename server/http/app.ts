@@ -7,7 +7,8 @@ import { staticFiles } from './static.js';
 import { redisHealth } from '../redis/health.js';
 import { mayReadHealthDetail } from '../util/health-access.js';
 import { interactionRouter } from '../oidc/interaction.js';
-import { embedRoutes, frameAncestorsNone } from '../oidc/embed.js';
+import { embedRoutes } from '../oidc/embed.js';
+import { securityHeaders } from './security-headers.js';
 import { clientIp, trustedProxies } from '../util/client-ip.js';
 
 /** Builds the Koa app of the `http` role. It owns no server: the caller mounts `app.callback()`. */
@@ -35,7 +36,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
   });
   const api = apiRouter(deps);
   app.use(errorMiddleware(deps.logger));
-  app.use(frameAncestorsNone);
+  app.use(securityHeaders({ https: deps.config.publicUrl.startsWith('https:') }));
   // X-Forwarded-For only from the listed proxies: a client that reaches the port directly cannot choose the IP
   // shown on the phone's confirm page, nor step around the per-client limits.
   app.use(async (ctx, next) => {

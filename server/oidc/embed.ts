@@ -12,18 +12,13 @@ import { packageRoot } from '../util/package-root.js';
 import { errorPage } from './pages.js';
 import type { OidcService } from './service.js';
 import { keys } from '../redis/keys.js';
+import { contentSecurityPolicy } from '../http/security-headers.js';
 
 /** What a login made inside the embedded QR stores as its interaction: no provider interaction exists yet. */
 export const EMBED_PREFIX = 'embed:';
 
 /** How long the frame's one-time handoff code may wait for the top window's /authorize (seconds). */
 const HANDOFF_TTL_S = 60;
-
-/** Every page refuses to be framed, except the embedded QR for its client's `embed_origins`. */
-export async function frameAncestorsNone(ctx: Context, next: Next): Promise<void> {
-  ctx.set('Content-Security-Policy', "frame-ancestors 'none'");
-  await next();
-}
 
 interface Handoff {
   v: 1;
@@ -63,7 +58,7 @@ export function embedRoutes(deps: { oidc: OidcService; link: RedisLink; store: L
       return;
     }
     const origins = client!.embed_origins ?? [];
-    ctx.set('Content-Security-Policy', `frame-ancestors ${origins.length ? origins.join(' ') : "'none'"}`);
+    ctx.set('Content-Security-Policy', contentSecurityPolicy(origins));
     ctx.type = 'html';
     ctx.body = await readFile(path.join(packageRoot(), 'web', 'public', 'index.html'));
   }

@@ -150,3 +150,12 @@ export async function verifyIdToken(rp: RelyingParty, idToken: string, nonce: st
   if (payload.nonce !== nonce) throw new Error('nonce mismatch');
   return payload;
 }
+
+/** One directive's value of a Content-Security-Policy header (undefined when absent). */
+export function cspDirective(header: string | null | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const [directive, ...values] = part.trim().split(/\s+/);
+    if (directive === name) return values.join(' ');
+  }
+  return undefined;
+}
