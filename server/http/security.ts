@@ -55,5 +55,12 @@ export function describeUserAgent(ua: string | undefined): string {
   return `${browser} on ${os}`;
 }
 
-export const PHONE_COOKIE = 'sl_phone';
-export const SESSION_COOKIE = 'sl_session';
+/**
+ * The cookie names. With an https PUBLIC_URL they carry the `__Host-` prefix: the browser then accepts them only
+ * Secure, with Path=/ and no Domain, so a sibling subdomain (or a plain-http response) cannot plant or shadow
+ * them — the way a phone cookie would be fixed in a victim's browser.
+ */
+export function cookieNames(publicUrl: string): { readonly session: string; readonly phone: string } {
+  const prefix = publicUrl.startsWith('https:') ? '__Host-' : '';
+  return { session: `${prefix}sl_session`, phone: `${prefix}sl_phone` };
+}

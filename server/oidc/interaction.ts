@@ -9,7 +9,7 @@ import type { RedisLink } from '../redis/link.js';
 import type { LoginStore } from '../logins/store.js';
 import type { LoginUser } from '../logins/model.js';
 import { keys } from '../redis/keys.js';
-import { SESSION_COOKIE } from '../http/security.js';
+import { cookieNames } from '../http/security.js';
 import { packageRoot } from '../util/package-root.js';
 import { AMR } from './account.js';
 import { errorPage } from './pages.js';
@@ -117,7 +117,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
    * made for this very interaction (a session from another tab or an older login does not count).
    */
   async function confirmedUser(ctx: Context, uid: string): Promise<{ user: LoginUser; mode: string } | undefined> {
-    const sessionId = ctx.cookies.get(SESSION_COOKIE);
+    const sessionId = ctx.cookies.get(cookieNames(deps.config.publicUrl).session);
     if (!sessionId || !/^[0-9A-Za-z]{32}$/.test(sessionId)) return undefined;
     const raw = await deps.link.command.get(keys.session(deps.link.keyPrefix, sessionId));
     let session: { loginId?: string; user?: LoginUser } | undefined;

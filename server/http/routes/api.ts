@@ -5,7 +5,7 @@ import { newLoginId, newSecret, LOGIN_ID_RE } from '../../logins/ids.js';
 import { TERMINAL, toView, type LoginRecord } from '../../logins/model.js';
 import type { HttpDeps } from '../deps.js';
 import { readJson, requireString } from '../body.js';
-import { SESSION_COOKIE } from '../security.js';
+import { cookieNames } from '../security.js';
 import { waitForChange } from '../long-poll.js';
 import { limitLoginCreation } from '../rate-limit.js';
 import { qrImage } from '../qr-images.js';
@@ -19,6 +19,15 @@ export const MAX_WAIT_S = 30;
 export function apiRouter(deps: HttpDeps): Router {
   const { config, store, modes, sessions } = deps;
   const router = new Router({ prefix: '/api' });
+  const cookies = cookieNames(config.publicUrl);
+  // Secure and Path=/ also on the clearing cookie: a browser ignores a `__Host-` cookie without them.
+  const sessionCookie = {
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: config.publicUrl.startsWith('https:'),
+    path: '/',
+    overwrite: true,
+  } as const;
   // Each waiting long-poll holds a socket and a subscription for up to MAX_WAIT_S: bound them per client.
   const longPolls = new ConnectionLimit(config.connections.maxLongPollsPerIp, 'long-polls from this address');
 
@@ -112,27 +121,21 @@ export function apiRouter(deps: HttpDeps): Router {
     const ticket = requireString(await readJson(ctx), 'ticket', 64);
     const sessionId = newSecret();
     const user = await store.redeem(id, watchToken, ticket, sessionId, config.sessionTtlMs);
-    ctx.cookies.set(SESSION_COOKIE, sessionId, {
-      httpOnly: true,
-      sameSite: 'lax',
-      secure: config.publicUrl.startsWith('https:'),
-      maxAge: config.sessionTtlMs,
-      overwrite: true,
-    });
+    ctx.cookies.set(cookies.session, sessionId, { ...sessionCookie, maxAge: config.sessionTtlMs });
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { user };
   });
 
   router.get('/me', async (ctx) => {
-    const user = await sessions.get(ctx.cookies.get(SESSION_COOKIE));
+    const user = await sessions.get(ctx.cookies.get(cookies.session));
     if (!user) throw new AppError('unauthorized', 'not logged in');
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { user };
   });
 
   router.post('/logout', async (ctx) => {
-    await sessions.delete(ctx.cookies.get(SESSION_COOKIE));
-    ctx.cookies.set(SESSION_COOKIE, null, { httpOnly: true, sameSite: 'lax', overwrite: true });
+    await sessions.delete(ctx.cookies.get(cookies.session));
+    ctx.cookies.set(cookies.session, null, sessionCookie);
     ctx.status = 204;
   });
 

@@ -11,7 +11,7 @@ import { OAUTH_MODE } from './mode.js';
 import { readForm } from '../../http/body.js';
 import { confirmPage, messagePage, scanWithWechatPage } from '../../http/pages.js';
 import {
-  PHONE_COOKIE,
+  cookieNames,
   csrfToken,
   describeUserAgent,
   isWechatBrowser,
@@ -27,6 +27,7 @@ export function phoneRouter(deps: HttpDeps): Router {
   const { config, store, oauth, logger } = deps;
   const router = new Router();
   const secureCookies = config.publicUrl.startsWith('https:');
+  const cookies = cookieNames(config.publicUrl);
 
   // The scan URL in the QR code.
   router.get('/l/:id', async (ctx) => {
@@ -46,13 +47,7 @@ export function phoneRouter(deps: HttpDeps): Router {
       // The cookie is set before the state changes: a failure in between must not leave a scanned login
       // bound to a phone that never received its cookie.
       const token = newSecret();
-      ctx.cookies.set(PHONE_COOKIE, token, {
-        httpOnly: true,
-        sameSite: 'lax', // sent on WeChat's top-level redirect back to our callback
-        secure: secureCookies,
-        maxAge: Math.max(1000, rec.expiresAt - store.now()),
-        overwrite: true,
-      });
+      setPhoneCookie(ctx, token, rec.expiresAt);
       await store.transition(rec.id, 'scan', { phoneHash: hashSecret(token) });
     }
     ctx.redirect(
@@ -98,13 +93,18 @@ export function phoneRouter(deps: HttpDeps): Router {
       if (again?.user) return showConfirm(ctx, again, phoneToken);
       throw err;
     }
-    const identified = await store.transition(rec.id, 'identify', { user });
+    // The phone token is rotated with the identity, in the same script: a token planted in this browser before
+    // the OAuth round trip (cookie fixation) no longer matches, so whoever planted it cannot confirm as this
+    // person. Set after the transition: a failed one leaves the phone with the token the login still knows.
+    const rotated = newSecret();
+    const identified = await store.transition(rec.id, 'identify', { user, phoneHash: hashSecret(rotated) });
+    setPhoneCookie(ctx, rotated, rec.expiresAt);
     if (config.loginConfirm === 'auto') {
       await store.transition(rec.id, 'confirm');
       ctx.body = confirmedPage();
       return;
     }
-    showConfirm(ctx, identified, phoneToken);
+    showConfirm(ctx, identified, rotated);
   });
 
   router.post('/l/:id/confirm', async (ctx) => {
@@ -123,7 +123,19 @@ export function phoneRouter(deps: HttpDeps): Router {
   });
 
   function phoneCookie(ctx: Context): string | undefined {
-    return ctx.cookies.get(PHONE_COOKIE) ?? undefined;
+    return ctx.cookies.get(cookies.phone) ?? undefined;
+  }
+
+  /** The phone's token for this login (httpOnly; only its hash is stored), living as long as the login. */
+  function setPhoneCookie(ctx: Context, token: string, expiresAt: number): void {
+    ctx.cookies.set(cookies.phone, token, {
+      httpOnly: true,
+      sameSite: 'lax', // sent on WeChat's top-level redirect back to our callback
+      secure: secureCookies,
+      path: '/',
+      maxAge: Math.max(1000, expiresAt - store.now()),
+      overwrite: true,
+    });
   }
 
   function phoneMatches(ctx: Context, rec: LoginRecord): boolean {
