@@ -212,6 +212,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       "TRUST_PROXY: PUBLIC_URL is https, so a TLS proxy is in front; set TRUST_PROXY to the proxies' addresses",
     );
   }
+  // The http role strips BASE_PATH itself and builds every URL (the OIDC issuer's endpoints included) as
+  // PUBLIC_URL + BASE_PATH + route: a path in PUBLIC_URL would be a prefix nobody serves.
+  if (e.PUBLIC_URL && !/^https?:\/\/[^/?#]+\/?$/.test(e.PUBLIC_URL))
+    problems.push('PUBLIC_URL: must be an origin (scheme://host[:port]); serve under a path with BASE_PATH');
   if (production && !e.WS_PUBLIC_URL)
     problems.push('WS_PUBLIC_URL: required when NODE_ENV=production (the page opens it)');
   if (production && e.WECHAT_SECRET === DEV_SECRET)
