@@ -51,6 +51,18 @@ const EnvSchema = z.object({
     .regex(/^[A-Za-z0-9:_.-]{0,64}$/)
     .default('scanlogin:'),
   PUBLIC_URL: httpUrl.optional(),
+  // A URL path of plain segments: it is pasted into URLs, HTML attributes and the OIDC issuer unescaped.
+  BASE_PATH: z
+    .string()
+    .transform((v) => `/${v.replace(/^\/+|\/+$/g, '')}`.replace(/^\/$/, ''))
+    .pipe(
+      z
+        .string()
+        .max(100)
+        .regex(/^(\/[A-Za-z0-9._~-]+)*$/, 'must be a path of letters, digits and . _ ~ - segments, e.g. /login')
+        .refine((v) => !v.split('/').some((seg) => seg === '.' || seg === '..'), 'must not hold . or .. segments'),
+    )
+    .default(''),
   WS_PUBLIC_URL: z.url({ protocol: /^wss?$/ }).optional(),
   WECHAT_APPID: z
     .string()
@@ -125,7 +137,15 @@ export interface Config {
     readonly keyPrefix: string;
     readonly configFile: string | undefined;
   };
+  /** Origin (and any path) of the site as browsers reach it, without BASE_PATH. */
   readonly publicUrl: string;
+  /** Where the http role is mounted under PUBLIC_URL: `''` or a path like `/login` (no trailing slash). */
+  readonly basePath: string;
+  /**
+   * PUBLIC_URL + BASE_PATH: the root of every URL the http role makes for itself (scan URL, OAuth callback,
+   * OIDC issuer, the simulator's targets).
+   */
+  readonly appUrl: string;
   readonly wsPublicUrl: string;
   readonly wechat: {
     /** The Official Account's pair; '' in roles that hold no secrets (see SECRET_ROLES). */
@@ -245,6 +265,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRo
       "TRUST_PROXY: PUBLIC_URL is https, so a TLS proxy is in front; set TRUST_PROXY to the proxies' addresses",
     );
   }
+  // The http role strips BASE_PATH itself and builds every URL (the OIDC issuer's endpoints included) as
+  // PUBLIC_URL + BASE_PATH + route: a path in PUBLIC_URL would be a prefix nobody serves.
+  if (e.PUBLIC_URL && !/^https?:\/\/[^/?#]+\/?$/.test(e.PUBLIC_URL))
+    problems.push('PUBLIC_URL: must be an origin (scheme://host[:port]); serve under a path with BASE_PATH');
   if (production && !e.WS_PUBLIC_URL)
     problems.push('WS_PUBLIC_URL: required when NODE_ENV=production (the page opens it)');
   if (!e.WECHAT_MP_APPID !== !e.WECHAT_MP_SECRET)
@@ -270,6 +294,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRo
     demoPort: e.DEMO_PORT,
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, configFile: e.CONFIG_FILE },
     publicUrl,
+    basePath: e.BASE_PATH,
+    appUrl: publicUrl + e.BASE_PATH,
     wsPublicUrl: e.WS_PUBLIC_URL ?? `ws://localhost:${e.WS_PORT}/ws`,
     wechat: {
       appid: appid ?? '',

@@ -33,6 +33,24 @@ describe('config', () => {
     expect(c.loginTtlMs).toBe(30_000);
   });
 
+  it('BASE_PATH: normalised to a leading slash and no trailing one, joined to PUBLIC_URL as appUrl', () => {
+    const devConfig = (env: Record<string, string>) => loadConfig({ DEV_MODE: '1', ...env });
+    expect(devConfig({})).toMatchObject({ basePath: '', appUrl: 'http://localhost:3000' });
+    for (const [raw, basePath] of [
+      ['login', '/login'],
+      ['/login/', '/login'],
+      ['/', ''],
+      ['/a/b-c_d.e~f', '/a/b-c_d.e~f'],
+    ] as const) {
+      const c = devConfig({ BASE_PATH: raw, PUBLIC_URL: 'https://example.com/' });
+      expect([c.basePath, c.appUrl]).toEqual([basePath, `https://example.com${basePath}`]);
+    }
+    for (const bad of ['/a b', '/a%2F', '/../x', '/a/./b', '/a?b', '/<x>', '/"x"'])
+      expect(() => devConfig({ BASE_PATH: bad }), bad).toThrow(/BASE_PATH: must/);
+    // A path in PUBLIC_URL is what BASE_PATH is for.
+    expect(() => devConfig({ PUBLIC_URL: 'https://example.com/login' })).toThrow(/PUBLIC_URL: must be an origin/);
+  });
+
   it('rejects with one message listing every problem', () => {
     let err: unknown;
     try {

@@ -112,7 +112,7 @@ export async function runDev(config: Config, env: NodeJS.ProcessEnv, write: (lin
     await Promise.all([
       waitHttp(`http://127.0.0.1:${config.simPort}/sim/stats`),
       waitHttp(`http://127.0.0.1:${config.wsPort}/healthz`),
-      waitHttp(`http://127.0.0.1:${config.httpPort}/healthz`),
+      waitHttp(`http://127.0.0.1:${config.httpPort}${config.basePath}/healthz`),
       ...(children.has('demo') ? [waitHttp(`http://127.0.0.1:${demoPort}/`)] : []),
     ]);
   } catch (err) {
@@ -120,10 +120,10 @@ export async function runDev(config: Config, env: NodeJS.ProcessEnv, write: (lin
     throw err;
   }
   write('');
-  write(`  scanlogin is running — open ${config.publicUrl}`);
+  write(`  scanlogin is running — open ${config.appUrl}/`);
   write(`  (WeChat simulator: ${simBase}, push server: ${config.wsPublicUrl}; Ctrl-C stops everything)`);
   if (children.has('demo'))
-    write(`  Example Shop, a site signing in with OpenID Connect: ${demoUrl} (issuer ${config.publicUrl})`);
+    write(`  Example Shop, a site signing in with OpenID Connect: ${demoUrl} (issuer ${config.appUrl})`);
   write(
     `  Redis: edit ${path.relative(process.cwd(), configFile) || configFile} to switch every process without a restart`,
   );

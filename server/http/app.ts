@@ -4,6 +4,7 @@ import type { HttpDeps } from './deps.js';
 import { errorMiddleware } from './errors.js';
 import { apiRouter } from './routes/api.js';
 import { staticFiles } from './static.js';
+import { stripBasePath } from './base-path.js';
 import { redisHealth } from '../redis/health.js';
 import { mayReadHealthDetail } from '../util/health-access.js';
 import { interactionRouter } from '../oidc/interaction.js';
@@ -37,6 +38,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
   const api = apiRouter(deps);
   app.use(errorMiddleware(deps.logger));
   app.use(securityHeaders({ https: deps.config.publicUrl.startsWith('https:') }));
+  if (deps.config.basePath) app.use(stripBasePath(deps.config.basePath));
   // X-Forwarded-For only from the listed proxies: a client that reaches the port directly cannot choose the IP
   // shown on the phone's confirm page, nor step around the per-client limits.
   app.use(async (ctx, next) => {
@@ -73,6 +75,6 @@ export function createHttpApp(deps: HttpDeps): Koa {
     const router = mode.routes?.(deps);
     if (router) app.use(router.routes()).use(router.allowedMethods({ throw: true }));
   }
-  app.use(staticFiles());
+  app.use(staticFiles(deps.config.basePath));
   return app;
 }

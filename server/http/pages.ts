@@ -52,6 +52,8 @@ export function scanWithWechatPage(): string {
 
 export interface ConfirmPageInput {
   loginId: string;
+  /** BASE_PATH: the forms post back under it. */
+  basePath: string;
   csrf: string;
   device: string;
   ip: string;
@@ -64,6 +66,7 @@ export interface ConfirmPageInput {
 /** "Log in [to <client>] on <browser/OS> from <IP>?" with Confirm and Cancel forms. */
 export function confirmPage(input: ConfirmPageInput): string {
   const id = encodeURIComponent(input.loginId);
+  const base = escapeHtml(input.basePath);
   const csrf = escapeHtml(input.csrf);
   const who = input.nickname
     ? `<p class="who">${input.avatar ? `<img class="avatar" alt="" src="${escapeHtml(input.avatar)}"><br>` : ''}${escapeHtml(input.nickname)}</p>`
@@ -73,9 +76,9 @@ export function confirmPage(input: ConfirmPageInput): string {
   const to = client ? { zh: ` ${client}`, en: ` to ${client}` } : { zh: '', en: '' };
   const body = `${heading({ zh: '确认登录？', en: 'Log in on this computer?' })}
 ${who}<p>在 ${where} 上登录${to.zh}</p><p class="en">Log in${to.en} on ${where}?</p>
-<form method="post" action="/l/${id}/confirm"><input type="hidden" name="csrf" value="${csrf}">
+<form method="post" action="${base}/l/${id}/confirm"><input type="hidden" name="csrf" value="${csrf}">
 <button id="confirm" class="primary" type="submit">确认登录 · Confirm</button></form>
-<form method="post" action="/l/${id}/cancel"><input type="hidden" name="csrf" value="${csrf}">
+<form method="post" action="${base}/l/${id}/cancel"><input type="hidden" name="csrf" value="${csrf}">
 <button id="cancel" class="secondary" type="submit">取消 · Cancel</button></form>`;
   return layout({ zh: '确认登录', en: 'Confirm login' }, body, 'confirm');
 }

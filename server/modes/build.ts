@@ -22,7 +22,7 @@ export interface LoginModes {
  * Both WeChat-drawn modes take the global access_token from one shared AccessTokenManager.
  */
 export function buildLoginModes(config: Config, link: RedisLink, logger: Logger): LoginModes {
-  const list: LoginMode[] = [oauthMode(config.publicUrl)];
+  const list: LoginMode[] = [oauthMode(config.appUrl)];
   const endpoint = { apiBase: config.wechat.apiBase };
   // One shared token manager per appid (each app's global access_token is its own), refreshed in the
   // background so requests always hit the cache.

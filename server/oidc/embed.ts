@@ -1,14 +1,13 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
+import type { Config } from '../config.js';
 import type { RedisLink } from '../redis/link.js';
 import type { LoginStore } from '../logins/store.js';
 import type { LoginUser } from '../logins/model.js';
 import { newSecret } from '../logins/ids.js';
 import { AppError } from '../errors.js';
 import { readJson, requireString } from '../http/body.js';
-import { packageRoot } from '../util/package-root.js';
+import { loginPageHtml } from '../http/static.js';
 import { errorPage } from './pages.js';
 import type { OidcService } from './service.js';
 import { keys } from '../redis/keys.js';
@@ -36,7 +35,7 @@ interface Handoff {
  * the same `/authorize` with `login_hint=handoff:<code>`: a first-party request that the interaction finishes
  * at once with that identity (no second scan), back to the redirect URI with a code.
  */
-export function embedRoutes(deps: { oidc: OidcService; link: RedisLink; store: LoginStore }) {
+export function embedRoutes(deps: { config: Config; oidc: OidcService; link: RedisLink; store: LoginStore }) {
   const { oidc, link } = deps;
   const handoffKey = (code: string) => keys.oidcHandoff(link.keyPrefix, code);
 
@@ -60,7 +59,7 @@ export function embedRoutes(deps: { oidc: OidcService; link: RedisLink; store: L
     const origins = client!.embed_origins ?? [];
     ctx.set('Content-Security-Policy', contentSecurityPolicy(origins));
     ctx.type = 'html';
-    ctx.body = await readFile(path.join(packageRoot(), 'web', 'public', 'index.html'));
+    ctx.body = await loginPageHtml(deps.config.basePath);
   }
 
   const router = new Router();

@@ -1,5 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { errors, type InteractionDetails, type InteractionResult } from 'oidc-provider';
@@ -10,7 +8,7 @@ import type { LoginStore } from '../logins/store.js';
 import type { LoginUser } from '../logins/model.js';
 import { keys } from '../redis/keys.js';
 import { cookieNames } from '../http/security.js';
-import { packageRoot } from '../util/package-root.js';
+import { loginPageHtml } from '../http/static.js';
 import { AMR } from './account.js';
 import { errorPage } from './pages.js';
 import type { OidcService } from './service.js';
@@ -61,7 +59,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
     const handoff = await deps.takeHandoff(details.params.login_hint, String(details.params.client_id));
     if (handoff) return signIn(ctx, details, handoff);
     ctx.type = 'html';
-    ctx.body = await readFile(path.join(packageRoot(), 'web', 'public', 'index.html'));
+    ctx.body = await loginPageHtml(deps.config.basePath);
   });
 
   router.post('/finish', async (ctx) => {

@@ -51,7 +51,7 @@ export interface ProviderDeps {
 
 /**
  * The OpenID Connect provider (oidc-provider: the protocol is the library's; scanlogin supplies storage,
- * accounts, clients, keys and the interaction). Issuer = PUBLIC_URL. Only the authorization code flow;
+ * accounts, clients, keys and the interaction). Issuer = PUBLIC_URL + BASE_PATH. Only the authorization code flow;
  * PKCE is required of public clients (oidc-provider's default) and S256 is the only method it accepts.
  * Refresh tokens only for a client allowed `refresh_token` that asks for `offline_access` (with
  * `prompt=consent`, as OIDC Core 11 says).
@@ -73,7 +73,10 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     routes: ROUTES,
     ttl: { ...TTL, Session: Math.floor(config.sessionTtlMs / 1000) },
-    interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
+    // A path (the browser stays on this origin), under BASE_PATH like every other page of the http role.
+    interactions: {
+      url: (_ctx: unknown, interaction: { uid: string }) => `${config.basePath}/interaction/${interaction.uid}`,
+    },
     features: {
       devInteractions: { enabled: false },
       revocation: { enabled: true },
@@ -87,7 +90,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     renderError: errorPage,
   };
-  const provider = new Provider(config.publicUrl, configuration);
+  const provider = new Provider(config.appUrl, configuration);
   // It believes X-Forwarded-* — safe because OidcService.middleware() rewrites them before every request.
   provider.proxy = true;
   provider.maxIpsCount = 1;

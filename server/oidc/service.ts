@@ -103,11 +103,18 @@ export class OidcService {
       if (!isProviderPath(ctx.path)) return next();
       // The provider is its own Koa app on the raw request and believes X-Forwarded-*: they are rewritten here
       // from what this app established, so no client can choose them: the client IP from the trusted-proxy
-      // walk, and the scheme from PUBLIC_URL (this server speaks no TLS: an https PUBLIC_URL means a TLS proxy).
+      // walk, and the scheme and host from PUBLIC_URL (this server speaks no TLS: an https PUBLIC_URL means a
+      // TLS proxy). The provider's URLs (discovery, redirects, forms) are built on that host, never on a Host
+      // header a client chose.
+      const pub = new URL(this.#deps.config.publicUrl);
       const headers = ctx.req.headers;
       headers['x-forwarded-for'] = ctx.ip;
-      headers['x-forwarded-proto'] = new URL(this.#deps.config.publicUrl).protocol.slice(0, -1);
+      headers['x-forwarded-proto'] = pub.protocol.slice(0, -1);
+      headers.host = pub.host;
       delete headers['x-forwarded-host'];
+      // BASE_PATH was taken off `req.url`; oidc-provider finds its mount path as `req.originalUrl` minus
+      // `req.url` (oidc_context.js urlFor), so the full path puts the prefix back into every URL it makes.
+      (ctx.req as IncomingMessage & { originalUrl?: string }).originalUrl = ctx.originalUrl;
       ctx.respond = false;
       await this.#handler(ctx.req, ctx.res);
     };
@@ -130,7 +137,7 @@ export class OidcService {
   health(): OidcHealth {
     const error = [this.clients.lastError, this.#keysError].filter(Boolean).join('; ');
     return {
-      issuer: this.#deps.config.publicUrl,
+      issuer: this.#deps.config.appUrl,
       clients: this.clients.size,
       keys: { source: this.#keys.source, kids: this.#keys.keys.map((k) => k.kid) },
       ...(error && { configError: error }),

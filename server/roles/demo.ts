@@ -24,7 +24,7 @@ export async function runDemo(
   const client = config.oidc.client;
   if (!client?.client_secret) throw new Error('the demo role needs OIDC_CLIENT_ID and OIDC_CLIENT_SECRET');
   const app = createShopApp({
-    issuer: config.publicUrl,
+    issuer: config.appUrl,
     clientId: client.client_id,
     clientSecret: client.client_secret,
     baseUrl: demoBaseUrl(config, port),

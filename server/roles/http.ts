@@ -43,7 +43,7 @@ export async function runHttp(
     await core.stop();
     throw err;
   });
-  logger.info({ port: bound, publicUrl: config.publicUrl }, 'http listening');
+  logger.info({ port: bound, appUrl: config.appUrl }, 'http listening');
   return {
     port: bound,
     async stop() {

@@ -18,13 +18,13 @@ export async function runSim(
     tokenOverlapMs: config.sim.tokenOverlapMs,
     ...(config.miniProgram && { miniProgram: config.miniProgram }),
     // The mini program's server domain (request 合法域名), which the simulated phone's wx.request calls.
-    appUrl: config.publicUrl,
+    appUrl: config.appUrl,
     // Where browsers reach the simulator: the "WeChat" the phone is sent to (unless that is the real one).
     ...(config.wechat.openBase !== 'https://open.weixin.qq.com' && { publicUrl: config.wechat.openBase }),
     // Like the account's server settings in WeChat's console: where scan events go, signed with our token.
     ...(config.wechat.token && {
       pushTarget: {
-        url: `${config.publicUrl}/wechat/events`,
+        url: `${config.appUrl}/wechat/events`,
         token: config.wechat.token,
         ...(config.wechat.aesKey && { aesKey: config.wechat.aesKey }),
       },

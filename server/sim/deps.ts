@@ -26,7 +26,10 @@ export interface SimDeps {
   readonly qrCodes: SimQrCodes;
   /** Where scan events are pushed by default (the account's configured server URL); unset → callers say. */
   readonly pushTarget: PushTarget | undefined;
-  /** The app's base URL (its PUBLIC_URL), which the simulated mini program calls (`/api/mp/*`); unset → callers say. */
+  /**
+   * The app's base URL (PUBLIC_URL + BASE_PATH), which the simulated mini program calls (`/api/mp/*`); unset →
+   * callers say.
+   */
   readonly appUrl: string | undefined;
   /** True for URLs of the registered app: the only redirect and push destinations (state/app-urls.ts). */
   readonly isAppUrl: (url: string) => boolean;

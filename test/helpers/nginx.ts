@@ -14,9 +14,15 @@ export interface NginxHandle {
  * A private nginx in front of the http and ws roles, configured as the README recommends for production:
  * `/ws` upgraded to the push server, everything else to the http role, X-Forwarded-For/-Proto set. It reaches
  * the upstreams from 127.0.0.2, so a role that ignored X-Forwarded-For would see a different address than the
- * client's 127.0.0.1.
+ * client's 127.0.0.1. With `basePath` (the http role's BASE_PATH) only `location <basePath>/` goes to the http
+ * role, path unchanged, as in the README's "Serving under a path"; the rest of the site is nginx's own (404).
  */
-export async function startNginx(opts: { port: number; httpPort: number; wsPort: number }): Promise<NginxHandle> {
+export async function startNginx(opts: {
+  port: number;
+  httpPort: number;
+  wsPort: number;
+  basePath?: string;
+}): Promise<NginxHandle> {
   const dir = mkdtempSync(path.join(tmpdir(), 'scanlogin-nginx-'));
   for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(path.join(dir, d));
   const conf = `
@@ -49,7 +55,7 @@ http {
       proxy_set_header Host $host:$server_port;
       proxy_read_timeout 3600s;
     }
-    location / {
+    location ${opts.basePath ?? ''}/ {
       proxy_pass http://127.0.0.1:${opts.httpPort};
       proxy_http_version 1.1;
       proxy_read_timeout 60s;

@@ -52,8 +52,9 @@ export async function authRequest(rp: RelyingParty, extra: Record<string, string
   return { url, state, nonce, verifier };
 }
 
-/** Follows redirects by hand (the browser's cookie jar) until one leaves `origin`; returns that URL. */
-export async function follow(browser: Phone, start: string, origin: string): Promise<{ url: URL; last: Response }> {
+/** Follows redirects by hand (the browser's cookie jar) until one leaves `base`'s origin; returns that URL. */
+export async function follow(browser: Phone, start: string, base: string): Promise<{ url: URL; last: Response }> {
+  const origin = new URL(base).origin;
   let url = new URL(start);
   for (let i = 0; i < 10; i++) {
     const res = await browser.get(url.toString());
@@ -122,7 +123,8 @@ export async function signIn(
   const req = await authRequest(rp, opts.extra);
   const first = await follow(browser, req.url.toString(), httpUrl);
   // Already signed in (an OP session): the provider answers with the code straight away.
-  if (!first.url.pathname.startsWith('/interaction/')) return { req, callback: first.url, browser };
+  if (!first.url.pathname.startsWith(`${new URL(httpUrl).pathname.replace(/\/$/, '')}/interaction/`))
+    return { req, callback: first.url, browser };
   const callback = await qrInteraction(browser, httpUrl, first.url, 'confirm', {
     ...(opts.onConfirmPage && { onConfirmPage: opts.onConfirmPage }),
   });

@@ -77,10 +77,10 @@ export class Phone {
     which: 'confirm' | 'cancel',
     base: string,
   ): Promise<{ status: number; html: string }> {
-    const action = new RegExp(`action="(/l/[^"]+/${which})"`).exec(confirmHtml)?.[1];
+    const action = new RegExp(`action="((?:/[^"/]+)*?/l/[^"/]+/${which})"`).exec(confirmHtml)?.[1];
     const csrf = /name="csrf" value="([^"]+)"/.exec(confirmHtml)?.[1];
     if (!action || !csrf) throw new Error('no confirm form on the page');
-    const res = await this.postForm(base + action, { csrf });
+    const res = await this.postForm(new URL(action, base).toString(), { csrf });
     return { status: res.status, html: await res.text() };
   }
 

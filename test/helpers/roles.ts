@@ -61,7 +61,7 @@ export async function startRoles(env: Record<string, string>): Promise<Roles> {
   const http = await runHttp(config, logger);
   return {
     config,
-    httpUrl: config.publicUrl,
+    httpUrl: config.appUrl,
     wsUrl: config.wsPublicUrl,
     wsHealthUrl: `http://127.0.0.1:${wsPort}/healthz`,
     simUrl,

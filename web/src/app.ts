@@ -1,13 +1,16 @@
 /** Page bootstrap: pick the language, wire the widget to the DOM view, the browser's fetch and WebSocket. */
 import { createApi } from './api.js';
+import { appRoot, appUrl } from './base.js';
 import { detectLang, I18n } from './i18n.js';
 import { pageInteraction, requestedLang } from './interaction.js';
 import { WidgetView } from './view.js';
 import { LoginWidget } from './widget.js';
 
+// The API's paths (`/api/…`) are the app's; they live under BASE_PATH.
+const root = appRoot(document);
 const view = new WidgetView(new I18n(requestedLang(location.search) ?? detectLang()));
 const widget = new LoginWidget({
-  api: createApi((path, init) => fetch(path, init)),
+  api: createApi((path, init) => fetch(appUrl(root, path), init)),
   view,
   openSocket: (url) => new WebSocket(url),
   interaction: pageInteraction(window),

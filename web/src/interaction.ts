@@ -6,9 +6,11 @@
  * - `/authorize?…&display=iframe`: the embedded QR inside a site's page (scanlogin.js). A cross-site frame
  *   keeps no cookies and may not navigate the top window, so a redeemed login is traded for a one-time
  *   handoff code, posted to scanlogin.js, which sends the top window to `/authorize` with it.
- * The widget works as on `/`; only its endings differ (see `Interaction` in widget.ts).
+ * The widget works as on `/`; only its endings differ (see `Interaction` in widget.ts). Every path here is
+ * relative to the app's root (BASE_PATH, see base.ts).
  */
 import type { CreatedLogin } from './api.js';
+import { appPath, appRoot, appUrl } from './base.js';
 import type { Interaction } from './widget.js';
 
 const UID_RE = /^\/interaction\/([A-Za-z0-9_-]{1,64})\/?$/;
@@ -21,12 +23,12 @@ export function requestedLang(search: string): 'zh' | 'en' | undefined {
 
 /** The interaction this browser page serves, or undefined on the plain login page. */
 export function pageInteraction(win: Window): Interaction | undefined {
-  const uid = UID_RE.exec(win.location.pathname)?.[1];
+  const root = appRoot(win.document);
+  const here = appPath(root, win.location.pathname) ?? '';
+  const uid = UID_RE.exec(here)?.[1];
   const query = new URLSearchParams(win.location.search);
   const embedClient =
-    win.location.pathname === '/authorize' && query.get('display') === 'iframe'
-      ? (query.get('client_id') ?? undefined)
-      : undefined;
+    here === '/authorize' && query.get('display') === 'iframe' ? (query.get('client_id') ?? undefined) : undefined;
   if (uid) {
     return {
       loginFields: { interaction: uid },
@@ -34,13 +36,13 @@ export function pageInteraction(win: Window): Interaction | undefined {
         // A top-level form POST: the provider answers with the redirect back to the site.
         const form = win.document.createElement('form');
         form.method = 'POST';
-        form.action = `/interaction/${uid}/finish`;
+        form.action = appUrl(root, `/interaction/${uid}/finish`);
         win.document.body.append(form);
         form.submit();
         return true;
       },
       abort() {
-        win.location.assign(`/interaction/${uid}/abort`);
+        win.location.assign(appUrl(root, `/interaction/${uid}/abort`));
         return true;
       },
     };
@@ -49,7 +51,7 @@ export function pageInteraction(win: Window): Interaction | undefined {
     return {
       loginFields: { interaction: `embed:${embedClient}` },
       finish(login) {
-        void handOff(win, login);
+        void handOff(win, appUrl(root, '/api/embed/handoff'), login);
         return true;
       },
       // The frame cannot send the site anywhere; it shows "cancelled" and the site's page stays as it was.
@@ -59,8 +61,8 @@ export function pageInteraction(win: Window): Interaction | undefined {
   return undefined;
 }
 
-async function handOff(win: Window, login: CreatedLogin): Promise<void> {
-  const res = await win.fetch('/api/embed/handoff', {
+async function handOff(win: Window, url: string, login: CreatedLogin): Promise<void> {
+  const res = await win.fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${login.watchToken}` },
     body: JSON.stringify({ id: login.id }),

@@ -2,7 +2,7 @@
  * scanlogin.js — the embeddable WeChat QR for a site's own login page (like WeChat's WxLogin):
  *
  *   <div id="login"></div>
- *   <script src="https://login.example.com/scanlogin.js"></script>
+ *   <script src="https://login.example.com/scanlogin.js"></script>   (or https://example.com/login/scanlogin.js)
  *   <script>ScanLogin.mount('login', { clientId, redirectUri, state, nonce, codeChallenge, lang: 'zh' });</script>
  *
  * It draws an iframe of `/authorize?…&display=iframe` (allowed only from the client's `embed_origins`). When
@@ -24,10 +24,12 @@
   }
 
   const script = document.currentScript as HTMLScriptElement | null;
-  const base = script ? new URL(script.src).origin : location.origin;
+  // The provider lives where this script was loaded from, BASE_PATH included (`…/login/scanlogin.js`).
+  const root = script ? new URL('.', script.src) : new URL('/', location.href);
+  const origin = root.origin;
 
   function authorizeUrl(o: MountOptions, extra: Record<string, string>): string {
-    const u = new URL('/authorize', base);
+    const u = new URL('authorize', root);
     const params: Record<string, string> = {
       client_id: o.clientId,
       redirect_uri: o.redirectUri,
@@ -54,7 +56,7 @@
     frame.height = '480';
     frame.style.border = '0';
     addEventListener('message', (ev: MessageEvent) => {
-      if (ev.origin !== base || ev.source !== frame.contentWindow) return;
+      if (ev.origin !== origin || ev.source !== frame.contentWindow) return;
       const data = ev.data as { type?: unknown; code?: unknown } | null;
       if (data?.type !== 'scanlogin:handoff' || typeof data.code !== 'string' || !/^[0-9A-Za-z]{32}$/.test(data.code))
         return;

@@ -28,6 +28,8 @@ export function apiRouter(deps: HttpDeps): Router {
     path: '/',
     overwrite: true,
   } as const;
+  // Paths handed to the page (QR images) are absolute on this origin, so they carry BASE_PATH.
+  const base = config.basePath;
   // Each waiting long-poll holds a socket and a subscription for up to MAX_WAIT_S: bound them per client.
   const longPolls = new ConnectionLimit(config.connections.maxLongPollsPerIp, 'long-polls from this address');
 
@@ -60,7 +62,7 @@ export function apiRouter(deps: HttpDeps): Router {
       status: record.status,
       expiresAt: record.expiresAt,
       scanUrl: record.scanUrl,
-      qr: { svg: `/api/logins/${record.id}/qr.svg`, png: `/api/logins/${record.id}/qr.png` },
+      qr: { svg: `${base}/api/logins/${record.id}/qr.svg`, png: `${base}/api/logins/${record.id}/qr.png` },
       ws: config.wsPublicUrl,
       devMode: config.devMode,
       ...(config.devMode && mode.devPhoneUrl && { simulateUrl: mode.devPhoneUrl(record, config.wechat.openBase) }),
@@ -72,7 +74,7 @@ export function apiRouter(deps: HttpDeps): Router {
     const rec = await requireLogin(ctx.params.id);
     if (modes.find(rec.mode)?.qrImage) {
       // WeChat drew this code (a mini-program code has no URL to redraw as SVG): send the image itself.
-      ctx.redirect(`/api/logins/${rec.id}/qr.png`);
+      ctx.redirect(`${base}/api/logins/${rec.id}/qr.png`);
       return;
     }
     ctx.type = 'image/svg+xml';

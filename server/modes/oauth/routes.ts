@@ -54,7 +54,7 @@ export function phoneRouter(deps: HttpDeps): Router {
       buildAuthorizeUrl({
         openBase: config.wechat.openBase,
         appid: config.wechat.appid,
-        redirectUri: `${config.publicUrl}/wechat/oauth/callback`,
+        redirectUri: `${config.appUrl}/wechat/oauth/callback`,
         scope: config.wechat.scope,
         state: signState(config.sessionSecret, rec.id),
       }),
@@ -161,6 +161,7 @@ export function phoneRouter(deps: HttpDeps): Router {
   function showConfirm(ctx: Context, rec: LoginRecord, phoneToken: string): void {
     ctx.body = confirmPage({
       loginId: rec.id,
+      basePath: config.basePath,
       csrf: csrfToken(config.sessionSecret, rec.id, phoneToken),
       device: describeUserAgent(rec.ua),
       ip: rec.ip ?? 'unknown',
