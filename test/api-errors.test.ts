@@ -111,6 +111,21 @@ describe('HTTP API failures: documented code, nothing else touched', () => {
     expect((await call(`/api/logins/${login.id}`, { headers: bearer(login.watchToken) })).body.ticket).toBeUndefined();
   });
 
+  it('cancel ("Not you?"): missing token, wrong token, unknown id, after the end; the right token cancels', async () => {
+    const login = await createLogin(stack.httpUrl);
+    const path = `/api/logins/${login.id}/cancel`;
+    expect((await call(path, { method: 'POST' })).body.error).toBe('unauthorized');
+    expect((await call(path, { method: 'POST', headers: bearer('x'.repeat(32)) })).body.error).toBe('forbidden');
+    const unknown = await call(`/api/logins/${'U'.repeat(24)}/cancel`, { method: 'POST', headers: bearer('x') });
+    expect(unknown).toMatchObject({ status: 404, body: { error: 'unknown_login' } });
+    expect(await call(path, { method: 'POST', headers: bearer(login.watchToken) })).toEqual({
+      status: 200,
+      body: { status: 'cancelled' },
+    });
+    const again = await call(path, { method: 'POST', headers: bearer(login.watchToken) });
+    expect(again).toMatchObject({ status: 409, body: { error: 'invalid_transition' } });
+  });
+
   it('session endpoints: no cookie, forged cookie → 401', async () => {
     expect(await call('/api/me')).toMatchObject({ status: 401, body: { error: 'unauthorized' } });
     expect((await call('/api/me', { headers: { cookie: `sl_session=${'a'.repeat(32)}` } })).status).toBe(401);

@@ -371,6 +371,21 @@ describe('login page against the dev stack', () => {
     await waitState(page, 'cancelled');
   });
 
+  it('"Not you? Cancel" on the page once the scanner is shown → cancelled; the phone can no longer confirm', async () => {
+    const page = await freshPage();
+    await page.goto(stack.base);
+    await waitState(page, 'pending');
+    const phone = await openPhone(context, page);
+    await phone.click('#sim-allow');
+    await phone.waitForSelector('#confirm', { timeout: 15_000 });
+    await page.waitForSelector('#not-you:visible');
+    await page.click('#not-you');
+    await waitState(page, 'cancelled');
+    expect(await page.isVisible('#not-you')).toBe(false);
+    await phone.click('#confirm');
+    expect(await phone.textContent('body')).toContain('invalid_transition');
+  });
+
   it('falls back to long-polling when the WebSocket keeps failing, and still logs in', async () => {
     const page = await freshPage();
     // Every WebSocket the page opens is refused, as behind a proxy that does not pass them.

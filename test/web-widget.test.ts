@@ -189,6 +189,22 @@ describe('cancel, expiry and renewal', () => {
     expect(backend.creates).toBe(2);
   });
 
+  it('"Not you? Cancel" is offered once the scanner is known; a click cancels this login on the server', async () => {
+    await loaded();
+    const login = backend.last;
+    backend.scan(login);
+    await settle();
+    expect(view.screen).toMatchObject({ state: 'scanned', notYou: false }); // nobody to disown yet
+    backend.scan(login, { nickname: 'Stranger' });
+    await settle();
+    expect(view.screen).toMatchObject({ state: 'scanned', notYou: true, person: { nickname: 'Stranger' } });
+    await widget.notYou();
+    await settle();
+    expect(backend.requests.filter((r) => r.path.endsWith('/cancel'))).toHaveLength(1);
+    expect(login.status).toBe('cancelled');
+    expect(view.screen).toMatchObject({ state: 'cancelled', notYou: false, refresh: true });
+  });
+
   it('renews at most once automatically, then waits for the user (never a QR loop)', async () => {
     backend.ttlMs = 3_000;
     await loaded();

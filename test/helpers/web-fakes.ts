@@ -246,15 +246,24 @@ export class FakeBackend {
       };
       return json(201, created, date);
     }
-    const m = /^\/api\/logins\/([^/]+)(\/redeem)?$/.exec(url.pathname);
+    const m = /^\/api\/logins\/([^/]+)(\/redeem|\/cancel)?$/.exec(url.pathname);
     const login = m && this.logins.find((l) => l.id === m[1]);
     if (!m || !login) return json(404, { error: m ? 'unknown_login' : 'not_found' });
     if (init.headers.Authorization !== `Bearer ${login.watchToken}`) return json(403, { error: 'forbidden' });
-    if (m[2]) return this.redeem(login, body);
+    if (m[2] === '/redeem') return this.redeem(login, body);
+    if (m[2] === '/cancel') return this.cancel(login);
     const wait = Number(url.searchParams.get('wait') ?? 0);
     const rev = Number(url.searchParams.get('rev') ?? login.rev);
     if (wait > 0 && login.rev <= rev) await this.changeOf(login, rev, wait * 1000, init);
     return json(200, this.snapshot(login));
+  }
+
+  private cancel(login: FakeLogin): HttpResponse {
+    if (login.status !== 'pending' && login.status !== 'scanned') {
+      return json(409, { error: 'invalid_transition', details: { status: login.status } });
+    }
+    this.set(login, 'cancelled');
+    return json(200, { status: 'cancelled' });
   }
 
   private redeem(login: FakeLogin, body: unknown): HttpResponse {

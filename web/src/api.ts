@@ -161,6 +161,8 @@ export interface Api {
   getLogin(id: string, watchToken: string, opts?: LoginPoll): Promise<LoginSnapshot>;
   /** POST /api/logins/:id/redeem → the user; sets the session cookie. A ticket works once (then 409). */
   redeem(id: string, watchToken: string, ticket: string): Promise<SignedIn>;
+  /** POST /api/logins/:id/cancel → ends this browser's login (the page's "Not you? Cancel"). */
+  cancel(id: string, watchToken: string): Promise<void>;
   /** POST /api/logout → clears the session cookie. */
   logout(): Promise<void>;
 }
@@ -207,6 +209,10 @@ export function createApi(fetchFn: Fetch): Api {
       const path = `/api/logins/${encodeURIComponent(id)}/redeem`;
       const { data } = await request<SignedIn>(fetchFn, 'POST', path, { body: { ticket }, token: watchToken });
       return { user: data.user };
+    },
+
+    async cancel(id, watchToken) {
+      await request<unknown>(fetchFn, 'POST', `/api/logins/${encodeURIComponent(id)}/cancel`, { token: watchToken });
     },
 
     async logout() {

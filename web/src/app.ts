@@ -17,6 +17,7 @@ const widget = new LoginWidget({
 });
 view.bind({
   refresh: () => void widget.refresh(),
+  notYou: () => void widget.notYou(),
   logout: () => void widget.logout(),
   switchMode: (mode) => void widget.switchMode(mode),
 });

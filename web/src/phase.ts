@@ -81,6 +81,8 @@ export interface Screen {
   refresh: boolean;
   /** #logout. */
   logout: boolean;
+  /** #not-you: the person shown as having scanned is not the one here; cancels this login. */
+  notYou: boolean;
 }
 
 export interface ScreenContext {
@@ -98,6 +100,7 @@ export function screenOf(p: Phase, ctx: ScreenContext): Screen {
     polling: false,
     refresh: p.kind === 'cancelled' || p.kind === 'expired' || p.kind === 'error',
     logout: p.kind === 'confirmed',
+    notYou: p.kind === 'scanned' && p.user !== undefined,
   };
   const qrSrc = qrOf(p);
   if (qrSrc !== undefined) screen.qrSrc = qrSrc;

@@ -12,6 +12,7 @@ import type { View } from './widget.js';
 export interface ViewActions {
   refresh(): void;
   logout(): void;
+  notYou(): void;
   switchMode(mode: LoginMode): void;
 }
 
@@ -31,6 +32,7 @@ export class WidgetView implements View {
   readonly root = byId<HTMLElement>('login-widget');
   readonly refreshButton = byId<HTMLButtonElement>('refresh');
   readonly logoutButton = byId<HTMLButtonElement>('logout');
+  readonly notYouButton = byId<HTMLButtonElement>('not-you');
   readonly langToggle = byId<HTMLButtonElement>('lang-toggle');
   /** The mode switch: one button per login mode, `#mode-<name>`. */
   readonly modeButtons: ReadonlyMap<LoginMode, HTMLButtonElement> = new Map(
@@ -75,6 +77,7 @@ export class WidgetView implements View {
   bind(actions: ViewActions): void {
     this.refreshButton.addEventListener('click', () => actions.refresh());
     this.logoutButton.addEventListener('click', () => actions.logout());
+    this.notYouButton.addEventListener('click', () => actions.notYou());
     for (const [mode, button] of this.modeButtons) button.addEventListener('click', () => actions.switchMode(mode));
   }
 
@@ -119,6 +122,8 @@ export class WidgetView implements View {
     this.refreshButton.textContent = t('refresh');
     this.logoutButton.hidden = !vm.logout;
     this.logoutButton.textContent = t('logout');
+    this.notYouButton.hidden = !vm.notYou;
+    this.notYouButton.textContent = t('notYou');
 
     el.simulate.hidden = !vm.simulateUrl;
     if (vm.simulateUrl) el.simulate.href = vm.simulateUrl;

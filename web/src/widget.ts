@@ -106,6 +106,17 @@ export class LoginWidget {
     await this.newLogin();
   }
 
+  /**
+   * A click on #not-you: the person shown as having scanned is not the one here (a bystander who opened the QR
+   * first, or a relayed QR). The login is cancelled on the server; the watch then shows `cancelled` (or, for a
+   * site's interaction, `access_denied` there). A failure leaves the phase as it is: the phone can still cancel.
+   */
+  async notYou(): Promise<void> {
+    const p = this.phase;
+    if (p.kind !== 'scanned') return;
+    await this.deps.api.cancel(p.login.id, p.login.watchToken).catch(() => undefined);
+  }
+
   /** A click on #logout: end the session, then offer a new QR code. */
   async logout(): Promise<void> {
     const gen = this.beginAttempt();

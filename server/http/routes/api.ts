@@ -116,6 +116,17 @@ export function apiRouter(deps: HttpDeps): Router {
     }
   });
 
+  // The page's "Not you? Cancel": the browser that asked for the login ends it (its watch token proves that), e.g.
+  // when the person shown as having scanned is not the one at the keyboard.
+  router.post('/logins/:id/cancel', async (ctx) => {
+    const watchToken = bearer(ctx);
+    if (!watchToken) throw new AppError('unauthorized', 'missing "Authorization: Bearer <watchToken>"');
+    const rec = await store.authorize(ctx.params.id ?? '', watchToken);
+    const done = await store.transition(rec.id, 'cancel');
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { status: done.status };
+  });
+
   router.post('/logins/:id/redeem', async (ctx) => {
     const id = ctx.params.id ?? '';
     const watchToken = bearer(ctx);
