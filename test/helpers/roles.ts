@@ -2,7 +2,7 @@ import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DEV_DEFAULTS, loadConfig, type Config } from '../../server/config.js';
-import { silentLogger } from '../../server/log.js';
+import { type Logger, silentLogger } from '../../server/log.js';
 import { runHttp } from '../../server/roles/http.js';
 import { runWs } from '../../server/roles/ws.js';
 import { runSim } from '../../server/roles/sim.js';
@@ -35,7 +35,7 @@ export interface Roles {
 }
 
 /** http + ws + sim as three independent roles (each with its own config watcher and Redis link). */
-export async function startRoles(env: Record<string, string>): Promise<Roles> {
+export async function startRoles(env: Record<string, string>, opts: { logger?: Logger } = {}): Promise<Roles> {
   const [httpPort, wsPort, simPort] = [await freePort(), await freePort(), await freePort()];
   const simUrl = `http://127.0.0.1:${simPort}`;
   const config = loadConfig({
@@ -55,7 +55,7 @@ export async function startRoles(env: Record<string, string>): Promise<Roles> {
     LOGIN_RATE_LIMIT: '0',
     ...env,
   });
-  const logger = silentLogger();
+  const logger = opts.logger ?? silentLogger();
   const sim = await runSim(config, logger);
   const ws = await runWs(config, logger);
   const http = await runHttp(config, logger);

@@ -1,3 +1,4 @@
+import type { Logger } from '../../server/log.js';
 import type { Config } from '../../server/config.js';
 import { startRedisServer, type RedisServerHandle } from '../../server/dev/redis-server.js';
 import { startRoles } from './roles.js';
@@ -15,9 +16,9 @@ export interface TestStack {
  * The three roles (real HTTP, WS and simulator servers on free ports) against a private redis-server.
  * `env` overrides any configuration key.
  */
-export async function startStack(env: Record<string, string> = {}): Promise<TestStack> {
+export async function startStack(env: Record<string, string> = {}, opts: { logger?: Logger } = {}): Promise<TestStack> {
   const redis = await startRedisServer();
-  const roles = await startRoles({ REDIS_URL: redis.url, ...env });
+  const roles = await startRoles({ REDIS_URL: redis.url, ...env }, opts);
   return {
     config: roles.config,
     redis,
