@@ -199,7 +199,7 @@ async function deliver(url: string, body: string, timeoutMs: number): Promise<At
       body,
       signal: AbortSignal.timeout(timeoutMs),
     });
-    // WeChat caps a passive reply's text at 2,048 bytes; an encrypted one is about 4/3 of that plus its envelope.
+    // Kept whole enough to read a passive reply (an encrypted one is base64, 4/3 of the message plus an envelope).
     return { status: res.status, body: (await res.text()).slice(0, 8192), ms: ms() };
   } catch (err) {
     const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
