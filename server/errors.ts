@@ -23,6 +23,8 @@ export const ERRORS = {
   invalid_state: { http: 400, ws: 4400, expose: true },
   phone_mismatch: { http: 403, ws: 4403, expose: true },
   snapshot_user: { http: 403, ws: 4403, expose: true },
+  invalid_link: { http: 403, ws: 4403, expose: true },
+  link_used: { http: 409, ws: 4409, expose: true },
   invalid_signature: { http: 403, ws: 4403, expose: true },
   invalid_code: { http: 400, ws: 4400, expose: true },
   code_used: { http: 409, ws: 4409, expose: true },

@@ -257,7 +257,8 @@ describe('login page against the dev stack', () => {
     await waitState(page, 'pending');
     expect(await page.getAttribute('#mode-miniprogram', 'aria-pressed')).toBe('true');
 
-    // Official Account: the phone scans what the QR encodes; WeChat pushes the scan event to /wechat/events.
+    // Official Account: the phone scans what the QR encodes; WeChat pushes the scan event to /wechat/events, whose
+    // reply links to the confirm page; its Confirm logs in.
     const oa = await switchTo('mp-qrcode');
     expect(oa.scanUrl).toMatch(/^http:\/\/weixin\.qq\.com\/q\//);
     await page.screenshot({ path: '/tmp/scanlogin-page-mp-qrcode.png' });
@@ -266,8 +267,13 @@ describe('login page against the dev stack', () => {
     ).json()) as {
       delivered: boolean;
       openid: string;
+      reply: { link: string };
     };
     expect(push.delivered).toBe(true);
+    await waitState(page, 'scanned');
+    const confirmHtml = await (await page.request.get(push.reply.link)).text();
+    const t = /name="t" value="([^"]+)"/.exec(confirmHtml)![1]!;
+    await page.request.post(`${stack.base}/l/${oa.id}/mp/confirm`, { form: { t } });
     await waitState(page, 'confirmed');
     expect(await page.textContent('#user-openid')).toBe(push.openid);
     // One login per click: initial, mini program, after logout, Official Account.
@@ -299,6 +305,15 @@ describe('login page against the dev stack', () => {
         await radio.check();
         return radio.inputValue();
       };
+      /** The scan alone logs nobody in: the account's reply links to the confirm page naming this browser. */
+      const confirmFromReply = async (phone: Page) => {
+        await waitState(page, 'scanned');
+        await phone.click('#sim-mp-link');
+        await phone.waitForSelector('#confirm', { timeout: 15_000 });
+        expect(await phone.textContent('main')).toContain('Chrome on');
+        await phone.click('#confirm');
+        await phone.waitForSelector('main[data-page="confirmed"]', { timeout: 15_000 });
+      };
       const loggedInAs = async (openid: string) => {
         await waitState(page, 'confirmed');
         expect(await page.textContent('#user-openid')).toBe(openid);
@@ -311,6 +326,7 @@ describe('login page against the dev stack', () => {
       let openid = await pickSecondUser(phone, '#sim-mini-form');
       await phone.click('#sim-mini-login');
       await phone.waitForSelector('#sim-mini-confirm', { timeout: 15_000 });
+      expect(await phone.textContent('#sim-mini-requester')).toContain('Chrome on');
       await waitState(page, 'scanned');
       await phone.screenshot({ path: '/tmp/scanlogin-phone-miniprogram.png' });
       await phone.click('#sim-mini-confirm');
@@ -324,6 +340,7 @@ describe('login page against the dev stack', () => {
       await phone.screenshot({ path: '/tmp/scanlogin-phone-mp-qrcode.png' });
       await phone.click('#sim-mp-follow');
       await phone.waitForSelector('#sim-result[data-code="subscribe"]', { timeout: 15_000 });
+      await confirmFromReply(phone);
       await loggedInAs(openid);
       await phone.close();
       // … and a follower ("Scan (already following)" → SCAN), on the new login after logout.
@@ -332,6 +349,7 @@ describe('login page against the dev stack', () => {
       openid = await phone.locator('#sim-mp-form input[name="openid"]:checked').inputValue();
       await phone.click('#sim-mp-scan');
       await phone.waitForSelector('#sim-result[data-code="SCAN"]', { timeout: 15_000 });
+      await confirmFromReply(phone);
       await loggedInAs(openid);
       await phone.close();
 

@@ -1,7 +1,8 @@
 /**
  * The two WeChat-drawn login modes end to end — http + ws + simulator + redis, real servers, no mocks:
- * Official Account parametric QR (`mp-qrcode`, confirmed by WeChat's pushed scan event) and mini-program code
- * (`miniprogram`, confirmed through `/api/mp/*`), each to a redeemed session.
+ * Official Account parametric QR (`mp-qrcode`: WeChat's pushed scan event marks it scanned and is answered with a
+ * link to the confirm page, whose Confirm confirms it) and mini-program code (`miniprogram`, confirmed through
+ * `/api/mp/*`), each to a redeemed session.
  */
 import { randomInt } from 'node:crypto';
 import http from 'node:http';
@@ -10,7 +11,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_APPID, DEV_MP_APPID, DEV_MP_SECRET, DEV_SECRET } from '../server/config.js';
 import { eventSignature } from '../server/wechat/push/crypto.js';
-import { buildWechatXml } from '../server/wechat/push/xml.js';
+import { buildWechatXml, parseWechatXml } from '../server/wechat/push/xml.js';
 import { freePort } from '../server/util/free-port.js';
 import { createLogin, startStack, type CreatedLogin, type TestStack } from './helpers/stack.js';
 import { rawClient } from './helpers/redis.js';
@@ -73,6 +74,25 @@ async function view(s: TestStack, login: CreatedLogin) {
 
 const nowS = () => Math.floor(Date.now() / 1000);
 
+/** The confirm link in a plaintext passive reply (the answer to a scan event). */
+function replyLink(answer: string): string | undefined {
+  const content = parseWechatXml(answer)?.Content ?? '';
+  return /<a href="([^"]+)">/.exec(content)?.[1];
+}
+
+/** The phone taps the reply's link and then Confirm on the page it opens; returns the outcome page's state. */
+async function confirmByLink(link: string): Promise<string | undefined> {
+  const page = await (await fetch(link)).text();
+  const t = /name="t" value="([^"]+)"/.exec(page)?.[1] ?? '';
+  const action = /action="([^"]+\/confirm)"/.exec(page)?.[1] ?? '';
+  const res = await fetch(new URL(action, link), {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ t }),
+  });
+  return /data-page="([^"]+)"/.exec(await res.text())?.[1];
+}
+
 /**
  * A signed plaintext event POST exactly as WeChat sends it: `timestamp` now and a fresh `nonce` unless given.
  * The returned function sends the very same request each time it is called (a retry).
@@ -124,7 +144,7 @@ async function scanFields(s: TestStack, id: string, openid: string, extra: Recor
 }
 
 describe('mode "mp-qrcode": Official Account parametric QR', () => {
-  it('QR from qrcode/create → subscribe event → confirmed over WS → redeemed session', async () => {
+  it('QR from qrcode/create → subscribe event → scanned; the reply links to the confirm page → confirmed over WS → redeemed session', async () => {
     const before = await stats();
     const login = await createLogin(stack.httpUrl, { mode: 'mp-qrcode' });
     expect(login.scanUrl).toMatch(/^http:\/\/weixin\.qq\.com\/q\/[\w-]+$/);
@@ -139,6 +159,11 @@ describe('mode "mp-qrcode": Official Account parametric QR', () => {
     const push = await json(`${stack.simUrl}/sim/mp/scan`, { body: { url: login.scanUrl } });
     expect(push.body).toMatchObject({ delivered: true, userSees: 'ok', event: 'subscribe' });
     expect((push.body.attempts as unknown[]).length).toBe(1);
+    await watcher.next((m) => m.status === 'scanned');
+    expect((await view(stack, login)).status).toBe('scanned');
+    const reply = push.body.reply as { msgType: string; link: string };
+    expect(reply).toMatchObject({ msgType: 'text', encrypted: false });
+    expect(await confirmByLink(reply.link)).toBe('confirmed');
     const confirmed = await watcher.next((m) => m.status === 'confirmed');
     expect(confirmed.ticket).toMatch(/^[0-9A-Za-z]{32}$/);
     const user = await redeemToSession(stack, login, confirmed.ticket as string);
@@ -149,6 +174,8 @@ describe('mode "mp-qrcode": Official Account parametric QR', () => {
     const login = await createLogin(stack.httpUrl, { mode: 'mp-qrcode' });
     const push = await json(`${stack.simUrl}/sim/mp/scan`, { body: { url: login.scanUrl, subscribed: true } });
     expect(push.body).toMatchObject({ delivered: true, event: 'SCAN' });
+    expect((await view(stack, login)).status).toBe('scanned');
+    expect(await confirmByLink((push.body.reply as { link: string }).link)).toBe('confirmed');
     expect((await view(stack, login)).status).toBe('confirmed');
   });
 
@@ -156,10 +183,10 @@ describe('mode "mp-qrcode": Official Account parametric QR', () => {
     const login = await createLogin(stack.httpUrl, { mode: 'mp-qrcode' });
     const push = await json(`${stack.simUrl}/sim/mp/scan`, { body: { scene: `slogin${login.id}` } });
     expect(push.body).toMatchObject({ delivered: true });
-    expect((await view(stack, login)).status).toBe('confirmed');
+    expect((await view(stack, login)).status).toBe('scanned');
   });
 
-  it("WeChat's retries are deduplicated: 3 deliveries, one transition, every one answered success", async () => {
+  it("WeChat's retries are deduplicated: 3 deliveries, one transition, every one answered with the same link", async () => {
     // A slow network between WeChat and us: the first two answers to pushes arrive after WeChat's timeout. The
     // slow link is the app's public origin itself, since the simulator pushes only to the registered app.
     const httpPort = await freePort();
@@ -195,11 +222,12 @@ describe('mode "mp-qrcode": Official Account parametric QR', () => {
       const attempts = push.body.attempts as { status?: number; body?: string; error?: string }[];
       expect(attempts).toHaveLength(3);
       expect(attempts[0]!.error).toMatch(/no answer within 300 ms/);
-      expect(attempts[2]).toMatchObject({ status: 200, body: 'success' });
+      expect(attempts[2]).toMatchObject({ status: 200 });
+      expect(replyLink(attempts[2]!.body!)).toBe((push.body.reply as { link: string }).link);
       expect(push.body.delivered).toBe(true);
       expect(seen).toBe(3);
       const v = await view(slow, login);
-      expect(v).toMatchObject({ status: 'confirmed', rev: 2 }); // created (1) + one transition
+      expect(v).toMatchObject({ status: 'scanned', rev: 2 }); // created (1) + one transition
     } finally {
       await slow.stop();
       proxy.close();
@@ -219,8 +247,10 @@ describe('mode "mp-qrcode": Official Account parametric QR', () => {
     });
     const answers = await Promise.all([send(), send(), send()]);
     expect(answers.map((r) => r.status)).toEqual([200, 200, 200]);
-    expect(await Promise.all(answers.map((r) => r.text()))).toEqual(['success', 'success', 'success']);
-    expect(await view(stack, other)).toMatchObject({ status: 'confirmed', rev: 2 });
+    const links = (await Promise.all(answers.map((r) => r.text()))).map(replyLink);
+    expect(links[0]).toMatch(/\/mp\?t=/);
+    expect(links).toEqual([links[0], links[0], links[0]]);
+    expect(await view(stack, other)).toMatchObject({ status: 'scanned', rev: 2 });
   });
 
   it('GET handshake echoes echostr verbatim; a bad signature is 403 invalid_signature', async () => {
@@ -271,7 +301,7 @@ describe('mode "mp-qrcode": Official Account parametric QR', () => {
     );
   });
 
-  it('a login past its deadline is not confirmed by a late scan event', async () => {
+  it('a login past its deadline is not scanned by a late scan event', async () => {
     const short = await startStack({ WECHAT_TOKEN: TOKEN, LOGIN_TTL: '1' });
     try {
       const login = await createLogin(short.httpUrl, { mode: 'mp-qrcode' });
@@ -301,7 +331,7 @@ describe('mode "mp-qrcode": forged and replayed pushes', () => {
     (await res.text()).includes('invalid_signature') ? 'invalid_signature' : 'other',
   ];
 
-  it('a replayed triple from an access log, no Ticket, a chosen FromUserName → 403, nothing confirmed', async () => {
+  it('a replayed triple from an access log, no Ticket, a chosen FromUserName → 403, nothing scanned', async () => {
     const login = await createLogin(own.httpUrl, { mode: 'mp-qrcode' });
     const forged = {
       ToUserName: 'gh_x',
@@ -330,7 +360,7 @@ describe('mode "mp-qrcode": forged and replayed pushes', () => {
     expect((await view(own, login)).status).toBe('pending');
   });
 
-  it('a (timestamp, nonce) signs one message: reused with another body → 403; the same message again (a retry) → success', async () => {
+  it('a (timestamp, nonce) signs one message: reused with another body → 403; the same message again (a retry) → the same reply', async () => {
     const login = await createLogin(own.httpUrl, { mode: 'mp-qrcode' });
     const fields = await scanFields(own, login.id, 'oFirstScanner');
     const timestamp = nowS();
@@ -354,11 +384,15 @@ describe('mode "mp-qrcode": forged and replayed pushes', () => {
     expect((await view(own, login)).status).toBe('pending');
     // WeChat repeating one message with one triple is fine (whether or not it re-signs its retries).
     const send = signedEvent(own, fields);
+    const links: (string | undefined)[] = [];
     for (let i = 0; i < 2; i++) {
       const res = await send();
-      expect([res.status, await res.text()]).toEqual([200, 'success']);
+      expect(res.status).toBe(200);
+      links.push(replyLink(await res.text()));
     }
-    expect(await view(own, login)).toMatchObject({ status: 'confirmed', rev: 2 });
+    expect(links[0]).toMatch(/\/mp\?t=/);
+    expect(links[1]).toBe(links[0]);
+    expect(await view(own, login)).toMatchObject({ status: 'scanned', rev: 2 });
   });
 
   it("a scan event must carry the login's QR Ticket: missing or another → success, nothing changed", async () => {
@@ -375,10 +409,10 @@ describe('mode "mp-qrcode": forged and replayed pushes', () => {
       expect([res.status, await res.text()]).toEqual([200, 'success']);
       expect((await view(own, login)).status).toBe('pending');
     }
-    // No marker was left by the refusals: the real scan (same FromUserName + CreateTime) still confirms.
+    // No marker was left by the refusals: the real scan (same FromUserName + CreateTime) still counts.
     const ok = await signedEvent(own, fields)();
-    expect(await ok.text()).toBe('success');
-    expect((await view(own, login)).status).toBe('confirmed');
+    expect(replyLink(await ok.text())).toMatch(/\/mp\?t=/);
+    expect((await view(own, login)).status).toBe('scanned');
   });
 
   /** Transition scripts run so far (EVALSHA, and EVAL when the script was not cached). */
@@ -387,34 +421,36 @@ describe('mode "mp-qrcode": forged and replayed pushes', () => {
     return [...info.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
   }
 
-  it('a retry after the login was confirmed is answered from the dedupe marker, without running the transition', async () => {
+  it('a retry after the login was scanned is answered from the dedupe marker, without running the transition', async () => {
     const login = await createLogin(own.httpUrl, { mode: 'mp-qrcode' });
     const fields = await scanFields(own, login.id, 'oDedupe');
     const redis = rawClient(own.redis.url);
     try {
       const before = await scriptCalls(redis);
       const first = await signedEvent(own, fields)();
-      expect(await first.text()).toBe('success');
-      expect(await view(own, login)).toMatchObject({ status: 'confirmed', rev: 2 });
+      const link = replyLink(await first.text());
+      expect(link).toMatch(/\/mp\?t=/);
+      expect(await view(own, login)).toMatchObject({ status: 'scanned', rev: 2 });
       const afterFirst = await scriptCalls(redis);
       expect(afterFirst - before).toBe(1);
-      // WeChat's retry, re-signed (a fresh nonce) or not: both answered `success`, no script run.
+      // WeChat's retry, re-signed (a fresh nonce) or not: both answered with the same link, no script run.
       const marker = `${own.config.redis.keyPrefix}wx-event:oDedupe:${fields.CreateTime}:SCAN:slogin${login.id}`;
       const ttl = await redis.ttl(marker);
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(300);
       for (let i = 0; i < 2; i++) {
         const retry = await signedEvent(own, fields)();
-        expect([retry.status, await retry.text()]).toEqual([200, 'success']);
+        expect(retry.status).toBe(200);
+        expect(replyLink(await retry.text())).toBe(link);
       }
       expect(await scriptCalls(redis)).toBe(afterFirst);
-      expect(await view(own, login)).toMatchObject({ status: 'confirmed', rev: 2 });
+      expect(await view(own, login)).toMatchObject({ status: 'scanned', rev: 2 });
     } finally {
       redis.disconnect();
     }
   });
 
-  it('a delivery that failed half-way leaves no marker behind: the retry confirms the login', async () => {
+  it('a delivery that failed half-way leaves no marker behind: the retry scans the login', async () => {
     const login = await createLogin(own.httpUrl, { mode: 'mp-qrcode' });
     const send = signedEvent(own, await scanFields(own, login.id, 'oHalfway'));
     // Redis refuses the app the transition script and any cleanup (DEL), as a Redis going away mid-request would;
@@ -430,8 +466,9 @@ describe('mode "mp-qrcode": forged and replayed pushes', () => {
       await admin.call('ACL', 'SETUSER', 'default', '+@all');
       expect((await view(own, login)).status).toBe('pending');
       const retry = await send(); // byte for byte the same request
-      expect([retry.status, await retry.text()]).toEqual([200, 'success']);
-      expect(await view(own, login)).toMatchObject({ status: 'confirmed', rev: 2 });
+      expect(retry.status).toBe(200);
+      expect(replyLink(await retry.text())).toMatch(/\/mp\?t=/);
+      expect(await view(own, login)).toMatchObject({ status: 'scanned', rev: 2 });
     } finally {
       await admin.call('ACL', 'SETUSER', 'default', '+@all').catch(() => undefined);
       admin.disconnect();
@@ -446,11 +483,13 @@ describe('mode "mp-qrcode" in safe mode (AES)', () => {
   });
   afterAll(() => aes?.stop());
 
-  it('an encrypted event confirms the login', async () => {
+  it("an encrypted event scans the login; its encrypted reply's link confirms it", async () => {
     const login = await createLogin(aes.httpUrl, { mode: 'mp-qrcode' });
     const watcher = await WatchClient.watch(login.ws, login.id, login.watchToken);
     const push = await json(`${aes.simUrl}/sim/mp/scan`, { body: { url: login.scanUrl } });
-    expect(push.body).toMatchObject({ delivered: true });
+    expect(push.body).toMatchObject({ delivered: true, reply: { encrypted: true } });
+    await watcher.next((m) => m.status === 'scanned');
+    expect(await confirmByLink((push.body.reply as { link: string }).link)).toBe('confirmed');
     const confirmed = await watcher.next((m) => m.status === 'confirmed');
     expect(await redeemToSession(aes, login, confirmed.ticket as string)).toEqual({ openid: push.body.openid });
   });
@@ -540,7 +579,11 @@ describe('mode "miniprogram": mini-program code', () => {
     const { code, openid } = await wxLogin();
     const scan = await json(`${stack.httpUrl}/api/mp/scan`, { body: { scene: login.id, code } });
     expect(scan.status).toBe(200);
-    expect(scan.body).toEqual({ mpToken: expect.stringMatching(/^[0-9A-Za-z]{32}$/), expiresAt: login.expiresAt });
+    expect(scan.body).toEqual({
+      mpToken: expect.stringMatching(/^[0-9A-Za-z]{32}$/),
+      expiresAt: login.expiresAt,
+      requester: { browser: 'Chrome on Windows', ip: expect.any(String), requestedAt: expect.any(Number) },
+    });
     await watcher.next((m) => m.status === 'scanned');
 
     // Only the phone that scanned may confirm.

@@ -77,7 +77,7 @@ describe('dev mode: simulateUrl and the phone pages', () => {
     expect(mini.simulateUrl).toBe(`${stack.simUrl}/sim/phone/miniprogram?scene=${mini.id}`);
   });
 
-  it('mp-qrcode: the page follows → subscribe delivered → the login is confirmed', async () => {
+  it("mp-qrcode: the page follows → subscribe delivered → the account's reply links to the confirm page → Confirm", async () => {
     const login = (await createLogin(stack.httpUrl, { mode: 'mp-qrcode' })) as CreatedLogin & { simulateUrl: string };
     const phone = await get(login.simulateUrl);
     expect(phone.status).toBe(200);
@@ -91,8 +91,35 @@ describe('dev mode: simulateUrl and the phone pages', () => {
     });
     expect(done.status).toBe(200);
     expect(resultCode(done.html)).toBe('subscribe');
-    expect(done.html).toContain('WeChat delivered the event: success');
+    // The scan alone logs nobody in: the phone shows the account's message and its link.
+    expect((await status(stack, login)).status).toBe('scanned');
+    expect(done.html).toContain('id="sim-mp-reply"');
+    expect(done.html).toContain('Chrome on Windows');
+    const link = /id="sim-mp-link"[^>]* href="([^"]+)"/.exec(done.html)?.[1]?.replaceAll('&amp;', '&');
+    expect(link).toMatch(new RegExp(`^${stack.config.publicUrl}/l/${login.id}/mp\\?t=`));
+    const confirmPage = await get(link!);
+    expect(confirmPage.status).toBe(200);
+    expect(confirmPage.html).toContain('Chrome on Windows');
+    expect(confirmPage.html).toContain('id="confirm"');
+    const confirmed = await post(`${stack.httpUrl}/l/${login.id}/mp/confirm`, { t: field(confirmPage.html, 't') });
+    expect(confirmed.html).toContain('data-page="confirmed"');
     expect(await redeemedOpenid(stack, login)).toBe(openid);
+  });
+
+  it('mp-qrcode: scan (already following) → the link → Cancel cancels the login', async () => {
+    const login = (await createLogin(stack.httpUrl, { mode: 'mp-qrcode' })) as CreatedLogin & { simulateUrl: string };
+    const phone = await get(login.simulateUrl);
+    const done = await post(`${stack.simUrl}/sim/phone/mp-qrcode`, {
+      url: field(phone.html, 'url'),
+      openid: chosenOpenid(phone.html),
+      action: 'scan',
+    });
+    expect(resultCode(done.html)).toBe('SCAN');
+    const link = /id="sim-mp-link"[^>]* href="([^"]+)"/.exec(done.html)![1]!.replaceAll('&amp;', '&');
+    const t = field((await get(link)).html, 't');
+    const cancelled = await post(`${stack.httpUrl}/l/${login.id}/mp/cancel`, { t });
+    expect(cancelled.html).toContain('data-page="cancelled"');
+    expect((await status(stack, login)).status).toBe('cancelled');
   });
 
   it('mp-qrcode: unknown or missing QR URL → a clear "expired" page, escaped', async () => {
@@ -135,6 +162,8 @@ describe('dev mode: simulateUrl and the phone pages', () => {
     expect(confirm.status).toBe(200);
     expect(confirm.html).toContain('id="sim-mini-confirm"');
     expect(confirm.html).toContain('id="sim-mini-cancel"');
+    // The mini program shows which browser asked before its Confirm.
+    expect(confirm.html).toMatch(/id="sim-mini-requester">[^<]*Chrome on Windows · [^<]*127\.0\.0\.1/);
     expect((await status(stack, login)).status).toBe('scanned');
     const mpToken = field(confirm.html, 'mpToken');
 

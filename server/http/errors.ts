@@ -10,6 +10,8 @@ const PAGE_TEXT: Partial<Record<ErrorCode, { zh: string; en: string }>> = {
   invalid_transition: { zh: '此登录已完成或已取消', en: 'This login is already finished or cancelled' },
   phone_mismatch: { zh: '请在扫码的手机上继续', en: 'Please continue on the phone that scanned the code' },
   invalid_state: { zh: '登录链接无效', en: 'This sign-in link is invalid' },
+  invalid_link: { zh: '确认链接无效，请重新扫码', en: 'This confirmation link is not valid; scan the QR code again' },
+  link_used: { zh: '此确认链接已使用', en: 'This confirmation link has already been used' },
   snapshot_user: { zh: '当前为微信快照页模式，无法登录', en: 'A WeChat preview (snapshot) identity cannot log in' },
   wechat_error: { zh: '微信登录失败，请重新扫码', en: 'WeChat sign-in failed; please scan again' },
   redis_unavailable: {

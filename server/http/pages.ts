@@ -54,31 +54,59 @@ export interface ConfirmPageInput {
   loginId: string;
   /** BASE_PATH: the forms post back under it. */
   basePath: string;
-  csrf: string;
+  /** Hidden fields of both forms: the oauth page's `csrf`, the Official Account link's token `t`. */
+  hidden: Readonly<Record<string, string>>;
+  /** Where the forms post, under BASE_PATH: `<formBase>/confirm` and `<formBase>/cancel`; default `/l/<id>`. */
+  formBase?: string;
   device: string;
   ip: string;
+  /** When the browser asked (the login's creation, ms). */
+  requestedAt?: number;
   nickname?: string;
   avatar?: string;
   /** The site being signed in to (an OpenID Connect client's name). */
   client?: string;
 }
 
-/** "Log in [to <client>] on <browser/OS> from <IP>?" with Confirm and Cancel forms. */
+/** "Log in [to <client>] on <browser/OS> from <IP> [at <time>]?" with Confirm and Cancel forms. */
 export function confirmPage(input: ConfirmPageInput): string {
-  const id = encodeURIComponent(input.loginId);
-  const base = escapeHtml(input.basePath);
-  const csrf = escapeHtml(input.csrf);
+  const base = escapeHtml(`${input.basePath}${input.formBase ?? `/l/${encodeURIComponent(input.loginId)}`}`);
+  const hidden = Object.entries(input.hidden)
+    .map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`)
+    .join('');
   const who = input.nickname
     ? `<p class="who">${input.avatar ? `<img class="avatar" alt="" src="${escapeHtml(input.avatar)}"><br>` : ''}${escapeHtml(input.nickname)}</p>`
     : '';
   const where = `${escapeHtml(input.device)} · ${escapeHtml(input.ip)}`;
   const client = input.client ? `<strong id="client">${escapeHtml(input.client)}</strong>` : '';
   const to = client ? { zh: ` ${client}`, en: ` to ${client}` } : { zh: '', en: '' };
+  const when =
+    input.requestedAt === undefined
+      ? ''
+      : `<p class="en">请求时间 · Asked at <time datetime="${new Date(input.requestedAt).toISOString()}">${formatTime(input.requestedAt)}</time></p>`;
   const body = `${heading({ zh: '确认登录？', en: 'Log in on this computer?' })}
-${who}<p>在 ${where} 上登录${to.zh}</p><p class="en">Log in${to.en} on ${where}?</p>
-<form method="post" action="${base}/l/${id}/confirm"><input type="hidden" name="csrf" value="${csrf}">
+${who}<p>在 ${where} 上登录${to.zh}</p><p class="en">Log in${to.en} on ${where}?</p>${when}
+<form method="post" action="${base}/confirm">${hidden}
 <button id="confirm" class="primary" type="submit">确认登录 · Confirm</button></form>
-<form method="post" action="${base}/l/${id}/cancel"><input type="hidden" name="csrf" value="${csrf}">
+<form method="post" action="${base}/cancel">${hidden}
 <button id="cancel" class="secondary" type="submit">取消 · Cancel</button></form>`;
   return layout({ zh: '确认登录', en: 'Confirm login' }, body, 'confirm');
+}
+
+/** "2026-11-22 03:15:36 UTC": the page has no script to localise it, and UTC is unambiguous. */
+function formatTime(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+/** The outcome pages after the phone's decision. */
+export function confirmedPage(): string {
+  return messagePage(
+    'confirmed',
+    { zh: '登录成功', en: 'Logged in' },
+    { zh: '请回到电脑继续。', en: 'You can go back to your computer now.' },
+  );
+}
+
+export function cancelledPage(): string {
+  return messagePage('cancelled', { zh: '已取消登录', en: 'Login cancelled' });
 }

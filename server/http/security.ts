@@ -64,3 +64,29 @@ export function cookieNames(publicUrl: string): { readonly session: string; read
   const prefix = publicUrl.startsWith('https:') ? '__Host-' : '';
   return { session: `${prefix}sl_session`, phone: `${prefix}sl_phone` };
 }
+/** Who asked to log in, as the phone shows it before its Confirm (the mini program gets it as JSON). */
+export interface Requester {
+  readonly browser: string;
+  readonly ip: string;
+  /** When the browser asked (the login's creation, ms). */
+  readonly requestedAt: number;
+  /** The OpenID Connect client being signed in to, when there is one. */
+  readonly client?: string;
+}
+
+export function requesterOf(rec: {
+  readonly ua?: string | undefined;
+  readonly ip?: string | undefined;
+  readonly createdAt: number;
+  readonly clientName?: string | undefined;
+}): Requester {
+  return {
+    browser: describeUserAgent(rec.ua),
+    ip: rec.ip ?? 'unknown',
+    requestedAt: rec.createdAt,
+    ...(rec.clientName && { client: rec.clientName }),
+  };
+}
+
+export const PHONE_COOKIE = 'sl_phone';
+export const SESSION_COOKIE = 'sl_session';

@@ -8,11 +8,12 @@ export type LoginStatus = (typeof STATUSES)[number];
 
 /** Every allowed transition, in one table. The Lua script enforces `from` atomically in Redis. */
 export const TRANSITIONS = {
+  // The phone opened the scan URL (oauth), or the identity arrived with the scan itself: the mini program's
+  // jscode2session, the Official Account's scan event (docs/wechat.md §6.2). Never a confirmation: that is the
+  // phone's own step, on a page that shows which browser asked.
   scan: { from: ['pending'], to: 'scanned' },
   identify: { from: ['scanned'], to: 'scanned' },
   confirm: { from: ['scanned'], to: 'confirmed' },
-  // Official Account QR: WeChat's scan event is the user's identity and confirmation in one step (docs/wechat.md §6.2).
-  eventConfirm: { from: ['pending', 'scanned'], to: 'confirmed' },
   cancel: { from: ['pending', 'scanned'], to: 'cancelled' },
   expire: { from: ['pending', 'scanned'], to: 'expired' },
 } as const satisfies Record<string, { from: readonly LoginStatus[]; to: LoginStatus }>;

@@ -34,10 +34,15 @@ local live = (status == 'pending' or status == 'scanned')
  * Checks the current status, writes the new one and PUBLISHes the whole new record in the same script, so a
  * state change can never happen without its event (and no event without its change).
  * KEYS: login hash, event channel. ARGV: allowed-from (comma list), new status, now ms,
- * fields (JSON object of strings), key expiry (absolute ms or ''), '1' when this is the expiry transition.
+ * fields (JSON object of strings), key expiry (absolute ms or ''), '1' when this is the expiry transition,
+ * required fields (JSON object: each must equal the stored value, checked first, else 'forbidden') — how a
+ * phone's secret (its stored hash) is checked in the same step that acts on it.
  * Returns {'ok', recordJson} or {errorCode, currentStatus}.
  */
 export const TRANSITION = new Script(`${LOAD}
+for k, v in pairs(cjson.decode(ARGV[7])) do
+  if rec[k] ~= v then return {'forbidden', status} end
+end
 if ARGV[6] == '1' then
   if live and now < tonumber(rec['expiresAt']) then return {'not_due', status} end
 elseif live and now >= tonumber(rec['expiresAt']) then

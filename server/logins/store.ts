@@ -132,13 +132,15 @@ export class LoginStore {
 
   /**
    * Applies one transition from the table in model.ts atomically and publishes the result.
-   * `fields` are extra fields to store (user, ticket, …). Throws unknown_login / login_expired /
-   * invalid_transition with the current status in `details`.
+   * `fields` are extra fields to store (user, ticket, …). `require`: stored fields that must hold exactly these
+   * values, checked in the same script before anything else (else `forbidden`, whatever the state). Throws
+   * unknown_login / forbidden / login_expired / invalid_transition with the current status in `details`.
    */
   async transition(
     id: string,
     name: TransitionName,
     fields: Partial<Record<keyof LoginRecord, unknown>> = {},
+    require: Partial<Record<keyof LoginRecord, string>> = {},
   ): Promise<LoginRecord> {
     const t = TRANSITIONS[name];
     const now = this.#clock();
@@ -154,7 +156,15 @@ export class LoginStore {
     const reply = (await TRANSITION.run(
       this.#link.command,
       [this.key(id), this.#link.keyPrefix + this.channel(id)],
-      [t.from.join(','), t.to, now, JSON.stringify(extra), keyExpireAt, name === 'expire' ? '1' : '0'],
+      [
+        t.from.join(','),
+        t.to,
+        now,
+        JSON.stringify(extra),
+        keyExpireAt,
+        name === 'expire' ? '1' : '0',
+        JSON.stringify(require),
+      ],
     )) as [string, string?];
     if (reply[0] !== 'ok') throw scriptError(reply, name);
     return parseRecord(JSON.parse(reply[1] ?? '{}') as Record<string, string>, this.key(id));
@@ -200,7 +210,7 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
   unknown_login: 'no such login (it may have expired long ago)',
   login_expired: 'this login has expired',
   invalid_transition: 'this login cannot do that in its current state',
-  forbidden: 'the watch token does not match this login',
+  forbidden: 'the token does not match this login',
   ticket_used: 'this ticket has already been redeemed',
   invalid_ticket: 'the ticket does not match this login',
   corrupt_value: 'the stored login could not be read',

@@ -5,7 +5,7 @@ export type Lang = 'zh' | 'en';
 const en = {
   title: 'Sign in with WeChat',
   subtitle: 'Scan the QR code with WeChat on your phone',
-  'subtitle.mp-qrcode': 'Scan with WeChat: follow the Official Account to sign in',
+  'subtitle.mp-qrcode': "Scan with WeChat, then confirm in the Official Account's message",
   'subtitle.miniprogram': 'Scan the mini-program code with WeChat',
   'mode.oauth': 'WeChat',
   'mode.mp-qrcode': 'Official Account',
@@ -42,7 +42,7 @@ export type MessageKey = keyof typeof en;
 const zh: Record<MessageKey, string> = {
   title: '微信扫码登录',
   subtitle: '请使用手机微信扫描二维码',
-  'subtitle.mp-qrcode': '微信扫码，关注公众号即可登录',
+  'subtitle.mp-qrcode': '微信扫码，在公众号消息中确认登录',
   'subtitle.miniprogram': '请使用微信扫描小程序码',
   'mode.oauth': '微信授权',
   'mode.mp-qrcode': '公众号',

@@ -95,7 +95,7 @@ export function screenOf(p: Phase, ctx: ScreenContext): Screen {
   const screen: Screen = {
     state: p.kind === 'redeeming' ? 'scanned' : p.kind,
     mode: ctx.mode,
-    message: messageOf(p),
+    message: messageOf(p, ctx.mode),
     signingIn: p.kind !== 'confirmed',
     polling: false,
     refresh: p.kind === 'cancelled' || p.kind === 'expired' || p.kind === 'error',
@@ -115,10 +115,11 @@ export function screenOf(p: Phase, ctx: ScreenContext): Screen {
   return screen;
 }
 
-function messageOf(p: Phase): MessageKey {
+function messageOf(p: Phase, mode: LoginMode): MessageKey {
   switch (p.kind) {
     case 'scanned':
-      return p.user ? 'scanned' : 'scannedWaiting';
+      // Only OAuth has a step between the scan and the identity; the other modes wait for the phone's Confirm.
+      return p.user || mode !== 'oauth' ? 'scanned' : 'scannedWaiting';
     case 'error':
       return p.message;
     default:

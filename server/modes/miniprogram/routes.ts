@@ -8,6 +8,7 @@ import { WechatApiError, WECHAT_ERRCODES } from '../../wechat/errors.js';
 import type { MiniProgramClient } from '../../wechat/miniprogram-client.js';
 import type { HttpDeps } from '../../http/deps.js';
 import { readJson, requireString } from '../../http/body.js';
+import { requesterOf } from '../../http/security.js';
 
 /** jscode2session errcodes the mini program can act on, as our own codes (docs/wechat.md §8). */
 const CODE_ERRORS: ReadonlyMap<number, { code: 'invalid_code' | 'code_used' | 'code_blocked'; message: string }> =
@@ -26,7 +27,8 @@ const CODE_ERRORS: ReadonlyMap<number, { code: 'invalid_code' | 'code_used' | 'c
 /**
  * The mini program's side of a `miniprogram` login (`/api/mp/*`). The mini program opens with the login id
  * as `scene`, calls `wx.login()` and sends the code to `scan`, which identifies the user and answers a
- * short-lived `mpToken` (only its hash is stored, as the login's `phoneHash`); `confirm`/`cancel` must carry it,
+ * short-lived `mpToken` (only its hash is stored, as the login's `phoneHash`) and the requesting browser's
+ * description (`requester`: browser, IP, time, OpenID client); `confirm`/`cancel` must carry the token,
  * so only the phone that scanned can finish the login.
  */
 export function miniProgramRouter(deps: HttpDeps, client: MiniProgramClient): Router {
@@ -43,7 +45,9 @@ export function miniProgramRouter(deps: HttpDeps, client: MiniProgramClient): Ro
     const mpToken = newSecret();
     await store.transition(rec.id, 'scan', { user, phoneHash: hashSecret(mpToken) });
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { mpToken, expiresAt: rec.expiresAt };
+    // Who asked, so the mini program shows it before its Confirm: a relayed code is refused by the user who sees
+    // that the browser is not theirs.
+    ctx.body = { mpToken, expiresAt: rec.expiresAt, requester: requesterOf(rec) };
   });
 
   router.post('/confirm', async (ctx) => {

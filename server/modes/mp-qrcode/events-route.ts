@@ -5,7 +5,12 @@ import { readBody } from '../../http/body.js';
 import type { HttpDeps } from '../../http/deps.js';
 import { openPush, type PushQuery, type PushSecrets, requirePushSignature } from '../../wechat/push/authenticate.js';
 import { PushReplayGuard } from '../../wechat/push/replay-guard.js';
-import { confirmFromScan } from './scan-event.js';
+import { textReply } from '../../wechat/push/reply.js';
+import { describeUserAgent } from '../../http/security.js';
+import type { LoginRecord } from '../../logins/model.js';
+import { hashSecret } from '../../util/crypto.js';
+import { confirmLink, linkToken } from './confirm-link.js';
+import { askFromScan } from './scan-event.js';
 
 /** An openid is 28 characters of [A-Za-z0-9_-] (docs/wechat.md); a little room for other account types. */
 const OPENID_RE = /^[A-Za-z0-9_-]{1,64}$/;
@@ -18,8 +23,10 @@ const MAX_EVENT_KEY = 128;
  * The Official Account's server URL (`/wechat/events`, docs/wechat.md §6): the GET handshake, and the POSTed
  * `subscribe`/`SCAN` events of the parametric login QR, plaintext or safe mode (AES). Three parts: `openPush`
  * authenticates and parses (pure), the replay guard claims nonces and dedupes retries (Redis), and
- * `confirmFromScan` is this mode's handler. Anything authentic is answered `success` — any other answer makes
- * WeChat show the user "this account cannot provide service" — and what we do not act on is logged instead.
+ * `askFromScan` is this mode's handler: the login becomes `scanned` by the sender, and the answer is a passive
+ * reply (docs/wechat.md §6.4; encrypted when the push was) — a text message linking to the confirm page
+ * (confirm-routes.ts), the only way such a login is confirmed. Anything else authentic is answered `success` —
+ * any other answer makes WeChat show the user "this account cannot provide service" — and logged instead.
  */
 export function wechatEventsRouter(deps: HttpDeps, serverToken: string): Router {
   const { config, store, link, logger } = deps;
@@ -61,18 +68,46 @@ export function wechatEventsRouter(deps: HttpDeps, serverToken: string): Router 
     }
     // WeChat's documented dedupe key for events is FromUserName + CreateTime; the event and its key are added
     // because a retry repeats them byte for byte, while one user scanning two login QR codes within the same
-    // second must not lose the second. Two deliveries racing past this check are harmless — the transition
-    // script lets one confirm, the other gets invalid_transition and is answered `success`.
+    // second must not lose the second. A retry is answered with the same link (the token is derived from the login
+    // and the openid, confirm-link.ts) without running the transition; two deliveries racing past this check are
+    // harmless — the transition script lets one scan, the other finds the login scanned by the same user.
     const eventId = [openid, createTime, msg.Event, msg.EventKey ?? ''];
-    if (await guard.done(eventId)) {
-      logger.info({ event: msg.Event, createTime }, 'wechat push retry deduplicated');
-      return;
-    }
+    const retry = await guard.done(eventId);
+    if (retry) logger.info({ event: msg.Event, createTime }, 'wechat push retry deduplicated');
     const scan = { event: msg.Event, eventKey: msg.EventKey ?? '', openid, ticket: msg.Ticket } as const;
-    if (await confirmFromScan(store, logger, scan)) await guard.markDone(eventId);
+    const token = (loginId: string) => linkToken(config.sessionSecret, loginId, openid);
+    const outcome = await askFromScan(store, logger, scan, (loginId) => hashSecret(token(loginId)), retry);
+    if (outcome.kind !== 'ask') return;
+    if (outcome.changed) await guard.markDone(eventId);
+    const reply = textReply(
+      // ToUserName is the account's original id (gh_…); a shape check keeps whatever else out of the reply.
+      {
+        toUser: OPENID_RE.test(msg.ToUserName ?? '') ? msg.ToUserName! : '',
+        fromUser: openid,
+        nonce: q.nonce ?? '',
+        encrypted: q.encrypt_type === 'aes',
+      },
+      askText(outcome.login, confirmLink(config.appUrl, outcome.login.id, token(outcome.login.id))),
+      secrets,
+      store.now(),
+    );
+    ctx.type = reply.type;
+    ctx.body = reply.body;
   });
 
   return router;
+}
+
+/**
+ * The message the scanner gets: which browser asked and the link to the page that confirms or cancels. WeChat
+ * shows an `<a href>` in a text message as a link that opens in its browser (docs/wechat.md §6.4).
+ */
+function askText(login: LoginRecord, link: string): string {
+  const where = `${describeUserAgent(login.ua)} · ${login.ip ?? 'unknown'}`;
+  return (
+    `扫码登录：在 ${where} 上登录？<a href="${link}">点此确认或取消</a>\n` +
+    `Log in on ${where}? <a href="${link}">Confirm or cancel</a>`
+  );
 }
 
 function pushQuery(ctx: Context): PushQuery {

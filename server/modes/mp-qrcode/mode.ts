@@ -2,6 +2,8 @@ import type { TokenSource, WechatEndpoint } from '../../wechat/api-call.js';
 import { createSceneQr } from '../../wechat/qr-client.js';
 import { LOGIN_ID_RE } from '../../logins/ids.js';
 import type { LoginMode } from '../registry.js';
+import Router from '@koa/router';
+import { confirmRouter } from './confirm-routes.js';
 import { wechatEventsRouter } from './events-route.js';
 
 export const MP_QRCODE_MODE = 'mp-qrcode';
@@ -27,7 +29,8 @@ export function loginIdFromScene(scene: string): string | null {
 /**
  * Official Account parametric QR ("scan to follow / log in", docs/wechat.md §5): the QR is WeChat's own
  * (`http://weixin.qq.com/q/…`) carrying the login's scene; WeChat pushes a `subscribe`/`SCAN` event to
- * `/wechat/events`, which confirms the login. The ticket is kept to cross-check the event.
+ * `/wechat/events`, which marks the login scanned and answers with a link to the confirm page, where the phone
+ * sees which browser asked and confirms. The ticket is kept to cross-check the event.
  */
 export function mpQrcodeMode(opts: {
   endpoint: WechatEndpoint;
@@ -46,6 +49,10 @@ export function mpQrcodeMode(opts: {
     },
     // The simulator's phone "scans" the URL the QR holds and pushes the event, as WeChat would.
     devPhoneUrl: (login, openBase) => `${openBase}/sim/phone/mp-qrcode?url=${encodeURIComponent(login.scanUrl)}`,
-    routes: (deps) => wechatEventsRouter(deps, opts.serverToken),
+    routes: (deps) => {
+      const router = new Router();
+      router.use(wechatEventsRouter(deps, opts.serverToken).routes(), confirmRouter(deps).routes());
+      return router;
+    },
   };
 }

@@ -1,5 +1,6 @@
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import type { LoginRecord } from '../../logins/model.js';
 import type { LoginStore } from '../../logins/store.js';
 import { safeEqual } from '../../util/crypto.js';
 import { MP_QRCODE_MODE, loginIdFromScene } from './mode.js';
@@ -16,10 +17,30 @@ export interface ScanEvent {
 }
 
 /**
- * Confirms the login named by a scan event's scene; true when this call confirmed it. Every reason not to is
- * logged, never answered (WeChat would show the user an error); Redis failures throw.
+ * What to do about a scan event: `ask` → answer with the confirm link (the login is `scanned` by this openid;
+ * `changed` when this call made it so); `ignore` → answer `success`.
  */
-export async function confirmFromScan(store: LoginStore, logger: Logger, scan: ScanEvent): Promise<boolean> {
+export type ScanOutcome =
+  | { readonly kind: 'ask'; readonly login: LoginRecord; readonly changed: boolean }
+  | { readonly kind: 'ignore' };
+
+const IGNORE: ScanOutcome = { kind: 'ignore' };
+
+/**
+ * Marks the login named by a scan event's scene `scanned` by its sender, with `tokenHash` (the hash of the
+ * confirm link's token) as the phone's secret. A scan event is never a confirmation: the scanner may be the
+ * victim of a relayed QR, so the phone must first be shown which browser asked. The same user's repeated or
+ * retried event finds the login already scanned by them and is asked again (no transition); `retry` (the dedupe
+ * marker says a delivery did the work) never runs the transition. Every reason not to ask is logged, never
+ * answered (WeChat would show the user an error); Redis failures throw.
+ */
+export async function askFromScan(
+  store: LoginStore,
+  logger: Logger,
+  scan: ScanEvent,
+  tokenHash: (loginId: string) => string,
+  retry = false,
+): Promise<ScanOutcome> {
   const { event, eventKey, openid, ticket } = scan;
   const scene =
     event === 'subscribe'
@@ -31,12 +52,12 @@ export async function confirmFromScan(store: LoginStore, logger: Logger, scan: S
   if (!id) {
     // A plain follow (no scene) or another of the account's QR codes.
     logger.info({ event, scene }, 'wechat scan event is not a login');
-    return false;
+    return IGNORE;
   }
   const rec = await store.get(id);
   if (!rec || rec.mode !== MP_QRCODE_MODE) {
     logger.warn({ event, loginId: id, mode: rec?.mode }, 'wechat scan event for an unknown login');
-    return false;
+    return IGNORE;
   }
   // WeChat sends the QR's Ticket with every scan of a parametric QR code; the scene alone (`slogin<id>`) is
   // readable from the QR's page, so a scan event without the very ticket we were given is not trusted.
@@ -46,20 +67,38 @@ export async function confirmFromScan(store: LoginStore, logger: Logger, scan: S
       { event, loginId: id, ticket: ticket ? 'mismatch' : 'missing' },
       'wechat scan event refused: Ticket does not match the login',
     );
-    return false;
+    return IGNORE;
   }
+  if (retry || rec.status !== 'pending') return again(rec);
   try {
-    await store.transition(id, 'eventConfirm', { user: { openid } });
-    logger.info({ event, loginId: id }, 'login confirmed by Official Account scan');
-    return true;
+    const scanned = await store.transition(id, 'scan', { user: { openid }, phoneHash: tokenHash(id) });
+    logger.info({ event, loginId: id }, 'login scanned by Official Account scan; asking the phone to confirm');
+    return { kind: 'ask', login: scanned, changed: true };
   } catch (err) {
+    if (err instanceof AppError && err.code === 'invalid_transition') {
+      // Another delivery of this event (or another scanner) got there first.
+      const now = await store.get(id);
+      if (now) return again(now);
+    }
     if (err instanceof AppError && ['login_expired', 'invalid_transition', 'unknown_login'].includes(err.code)) {
       logger.info(
         { event, loginId: id, code: err.code, status: err.details?.status },
         'wechat scan event for a finished login',
       );
-      return false;
+      return IGNORE;
     }
     throw err;
+  }
+
+  /** A login this openid already scanned (and that still waits for the phone) is asked again, unchanged. */
+  function again(current: LoginRecord): ScanOutcome {
+    const live = current.status === 'scanned' && store.now() < current.expiresAt;
+    const theirs = current.user?.openid === openid && current.phoneHash === tokenHash(current.id);
+    if (live && theirs) return { kind: 'ask', login: current, changed: false };
+    logger.info(
+      { event, loginId: current.id, status: current.status, sameUser: current.user?.openid === openid },
+      'wechat scan event for a login already scanned or finished: nothing to ask',
+    );
+    return IGNORE;
   }
 }

@@ -9,7 +9,7 @@ import { WechatApiError } from '../../wechat/errors.js';
 import type { HttpDeps } from '../../http/deps.js';
 import { OAUTH_MODE } from './mode.js';
 import { readForm } from '../../http/body.js';
-import { confirmPage, messagePage, scanWithWechatPage } from '../../http/pages.js';
+import { cancelledPage, confirmPage, confirmedPage, scanWithWechatPage } from '../../http/pages.js';
 import {
   cookieNames,
   csrfToken,
@@ -77,7 +77,7 @@ export function phoneRouter(deps: HttpDeps): Router {
     if (!code) {
       // WeChat sends the user back without a code when they refuse consent.
       await store.transition(rec.id, 'cancel');
-      ctx.body = messagePage('cancelled', { zh: '已取消登录', en: 'Login cancelled' });
+      ctx.body = cancelledPage();
       return;
     }
     // WeChat's in-app browser sometimes hits the callback twice; the second code exchange fails with 40163.
@@ -119,7 +119,7 @@ export function phoneRouter(deps: HttpDeps): Router {
     const rec = await store.getLive(ctx.params.id, OAUTH_MODE);
     await requireCsrf(ctx, rec);
     await store.transition(rec.id, 'cancel');
-    ctx.body = messagePage('cancelled', { zh: '已取消登录', en: 'Login cancelled' });
+    ctx.body = cancelledPage();
   });
 
   function phoneCookie(ctx: Context): string | undefined {
@@ -162,7 +162,8 @@ export function phoneRouter(deps: HttpDeps): Router {
     ctx.body = confirmPage({
       loginId: rec.id,
       basePath: config.basePath,
-      csrf: csrfToken(config.sessionSecret, rec.id, phoneToken),
+      hidden: { csrf: csrfToken(config.sessionSecret, rec.id, phoneToken) },
+      requestedAt: rec.createdAt,
       device: describeUserAgent(rec.ua),
       ip: rec.ip ?? 'unknown',
       ...(rec.user?.nickname && { nickname: rec.user.nickname }),
@@ -193,14 +194,6 @@ export function phoneRouter(deps: HttpDeps): Router {
   }
 
   return router;
-}
-
-function confirmedPage(): string {
-  return messagePage(
-    'confirmed',
-    { zh: '登录成功', en: 'Logged in' },
-    { zh: '请回到电脑继续。', en: 'You can go back to your computer now.' },
-  );
 }
 
 function str(v: unknown): string | undefined {

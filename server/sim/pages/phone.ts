@@ -1,5 +1,6 @@
 import { escapeHtml, shell } from './consent.js';
 import type { SimUser } from '../state/users.js';
+import type { ReplyMessage } from '../routes/mp-reply.js';
 
 /**
  * The clickable phone of the Official Account (`mp-qrcode`) and mini-program modes, as the simulator shows it
@@ -66,8 +67,46 @@ ${userRows(users)}
   );
 }
 
+/** Who asked to log in, as the app describes it to the mini program. */
+export interface Requester {
+  readonly browser: string;
+  readonly ip: string;
+  readonly requestedAt: number;
+  readonly client?: string;
+}
+
+/**
+ * The Official Account's reply in the chat: its text (links shown as the words they wrap) and the link to tap,
+ * which opens the app's confirm page as WeChat's browser would.
+ */
+export function mpReplyPage(event: string, reply: ReplyMessage, lines: readonly string[]): string {
+  const text = reply.content.replace(/<a\s[^>]*>|<\/a>/gi, '');
+  const link = reply.link
+    ? `<a id="sim-mp-link" class="primary" style="display:block;text-align:center;padding:11px;border-radius:6px;text-decoration:none;margin-top:12px" href="${escapeHtml(reply.link)}">打开链接<br>Open the link</a>`
+    : '';
+  const list = lines.map((l) => `<li><code>${escapeHtml(l)}</code></li>`).join('\n');
+  return shell(
+    '公众号消息 / Official Account message',
+    `<h1>公众号回复 ${badge}</h1>
+<p class="sub">The Official Account replied${reply.encrypted ? ' (safe mode, decrypted)' : ''}</p>
+<p id="sim-result" class="ok" data-code="${escapeHtml(event)}"><code>${escapeHtml(event)}</code></p>
+<div id="sim-mp-reply" class="scope">${escapeHtml(text).replaceAll('\n', '<br>')}</div>
+${link}
+<ul class="sub">
+${list}
+</ul>
+<p class="sub">WeChat simulator · 微信模拟器</p>`,
+  );
+}
+
 /** The mini program's confirm screen once the app identified the user. `mpToken` stays in the form. */
-export function miniConfirmPage(scene: string, mpToken: string, user: SimUser): string {
+export function miniConfirmPage(scene: string, mpToken: string, user: SimUser, requester?: Requester): string {
+  const asked = requester
+    ? `<p id="sim-mini-requester">${both({
+        zh: `请求登录的电脑：${requester.browser} · ${requester.ip}`,
+        en: `Asked by ${requester.browser} · ${requester.ip} at ${new Date(requester.requestedAt).toISOString()}`,
+      })}${requester.client ? `<br>→ <strong>${escapeHtml(requester.client)}</strong>` : ''}</p>`
+    : '';
   return shell(
     '确认登录 / Confirm login',
     `<h1>确认登录 ${badge}</h1>
@@ -75,6 +114,7 @@ export function miniConfirmPage(scene: string, mpToken: string, user: SimUser): 
 <div class="who"><img src="/sim/avatar/${encodeURIComponent(user.openid)}.svg" alt="" width="48" height="48">
 <span id="sim-mini-user">${escapeHtml(user.nickname)}</span></div>
 <div class="scope">${both({ zh: '你正在电脑上登录，请确认是本人操作。', en: 'You are logging in on a computer. Confirm it is you.' })}</div>
+${asked}
 <form id="sim-mini-decide" method="post" action="/sim/phone/miniprogram/decide">
 ${hidden('scene', scene)}
 ${hidden('mpToken', mpToken)}

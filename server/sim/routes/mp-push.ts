@@ -3,6 +3,7 @@ import { createHash, randomInt } from 'node:crypto';
 import { encryptEventMessage, eventSignature, AES_KEY_RE } from '../../wechat/push/crypto.js';
 import { buildWechatXml } from '../../wechat/push/xml.js';
 import type { SimDeps } from '../deps.js';
+import { readReply, type ReplyMessage } from './mp-reply.js';
 import { readJsonBody } from './respond.js';
 
 /** WeChat waits 5 s for the developer's server and tries 3 times in all (docs/wechat.md §6.3). */
@@ -105,11 +106,16 @@ export interface ScanPushResult {
   readonly event: 'SCAN' | 'subscribe';
   readonly openid: string;
   readonly attempts: readonly Attempt[];
+  /** The passive reply WeChat shows the user (a text message, decrypted in safe mode), when there was one. */
+  readonly reply?: ReplyMessage;
+  /** Why WeChat would refuse the answer, when it would. */
+  readonly refused?: string;
 }
 
 /**
  * Builds the signed (and, with an aesKey, encrypted) scan event and delivers it like WeChat: `timeoutMs` per
- * try, up to 3 tries on timeouts and 5xx. Shared by `POST /sim/mp/scan` and the clickable phone page.
+ * try, up to 3 tries on timeouts and 5xx; the last answer is read as WeChat would (mp-reply.ts): `success`, or a
+ * passive reply whose message the user sees. Shared by `POST /sim/mp/scan` and the clickable phone page.
  */
 export async function pushScanEvent(deps: SimDeps, push: ScanPush): Promise<ScanPushResult> {
   const { scene, openid, subscribed, target } = push;
@@ -133,10 +139,26 @@ export async function pushScanEvent(deps: SimDeps, push: ScanPush): Promise<Scan
     if (attempt.status !== undefined && attempt.status < 500) break;
   }
   const last = attempts[attempts.length - 1]!;
-  // Anything but "success" or an empty 200 shows the user "该公众号暂时无法提供服务".
-  const ok = last.status === 200 && (last.body === '' || last.body === 'success');
-  deps.logger.info({ scene, event, tries: attempts.length, ok }, 'sim pushed scan event');
-  return { delivered: ok, userSees: ok ? 'ok' : 'error', event, openid, attempts };
+  // Anything but "success", an empty 200 or a well-formed passive reply shows the user "该公众号暂时无法提供服务".
+  const read =
+    last.status === 200
+      ? readReply(last.body ?? '', {
+          openid,
+          token: target.token,
+          appid: push.appid ?? deps.app.appid,
+          ...(target.aesKey && { aesKey: target.aesKey }),
+        })
+      : ({ ok: false, why: last.error ?? `HTTP ${last.status}` } as const);
+  deps.logger.info({ scene, event, tries: attempts.length, ok: read.ok }, 'sim pushed scan event');
+  return {
+    delivered: read.ok,
+    userSees: read.ok ? 'ok' : 'error',
+    event,
+    openid,
+    attempts,
+    ...(read.ok && read.reply && { reply: read.reply }),
+    ...(!read.ok && { refused: read.why }),
+  };
 }
 
 /** The query string and body WeChat sends: `signature` always, plus `encrypt_type`/`msg_signature` in safe mode. */
@@ -177,7 +199,8 @@ async function deliver(url: string, body: string, timeoutMs: number): Promise<At
       body,
       signal: AbortSignal.timeout(timeoutMs),
     });
-    return { status: res.status, body: (await res.text()).slice(0, 500), ms: ms() };
+    // Kept whole enough to read a passive reply (an encrypted one is base64, 4/3 of the message plus an envelope).
+    return { status: res.status, body: (await res.text()).slice(0, 8192), ms: ms() };
   } catch (err) {
     const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
     return { error: timedOut ? `no answer within ${timeoutMs} ms` : String((err as Error).message), ms: ms() };

@@ -3,7 +3,15 @@ import type { Context } from 'koa';
 import type { SimDeps } from '../deps.js';
 import { readForm } from '../../util/read-body.js';
 import { pushScanEvent, type Attempt } from './mp-push.js';
-import { miniConfirmPage, miniLoginPage, mpScanPage, outcomePage, type Text } from '../pages/phone.js';
+import {
+  miniConfirmPage,
+  miniLoginPage,
+  mpReplyPage,
+  mpScanPage,
+  outcomePage,
+  type Requester,
+  type Text,
+} from '../pages/phone.js';
 import { queryParam } from './respond.js';
 import type { SimUsers, SimUser } from '../state/users.js';
 import { MAX_SCENE, SCENE_CHARS } from './wxacode.js';
@@ -32,9 +40,11 @@ const APP_ERROR_TEXT: Readonly<Record<string, Text>> = {
  * The clickable phone for the modes WeChat drives itself (`npm start`'s "Simulate phone scan"), uncounted
  * like every `/sim/*` control:
  * - `GET /sim/phone/mp-qrcode?url=` — what scanning the Official Account's QR shows: pick a user, then
- *   "follow" (`subscribe`) or "scan" (`SCAN`); the POST pushes the event exactly as `POST /sim/mp/scan` does.
+ *   "follow" (`subscribe`) or "scan" (`SCAN`); the POST pushes the event exactly as `POST /sim/mp/scan` does and
+ *   shows the account's reply as WeChat's chat would: its text, and the link (the app's confirm page) to tap.
  * - `GET /sim/phone/miniprogram?scene=` — the mini program the code opens: pick a user → `wx.login()` and the
- *   app's `POST /api/mp/scan`, then a confirm screen whose buttons call `/api/mp/confirm` or `/cancel`. The
+ *   app's `POST /api/mp/scan`, then a confirm screen naming the browser that asked (the answer's `requester`)
+ *   whose buttons call `/api/mp/confirm` or `/cancel`. The
  *   simulator makes these requests itself (as the mini program's wx.request would), so the mpToken never
  *   reaches a browser script and the app needs no CORS.
  */
@@ -77,7 +87,13 @@ export function phoneRouter(deps: SimDeps): Router {
       subscribed: action === 'scan',
       target: deps.pushTarget,
     });
-    const lines = [`${result.event} → ${deps.pushTarget.url}`, ...result.attempts.map(describeAttempt)];
+    const lines = [
+      `${result.event} → ${deps.pushTarget.url}`,
+      ...result.attempts.map(describeAttempt),
+      ...(result.refused ? [result.refused] : []),
+    ];
+    // The account answered with a message (the login's confirm link): the phone shows it, as WeChat's chat would.
+    if (result.delivered && result.reply) return page(ctx, 200, mpReplyPage(result.event, result.reply, lines));
     page(
       ctx,
       200,
@@ -131,7 +147,7 @@ export function phoneRouter(deps: SimDeps): Router {
         message: 'the app answered /api/mp/scan without an mpToken',
       });
     deps.logger.info({ scene, openid: user.openid }, 'sim mini program scanned');
-    page(ctx, 200, miniConfirmPage(scene, mpToken, user));
+    page(ctx, 200, miniConfirmPage(scene, mpToken, user, requesterOf(answer.body.requester)));
   });
 
   router.post('/miniprogram/decide', async (ctx) => {
@@ -262,8 +278,21 @@ function badForm(): string {
   });
 }
 
+/** The app's description of the browser that asked (`/api/mp/scan`'s `requester`), if it gave a usable one. */
+function requesterOf(v: unknown): Requester | undefined {
+  const r = v && typeof v === 'object' ? (v as Record<string, unknown>) : {};
+  if (typeof r.browser !== 'string' || typeof r.ip !== 'string' || typeof r.requestedAt !== 'number') return undefined;
+  return {
+    browser: r.browser,
+    ip: r.ip,
+    requestedAt: r.requestedAt,
+    ...(typeof r.client === 'string' && { client: r.client }),
+  };
+}
+
 function describeAttempt(a: Attempt, i: number): string {
-  const what = a.status !== undefined ? `HTTP ${a.status} "${a.body ?? ''}"` : (a.error ?? 'no answer');
+  const body = (a.body ?? '').length > 120 ? `${a.body!.slice(0, 120)}…` : (a.body ?? '');
+  const what = a.status !== undefined ? `HTTP ${a.status} "${body}"` : (a.error ?? 'no answer');
   return `try ${i + 1}: ${what} (${a.ms} ms)`;
 }
 
