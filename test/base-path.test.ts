@@ -118,7 +118,8 @@ describe('BASE_PATH=/login', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ url: mp.scanUrl }),
     });
-    expect(await push.json()).toMatchObject({ delivered: true, userSees: 'ok' });
+    const pushed = (await push.json()) as { delivered: boolean; reply?: { link?: string } };
+    expect(pushed).toMatchObject({ delivered: true, userSees: 'ok' });
     const status = async (l: typeof mp) =>
       (
         (await (
@@ -127,6 +128,20 @@ describe('BASE_PATH=/login', () => {
           status: string;
         }
       ).status;
+    expect(await status(mp)).toBe('scanned');
+    // The reply's link to the confirm page, and that page's forms, live under the prefix too.
+    const link = pushed.reply?.link ?? '';
+    expect(link).toMatch(new RegExp(`^${app}/l/${mp.id}/mp\\?t=`));
+    const confirmPage = await (await fetch(link)).text();
+    const action = /<form method="post" action="([^"]+\/confirm)">(.*?)<button id="confirm"/s.exec(confirmPage);
+    expect(action?.[1]).toBe(`/login/l/${mp.id}/mp/confirm`);
+    const t = /name="t" value="([^"]+)"/.exec(action?.[2] ?? '')?.[1] ?? '';
+    const confirmed = await fetch(`${origin}${action?.[1]}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ t }),
+    });
+    expect(confirmed.status).toBe(200);
     expect(await status(mp)).toBe('confirmed');
 
     const mini = await createLogin(app, { mode: 'miniprogram' });
