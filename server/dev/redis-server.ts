@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort } from '../util/free-port.js';
+import { freePortExcept } from '../util/free-port.js';
 
 export interface RedisServerHandle {
   readonly port: number;
@@ -27,12 +27,20 @@ export class RedisServerMissingError extends Error {
  * runs a Sentinel (`--sentinel`), which needs a writable `configFile` because it rewrites it.
  */
 export async function startRedisServer(
-  opts: { bin?: string; port?: number; extraArgs?: string[]; sentinel?: boolean; configFile?: string } = {},
+  opts: {
+    bin?: string;
+    port?: number;
+    /** Ports a free one must not be (ports other children were given but may not have bound yet). */
+    avoid?: readonly number[];
+    extraArgs?: string[];
+    sentinel?: boolean;
+    configFile?: string;
+  } = {},
 ): Promise<RedisServerHandle> {
   const bin = opts.bin ?? 'redis-server';
   if (opts.sentinel && !opts.configFile) throw new Error('a Sentinel needs a (writable) configFile');
   for (let attempt = 0; ; attempt++) {
-    const port = opts.port ?? (await freePort());
+    const port = opts.port ?? (await freePortExcept(opts.avoid ?? []));
     const args = [
       ...(opts.configFile ? [opts.configFile] : []),
       ...(opts.sentinel ? ['--sentinel'] : ['--save', '', '--appendonly', 'no']),

@@ -10,7 +10,7 @@ import type { Running } from '../roles/running.js';
 import { pipeWithPrefix } from './log-lines.js';
 import { ensureDevJwks } from '../oidc/keys.js';
 import { demoBaseUrl } from '../roles/demo.js';
-import { freePort } from '../util/free-port.js';
+import { freePortExcept } from '../util/free-port.js';
 
 const ROLES = ['sim', 'ws', 'http', 'demo'] as const;
 type Role = (typeof ROLES)[number];
@@ -35,7 +35,8 @@ export async function runDev(config: Config, env: NodeJS.ProcessEnv, write: (lin
   let redis: RedisServerHandle | undefined;
   if (!config.redis.url) {
     try {
-      redis = await startRedisServer();
+      // Not one of the roles' ports: they are bound only after Redis is up.
+      redis = await startRedisServer({ avoid: [config.httpPort, config.wsPort, config.simPort, config.demoPort] });
     } catch (err) {
       if (err instanceof RedisServerMissingError) throw new Error(NO_REDIS_MESSAGE);
       throw err;
@@ -50,7 +51,10 @@ export async function runDev(config: Config, env: NodeJS.ProcessEnv, write: (lin
   const simBase = `http://localhost:${config.simPort}`;
   const simApiBase = `http://127.0.0.1:${config.simPort}`;
   // Like the config file: the default port on the default stack, a free one for a second stack (tests).
-  const demoPort = env.DEMO_PORT || config.httpPort === 3000 ? config.demoPort : await freePort();
+  const demoPort =
+    env.DEMO_PORT || config.httpPort === 3000
+      ? config.demoPort
+      : await freePortExcept([config.httpPort, config.wsPort, config.simPort, ...(redis ? [redis.port] : [])]);
   const demoUrl = demoBaseUrl(config, demoPort);
   const childEnv: NodeJS.ProcessEnv = {
     ...env,

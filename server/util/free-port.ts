@@ -12,3 +12,14 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * A free port that is none of `avoid`: ports other processes were told to bind but may not have bound yet (the
+ * OS would happily hand one of them out again in between).
+ */
+export async function freePortExcept(avoid: readonly number[]): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (!avoid.includes(port)) return port;
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * Browser journeys against the real dev stack (`node dist/server/cli.js dev`: private redis-server, http, ws, WeChat
+ * simulator) in a real Chromium: the stack, page helpers and one suite setup shared by the e2e-* files.
+ * Needs `npm run build` first (the page is served from dist/web, the stack from dist/server).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { freePort } from '../../server/util/free-port.js';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const CLI = `${ROOT}dist/server/cli.js`;
+export const CHROMIUM = '/usr/bin/chromium';
+
+export interface DevStack {
+  base: string;
+  /** The WeChat simulator (for the phone's side of the Official Account and mini-program modes). */
+  sim: string;
+  logs: string[];
+  stop(): Promise<void>;
+}
+
+/** Starts `scanlogin dev` on free ports and resolves once GET /healthz on the http port answers 200. */
+export async function startDevStack(extraEnv: Record<string, string> = {}): Promise<DevStack> {
+  const [httpPort, wsPort, simPort] = [await freePort(), await freePort(), await freePort()];
+  const base = `http://127.0.0.1:${httpPort}`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOST: '127.0.0.1',
+    LOGIN_RATE_LIMIT: '0', // one client creates many logins here; the limit has its own test
+    HTTP_PORT: String(httpPort),
+    WS_PORT: String(wsPort),
+    SIM_PORT: String(simPort),
+    PUBLIC_URL: base,
+    WS_PUBLIC_URL: `ws://127.0.0.1:${wsPort}/ws`,
+    ...extraEnv,
+  };
+  delete env.REDIS_URL; // always the stack's own private redis-server
+  delete env.NODE_ENV;
+  const logs: string[] = [];
+  const child: ChildProcess = spawn(process.execPath, [CLI, 'dev'], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.stdout!.on('data', (b: Buffer) => logs.push(b.toString()));
+  child.stderr!.on('data', (b: Buffer) => logs.push(b.toString()));
+
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  const deadline = Date.now() + 45_000;
+  let died = false;
+  void exited.then(() => (died = true));
+  while (Date.now() < deadline && !died) {
+    try {
+      const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(1000) });
+      if (res.status === 200) return { base, sim: `http://127.0.0.1:${simPort}`, logs, stop };
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await stop();
+  throw new Error(`scanlogin dev did not become healthy${died ? ' (it exited)' : ''}:\n${logs.join('')}`);
+}
+
+export const state = (page: Page) => page.getAttribute('#login-widget', 'data-state');
+export const waitState = (page: Page, s: string, timeout = 15_000) =>
+  page.waitForSelector(`#login-widget[data-state="${s}"]`, { timeout });
+
+/** Counts the POST /api/logins requests a page makes (each one is a new QR code). */
+export function countLoginCreates(page: Page): () => number {
+  let n = 0;
+  page.on('request', (r) => {
+    if (r.method() === 'POST' && new URL(r.url()).pathname === '/api/logins') n++;
+  });
+  return () => n;
+}
+
+/** Clicks #simulate-phone and returns the phone tab, sitting on the simulator's consent form. */
+export async function openPhone(context: BrowserContext, page: Page): Promise<Page> {
+  const [phone] = await Promise.all([context.waitForEvent('page'), page.click('#simulate-phone')]);
+  await phone.waitForSelector('#sim-consent', { timeout: 15_000 });
+  return phone;
+}
+
+/** One suite's browser and dev stack: a fresh context per journey, and any uncaught page exception fails it. */
+export interface BrowserSuite {
+  readonly stack: DevStack;
+  readonly context: BrowserContext;
+  freshPage(opts?: { locale?: string; width?: number }): Promise<Page>;
+}
+
+/** Registers the suite's hooks: Chromium and `scanlogin dev` (with `env`) before, everything closed after. */
+export function browserSuite(env: Record<string, string> = {}): BrowserSuite {
+  let browser: Browser | undefined;
+  let stack: DevStack | undefined;
+  let context: BrowserContext | undefined;
+  const pageErrors: string[] = [];
+  beforeAll(async () => {
+    if (!existsSync(CLI) || !existsSync(`${ROOT}dist/web/app.js`)) {
+      throw new Error('dist/ is missing: run `npm run build` before this test');
+    }
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    stack = await startDevStack(env);
+  });
+  afterEach(() => {
+    // An uncaught exception in the page is a failure even when the flow happened to complete.
+    expect(pageErrors.splice(0)).toEqual([]);
+  });
+  afterAll(async () => {
+    await context?.close();
+    await stack?.stop();
+    await browser?.close();
+  });
+  return {
+    get stack() {
+      if (!stack) throw new Error('the dev stack is not started');
+      return stack;
+    },
+    get context() {
+      if (!context) throw new Error('no page yet: call freshPage()');
+      return context;
+    },
+    async freshPage(opts = {}) {
+      await context?.close();
+      context = await browser!.newContext({
+        locale: opts.locale ?? 'en-US',
+        viewport: { width: opts.width ?? 1000, height: 760 },
+      });
+      const page = await context.newPage();
+      page.on('pageerror', (err) => pageErrors.push(err.message));
+      return page;
+    },
+  };
+}
