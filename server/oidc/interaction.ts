@@ -1,6 +1,9 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { errors, type InteractionDetails, type InteractionResult } from 'oidc-provider';
+import type Provider from 'oidc-provider';
+import { errors, type InteractionResults } from 'oidc-provider';
+
+type InteractionDetails = Awaited<ReturnType<Provider['interactionDetails']>>;
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { RedisLink } from '../redis/link.js';
@@ -105,7 +108,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
     return g.save();
   }
 
-  async function finish(ctx: Context, result: InteractionResult): Promise<void> {
+  async function finish(ctx: Context, result: InteractionResults): Promise<void> {
     ctx.respond = false; // oidc-provider writes the 303 itself
     await oidc.provider.interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
   }

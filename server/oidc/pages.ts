@@ -21,7 +21,10 @@ function page(state: string, title: string, body: string): string {
  * oidc-provider's error page: shown instead of a redirect whenever the client cannot be trusted with one
  * (unknown client, unregistered `redirect_uri`, an interaction that expired).
  */
-export async function errorPage(ctx: Context, out: Record<string, string>): Promise<void> {
+export async function errorPage(
+  ctx: Context,
+  out: { error?: string; error_description?: string | undefined },
+): Promise<void> {
   ctx.type = 'html';
   ctx.set('Cache-Control', 'no-store');
   ctx.body = page(

@@ -1,6 +1,5 @@
 import { createHmac } from 'node:crypto';
 import Provider, { type Configuration } from 'oidc-provider';
-import type { Context } from 'koa';
 import type { Config } from '../config.js';
 import type { RedisLink } from '../redis/link.js';
 import type { AccountStore } from './account.js';
@@ -83,10 +82,10 @@ export function createProvider(deps: ProviderDeps): Provider {
       rpInitiatedLogout: { enabled: true, logoutSource: logoutPage, postLogoutSuccessSource: loggedOutPage },
     },
     // Browsers may call userinfo (and a public client's token endpoint) from the client's own origins only.
-    clientBasedCORS: (ctx: Context & { oidc: { route: string } }, origin: string, client: CorsClient) => {
+    clientBasedCORS: (ctx, origin, client) => {
       if (origin === 'null') return false;
       if (ctx.oidc.route !== 'userinfo' && client.clientAuthMethod !== 'none') return false;
-      return client.redirectUris.some((uri) => URL.parse(uri)?.origin === origin);
+      return (client.redirectUris ?? []).some((uri) => URL.parse(uri)?.origin === origin);
     },
     renderError: errorPage,
   };
@@ -95,9 +94,4 @@ export function createProvider(deps: ProviderDeps): Provider {
   provider.proxy = true;
   provider.maxIpsCount = 1;
   return provider;
-}
-
-interface CorsClient {
-  clientAuthMethod: string;
-  redirectUris: string[];
 }
