@@ -37,6 +37,18 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
   if (role === 'doctor') return runDoctor(config, argv.slice(1), (line) => console.log(line));
+  // Signals are taken before anything starts: without a listener SIGINT/SIGTERM end the process at once, skipping
+  // the 'exit' handlers that kill a dev stack's children — a signal in the instant between "running" and a
+  // listener left orphans. The first signal stops the role once it is up; a second one does not wait.
+  let signals = 0;
+  let firstSignal!: (sig: NodeJS.Signals) => void;
+  const stopRequested = new Promise<NodeJS.Signals>((resolve) => (firstSignal = resolve));
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (++signals > 1) process.exit(130);
+    firstSignal(sig);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   let running: Running & { ended?: Promise<number> };
   switch (role) {
     // Loaded on demand: only these roles need oidc-provider (which warns about the runtime when imported).
@@ -60,10 +72,7 @@ async function main(argv: string[]): Promise<number> {
       return 2;
   }
   return new Promise<number>((resolve) => {
-    let signals = 0;
-    const onSignal = (sig: NodeJS.Signals) => {
-      // A second Ctrl-C does not wait for the graceful drain.
-      if (++signals > 1) return resolve(130);
+    void stopRequested.then((sig) => {
       console.error(`${sig}: stopping ${role}…`);
       running.stop().then(
         () => resolve(0),
@@ -72,9 +81,7 @@ async function main(argv: string[]): Promise<number> {
           resolve(1);
         },
       );
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    });
     running.ended?.then(resolve);
   });
 }

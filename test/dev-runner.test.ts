@@ -138,6 +138,19 @@ describe('npm start follows its config file', () => {
 });
 
 describe('npm start never leaves processes behind', () => {
+  it('a signal while the stack is still starting stops it once up, leaving nothing behind', async () => {
+    const {
+      env,
+      ports: [h, w, s],
+    } = await privateStackEnv();
+    const dev = run(env);
+    const redisPort = Number((await dev.waitFor(/private redis-server on port (\d+)/))[1]);
+    dev.child.kill('SIGTERM'); // before any role listens (and before "running")
+    expect(await dev.exited).toBe(0);
+    const open = await Promise.all([h, w, s, redisPort].map(portOpen));
+    expect(open.some(Boolean)).toBe(false);
+  });
+
   it('a second signal skips the drain but still kills the roles and the private redis-server', async () => {
     const {
       env,
