@@ -5,8 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
-import { startRedisServer, type RedisServerHandle } from '../server/dev/redis-server.js';
-import { ConfigFile, startRoles, type Roles } from './helpers/roles.js';
+import { type FileRoles, startRolesOnFile } from './helpers/roles.js';
 import { authRequest, discoverRp, exchange, follow, signIn, verifyIdToken } from './helpers/oidc.js';
 import { Phone } from './helpers/phone.js';
 import { createLogin } from './helpers/stack.js';
@@ -20,26 +19,19 @@ const SHOP = {
   post_logout_redirect_uris: ['http://shop.example/'],
 };
 
-let redis: RedisServerHandle;
-let roles: Roles;
+let roles: FileRoles;
 /** PUBLIC_URL: the origin, without the prefix. */
 let origin: string;
 /** PUBLIC_URL + BASE_PATH: the app's root and the OIDC issuer. */
 let app: string;
 
 beforeAll(async () => {
-  redis = await startRedisServer();
-  const file = new ConfigFile();
-  file.write({ redis: { url: redis.url }, oidc: { clients: [SHOP] } });
-  roles = await startRoles({ CONFIG_FILE: file.path, BASE_PATH: 'login/', DEV_MODE: '1' });
+  roles = await startRolesOnFile({ oidc: { clients: [SHOP] } }, { BASE_PATH: 'login/', DEV_MODE: '1' });
   origin = roles.config.publicUrl;
   app = roles.httpUrl;
 });
 
-afterAll(async () => {
-  await roles?.stop();
-  await redis?.stop();
-});
+afterAll(() => roles?.stop());
 
 async function redeem(id: string, watchToken: string, ticket: string): Promise<Response> {
   return fetch(`${app}/api/logins/${id}/redeem`, {

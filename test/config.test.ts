@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEV_APPID, DEV_DEFAULTS, loadConfig } from '../server/config.js';
 import { SimServer } from '../server/sim/server.js';
+import { PRODUCTION_ENV } from './helpers/env.js';
 
 describe('config', () => {
   it('has working defaults for development (DEV_MODE=1)', () => {
@@ -78,27 +79,10 @@ describe('config', () => {
     for (const key of ['SESSION_SECRET', 'DEV_MODE', 'PUBLIC_URL', 'WS_PUBLIC_URL', 'WECHAT_SECRET']) {
       expect(refused).toThrow(new RegExp(`${key}:`));
     }
-    const prod = loadConfig({
-      NODE_ENV: 'production',
-      WECHAT_APPID: 'wx0123456789abcdef',
-      SESSION_SECRET: 's'.repeat(32),
-      WECHAT_SECRET: 'a'.repeat(32),
-      PUBLIC_URL: 'https://login.example.com',
-      WS_PUBLIC_URL: 'wss://login.example.com/ws',
-      TRUST_PROXY: '10.0.0.0/8',
-    });
+    const prod = loadConfig(PRODUCTION_ENV);
     expect(prod.production).toBe(true);
     // https means a TLS proxy in front: without trusting it every browser would look like the proxy.
-    expect(() =>
-      loadConfig({
-        NODE_ENV: 'production',
-        WECHAT_APPID: 'wx0123456789abcdef',
-        SESSION_SECRET: 's'.repeat(32),
-        WECHAT_SECRET: 'a'.repeat(32),
-        PUBLIC_URL: 'https://x.example',
-        WS_PUBLIC_URL: 'wss://x.example/ws',
-      }),
-    ).toThrow(/TRUST_PROXY: PUBLIC_URL is https/);
+    expect(() => loadConfig({ ...PRODUCTION_ENV, TRUST_PROXY: '' })).toThrow(/TRUST_PROXY: PUBLIC_URL is https/);
     expect(
       () => new SimServer({ appid: prod.wechat.appid, secret: prod.wechat.secret, production: prod.production }),
     ).toThrow(/dev\/test tool/);
@@ -129,18 +113,9 @@ describe('config', () => {
   });
 
   it('production refuses every published dev value and LOGIN_CONFIRM=auto', () => {
-    const prod = {
-      NODE_ENV: 'production',
-      PUBLIC_URL: 'https://login.example.com',
-      WS_PUBLIC_URL: 'wss://login.example.com/ws',
-      TRUST_PROXY: '10.0.0.0/8',
-    };
     for (const [key, value] of Object.entries(DEV_DEFAULTS)) {
       const env = {
-        ...prod,
-        SESSION_SECRET: 's'.repeat(32),
-        WECHAT_APPID: 'wx0123456789abcdef',
-        WECHAT_SECRET: 'a'.repeat(32),
+        ...PRODUCTION_ENV,
         ...(key.startsWith('WECHAT_MP_') && {
           WECHAT_MP_APPID: 'wx0123456789abcdee',
           WECHAT_MP_SECRET: 'b'.repeat(32),
@@ -149,13 +124,7 @@ describe('config', () => {
       };
       expect(() => loadConfig(env)).toThrow(new RegExp(`${key}: the dev value cannot be used in production`));
     }
-    const ok = {
-      ...prod,
-      SESSION_SECRET: 's'.repeat(32),
-      WECHAT_APPID: 'wx0123456789abcdef',
-      WECHAT_SECRET: 'a'.repeat(32),
-    };
-    expect(loadConfig(ok).production).toBe(true);
-    expect(() => loadConfig({ ...ok, LOGIN_CONFIRM: 'auto' })).toThrow(/LOGIN_CONFIRM: auto is refused/);
+    expect(loadConfig(PRODUCTION_ENV).production).toBe(true);
+    expect(() => loadConfig({ ...PRODUCTION_ENV, LOGIN_CONFIRM: 'auto' })).toThrow(/LOGIN_CONFIRM: auto is refused/);
   });
 });

@@ -138,38 +138,28 @@ describe('npm start follows its config file', () => {
 });
 
 describe('npm start never leaves processes behind', () => {
-  it('a signal while the stack is still starting stops it once up, leaving nothing behind', async () => {
-    const {
-      env,
-      ports: [h, w, s],
-    } = await privateStackEnv();
+  /** `npm start` on a private stack, once its redis-server is up; `ports` = the roles' and Redis'. */
+  async function startingStack() {
+    const { env, ports } = await privateStackEnv();
     const dev = run(env);
     const redisPort = Number((await dev.waitFor(/private redis-server on port (\d+)/))[1]);
+    return { dev, ports: [...ports, redisPort] };
+  }
+  const anyOpen = async (ports: number[]) => (await Promise.all(ports.map(portOpen))).some(Boolean);
+
+  it('a signal while the stack is still starting stops it once up, leaving nothing behind', async () => {
+    const { dev, ports } = await startingStack();
     dev.child.kill('SIGTERM'); // before any role listens (and before "running")
     expect(await dev.exited).toBe(0);
-    const open = await Promise.all([h, w, s, redisPort].map(portOpen));
-    expect(open.some(Boolean)).toBe(false);
+    expect(await anyOpen(ports)).toBe(false);
   });
 
   it('a second signal skips the drain but still kills the roles and the private redis-server', async () => {
-    const {
-      env,
-      ports: [h, w, s],
-    } = await privateStackEnv();
-    const dev = run(env);
-    const redisPort = Number((await dev.waitFor(/private redis-server on port (\d+)/))[1]);
+    const { dev, ports } = await startingStack();
     await dev.waitFor(/scanlogin is running/);
     dev.child.kill('SIGINT');
     dev.child.kill('SIGTERM'); // the impatient second signal
     expect(await dev.exited).toBe(130);
-    await expect
-      .poll(
-        async () => {
-          const open = await Promise.all([h, w, s, redisPort].map(portOpen));
-          return open.some(Boolean);
-        },
-        { timeout: 5000 },
-      )
-      .toBe(false);
+    await expect.poll(() => anyOpen(ports), { timeout: 5000 }).toBe(false);
   });
 });

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
-import { startRedisServer, type RedisServerHandle } from '../server/dev/redis-server.js';
-import { ConfigFile, startRoles, type Roles } from './helpers/roles.js';
+import { type FileRoles, startRolesOnFile } from './helpers/roles.js';
 import {
   BROWSER_UA,
   authRequest,
@@ -31,29 +30,23 @@ const SPA = {
 };
 
 describe('OpenID Connect provider (HTTP)', () => {
-  let redis: RedisServerHandle;
-  let roles: Roles;
-  let file: ConfigFile;
+  let roles: FileRoles;
   let issuer: string;
 
   beforeAll(async () => {
-    redis = await startRedisServer();
-    file = new ConfigFile();
-    file.write({ redis: { url: redis.url }, oidc: { clients: [SHOP, SPA] } });
-    roles = await startRoles({
-      CONFIG_FILE: file.path,
-      OIDC_CLIENT_ID: 'env-client',
-      OIDC_CLIENT_SECRET: 'env-secret-0123456789abcdef',
-      OIDC_REDIRECT_URIS: 'http://env.example/cb, http://env.example/cb2',
-      OIDC_CLIENT_NAME: 'Env Site',
-    });
+    roles = await startRolesOnFile(
+      { oidc: { clients: [SHOP, SPA] } },
+      {
+        OIDC_CLIENT_ID: 'env-client',
+        OIDC_CLIENT_SECRET: 'env-secret-0123456789abcdef',
+        OIDC_REDIRECT_URIS: 'http://env.example/cb, http://env.example/cb2',
+        OIDC_CLIENT_NAME: 'Env Site',
+      },
+    );
     issuer = roles.httpUrl;
   });
 
-  afterAll(async () => {
-    await roles?.stop();
-    await redis?.stop();
-  });
+  afterAll(() => roles?.stop());
 
   const shop = () => discoverRp(issuer, SHOP.client_id, SHOP.client_secret, SHOP.redirect_uris[0]!);
 

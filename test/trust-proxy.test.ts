@@ -2,15 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../server/config.js';
 import { rawClient } from './helpers/redis.js';
 import { startStack, type TestStack } from './helpers/stack.js';
+import { PRODUCTION_ENV } from './helpers/env.js';
 
-const PROD = {
-  NODE_ENV: 'production',
-  WECHAT_APPID: 'wx0123456789abcdef',
-  SESSION_SECRET: 's'.repeat(32),
-  WECHAT_SECRET: 'a'.repeat(32),
-  PUBLIC_URL: 'https://login.example.com',
-  WS_PUBLIC_URL: 'wss://login.example.com/ws',
-};
+/** Production without TRUST_PROXY. */
+const PROD = { ...PRODUCTION_ENV, TRUST_PROXY: '' };
 
 /** Creates a login with the given X-Forwarded-For (none when undefined); returns status and the stored IP. */
 async function create(s: TestStack, xff?: string): Promise<{ status: number; ip?: string }> {

@@ -7,6 +7,7 @@ import { runHttp } from '../../server/roles/http.js';
 import { runWs } from '../../server/roles/ws.js';
 import { runSim } from '../../server/roles/sim.js';
 import { freePort } from '../../server/util/free-port.js';
+import { type RedisServerHandle, startRedisServer } from '../../server/dev/redis-server.js';
 
 /** A config file in a fresh folder, replaced atomically (write + rename), as editors and ConfigMaps do. */
 export class ConfigFile {
@@ -86,4 +87,33 @@ export interface Health {
 export async function health(url: string): Promise<Health & { status: number }> {
   const res = await fetch(url);
   return { status: res.status, ...((await res.json()) as Health) };
+}
+
+/** Roles on a private redis-server named by a CONFIG_FILE (with any other `sections`, e.g. `oidc`). */
+export interface FileRoles extends Roles {
+  readonly file: ConfigFile;
+  readonly redis: RedisServerHandle;
+}
+
+/** A private redis-server, a CONFIG_FILE naming it plus `sections`, and the roles following that file. */
+export async function startRolesOnFile(
+  sections: Record<string, unknown> = {},
+  env: Record<string, string> = {},
+): Promise<FileRoles> {
+  const redis = await startRedisServer();
+  const file = new ConfigFile();
+  file.write({ redis: { url: redis.url }, ...sections });
+  const roles = await startRoles({ CONFIG_FILE: file.path, ...env }).catch(async (err: unknown) => {
+    await redis.stop();
+    throw err;
+  });
+  return {
+    ...roles,
+    file,
+    redis,
+    async stop() {
+      await roles.stop();
+      await redis.stop();
+    },
+  };
 }
