@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { type FileRoles, startRolesOnFile } from './helpers/roles.js';
-import { authRequest, discoverRp, exchange, follow, signIn, verifyIdToken } from './helpers/oidc.js';
+import { authRequest, discoverRp, exchange, follow, logOut, signIn, verifyIdToken } from './helpers/oidc.js';
 import { Phone } from './helpers/phone.js';
 import { createLogin } from './helpers/stack.js';
 import { WatchClient } from './helpers/ws-client.js';
@@ -186,17 +186,8 @@ describe('BASE_PATH=/login', () => {
       post_logout_redirect_uri: SHOP.post_logout_redirect_uris[0]!,
       state: 'bye',
     });
-    const html = await (await browser.get(logoutUrl.toString())).text();
-    const action = /action="([^"]+)"/.exec(html)![1]!;
+    const { action, out } = await logOut(browser, logoutUrl, app);
     expect(action).toBe(`${app}/oidc/logout/confirm`);
-    const xsrf = /name="xsrf" value="([^"]+)"/.exec(html)![1]!;
-    const done = await browser.send(action, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ xsrf, logout: 'yes' }).toString(),
-    });
-    let out = new URL(done.headers.get('location')!, app);
-    if (out.origin === origin) out = (await follow(browser, out.toString(), app)).url;
     expect(out.toString()).toBe(`${SHOP.post_logout_redirect_uris[0]}?state=bye`);
 
     // fetch() will not forge Host; a raw request will, as any client can.

@@ -8,6 +8,7 @@ import {
   discoverRp,
   exchange,
   follow,
+  logOut,
   qrInteraction,
   signIn,
   verifyIdToken,
@@ -198,18 +199,7 @@ describe('OpenID Connect provider (HTTP)', () => {
       post_logout_redirect_uri: SHOP.post_logout_redirect_uris[0]!,
       state: 'bye',
     });
-    const page = await browser.get(logoutUrl.toString());
-    expect(page.status).toBe(200);
-    const html = await page.text();
-    const action = /action="([^"]+)"/.exec(html)![1]!;
-    const xsrf = /name="xsrf" value="([^"]+)"/.exec(html)![1]!;
-    const done = await browser.send(new URL(action, issuer).toString(), {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ xsrf, logout: 'yes' }).toString(),
-    });
-    let out = new URL(done.headers.get('location')!, issuer);
-    if (out.origin === issuer) out = (await follow(browser, out.toString(), issuer)).url;
+    const { out } = await logOut(browser, logoutUrl, issuer);
     expect(out.toString()).toBe(`${SHOP.post_logout_redirect_uris[0]}?state=bye`);
     // The session is gone: the next authorization shows the QR page again.
     const next = await follow(browser, (await authRequest(rp)).url.toString(), issuer);

@@ -161,3 +161,28 @@ export function cspDirective(header: string | null | undefined, name: string): s
   }
   return undefined;
 }
+
+/**
+ * RP-initiated logout as a browser does it: opens the end-session URL, answers its "Sign out?" form with yes,
+ * and follows the provider's redirects. Returns the form's action and where the browser lands.
+ */
+export async function logOut(
+  browser: Phone,
+  endSessionUrl: URL,
+  issuer: string,
+): Promise<{ action: string; out: URL }> {
+  const page = await browser.get(endSessionUrl.toString());
+  if (page.status !== 200) throw new Error(`end session: HTTP ${page.status}`);
+  const html = await page.text();
+  const action = /action="([^"]+)"/.exec(html)?.[1];
+  const xsrf = /name="xsrf" value="([^"]+)"/.exec(html)?.[1];
+  if (!action || !xsrf) throw new Error('no logout form on the page');
+  const done = await browser.send(new URL(action, issuer).toString(), {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ xsrf, logout: 'yes' }).toString(),
+  });
+  let out = new URL(done.headers.get('location')!, issuer);
+  if (out.origin === new URL(issuer).origin) out = (await follow(browser, out.toString(), issuer)).url;
+  return { action, out };
+}
