@@ -5,10 +5,20 @@
  * modes and the expiry journeys are in e2e-modes.test.ts; the page's logic (redeem retries, silent sockets,
  * failover revisions, fatal codes, the renewal budget) is unit-tested in web-transport/web-widget.test.ts.
  */
+import { mkdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { browserSuite, countLoginCreates, openPhone, waitState } from './helpers/browser.js';
+import {
+  axeViolations,
+  browserSuite,
+  countLoginCreates,
+  openPhone,
+  SCREENSHOTS,
+  UA,
+  waitState,
+} from './helpers/browser.js';
 
-const SCREENSHOT = '/tmp/scanlogin-page.png';
+const SCREENSHOT = `${SCREENSHOTS}/page.png`;
+mkdirSync(SCREENSHOTS, { recursive: true });
 
 describe('login page against the dev stack', () => {
   const suite = browserSuite();
@@ -33,6 +43,8 @@ describe('login page against the dev stack', () => {
     expect(await page.textContent('#countdown')).toMatch(/\d+:\d\d/);
     expect(await page.getAttribute('#simulate-phone', 'target')).toBe('_blank');
     expect(await page.isVisible('#refresh')).toBe(false);
+    // WCAG 2 AA, contrast included, as axe-core sees the rendered page.
+    expect(await axeViolations(page)).toEqual([]);
     await page.screenshot({ path: SCREENSHOT });
 
     const phone = await openPhone(suite.context, page);
@@ -52,7 +64,14 @@ describe('login page against the dev stack', () => {
     // Scanned, with the scanner's nickname, while the phone shows its confirm page.
     await waitState(page, 'scanned');
     await expect.poll(() => page.textContent('#user-name')).toBe(chosen.nickname);
-    await page.screenshot({ path: '/tmp/scanlogin-page-scanned.png' });
+    // The "Scanned" panel replaces the QR code; the countdown and the simulated phone step aside.
+    expect(await page.isVisible('#scanned-panel')).toBe(true);
+    expect(await page.textContent('#status-text')).toBe('Confirm on your phone');
+    expect(await page.isVisible('#qr')).toBe(false);
+    expect(await page.isVisible('#countdown')).toBe(false);
+    expect(await page.isVisible('#simulate-phone')).toBe(false);
+    expect(await axeViolations(page)).toEqual([]);
+    await page.screenshot({ path: `${SCREENSHOTS}/page-scanned.png` });
 
     await phone.click('#confirm');
     await waitState(page, 'confirmed');
@@ -62,7 +81,9 @@ describe('login page against the dev stack', () => {
     expect(await page.isVisible('#qr')).toBe(false);
     // The WebSocket carried the updates (the polling notice appears only after a fallback).
     expect(await page.isHidden('#transport')).toBe(true);
-    await page.screenshot({ path: '/tmp/scanlogin-page-confirmed.png' });
+    expect(await page.textContent('#title')).toBe('Signed in');
+    expect(await axeViolations(page)).toEqual([]);
+    await page.screenshot({ path: `${SCREENSHOTS}/page-confirmed.png` });
     expect(creates()).toBe(1);
 
     // Reload: /api/me recognises the session cookie; no new login is created.
@@ -160,6 +181,52 @@ describe('login page against the dev stack', () => {
     expect(await page.textContent('#status-text')).toBe('Open WeChat and scan to sign in');
     expect(await page.textContent('#simulate-phone')).toBe('Simulate phone scan');
     expect(await page.getAttribute('html', 'lang')).toBe('en');
-    await page.screenshot({ path: '/tmp/scanlogin-page-phone.png' });
+    // The mode tabs keep to one line, uncut, in both languages.
+    for (const lang of ['en', 'zh']) {
+      for (const id of ['#mode-oauth', '#mode-mp-qrcode', '#mode-miniprogram']) {
+        const fits = await page
+          .locator(id)
+          .evaluate((b: { scrollWidth: number; clientWidth: number }) => b.scrollWidth <= b.clientWidth);
+        expect(fits, `${lang} ${id}`).toBe(true);
+      }
+      if (lang === 'en') await page.click('#lang-toggle');
+    }
+    await page.screenshot({ path: `${SCREENSHOTS}/page-phone-zh.png` });
+  });
+
+  it('inside WeChat (MicroMessenger): no QR code; WeChat OAuth in this browser; signed in here, no confirm step', async () => {
+    const page = await suite.freshPage({ userAgent: UA.wechat, width: 390, height: 760 });
+    const creates = countLoginCreates(page);
+    await page.goto(suite.stack.base);
+    // The page leaves at once for WeChat's consent page (the simulator's, in dev).
+    await page.waitForSelector('#sim-consent', { timeout: 15_000 });
+    await page.click('#sim-allow');
+    // Back on the page, signed in: no confirm page came in between.
+    await waitState(page, 'confirmed');
+    expect(new URL(page.url()).pathname).toBe('/');
+    expect(await page.textContent('#title')).toBe('Signed in');
+    expect(await page.textContent('#user-openid')).not.toBe('');
+    expect((await page.request.get(`${suite.stack.base}/api/me`)).status()).toBe(200);
+    expect(creates()).toBe(1);
+    await page.screenshot({ path: `${SCREENSHOTS}/page-in-wechat.png` });
+  });
+
+  it("a phone's ordinary browser: scan from another device, copy the link for WeChat, save the QR image", async () => {
+    const page = await suite.freshPage({ userAgent: UA.mobileSafari, width: 390, height: 844, clipboard: true });
+    await page.goto(suite.stack.base);
+    await waitState(page, 'pending');
+    expect(await page.isVisible('#qr')).toBe(true);
+    expect(await page.textContent('#other-device-text')).toContain('another device');
+    const login = await page.evaluate('sessionStorage.length');
+    expect(login).toBe(0); // nothing left for a WeChat round trip
+    const png = await page.getAttribute('#save-qr', 'href');
+    expect(png).toMatch(/^\/api\/logins\/[^/]+\/qr\.png$/);
+    expect((await page.request.get(`${suite.stack.base}${png}`)).headers()['content-type']).toBe('image/png');
+    await page.click('#copy-link');
+    await page.waitForSelector('#copy-note:not([hidden])');
+    const copied = String(await page.evaluate('navigator.clipboard.readText()'));
+    expect(copied).toMatch(new RegExp(`^${suite.stack.base}/l/[A-Za-z0-9]+$`));
+    expect(await axeViolations(page)).toEqual([]);
+    await page.screenshot({ path: `${SCREENSHOTS}/page-phone-browser.png` });
   });
 });

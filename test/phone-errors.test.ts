@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogin, startStack, type TestStack } from './helpers/stack.js';
 import { Phone } from './helpers/phone.js';
-import { signState } from '../server/http/security.js';
+import { readState, signState } from '../server/http/security.js';
 
 let stack: TestStack;
 let shortStack: TestStack;
@@ -29,7 +29,12 @@ describe('phone-side failures: a clear page, never a redirect, nothing else touc
   it('unknown and expired logins get a page, not a redirect', async () => {
     const unknown = await new Phone().get(`${stack.httpUrl}/l/${'U'.repeat(24)}`);
     expect(unknown.status).toBe(404);
-    expect(await unknown.text()).toContain('error-unknown_login');
+    const unknownHtml = await unknown.text();
+    expect(unknownHtml).toContain('error-unknown_login');
+    // A sentence saying what to do; the code only small underneath, never as the message.
+    expect(unknownHtml).toContain('refresh it on the computer and scan again');
+    expect(unknownHtml).toMatch(/<p class="code">[^<]*<code id="error-code">unknown_login<\/code><\/p>/);
+    expect(unknownHtml).not.toMatch(/<h1>[^<]*unknown_login/);
     const login = await createLogin(shortStack.httpUrl);
     await new Promise((r) => setTimeout(r, 1100));
     const expired = await new Phone().get(login.scanUrl);
@@ -130,5 +135,44 @@ describe('phone-side failures: a clear page, never a redirect, nothing else touc
     expect(res.status).toBe(404);
     expect(await res.text()).toContain('error-unknown_login');
     expect(await status(stack, mini.id, mini.watchToken)).toBe('pending');
+  });
+});
+
+describe('the page offers what the server has; the same-device sign-in is for the page that made the login', () => {
+  it('GET /api/config lists the modes this server offers', async () => {
+    const res = await fetch(`${stack.httpUrl}/api/config`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { modes: string[] }).modes[0]).toBe('oauth');
+  });
+
+  it('POST …/direct: only with the watch token, only oauth; its URL works only in the browser it answered', async () => {
+    const direct = (id: string, token?: string, cookies?: Phone) =>
+      (cookies ?? new Phone()).send(`${stack.httpUrl}/api/logins/${id}/direct`, {
+        method: 'POST',
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+      });
+    const login = await createLogin(stack.httpUrl);
+    expect((await direct(login.id)).status).toBe(403);
+    expect((await direct(login.id, 'W'.repeat(32))).status).toBe(403);
+    expect(await status(stack, login.id, login.watchToken)).toBe('pending');
+
+    const page = new Phone();
+    const ok = await direct(login.id, login.watchToken, page);
+    expect(ok.status).toBe(200);
+    const url = new URL(((await ok.json()) as { url: string }).url);
+    expect(readState(stack.config.sessionSecret, url.searchParams.get('state') ?? '')).toEqual({
+      id: login.id,
+      direct: true,
+    });
+    expect(await status(stack, login.id, login.watchToken)).toBe('scanned');
+    // Once scanned, no second direct start.
+    expect((await direct(login.id, login.watchToken)).status).toBe(409);
+    // The authorize URL sent to another browser: WeChat's callback lands without the phone cookie.
+    const stranger = new Phone();
+    const res = await stranger.callback(await stranger.consent(url, 'allow'));
+    expect(res.html).toContain('error-phone_mismatch');
+    expect(await status(stack, login.id, login.watchToken)).toBe('scanned');
+    // A scan's state with the direct marker glued on is not a direct state.
+    expect(readState(stack.config.sessionSecret, `${signState(stack.config.sessionSecret, login.id)}d`)).toBeNull();
   });
 });

@@ -120,6 +120,16 @@ describe('dev mode: simulateUrl and the phone pages', () => {
     const cancelled = await post(`${stack.httpUrl}/l/${login.id}/mp/cancel`, { t });
     expect(cancelled.html).toContain('data-page="cancelled"');
     expect((await status(stack, login)).status).toBe('cancelled');
+
+    // Scanning the used QR again: the app ignores the event, and the phone says so (no "the login is done").
+    const rescan = await post(`${stack.simUrl}/sim/phone/mp-qrcode`, {
+      url: field(phone.html, 'url'),
+      openid: chosenOpenid(phone.html),
+      action: 'scan',
+    });
+    expect(rescan.html).not.toContain('id="sim-mp-link"');
+    expect(rescan.html).toContain('The Official Account sent no message');
+    expect(rescan.html).not.toContain('the login is done');
   });
 
   it('mp-qrcode: unknown or missing QR URL → a clear "expired" page, escaped', async () => {

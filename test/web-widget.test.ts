@@ -5,16 +5,16 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createApi } from '../web/src/api.js';
-import { LoginWidget } from '../web/src/widget.js';
-import { FakeBackend, FakeSockets, FakeView, settle } from './helpers/web-fakes.js';
+import { LoginWidget, type WidgetDeps } from '../web/src/widget.js';
+import { FakeBackend, FakeSameDevice, FakeSockets, FakeView, settle } from './helpers/web-fakes.js';
 
 let backend: FakeBackend;
 let sockets: FakeSockets;
 let view: FakeView;
 let widget: LoginWidget;
 
-function newWidget(): LoginWidget {
-  widget = new LoginWidget({ api: createApi(backend.fetch), view, openSocket: sockets.open });
+function newWidget(extra: Pick<WidgetDeps, 'device' | 'sameDevice'> = {}): LoginWidget {
+  widget = new LoginWidget({ api: createApi(backend.fetch), view, openSocket: sockets.open, ...extra });
   return widget;
 }
 
@@ -357,7 +357,7 @@ describe('modes, failures, transports', () => {
     backend.fail('create', 'network');
     await loaded();
     expect(view.screen).toMatchObject({ state: 'error', message: 'errorNetwork', refresh: true });
-    backend.fail('create', { status: 503, error: 'redis_unavailable' });
+    backend.fail('create', { status: 500, error: 'internal' });
     await widget.refresh();
     expect(view.screen).toMatchObject({ state: 'error', message: 'errorGeneric' });
     await widget.refresh();
@@ -442,5 +442,115 @@ describe('modes, failures, transports', () => {
     expect(view.screens).toHaveLength(n);
     expect(view.countdown).toBe(countdown);
     expect(sockets.last.closedByPage).toBe(1000);
+  });
+});
+
+describe('what the page says', () => {
+  it('a 503 at create: "busy, retrying" with backoff until it heals; still busy after the retries → errorBusy', async () => {
+    backend.fail('create', { status: 503, error: 'redis_unavailable' }, { status: 503, error: 'shutting_down' });
+    await loaded();
+    expect(view.screen).toMatchObject({ state: 'loading', message: 'busy', refresh: false });
+    await vi.advanceTimersByTimeAsync(60_000); // past two full-jitter delays (each ≤ 30 s)
+    expect(view.screen.state).toBe('pending');
+    expect(backend.creates).toBe(3);
+
+    const busy = Array.from({ length: 9 }, () => ({ status: 503, error: 'redis_unavailable' }));
+    backend.fail('create', ...busy);
+    void widget.refresh();
+    await vi.advanceTimersByTimeAsync(9 * 30_000);
+    expect(view.screen).toMatchObject({ state: 'error', message: 'errorBusy', refresh: true });
+    expect(backend.creates).toBe(3 + 9);
+  });
+
+  it('scanned: the panel without countdown or simulate link; expiring then says so, with no silent new QR', async () => {
+    await loaded();
+    const login = backend.last;
+    backend.scan(login, { nickname: 'Mei' });
+    await settle();
+    expect(view.screen).toMatchObject({ state: 'scanned', message: 'scanned', person: { nickname: 'Mei' } });
+    expect(view.screen.expiresAt).toBeUndefined();
+    expect(view.screen.simulateUrl).toBeUndefined();
+    backend.set(login, 'expired');
+    await settle();
+    expect(view.screen).toMatchObject({
+      state: 'expired',
+      message: 'expiredScanned',
+      person: { nickname: 'Mei' },
+      refresh: true,
+    });
+    expect(backend.creates).toBe(1);
+  });
+
+  it('mp-qrcode and miniprogram say "confirm on your phone" too; signed in: the heading changes', async () => {
+    await loaded();
+    await widget.switchMode('miniprogram');
+    await settle();
+    backend.scan(backend.last);
+    await settle();
+    expect(view.screen).toMatchObject({ state: 'scanned', message: 'scanned', title: 'title' });
+    backend.confirm(backend.last, { openid: 'o-mini' });
+    await settle();
+    // No nickname: the view names the person "WeChat user"; the OpenID is the one place the id appears.
+    expect(view.screen).toMatchObject({ state: 'confirmed', title: 'titleSignedIn', person: { openid: 'o-mini' } });
+    expect(view.screen.person?.nickname).toBeUndefined();
+  });
+
+  it('the mode switch offers only the modes the server has (GET /api/config)', async () => {
+    backend.modes = ['oauth', 'miniprogram'];
+    await loaded();
+    expect(view.screen.modes).toEqual(['oauth', 'miniprogram']);
+    widget.dispose();
+    backend.modes = ['oauth', 'surprise'];
+    await loaded();
+    expect(view.screen.modes).toEqual(['oauth']);
+  });
+
+  it("a phone's ordinary browser: scan from another device, with the link to copy and the image to save", async () => {
+    void newWidget({ device: 'phone' }).start();
+    await settle();
+    const login = backend.last;
+    expect(view.screen.otherDevice).toEqual({
+      scanUrl: `http://page.test/l/${login.id}`,
+      pngSrc: `/api/logins/${login.id}/qr.png`,
+    });
+    backend.scan(login);
+    await settle();
+    expect(view.screen.otherDevice).toBeUndefined();
+  });
+});
+
+describe('inside WeChat: no QR code, the same browser signs in', () => {
+  it('create → direct → WeChat OAuth; back with the login confirmed → redeemed → signed in', async () => {
+    const same = new FakeSameDevice();
+    void newWidget({ device: 'wechat', sameDevice: same }).start();
+    await settle();
+    const login = backend.last;
+    expect(same.left).toEqual([`http://open.test/authorize?login=${login.id}`]);
+    expect(view.screen).toMatchObject({ state: 'loading', message: 'direct', modes: ['oauth'] });
+    expect(view.screen.qrSrc).toBeUndefined();
+    expect(sockets.all).toHaveLength(0);
+    widget.dispose();
+
+    // WeChat's OAuth confirmed it at the callback and sent the browser back to the page (a new page load).
+    backend.confirm(login, { openid: 'o-me', nickname: 'Me' });
+    view = new FakeView();
+    void newWidget({ device: 'wechat', sameDevice: same }).start();
+    await settle();
+    expect(view.screen).toMatchObject({ state: 'confirmed', person: { nickname: 'Me', openid: 'o-me' } });
+    expect(backend.creates).toBe(1);
+    expect(same.stored).toBeNull();
+  });
+
+  it('back after refusing at WeChat: cancelled with #refresh, nothing automatic', async () => {
+    const same = new FakeSameDevice();
+    void newWidget({ device: 'wechat', sameDevice: same }).start();
+    await settle();
+    widget.dispose();
+    backend.set(backend.last, 'cancelled');
+    void newWidget({ device: 'wechat', sameDevice: same }).start();
+    await settle();
+    expect(view.screen).toMatchObject({ state: 'cancelled', refresh: true });
+    expect(backend.creates).toBe(1);
+    expect(same.left).toHaveLength(1);
   });
 });

@@ -3,22 +3,58 @@ import type { Logger } from '../log.js';
 import { errorBody, toAppError, type ErrorCode } from '../errors.js';
 import { messagePage } from './pages.js';
 
-/** Phone-facing pages explain failures in both languages; the code stays visible for support. */
+/**
+ * Phone-facing pages say what happened in a sentence a person understands and what to do next; the code stays
+ * underneath, small, for support. Codes without an entry get the generic sentence.
+ */
 const PAGE_TEXT: Partial<Record<ErrorCode, { zh: string; en: string }>> = {
-  unknown_login: { zh: '二维码无效或已过期', en: 'This QR code is unknown or expired' },
-  login_expired: { zh: '二维码已过期，请在电脑上刷新', en: 'This QR code has expired; refresh it on your computer' },
-  invalid_transition: { zh: '此登录已完成或已取消', en: 'This login is already finished or cancelled' },
-  phone_mismatch: { zh: '请在扫码的手机上继续', en: 'Please continue on the phone that scanned the code' },
-  invalid_state: { zh: '登录链接无效', en: 'This sign-in link is invalid' },
-  invalid_link: { zh: '确认链接无效，请重新扫码', en: 'This confirmation link is not valid; scan the QR code again' },
-  link_used: { zh: '此确认链接已使用', en: 'This confirmation link has already been used' },
-  snapshot_user: { zh: '当前为微信快照页模式，无法登录', en: 'A WeChat preview (snapshot) identity cannot log in' },
-  wechat_error: { zh: '微信登录失败，请重新扫码', en: 'WeChat sign-in failed; please scan again' },
+  unknown_login: {
+    zh: '这个二维码已失效，请在电脑上刷新后重新扫码',
+    en: 'This QR code is no longer valid — refresh it on the computer and scan again',
+  },
+  login_expired: {
+    zh: '二维码已过期，请在电脑上刷新后重新扫码',
+    en: 'This QR code expired — refresh it on the computer and scan again',
+  },
+  invalid_transition: {
+    zh: '这次登录已经结束：电脑上已登录或已取消',
+    en: 'This login already finished — you are signed in on the computer, or it was cancelled',
+  },
+  phone_mismatch: {
+    zh: '这个二维码已被另一部手机扫描，请在扫码的手机上继续',
+    en: 'Another phone scanned this QR code — continue on the phone that scanned it',
+  },
+  invalid_state: { zh: '登录链接无效，请重新扫码', en: 'This sign-in link is not valid — scan the QR code again' },
+  forbidden: {
+    zh: '确认页面已失效，请重新扫码',
+    en: 'This confirmation page is no longer valid — scan the QR code again',
+  },
+  invalid_link: {
+    zh: '这个确认链接不属于你，请重新扫码',
+    en: 'This confirmation link is not yours — scan the QR code again',
+  },
+  link_used: {
+    zh: '这个确认链接已经用过：登录已完成或已取消',
+    en: 'This confirmation link was already used — the login is finished or cancelled',
+  },
+  snapshot_user: {
+    zh: '微信快照页模式下无法登录，请在微信中打开',
+    en: 'WeChat opened this page in preview mode, which cannot log in — open it in WeChat itself',
+  },
+  wechat_error: { zh: '微信登录没有成功，请重新扫码', en: 'WeChat did not complete the sign-in — scan again' },
+  rate_limited: { zh: '尝试次数过多，请稍后再试', en: 'Too many attempts — try again in a minute' },
   redis_unavailable: {
-    zh: '服务暂时不可用，请稍后再试',
-    en: 'The service is temporarily unavailable; try again shortly',
+    zh: '服务暂时繁忙，请稍后再试',
+    en: 'The service is busy right now — try again in a moment',
+  },
+  shutting_down: {
+    zh: '服务正在重启，请稍后再试',
+    en: 'The service is restarting — try again in a moment',
   },
 };
+
+/** The sentence for codes without their own. */
+const PAGE_TEXT_UNKNOWN = { zh: '出了点问题，请重新扫码', en: 'Something went wrong — scan the QR code again' };
 
 /**
  * The one place where errors become responses: the status comes from the error registry; API paths get JSON
@@ -40,11 +76,9 @@ export function errorMiddleware(logger: Logger) {
       ctx.set('Cache-Control', 'no-store');
       if (typeof appErr.details?.retryAfterS === 'number') ctx.set('Retry-After', String(appErr.details.retryAfterS));
       if (isPhonePath(ctx.path)) {
-        const title = PAGE_TEXT[appErr.code] ?? { zh: '出错了', en: 'Something went wrong' };
         ctx.type = 'html';
-        ctx.body = messagePage(`error-${appErr.code}`, title, {
-          zh: `错误代码：${appErr.code}`,
-          en: `Error code: ${appErr.code}`,
+        ctx.body = messagePage(`error-${appErr.code}`, PAGE_TEXT[appErr.code] ?? PAGE_TEXT_UNKNOWN, undefined, {
+          code: appErr.code,
         });
       } else {
         ctx.body = errorBody(appErr);

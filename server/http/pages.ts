@@ -20,11 +20,12 @@ function layout(title: Text, body: string, state: string): string {
 <style>
 body{font-family:-apple-system,BlinkMacSystemFont,"PingFang SC","Helvetica Neue",Arial,sans-serif;margin:0;background:#f5f6f7;color:#222}
 main{max-width:420px;margin:0 auto;padding:48px 24px;text-align:center}
-h1{font-size:20px;margin:0 0 8px}.en{color:#666;font-size:14px;margin:0 0 24px}
+h1{font-size:20px;margin:0 0 8px}.en{color:#595959;font-size:14px;margin:0 0 24px}
 p{line-height:1.5}.who{margin:24px 0;font-size:15px}
 button{display:block;width:100%;padding:12px;margin:12px 0;font-size:17px;border-radius:8px;border:0}
-.primary{background:#07c160;color:#fff}.secondary{background:#e9e9e9;color:#333}
+.primary{background:#06793c;color:#fff}.secondary{background:#e9e9e9;color:#333}
 img.avatar{width:64px;height:64px;border-radius:8px}
+.code{margin-top:32px;color:#6b6f76;font-size:12px}.code code{font-size:12px}
 </style></head>
 <body><main data-page="${escapeHtml(state)}">${body}</main></body></html>`;
 }
@@ -33,10 +34,16 @@ function heading(t: Text): string {
   return `<h1>${escapeHtml(t.zh)}</h1><p class="en">${escapeHtml(t.en)}</p>`;
 }
 
-/** A page with a title and a line of explanation, for outcomes and errors. */
-export function messagePage(state: string, title: Text, detail?: Text): string {
+/**
+ * A page with a title and a line of explanation, for outcomes and errors. `code`: an error's stable code, shown
+ * small under the sentence (for support), never as the message.
+ */
+export function messagePage(state: string, title: Text, detail?: Text, opts: { code?: string } = {}): string {
   const more = detail ? `<p>${escapeHtml(detail.zh)}</p><p class="en">${escapeHtml(detail.en)}</p>` : '';
-  return layout(title, heading(title) + more, state);
+  const code = opts.code
+    ? `<p class="code">错误代码 · Error code: <code id="error-code">${escapeHtml(opts.code)}</code></p>`
+    : '';
+  return layout(title, heading(title) + more + code, state);
 }
 
 export function scanWithWechatPage(): string {

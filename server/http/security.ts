@@ -2,22 +2,30 @@ import { LOGIN_ID_LENGTH, LOGIN_ID_RE } from '../logins/ids.js';
 import { hmacHex, safeEqual } from '../util/crypto.js';
 
 /**
- * OAuth `state` = login id + HMAC(id). WeChat returns `state` unchanged but only allows [a-zA-Z0-9] up to
- * 128 bytes, so the signature is hex: 24 + 40 = 64 characters.
+ * The OAuth `state` = login id + HMAC(id). WeChat returns `state` unchanged but only allows [a-zA-Z0-9] up to
+ * 128 bytes, so the signature is hex: 24 + 40 = 64 characters (65 for a same-device state).: the login id and its MAC. `direct` (the same-device sign-in: the page itself runs in WeChat)
+ * is part of what is signed and ends the state with `d`, so a QR scan's state can never be turned into one.
  */
-export function signState(secret: string, loginId: string): string {
-  return loginId + hmacHex(secret, `state:${loginId}`).slice(0, 40);
+export function signState(secret: string, loginId: string, direct = false): string {
+  const mac = hmacHex(secret, `${direct ? 'direct-state' : 'state'}:${loginId}`).slice(0, 40);
+  return direct ? `${loginId}${mac}d` : loginId + mac;
 }
 
-/** The login id a state was signed for, or null when it is malformed or forged. */
+/** The login id of a genuine `state` (see signState), or null. */
 export function verifyState(secret: string, state: string | undefined): string | null {
-  if (!state || state.length !== LOGIN_ID_LENGTH + 40) return null;
+  return readState(secret, state)?.id ?? null;
+}
+
+/** The login id of a genuine `state` and whether it is a same-device sign-in's, or null. */
+export function readState(secret: string, state: string | undefined): { id: string; direct: boolean } | null {
+  if (!state) return null;
+  const direct = state.length === LOGIN_ID_LENGTH + 41 && state.endsWith('d');
+  if (!direct && state.length !== LOGIN_ID_LENGTH + 40) return null;
   const id = state.slice(0, LOGIN_ID_LENGTH);
   if (!LOGIN_ID_RE.test(id)) return null;
-  return safeEqual(signState(secret, id), state) ? id : null;
+  return safeEqual(signState(secret, id, direct), state) ? { id, direct } : null;
 }
 
-/** The confirm form's CSRF value, bound to the login and to the phone's cookie. */
 export function csrfToken(secret: string, loginId: string, phoneToken: string): string {
   return hmacHex(secret, `csrf:${loginId}:${phoneToken}`);
 }

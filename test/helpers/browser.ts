@@ -4,7 +4,7 @@
  * Needs `npm run build` first (the page is served from dist/web, the stack from dist/server).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
@@ -93,11 +93,51 @@ export async function openPhone(context: BrowserContext, page: Page): Promise<Pa
   return phone;
 }
 
+export interface FreshPageOptions {
+  locale?: string;
+  width?: number;
+  height?: number;
+  /** e.g. WeChat's in-app browser (MicroMessenger) or a phone's Safari. */
+  userAgent?: string;
+  /** Lets the page write the clipboard (its "copy link" button). */
+  clipboard?: boolean;
+}
+
+/** User agents of the devices the page tells apart (web/src/device.ts). */
+export const UA = {
+  wechat:
+    'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 ' +
+    'MicroMessenger/8.0.49(0x18003137) NetType/WIFI Language/zh_CN',
+  mobileSafari:
+    'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) ' +
+    'Version/17.4 Mobile/15E148 Safari/604.1',
+} as const;
+
+/** Runs axe-core (WCAG 2 A/AA rules) in the page and returns the ids of the rules it violates, with their targets. */
+export async function axeViolations(page: Page): Promise<string[]> {
+  // Evaluated over the DevTools protocol, not added as a <script>: the page's CSP (script-src 'self') rightly
+  // refuses inline scripts, and the test must not loosen it.
+  if (!(await page.evaluate('typeof axe !== "undefined"'))) {
+    await page.evaluate(readFileSync(`${ROOT}node_modules/axe-core/axe.min.js`, 'utf8'));
+  }
+  const result = (await page.evaluate(
+    'axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa"] } })',
+  )) as { violations: { id: string; nodes: { target: unknown[] }[] }[]; passes: { id: string }[] };
+  // The rule this exists for must have looked at something (text on the page), or the check proves nothing.
+  if (![...result.passes, ...result.violations].some((r) => r.id === 'color-contrast')) {
+    throw new Error('axe-core checked no text contrast on this page');
+  }
+  return result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => JSON.stringify(n.target)).join(', ')}`);
+}
+
+/** Where the README's screenshots are written (by the browser tests, so they show what the tests see). */
+export const SCREENSHOTS = `${ROOT}docs/screenshots`;
+
 /** One suite's browser and dev stack: a fresh context per journey, and any uncaught page exception fails it. */
 export interface BrowserSuite {
   readonly stack: DevStack;
   readonly context: BrowserContext;
-  freshPage(opts?: { locale?: string; width?: number }): Promise<Page>;
+  freshPage(opts?: FreshPageOptions): Promise<Page>;
 }
 
 /** Registers the suite's hooks: Chromium and `scanlogin dev` (with `env`) before, everything closed after. */
@@ -138,8 +178,10 @@ export function browserSuite(env: Record<string, string> = {}): BrowserSuite {
       await context?.close();
       context = await browser!.newContext({
         locale: opts.locale ?? 'en-US',
-        viewport: { width: opts.width ?? 1000, height: 760 },
+        viewport: { width: opts.width ?? 1000, height: opts.height ?? 760 },
+        ...(opts.userAgent && { userAgent: opts.userAgent, isMobile: true, hasTouch: true }),
       });
+      if (opts.clipboard) await context.grantPermissions(['clipboard-read', 'clipboard-write']);
       const page = await context.newPage();
       page.on('pageerror', (err) => pageErrors.push(err.message));
       return page;

@@ -5,8 +5,9 @@
  * Time is vitest's fake timers; deliveries are asynchronous, as a real socket's and fetch's are.
  */
 import { vi } from 'vitest';
-import type { Fetch, HttpRequest, HttpResponse, ScanUser, User } from '../../web/src/api.js';
+import type { CreatedLogin, Fetch, HttpRequest, HttpResponse, ScanUser, User } from '../../web/src/api.js';
 import type { LoginStatus } from '../../web/src/codes.js';
+import type { SameDevice } from '../../web/src/device.js';
 import type { Screen } from '../../web/src/phase.js';
 import type { SocketLike } from '../../web/src/transport.js';
 import type { View } from '../../web/src/widget.js';
@@ -109,7 +110,7 @@ export interface FakeLogin {
   redeemed: boolean;
 }
 
-type Route = 'me' | 'create' | 'poll' | 'redeem' | 'logout';
+type Route = 'me' | 'create' | 'poll' | 'redeem' | 'logout' | 'config';
 /** Instead of the normal answer: an HTTP error, the normal answer late, a fetch that fails, or no answer. */
 export type Fault = { status: number; error: string } | { delayMs: number } | 'network' | 'hang';
 
@@ -124,6 +125,8 @@ export class FakeBackend {
   ttlMs = 120_000;
   /** Added to the clock in the Date header (a server whose clock differs from the page's). */
   dateOffsetMs = 0;
+  /** GET /api/config's modes: what this server offers. */
+  modes: string[] = ['oauth', 'mp-qrcode', 'miniprogram'];
   private readonly faults = new Map<Route, Fault[]>();
   private readonly changed = new Set<() => void>();
   private readonly watchers = new Map<string, Set<FakeSocket>>();
@@ -218,6 +221,7 @@ export class FakeBackend {
     if (method === 'GET' && url.pathname === '/api/me') {
       return this.session ? json(200, { user: this.session }) : json(401, { error: 'unauthorized' });
     }
+    if (method === 'GET' && url.pathname === '/api/config') return json(200, { modes: this.modes });
     if (method === 'POST' && url.pathname === '/api/logout') {
       this.session = null;
       return json(204, undefined);
@@ -246,12 +250,17 @@ export class FakeBackend {
       };
       return json(201, created, date);
     }
-    const m = /^\/api\/logins\/([^/]+)(\/redeem|\/cancel)?$/.exec(url.pathname);
+    const m = /^\/api\/logins\/([^/]+)(\/redeem|\/cancel|\/direct)?$/.exec(url.pathname);
     const login = m && this.logins.find((l) => l.id === m[1]);
     if (!m || !login) return json(404, { error: m ? 'unknown_login' : 'not_found' });
     if (init.headers.Authorization !== `Bearer ${login.watchToken}`) return json(403, { error: 'forbidden' });
     if (m[2] === '/redeem') return this.redeem(login, body);
     if (m[2] === '/cancel') return this.cancel(login);
+    if (m[2] === '/direct') {
+      // This browser becomes the phone; WeChat's OAuth (the test plays it) confirms and sends it back.
+      this.scan(login);
+      return json(200, { url: `http://open.test/authorize?login=${login.id}` });
+    }
     const wait = Number(url.searchParams.get('wait') ?? 0);
     const rev = Number(url.searchParams.get('rev') ?? login.rev);
     if (wait > 0 && login.rev <= rev) await this.changeOf(login, rev, wait * 1000, init);
@@ -311,6 +320,7 @@ export class FakeBackend {
 function routeOf(method: string, path: string): Route | undefined {
   if (path === '/api/me') return 'me';
   if (path === '/api/logout') return 'logout';
+  if (path === '/api/config') return 'config';
   if (method === 'POST' && path === '/api/logins') return 'create';
   if (method === 'POST' && path.endsWith('/redeem')) return 'redeem';
   if (method === 'GET' && path.startsWith('/api/logins/')) return 'poll';
@@ -359,5 +369,23 @@ export class FakeView implements View {
   /** The data-state values shown, in order, without repeats. */
   get states(): string[] {
     return this.screens.map((s) => s.state).filter((s, i, all) => s !== all[i - 1]);
+  }
+}
+
+/** The same-device memory of a page inside WeChat (sessionStorage and a navigation in the browser). */
+export class FakeSameDevice implements SameDevice {
+  stored: CreatedLogin | null = null;
+  /** Where the page went (WeChat's authorize URL). */
+  readonly left: string[] = [];
+
+  take(): CreatedLogin | null {
+    const login = this.stored;
+    this.stored = null;
+    return login;
+  }
+
+  leave(login: CreatedLogin, url: string): void {
+    this.stored = login;
+    this.left.push(url);
   }
 }

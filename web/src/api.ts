@@ -147,8 +147,29 @@ export function parseSnapshot(raw: unknown): LoginSnapshot | null {
 export const LOGIN_MODES = ['oauth', 'mp-qrcode', 'miniprogram'] as const;
 export type LoginMode = (typeof LOGIN_MODES)[number];
 
+/** What the server offers the page (GET /api/config). */
+export interface PageConfig {
+  /** The login modes this server has, in the switch's order; never empty (oauth is always offered). */
+  modes: LoginMode[];
+}
+
+/** The modes of a /api/config answer that this page knows, in its order; null when the answer is malformed. */
+export function parseModes(raw: unknown): LoginMode[] | null {
+  const modes = (raw as { modes?: unknown } | null)?.modes;
+  if (!Array.isArray(modes)) return null;
+  const known = LOGIN_MODES.filter((m) => modes.includes(m));
+  return known.length > 0 ? known : null;
+}
+
 /** The HTTP API as the page uses it. */
 export interface Api {
+  /** GET /api/config → the modes this server offers (the mode switch shows only those). */
+  fetchConfig(): Promise<PageConfig>;
+  /**
+   * POST /api/logins/:id/direct → the WeChat authorize URL for signing in *this* browser (the page runs inside
+   * WeChat, so there is nothing to scan); the answer sets the phone cookie that binds the OAuth round trip here.
+   */
+  startDirect(id: string, watchToken: string): Promise<{ url: string }>;
   /** GET /api/me → the signed-in user, or null when not signed in (401). */
   fetchMe(signal?: AbortSignal): Promise<SignedIn | null>;
   /** POST /api/logins → a new pending login (in `mode`, default oauth) with its QR and watch credentials. */
@@ -176,6 +197,20 @@ export interface LoginPoll {
 /** The API over `fetchFn` (same-origin paths, cookies included). */
 export function createApi(fetchFn: Fetch): Api {
   return {
+    async fetchConfig() {
+      const { data } = await request<unknown>(fetchFn, 'GET', '/api/config');
+      const modes = parseModes(data);
+      if (!modes) throw new ApiError(200, 'bad_response', 'malformed /api/config');
+      return { modes };
+    },
+
+    async startDirect(id, watchToken) {
+      const path = `/api/logins/${encodeURIComponent(id)}/direct`;
+      const { data } = await request<{ url?: unknown }>(fetchFn, 'POST', path, { token: watchToken });
+      if (typeof data?.url !== 'string') throw new ApiError(200, 'bad_response', 'malformed direct answer');
+      return { url: data.url };
+    },
+
     async fetchMe(signal) {
       try {
         const { data } = await request<SignedIn>(fetchFn, 'GET', '/api/me', { signal });

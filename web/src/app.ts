@@ -1,6 +1,7 @@
 /** Page bootstrap: pick the language, wire the widget to the DOM view, the browser's fetch and WebSocket. */
 import { createApi } from './api.js';
 import { appRoot, appUrl } from './base.js';
+import { deviceOf, sessionSameDevice } from './device.js';
 import { detectLang, I18n } from './i18n.js';
 import { pageInteraction, requestedLang } from './interaction.js';
 import { WidgetView } from './view.js';
@@ -9,11 +10,16 @@ import { LoginWidget } from './widget.js';
 // The API's paths (`/api/…`) are the app's; they live under BASE_PATH.
 const root = appRoot(document);
 const view = new WidgetView(new I18n(requestedLang(location.search) ?? detectLang()));
+const interaction = pageInteraction(window);
+// The embedded QR (a cross-site frame) keeps no cookies, so it cannot take the same-device path.
+const embedded = window.top !== window;
 const widget = new LoginWidget({
   api: createApi((path, init) => fetch(appUrl(root, path), init)),
   view,
   openSocket: (url) => new WebSocket(url),
-  interaction: pageInteraction(window),
+  interaction,
+  device: embedded ? 'desktop' : deviceOf(navigator.userAgent),
+  sameDevice: embedded ? undefined : sessionSameDevice(window),
 });
 view.bind({
   refresh: () => void widget.refresh(),

@@ -6,6 +6,7 @@
  *                     ↘ cancelled | expired | error   (each offers #refresh)
  */
 import type { CreatedLogin, LoginMode, ScanUser, User } from './api.js';
+import type { Device } from './device.js';
 import type { MessageKey } from './messages.js';
 import type { TransportKind } from './transport.js';
 
@@ -16,7 +17,8 @@ interface Shown {
 }
 
 export type Phase =
-  | { kind: 'loading'; note?: MessageKey }
+  /** `message`: what the wait is for, when it is not a new QR code (`busy`: retrying a 503; `direct`). */
+  | { kind: 'loading'; note?: MessageKey; message?: MessageKey }
   | ({ kind: 'pending'; note?: MessageKey } & Shown)
   /** `user` arrives with the second `scanned` (once WeChat identified the phone's owner). */
   | ({ kind: 'scanned'; user?: ScanUser } & Shown)
@@ -24,7 +26,8 @@ export type Phase =
   | ({ kind: 'redeeming'; user?: ScanUser } & Shown)
   | { kind: 'confirmed'; user: User }
   | { kind: 'cancelled'; qrSrc?: string; user?: ScanUser }
-  | { kind: 'expired'; qrSrc?: string }
+  /** `scanned`: it expired while the phone was on its confirm step (the page says so, never renews it silently). */
+  | { kind: 'expired'; qrSrc?: string; scanned?: boolean; user?: ScanUser | undefined }
   | { kind: 'error'; message: MessageKey };
 
 export type PhaseKind = Phase['kind'];
@@ -53,6 +56,7 @@ export function qrOf(p: Phase): string | undefined {
 export type WidgetState = Exclude<PhaseKind, 'redeeming'>;
 
 export interface Person {
+  /** Absent: shown as "WeChat user" (mp-qrcode and miniprogram know only the OpenID). */
   nickname?: string;
   avatar?: string;
   /** Only for the signed-in user (not shown for the scanner before redeem). */
@@ -62,6 +66,12 @@ export interface Person {
 /** Everything view.ts shows, derived from the phase by screenOf(); view.ts decides nothing. */
 export interface Screen {
   state: WidgetState;
+  /** The heading: "Sign in with WeChat", then "Signed in". */
+  title: MessageKey;
+  /** The modes the switch offers (the server's, GET /api/config); the switch is hidden below two. */
+  modes: readonly LoginMode[];
+  /** A phone's ordinary browser: "scan from another device", with "copy link" (this URL) and "save the QR image". */
+  otherDevice?: { scanUrl: string; pngSrc: string };
   /** The sign-in method (the mode switch highlights it, the subtitle names it). */
   mode: LoginMode;
   message: MessageKey;
@@ -87,6 +97,9 @@ export interface Screen {
 
 export interface ScreenContext {
   mode: LoginMode;
+  /** The modes the server offers, once known (until then: only the current one). */
+  offered?: readonly LoginMode[] | undefined;
+  device?: Device | undefined;
   /** The transport of the current watch, if any. */
   transport: TransportKind | null;
 }
@@ -94,6 +107,9 @@ export interface ScreenContext {
 export function screenOf(p: Phase, ctx: ScreenContext): Screen {
   const screen: Screen = {
     state: p.kind === 'redeeming' ? 'scanned' : p.kind,
+    title: p.kind === 'confirmed' ? 'titleSignedIn' : 'title',
+    // Inside WeChat the page signs in directly, which only the oauth mode can do.
+    modes: ctx.device === 'wechat' ? [ctx.mode] : (ctx.offered ?? [ctx.mode]),
     mode: ctx.mode,
     message: messageOf(p, ctx.mode),
     signingIn: p.kind !== 'confirmed',
@@ -106,10 +122,14 @@ export function screenOf(p: Phase, ctx: ScreenContext): Screen {
   if (qrSrc !== undefined) screen.qrSrc = qrSrc;
   if ((p.kind === 'loading' || p.kind === 'pending') && p.note) screen.note = p.note;
   if (p.kind === 'pending' || p.kind === 'scanned' || p.kind === 'redeeming') {
-    screen.expiresAt = p.expiresAt;
     screen.polling = ctx.transport === 'poll';
   }
-  if (isWatching(p) && p.login.devMode && p.login.simulateUrl) screen.simulateUrl = p.login.simulateUrl;
+  // Once scanned, the phone is where things happen: the countdown and the simulated phone step aside.
+  if (p.kind === 'pending') {
+    screen.expiresAt = p.expiresAt;
+    if (p.login.devMode && p.login.simulateUrl) screen.simulateUrl = p.login.simulateUrl;
+    if (ctx.device === 'phone') screen.otherDevice = { scanUrl: p.login.scanUrl, pngSrc: p.login.qr.png };
+  }
   const person = personOf(p);
   if (person) screen.person = person;
   return screen;
@@ -122,6 +142,10 @@ function messageOf(p: Phase, mode: LoginMode): MessageKey {
       return p.user || mode !== 'oauth' ? 'scanned' : 'scannedWaiting';
     case 'error':
       return p.message;
+    case 'loading':
+      return p.message ?? 'loading';
+    case 'expired':
+      return p.scanned ? 'expiredScanned' : 'expired';
     default:
       return p.kind;
   }
@@ -132,6 +156,7 @@ function personOf(p: Phase): Person | undefined {
     case 'scanned':
     case 'redeeming':
     case 'cancelled':
+    case 'expired':
       return p.user && { ...p.user };
     case 'confirmed':
       return { nickname: p.user.nickname, avatar: p.user.avatar, openid: p.user.openid };

@@ -56,6 +56,13 @@ export class WidgetView implements View {
     note: byId('note'),
     simulate: byId<HTMLAnchorElement>('simulate-phone'),
     transport: byId('transport'),
+    scannedPanel: byId('scanned-panel'),
+    scannedTitle: byId('scanned-title'),
+    otherDevice: byId('other-device'),
+    otherDeviceText: byId('other-device-text'),
+    copyLink: byId<HTMLButtonElement>('copy-link'),
+    saveQr: byId<HTMLAnchorElement>('save-qr'),
+    copyNote: byId('copy-note'),
   };
   private vm: Screen | null = null;
   /** The last countdown value, so a language switch can redraw it at once. */
@@ -68,6 +75,7 @@ export class WidgetView implements View {
       this.el.initial.hidden = false;
     });
     this.langToggle.addEventListener('click', () => i18n.toggle());
+    this.el.copyLink.addEventListener('click', () => void this.copyScanLink());
     i18n.onChange(() => {
       if (this.vm) this.render(this.vm);
     });
@@ -89,14 +97,15 @@ export class WidgetView implements View {
     document.title = `${t('title')} · scanlogin`;
     this.root.dataset.state = vm.state;
     this.root.setAttribute('aria-busy', String(vm.state === 'loading'));
-    el.title.textContent = t('title');
+    el.title.textContent = t(vm.title);
     const mode = vm.mode;
     el.subtitle.textContent = t(mode === 'oauth' ? 'subtitle' : `subtitle.${mode}`);
-    // Switching is offered while signing in; a signed-in page shows only the user.
-    el.modes.hidden = !vm.signingIn;
+    // Switching is offered while signing in, between the modes the server has; a signed-in page shows the user.
+    el.modes.hidden = !vm.signingIn || vm.modes.length < 2;
     el.modes.setAttribute('aria-label', t('modesLabel'));
     for (const [m, button] of this.modeButtons) {
       button.textContent = t(`mode.${m}`);
+      button.hidden = !vm.modes.includes(m);
       button.setAttribute('aria-pressed', String(m === mode));
     }
     el.subtitle.hidden = !vm.signingIn;
@@ -113,6 +122,9 @@ export class WidgetView implements View {
       el.qr.hidden = true;
     }
 
+    el.scannedPanel.hidden = vm.state !== 'scanned';
+    el.scannedTitle.textContent = t('scannedTitle');
+    this.renderOtherDevice(vm);
     this.renderPerson(vm.person);
     el.status.textContent = t(vm.message);
     el.note.hidden = !vm.note;
@@ -156,12 +168,42 @@ export class WidgetView implements View {
     }
   }
 
+  /** A phone's ordinary browser: it cannot scan its own screen, so offer the link and the image instead. */
+  private renderOtherDevice(vm: Screen): void {
+    const { el, i18n } = this;
+    el.otherDevice.hidden = !vm.otherDevice;
+    if (!vm.otherDevice) {
+      el.copyNote.hidden = true;
+      return;
+    }
+    el.otherDeviceText.textContent = i18n.t('otherDevice');
+    el.copyLink.textContent = i18n.t('copyLink');
+    el.saveQr.textContent = i18n.t('saveQr');
+    el.saveQr.href = vm.otherDevice.pngSrc;
+  }
+
+  /** Copies the scan URL; where the clipboard is refused, shows the URL to copy by hand. */
+  private async copyScanLink(): Promise<void> {
+    const url = this.vm?.otherDevice?.scanUrl;
+    if (!url) return;
+    const note = this.el.copyNote;
+    try {
+      await navigator.clipboard.writeText(url);
+      note.textContent = this.i18n.t('copied');
+    } catch {
+      note.textContent = url;
+    }
+    note.hidden = false;
+  }
+
   private renderPerson(p: Person | undefined): void {
     const { el } = this;
     el.person.hidden = !p;
     if (!p) return;
-    el.name.textContent = p.nickname ?? p.openid ?? '';
-    el.initial.textContent = (p.nickname ?? '?').slice(0, 1).toUpperCase();
+    // mp-qrcode and miniprogram know only the OpenID: a name, not the OpenID twice.
+    const name = p.nickname || this.i18n.t('wechatUser');
+    el.name.textContent = name;
+    el.initial.textContent = name.slice(0, 1).toUpperCase();
     if (p.avatar) {
       if (el.avatar.getAttribute('src') !== p.avatar) {
         el.avatar.hidden = false;

@@ -16,7 +16,9 @@ import {
   type SignedIn,
   type Timed,
 } from './api.js';
+import { fullJitter, sleep } from './backoff.js';
 import { NETWORK_ERROR, type WatchFatalCode } from './codes.js';
+import type { Device, SameDevice } from './device.js';
 import type { MessageKey } from './messages.js';
 import { isWatching, type Phase, qrOf, type Screen, screenOf } from './phase.js';
 import { signIn } from './sign-in.js';
@@ -38,6 +40,15 @@ const LOCAL_EXPIRY_GRACE_MS = 5000;
 
 /** Server Date headers have 1 s resolution; only a larger difference is treated as real clock skew. */
 const MIN_SKEW_MS = 2000;
+
+/**
+ * A 503 (`redis_unavailable`, `shutting_down`) is a server that will be back: the page says "busy, retrying" and
+ * retries creating the login on its own, with full-jitter backoff (1 s base, 30 s cap) — this many times (a few
+ * minutes), after which a human click decides. No login exists while it retries, so nothing piles up in Redis.
+ */
+const BUSY_RETRIES = 8;
+const BUSY_BASE_MS = 1000;
+const BUSY_CAP_MS = 30_000;
 
 /** Where the widget shows itself (view.ts in the page). */
 export interface View {
@@ -64,6 +75,10 @@ export interface WidgetDeps {
   view: View;
   openSocket: WatchDeps['openSocket'];
   interaction?: Interaction | undefined;
+  /** Where the page runs (device.ts); default a computer. */
+  device?: Device | undefined;
+  /** Inside WeChat: the memory of the OAuth round trip that signs this browser in without a QR code. */
+  sameDevice?: SameDevice | undefined;
 }
 
 export class LoginWidget {
@@ -74,6 +89,8 @@ export class LoginWidget {
   private autoRenewalsLeft = MAX_AUTO_RENEWALS;
   /** The sign-in method chosen with the mode switch; renewals keep it. */
   private mode: LoginMode = 'oauth';
+  /** The modes the server offers (GET /api/config), once known. */
+  private offered: readonly LoginMode[] | undefined;
   /** serverTime ≈ Date.now() + skewMs, estimated from the create response's Date header. */
   private skewMs = 0;
   private ticker: ReturnType<typeof setInterval> | undefined;
@@ -83,6 +100,10 @@ export class LoginWidget {
   /** On load: show the signed-in user if there is one, otherwise start a login. */
   async start(): Promise<void> {
     this.render();
+    void this.loadConfig();
+    // Back from WeChat's OAuth in this very browser: redeem the login it confirmed.
+    const back = this.sameDevice()?.take();
+    if (back) return this.returned(back);
     await this.resume(this.generation);
   }
 
@@ -137,15 +158,27 @@ export class LoginWidget {
     const gen = this.beginAttempt();
     this.enter({ kind: 'loading', note });
     let created: Timed<CreatedLogin>;
-    try {
-      created = await this.deps.api.createLogin(this.mode, this.deps.interaction?.loginFields);
-    } catch (err) {
-      if (gen === this.generation)
-        this.showError(err instanceof ApiError && err.code === NETWORK_ERROR ? 'errorNetwork' : 'errorGeneric');
-      return;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        created = await this.deps.api.createLogin(this.mode, this.deps.interaction?.loginFields);
+        break;
+      } catch (err) {
+        if (gen !== this.generation) return;
+        const busy = err instanceof ApiError && err.status === 503;
+        if (busy && attempt < BUSY_RETRIES) {
+          this.enter({ kind: 'loading', note, message: 'busy' });
+          await sleep(fullJitter(attempt, BUSY_BASE_MS, BUSY_CAP_MS));
+          if (gen !== this.generation) return;
+          continue;
+        }
+        const network = err instanceof ApiError && err.code === NETWORK_ERROR;
+        return this.showError(network ? 'errorNetwork' : busy ? 'errorBusy' : 'errorGeneric');
+      }
     }
     if (gen !== this.generation) return;
     const login = created.data;
+    const same = this.sameDevice();
+    if (same) return this.goDirect(gen, login, same);
     const skew = created.serverDate !== undefined ? created.serverDate - Date.now() : 0;
     this.skewMs = Math.abs(skew) > MIN_SKEW_MS ? skew : 0;
     this.enter({ kind: 'pending', login, expiresAt: login.expiresAt, note });
@@ -209,9 +242,67 @@ export class LoginWidget {
     this.render();
   }
 
-  /** The login expired or vanished: renew once automatically (see MAX_AUTO_RENEWALS), then wait for a click. */
+  /**
+   * Inside WeChat: no QR code — the server binds this browser as the phone and hands back WeChat's authorize URL;
+   * WeChat's OAuth confirms the login at its callback and sends the browser back here, to returned().
+   */
+  private async goDirect(gen: number, login: CreatedLogin, same: SameDevice): Promise<void> {
+    this.enter({ kind: 'loading', message: 'direct' });
+    let url: string;
+    try {
+      ({ url } = await this.deps.api.startDirect(login.id, login.watchToken));
+    } catch {
+      if (gen === this.generation) this.showError('errorGeneric');
+      return;
+    }
+    if (gen === this.generation) same.leave(login, url);
+  }
+
+  /** Back from the same-device OAuth round trip: redeem what it confirmed, or say how it ended. */
+  private async returned(login: CreatedLogin): Promise<void> {
+    const gen = this.beginAttempt();
+    const shown = { login, expiresAt: login.expiresAt };
+    this.enter({ kind: 'redeeming', ...shown });
+    let snap: LoginSnapshot;
+    try {
+      snap = await this.deps.api.getLogin(login.id, login.watchToken);
+    } catch {
+      // The login is gone or unreadable: whatever happened, a session may exist (or a new login starts).
+      if (gen === this.generation) await this.resume(gen);
+      return;
+    }
+    if (gen !== this.generation) return;
+    if (snap.status === 'confirmed') return this.finish({ ...shown, user: snap.user }, snap.ticket);
+    if (snap.status === 'cancelled' && this.deps.interaction?.abort()) return;
+    // Refused at WeChat, or back from the consent page without deciding: a click starts again.
+    this.enter(snap.status === 'expired' ? { kind: 'expired' } : { kind: 'cancelled', user: snap.user });
+  }
+
+  private sameDevice(): SameDevice | undefined {
+    return this.deps.device === 'wechat' ? this.deps.sameDevice : undefined;
+  }
+
+  /** The modes the server offers, for the switch; a failure keeps only the current mode on show. */
+  private async loadConfig(): Promise<void> {
+    try {
+      this.offered = (await this.deps.api.fetchConfig()).modes;
+      this.render();
+    } catch {
+      // The switch then shows only the current mode, which works regardless; a reload asks again.
+    }
+  }
+
+  /**
+   * The login expired or vanished: renew once automatically (see MAX_AUTO_RENEWALS), then wait for a click.
+   * Never under a person who scanned it: the phone is on its confirm step, so the page says the code expired.
+   */
   private loginLost(kind: 'expired' | 'unknown_login'): void {
+    const scanned = this.phase.kind === 'scanned' ? this.phase : undefined;
     this.endAttempt();
+    if (scanned && kind === 'expired') {
+      this.enter({ kind: 'expired', qrSrc: qrOf(scanned), scanned: true, user: scanned.user });
+      return;
+    }
     if (this.autoRenewalsLeft > 0) {
       this.autoRenewalsLeft--;
       void this.newLogin('renewed');
@@ -266,7 +357,8 @@ export class LoginWidget {
   }
 
   private render(): void {
-    this.deps.view.render(screenOf(this.phase, { mode: this.mode, transport: this.transport }));
+    const ctx = { mode: this.mode, transport: this.transport, offered: this.offered, device: this.deps.device };
+    this.deps.view.render(screenOf(this.phase, ctx));
     this.tick();
   }
 

@@ -33,6 +33,12 @@ export function apiRouter(deps: HttpDeps): Router {
   // Each waiting long-poll holds a socket and a subscription for up to MAX_WAIT_S: bound them per client.
   const longPolls = new ConnectionLimit(config.connections.maxLongPollsPerIp, 'long-polls from this address');
 
+  // What the page offers: only the modes this server has (the others would answer 400 unknown_mode).
+  router.get('/config', (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { modes: modes.all().map((m) => m.name) };
+  });
+
   router.post('/logins', async (ctx) => {
     const body = await readJson(ctx);
     await limitLoginCreation(deps.link, ctx.ip, config.loginRateLimit);

@@ -15,8 +15,8 @@ import {
   csrfToken,
   describeUserAgent,
   isWechatBrowser,
+  readState,
   signState,
-  verifyState,
 } from '../../http/security.js';
 
 /**
@@ -50,24 +50,35 @@ export function phoneRouter(deps: HttpDeps): Router {
       setPhoneCookie(ctx, token, rec.expiresAt);
       await store.transition(rec.id, 'scan', { phoneHash: hashSecret(token) });
     }
-    ctx.redirect(
-      buildAuthorizeUrl({
-        openBase: config.wechat.openBase,
-        appid: config.wechat.appid,
-        redirectUri: `${config.appUrl}/wechat/oauth/callback`,
-        scope: config.wechat.scope,
-        state: signState(config.sessionSecret, rec.id),
-      }),
-    );
+    ctx.redirect(authorizeUrl(rec.id, false));
+  });
+
+  /**
+   * The same-device sign-in: the login page itself runs in WeChat's browser, where there is nothing to scan. The
+   * page proves it created this login (its watch token, sent as a header, which no other site can make a browser
+   * send), and this browser becomes the login's phone: the phone cookie is set on this very answer, so the OAuth
+   * round trip can only finish here. Its callback confirms without the confirm page (the person asking and the
+   * person approving are the same browser) and sends the browser back to the page, which redeems the ticket.
+   */
+  router.post('/api/logins/:id/direct', async (ctx) => {
+    const rec = await store.authorize(ctx.params.id ?? '', bearerToken(ctx.get('authorization')));
+    if (rec.mode !== OAUTH_MODE) throw new AppError('unknown_mode', 'only an oauth login signs in without a scan');
+    const token = newSecret();
+    setPhoneCookie(ctx, token, rec.expiresAt);
+    await store.transition(rec.id, 'scan', { phoneHash: hashSecret(token) });
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { url: authorizeUrl(rec.id, true) };
   });
 
   router.get('/wechat/oauth/callback', async (ctx) => {
-    const id = verifyState(config.sessionSecret, str(ctx.query.state));
-    if (!id) throw new AppError('invalid_state', 'the sign-in link is invalid or was tampered with');
+    const state = readState(config.sessionSecret, str(ctx.query.state));
+    if (!state) throw new AppError('invalid_state', 'the sign-in link is invalid or was tampered with');
+    const { id, direct } = state;
     // WeChat's in-app browser may repeat the callback after LOGIN_CONFIRM=auto already confirmed: same phone,
     // same outcome page, not an error.
     const done = await store.get(id);
     if (done?.status === 'confirmed' && done.mode === OAUTH_MODE && done.user && phoneMatches(ctx, done)) {
+      if (direct) return backToPage(ctx, done);
       ctx.body = confirmedPage();
       return;
     }
@@ -77,6 +88,7 @@ export function phoneRouter(deps: HttpDeps): Router {
     if (!code) {
       // WeChat sends the user back without a code when they refuse consent.
       await store.transition(rec.id, 'cancel');
+      if (direct) return backToPage(ctx, rec);
       ctx.body = cancelledPage();
       return;
     }
@@ -99,6 +111,10 @@ export function phoneRouter(deps: HttpDeps): Router {
     const rotated = newSecret();
     const identified = await store.transition(rec.id, 'identify', { user, phoneHash: hashSecret(rotated) });
     setPhoneCookie(ctx, rotated, rec.expiresAt);
+    if (direct) {
+      await store.transition(rec.id, 'confirm');
+      return backToPage(ctx, rec);
+    }
     if (config.loginConfirm === 'auto') {
       await store.transition(rec.id, 'confirm');
       ctx.body = confirmedPage();
@@ -121,6 +137,22 @@ export function phoneRouter(deps: HttpDeps): Router {
     await store.transition(rec.id, 'cancel');
     ctx.body = cancelledPage();
   });
+
+  function authorizeUrl(loginId: string, direct: boolean): string {
+    return buildAuthorizeUrl({
+      openBase: config.wechat.openBase,
+      appid: config.wechat.appid,
+      redirectUri: `${config.appUrl}/wechat/oauth/callback`,
+      scope: config.wechat.scope,
+      state: signState(config.sessionSecret, loginId, direct),
+    });
+  }
+
+  /** The same-device sign-in's end: back to the page that asked (the login page, or its OIDC interaction). */
+  function backToPage(ctx: Context, rec: LoginRecord): void {
+    const uid = rec.interaction && !rec.interaction.startsWith('embed:') ? rec.interaction : undefined;
+    ctx.redirect(uid ? `${config.appUrl}/interaction/${encodeURIComponent(uid)}` : `${config.appUrl}/`);
+  }
 
   function phoneCookie(ctx: Context): string | undefined {
     return ctx.cookies.get(cookies.phone) ?? undefined;
@@ -194,6 +226,11 @@ export function phoneRouter(deps: HttpDeps): Router {
   }
 
   return router;
+}
+
+function bearerToken(header: string): string | undefined {
+  const m = /^Bearer\s+(\S+)$/i.exec(header);
+  return m?.[1];
 }
 
 function str(v: unknown): string | undefined {

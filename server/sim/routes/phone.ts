@@ -98,12 +98,17 @@ export function phoneRouter(deps: SimDeps): Router {
       ctx,
       200,
       result.delivered
-        ? outcomePage({
+        ? // Delivered but answered with a bare "success": the app did not act on this scan (a used, expired or
+          // unknown QR code). Say what the app answered, not what a login would have done.
+          outcomePage({
             ok: true,
             code: result.event,
-            title: { zh: '微信已送达事件：success', en: 'WeChat delivered the event: success' },
-            detail: { zh: '请回到电脑查看登录结果', en: 'Look at your computer: the login is done there.' },
-            lines,
+            title: { zh: '公众号没有回复消息', en: 'The Official Account sent no message' },
+            detail: {
+              zh: '服务器只回复了 success：这次扫码没有改变任何登录（二维码可能已使用或已过期）。',
+              en: 'The app answered only "success": this scan changed no login (the QR code may be used or expired).',
+            },
+            lines: [...lines, 'reply: success (no message)'],
           })
         : outcomePage({
             ok: false,
