@@ -130,8 +130,12 @@ export async function axeViolations(page: Page): Promise<string[]> {
   return result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => JSON.stringify(n.target)).join(', ')}`);
 }
 
-/** Where the README's screenshots are written (by the browser tests, so they show what the tests see). */
-export const SCREENSHOTS = `${ROOT}docs/screenshots`;
+/**
+ * Where the browser tests write their screenshots: `docs/screenshots` (the README's) with `SCREENSHOTS=1`
+ * (`npm run screenshots`), so they show what the tests see; a temporary folder otherwise, so an ordinary test run
+ * never changes tracked files (each run draws new QR codes).
+ */
+export const SCREENSHOTS = process.env.SCREENSHOTS === '1' ? `${ROOT}docs/screenshots` : '/tmp/scanlogin-screenshots';
 
 /** One suite's browser and dev stack: a fresh context per journey, and any uncaught page exception fails it. */
 export interface BrowserSuite {
