@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { z } from 'zod';
 import { envClient, type ClientEntry } from './oidc/clients.js';
 import { parseTrustProxy } from './util/client-ip.js';
@@ -26,6 +28,9 @@ export const DEV_DEFAULTS = {
 } as const;
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+const optionalPort = z.coerce.number().int().min(0).max(65535).optional();
+/** A WeChat domain-verification file's name (the console hands out `MP_verify_<random>.txt`). */
+const VERIFY_NAME_RE = /^MP_verify_[A-Za-z0-9]{1,64}\.txt$/;
 const seconds = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
 /** A per-process connection cap; 0 = unlimited. */
 const cap = (fallback: number) => z.coerce.number().int().min(0).max(1_000_000).default(fallback);
@@ -44,6 +49,8 @@ const EnvSchema = z.object({
   WS_PORT: port(3001),
   SIM_PORT: port(3002),
   DEMO_PORT: port(3003),
+  METRICS_PORT: optionalPort,
+  WS_METRICS_PORT: optionalPort,
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   CONFIG_FILE: z.string().min(1).optional(),
   REDIS_KEY_PREFIX: z
@@ -88,6 +95,8 @@ const EnvSchema = z.object({
     .string()
     .regex(/^[0-9a-zA-Z]{16,64}$/, 'must be the app secret (alphanumeric)')
     .optional(),
+  WECHAT_EVENTS_FORWARD_URL: httpUrl.optional(),
+  WECHAT_VERIFY_FILE: z.string().min(1).optional(),
   WECHAT_SCOPE: z.enum(['snsapi_userinfo', 'snsapi_base']).default('snsapi_userinfo'),
   WECHAT_OPEN_BASE: httpUrl.default('https://open.weixin.qq.com'),
   WECHAT_API_BASE: httpUrl.default('https://api.weixin.qq.com'),
@@ -131,6 +140,9 @@ export interface Config {
   readonly simPort: number;
   /** The `demo` role (the sample site "Example Shop"; never in production). */
   readonly demoPort: number;
+  /** Where `/metrics` is served (metrics/server.ts) by the http / ws role; undefined = not served. */
+  readonly metricsPort: number | undefined;
+  readonly wsMetricsPort: number | undefined;
   /** The Redis from the environment; CONFIG_FILE, when it exists, overrides it and is hot-reloaded. */
   readonly redis: {
     readonly url: string | undefined;
@@ -162,6 +174,10 @@ export interface Config {
     readonly token: string | undefined;
     /** EncodingAESKey for safe-mode events; unset → only plaintext events are accepted. */
     readonly aesKey: string | undefined;
+    /** Where every authentic push that is not a login scan is forwarded (the account's other backend). */
+    readonly eventsForwardUrl: string | undefined;
+    /** The domain-verification file WeChat fetches from the app's root (`MP_verify_*.txt`). */
+    readonly verifyFile: { readonly name: string; readonly content: string } | undefined;
   };
   /** The mini program's own appid/secret; unset (production only) → no `miniprogram` mode. */
   readonly miniProgram: { readonly appid: string; readonly secret: string } | undefined;
@@ -275,6 +291,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRo
     problems.push('WECHAT_MP_APPID, WECHAT_MP_SECRET: set both or neither');
   if (e.SIM_TOKEN_OVERLAP >= e.SIM_TOKEN_TTL) problems.push('SIM_TOKEN_OVERLAP: must be shorter than SIM_TOKEN_TTL');
   const oidcClient = readEnvClient(e, problems);
+  const verifyFile = readVerifyFile(e.WECHAT_VERIFY_FILE, problems);
   if (problems.length) throw new ConfigError(problems);
   // In dev mode the other modes work out of the box against the simulator's dev accounts; otherwise a mode
   // whose secrets are unset is simply not offered.
@@ -292,6 +309,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRo
     wsPort: e.WS_PORT,
     simPort: e.SIM_PORT,
     demoPort: e.DEMO_PORT,
+    metricsPort: e.METRICS_PORT,
+    wsMetricsPort: e.WS_METRICS_PORT,
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, configFile: e.CONFIG_FILE },
     publicUrl,
     basePath: e.BASE_PATH,
@@ -307,6 +326,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRo
       tokenMarginMs: e.WECHAT_TOKEN_MARGIN * 1000,
       token: dev('WECHAT_TOKEN'),
       aesKey: e.WECHAT_AES_KEY,
+      eventsForwardUrl: e.WECHAT_EVENTS_FORWARD_URL,
+      verifyFile,
     },
     miniProgram: mpAppid && mpSecret ? { appid: mpAppid, secret: mpSecret } : undefined,
     sim: { tokenTtlMs: e.SIM_TOKEN_TTL * 1000, tokenOverlapMs: e.SIM_TOKEN_OVERLAP * 1000 },
@@ -355,6 +376,27 @@ function readEnvClient(e: z.infer<typeof EnvSchema>, problems: string[]): Client
   } catch (err) {
     for (const issue of (err as z.ZodError).issues ?? [])
       problems.push(`${names[String(issue.path[0])] ?? 'OIDC_CLIENT_ID'}: ${issue.message}`);
+    return undefined;
+  }
+}
+
+/**
+ * `WECHAT_VERIFY_FILE`: `MP_verify_<x>.txt:<content>` inline, or the path of the file the console gave (its name
+ * kept). Read once here: the file is tiny and never changes for a domain.
+ */
+function readVerifyFile(raw: string | undefined, problems: string[]): { name: string; content: string } | undefined {
+  if (!raw) return undefined;
+  const inline = /^(MP_verify_[^:/\\]*):(.*)$/s.exec(raw);
+  const name = inline?.[1] ?? path.basename(raw);
+  if (!VERIFY_NAME_RE.test(name)) {
+    problems.push('WECHAT_VERIFY_FILE: must be MP_verify_<letters/digits>.txt:<content> or the path of that file');
+    return undefined;
+  }
+  if (inline) return { name, content: inline[2] ?? '' };
+  try {
+    return { name, content: readFileSync(raw, 'utf8') };
+  } catch (err) {
+    problems.push(`WECHAT_VERIFY_FILE: cannot read ${raw} (${(err as Error).message})`);
     return undefined;
   }
 }

@@ -59,6 +59,15 @@ describe('no secret reaches the logs, even under faults', () => {
 
     const log = chunks.join('');
     expect(log).toMatch(/OOM command not allowed/); // the fault was logged…
+    // …and so was every request (the access log is part of what is searched): the OAuth callback, whose query
+    // holds the code and state, and both redeems, with their request ids.
+    expect(log).toMatch(/"msg":"GET \/wechat\/oauth\/callback 200"/);
+    expect(
+      log.match(
+        /"msg":"POST \/api\/logins\/\w+\/redeem \d+","reqId"|"reqId":"[\w-]+".*"msg":"POST \/api\/logins\/\w+\/redeem \d+"/g,
+      ),
+    ).toHaveLength(2);
+    expect(log).toMatch(/"audit":"login".*"outcome":"confirmed"/);
     const secrets = {
       ticket,
       watchToken: login.watchToken,

@@ -11,6 +11,9 @@ import { interactionRouter } from '../oidc/interaction.js';
 import { embedRoutes } from '../oidc/embed.js';
 import { securityHeaders } from './security-headers.js';
 import { clientIp, trustedProxies } from '../util/client-ip.js';
+import { accessLog } from './access-log.js';
+import { probe, probePath } from './probes.js';
+import { verifyFile } from './verify-file.js';
 
 /** Builds the Koa app of the `http` role. It owns no server: the caller mounts `app.callback()`. */
 export function createHttpApp(deps: HttpDeps): Koa {
@@ -36,7 +39,18 @@ export function createHttpApp(deps: HttpDeps): Koa {
     };
   });
   const api = apiRouter(deps);
-  app.use(errorMiddleware(deps.logger));
+  // Probes first, at the root and under BASE_PATH: an orchestrator asks the port directly, and nothing below
+  // (the Redis wait, the access log) should slow or count them.
+  app.use(async (ctx, next) => {
+    const path = probePath(ctx.path, deps.config.basePath);
+    const answer = path && (await probe(path, deps.link, deps.shutdown?.aborted ?? false));
+    if (!answer) return next();
+    ctx.status = answer.status;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = answer.body;
+  });
+  if (deps.config.wechat.verifyFile) app.use(verifyFile(deps.config.wechat.verifyFile, deps.config.basePath));
+  app.use(errorMiddleware(deps.logger, deps.metrics));
   app.use(securityHeaders({ https: deps.config.publicUrl.startsWith('https:') }));
   if (deps.config.basePath) app.use(stripBasePath(deps.config.basePath));
   // X-Forwarded-For only from the listed proxies: a client that reaches the port directly cannot choose the IP
@@ -45,6 +59,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
     ctx.request.ip = clientIp(ctx.req.socket.remoteAddress, ctx.get('x-forwarded-for'), trusted);
     await next();
   });
+  app.use(accessLog(deps.logger, deps.metrics));
   if (deps.config.publicUrl.startsWith('https:')) {
     // TLS usually ends at a proxy, so the request reaching us is plain http and koa's cookie module would
     // throw on every Secure cookie — after the login's state had already changed. The public URL is https,

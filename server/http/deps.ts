@@ -8,6 +8,7 @@ import type { ModeRegistry } from '../modes/registry.js';
 import type { SessionStore } from '../sessions/store.js';
 import type { WechatOAuthClient } from '../wechat/oauth-client.js';
 import type { OidcService } from '../oidc/service.js';
+import type { Metrics } from '../metrics/metrics.js';
 
 /** Everything the HTTP app needs, passed in by the role that builds it (nothing is created inside). */
 export interface HttpDeps {
@@ -27,4 +28,6 @@ export interface HttpDeps {
   tokenHealth?: () => Record<string, unknown>;
   /** The OpenID Connect provider (http role); absent → no `/authorize`, `/oidc/*` or interactions. */
   oidc?: OidcService;
+  /** The process's metrics (requests, long-polls, refusals); absent → nothing is counted. */
+  metrics?: Metrics;
 }

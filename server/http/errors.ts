@@ -2,6 +2,8 @@ import type { Context, Next } from 'koa';
 import type { Logger } from '../log.js';
 import { errorBody, toAppError, type ErrorCode } from '../errors.js';
 import { messagePage } from './pages.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { requestLog } from './access-log.js';
 
 /**
  * Phone-facing pages say what happened in a sentence a person understands and what to do next; the code stays
@@ -60,7 +62,7 @@ const PAGE_TEXT_UNKNOWN = { zh: '出了点问题，请重新扫码', en: 'Someth
  * The one place where errors become responses: the status comes from the error registry; API paths get JSON
  * `{"error","message"}`, phone pages get an HTML page. Unknown errors are logged and shown as `internal`.
  */
-export function errorMiddleware(logger: Logger) {
+export function errorMiddleware(logger: Logger, metrics?: Metrics) {
   return async (ctx: Context, next: Next): Promise<void> => {
     try {
       await next();
@@ -70,8 +72,10 @@ export function errorMiddleware(logger: Logger) {
       }
     } catch (err) {
       const appErr = toAppError(err);
-      if (appErr.status >= 500) logger.error({ err, code: appErr.code, path: ctx.path }, 'request failed');
-      else logger.info({ code: appErr.code, path: ctx.path }, appErr.message);
+      const log = requestLog(ctx, logger);
+      if (appErr.status >= 500) log.error({ err, code: appErr.code, path: ctx.path }, 'request failed');
+      else log.info({ code: appErr.code, path: ctx.path }, appErr.message);
+      if (appErr.status === 429) metrics?.refusals.inc({ code: appErr.code });
       ctx.status = appErr.status;
       ctx.set('Cache-Control', 'no-store');
       if (typeof appErr.details?.retryAfterS === 'number') ctx.set('Retry-After', String(appErr.details.retryAfterS));

@@ -9,7 +9,7 @@ import { AppError } from '../errors.js';
  * for every other watcher too), when `waitMs` elapses, or when the client goes away.
  */
 export async function waitForChange(
-  deps: Pick<HttpDeps, 'store' | 'hub' | 'shutdown'>,
+  deps: Pick<HttpDeps, 'store' | 'hub' | 'shutdown' | 'metrics'>,
   rec: LoginRecord,
   since: number,
   waitMs: number,
@@ -34,6 +34,7 @@ export async function waitForChange(
     // Could not re-read after a reconnect: answer with whatever a fresh read says now (or a clear 503).
     onStale: () => wake(),
   });
+  deps.metrics?.longPolls.inc();
   const untilExpiry = Math.max(0, rec.expiresAt - store.now());
   const timer = setTimeout(wake, Math.min(waitMs, untilExpiry));
   const onClose = () => wake();
@@ -50,6 +51,7 @@ export async function waitForChange(
     if (gone || !latest) throw new AppError('unknown_login', 'this login does not exist in the Redis now configured');
     return toView(latest, store.now());
   } finally {
+    deps.metrics?.longPolls.dec();
     clearTimeout(timer);
     req.off('close', onClose);
     deps.shutdown?.removeEventListener('abort', onClose);

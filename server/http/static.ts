@@ -1,6 +1,11 @@
+import { createHash } from 'node:crypto';
+import type { Stats } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
 import path from 'node:path';
-import type { Context, Next } from 'koa';
+import type { Readable } from 'node:stream';
+import type { Context, Middleware, Next } from 'koa';
+import serve from 'koa-static';
 import { packageRoot } from '../util/package-root.js';
 
 const TYPES: Record<string, string> = {
@@ -12,8 +17,7 @@ const TYPES: Record<string, string> = {
   '.png': 'image/png',
   '.ico': 'image/x-icon',
 };
-// Only plain file names, never paths: nothing outside the two folders can be asked for.
-const NAME_RE = /^\/([a-z0-9][a-z0-9._-]*\.(?:html|js|css|map|svg|png|ico))$/;
+const NAME_RE = /^\/[a-z0-9][a-z0-9._-]*\.(?:html|js|css|map|svg|png|ico)$/;
 
 /**
  * The login page's HTML with `<base href="<BASE_PATH>/">` first in its head: the page is served at `/`,
@@ -26,27 +30,49 @@ export async function loginPageHtml(basePath: string, root = packageRoot()): Pro
   return html.replace('<head>', `<head>\n  <base href="${basePath}/">`);
 }
 
-/** Serves the login page: static files from `web/public/`, compiled scripts from `dist/web/`. */
+/**
+ * Serves the login page: `/` is the HTML above (built per request, its ETag from its content), every other file
+ * comes from `web/public/` then `dist/web/` through koa-static. The names are not content-hashed, so nothing may be
+ * cached unchecked — a deploy must never pair a new page with yesterday's script — yet a repeat visit should cost
+ * no bytes: `Cache-Control: no-cache` (revalidate every time) with a weak ETag (size + mtime) and Last-Modified, so
+ * the browser's conditional request is answered 304.
+ */
 export function staticFiles(basePath: string, root = packageRoot()) {
-  const dirs = [path.join(root, 'web', 'public'), path.join(root, 'dist', 'web')];
+  const served = new WeakSet<ServerResponse>();
+  const setHeaders = (res: ServerResponse, _file: string, stats: Stats) => {
+    served.add(res);
+    res.setHeader('Cache-Control', 'no-cache');
+    res.setHeader('ETag', `W/"${stats.size.toString(16)}-${Math.floor(stats.mtimeMs).toString(16)}"`);
+  };
+  const [fromPublic, fromDist] = [path.join(root, 'web', 'public'), path.join(root, 'dist', 'web')].map((dir) =>
+    serve(dir, { index: false, setHeaders, gzip: false, brotli: false }),
+  ) as [Middleware, Middleware];
   return async (ctx: Context, next: Next): Promise<void> => {
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
-    const name = ctx.path === '/' ? 'index.html' : NAME_RE.exec(ctx.path)?.[1];
-    if (!name) return next();
-    if (name === 'index.html') {
+    if (ctx.path === '/' || ctx.path === '/index.html') {
+      const html = await loginPageHtml(basePath, root);
+      ctx.set('Cache-Control', 'no-cache');
+      ctx.etag = createHash('sha1').update(html).digest('base64url');
+      ctx.status = 200; // ctx.fresh only answers for a 2xx
+      if (ctx.fresh) {
+        ctx.status = 304;
+        return;
+      }
       ctx.type = 'html';
-      ctx.set('Cache-Control', 'no-cache');
-      ctx.body = await loginPageHtml(basePath, root);
+      ctx.body = html;
       return;
     }
-    for (const dir of dirs) {
-      const body = await readFile(path.join(dir, name)).catch(() => undefined);
-      if (body === undefined) continue;
-      ctx.type = TYPES[path.extname(name)] ?? 'application/octet-stream';
-      ctx.set('Cache-Control', 'no-cache');
-      ctx.body = body;
-      return;
+    // Only plain file names, never paths: nothing outside the two folders can be asked for.
+    if (!NAME_RE.test(ctx.path)) return next();
+    await fromPublic(ctx, () => fromDist(ctx, next));
+    if (!served.has(ctx.res)) return;
+    const type = TYPES[path.extname(ctx.path)];
+    if (type) ctx.type = type;
+    if (ctx.fresh) {
+      // koa-send opened the file already; a 304 sends no body, so close it here.
+      (ctx.body as Readable | undefined)?.destroy();
+      ctx.status = 304;
+      ctx.body = null;
     }
-    return next();
   };
 }

@@ -43,6 +43,10 @@ export interface LoginRecord {
   readonly ticket?: string;
   readonly ticketExpiresAt?: number;
   readonly redeemedAt?: number;
+  /** When the last transition was written (ms, the writer's clock): a watcher's push latency starts here. */
+  readonly changedAt?: number;
+  /** When the login was scanned (ms): the scan-to-confirm time is measured from here. */
+  readonly scannedAt?: number;
   readonly phoneHash?: string;
   readonly ua?: string;
   readonly ip?: string;

@@ -17,8 +17,15 @@ import { channels, keys } from '../redis/keys.js';
 /** How long a finished/expired login stays readable, so late readers see "expired", not "unknown". */
 export const GRACE_MS = 10 * 60_000;
 
+/** Told of every login this process creates and every transition it writes (metrics, the audit log). */
+export interface LoginEvents {
+  created(record: LoginRecord): void;
+  changed(name: TransitionName, record: LoginRecord, now: number): void;
+}
+
 export interface LoginStoreOptions {
   link: RedisLink;
+  events?: LoginEvents;
   clock?: () => number;
   /** Default 120 s. */
   loginTtlMs?: number;
@@ -43,12 +50,14 @@ export interface CreateLoginInput {
 export class LoginStore {
   readonly #link: RedisLink;
   readonly #clock: () => number;
+  readonly #events: LoginEvents | undefined;
   readonly loginTtlMs: number;
   readonly ticketTtlMs: number;
 
   constructor(opts: LoginStoreOptions) {
     this.#link = opts.link;
     this.#clock = opts.clock ?? Date.now;
+    this.#events = opts.events;
     this.loginTtlMs = opts.loginTtlMs ?? 120_000;
     this.ticketTtlMs = opts.ticketTtlMs ?? 60_000;
   }
@@ -92,6 +101,7 @@ export class LoginStore {
       .hset(this.key(id), serialize({ ...record }))
       .pexpireat(this.key(id), record.expiresAt + GRACE_MS)
       .exec();
+    this.#events?.created(record);
     return { record, watchToken };
   }
 
@@ -146,6 +156,8 @@ export class LoginStore {
     const now = this.#clock();
     let keyExpireAt = '';
     const extra: Record<string, string> = serialize(fields);
+    extra.changedAt = String(now);
+    if (name === 'scan') extra.scannedAt = String(now);
     // Every way into `confirmed` (the phone's confirm, an Official Account scan event, …) mints the ticket.
     if (t.to === 'confirmed') {
       const ticketExpiresAt = now + this.ticketTtlMs;
@@ -167,7 +179,9 @@ export class LoginStore {
       ],
     )) as [string, string?];
     if (reply[0] !== 'ok') throw scriptError(reply, name);
-    return parseRecord(JSON.parse(reply[1] ?? '{}') as Record<string, string>, this.key(id));
+    const record = parseRecord(JSON.parse(reply[1] ?? '{}') as Record<string, string>, this.key(id));
+    this.#events?.changed(name, record, now);
+    return record;
   }
 
   /**
@@ -283,6 +297,8 @@ export function parseRecord(flat: Record<string, string>, key: string): LoginRec
     ...optional('ticket', flat.ticket),
     ...optional('ticketExpiresAt', num('ticketExpiresAt', false)),
     ...optional('redeemedAt', num('redeemedAt', false)),
+    ...optional('changedAt', num('changedAt', false)),
+    ...optional('scannedAt', num('scannedAt', false)),
     ...optional('phoneHash', flat.phoneHash),
     ...optional('ua', flat.ua),
     ...optional('ip', flat.ip),

@@ -38,6 +38,11 @@ export class LoginWatchHub {
     this.#link.onResync((generation) => void this.#resync(generation));
   }
 
+  /** Logins with at least one watcher in this process (each holds one channel subscription). */
+  get watchedLogins(): number {
+    return this.#watchers.size;
+  }
+
   /** The link's generation: a read started under another generation is stale. */
   get generation(): number {
     return this.#link.generation;

@@ -22,6 +22,12 @@ export type MessageListener = (message: string, channel: string) => void;
 /** Called after a swap to a new Redis and after any reconnect: events may have been missed. */
 export type ResyncListener = (generation: number) => void;
 
+/** Told of every status change (`next` may equal `prev`: a second switch while switching) and client error. */
+export interface LinkObserver {
+  status?(next: LinkStatus, prev: LinkStatus): void;
+  clientError?(message: string): void;
+}
+
 export type { ConnectClients, LinkClients } from './clients.js';
 
 /** The clients for one target, with what the link knows about them. */
@@ -75,6 +81,7 @@ export class RedisLink {
   readonly #channels = new Map<string, Channel>();
   readonly #resync = new Set<ResyncListener>();
   readonly #statusWatchers = new Set<() => void>();
+  readonly #observers = new Set<LinkObserver>();
   readonly #log: Logger;
   readonly #connect: ConnectClients;
   readonly #liveness: Liveness;
@@ -197,6 +204,12 @@ export class RedisLink {
     return () => this.#resync.delete(listener);
   }
 
+  /** Adds an observer of status changes and client errors (metrics); returns its remover. */
+  observe(observer: LinkObserver): () => void {
+    this.#observers.add(observer);
+    return () => this.#observers.delete(observer);
+  }
+
   /**
    * Adds a listener for a channel and resolves once Redis has acknowledged the channel's SUBSCRIBE — also when
    * another caller's SUBSCRIBE of the same channel is still in flight — so a caller that reads state afterwards
@@ -274,6 +287,7 @@ export class RedisLink {
     else if (prev !== next) this.#log.info({ target, prev, generation: this.#generation }, `redis link ${next}`);
     // Also on "no change" (a second switch while switching): waiters for the superseded work wake up.
     for (const watcher of [...this.#statusWatchers]) watcher();
+    for (const o of this.#observers) o.status?.(next, prev);
   }
 
   /** Resolves when `done()` holds, checked now and after every status change (or once stopped). */
@@ -405,6 +419,7 @@ export class RedisLink {
         if (pair !== this.#pair) return; // an old pair's errors say nothing about the link
         this.#lastError = err.message;
         this.#log.warn({ err: err.message, kind, target: describeTarget(target) }, 'redis client error');
+        for (const o of this.#observers) o.clientError?.(err.message);
       });
       client.on('close', () => this.#onDrop(pair, kind));
       this.#liveness.watch(client);

@@ -7,6 +7,9 @@ import { LoginStore } from '../logins/store.js';
 import { LoginWatchHub } from '../logins/watch-hub.js';
 import { SessionStore } from '../sessions/store.js';
 import { AppError } from '../errors.js';
+import { loginEvents } from '../logins/audit.js';
+import { Metrics } from '../metrics/metrics.js';
+import { MetricsServer } from '../metrics/server.js';
 
 /** The Redis-backed parts shared by the http and ws roles (the ws role shares the store code, not the API). */
 export interface Core {
@@ -15,6 +18,10 @@ export interface Core {
   store: LoginStore;
   hub: LoginWatchHub;
   sessions: SessionStore;
+  /** This process's metrics (its own registry); served on `metricsPort` when one is configured. */
+  metrics: Metrics;
+  /** Serves `/metrics` on `port` (undefined: not served); resolves with the bound port. */
+  serveMetrics(port: number | undefined): Promise<number | undefined>;
   /** Stops the config watcher, the registry and the link, in that order. */
   stop(): Promise<void>;
 }
@@ -40,14 +47,37 @@ export async function startCore(config: Config, role: string, logger: Logger, he
   });
   const registry = new NodeRegistry({ link, role, logger, ...(healthUrl && { healthUrl }) });
   registry.start();
-  const store = new LoginStore({ link, loginTtlMs: config.loginTtlMs, ticketTtlMs: config.ticketTtlMs });
+  const metrics = new Metrics(role);
+  metrics.trackLink(link);
+  const store = new LoginStore({
+    link,
+    loginTtlMs: config.loginTtlMs,
+    ticketTtlMs: config.ticketTtlMs,
+    events: loginEvents({ logger, metrics }),
+  });
+  const hub = new LoginWatchHub({ link, store, logger, maxWatchersPerLogin: config.connections.maxWatchersPerLogin });
+  metrics.trackGauge(
+    'scanlogin_watched_logins',
+    'Logins watched by a socket or long-poll here',
+    () => hub.watchedLogins,
+  );
+  let metricsServer: MetricsServer | undefined;
   return {
     link,
     source,
     store,
-    hub: new LoginWatchHub({ link, store, logger, maxWatchersPerLogin: config.connections.maxWatchersPerLogin }),
+    hub,
     sessions: new SessionStore({ link, logger }),
+    metrics,
+    async serveMetrics(port) {
+      if (port === undefined) return undefined;
+      metricsServer = new MetricsServer(metrics, { logger, healthToken: config.healthToken });
+      const bound = await metricsServer.start(port, config.host);
+      logger.info({ port: bound, path: '/metrics' }, 'metrics listening');
+      return bound;
+    },
     async stop() {
+      await metricsServer?.stop();
       source.stop();
       await registry.stop();
       await link.stop();

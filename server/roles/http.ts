@@ -13,7 +13,7 @@ export async function runHttp(
   config: Config,
   logger: Logger,
   port = config.httpPort,
-): Promise<Running & { port: number }> {
+): Promise<Running & { port: number; metricsPort: number | undefined }> {
   const core = await startCore(config, 'http', logger);
   const oidc = await OidcService.start({ config, link: core.link, logger, source: core.source }).catch(
     async (err: unknown) => {
@@ -37,15 +37,25 @@ export async function runHttp(
       secret: config.wechat.secret,
     }),
   });
+  core.metrics.trackTokens(() => modes.tokenHealth());
   const server = new ManagedServer(app.callback());
-  const bound = await server.start(port, config.host).catch(async (err: unknown) => {
-    await modes.stop();
-    await core.stop();
-    throw err;
-  });
+  let metricsPort: number | undefined;
+  const bound = await server
+    .start(port, config.host)
+    .then(async (bound) => {
+      metricsPort = await core.serveMetrics(config.metricsPort);
+      return bound;
+    })
+    .catch(async (err: unknown) => {
+      await server.stop();
+      await modes.stop();
+      await core.stop();
+      throw err;
+    });
   logger.info({ port: bound, appUrl: config.appUrl }, 'http listening');
   return {
     port: bound,
+    metricsPort,
     async stop() {
       shutdown.abort();
       oidc.stop();

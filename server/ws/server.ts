@@ -7,6 +7,8 @@ import type { LoginWatchHub } from '../logins/watch-hub.js';
 import type { RedisLink } from '../redis/link.js';
 import type { RedisConfigSource } from '../reload/config-source.js';
 import { redisHealth } from '../redis/health.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { probe } from '../http/probes.js';
 import { ManagedServer } from '../util/managed-server.js';
 import { clientIp, clientKey, trustedProxies } from '../util/client-ip.js';
 import { mayReadHealthDetail } from '../util/health-access.js';
@@ -34,6 +36,8 @@ export interface PushServerOptions {
   maxSocketsPerIp?: number;
   /** CIDRs of the proxies whose X-Forwarded-For is believed (TRUST_PROXY, the same rule as the http role). */
   trustProxy?: readonly string[];
+  /** Where sockets, push latency and refusals are counted (the role's registry). */
+  metrics?: Metrics;
 }
 
 type Tracked = WebSocket & { isAlive?: boolean };
@@ -61,6 +65,7 @@ export class PushServer {
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD, clientTracking: true });
     this.#http = new ManagedServer((req, res) => void this.#serverOnRequest(req, res));
     this.#http.server.on('upgrade', (req, socket, head) => this.#serverOnUpgrade(req, socket, head));
+    opts.metrics?.trackGauge('scanlogin_ws_sockets', 'Open WebSockets', () => this.clientCount);
   }
 
   get port(): number {
@@ -106,6 +111,12 @@ export class PushServer {
   }
 
   async #serverOnRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const answer = await probe(req.url?.split('?')[0] ?? '', this.#opts.link, this.#http.state !== 'running');
+    if (answer) {
+      res.writeHead(answer.status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(JSON.stringify(answer.body));
+      return;
+    }
     if (req.method === 'GET' && req.url?.split('?')[0] === '/healthz') {
       const h = await redisHealth(this.#opts.link, this.#opts.source);
       res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
@@ -116,7 +127,10 @@ export class PushServer {
     }
     res.writeHead(404, { 'content-type': 'application/json' });
     res.end(
-      JSON.stringify({ error: 'not_found', message: `the push server only serves ${this.#opts.path} and /healthz` }),
+      JSON.stringify({
+        error: 'not_found',
+        message: `the push server only serves ${this.#opts.path}, /healthz, /livez and /readyz`,
+      }),
     );
   }
 
@@ -132,6 +146,7 @@ export class PushServer {
       } catch (err) {
         // Accepted only to say why (the page's transport reads the code and backs off); counts for nothing.
         const refusal = toAppError(err);
+        this.#opts.metrics?.refusals.inc({ code: refusal.code });
         ws.send(errorMessage(refusal));
         ws.close(refusal.wsCloseCode, refusal.code);
         // Uncounted, so it must not linger: a peer that never answers the close is cut off soon, not after

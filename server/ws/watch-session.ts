@@ -4,6 +4,7 @@ import { AppError, toAppError } from '../errors.js';
 import { TERMINAL, toView, type LoginRecord } from '../logins/model.js';
 import type { LoginStore } from '../logins/store.js';
 import type { LoginWatchHub } from '../logins/watch-hub.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { errorMessage, parseClientMessage, statusMessage } from './protocol.js';
 
 type SessionState = 'awaiting-watch' | 'subscribing' | 'watching' | 'closed';
@@ -26,7 +27,13 @@ export class WatchSession {
 
   constructor(
     private readonly socket: WebSocket,
-    private readonly deps: { store: LoginStore; hub: LoginWatchHub; logger: Logger; watchTimeoutMs: number },
+    private readonly deps: {
+      store: LoginStore;
+      hub: LoginWatchHub;
+      logger: Logger;
+      watchTimeoutMs: number;
+      metrics?: Metrics | undefined;
+    },
   ) {
     socket.on('message', (data) => void this.#socketOnMessage(data));
     socket.on('close', () => void this.#socketOnClose());
@@ -50,7 +57,7 @@ export class WatchSession {
       // Authorize first so unknown ids and wrong tokens never cost a subscription...
       await store.authorize(id, watchToken);
       const unwatch = await hub.watch(id, {
-        onRecord: (rec, resync) => this.#deliver(rec, resync),
+        onRecord: (rec, resync) => this.#deliver(rec, resync, !resync),
         onGone: () =>
           this.#fail(new AppError('unknown_login', 'this login does not exist in the Redis now configured')),
         onStale: () =>
@@ -86,12 +93,16 @@ export class WatchSession {
    * Sends a version if it is newer than the last one sent (events may arrive twice or before the read).
    * A resync after a Redis swap is always sent: the new Redis is the truth, whatever its revision.
    */
-  #deliver(rec: LoginRecord, resync = false): void {
+  #deliver(rec: LoginRecord, resync = false, pushed = false): void {
     if (this.#state === 'closed' || (!resync && rec.rev <= this.#lastRev)) return;
     const view = toView(rec, this.deps.store.now());
     // A lazily-expired view is sent but not recorded, so the real "expired" event still gets through.
     if (view.status === rec.status) this.#lastRev = rec.rev;
     this.socket.send(statusMessage(view));
+    // Publish → write, for the events this socket was pushed (the first answer and resyncs are reads, not pushes).
+    if (pushed && rec.changedAt !== undefined) {
+      this.deps.metrics?.pushLatency.observe(Math.max(0, this.deps.store.now() - rec.changedAt) / 1000);
+    }
     if (TERMINAL.has(view.status)) this.socket.close(1000, view.status);
   }
 
@@ -117,6 +128,7 @@ export class WatchSession {
 
   #fail(err: AppError): void {
     if (this.#state === 'closed') return;
+    if (err.code === 'too_many_connections') this.deps.metrics?.refusals.inc({ code: err.code });
     if (err.code === 'internal') this.deps.logger.error({ err: err.cause ?? err }, 'watch failed');
     this.socket.send(errorMessage(err));
     this.socket.close(err.wsCloseCode, err.code);

@@ -32,6 +32,9 @@ export interface Roles {
   wsUrl: string;
   wsHealthUrl: string;
   simUrl: string;
+  /** `/metrics` of each role, when METRICS_PORT / WS_METRICS_PORT are set (0: a free port). */
+  httpMetricsUrl?: string;
+  wsMetricsUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -66,6 +69,8 @@ export async function startRoles(env: Record<string, string>, opts: { logger?: L
     wsUrl: config.wsPublicUrl,
     wsHealthUrl: `http://127.0.0.1:${wsPort}/healthz`,
     simUrl,
+    ...(http.metricsPort !== undefined && { httpMetricsUrl: `http://127.0.0.1:${http.metricsPort}/metrics` }),
+    ...(ws.metricsPort !== undefined && { wsMetricsUrl: `http://127.0.0.1:${ws.metricsPort}/metrics` }),
     async stop() {
       await Promise.all([http.stop(), ws.stop(), sim.stop()]);
     },

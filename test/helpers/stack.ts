@@ -9,6 +9,9 @@ export interface TestStack {
   httpUrl: string;
   wsUrl: string;
   simUrl: string;
+  wsHealthUrl: string;
+  httpMetricsUrl?: string | undefined;
+  wsMetricsUrl?: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -25,6 +28,9 @@ export async function startStack(env: Record<string, string> = {}, opts: { logge
     httpUrl: roles.httpUrl,
     wsUrl: roles.wsUrl,
     simUrl: roles.simUrl,
+    wsHealthUrl: roles.wsHealthUrl,
+    httpMetricsUrl: roles.httpMetricsUrl,
+    wsMetricsUrl: roles.wsMetricsUrl,
     async stop() {
       await roles.stop();
       await redis.stop();

@@ -10,7 +10,9 @@ import { describeUserAgent } from '../../http/security.js';
 import type { LoginRecord } from '../../logins/model.js';
 import { hashSecret } from '../../util/crypto.js';
 import { confirmLink, linkToken } from './confirm-link.js';
-import { askFromScan } from './scan-event.js';
+import { askFromScan, isLoginScan } from './scan-event.js';
+import { forwardPush } from '../../wechat/push/forward.js';
+import { requestLog } from '../../http/access-log.js';
 
 /** An openid is 28 characters of [A-Za-z0-9_-] (docs/wechat.md); a little room for other account types. */
 const OPENID_RE = /^[A-Za-z0-9_-]{1,64}$/;
@@ -29,9 +31,10 @@ const MAX_EVENT_KEY = 128;
  * any other answer makes WeChat show the user "this account cannot provide service" — and logged instead.
  */
 export function wechatEventsRouter(deps: HttpDeps, serverToken: string): Router {
-  const { config, store, link, logger } = deps;
+  const { config, store, link } = deps;
+  const forwardUrl = config.wechat.eventsForwardUrl;
   const secrets: PushSecrets = { token: serverToken, appid: config.wechat.appid, aesKey: config.wechat.aesKey };
-  const guard = new PushReplayGuard({ link, logger });
+  const guard = new PushReplayGuard({ link, logger: deps.logger });
   const router = new Router();
 
   // The handshake changes nothing and echoes what the caller sent, so it gets the freshness check but no nonce
@@ -45,15 +48,27 @@ export function wechatEventsRouter(deps: HttpDeps, serverToken: string): Router 
   });
 
   router.post('/wechat/events', async (ctx) => {
+    const logger = requestLog(ctx, deps.logger);
     const q = pushQuery(ctx);
-    const msg = openPush(q, await readBody(ctx), secrets, store.now());
+    const raw = await readBody(ctx);
+    const msg = openPush(q, raw, secrets, store.now());
     await guard.claimNonce(q.timestamp ?? '', q.nonce ?? '', msg);
     ctx.type = 'text/plain';
     ctx.body = 'success';
-    if (msg.MsgType !== 'event' || (msg.Event !== 'subscribe' && msg.Event !== 'SCAN')) {
-      logger.info({ msgType: msg.MsgType, event: msg.Event }, 'wechat push ignored: not a QR scan event');
+    if (!isLoginScan(msg)) {
+      if (forwardUrl) {
+        // Authenticated and claimed first: a forged or replayed push never reaches the other backend.
+        const answer = await forwardPush(forwardUrl, ctx.querystring, raw, ctx.get('content-type'), logger);
+        ctx.type = answer.type;
+        ctx.body = answer.body;
+        logger.info({ msgType: msg.MsgType, event: msg.Event }, 'wechat push forwarded: not a login scan');
+      } else {
+        logger.info({ msgType: msg.MsgType, event: msg.Event }, 'wechat push ignored: not a login scan');
+      }
       return;
     }
+    // isLoginScan narrowed the event to these two.
+    const event = msg.Event as 'subscribe' | 'SCAN';
     const openid = msg.FromUserName;
     const createTime = msg.CreateTime;
     // These become the user's openid and a Redis key (the retry marker): WeChat's shapes only, never whatever a
@@ -71,10 +86,10 @@ export function wechatEventsRouter(deps: HttpDeps, serverToken: string): Router 
     // second must not lose the second. A retry is answered with the same link (the token is derived from the login
     // and the openid, confirm-link.ts) without running the transition; two deliveries racing past this check are
     // harmless — the transition script lets one scan, the other finds the login scanned by the same user.
-    const eventId = [openid, createTime, msg.Event, msg.EventKey ?? ''];
+    const eventId = [openid, createTime, event, msg.EventKey ?? ''];
     const retry = await guard.done(eventId);
     if (retry) logger.info({ event: msg.Event, createTime }, 'wechat push retry deduplicated');
-    const scan = { event: msg.Event, eventKey: msg.EventKey ?? '', openid, ticket: msg.Ticket } as const;
+    const scan = { event, eventKey: msg.EventKey ?? '', openid, ticket: msg.Ticket } as const;
     const token = (loginId: string) => linkToken(config.sessionSecret, loginId, openid);
     const outcome = await askFromScan(store, logger, scan, (loginId) => hashSecret(token(loginId)), retry);
     if (outcome.kind !== 'ask') return;

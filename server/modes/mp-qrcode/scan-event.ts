@@ -26,6 +26,21 @@ export type ScanOutcome =
 
 const IGNORE: ScanOutcome = { kind: 'ignore' };
 
+/** The scene a scan event carries ('' for a plain follow). */
+function sceneOf(event: string, eventKey: string): string {
+  if (event !== 'subscribe') return eventKey;
+  return eventKey.startsWith(SUBSCRIBE_PREFIX) ? eventKey.slice(SUBSCRIBE_PREFIX.length) : '';
+}
+
+/**
+ * Whether a pushed message is this mode's business: a `subscribe`/`SCAN` event whose scene names a login. Everything
+ * else (messages, menu clicks, plain follows, the account's other QR codes) belongs to the account's own backend.
+ */
+export function isLoginScan(msg: { MsgType?: string; Event?: string; EventKey?: string }): boolean {
+  if (msg.MsgType !== 'event' || (msg.Event !== 'subscribe' && msg.Event !== 'SCAN')) return false;
+  return loginIdFromScene(sceneOf(msg.Event, msg.EventKey ?? '')) !== null;
+}
+
 /**
  * Marks the login named by a scan event's scene `scanned` by its sender, with `tokenHash` (the hash of the
  * confirm link's token) as the phone's secret. A scan event is never a confirmation: the scanner may be the
@@ -42,12 +57,7 @@ export async function askFromScan(
   retry = false,
 ): Promise<ScanOutcome> {
   const { event, eventKey, openid, ticket } = scan;
-  const scene =
-    event === 'subscribe'
-      ? eventKey.startsWith(SUBSCRIBE_PREFIX)
-        ? eventKey.slice(SUBSCRIBE_PREFIX.length)
-        : ''
-      : eventKey;
+  const scene = sceneOf(event, eventKey);
   const id = loginIdFromScene(scene);
   if (!id) {
     // A plain follow (no scene) or another of the account's QR codes.

@@ -35,6 +35,8 @@ export interface TokenHealth {
   readonly expiresInMs?: number;
   /** Upstream token requests this process made (successful or not). */
   readonly fetchCount: number;
+  /** Of those, the ones that failed. */
+  readonly failureCount: number;
   readonly lastError?: string;
   readonly source: TokenIssuer;
 }
@@ -136,6 +138,7 @@ export class AccessTokenManager {
     return {
       ...(seen ? { tokenAgeMs: now - seen.fetchedAt, expiresInMs: seen.expiresAt - now } : {}),
       fetchCount: this.#supply.fetchCount,
+      failureCount: this.#supply.failureCount,
       ...(this.#supply.lastError !== undefined ? { lastError: this.#supply.lastError } : {}),
       source: seen?.source ?? this.#fetcher.issuer,
     };

@@ -19,6 +19,7 @@ export class TokenSupply {
   readonly #log: Logger;
   readonly #clock: () => number;
   #fetchCount = 0;
+  #failureCount = 0;
   #lastError: string | undefined;
   #corruptReported: string | undefined;
 
@@ -41,6 +42,11 @@ export class TokenSupply {
     return this.#fetchCount;
   }
 
+  /** Of those, the ones that failed (WeChat refused or was unreachable). */
+  get failureCount(): number {
+    return this.#failureCount;
+  }
+
   /** The last fetch's error message; undefined after a success. */
   get lastError(): string | undefined {
     return this.#lastError;
@@ -56,6 +62,7 @@ export class TokenSupply {
     try {
       fetched = await this.#fetcher.fetch(forceRefresh);
     } catch (err) {
+      this.#failureCount += 1;
       this.#lastError = err instanceof Error ? err.message : String(err);
       await this.#cache.recordFailure(failureOf(err, this.#fetcher.api), FAILURE_HOLD_MS).catch(() => undefined);
       throw err;
