@@ -161,7 +161,10 @@ describe('races: exactly one winner every time', () => {
         while (Date.now() < record.expiresAt) await new Promise((r) => setTimeout(r, 1));
         return (await shortLived.expireIfDue(id)) !== null;
       };
-      const wins = await Promise.all([confirm(-40), confirm(-15), confirm(-3), expire(), expire()]);
+      // Where the confirms land around the deadline varies by round (request latency varies with load too), so
+      // both outcomes occur.
+      const lead = randomInt(0, 30);
+      const wins = await Promise.all([confirm(-lead), confirm(2 - lead), confirm(4 - lead), expire(), expire()]);
       expect(wins.filter(Boolean)).toHaveLength(1);
       const final = await store.get(id);
       expect(final?.rev).toBe(3);
