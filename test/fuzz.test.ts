@@ -270,7 +270,7 @@ describe('fuzz', () => {
       );
     } finally {
       const { completed, failed } = await logins.stop();
-      const summary = `${(performance.now() - started) / 1000} s; statuses ${JSON.stringify(Object.fromEntries(statuses))}; real logins ${completed} completed, ${failed.length} failed`;
+      const summary = `${((performance.now() - started) / 1000).toFixed(1)} s; statuses ${JSON.stringify(Object.fromEntries(statuses))}; real logins ${completed} completed, ${failed.length} failed`;
       report('http', summary);
       expect(failed).toEqual([]);
       expect(completed).toBeGreaterThan(0);
@@ -295,7 +295,7 @@ describe('fuzz', () => {
       );
     } finally {
       const { completed, failed } = await logins.stop();
-      const summary = `${frames} frames in ${(performance.now() - started) / 1000} s; close codes ${JSON.stringify(Object.fromEntries(codes))}; real logins ${completed} completed, ${failed.length} failed`;
+      const summary = `${frames} frames in ${((performance.now() - started) / 1000).toFixed(1)} s; close codes ${JSON.stringify(Object.fromEntries(codes))}; real logins ${completed} completed, ${failed.length} failed`;
       report('ws', summary);
       expect(failed).toEqual([]);
       expect(completed).toBeGreaterThan(0);
