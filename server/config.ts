@@ -110,6 +110,9 @@ const EnvSchema = z.object({
   SESSION_TTL: seconds(7 * 24 * 3600, 90 * 24 * 3600),
   LOGIN_CONFIRM: z.enum(['page', 'auto']).default('page'),
   LOGIN_RATE_LIMIT: z.coerce.number().int().min(0).max(100_000).default(60),
+  WECHAT_QRCODE_RATE_LIMIT: z.coerce.number().int().min(0).max(100_000).default(600),
+  WECHAT_WXACODE_RATE_LIMIT: z.coerce.number().int().min(0).max(100_000).default(600),
+  WECHAT_JSCODE_RATE_LIMIT: z.coerce.number().int().min(0).max(100_000).default(600),
   WS_WATCH_TIMEOUT: seconds(10, 300),
   MAX_SOCKETS_PER_IP: cap(50),
   MAX_WATCHERS_PER_LOGIN: cap(10),
@@ -191,6 +194,15 @@ export interface Config {
   readonly loginConfirm: 'page' | 'auto';
   /** New logins per client IP per minute (0 = unlimited). */
   readonly loginRateLimit: number;
+  /**
+   * WeChat API calls per minute across all http servers, per app (0 = unlimited): the fleet's share of the
+   * account's quotas (docs/wechat.md §4, §5, §7, §8).
+   */
+  readonly wechatRateLimits: {
+    readonly qrcodeCreate: number;
+    readonly wxaCode: number;
+    readonly jscode2session: number;
+  };
   /** Per-process bounds on what one client can hold open (caps: 0 = unlimited). */
   readonly connections: {
     /** A socket that has not sent a valid watch by then is closed (`watch_timeout`). */
@@ -337,6 +349,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRo
     sessionTtlMs: e.SESSION_TTL * 1000,
     loginConfirm: e.LOGIN_CONFIRM,
     loginRateLimit: e.LOGIN_RATE_LIMIT,
+    wechatRateLimits: {
+      qrcodeCreate: e.WECHAT_QRCODE_RATE_LIMIT,
+      wxaCode: e.WECHAT_WXACODE_RATE_LIMIT,
+      jscode2session: e.WECHAT_JSCODE_RATE_LIMIT,
+    },
     connections: {
       watchTimeoutMs: e.WS_WATCH_TIMEOUT * 1000,
       maxSocketsPerIp: e.MAX_SOCKETS_PER_IP,

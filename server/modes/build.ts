@@ -7,6 +7,7 @@ import { mpQrcodeMode } from './mp-qrcode/mode.js';
 import { miniProgramMode } from './miniprogram/mode.js';
 import { MiniProgramClient } from '../wechat/miniprogram-client.js';
 import { AccessTokenManager, type TokenHealth } from '../wechat/token/manager.js';
+import { wechatApiLimit } from '../http/rate-limit.js';
 
 /** The login modes this http server offers, and what they need that must be stopped with it. */
 export interface LoginModes {
@@ -41,13 +42,28 @@ export function buildLoginModes(config: Config, link: RedisLink, logger: Logger)
     managers.push({ appid: app.appid, manager });
     return manager;
   };
+  // Each WeChat API the public can make us call has a fleet-wide budget per app (WECHAT_*_RATE_LIMIT).
+  const limits = config.wechatRateLimits;
   if (config.wechat.token) {
-    list.push(mpQrcodeMode({ endpoint, tokens: tokensFor(config.wechat), serverToken: config.wechat.token }));
+    const qrcode = wechatApiLimit(link, 'qrcode-create', limits.qrcodeCreate);
+    const { appid } = config.wechat;
+    list.push(
+      mpQrcodeMode({
+        endpoint,
+        tokens: tokensFor(config.wechat),
+        serverToken: config.wechat.token,
+        quota: () => qrcode(appid),
+      }),
+    );
   }
   if (config.miniProgram) {
     // getwxacodeunlimit is drawn with the mini program's own global token, not the Official Account's.
     const client = new MiniProgramClient({ ...endpoint, ...config.miniProgram });
-    list.push(miniProgramMode({ endpoint, tokens: tokensFor(config.miniProgram), link, client }));
+    const wxaCode = wechatApiLimit(link, 'getwxacodeunlimit', limits.wxaCode);
+    const jscode = wechatApiLimit(link, 'jscode2session', limits.jscode2session);
+    const { appid } = config.miniProgram;
+    const quotas = { wxaCode: () => wxaCode(appid), jscode2session: () => jscode(appid) };
+    list.push(miniProgramMode({ endpoint, tokens: tokensFor(config.miniProgram), link, client, quotas }));
   }
   return {
     modes: new ModeRegistry(list),

@@ -109,8 +109,14 @@ export function interactionRouter(deps: InteractionDeps): Router {
   }
 
   async function finish(ctx: Context, result: InteractionResults): Promise<void> {
-    ctx.respond = false; // oidc-provider writes the 303 itself
-    await oidc.provider.interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+    // interactionResult, not interactionFinished: the latter writes the response itself, so koa had to be told
+    // not to respond before the call — and when it threw (no interaction cookie, an expired interaction) nobody
+    // answered at all and the request hung.
+    const returnTo = await oidc.provider.interactionResult(ctx.req, ctx.res, result, {
+      mergeWithLastSubmission: false,
+    });
+    ctx.status = 303;
+    ctx.redirect(returnTo);
   }
 
   /**

@@ -17,8 +17,8 @@ export const keys = {
   node: (prefix: string, nodeId: string) => `${prefix}nodes:${nodeId}`,
   /** The SCAN pattern matching every node registration. */
   nodesPattern: (prefix: string) => `${prefix}nodes:*`,
-  /** Login creations by one client address in one window. */
-  rate: (prefix: string, clientIp: string, window: number) => `${prefix}rate:create:${clientIp}:${window}`,
+  /** One rate limit's sliding log for one subject (a client address, an appid): a sorted set of call times. */
+  rateLimit: (prefix: string, limit: string, subject: string) => `${prefix}rate:${limit}:${subject}`,
   /** A WeChat push's (timestamp, nonce), claimed by the first message it signed. */
   wxNonce: (prefix: string, timestamp: string, nonce: string) => `${prefix}wx-nonce:${timestamp}:${nonce}`,
   /** A WeChat scan event that already did its work (dedupes WeChat's retries). */

@@ -7,7 +7,7 @@ import type { HttpDeps } from '../deps.js';
 import { readJson, requireString } from '../body.js';
 import { cookieNames } from '../security.js';
 import { waitForChange } from '../long-poll.js';
-import { limitLoginCreation } from '../rate-limit.js';
+import { loginCreationLimit } from '../rate-limit.js';
 import { qrImage } from '../qr-images.js';
 import { clientKey } from '../../util/client-ip.js';
 import { ConnectionLimit } from '../../util/connection-limit.js';
@@ -32,6 +32,7 @@ export function apiRouter(deps: HttpDeps): Router {
   const base = config.basePath;
   // Each waiting long-poll holds a socket and a subscription for up to MAX_WAIT_S: bound them per client.
   const longPolls = new ConnectionLimit(config.connections.maxLongPollsPerIp, 'long-polls from this address');
+  const limitCreation = loginCreationLimit(deps.link, config.loginRateLimit);
 
   // What the page offers: only the modes this server has (the others would answer 400 unknown_mode).
   router.get('/config', (ctx) => {
@@ -41,7 +42,7 @@ export function apiRouter(deps: HttpDeps): Router {
 
   router.post('/logins', async (ctx) => {
     const body = await readJson(ctx);
-    await limitLoginCreation(deps.link, ctx.ip, config.loginRateLimit);
+    await limitCreation(ctx.ip);
     const modeName = body.mode === undefined ? 'oauth' : requireString(body, 'mode', 32);
     const mode = modes.get(modeName);
     // A login for an OpenID Connect sign-in carries its client's name, so the phone can say where it logs in.

@@ -22,6 +22,8 @@ export function miniProgramMode(opts: {
   link: RedisLink;
   /** The mini program's jscode2session client, used by its `/api/mp/*` routes. */
   client: MiniProgramClient;
+  /** Spend one call of the fleet's budget for `getwxacodeunlimit` / `jscode2session`; throw `rate_limited`. */
+  quotas?: { wxaCode(): Promise<void>; jscode2session(): Promise<void> };
   clock?: () => number;
 }): LoginMode {
   const clock = opts.clock ?? Date.now;
@@ -29,6 +31,7 @@ export function miniProgramMode(opts: {
   return {
     name: MINIPROGRAM_MODE,
     async prepare({ id, expiresAt }) {
+      await opts.quotas?.wxaCode();
       const image = await getUnlimitedWxaCode(opts.endpoint, opts.tokens, { scene: id, page: MINIPROGRAM_LOGIN_PAGE });
       await opts.link.command.set(key(id), image.bytes, 'PX', Math.max(1, expiresAt - clock()));
       // There is no URL in a mini-program code; this names what it opens (shown in dev, never fetched).
@@ -36,7 +39,7 @@ export function miniProgramMode(opts: {
     },
     // The simulator plays the mini program the code opens (scene = the login id).
     devPhoneUrl: (login, openBase) => `${openBase}/sim/phone/miniprogram?scene=${encodeURIComponent(login.id)}`,
-    routes: (deps) => miniProgramRouter(deps, opts.client),
+    routes: (deps) => miniProgramRouter(deps, opts.client, opts.quotas?.jscode2session),
     async qrImage(login) {
       const bytes = await opts.link.command.getBuffer(key(login.id));
       const type = bytes && sniffImageType(bytes);

@@ -31,7 +31,11 @@ const CODE_ERRORS: ReadonlyMap<number, { code: 'invalid_code' | 'code_used' | 'c
  * description (`requester`: browser, IP, time, OpenID client); `confirm`/`cancel` must carry the token,
  * so only the phone that scanned can finish the login.
  */
-export function miniProgramRouter(deps: HttpDeps, client: MiniProgramClient): Router {
+export function miniProgramRouter(
+  deps: HttpDeps,
+  client: MiniProgramClient,
+  quota: () => Promise<void> = async () => {},
+): Router {
   const { store, logger } = deps;
   const router = new Router({ prefix: '/api/mp' });
 
@@ -41,6 +45,7 @@ export function miniProgramRouter(deps: HttpDeps, client: MiniProgramClient): Ro
     const code = requireString(body, 'code', 128);
     if (rec.status !== 'pending')
       throw new AppError('invalid_transition', 'this code has already been scanned', { status: rec.status });
+    await quota();
     const user = await identify(code);
     const mpToken = newSecret();
     await store.transition(rec.id, 'scan', { user, phoneHash: hashSecret(mpToken) });

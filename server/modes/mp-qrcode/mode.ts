@@ -37,12 +37,15 @@ export function mpQrcodeMode(opts: {
   tokens: TokenSource;
   /** The account's server token (WECHAT_TOKEN), which signs the pushes to `/wechat/events`. */
   serverToken: string;
+  /** Spends one `qrcode/create` call of the fleet's budget; throws `rate_limited` when it is spent. */
+  quota?: () => Promise<void>;
   clock?: () => number;
 }): LoginMode {
   const clock = opts.clock ?? Date.now;
   return {
     name: MP_QRCODE_MODE,
     async prepare({ id, expiresAt }) {
+      await opts.quota?.();
       // The QR lives exactly as long as the login (rounded up to WeChat's whole seconds).
       const qr = await createSceneQr(opts.endpoint, opts.tokens, sceneForLogin(id), (expiresAt - clock()) / 1000);
       return { scanUrl: qr.url, modeData: { ticket: qr.ticket } };
