@@ -1,11 +1,15 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
-import { mkdtempSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../server/util/free-port.js';
+import { lockPathFor } from '../server/dev/preflight.js';
+import { Phone } from './helpers/phone.js';
+import { createLogin } from './helpers/stack.js';
+import { WatchClient } from './helpers/ws-client.js';
 
 const CLI = 'dist/server/cli.js';
 
@@ -18,8 +22,9 @@ async function privateStackEnv(
   return { env: { ...env, CONFIG_FILE: '', ...extra }, ports: [h, w, s] };
 }
 
-function run(env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, [CLI, 'dev'], {
+function run(env: NodeJS.ProcessEnv, cwd?: string) {
+  const child = spawn(process.execPath, [path.resolve(CLI), 'dev'], {
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -171,5 +176,67 @@ describe('npm start never leaves processes behind', () => {
         { timeout: 5000 },
       )
       .toBe(false);
+  });
+});
+
+describe('a second npm start', () => {
+  it('on the same ports exits 2 with a clear message and leaves the running stack working', async () => {
+    const cwd = mkdtempSync(path.join(tmpdir(), 'scanlogin-dup-'));
+    const {
+      env,
+      ports: [h],
+    } = await privateStackEnv();
+    const configFile = path.join(cwd, '.scanlogin', `dev-redis-${h}.json`);
+    // A lock left by a stack that was killed outright: its pid is gone, so it is stale and taken over.
+    mkdirSync(path.dirname(configFile), { recursive: true });
+    writeFileSync(lockPathFor(configFile, cwd), JSON.stringify({ pid: 2 ** 22 + 1 }));
+    const first = run(env, cwd);
+    try {
+      const redisPort = Number((await first.waitFor(/private redis-server on port (\d+)/))[1]);
+      await first.waitFor(/scanlogin is running/);
+      const before = readFileSync(configFile, 'utf8');
+
+      const second = run(env, cwd);
+      expect(await second.exited).toBe(2);
+      expect(second.output()).toMatch(/already in use; nothing was started or changed/);
+      expect(second.output()).toContain(`http: port ${h}`);
+      expect(second.output()).toContain(`another npm start (pid ${first.child.pid})`);
+      expect(second.output()).not.toMatch(/redis-server on port/);
+      expect(readFileSync(configFile, 'utf8')).toBe(before);
+
+      // The first stack still logs a user in, on the Redis it started with.
+      const base = `http://127.0.0.1:${h}`;
+      const health = (await (await fetch(`${base}/healthz`)).json()) as { ok: boolean; redis: { target: string } };
+      expect(health).toMatchObject({ ok: true, redis: { target: `redis://127.0.0.1:${redisPort}/0` } });
+      const login = await createLogin(base);
+      const watcher = await WatchClient.watch(login.ws, login.id, login.watchToken);
+      await new Phone().login(login.scanUrl, base);
+      const confirmed = await watcher.next((m) => m.status === 'confirmed');
+      watcher.close();
+      const redeem = await fetch(`${base}/api/logins/${login.id}/redeem`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${login.watchToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ ticket: confirmed.ticket }),
+      });
+      expect(redeem.status).toBe(200);
+    } finally {
+      first.child.kill('SIGTERM');
+      expect(await first.exited).toBe(0);
+    }
+    // The lock goes with the stack that held it.
+    expect(() => readFileSync(lockPathFor(configFile, cwd))).toThrow(/ENOENT/);
+  });
+
+  it('on free ports but with a live lock on its config file exits 2 before starting anything', async () => {
+    const cwd = mkdtempSync(path.join(tmpdir(), 'scanlogin-lock-'));
+    const { env, ports } = await privateStackEnv();
+    const configFile = path.join(cwd, '.scanlogin', `dev-redis-${ports[0]}.json`);
+    mkdirSync(path.dirname(configFile), { recursive: true });
+    writeFileSync(lockPathFor(configFile, cwd), JSON.stringify({ pid: process.pid }));
+    const dev = run(env, cwd);
+    expect(await dev.exited).toBe(2);
+    expect(dev.output()).toContain(`another npm start (pid ${process.pid}) already runs the stack`);
+    expect(dev.output()).not.toMatch(/redis-server on port/);
+    expect(() => readFileSync(configFile)).toThrow(/ENOENT/);
   });
 });
