@@ -7,6 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../server/util/free-port.js';
 import { lockPathFor } from '../server/dev/preflight.js';
+import { lanAddress, lanUrlFor } from '../server/dev/lan.js';
 import { Phone } from './helpers/phone.js';
 import { createLogin } from './helpers/stack.js';
 import { WatchClient } from './helpers/ws-client.js';
@@ -76,12 +77,28 @@ describe('npm start (the dev runner)', () => {
     const created = (await (await fetch(`http://127.0.0.1:${h}/api/logins`, { method: 'POST' })).json()) as {
       devMode: boolean;
       ws: string;
+      lanUrl?: string;
     };
     expect(created.devMode).toBe(true);
     expect(created.ws).toBe(`ws://localhost:${w}/ws`);
+    // A real phone cannot open localhost: the address to restart with, printed and given to the page.
+    const lan = lanAddress();
+    if (lan) {
+      expect(dev.output()).toContain(`PUBLIC_URL=http://${lan}:${h} SIM_HOST=0.0.0.0 npm start`);
+      expect(created.lanUrl).toBe(`http://${lan}:${h}`);
+    }
+    // A page load before anyone signed in asks /api/me: an expected 401, not worth a line at info.
+    expect((await fetch(`http://127.0.0.1:${h}/api/me`)).status).toBe(401);
 
     dev.child.kill('SIGTERM');
     expect(await dev.exited).toBe(0);
+    // Dependency order and one line per event: the simulator is up (once) before http starts fetching tokens.
+    const out = dev.output();
+    expect(out.match(/simulator listening/g)).toHaveLength(1);
+    expect(out.indexOf('simulator listening')).toBeLessThan(out.indexOf('http listening'));
+    const startUp = out.slice(0, out.indexOf('scanlogin is running'));
+    expect(startUp).not.toMatch(/^\[\w+\]\s+(warn|error|fatal)\s/m);
+    expect(out).not.toMatch(/unauthorized/);
     for (const port of [h, w, s, redisPort]) expect(await portOpen(port), `port ${port}`).toBe(false);
   });
 
@@ -238,5 +255,23 @@ describe('a second npm start', () => {
     expect(dev.output()).toContain(`another npm start (pid ${process.pid}) already runs the stack`);
     expect(dev.output()).not.toMatch(/redis-server on port/);
     expect(() => readFileSync(configFile)).toThrow(/ENOENT/);
+  });
+});
+
+describe('the LAN address for a real phone', () => {
+  const nic = (address: string, internal = false) => ({
+    address,
+    internal,
+    family: 'IPv4' as const,
+    netmask: '255.255.255.0',
+    mac: '00:00:00:00:00:00',
+    cidr: null,
+  });
+  it('prefers a private IPv4 address and replaces only a loopback host', () => {
+    const ifs = { lo: [nic('127.0.0.1', true)], tun0: [nic('100.64.1.2')], wlan0: [nic('192.168.1.23')] };
+    expect(lanAddress(ifs)).toBe('192.168.1.23');
+    expect(lanUrlFor('http://localhost:3000', '192.168.1.23')).toBe('http://192.168.1.23:3000');
+    expect(lanUrlFor('https://login.example.com', '192.168.1.23')).toBeUndefined();
+    expect(lanAddress({ lo: [nic('127.0.0.1', true)] })).toBeUndefined();
   });
 });

@@ -35,6 +35,8 @@ export function errorMiddleware(logger: Logger) {
     } catch (err) {
       const appErr = toAppError(err);
       if (appErr.status >= 500) logger.error({ err, code: appErr.code, path: ctx.path }, 'request failed');
+      // A page asking /api/me before anyone signed in is the normal case, not an event: debug only.
+      else if (appErr.code === 'unauthorized') logger.debug({ code: appErr.code, path: ctx.path }, appErr.message);
       else logger.info({ code: appErr.code, path: ctx.path }, appErr.message);
       ctx.status = appErr.status;
       ctx.set('Cache-Control', 'no-store');
