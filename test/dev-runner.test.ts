@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -236,6 +236,16 @@ describe('a second npm start', () => {
         body: JSON.stringify({ ticket: confirmed.ticket }),
       });
       expect(redeem.status).toBe(200);
+
+      // `npm run doctor` as the README shows it (no CONFIG_FILE, no REDIS_URL) finds this stack by its folder.
+      const doctor = spawnSync(process.execPath, [path.resolve(CLI), 'doctor'], {
+        cwd,
+        env: { ...process.env, CONFIG_FILE: '', REDIS_URL: '' },
+        encoding: 'utf8',
+      });
+      expect(doctor.stdout).toContain(`using npm start's .scanlogin/dev-redis-${h}.json`);
+      expect(doctor.stdout).toMatch(/OK: \d node\(s\) agree on redis:\/\/127\.0\.0\.1:/);
+      expect(doctor.status).toBe(0);
     } finally {
       first.child.kill('SIGTERM');
       expect(await first.exited).toBe(0);
