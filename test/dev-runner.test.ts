@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../server/util/free-port.js';
 import { lockPathFor } from '../server/dev/preflight.js';
-import { lanAddress, lanUrlFor } from '../server/dev/lan.js';
+import { isLoopbackUrl, lanAddress, lanUrlFor } from '../server/dev/lan.js';
 import { Phone } from './helpers/phone.js';
 import { createLogin } from './helpers/stack.js';
 import { WatchClient } from './helpers/ws-client.js';
@@ -283,5 +283,7 @@ describe('the LAN address for a real phone', () => {
     expect(lanUrlFor('http://localhost:3000', '192.168.1.23')).toBe('http://192.168.1.23:3000');
     expect(lanUrlFor('https://login.example.com', '192.168.1.23')).toBeUndefined();
     expect(lanAddress({ lo: [nic('127.0.0.1', true)] })).toBeUndefined();
+    // A mini program's scan "URL" is a page path: not a loopback URL, and no reason to fail a create.
+    expect(isLoopbackUrl('pages/login/index?scene=abc')).toBe(false);
   });
 });

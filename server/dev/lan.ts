@@ -2,8 +2,9 @@ import { networkInterfaces } from 'node:os';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
-/** Whether a URL's host is this machine's loopback, which a phone cannot reach. */
+/** Whether a URL's host is this machine's loopback, which a phone cannot reach (false for what is not a URL). */
 export function isLoopbackUrl(url: string): boolean {
+  if (!URL.canParse(url)) return false;
   const host = new URL(url).hostname;
   return LOOPBACK_HOSTS.has(host) || host.startsWith('127.');
 }
