@@ -62,19 +62,23 @@ function portOpen(port: number): Promise<boolean> {
 }
 
 describe('npm start (the dev runner)', () => {
-  it('runs the stack on a private redis-server and stops everything on SIGTERM', async () => {
+  it('runs the stack on a private redis-server, survives a second start on its ports, stops on SIGTERM', async () => {
+    const cwd = mkdtempSync(path.join(tmpdir(), 'scanlogin-dev-'));
     const {
       env,
       ports: [h, w, s],
     } = await privateStackEnv({ PUBLIC_URL: '', WS_PUBLIC_URL: '' });
-    const dev = run(env);
+    const configFile = path.join(cwd, '.scanlogin', `dev-redis-${h}.json`);
+    // A lock left by a stack that was killed outright: its pid is gone, so it is stale and taken over.
+    mkdirSync(path.dirname(configFile), { recursive: true });
+    writeFileSync(lockPathFor(configFile, cwd), JSON.stringify({ pid: 2 ** 22 + 1 }));
+    const dev = run(env, cwd);
     const redisPort = Number((await dev.waitFor(/private redis-server on port (\d+)/))[1]);
     await dev.waitFor(new RegExp(`scanlogin is running — open http://localhost:${h}`));
     expect(dev.output()).toMatch(/\[http\]\s+info\s+http listening/);
     expect(dev.output()).toMatch(/\[ws\]\s+info\s+ws listening/);
-    const health = (await (await fetch(`http://127.0.0.1:${h}/healthz`)).json()) as { redis: { target: string } };
-    expect(health.redis.target).toBe(`redis://127.0.0.1:${redisPort}/0`);
-    const created = (await (await fetch(`http://127.0.0.1:${h}/api/logins`, { method: 'POST' })).json()) as {
+    const base = `http://127.0.0.1:${h}`;
+    const created = (await (await fetch(`${base}/api/logins`, { method: 'POST' })).json()) as {
       devMode: boolean;
       ws: string;
       lanUrl?: string;
@@ -88,7 +92,42 @@ describe('npm start (the dev runner)', () => {
       expect(created.lanUrl).toBe(`http://${lan}:${h}`);
     }
     // A page load before anyone signed in asks /api/me: an expected 401, not worth a line at info.
-    expect((await fetch(`http://127.0.0.1:${h}/api/me`)).status).toBe(401);
+    expect((await fetch(`${base}/api/me`)).status).toBe(401);
+
+    // A second `npm start` on the same ports: refused before it starts a Redis or rewrites the config file.
+    const before = readFileSync(configFile, 'utf8');
+    const second = run(env, cwd);
+    expect(await second.exited).toBe(2);
+    expect(second.output()).toMatch(/already in use; nothing was started or changed/);
+    expect(second.output()).toContain(`http: port ${h}`);
+    expect(second.output()).toContain(`another npm start (pid ${dev.child.pid})`);
+    expect(second.output()).not.toMatch(/redis-server on port/);
+    expect(readFileSync(configFile, 'utf8')).toBe(before);
+
+    // The first stack still logs a user in, on the Redis it started with.
+    const health = (await (await fetch(`${base}/healthz`)).json()) as { ok: boolean; redis: { target: string } };
+    expect(health).toMatchObject({ ok: true, redis: { target: `redis://127.0.0.1:${redisPort}/0` } });
+    const login = await createLogin(base);
+    const watcher = await WatchClient.watch(login.ws, login.id, login.watchToken);
+    await new Phone().login(login.scanUrl, base);
+    const confirmed = await watcher.next((m) => m.status === 'confirmed');
+    watcher.close();
+    const redeem = await fetch(`${base}/api/logins/${login.id}/redeem`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${login.watchToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ ticket: confirmed.ticket }),
+    });
+    expect(redeem.status).toBe(200);
+
+    // `npm run doctor` as the README shows it (no CONFIG_FILE, no REDIS_URL) finds this stack by its folder.
+    const doctor = spawnSync(process.execPath, [path.resolve(CLI), 'doctor'], {
+      cwd,
+      env: { ...process.env, CONFIG_FILE: '', REDIS_URL: '' },
+      encoding: 'utf8',
+    });
+    expect(doctor.stdout).toContain(`using npm start's .scanlogin/dev-redis-${h}.json`);
+    expect(doctor.stdout).toMatch(/OK: \d node\(s\) agree on redis:\/\/127\.0\.0\.1:/);
+    expect(doctor.status).toBe(0);
 
     dev.child.kill('SIGTERM');
     expect(await dev.exited).toBe(0);
@@ -100,6 +139,8 @@ describe('npm start (the dev runner)', () => {
     expect(startUp).not.toMatch(/^\[\w+\]\s+(warn|error|fatal)\s/m);
     expect(out).not.toMatch(/unauthorized/);
     for (const port of [h, w, s, redisPort]) expect(await portOpen(port), `port ${port}`).toBe(false);
+    // The lock goes with the stack that held it.
+    expect(() => readFileSync(lockPathFor(configFile, cwd))).toThrow(/ENOENT/);
   });
 
   it('without redis-server and REDIS_URL it exits with a message naming the fixes', async () => {
@@ -197,63 +238,7 @@ describe('npm start never leaves processes behind', () => {
 });
 
 describe('a second npm start', () => {
-  it('on the same ports exits 2 with a clear message and leaves the running stack working', async () => {
-    const cwd = mkdtempSync(path.join(tmpdir(), 'scanlogin-dup-'));
-    const {
-      env,
-      ports: [h],
-    } = await privateStackEnv();
-    const configFile = path.join(cwd, '.scanlogin', `dev-redis-${h}.json`);
-    // A lock left by a stack that was killed outright: its pid is gone, so it is stale and taken over.
-    mkdirSync(path.dirname(configFile), { recursive: true });
-    writeFileSync(lockPathFor(configFile, cwd), JSON.stringify({ pid: 2 ** 22 + 1 }));
-    const first = run(env, cwd);
-    try {
-      const redisPort = Number((await first.waitFor(/private redis-server on port (\d+)/))[1]);
-      await first.waitFor(/scanlogin is running/);
-      const before = readFileSync(configFile, 'utf8');
-
-      const second = run(env, cwd);
-      expect(await second.exited).toBe(2);
-      expect(second.output()).toMatch(/already in use; nothing was started or changed/);
-      expect(second.output()).toContain(`http: port ${h}`);
-      expect(second.output()).toContain(`another npm start (pid ${first.child.pid})`);
-      expect(second.output()).not.toMatch(/redis-server on port/);
-      expect(readFileSync(configFile, 'utf8')).toBe(before);
-
-      // The first stack still logs a user in, on the Redis it started with.
-      const base = `http://127.0.0.1:${h}`;
-      const health = (await (await fetch(`${base}/healthz`)).json()) as { ok: boolean; redis: { target: string } };
-      expect(health).toMatchObject({ ok: true, redis: { target: `redis://127.0.0.1:${redisPort}/0` } });
-      const login = await createLogin(base);
-      const watcher = await WatchClient.watch(login.ws, login.id, login.watchToken);
-      await new Phone().login(login.scanUrl, base);
-      const confirmed = await watcher.next((m) => m.status === 'confirmed');
-      watcher.close();
-      const redeem = await fetch(`${base}/api/logins/${login.id}/redeem`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${login.watchToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ ticket: confirmed.ticket }),
-      });
-      expect(redeem.status).toBe(200);
-
-      // `npm run doctor` as the README shows it (no CONFIG_FILE, no REDIS_URL) finds this stack by its folder.
-      const doctor = spawnSync(process.execPath, [path.resolve(CLI), 'doctor'], {
-        cwd,
-        env: { ...process.env, CONFIG_FILE: '', REDIS_URL: '' },
-        encoding: 'utf8',
-      });
-      expect(doctor.stdout).toContain(`using npm start's .scanlogin/dev-redis-${h}.json`);
-      expect(doctor.stdout).toMatch(/OK: \d node\(s\) agree on redis:\/\/127\.0\.0\.1:/);
-      expect(doctor.status).toBe(0);
-    } finally {
-      first.child.kill('SIGTERM');
-      expect(await first.exited).toBe(0);
-    }
-    // The lock goes with the stack that held it.
-    expect(() => readFileSync(lockPathFor(configFile, cwd))).toThrow(/ENOENT/);
-  });
-
+  // (the same ports as a running stack: in the first test above, which keeps that stack working)
   it('on free ports but with a live lock on its config file exits 2 before starting anything', async () => {
     const cwd = mkdtempSync(path.join(tmpdir(), 'scanlogin-lock-'));
     const { env, ports } = await privateStackEnv();

@@ -2,11 +2,14 @@ import { networkInterfaces } from 'node:os';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
-/** Whether a URL's host is this machine's loopback, which a phone cannot reach (false for what is not a URL). */
-export function isLoopbackUrl(url: string): boolean {
-  if (!URL.canParse(url)) return false;
-  const host = new URL(url).hostname;
+/** Whether a host name or address is this machine's loopback, which a phone cannot reach. */
+export function isLoopbackHost(host: string): boolean {
   return LOOPBACK_HOSTS.has(host) || host.startsWith('127.');
+}
+
+/** Whether a URL's host is loopback (false for what is not a URL). */
+export function isLoopbackUrl(url: string): boolean {
+  return URL.canParse(url) && isLoopbackHost(new URL(url).hostname);
 }
 
 /**

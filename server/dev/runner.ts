@@ -11,7 +11,7 @@ import { pipeWithPrefix } from './log-lines.js';
 import { ensureDevJwks } from '../oidc/keys.js';
 import { demoBaseUrl } from '../roles/demo.js';
 import { freePortExcept } from '../util/free-port.js';
-import { isLoopbackUrl, lanUrlFor } from './lan.js';
+import { isLoopbackHost, isLoopbackUrl, lanUrlFor } from './lan.js';
 import {
   acquireDevLock,
   busyPorts,
@@ -90,8 +90,11 @@ async function startStack(
   // The phone's browser is sent to the host it reached the app at (`localhost`, or the LAN address in PUBLIC_URL
   // for a real phone); server-to-server calls use the loopback address so a resolver that prefers ::1 cannot miss
   // a simulator bound to 127.0.0.1.
+  // The LAN host only when the simulator listens beyond loopback: else even this machine's browser could not
+  // follow the "Simulate phone scan" link (the hint below says to add SIM_HOST=0.0.0.0).
   const phoneHost = new URL(config.publicUrl).hostname;
-  const simBase = `http://${isLoopbackUrl(config.publicUrl) ? 'localhost' : phoneHost}:${config.simPort}`;
+  const lanSim = !isLoopbackUrl(config.publicUrl) && !isLoopbackHost(config.simHost);
+  const simBase = `http://${lanSim ? phoneHost : 'localhost'}:${config.simPort}`;
   const simApiBase = `http://127.0.0.1:${config.simPort}`;
   const demoPort = opts.demoPinned
     ? config.demoPort
@@ -196,8 +199,8 @@ function phoneHint(config: Config, env: NodeJS.ProcessEnv): string[] {
       `    PUBLIC_URL=${lan} ${simOpen} npm start`,
     ];
   }
-  if (!isLoopbackUrl(config.publicUrl) && /^(127\.|localhost$|::1$)/.test(config.simHost))
-    return [`  The phone is sent to the simulator on ${config.simHost} only: add ${simOpen} so it can reach it`];
+  if (!isLoopbackUrl(config.publicUrl) && isLoopbackHost(config.simHost))
+    return [`  The simulator (WeChat's consent page) listens on ${config.simHost} only: add ${simOpen} for a phone`];
   return [];
 }
 
