@@ -28,6 +28,7 @@ interface Service {
   container_name?: string;
   user?: string;
   depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[] };
 }
 function loadCompose(file: string): Record<string, Service> {
   return (parse(readFileSync(file, 'utf8'), { merge: true }) as { services: Record<string, Service> }).services;
@@ -133,6 +134,9 @@ describe('docker-compose.yml', () => {
   it('starts http and ws only once redis is healthy', () => {
     expect(services.redis!.command).toEqual(expect.arrayContaining(['redis-server']));
     for (const name of ['ws', 'http']) expect(services[name]!.depends_on?.redis?.condition).toBe('service_healthy');
+    // ...and http once the simulator answers (it fetches the access_token from it at start-up).
+    expect(services.http!.depends_on?.sim?.condition).toBe('service_healthy');
+    expect(services.sim!.healthcheck?.test.join(' ')).toContain(`127.0.0.1:${published('sim')}/sim/stats`);
   });
 
   it('builds an image that runs the compiled CLI and ships the page', () => {
