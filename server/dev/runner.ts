@@ -36,9 +36,11 @@ export interface DevStack extends Running {
 }
 
 /**
- * `npm start`: runs sim, ws and http as child processes wired to each other. With no REDIS_URL it starts a
- * private redis-server (no persistence) on a free port and stops it on exit. WeChat endpoints point at the
- * simulator unless WECHAT_OPEN_BASE / WECHAT_API_BASE are set.
+ * `npm start`: runs sim, ws, http and demo as child processes wired to each other, started in that dependency
+ * order. With no REDIS_URL it starts a private redis-server (no persistence) on a free port and stops it on exit.
+ * WeChat endpoints point at the simulator unless WECHAT_OPEN_BASE / WECHAT_API_BASE are set. Refuses
+ * (DevStartRefused, exit 2) before starting or writing anything when a port is busy or another runner holds the
+ * lock of the same config file.
  */
 export async function runDev(config: Config, env: NodeJS.ProcessEnv, write: (line: string) => void): Promise<DevStack> {
   // Every child follows one config file, so editing it moves the whole running stack to another Redis.
