@@ -170,6 +170,9 @@ describe('npm start follows its config file', () => {
       env,
       ports: [h, w],
     } = await privateStackEnv();
+    // With a LAN address, as the start-up hint says for a real phone: the QR and the consent page on that address.
+    const lan = lanAddress();
+    if (lan) Object.assign(env, { HOST: '0.0.0.0', SIM_HOST: '0.0.0.0', PUBLIC_URL: `http://${lan}:${h}` });
     const child = spawn(process.execPath, [path.resolve(CLI), 'dev'], {
       cwd,
       env: { ...process.env, ...env },
@@ -191,6 +194,19 @@ describe('npm start follows its config file', () => {
       await expect.poll(targets, { timeout: 3000 }).toEqual([`${other.url}/0`, `${other.url}/0`]);
       const created = await fetch(`http://127.0.0.1:${h}/api/logins`, { method: 'POST' });
       expect(created.status).toBe(201);
+      if (lan) {
+        // A phone on the network follows the QR: the app and the simulator's consent page, both at the LAN address.
+        expect(out).not.toContain('A real phone cannot open localhost');
+        const base = `http://${lan}:${h}`;
+        const login = await createLogin(base);
+        expect(login.scanUrl.startsWith(`${base}/l/`)).toBe(true);
+        const phone = new Phone();
+        const authorize = await phone.scan(login.scanUrl);
+        expect(authorize.host).toBe(`${lan}:${env.SIM_PORT}`);
+        const page = await phone.callback(await phone.consent(authorize, 'allow'));
+        expect(page.status).toBe(200);
+        expect((await phone.submit(page.html, 'confirm', base)).status).toBe(200);
+      }
     } finally {
       const exited = once(child, 'exit');
       child.kill('SIGTERM');
