@@ -167,15 +167,12 @@ export interface Config {
   /** The mini program's own appid/secret; unset (production only) → no `miniprogram` mode. */
   readonly miniProgram: { readonly appid: string; readonly secret: string } | undefined;
   /** The simulator's global access_token lifetime and how long a superseded one keeps working. */
-  readonly sim: {
-    readonly tokenTtlMs: number;
-    readonly tokenOverlapMs: number;
-    /**
-     * SIM_APP_URL + BASE_PATH: where the simulator itself calls the app (event pushes, mini-program requests).
-     * Default appUrl; differs where the public origin is not the app from the simulator's side (docker compose).
-     */
-    readonly appUrl: string;
-  };
+  readonly sim: { readonly tokenTtlMs: number; readonly tokenOverlapMs: number };
+  /**
+   * SIM_APP_URL + BASE_PATH: where the simulator itself calls the app (event pushes, mini-program requests).
+   * Default appUrl; differs where the public origin is not the app from the simulator's side (docker compose).
+   */
+  readonly simAppUrl: string;
   /** Signs OAuth `state`, CSRF values and the OIDC cookies; '' in roles that hold no secrets (SECRET_ROLES). */
   readonly sessionSecret: string;
   readonly loginTtlMs: number;
@@ -320,11 +317,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRo
       aesKey: e.WECHAT_AES_KEY,
     },
     miniProgram: mpAppid && mpSecret ? { appid: mpAppid, secret: mpSecret } : undefined,
-    sim: {
-      tokenTtlMs: e.SIM_TOKEN_TTL * 1000,
-      tokenOverlapMs: e.SIM_TOKEN_OVERLAP * 1000,
-      appUrl: stripSlash(e.SIM_APP_URL ?? publicUrl) + e.BASE_PATH,
-    },
+    sim: { tokenTtlMs: e.SIM_TOKEN_TTL * 1000, tokenOverlapMs: e.SIM_TOKEN_OVERLAP * 1000 },
+    simAppUrl: stripSlash(e.SIM_APP_URL ?? publicUrl) + e.BASE_PATH,
     sessionSecret: sessionSecret ?? '',
     loginTtlMs: e.LOGIN_TTL * 1000,
     ticketTtlMs: e.TICKET_TTL * 1000,

@@ -95,7 +95,7 @@ describe('docker-compose.yml', () => {
   it("sends the simulator's event pushes and mini-program calls to the app by service name, not PUBLIC_URL", () => {
     // Inside the sim container PUBLIC_URL's localhost:3000 is the simulator itself.
     const sim = loadConfig(envOf('sim'), 'sim');
-    const app = new URL(sim.sim.appUrl);
+    const app = new URL(sim.simAppUrl);
     expect(app.hostname).toBe('http');
     expect(Number(app.port)).toBe(loadConfig(envOf('http'), 'http').httpPort);
     expect(sim.appUrl).toBe('http://localhost:3000'); // phones are still redirected to the public origin
