@@ -185,6 +185,7 @@ describe('docker-compose.prod.yml', () => {
     expect(Object.keys(prodEnv('ws'))).not.toContain('SESSION_SECRET');
     expect(prodEnv('http').OIDC_JWKS_FILE).toBe('/run/secrets/oidc_jwks');
     expect(prod.http!.secrets).toContain('oidc_jwks');
+    expect(prod.ws!.secrets).toBeUndefined();
     for (const key of Object.keys(dotEnv)) {
       expect(() => prodEnv('http', { ...dotEnv, [key]: '' }), key).toThrow(new RegExp(`${key} in \\.env`));
     }
