@@ -90,7 +90,8 @@ export function acquireDevLock(lockFile: string, configFile: string): DevLock {
         throw new DevStartRefused(
           `another npm start (pid ${owner}) already runs the stack of ${configFile}; nothing was changed.\n` +
             `  Stop it first (Ctrl-C in its terminal, or kill ${owner}), or run a second stack on other ports:\n` +
-            `  HTTP_PORT=3100 WS_PORT=3101 SIM_PORT=3102 DEMO_PORT=3103 npm start`,
+            `  HTTP_PORT=3100 WS_PORT=3101 SIM_PORT=3102 DEMO_PORT=3103 npm start\n` +
+            `  (the lock is ${path.relative(process.cwd(), lockFile)}: delete it if pid ${owner} is not an npm start)`,
         );
       }
       unlinkSync(lockFile); // stale: its owner is gone
