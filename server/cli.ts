@@ -2,6 +2,7 @@
 import { ConfigError, type ConfigRole, loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
 import { runDev } from './dev/runner.js';
+import { DevStartRefused } from './dev/preflight.js';
 import { runDoctor } from './doctor/run.js';
 import { runWs } from './roles/ws.js';
 import { runSim } from './roles/sim.js';
@@ -65,7 +66,14 @@ async function main(argv: string[]): Promise<number> {
       running = await (await import('./roles/demo.js')).runDemo(config, createLogger('demo', config.logLevel));
       break;
     case 'dev':
-      running = await runDev(config, process.env, (line) => console.log(line));
+      try {
+        running = await runDev(config, process.env, (line) => console.log(line));
+      } catch (err) {
+        // Refused before anything was started or written (a busy port, another stack's lock): exit 2.
+        if (!(err instanceof DevStartRefused)) throw err;
+        console.error(err.message);
+        return err.exitCode;
+      }
       break;
     default:
       console.error(`unknown role "${role}"\n${USAGE}`);

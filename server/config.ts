@@ -104,6 +104,7 @@ const EnvSchema = z.object({
   WECHAT_TOKEN_MARGIN: seconds(300, 3600),
   SIM_TOKEN_TTL: seconds(7200, 86_400),
   SIM_TOKEN_OVERLAP: seconds(300, 3600),
+  SIM_APP_URL: httpUrl.optional(),
   SESSION_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   LOGIN_TTL: seconds(120, 3600),
   TICKET_TTL: seconds(60, 600),
@@ -186,6 +187,11 @@ export interface Config {
   readonly miniProgram: { readonly appid: string; readonly secret: string } | undefined;
   /** The simulator's global access_token lifetime and how long a superseded one keeps working. */
   readonly sim: { readonly tokenTtlMs: number; readonly tokenOverlapMs: number };
+  /**
+   * SIM_APP_URL + BASE_PATH: where the simulator itself calls the app (event pushes, mini-program requests).
+   * Default appUrl; differs where the public origin is not the app from the simulator's side (docker compose).
+   */
+  readonly simAppUrl: string;
   /** Signs OAuth `state`, CSRF values and the OIDC cookies; '' in roles that hold no secrets (SECRET_ROLES). */
   readonly sessionSecret: string;
   readonly loginTtlMs: number;
@@ -302,6 +308,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRo
   if (!e.WECHAT_MP_APPID !== !e.WECHAT_MP_SECRET)
     problems.push('WECHAT_MP_APPID, WECHAT_MP_SECRET: set both or neither');
   if (e.SIM_TOKEN_OVERLAP >= e.SIM_TOKEN_TTL) problems.push('SIM_TOKEN_OVERLAP: must be shorter than SIM_TOKEN_TTL');
+  if (e.SIM_APP_URL && !/^https?:\/\/[^/?#]+\/?$/.test(e.SIM_APP_URL))
+    problems.push('SIM_APP_URL: must be an origin (scheme://host[:port]); BASE_PATH is added to it');
   const oidcClient = readEnvClient(e, problems);
   const verifyFile = readVerifyFile(e.WECHAT_VERIFY_FILE, problems);
   if (problems.length) throw new ConfigError(problems);
@@ -343,6 +351,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRo
     },
     miniProgram: mpAppid && mpSecret ? { appid: mpAppid, secret: mpSecret } : undefined,
     sim: { tokenTtlMs: e.SIM_TOKEN_TTL * 1000, tokenOverlapMs: e.SIM_TOKEN_OVERLAP * 1000 },
+    simAppUrl: stripSlash(e.SIM_APP_URL ?? publicUrl) + e.BASE_PATH,
     sessionSecret: sessionSecret ?? '',
     loginTtlMs: e.LOGIN_TTL * 1000,
     ticketTtlMs: e.TICKET_TTL * 1000,

@@ -1,4 +1,8 @@
 import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { lockPathFor } from '../server/dev/preflight.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServerHandle } from './helpers/redis.js';
 import { ConfigFile, startRoles, type Roles } from './helpers/roles.js';
@@ -21,12 +25,16 @@ afterAll(async () => {
   await Promise.all([A?.stop(), B?.stop()]);
 });
 
-function doctor(env: Record<string, string>, args: string[] = []): Promise<{ code: number; out: string }> {
+function doctor(
+  env: Record<string, string>,
+  args: string[] = [],
+  cwd?: string,
+): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['dist/server/cli.js', 'doctor', ...args],
-      { env: { ...process.env, ...env } },
+      [path.resolve('dist/server/cli.js'), 'doctor', ...args],
+      { env: { ...process.env, ...env }, cwd },
       (err, stdout, stderr) => {
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr });
       },
@@ -57,6 +65,31 @@ describe('scanlogin doctor', () => {
     const { code, out } = await doctor({ CONFIG_FILE: file.path }, ['http://127.0.0.1:9']);
     expect(code).toBe(1);
     expect(out).toMatch(/not healthy: no answer/);
+  });
+
+  it("without CONFIG_FILE or REDIS_URL uses the running npm start's .scanlogin/dev-redis*.json", async () => {
+    const cwd = mkdtempSync(path.join(tmpdir(), 'scanlogin-doctor-'));
+    const unset = { CONFIG_FILE: '', REDIS_URL: '' };
+    const none = await doctor(unset, [], cwd);
+    expect(none.code).toBe(2);
+    expect(none.out).toContain('CONFIG_FILE=.scanlogin/dev-redis.json npm run doctor');
+    expect(none.out).toContain('REDIS_URL=redis://');
+
+    mkdirSync(path.join(cwd, '.scanlogin'));
+    const devFile = path.join(cwd, '.scanlogin', 'dev-redis-3100.json');
+    writeFileSync(devFile, JSON.stringify({ redis: { url: A.url } }));
+    // A file left by a stack that is gone, next to the live one (its lock names a running pid): the live one wins.
+    writeFileSync(path.join(cwd, '.scanlogin', 'dev-redis.json'), JSON.stringify({ redis: { url: B.url } }));
+    writeFileSync(lockPathFor(devFile, cwd), JSON.stringify({ pid: process.pid }));
+    const found = await doctor(unset, [], cwd);
+    expect(found.out).toContain("using npm start's .scanlogin/dev-redis-3100.json");
+    expect(found.out).toContain('OK: 2 node(s) agree');
+    expect(found.code).toBe(0);
+
+    // Only URLs: compared with each other.
+    const urls = await doctor(unset, [good.httpUrl, rogue.httpUrl], mkdtempSync(path.join(tmpdir(), 'scanlogin-d-')));
+    expect(urls.code).toBe(1);
+    expect(urls.out).toMatch(/use 2 different Redis targets/);
   });
 
   it('after the rogue is moved by its own config, everything agrees', async () => {

@@ -11,9 +11,18 @@ import { pipeWithPrefix } from './log-lines.js';
 import { ensureDevJwks } from '../oidc/keys.js';
 import { demoBaseUrl } from '../roles/demo.js';
 import { freePortExcept } from '../util/free-port.js';
+import { isLoopbackHost, isLoopbackUrl, lanUrlFor } from './lan.js';
+import {
+  acquireDevLock,
+  busyPorts,
+  busyPortsMessage,
+  type DevLock,
+  DevStartRefused,
+  liveLockOwner,
+  lockPathFor,
+} from './preflight.js';
 
-const ROLES = ['sim', 'ws', 'http', 'demo'] as const;
-type Role = (typeof ROLES)[number];
+type Role = 'sim' | 'ws' | 'http' | 'demo';
 
 export const NO_REDIS_MESSAGE = `scanlogin needs Redis, and none is configured or installed:
   - install redis-server (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis), or
@@ -27,11 +36,45 @@ export interface DevStack extends Running {
 }
 
 /**
- * `npm start`: runs sim, ws and http as child processes wired to each other. With no REDIS_URL it starts a
- * private redis-server (no persistence) on a free port and stops it on exit. WeChat endpoints point at the
- * simulator unless WECHAT_OPEN_BASE / WECHAT_API_BASE are set.
+ * `npm start`: runs sim, ws, http and demo as child processes wired to each other, started in that dependency
+ * order. With no REDIS_URL it starts a private redis-server (no persistence) on a free port and stops it on exit.
+ * WeChat endpoints point at the simulator unless WECHAT_OPEN_BASE / WECHAT_API_BASE are set. Refuses
+ * (DevStartRefused, exit 2) before starting or writing anything when a port is busy or another runner holds the
+ * lock of the same config file.
  */
 export async function runDev(config: Config, env: NodeJS.ProcessEnv, write: (line: string) => void): Promise<DevStack> {
+  // Every child follows one config file, so editing it moves the whole running stack to another Redis.
+  const configFile = env.CONFIG_FILE || devConfigPath(config.httpPort);
+  const lockFile = lockPathFor(configFile);
+  // Without a client secret of its own there is no demo (it signs in as the environment's client).
+  const withDemo = !env.OIDC_CLIENT_ID || Boolean(env.OIDC_CLIENT_SECRET);
+  // Like the config file: the default port on the default stack, a free one for a second stack (tests).
+  const demoPinned = Boolean(env.DEMO_PORT) || config.httpPort === 3000;
+  // Nothing is started or written before every port is known to be free: a role failing on a busy port after
+  // Redis and the config file were set up used to move the stack already running there to a Redis then stopped.
+  const busy = await busyPorts([
+    { role: 'sim', port: config.simPort, host: config.simHost },
+    { role: 'ws', port: config.wsPort, host: config.host },
+    { role: 'http', port: config.httpPort, host: config.host },
+    ...(withDemo && demoPinned ? [{ role: 'demo', port: config.demoPort, host: config.host }] : []),
+  ]);
+  if (busy.length) throw new DevStartRefused(busyPortsMessage(busy, liveLockOwner(lockFile)));
+  mkdirSync(path.dirname(lockFile), { recursive: true });
+  const lock = acquireDevLock(lockFile, path.relative(process.cwd(), configFile) || configFile);
+  try {
+    return await startStack(config, env, write, { configFile, lock, withDemo, demoPinned });
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+async function startStack(
+  config: Config,
+  env: NodeJS.ProcessEnv,
+  write: (line: string) => void,
+  opts: { configFile: string; lock: DevLock; withDemo: boolean; demoPinned: boolean },
+): Promise<DevStack> {
   let redis: RedisServerHandle | undefined;
   if (!config.redis.url) {
     try {
@@ -44,17 +87,20 @@ export async function runDev(config: Config, env: NodeJS.ProcessEnv, write: (lin
     write(`[dev]   started a private redis-server on port ${redis.port} (no persistence; stopped on exit)`);
   }
   const redisUrl = config.redis.url ?? redis!.url;
-  // Every child follows one config file, so editing it moves the whole running stack to another Redis.
-  const configFile = env.CONFIG_FILE || writeDevConfigFile(redisUrl, config.httpPort);
-  // The phone's browser is sent to `localhost` (what a person types); server-to-server calls use the loopback
-  // address so a resolver that prefers ::1 cannot miss a simulator bound to 127.0.0.1.
-  const simBase = `http://localhost:${config.simPort}`;
+  const configFile = opts.configFile;
+  if (!env.CONFIG_FILE) writeDevConfigFile(configFile, redisUrl);
+  // The phone's browser is sent to the host it reached the app at (`localhost`, or the LAN address in PUBLIC_URL
+  // for a real phone); server-to-server calls use the loopback address so a resolver that prefers ::1 cannot miss
+  // a simulator bound to 127.0.0.1.
+  // The LAN host only when the simulator listens beyond loopback: else even this machine's browser could not
+  // follow the "Simulate phone scan" link (the hint below says to add SIM_HOST=0.0.0.0).
+  const phoneHost = new URL(config.publicUrl).hostname;
+  const lanSim = !isLoopbackUrl(config.publicUrl) && !isLoopbackHost(config.simHost);
+  const simBase = `http://${lanSim ? phoneHost : 'localhost'}:${config.simPort}`;
   const simApiBase = `http://127.0.0.1:${config.simPort}`;
-  // Like the config file: the default port on the default stack, a free one for a second stack (tests).
-  const demoPort =
-    env.DEMO_PORT || config.httpPort === 3000
-      ? config.demoPort
-      : await freePortExcept([config.httpPort, config.wsPort, config.simPort, ...(redis ? [redis.port] : [])]);
+  const demoPort = opts.demoPinned
+    ? config.demoPort
+    : await freePortExcept([config.httpPort, config.wsPort, config.simPort, ...(redis ? [redis.port] : [])]);
   const demoUrl = demoBaseUrl(config, demoPort);
   const childEnv: NodeJS.ProcessEnv = {
     ...env,
@@ -78,15 +124,13 @@ export async function runDev(config: Config, env: NodeJS.ProcessEnv, write: (lin
       OIDC_CLIENT_NAME: 'Example Shop',
     }),
   };
-  // The demo signs in as the environment's client, which needs a secret.
-  const roles = ROLES.filter((r) => r !== 'demo' || childEnv.OIDC_CLIENT_SECRET);
   const cli = fileURLToPath(new URL('../cli.js', import.meta.url));
   const children = new Map<Role, ChildProcess>();
   let stopping = false;
   let resolveEnded!: (code: number) => void;
   const ended = new Promise<number>((resolve) => (resolveEnded = resolve));
 
-  for (const role of roles) {
+  function spawnRole(role: Role): ChildProcess {
     const child = spawn(process.execPath, [cli, role], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     children.set(role, child);
     // A second Ctrl-C exits without the graceful drain; the children must not outlive us either way.
@@ -100,6 +144,7 @@ export async function runDev(config: Config, env: NodeJS.ProcessEnv, write: (lin
       write(`[dev]   ${role} exited unexpectedly (${signal ?? code}); stopping the stack`);
       void stop().then(() => resolveEnded(1));
     });
+    return child;
   }
 
   let stopped: Promise<void> | undefined;
@@ -108,17 +153,22 @@ export async function runDev(config: Config, env: NodeJS.ProcessEnv, write: (lin
     stopped ??= (async () => {
       await Promise.all([...children.values()].map((c) => stopChild(c)));
       await redis?.stop();
+      opts.lock.release();
     })();
     return stopped;
   }
 
+  /** Starts a role and resolves once it answers at `url` (its listener is up). */
+  const start = (role: Role, url: string) => waitHttp(url, role, spawnRole(role));
   try {
+    // Dependency order, so nobody logs the failures of calling what is not up yet: http fetches WeChat's
+    // access_token from the simulator at start-up, and the demo discovers the OpenID provider in http.
+    await start('sim', `http://127.0.0.1:${config.simPort}/sim/stats`);
     await Promise.all([
-      waitHttp(`http://127.0.0.1:${config.simPort}/sim/stats`),
-      waitHttp(`http://127.0.0.1:${config.wsPort}/healthz`),
-      waitHttp(`http://127.0.0.1:${config.httpPort}${config.basePath}/healthz`),
-      ...(children.has('demo') ? [waitHttp(`http://127.0.0.1:${demoPort}/`)] : []),
+      start('ws', `http://127.0.0.1:${config.wsPort}/healthz`),
+      start('http', `http://127.0.0.1:${config.httpPort}${config.basePath}/healthz`),
     ]);
+    if (opts.withDemo) await start('demo', `http://127.0.0.1:${demoPort}/`);
   } catch (err) {
     await stop();
     throw err;
@@ -131,20 +181,42 @@ export async function runDev(config: Config, env: NodeJS.ProcessEnv, write: (lin
   write(
     `  Redis: edit ${path.relative(process.cwd(), configFile) || configFile} to switch every process without a restart`,
   );
+  for (const line of phoneHint(config, env)) write(line);
   write('');
   return { redisUrl, ended, stop };
 }
 
 /**
- * `.scanlogin/dev-redis.json` in the working folder (`dev-redis-<port>.json` when not on the default port, so
- * two stacks in one checkout never move each other), naming the Redis the stack starts on.
+ * What a person needs to scan with a real phone: the QR holds PUBLIC_URL, and `localhost` on a phone is the
+ * phone. Unset PUBLIC_URL → the LAN address to restart with; a LAN PUBLIC_URL with the simulator on loopback →
+ * the phone would be sent to a simulator it cannot reach.
  */
-function writeDevConfigFile(redisUrl: string, httpPort: number): string {
-  const dir = path.join(process.cwd(), '.scanlogin');
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, httpPort === 3000 ? 'dev-redis.json' : `dev-redis-${httpPort}.json`);
+function phoneHint(config: Config, env: NodeJS.ProcessEnv): string[] {
+  const simOpen = `SIM_HOST=0.0.0.0`;
+  if (!env.PUBLIC_URL) {
+    const lan = lanUrlFor(config.publicUrl);
+    if (!lan) return [];
+    return [
+      '  A real phone cannot open localhost. To scan with a phone on this network, restart with',
+      `    PUBLIC_URL=${lan} ${simOpen} npm start`,
+    ];
+  }
+  if (!isLoopbackUrl(config.publicUrl) && isLoopbackHost(config.simHost))
+    return [`  The simulator (WeChat's consent page) listens on ${config.simHost} only: add ${simOpen} for a phone`];
+  return [];
+}
+
+/**
+ * `.scanlogin/dev-redis.json` in the working folder (`dev-redis-<port>.json` when not on the default port, so
+ * two stacks in one checkout never move each other): the file naming the Redis the stack runs on.
+ */
+export function devConfigPath(httpPort: number, cwd = process.cwd()): string {
+  return path.join(cwd, '.scanlogin', httpPort === 3000 ? 'dev-redis.json' : `dev-redis-${httpPort}.json`);
+}
+
+function writeDevConfigFile(file: string, redisUrl: string): void {
+  mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, `${JSON.stringify({ redis: { url: redisUrl } }, null, 2)}\n`);
-  return file;
 }
 
 async function stopChild(child: ChildProcess, graceMs = 8000): Promise<void> {
@@ -156,10 +228,13 @@ async function stopChild(child: ChildProcess, graceMs = 8000): Promise<void> {
   clearTimeout(timer);
 }
 
-async function waitHttp(url: string, timeoutMs = 20_000): Promise<void> {
+/** Polls `url` until it answers 2xx; fails at once when the role's process exits first. */
+async function waitHttp(url: string, role: Role, child: ChildProcess, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`${role} exited (${child.signalCode ?? child.exitCode}) before it was up`);
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
       if (res.ok) return;
@@ -167,7 +242,7 @@ async function waitHttp(url: string, timeoutMs = 20_000): Promise<void> {
     } catch (err) {
       last = (err as Error).message;
     }
-    await new Promise((r) => setTimeout(r, 150));
+    await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`${url} did not become healthy within ${timeoutMs / 1000} s (${last})`);
+  throw new Error(`${role}: ${url} did not become healthy within ${timeoutMs / 1000} s (${last})`);
 }

@@ -1,36 +1,61 @@
 import type { Config } from '../config.js';
 import { silentLogger } from '../log.js';
 import { RedisConfigSource } from '../reload/config-source.js';
-import { configuredView, nodeFromUrl, registeredNodes } from './collect.js';
+import path from 'node:path';
+import { configuredView, nodeFromUrl, type NodeView, registeredNodes } from './collect.js';
+import { findDevConfig, WHICH_REDIS_HELP } from './dev-config.js';
 import { findProblems, formatTable } from './verdict.js';
 
 /**
  * `scanlogin doctor [URL…]`: lists every node registered in the configured Redis and every node whose URL is
  * given, and explains any disagreement about which Redis they use. Returns the exit code (0 = all agree).
+ * Neither CONFIG_FILE nor REDIS_URL: the config file of the `npm start` running in `cwd`, else the URLs alone.
  */
-export async function runDoctor(config: Config, urls: string[], write: (line: string) => void): Promise<number> {
+export async function runDoctor(
+  config: Config,
+  urls: string[],
+  write: (line: string) => void,
+  cwd = process.cwd(),
+): Promise<number> {
   const logger = silentLogger();
-  let source: RedisConfigSource;
-  try {
-    source = await RedisConfigSource.fromConfig(config.redis, logger);
-  } catch (err) {
-    write(`doctor: ${(err as Error).message}`);
-    return 2;
+  let redis = config.redis;
+  if (!redis.configFile && !redis.url) {
+    // `npm run doctor` next to `npm start`: the runner's own config file says where the stack is.
+    const dev = findDevConfig(cwd);
+    if (dev.file) {
+      redis = { ...redis, configFile: dev.file };
+      write(`(no CONFIG_FILE or REDIS_URL: using npm start's ${path.relative(cwd, dev.file)})`);
+    } else if (dev.ambiguous) {
+      write(`doctor: several npm start stacks could be meant (${dev.ambiguous.join(', ')}).\n${WHICH_REDIS_HELP}`);
+      return 2;
+    } else if (urls.length === 0) {
+      write(WHICH_REDIS_HELP);
+      return 2;
+    }
   }
-  const reference = configuredView(source.target, config.redis.configFile ?? 'REDIS_URL');
-  const [registered, ...byUrl] = await Promise.all([
-    registeredNodes(source.target, logger),
-    ...urls.map((u) => nodeFromUrl(u, config.healthToken)),
-  ]);
+  let reference: NodeView | undefined;
+  let registered: { nodes: NodeView[]; error?: string } = { nodes: [] };
+  if (redis.configFile || redis.url) {
+    let source: RedisConfigSource;
+    try {
+      source = await RedisConfigSource.fromConfig(redis, logger);
+    } catch (err) {
+      write(`doctor: ${(err as Error).message}\n${WHICH_REDIS_HELP}`);
+      return 2;
+    }
+    reference = configuredView(source.target, redis.configFile ?? 'REDIS_URL');
+    registered = await registeredNodes(source.target, logger);
+  }
+  const byUrl = await Promise.all(urls.map((u) => nodeFromUrl(u, config.healthToken)));
   const nodes = [...registered.nodes, ...byUrl];
-  write(formatTable([reference, ...nodes]));
+  write(formatTable(reference ? [reference, ...nodes] : nodes));
   write('');
   const problems = findProblems(reference, nodes);
   if (registered.error) problems.unshift(registered.error);
   if (nodes.length === 0 && !registered.error)
     problems.push('no scanlogin process is registered in this Redis, and no URL was given');
   if (problems.length === 0) {
-    write(`OK: ${nodes.length} node(s) agree on ${reference.target}.`);
+    write(`OK: ${nodes.length} node(s) agree on ${reference?.target ?? nodes[0]!.target}.`);
     return 0;
   }
   write(`PROBLEMS (${problems.length}):`);

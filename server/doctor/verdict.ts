@@ -2,9 +2,10 @@ import type { NodeView } from './collect.js';
 
 /**
  * The plain-language problems in a set of node views: processes on different Redis targets or servers,
- * processes that are unhealthy or unreachable. Empty when everything agrees.
+ * processes that are unhealthy or unreachable. Empty when everything agrees. Without `reference` (no configured
+ * Redis) the nodes are only compared with each other.
  */
-export function findProblems(reference: NodeView, nodes: NodeView[]): string[] {
+export function findProblems(reference: NodeView | undefined, nodes: NodeView[]): string[] {
   const problems: string[] = [];
   const name = (n: NodeView) =>
     `${n.role}${n.pid ? ` (pid ${n.pid}${n.host ? ` on ${n.host}` : ''})` : ''} [${n.source}]`;
@@ -13,8 +14,16 @@ export function findProblems(reference: NodeView, nodes: NodeView[]): string[] {
     else if (n.note) problems.push(`${name(n)}: ${n.note}`);
   }
   const known = nodes.filter((n) => n.configHash !== '?');
+  // Without a configuration to compare with (only URLs given), the nodes are compared with each other.
+  const targets = new Set(known.map((n) => n.configHash));
+  if (!reference && targets.size > 1) {
+    problems.push(
+      `the processes use ${targets.size} different Redis targets: ${known.map((n) => `${name(n)} → ${n.target}`).join(', ')}. ` +
+        'Logins created through one of them are invisible to the others: point them all at one CONFIG_FILE.',
+    );
+  }
   for (const n of known) {
-    if (n.configHash !== reference.configHash) {
+    if (reference && n.configHash !== reference.configHash) {
       problems.push(
         `${name(n)} uses ${n.target} (config ${n.configHash}), but the configuration names ${reference.target} (config ${reference.configHash}). ` +
           `Logins created through one of them are invisible to the other: update its CONFIG_FILE (it reloads within a second) or its REDIS_URL and restart it.`,

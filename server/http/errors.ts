@@ -74,6 +74,8 @@ export function errorMiddleware(logger: Logger, metrics?: Metrics) {
       const appErr = toAppError(err);
       const log = requestLog(ctx, logger);
       if (appErr.status >= 500) log.error({ err, code: appErr.code, path: ctx.path }, 'request failed');
+      // A page asking /api/me before anyone signed in is the normal case, not an event: debug only.
+      else if (appErr.code === 'unauthorized') log.debug({ code: appErr.code, path: ctx.path }, appErr.message);
       else log.info({ code: appErr.code, path: ctx.path }, appErr.message);
       if (appErr.status === 429) metrics?.refusals.inc({ code: appErr.code });
       ctx.status = appErr.status;

@@ -17,20 +17,23 @@ export async function runSim(
     tokenTtlMs: config.sim.tokenTtlMs,
     tokenOverlapMs: config.sim.tokenOverlapMs,
     ...(config.miniProgram && { miniProgram: config.miniProgram }),
-    // The mini program's server domain (request 合法域名), which the simulated phone's wx.request calls.
-    appUrl: config.appUrl,
+    // The mini program's server domain (request 合法域名), which the simulated phone's wx.request calls: the app
+    // as the simulator reaches it (SIM_APP_URL; under compose PUBLIC_URL's localhost is the simulator's own).
+    appUrl: config.simAppUrl,
+    // ...while phones are redirected to the public origin (the OAuth redirect_uri's domain).
+    appPublicUrl: config.appUrl,
     // Where browsers reach the simulator: the "WeChat" the phone is sent to (unless that is the real one).
     ...(config.wechat.openBase !== 'https://open.weixin.qq.com' && { publicUrl: config.wechat.openBase }),
     // Like the account's server settings in WeChat's console: where scan events go, signed with our token.
     ...(config.wechat.token && {
       pushTarget: {
-        url: `${config.appUrl}/wechat/events`,
+        url: `${config.simAppUrl}/wechat/events`,
         token: config.wechat.token,
         ...(config.wechat.aesKey && { aesKey: config.wechat.aesKey }),
       },
     }),
   });
   const { port: bound, url } = await sim.start({ port, host: config.simHost });
-  logger.info({ port: bound, url }, 'wechat simulator listening');
+  logger.info({ port: bound, url, appid: config.wechat.appid, appUrl: config.simAppUrl }, 'WeChat simulator listening');
   return { port: bound, stop: () => sim.stop() };
 }

@@ -35,6 +35,8 @@ export interface SimServerOptions {
    * the only origin OAuth redirects and pushes may go to (unset: loopback URLs only).
    */
   readonly appUrl?: string;
+  /** The app as browsers reach it, when not `appUrl` (docker compose): also allowed as an OAuth redirect target. */
+  readonly appPublicUrl?: string;
   /**
    * The simulator's own base URL as browsers reach it, for links it hands out (avatars). Default: the host each
    * request came to — wrong when a server calls it by an internal name (docker compose: `sim:3002`).
@@ -80,7 +82,7 @@ export class SimServer {
       qrCodes: new SimQrCodes(clock),
       pushTarget: opts.pushTarget,
       appUrl: opts.appUrl,
-      isAppUrl: appUrlCheck([opts.appUrl, opts.pushTarget?.url]),
+      isAppUrl: appUrlCheck([opts.appUrl, opts.appPublicUrl, opts.pushTarget?.url]),
       publicUrl: opts.publicUrl,
       miniProgram: {
         app: opts.miniProgram ?? { appid: DEV_MP_APPID, secret: DEV_MP_SECRET },
@@ -115,7 +117,6 @@ export class SimServer {
   async start(opts: { port: number; host: string }): Promise<{ port: number; url: string }> {
     const port = await this.#http.start(opts.port, opts.host);
     this.#url = `http://${displayHost(opts.host)}:${port}`;
-    this.#logger.info({ url: this.#url, appid: this.#deps.app.appid }, 'WeChat simulator listening');
     return { port, url: this.#url };
   }
 

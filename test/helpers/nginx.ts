@@ -1,9 +1,46 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+
+/** The nginx config of the production compose (docker-compose.prod.yml mounts it). */
+export const DEPLOY_CONF = 'deploy/nginx.conf';
+
+/**
+ * deploy/nginx.conf with what differs on a test machine swapped in: addresses, a private prefix for nginx's
+ * own files (pid, logs, temp), no Docker DNS names. Each swap must match exactly once, so an edit of the file
+ * that the test could no longer follow fails loudly instead of testing something else.
+ */
+export function renderNginxConf(
+  text: string,
+  opts: { port: number; httpPort: number; wsPort: number; basePath?: string; dir: string },
+): string {
+  const d = opts.dir;
+  const swaps: [string, string][] = [
+    [
+      'worker_processes auto;',
+      `worker_processes 1;\npid ${d}/nginx.pid;\nerror_log ${d}/error.log warn;${process.getuid?.() === 0 ? '\nuser root;' : ''}`,
+    ],
+    [
+      '\nhttp {',
+      `\nhttp {\n  access_log off;\n${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
+        .map((t) => `  ${t}_temp_path ${d}/${t === 'client_body' ? 'body' : t};`)
+        .join('\n')}`,
+    ],
+    ['listen 80;', `listen 127.0.0.1:${opts.port};\n    proxy_bind 127.0.0.2;`],
+    ['set $scanlogin_ws ws:3001;', `set $scanlogin_ws 127.0.0.1:${opts.wsPort};`],
+    ['set $scanlogin_http http:3000;', `set $scanlogin_http 127.0.0.1:${opts.httpPort};`],
+    ['location / {', `location ${opts.basePath ?? ''}/ {`],
+  ];
+  for (const [from, to] of swaps) {
+    const parts = text.split(from);
+    if (parts.length !== 2) throw new Error(`${DEPLOY_CONF}: expected "${from.trim()}" exactly once`);
+    text = parts.join(to);
+  }
+  return text;
+}
 
 export interface NginxHandle {
   readonly url: string;
@@ -11,9 +48,9 @@ export interface NginxHandle {
 }
 
 /**
- * A private nginx in front of the http and ws roles, configured as the README recommends for production:
- * `/ws` upgraded to the push server, everything else to the http role, X-Forwarded-For/-Proto set. It reaches
- * the upstreams from 127.0.0.2, so a role that ignored X-Forwarded-For would see a different address than the
+ * A private nginx running deploy/nginx.conf — the file the production compose mounts — rendered for this machine:
+ * it listens on 127.0.0.1:`port`, sends `/ws` to the push server and the rest to the http role on loopback, and
+ * reaches them from 127.0.0.2, so a role that ignored X-Forwarded-For would see a different address than the
  * client's 127.0.0.1. With `basePath` (the http role's BASE_PATH) only `location <basePath>/` goes to the http
  * role, path unchanged, as in the README's "Serving under a path"; the rest of the site is nginx's own (404).
  */
@@ -25,44 +62,7 @@ export async function startNginx(opts: {
 }): Promise<NginxHandle> {
   const dir = mkdtempSync(path.join(tmpdir(), 'scanlogin-nginx-'));
   for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(path.join(dir, d));
-  const conf = `
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-${process.getuid?.() === 0 ? 'user root;' : ''}
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  map $http_upgrade $connection_upgrade { default upgrade; '' close; }
-  server {
-    listen 127.0.0.1:${opts.port};
-    proxy_bind 127.0.0.2;
-    proxy_set_header Host $host:$server_port;
-    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    proxy_set_header X-Forwarded-Proto $scheme;
-    location /ws {
-      proxy_pass http://127.0.0.1:${opts.wsPort};
-      proxy_http_version 1.1;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection $connection_upgrade;
-      # A location with its own proxy_set_header inherits none from the server block: repeat the client's IP.
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header Host $host:$server_port;
-      proxy_read_timeout 3600s;
-    }
-    location ${opts.basePath ?? ''}/ {
-      proxy_pass http://127.0.0.1:${opts.httpPort};
-      proxy_http_version 1.1;
-      proxy_read_timeout 60s;
-    }
-  }
-}
-`;
+  const conf = renderNginxConf(readFileSync(DEPLOY_CONF, 'utf8'), { ...opts, dir });
   const file = path.join(dir, 'nginx.conf');
   writeFileSync(file, conf);
   const child: ChildProcess = spawn('nginx', ['-p', dir, '-c', file, '-g', 'daemon off;'], {

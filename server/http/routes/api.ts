@@ -11,6 +11,7 @@ import { loginCreationLimit } from '../rate-limit.js';
 import { qrImage } from '../qr-images.js';
 import { clientKey } from '../../util/client-ip.js';
 import { ConnectionLimit } from '../../util/connection-limit.js';
+import { isLoopbackUrl, lanUrlFor } from '../../dev/lan.js';
 
 /** Longest `?wait=` a long-poll may ask for, in seconds (below common proxy idle timeouts). */
 export const MAX_WAIT_S = 30;
@@ -73,6 +74,8 @@ export function apiRouter(deps: HttpDeps): Router {
       ws: config.wsPublicUrl,
       devMode: config.devMode,
       ...(config.devMode && mode.devPhoneUrl && { simulateUrl: mode.devPhoneUrl(record, config.wechat.openBase) }),
+      // A real phone cannot open a loopback QR: the PUBLIC_URL to restart with (the page's dev hint shows it).
+      ...(config.devMode && isLoopbackUrl(record.scanUrl) && { lanUrl: lanUrlFor(config.publicUrl) }),
     };
   });
 

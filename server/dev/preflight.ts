@@ -1,0 +1,127 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+/**
+ * Why `npm start` refused to start, before it touched anything (no Redis started, no file written). The CLI
+ * exits 2 with the message: a second `npm start` must leave the running stack exactly as it was.
+ */
+export class DevStartRefused extends Error {
+  readonly exitCode = 2;
+  constructor(message: string) {
+    super(message);
+    this.name = 'DevStartRefused';
+  }
+}
+
+export interface PortClaim {
+  readonly role: string;
+  readonly port: number;
+  readonly host: string;
+}
+
+/**
+ * Resolves with the claims whose port cannot be bound right now (EADDRINUSE, EACCES…), by binding each one the
+ * way its role will. A port held by another stack makes the role fail only after Redis and the config file were
+ * set up — which is how a second `npm start` used to move the first one to a Redis it then stopped.
+ */
+export async function busyPorts(claims: readonly PortClaim[]): Promise<{ claim: PortClaim; reason: string }[]> {
+  const results = await Promise.all(
+    claims.map(async (claim) => ({ claim, reason: await bindProblem(claim.port, claim.host) })),
+  );
+  return results.filter((r): r is { claim: PortClaim; reason: string } => r.reason !== undefined);
+}
+
+function bindProblem(port: number, host: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    srv.listen({ port, host, exclusive: true }, () => srv.close(() => resolve(undefined)));
+  });
+}
+
+/** The lock of one dev stack: `.scanlogin/<config file name>-<hash of its path>.lock`, holding the owner's pid. */
+export function lockPathFor(configFile: string, cwd = process.cwd()): string {
+  const abs = path.resolve(cwd, configFile);
+  const hash = createHash('sha256').update(abs).digest('hex').slice(0, 8);
+  return path.join(cwd, '.scanlogin', `${path.basename(abs).replace(/\.json$/, '')}-${hash}.lock`);
+}
+
+/** The pid written in a lock file when that process is still alive, else undefined (no lock, or a stale one). */
+export function liveLockOwner(lockFile: string): number | undefined {
+  let pid: number;
+  try {
+    pid = (JSON.parse(readFileSync(lockFile, 'utf8')) as { pid?: unknown }).pid as number;
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (err) {
+    // EPERM: the process exists but belongs to someone else — still alive.
+    return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
+  }
+}
+
+export interface DevLock {
+  readonly file: string;
+  /** Removes the lock if it is still ours. Idempotent; synchronous so it can run in an 'exit' handler. */
+  release(): void;
+}
+
+/**
+ * Takes the one-instance lock of a config file: created exclusively (`wx`), so two starts racing cannot both win.
+ * A lock whose pid is dead (a stack killed with SIGKILL, a reboot) is stale and taken over. Held by a live
+ * process → DevStartRefused naming it.
+ */
+export function acquireDevLock(lockFile: string, configFile: string): DevLock {
+  const body = `${JSON.stringify({ pid: process.pid, configFile, startedAt: new Date().toISOString() })}\n`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(lockFile, body, { flag: 'wx' });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err;
+      const owner = liveLockOwner(lockFile);
+      if (owner !== undefined) {
+        throw new DevStartRefused(
+          `another npm start (pid ${owner}) already runs the stack of ${configFile}; nothing was changed.\n` +
+            `  Stop it first (Ctrl-C in its terminal, or kill ${owner}), or run a second stack on other ports:\n` +
+            `  HTTP_PORT=3100 WS_PORT=3101 SIM_PORT=3102 DEMO_PORT=3103 npm start\n` +
+            `  (the lock is ${path.relative(process.cwd(), lockFile)}: delete it if pid ${owner} is not an npm start)`,
+        );
+      }
+      unlinkSync(lockFile); // stale: its owner is gone
+    }
+  }
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    process.off('exit', release);
+    try {
+      if ((JSON.parse(readFileSync(lockFile, 'utf8')) as { pid?: number }).pid === process.pid) unlinkSync(lockFile);
+    } catch {
+      // Already gone: nothing to release.
+    }
+  };
+  process.once('exit', release);
+  return { file: lockFile, release };
+}
+
+/** The message for ports another process holds, naming each role and what to do. */
+export function busyPortsMessage(busy: readonly { claim: PortClaim; reason: string }[], owner?: number): string {
+  const lines = busy.map(({ claim, reason }) => `  - ${claim.role}: port ${claim.port} on ${claim.host} (${reason})`);
+  const who = owner
+    ? `another npm start (pid ${owner}) is running on them`
+    : 'another program (perhaps another npm start) holds them';
+  return [
+    `cannot start: ${busy.length === 1 ? 'a port is' : 'ports are'} already in use; nothing was started or changed.`,
+    ...lines,
+    `  ${who}. Stop it, or choose free ports, e.g.`,
+    '  HTTP_PORT=3100 WS_PORT=3101 SIM_PORT=3102 DEMO_PORT=3103 npm start',
+  ].join('\n');
+}
