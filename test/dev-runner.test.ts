@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { freePort } from '../server/util/free-port.js';
+import { freePort } from './helpers/ports.js';
 import { lockPathFor } from '../server/dev/preflight.js';
 import { isLoopbackUrl, lanAddress, lanUrlFor } from '../server/dev/lan.js';
 import { Phone } from './helpers/phone.js';
@@ -229,7 +229,8 @@ describe('npm start never leaves processes behind', () => {
   it('a signal while the stack is still starting stops it once up, leaving nothing behind', async () => {
     const { dev, ports } = await startingStack();
     dev.child.kill('SIGTERM'); // before any role listens (and before "running")
-    expect(await dev.exited).toBe(0);
+    const code = await dev.exited;
+    expect(code, dev.output()).toBe(0);
     expect(await anyOpen(ports)).toBe(false);
   });
 

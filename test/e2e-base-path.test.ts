@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServerHandle } from '../server/dev/redis-server.js';
-import { freePort } from '../server/util/free-port.js';
+import { freePort } from './helpers/ports.js';
 import { startNginx, type NginxHandle } from './helpers/nginx.js';
 import { authRequest, discoverRp, exchange, verifyIdToken, type AuthRequest } from './helpers/oidc.js';
 import { Phone } from './helpers/phone.js';

@@ -11,7 +11,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { freePort } from '../server/util/free-port.js';
+import { freePort } from './helpers/ports.js';
 import { startRedisServer, type RedisServerHandle } from '../server/dev/redis-server.js';
 import { ConfigFile, startRoles, type Roles } from './helpers/roles.js';
 import { authRequest, cspDirective, discoverRp, exchange, verifyIdToken, type AuthRequest } from './helpers/oidc.js';

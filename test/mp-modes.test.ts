@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_APPID, DEV_MP_APPID, DEV_MP_SECRET, DEV_SECRET } from '../server/config.js';
 import { eventSignature } from '../server/wechat/push/crypto.js';
 import { buildWechatXml, parseWechatXml } from '../server/wechat/push/xml.js';
-import { freePort } from '../server/util/free-port.js';
+import { freePort } from './helpers/ports.js';
 import { createLogin, startStack, type CreatedLogin, type TestStack } from './helpers/stack.js';
 import { rawClient } from './helpers/redis.js';
 import { WatchClient } from './helpers/ws-client.js';

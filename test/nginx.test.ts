@@ -5,7 +5,7 @@ import { startNginx, type NginxHandle } from './helpers/nginx.js';
 import { createLogin } from './helpers/stack.js';
 import { Phone } from './helpers/phone.js';
 import { WatchClient } from './helpers/ws-client.js';
-import { freePort } from '../server/util/free-port.js';
+import { freePort } from './helpers/ports.js';
 
 // The production topology with real processes: a reverse proxy (nginx) in front of separate http and ws
 // servers, both on one Redis. (docker-compose.yml is checked statically; no Docker engine runs here.)

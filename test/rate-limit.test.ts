@@ -5,7 +5,7 @@ import type { RedisLink } from '../server/redis/link.js';
 import { runHttp } from '../server/roles/http.js';
 import type { Running } from '../server/roles/running.js';
 import { silentLogger } from '../server/log.js';
-import { freePort } from '../server/util/free-port.js';
+import { freePort } from './helpers/ports.js';
 import { startLink } from './helpers/redis.js';
 import { startStack, type TestStack } from './helpers/stack.js';
 

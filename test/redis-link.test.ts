@@ -5,7 +5,7 @@ import { RedisLink, type ConnectClients, type LinkClients } from '../server/redi
 import { ioredisClients } from '../server/redis/clients.js';
 import { standaloneTarget, type RedisTarget } from '../server/redis/target.js';
 import { AppError } from '../server/errors.js';
-import { freePort } from '../server/util/free-port.js';
+import { freePort } from './helpers/ports.js';
 import { rawClient, startRedisServer, suiteRedisServers, type RedisServerHandle } from './helpers/redis.js';
 
 // RedisLink against real redis-servers. Where a race needs a step held open (a SUBSCRIBE replay not yet

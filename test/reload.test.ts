@@ -5,7 +5,7 @@ import { ConfigFile, health, startRoles, type Roles } from './helpers/roles.js';
 import { createLogin } from './helpers/stack.js';
 import { Phone } from './helpers/phone.js';
 import { WatchClient } from './helpers/ws-client.js';
-import { freePort } from '../server/util/free-port.js';
+import { freePort } from './helpers/ports.js';
 
 let A: RedisServerHandle;
 let B: RedisServerHandle;

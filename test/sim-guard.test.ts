@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../server/config.js';
 import { silentLogger } from '../server/log.js';
 import { runSim } from '../server/roles/sim.js';
-import { freePort } from '../server/util/free-port.js';
+import { freePort } from './helpers/ports.js';
 import { createLogin, startStack, type TestStack } from './helpers/stack.js';
 
 // The simulator is a dev tool, but it runs next to real services: it must not fetch or redirect to

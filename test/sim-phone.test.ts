@@ -5,7 +5,7 @@
  * each a clear page, never a crash.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../server/util/free-port.js';
+import { freePort } from './helpers/ports.js';
 import { DEV_APPID, DEV_SECRET } from '../server/config.js';
 import { SimServer } from '../server/sim/server.js';
 import { createLogin, startStack, type CreatedLogin, type TestStack } from './helpers/stack.js';

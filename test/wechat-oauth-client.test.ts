@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_APPID, DEV_SECRET } from '../server/config.js';
 import { AppError } from '../server/errors.js';
 import { SimServer } from '../server/sim/server.js';
-import { freePort } from '../server/util/free-port.js';
+import { freePort } from './helpers/ports.js';
 import { WechatApiError } from '../server/wechat/errors.js';
 import { WechatOAuthClient, buildAuthorizeUrl } from '../server/wechat/oauth-client.js';
 

@@ -6,7 +6,7 @@ import { type Logger, silentLogger } from '../../server/log.js';
 import { runHttp } from '../../server/roles/http.js';
 import { runWs } from '../../server/roles/ws.js';
 import { runSim } from '../../server/roles/sim.js';
-import { freePort } from '../../server/util/free-port.js';
+import { freePort } from './ports.js';
 import { type RedisServerHandle, startRedisServer } from '../../server/dev/redis-server.js';
 
 /** A config file in a fresh folder, replaced atomically (write + rename), as editors and ConfigMaps do. */
