@@ -18,6 +18,9 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
           exclude: ['test/e2e-*.test.ts'],
           maxWorkers: 3,
+          // Files share a worker's module graph (each starts its own servers and Redis; none mocks a module):
+          // imports cost once per worker instead of once per file (≈ 47 s → 15 s of import time).
+          isolate: false,
           sequence: { groupOrder: 0 },
         },
       },
