@@ -205,6 +205,18 @@ describe('cancel, expiry and renewal', () => {
     expect(view.screen).toMatchObject({ state: 'cancelled', notYou: false, refresh: true });
   });
 
+  it('dev mode on localhost: the hint names the command that makes the QR scannable by a real phone', async () => {
+    backend.lanUrl = 'http://192.168.1.23:3000';
+    await loaded();
+    expect(view.screen).toMatchObject({
+      state: 'pending',
+      devPhoneCommand: 'PUBLIC_URL=http://192.168.1.23:3000 SIM_HOST=0.0.0.0 npm start',
+    });
+    backend.scan(backend.last);
+    await settle();
+    expect(view.screen.devPhoneCommand).toBeUndefined(); // scanned: the hint steps aside with the QR
+  });
+
   it('renews at most once automatically, then waits for the user (never a QR loop)', async () => {
     backend.ttlMs = 3_000;
     await loaded();

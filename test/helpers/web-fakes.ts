@@ -127,6 +127,8 @@ export class FakeBackend {
   dateOffsetMs = 0;
   /** GET /api/config's modes: what this server offers. */
   modes: string[] = ['oauth', 'mp-qrcode', 'miniprogram'];
+  /** Dev mode's `lanUrl` in create responses (a loopback PUBLIC_URL on a machine with a LAN address). */
+  lanUrl: string | undefined;
   private readonly faults = new Map<Route, Fault[]>();
   private readonly changed = new Set<() => void>();
   private readonly watchers = new Map<string, Set<FakeSocket>>();
@@ -247,6 +249,7 @@ export class FakeBackend {
         ws: 'ws://page.test/ws',
         devMode: true,
         simulateUrl: `http://sim.test/phone/${mode}?id=${login.id}`,
+        ...(this.lanUrl && { lanUrl: this.lanUrl }),
       };
       return json(201, created, date);
     }

@@ -39,6 +39,8 @@ export interface CreatedLogin extends LoginSnapshot {
   devMode: boolean;
   /** Dev mode only: where "Simulate phone scan" goes (the scan URL, or the simulator's phone page for the mode). */
   simulateUrl?: string;
+  /** Dev mode with a loopback PUBLIC_URL: the address a real phone on this network could reach instead. */
+  lanUrl?: string;
 }
 
 export class ApiError extends Error {

@@ -83,6 +83,8 @@ export interface Screen {
   person?: Person;
   /** Dev mode: where "Simulate phone scan" goes, while a phone can still scan. */
   simulateUrl?: string;
+  /** Dev mode: the command that makes the QR scannable by a real phone (the QR holds localhost). */
+  devPhoneCommand?: string;
   /** The mode switch, subtitle and QR area: everything but a signed-in user. */
   signingIn: boolean;
   /** "Live updates via polling" (#transport). */
@@ -128,6 +130,9 @@ export function screenOf(p: Phase, ctx: ScreenContext): Screen {
   if (p.kind === 'pending') {
     screen.expiresAt = p.expiresAt;
     if (p.login.devMode && p.login.simulateUrl) screen.simulateUrl = p.login.simulateUrl;
+    if (p.login.devMode && p.login.lanUrl) {
+      screen.devPhoneCommand = `PUBLIC_URL=${p.login.lanUrl} SIM_HOST=0.0.0.0 npm start`;
+    }
     if (ctx.device === 'phone') screen.otherDevice = { scanUrl: p.login.scanUrl, pngSrc: p.login.qr.png };
   }
   const person = personOf(p);

@@ -55,6 +55,9 @@ export class WidgetView implements View {
     status: byId('status-text'),
     note: byId('note'),
     simulate: byId<HTMLAnchorElement>('simulate-phone'),
+    devHint: byId<HTMLElement>('dev-hint'),
+    devCommand: byId<HTMLElement>('dev-command'),
+    devHintText: byId<HTMLElement>('dev-hint-text'),
     transport: byId('transport'),
     scannedPanel: byId('scanned-panel'),
     scannedTitle: byId('scanned-title'),
@@ -141,6 +144,9 @@ export class WidgetView implements View {
     if (vm.simulateUrl) el.simulate.href = vm.simulateUrl;
     else el.simulate.removeAttribute('href');
     el.simulate.textContent = t('simulate');
+    el.devHint.hidden = !vm.devPhoneCommand;
+    el.devHintText.textContent = t('devPhoneHint');
+    el.devCommand.textContent = vm.devPhoneCommand ?? '';
 
     el.transport.hidden = !vm.polling;
     el.transport.textContent = t('polling');
