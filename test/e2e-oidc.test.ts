@@ -15,6 +15,7 @@ import { freePort } from './helpers/ports.js';
 import { startRedisServer, type RedisServerHandle } from '../server/dev/redis-server.js';
 import { ConfigFile, startRoles, type Roles } from './helpers/roles.js';
 import { authRequest, cspDirective, discoverRp, exchange, verifyIdToken, type AuthRequest } from './helpers/oidc.js';
+import { UA } from './helpers/browser.js';
 import { Phone } from './helpers/phone.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -145,6 +146,27 @@ describe('OpenID Connect sign-in in Chromium (Example Shop)', () => {
     await page.waitForSelector('#login-widget[data-state="pending"]', { timeout: 15_000 });
     expect(pageErrors).toEqual([]);
     await page.close();
+  });
+
+  it('the shop opened inside WeChat: no QR, WeChat OAuth in this browser, back at the shop signed in', async () => {
+    const inWechat = await browser.newContext({ locale: 'en-US', userAgent: UA.wechat });
+    try {
+      const page = await inWechat.newPage();
+      page.on('pageerror', (err) => pageErrors.push(err.message));
+      await page.goto(stack.shop);
+      await page.click('#sign-in');
+      // /authorize → the interaction page, which leaves at once for WeChat's consent (the simulator's, in dev).
+      await page.waitForSelector('#sim-consent', { timeout: 15_000 });
+      await page.click('#sim-allow');
+      // Back through the interaction (no confirm page: the requester is this very browser) to the shop.
+      await page.waitForSelector('#claims', { timeout: 20_000 });
+      expect(new URL(page.url()).origin).toBe(stack.shop);
+      const claims = JSON.parse((await page.textContent('#claims'))!) as Record<string, unknown>;
+      expect(claims).toMatchObject({ iss: stack.base, aud: 'example-shop', amr: ['wechat_qr'] });
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await inWechat.close();
+    }
   });
 
   it('a refusal on the phone lands back at the shop with access_denied', async () => {
