@@ -4,17 +4,16 @@
  * and the embeddable QR from /login/scanlogin.js, each logging in. Needs `npm run build` first.
  */
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServerHandle } from '../server/dev/redis-server.js';
 import { freePort } from './helpers/ports.js';
 import { startNginx, type NginxHandle } from './helpers/nginx.js';
-import { authRequest, discoverRp, exchange, verifyIdToken, type AuthRequest } from './helpers/oidc.js';
+import { authRequest, discoverRp, exchange, verifyIdToken } from './helpers/oidc.js';
 import { Phone } from './helpers/phone.js';
 import { ConfigFile, startRoles, type Roles } from './helpers/roles.js';
+import { type Site, startSite } from './helpers/embed-site.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLIENT = 'base-spa';
@@ -30,7 +29,7 @@ let app: string;
 beforeAll(async () => {
   if (!existsSync(`${ROOT}dist/web/app.js`)) throw new Error('run `npm run build` first');
   redis = await startRedisServer();
-  site = await startSite();
+  site = await startSite(CLIENT);
   const file = new ConfigFile();
   file.write({
     redis: { url: redis.url },
@@ -180,40 +179,3 @@ describe('BASE_PATH=/login behind nginx, in Chromium', () => {
     await context.close();
   });
 });
-
-interface Site {
-  origin: string;
-  /** The site's login page, embedding the QR with `<issuer>/scanlogin.js`. */
-  pageUrl(issuer: string, req: AuthRequest): string;
-  stop(): Promise<void>;
-}
-
-/** A site on `localhost` (another site than scanlogin's 127.0.0.1): a login page with the QR, and /callback. */
-async function startSite(): Promise<Site> {
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    res.setHeader('content-type', 'text/html');
-    if (url.pathname === '/callback') return void res.end('<h1 id="done">back at the site</h1>');
-    const o = JSON.parse(url.searchParams.get('o') ?? '{}') as Record<string, string>;
-    res.end(`<!doctype html><div id="login"></div><script src="${o.issuer}/scanlogin.js"></script>
-<script>ScanLogin.mount('login', ${JSON.stringify({ ...o, issuer: undefined })});</script>`);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const origin = `http://localhost:${(server.address() as AddressInfo).port}`;
-  return {
-    origin,
-    pageUrl(issuer, req) {
-      const o = {
-        issuer,
-        clientId: CLIENT,
-        redirectUri: `${origin}/callback`,
-        state: req.state,
-        nonce: req.nonce,
-        codeChallenge: req.url.searchParams.get('code_challenge'),
-        lang: 'en',
-      };
-      return `${origin}/?o=${encodeURIComponent(JSON.stringify(o))}`;
-    },
-    stop: () => new Promise((r) => server.close(() => r())),
-  };
-}

@@ -9,14 +9,13 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { freePort } from './helpers/ports.js';
 import { startRedisServer, type RedisServerHandle } from '../server/dev/redis-server.js';
 import { ConfigFile, startRoles, type Roles } from './helpers/roles.js';
-import { authRequest, cspDirective, discoverRp, exchange, verifyIdToken, type AuthRequest } from './helpers/oidc.js';
+import { authRequest, cspDirective, discoverRp, exchange, verifyIdToken } from './helpers/oidc.js';
 import { UA } from './helpers/browser.js';
 import { Phone } from './helpers/phone.js';
+import { type Site, startSite } from './helpers/embed-site.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = `${ROOT}dist/server/cli.js`;
@@ -275,40 +274,3 @@ describe('the embeddable QR (scanlogin.js) in Chromium', () => {
     await context.close();
   });
 });
-
-interface Site {
-  origin: string;
-  /** The site's login page embedding the QR for `redirectUri` (default: this site's /callback). */
-  pageUrl(issuer: string, req: AuthRequest, redirectUri?: string): string;
-  stop(): Promise<void>;
-}
-
-/** A site on `localhost` (another site than scanlogin's 127.0.0.1) whose login page embeds the QR. */
-async function startSite(): Promise<Site> {
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    res.setHeader('content-type', 'text/html');
-    if (url.pathname === '/callback') return void res.end('<h1 id="done">back at the site</h1>');
-    const o = JSON.parse(url.searchParams.get('o') ?? '{}') as Record<string, string>;
-    res.end(`<!doctype html><div id="login"></div><script src="${o.issuer}/scanlogin.js"></script>
-<script>ScanLogin.mount('login', ${JSON.stringify({ ...o, issuer: undefined })});</script>`);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const origin = `http://localhost:${(server.address() as AddressInfo).port}`;
-  return {
-    origin,
-    pageUrl(issuer, req, redirectUri = `${origin}/callback`) {
-      const o = {
-        issuer,
-        clientId: 'embed-shop',
-        redirectUri,
-        state: req.state,
-        nonce: req.nonce,
-        codeChallenge: req.url.searchParams.get('code_challenge'),
-        lang: 'en',
-      };
-      return `${origin}/?o=${encodeURIComponent(JSON.stringify(o))}`;
-    },
-    stop: () => new Promise((r) => server.close(() => r())),
-  };
-}
