@@ -6,18 +6,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { type FileRoles, startRolesOnFile } from './helpers/roles.js';
-import { authRequest, discoverRp, exchange, follow, logOut, signIn, verifyIdToken } from './helpers/oidc.js';
+import {
+  authRequest,
+  discoverRp,
+  exchange,
+  follow,
+  logOut,
+  signIn,
+  verifyIdToken,
+  SHOP_CLIENT,
+} from './helpers/oidc.js';
 import { Phone } from './helpers/phone.js';
 import { createLogin } from './helpers/stack.js';
 import { WatchClient } from './helpers/ws-client.js';
 
-const SHOP = {
-  client_id: 'example-shop',
-  client_secret: 'shop-secret-0123456789abcdef',
-  client_name: 'Example Shop',
-  redirect_uris: ['http://shop.example/callback'],
-  post_logout_redirect_uris: ['http://shop.example/'],
-};
+const SHOP = SHOP_CLIENT;
 
 let roles: FileRoles;
 /** PUBLIC_URL: the origin, without the prefix. */

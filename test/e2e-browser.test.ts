@@ -12,6 +12,7 @@ import {
   browserSuite,
   countLoginCreates,
   openPhone,
+  qrLoaded,
   SCREENSHOTS,
   UA,
   waitState,
@@ -30,14 +31,7 @@ describe('login page against the dev stack', () => {
     await waitState(page, 'pending');
 
     // The QR image really loaded, and the countdown runs.
-    // (Element callbacks take structural types: test/tsconfig.json has no DOM lib.)
-    await expect
-      .poll(() =>
-        page
-          .locator('#qr')
-          .evaluate((img: { complete: boolean; naturalWidth: number }) => img.complete && img.naturalWidth > 0),
-      )
-      .toBe(true);
+    await qrLoaded(page);
     expect(await page.isVisible('#qr')).toBe(true);
     expect(await page.getAttribute('#qr', 'src')).toMatch(/^\/api\/logins\/[^/]+\/qr\.svg$/);
     expect(await page.textContent('#countdown')).toMatch(/\d+:\d\d/);

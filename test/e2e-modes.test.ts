@@ -4,7 +4,7 @@
  */
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { browserSuite, countLoginCreates, waitState } from './helpers/browser.js';
+import { browserSuite, countLoginCreates, waitState, qrLoaded } from './helpers/browser.js';
 
 describe('login modes against the dev stack', () => {
   const suite = browserSuite();
@@ -24,13 +24,7 @@ describe('login modes against the dev stack', () => {
       await waitState(page, 'pending');
       expect(await page.getAttribute(`#mode-${mode}`, 'aria-pressed')).toBe('true');
       // The code image really loaded (the mini-program code via qr.svg → qr.png, WeChat's own image).
-      await expect
-        .poll(() =>
-          page
-            .locator('#qr')
-            .evaluate((img: { complete: boolean; naturalWidth: number }) => img.complete && img.naturalWidth > 0),
-        )
-        .toBe(true);
+      await qrLoaded(page);
       // Dev mode: every mode offers the simulated phone.
       expect(await page.isVisible('#simulate-phone')).toBe(true);
       return login;

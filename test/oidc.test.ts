@@ -12,17 +12,11 @@ import {
   qrInteraction,
   signIn,
   verifyIdToken,
+  SHOP_CLIENT,
 } from './helpers/oidc.js';
 import { Phone } from './helpers/phone.js';
 
-const SHOP = {
-  client_id: 'example-shop',
-  client_secret: 'shop-secret-0123456789abcdef',
-  client_name: 'Example Shop',
-  redirect_uris: ['http://shop.example/callback'],
-  post_logout_redirect_uris: ['http://shop.example/'],
-  grant_types: ['authorization_code', 'refresh_token'],
-};
+const SHOP = { ...SHOP_CLIENT, grant_types: ['authorization_code', 'refresh_token'] };
 const SPA = {
   client_id: 'spa',
   client_name: 'Public SPA',

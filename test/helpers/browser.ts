@@ -192,3 +192,15 @@ export function browserSuite(env: Record<string, string> = {}): BrowserSuite {
     },
   };
 }
+
+/** Resolves once the page's QR image has really loaded (not merely been given a src). */
+export async function qrLoaded(page: Page): Promise<void> {
+  // (Element callbacks take structural types: test/tsconfig.json has no DOM lib.)
+  await expect
+    .poll(() =>
+      page
+        .locator('#qr')
+        .evaluate((img: { complete: boolean; naturalWidth: number }) => img.complete && img.naturalWidth > 0),
+    )
+    .toBe(true);
+}

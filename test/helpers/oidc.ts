@@ -186,3 +186,12 @@ export async function logOut(
   if (out.origin === new URL(issuer).origin) out = (await follow(browser, out.toString(), issuer)).url;
   return { action, out };
 }
+
+/** A confidential client as a site registers it in CONFIG_FILE (`oidc.clients`). */
+export const SHOP_CLIENT = {
+  client_id: 'example-shop',
+  client_secret: 'shop-secret-0123456789abcdef',
+  client_name: 'Example Shop',
+  redirect_uris: ['http://shop.example/callback'],
+  post_logout_redirect_uris: ['http://shop.example/'],
+} as const;
