@@ -28,6 +28,8 @@ export default defineConfig({
         test: {
           ...shared,
           name: 'browser',
+          // A journey is many steps through two browsers tabs and five processes on two busy cores.
+          testTimeout: 60_000,
           include: ['test/e2e-*.test.ts'],
           maxWorkers: 2,
           sequence: { groupOrder: 1 },

@@ -4,87 +4,25 @@
  * second tab) confirms; the browser lands back at the shop, which shows the verified id_token claims; then
  * RP-initiated logout. Needs `npm run build` first.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from './helpers/ports.js';
 import { startRedisServer, type RedisServerHandle } from '../server/dev/redis-server.js';
 import { ConfigFile, startRoles, type Roles } from './helpers/roles.js';
 import { authRequest, cspDirective, discoverRp, exchange, verifyIdToken } from './helpers/oidc.js';
-import { UA } from './helpers/browser.js';
+import { CLI, type DevStack, ROOT, startDevStack, UA } from './helpers/browser.js';
 import { Phone } from './helpers/phone.js';
 import { type Site, startSite } from './helpers/embed-site.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = `${ROOT}dist/server/cli.js`;
-
-interface Stack {
-  base: string;
-  shop: string;
-  logs: string[];
-  stop(): Promise<void>;
-}
-
-async function startStack(): Promise<Stack> {
-  const [httpPort, wsPort, simPort, demoPort] = [
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePort(),
-  ];
-  const base = `http://127.0.0.1:${httpPort}`;
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    HOST: '127.0.0.1',
-    LOGIN_RATE_LIMIT: '0',
-    HTTP_PORT: String(httpPort),
-    WS_PORT: String(wsPort),
-    SIM_PORT: String(simPort),
-    DEMO_PORT: String(demoPort),
-    PUBLIC_URL: base,
-    WS_PUBLIC_URL: `ws://127.0.0.1:${wsPort}/ws`,
-  };
-  for (const key of ['REDIS_URL', 'NODE_ENV', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'OIDC_REDIRECT_URIS'])
-    delete env[key];
-  const logs: string[] = [];
-  const child: ChildProcess = spawn(process.execPath, [CLI, 'dev'], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.stdout!.on('data', (b: Buffer) => logs.push(b.toString()));
-  child.stderr!.on('data', (b: Buffer) => logs.push(b.toString()));
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(timer);
-  };
-  const deadline = Date.now() + 45_000;
-  while (Date.now() < deadline && child.exitCode === null) {
-    // The runner prints the shop's address once every role (the shop included) answers.
-    if (logs.join('').includes('Example Shop, a site signing in')) {
-      return { base, shop: `http://127.0.0.1:${demoPort}`, logs, stop };
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  await stop();
-  throw new Error(`scanlogin dev did not start:\n${logs.join('')}`);
-}
-
 describe('OpenID Connect sign-in in Chromium (Example Shop)', () => {
-  let stack: Stack;
+  let stack: DevStack;
   let browser: Browser;
   let context: BrowserContext;
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
     if (!existsSync(CLI) || !existsSync(`${ROOT}dist/web/app.js`)) throw new Error('run `npm run build` first');
-    stack = await startStack();
+    stack = await startDevStack();
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],

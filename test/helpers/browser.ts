@@ -18,13 +18,23 @@ export interface DevStack {
   base: string;
   /** The WeChat simulator (for the phone's side of the Official Account and mini-program modes). */
   sim: string;
+  /** Example Shop, the sample site signing in through OpenID Connect. */
+  shop: string;
   logs: string[];
   stop(): Promise<void>;
 }
 
-/** Starts `scanlogin dev` on free ports and resolves once GET /healthz on the http port answers 200. */
+/**
+ * Starts `scanlogin dev` on free ports (Example Shop included) and resolves once the runner says it is running,
+ * which it does only when every role answers.
+ */
 export async function startDevStack(extraEnv: Record<string, string> = {}): Promise<DevStack> {
-  const [httpPort, wsPort, simPort] = [await freePort(), await freePort(), await freePort()];
+  const [httpPort, wsPort, simPort, demoPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   const base = `http://127.0.0.1:${httpPort}`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -33,12 +43,15 @@ export async function startDevStack(extraEnv: Record<string, string> = {}): Prom
     HTTP_PORT: String(httpPort),
     WS_PORT: String(wsPort),
     SIM_PORT: String(simPort),
+    DEMO_PORT: String(demoPort),
     PUBLIC_URL: base,
     WS_PUBLIC_URL: `ws://127.0.0.1:${wsPort}/ws`,
     ...extraEnv,
   };
-  delete env.REDIS_URL; // always the stack's own private redis-server
-  delete env.NODE_ENV;
+  // Always the stack's own private redis-server, in development, with the runner's own OIDC client (the shop).
+  for (const key of ['REDIS_URL', 'NODE_ENV', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'OIDC_REDIRECT_URIS']) {
+    if (!(key in extraEnv)) delete env[key];
+  }
   const logs: string[] = [];
   const child: ChildProcess = spawn(process.execPath, [CLI, 'dev'], {
     cwd: ROOT,
@@ -61,16 +74,13 @@ export async function startDevStack(extraEnv: Record<string, string> = {}): Prom
   let died = false;
   void exited.then(() => (died = true));
   while (Date.now() < deadline && !died) {
-    try {
-      const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(1000) });
-      if (res.status === 200) return { base, sim: `http://127.0.0.1:${simPort}`, logs, stop };
-    } catch {
-      /* not up yet */
+    if (logs.join('').includes('scanlogin is running')) {
+      return { base, sim: `http://127.0.0.1:${simPort}`, shop: `http://127.0.0.1:${demoPort}`, logs, stop };
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 100));
   }
   await stop();
-  throw new Error(`scanlogin dev did not become healthy${died ? ' (it exited)' : ''}:\n${logs.join('')}`);
+  throw new Error(`scanlogin dev did not start${died ? ' (it exited)' : ''}:\n${logs.join('')}`);
 }
 
 export const state = (page: Page) => page.getAttribute('#login-widget', 'data-state');
