@@ -6,6 +6,7 @@
  * CPU per process is read from /proc/<pid>/stat (process.cpuUsage only sees this process); Redis commands from
  * INFO commandstats, minus the idle background (heartbeats, health PINGs) measured just before the run. One more
  * login is then traced with MONITOR so every command is named with the role (client name) that sent it.
+ * BENCH_CPU_PROF=<dir> profiles the three roles (`node --cpu-prof`) for the whole run, warm-up included.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -234,7 +235,10 @@ export async function benchLogins(opts: { logins: number; concurrency: number })
       ['ws', wsPort],
       ['http', httpPort],
     ] as const) {
-      const child = spawn(process.execPath, [CLI, name], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      // BENCH_CPU_PROF=<dir>: each role writes a .cpuprofile there on exit (open it in Chrome DevTools).
+      const prof = process.env.BENCH_CPU_PROF;
+      const args = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+      const child = spawn(process.execPath, [...args, CLI, name], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       const log: string[] = [];
       child.stdout!.on('data', (b: Buffer) => log.push(b.toString()));
       child.stderr!.on('data', (b: Buffer) => log.push(b.toString()));
@@ -242,8 +246,9 @@ export async function benchLogins(opts: { logins: number; concurrency: number })
       await waitHttp(`http://127.0.0.1:${p}${name === 'sim' ? '/sim/stats' : '/healthz'}`, child, log);
     }
 
-    // Warm-up (JIT, connection pools), not counted.
-    await drive(httpUrl, Math.min(opts.logins, 4 * opts.concurrency), opts.concurrency, []);
+    // Warm-up (JIT, connection pools), not counted. Short warm-ups overstate CPU per login: after 100 logins it
+    // was 12 ms, after 1,500 about 7.5 ms, settling near 6 ms.
+    await drive(httpUrl, Math.min(opts.logins, 20 * opts.concurrency), opts.concurrency, []);
 
     // Idle background: what the roles send Redis with no traffic (heartbeats, health checks).
     const idle0 = await commandstats(admin);

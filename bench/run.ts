@@ -71,7 +71,7 @@ async function main(): Promise<void> {
   say(`scanlogin bench: N=${N}, node ${process.version}`);
   if (ONLY !== 'logins') await hotPaths();
   if (ONLY !== 'hot') {
-    const logins = Number(process.env.BENCH_LOGINS ?? 1500);
+    const logins = Number(process.env.BENCH_LOGINS ?? 2000);
     const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 24);
     const r = (results.logins = await benchLogins({ logins, concurrency }));
     say(
