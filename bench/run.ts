@@ -8,6 +8,10 @@
  *   5. GET qr.png / qr.svg served from the per-login cache vs the first request, which draws the image
  *   6. GET /api/logins/:id with Redis down (→ 503) vs a bare TCP connect to a closed port (→ ECONNREFUSED):
  *      the link refuses at once instead of queueing the request behind ioredis' reconnects (it took 4.4 s)
+ *   7. whole logins (bench/logins.ts): the roles as separate processes, 24 clients; no bare reference, absolute
+ *      figures (logins/s, p50/p99, CPU per login per process, Redis commands per login and by command)
+ * `npm run bench -- --json` prints one JSON object on stdout (the table goes to stderr);
+ * `--only=logins` (or `--only=hot`) runs one part. BENCH_LOGINS / BENCH_CONCURRENCY size part 7.
  */
 import http from 'node:http';
 import net from 'node:net';
@@ -22,8 +26,21 @@ import { LoginStore } from '../server/logins/store.js';
 import { runHttp } from '../server/roles/http.js';
 import { runWs } from '../server/roles/ws.js';
 import { freePort } from '../server/util/free-port.js';
+import { benchLogins, type LoginsResult } from './logins.js';
 
 const N = Number(process.env.BENCH_N ?? 2000);
+const JSON_OUT = process.argv.includes('--json');
+const ONLY = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+const say = (line: string) => (JSON_OUT ? process.stderr.write(`${line}\n`) : console.log(line));
+
+/** Everything measured, for `--json`: each ratio row by name, then the parts with their own shape. */
+const results: {
+  node: string;
+  n: number;
+  rows: Record<string, { ms: number; bareMs: number; ratio: number }>;
+  redisDown?: { firstStatus: number; firstMs: number; p50Ms: number; p99Ms: number; worstMs: number; boundMs: number };
+  logins?: LoginsResult;
+} = { node: process.version, n: N, rows: {} };
 
 async function time(n: number, fn: (i: number) => Promise<unknown>): Promise<number> {
   for (let i = 0; i < Math.min(100, n); i++) await fn(i); // warm-up
@@ -44,12 +61,47 @@ async function parallel(n: number, concurrency: number, fn: () => Promise<unknow
 }
 
 function row(name: string, ours: number, bare: number): void {
-  console.log(
+  results.rows[name] = { ms: ours, bareMs: bare, ratio: ours / bare };
+  say(
     `${name.padEnd(46)} ${ours.toFixed(3).padStart(8)} ms  bare ${bare.toFixed(3).padStart(8)} ms  ratio ${(ours / bare).toFixed(2)}x`,
   );
 }
 
 async function main(): Promise<void> {
+  say(`scanlogin bench: N=${N}, node ${process.version}`);
+  if (ONLY !== 'logins') await hotPaths();
+  if (ONLY !== 'hot') {
+    const logins = Number(process.env.BENCH_LOGINS ?? 2000);
+    const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 24);
+    const r = (results.logins = await benchLogins({ logins, concurrency }));
+    say(
+      `whole logins, ${r.concurrency} clients: ${r.logins} in ${r.seconds.toFixed(1)} s = ` +
+        `${r.loginsPerSecond.toFixed(0)} logins/s, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, ` +
+        `${r.errors} errors${r.firstError ? ` (first: ${r.firstError})` : ''}`,
+    );
+    const c = r.cpuMsPerLogin;
+    say(
+      `  CPU per login: http ${c.http.toFixed(2)} + ws ${c.ws.toFixed(2)} + sim ${c.sim.toFixed(2)} = ` +
+        `${c.server.toFixed(2)} ms (scanlogin alone ${c.scanlogin.toFixed(2)} ms); redis-server ${c.redis.toFixed(2)} ms; ` +
+        `the clients (this process) ${c.clients.toFixed(2)} ms; load average ${r.loadAverage.toFixed(1)} at start`,
+    );
+    say(
+      `  Redis commands per login: ${r.redisCommandsPerLogin.toFixed(1)} (background ` +
+        `${r.redisBackgroundPerSecond.toFixed(1)}/s removed): ` +
+        r.byCommand.map((x) => `${x.command} ${x.perLogin.toFixed(2)}`).join(', '),
+    );
+    const trips = Object.entries(r.roundTrips);
+    say(
+      `  round trips per login (one traced login): ${trips.reduce((n, [, v]) => n + v, 0)}: ` +
+        trips.map(([k, v]) => `${k} ${v}`).join(', '),
+    );
+    say('  one login, traced with MONITOR (connection name, command, first argument):');
+    for (const line of r.trace) say(`    ${line}`);
+  }
+  if (JSON_OUT) console.log(JSON.stringify(results, null, 2));
+}
+
+async function hotPaths(): Promise<void> {
   const redis = await startRedisServer();
   const logger = silentLogger();
   const link = new RedisLink({ target: standaloneTarget(redis.url, 'bench:'), logger, clientName: 'bench' });
@@ -57,7 +109,6 @@ async function main(): Promise<void> {
   const raw = new Redis(redis.url);
   const rawSub = new Redis(redis.url);
   const store = new LoginStore({ link });
-  console.log(`scanlogin bench: N=${N}, node ${process.version}`);
   try {
     // 1. create
     const create = await time(N, () => store.create({ mode: 'oauth', scanUrl: 'http://localhost/l/x' }));
@@ -157,7 +208,7 @@ async function main(): Promise<void> {
     await parallel(200, 16, () => post(barePort, '/'));
     const bareHttp = await parallel(H, 16, () => post(barePort, '/'));
     row('POST /api/logins, 16 parallel (per request)', ours, bareHttp);
-    console.log(`  = ${(1000 / ours).toFixed(0)} logins/s vs ${(1000 / bareHttp).toFixed(0)} bare responses/s`);
+    say(`  = ${(1000 / ours).toFixed(0)} logins/s vs ${(1000 / bareHttp).toFixed(0)} bare responses/s`);
     // 5. QR images: the first request per login draws, later ones read the kept image.
     const Q = Math.min(N, 200);
     for (const format of ['png', 'svg'] as const) {
@@ -208,7 +259,15 @@ async function main(): Promise<void> {
     const refusedPort = await freePort();
     const refused = await time(D, () => connectRefused(refusedPort));
     row('GET /api/logins/:id, Redis down → 503', down, refused);
-    console.log(
+    results.redisDown = {
+      firstStatus,
+      firstMs,
+      p50Ms: pct(0.5),
+      p99Ms: pct(0.99),
+      worstMs: pct(1),
+      boundMs: 200,
+    };
+    say(
       `  first request after redis-server exited (may wait ≤ 150 ms for a reconnect): ${firstStatus} in ` +
         `${firstMs.toFixed(1)} ms; then ` +
         `p50 ${pct(0.5).toFixed(2)} ms, p99 ${pct(0.99).toFixed(1)} ms, worst ${pct(1).toFixed(1)} ms of ${each.length} ` +
