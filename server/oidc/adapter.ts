@@ -11,10 +11,13 @@ export const MAX_TTL_S = 14 * 24 * 3600;
 /**
  * Writes one artifact: the hash `{payload}` (replacing what was there, `consumed` included) with its own
  * expiry, its grant index entry (a set whose expiry is pushed out to the longest member's) and its
- * session-uid index. KEYS: artifact, grant index or '', uid index or ''. ARGV: payload JSON, ttl seconds.
+ * session-uid index — unless its grant was revoked: two exchanges of one code racing, the loser revokes the grant
+ * while the winner may still be writing its tokens, and those must not outlive the revocation (returns 0).
+ * KEYS: artifact, grant index or '', uid index or '', grant tombstone or ''. ARGV: payload JSON, ttl seconds.
  */
 const UPSERT = new Script(`
 local ttl = tonumber(ARGV[2])
+if KEYS[4] ~= '' and redis.call('EXISTS', KEYS[4]) == 1 then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'payload', ARGV[1])
 redis.call('EXPIRE', KEYS[1], ttl)
@@ -36,11 +39,15 @@ if redis.call('HSETNX', KEYS[1], 'consumed', ARGV[1]) == 1 then return 'ok' end
 return {'consumed', redis.call('HGET', KEYS[1], 'payload') or ''}
 `);
 
-/** Deletes every artifact of a grant and the index itself. KEYS: grant index. */
+/**
+ * Deletes every artifact of a grant and the index itself, and leaves a tombstone (as long as a grant can live) so
+ * that artifacts written for the grant afterwards are dropped. KEYS: grant index, tombstone. ARGV: ttl seconds.
+ */
 const REVOKE_GRANT = new Script(`
 local members = redis.call('SMEMBERS', KEYS[1])
 for _, key in ipairs(members) do redis.call('DEL', key) end
 redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], '1', 'EX', tonumber(ARGV[1]))
 return #members
 `);
 
@@ -80,8 +87,9 @@ class RedisAdapter implements Adapter {
     const ttl = Math.min(expiresIn > 0 ? Math.ceil(expiresIn) : MAX_TTL_S, MAX_TTL_S);
     const grantKey = payload.grantId && this.#name !== 'Grant' ? this.#grantKey(payload.grantId) : '';
     const uidKey = this.#name === 'Session' && payload.uid ? this.#uidKey(payload.uid) : '';
+    const tombstone = grantKey && payload.grantId ? keys.oidcGrantRevoked(this.#link.keyPrefix, payload.grantId) : '';
     await redis(() =>
-      UPSERT.run(this.#link.command, [this.#key(id), grantKey, uidKey], [JSON.stringify(payload), ttl]),
+      UPSERT.run(this.#link.command, [this.#key(id), grantKey, uidKey, tombstone], [JSON.stringify(payload), ttl]),
     );
   }
 
@@ -120,7 +128,8 @@ class RedisAdapter implements Adapter {
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
-    await redis(() => REVOKE_GRANT.run(this.#link.command, [this.#grantKey(grantId)], []));
+    const tombstone = keys.oidcGrantRevoked(this.#link.keyPrefix, grantId);
+    await redis(() => REVOKE_GRANT.run(this.#link.command, [this.#grantKey(grantId), tombstone], [MAX_TTL_S]));
   }
 
   async #read(key: string): Promise<AdapterPayload | undefined> {

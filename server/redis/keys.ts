@@ -29,6 +29,8 @@ export const keys = {
   oidc: (prefix: string, model: string, id: string) => `${prefix}oidc:${model}:${id}`,
   /** The artifacts of one OIDC grant (a set), so revoking the grant finds them all. */
   oidcGrant: (prefix: string, grantId: string) => `${prefix}oidc:grant:${grantId}`,
+  /** A revoked OIDC grant's tombstone: artifacts written for it afterwards are dropped, not stored. */
+  oidcGrantRevoked: (prefix: string, grantId: string) => `${prefix}oidc:grant-revoked:${grantId}`,
   /** An OIDC interaction's session lookup by uid. */
   oidcUid: (prefix: string, uid: string) => `${prefix}oidc:uid:${uid}`,
   /** The one-time code an embedded QR frame hands to scanlogin.js in the top window. */
