@@ -1,0 +1,146 @@
+/**
+ * Faults with real processes: two http and two ws processes (the CLI) on one private redis-server, behind
+ * round-robin balancers, pages that reconnect as the real page does. kill -9 of a ws node, graceful SIGTERM of
+ * each role, a rolling restart, Redis restarted empty and Redis paused: nothing confirmed is lost, and no child
+ * lets an error escape. Small counts here; `npm run resilience` runs the full-size numbers (RESILIENCE_* below).
+ */
+import { appendFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Cluster, startCluster } from '../bench/cluster.js';
+import { confirm, createLogin, openPage } from '../bench/flows.js';
+import { type Page, percentile, until } from '../bench/page.js';
+import { freePort } from './helpers/ports.js';
+
+const PAGES = Number(process.env.RESILIENCE_PAGES ?? 24);
+const PAUSE_MS = Number(process.env.RESILIENCE_PAUSE_MS ?? 1000);
+const REPORT = process.env.RESILIENCE_REPORT;
+/** Generous: a full-size run on a loaded machine. */
+const SETTLE_MS = 30_000 + PAGES * 100;
+
+let cluster: Cluster;
+
+beforeAll(async () => {
+  cluster = await startCluster({ port: freePort });
+}, 60_000);
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+function report(line: string): void {
+  if (REPORT) appendFileSync(REPORT, `| ${new Date().toISOString().slice(0, 16)} | ${line} |\n`);
+}
+
+async function openPages(n: number): Promise<Page[]> {
+  const pages = await Promise.all(
+    Array.from({ length: n }, async () => {
+      const { page, login } = await openPage(cluster.httpUrl, cluster.wsUrl);
+      return Object.assign(page, { login });
+    }),
+  );
+  await until(
+    () => pages.every((p) => p.received > 0),
+    SETTLE_MS,
+    'every page to be watching',
+    () => JSON.stringify(pages.filter((p) => p.received === 0).map((p) => p.closeCodes)),
+  );
+  return pages;
+}
+
+/** Confirms every page's login (a phone each, through the http balancer) and waits for every page to see it. */
+async function confirmAll(pages: (Page & { login?: Parameters<typeof confirm>[0] })[]): Promise<void> {
+  await Promise.all(pages.map((p) => confirm(p.login!, cluster.httpUrl)));
+  await until(
+    () => pages.every((p) => p.done),
+    SETTLE_MS,
+    'every page to end',
+    () => JSON.stringify(pages.filter((p) => !p.done).map((p) => [p.status, p.received, p.closeCodes])),
+  );
+}
+
+function expectNoCrash(): void {
+  for (const role of cluster.all()) {
+    expect(role.crashes, role.name).toEqual([]);
+    expect(role.crashLines(), role.name).toEqual([]);
+  }
+}
+
+describe('two http and two ws processes behind balancers', () => {
+  it('kill -9 of a ws node: its pages reconnect to the other and every login confirmed meanwhile arrives', async () => {
+    const pages = await openPages(PAGES);
+    const lost = pages.slice(0, PAGES / 2);
+    await confirmAll(lost.slice(0, PAGES / 4)); // some before the kill
+    await cluster.ws[0]!.stop('SIGKILL');
+    await confirmAll(pages.slice(PAGES / 4)); // the rest while one ws node is dead
+    expect(pages.map((p) => p.status)).toEqual(pages.map(() => 'confirmed'));
+    const moved = pages.filter((p) => p.reconnectMs.length > 0);
+    const p99 = percentile(
+      moved.flatMap((p) => p.reconnectMs),
+      99,
+    );
+    report(
+      `resilience: kill -9 ws | ${PAGES} pages | ${moved.length} moved, reconnect p99 ${Math.round(p99)} ms, 0 lost`,
+    );
+    await cluster.ws[0]!.start();
+    expectNoCrash();
+  }, 120_000);
+
+  it('SIGTERM: ws closes with 1012, http answers its long-polls 503 shutting_down; both exit within 10 s', async () => {
+    const pages = await openPages(8);
+    const polled = await createLogin(cluster.httpUrl);
+    // Straight at http1, not through the balancer: this poll must be one that node is holding.
+    const poll = fetch(`http://127.0.0.1:${cluster.http[0]!.port}/api/logins/${polled.id}?wait=25`, {
+      headers: { authorization: `Bearer ${polled.watchToken}` },
+    });
+    await new Promise((r) => setTimeout(r, 200)); // the poll is parked
+    const [wsMs, httpMs] = await Promise.all([cluster.ws[1]!.stop(), cluster.http[0]!.stop()]);
+    const answer = await poll;
+    expect(answer.status).toBe(503);
+    expect(((await answer.json()) as { error: string }).error).toBe('shutting_down');
+    expect(wsMs).toBeLessThan(10_000);
+    expect(httpMs).toBeLessThan(10_000);
+    expect(pages.flatMap((p) => p.closeCodes).filter((c) => c !== 1012)).toEqual([]);
+    expect(pages.some((p) => p.closeCodes.includes(1012))).toBe(true);
+    await confirmAll(pages); // through the remaining nodes
+    await Promise.all([cluster.ws[1]!.start(), cluster.http[0]!.start()]);
+    report(`resilience: SIGTERM | ws exit ${Math.round(wsMs)} ms, http exit ${Math.round(httpMs)} ms`);
+    expectNoCrash();
+  }, 60_000);
+
+  it('a rolling restart of all four processes while logins run: every login confirmed', async () => {
+    const pages = await openPages(PAGES);
+    const confirming = (async () => {
+      for (const p of pages)
+        await confirm((p as Page & { login: Parameters<typeof confirm>[0] }).login, cluster.httpUrl);
+    })();
+    for (const role of [...cluster.ws, ...cluster.http]) {
+      await role.stop();
+      await role.start();
+    }
+    await confirming;
+    await until(() => pages.every((p) => p.done), SETTLE_MS, 'every page to end');
+    expect(pages.map((p) => p.status)).toEqual(pages.map(() => 'confirmed'));
+    expectNoCrash();
+  }, 120_000);
+
+  it('Redis restarted empty: watched logins end with unknown_login; new logins work', async () => {
+    const pages = await openPages(6);
+    await cluster.restartRedis();
+    await until(() => pages.every((p) => p.done), SETTLE_MS, 'every page to end');
+    expect(pages.map((p) => p.fatal)).toEqual(pages.map(() => 'unknown_login'));
+    expect(pages.flatMap((p) => p.closeCodes)).toContain(4404);
+    await confirmAll(await openPages(4));
+    expectNoCrash();
+  }, 60_000);
+
+  it('Redis paused (SIGSTOP, then SIGCONT): the processes recover on their own', async () => {
+    const pages = await openPages(4);
+    cluster.redis.process.kill('SIGSTOP');
+    await new Promise((r) => setTimeout(r, PAUSE_MS));
+    cluster.redis.process.kill('SIGCONT');
+    await confirmAll([...pages, ...(await openPages(4))]);
+    expect(pages.map((p) => p.status)).toEqual(pages.map(() => 'confirmed'));
+    report(`resilience: Redis SIGSTOP ${PAUSE_MS} ms | recovered, 0 lost`);
+    expectNoCrash();
+  }, 60_000);
+});
