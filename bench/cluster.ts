@@ -6,6 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { DEV_DEFAULTS } from '../server/config.js';
@@ -218,4 +219,14 @@ export async function startCluster(opts: {
     },
     stop,
   };
+}
+
+/** Resident set size of `pid` in MiB (Linux /proc), or NaN where it cannot be read. */
+export function rssMiB(pid: number | undefined): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]) / 1024;
+  } catch {
+    return Number.NaN;
+  }
 }
