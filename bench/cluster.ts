@@ -182,6 +182,8 @@ export async function startCluster(opts: {
     SESSION_SECRET: 'cluster-session-secret-0123456789',
     LOG_LEVEL: 'warn',
     LOGIN_RATE_LIMIT: '0',
+    // Every page arrives from the balancer's one address: a per-IP cap would count them all as one client.
+    MAX_SOCKETS_PER_IP: '0',
     ...opts.env,
   };
   const sim = new RoleProcess('sim', 'sim', s!, env);

@@ -35,16 +35,31 @@ export async function openPage(httpUrl: string, wsUrl: string): Promise<{ page: 
   return { page, login };
 }
 
+/** The login's status now (GET /api/logins/:id), or undefined when the answer is not one. */
+async function statusOf(login: Created, httpUrl: string): Promise<string | undefined> {
+  try {
+    const res = await fetch(`${httpUrl}/api/logins/${login.id}`, {
+      headers: { authorization: `Bearer ${login.watchToken}` },
+    });
+    return res.ok ? ((await res.json()) as { status: string }).status : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * scan → allow → callback → confirm; a step answered 503 or cut off (a node going down) is repeated from the
- * start, as the user would scan again.
+ * scan on the same phone (its cookie says it is the one that scanned), as the user would scan again — unless
+ * the confirm did land and only its answer was lost.
  */
 export async function confirm(login: Created, httpUrl: string, tries = 10): Promise<void> {
+  const phone = new Phone();
   for (let attempt = 1; ; attempt++) {
     try {
-      await new Phone().login(login.scanUrl, httpUrl);
+      await phone.login(login.scanUrl, httpUrl);
       return;
     } catch (err) {
+      if ((await statusOf(login, httpUrl)) === 'confirmed') return;
       if (attempt >= tries) throw err;
       await new Promise((r) => setTimeout(r, 100 * attempt));
     }
