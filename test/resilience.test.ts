@@ -11,7 +11,7 @@ import { confirm, createLogin, openPage } from '../bench/flows.js';
 import { type Page, percentile, until } from '../bench/page.js';
 import { freePort } from './helpers/ports.js';
 
-const PAGES = Number(process.env.RESILIENCE_PAGES ?? 16);
+const PAGES = Number(process.env.RESILIENCE_PAGES ?? 12);
 const PAUSE_MS = Number(process.env.RESILIENCE_PAUSE_MS ?? 1000);
 const REPORT = process.env.RESILIENCE_REPORT;
 /** Generous: a full-size run on a loaded machine. */
@@ -110,7 +110,6 @@ describe('two http and two ws processes behind balancers', () => {
     expect(pages.flatMap((p) => p.closeCodes).filter((c) => c !== 1012)).toEqual([]);
     expect(pages.some((p) => p.closeCodes.includes(1012))).toBe(true);
     await confirmAll(pages); // through the remaining nodes
-    await Promise.all([cluster.ws[1]!.start(), cluster.http[0]!.start()]);
     report(`resilience: SIGTERM | ws exit ${Math.round(wsMs)} ms, http exit ${Math.round(httpMs)} ms`);
     expectNoCrash();
   }, 60_000);
@@ -121,6 +120,7 @@ describe('two http and two ws processes behind balancers', () => {
       for (const p of pages)
         await confirm((p as Page & { login: Parameters<typeof confirm>[0] }).login, cluster.httpUrl);
     })();
+    // ws2 and http1 are still down from the SIGTERM case: stop() is then a no-op and start() brings them back.
     for (const role of [...cluster.ws, ...cluster.http]) {
       await role.stop();
       await role.start();
