@@ -32,7 +32,7 @@ export const ERRORS = {
   wechat_error: { http: 502, ws: 1011, expose: true },
   redis_unavailable: { http: 503, ws: 1013, expose: true },
   corrupt_value: { http: 500, ws: 1011, expose: false },
-  shutting_down: { http: 503, ws: 1001, expose: true },
+  shutting_down: { http: 503, ws: 1012, expose: true },
   internal: { http: 500, ws: 1011, expose: false },
 } as const satisfies Record<string, { http: number; ws: number; expose: boolean }>;
 

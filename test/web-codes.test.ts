@@ -16,7 +16,7 @@ import {
 
 /** The server error each of the page's close-code names stands for (1000 is the WebSocket standard's). */
 const CLOSE_NAME_TO_ERROR: Record<Exclude<keyof typeof WS_CLOSE, 'normal'>, ErrorCode> = {
-  goingAway: 'shutting_down',
+  serviceRestart: 'shutting_down',
   malformed: 'bad_request',
   unauthorized: 'unauthorized',
   forbidden: 'forbidden',

@@ -182,9 +182,22 @@ describe('WebSocket', () => {
     sockets.last.push(status('pending', 1));
     sockets.last.push({ type: 'error', code: 'shutting_down' });
     expect(seen.fatal).toEqual([]);
-    sockets.last.end(1001);
+    sockets.last.end(1012);
     await vi.advanceTimersByTimeAsync(500);
     expect(sockets.all).toHaveLength(2);
+  });
+
+  it('1012 (service restart) reconnects within the first jitter step and never counts towards the fallback', async () => {
+    newWatch().start();
+    // More restarts in a row than the fallback allows failures: a rolling deploy, each node refusing in turn.
+    for (let i = 0; i < 5; i++) {
+      sockets.last.accept();
+      sockets.last.end(1012);
+      await vi.advanceTimersByTimeAsync(500);
+      expect(sockets.all).toHaveLength(i + 2);
+    }
+    expect(seen.transports).toEqual(['ws']);
+    expect(polls()).toHaveLength(0);
   });
 
   it('stop() silences everything: no callbacks, no reconnect, the socket closed', async () => {

@@ -107,7 +107,7 @@ describe('WebSocket push: every failure is explicit, never silence', () => {
 });
 
 describe('PushServer lifecycle', () => {
-  it('terminates a socket that misses a ping, and stop() drains with 1001 then refuses upgrades', async () => {
+  it('terminates a socket that misses a ping, and stop() drains with 1012 (service restart) then refuses upgrades', async () => {
     const link = await startLink(stack.redis.url, 'lifecycle');
     const store = new LoginStore({ link });
     const push = new PushServer({
@@ -137,7 +137,7 @@ describe('PushServer lifecycle', () => {
       expect(push.clientCount).toBe(1);
 
       const stopping = push.stop(2000);
-      expect(await live.closed).toBe(1001);
+      expect(await live.closed).toBe(1012);
       const late = new WatchClient(`ws://127.0.0.1:${port}/ws`);
       await expect(late.opened).rejects.toThrow();
       await stopping;

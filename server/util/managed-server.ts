@@ -23,6 +23,11 @@ export class ManagedServer {
         res.end(JSON.stringify({ error: 'shutting_down', message: 'the server is shutting down' }));
         return;
       }
+      // A request that finishes while we drain (a long-poll answered shutting_down) must not leave its keep-alive
+      // socket open until the client's idle timeout: closing waits for every socket.
+      res.once('finish', () => {
+        if (this.#state === 'closing') req.socket.end();
+      });
       handler(req, res);
     });
     // Garbage on the wire (not HTTP, oversized headers) is answered and dropped, never thrown.

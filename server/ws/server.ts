@@ -47,7 +47,8 @@ const REFUSED_LINGER_MS = 1000;
 
 /**
  * The `ws` role: WebSocket push only (plus `/healthz`). It never serves the HTTP API. While closing it answers
- * new upgrades with 503, closes the sockets it accepted with 1001, and terminates the stragglers.
+ * new upgrades with 503, closes the sockets it accepted with 1012
+ * (service restart: pages reconnect at once, to another node), and terminates the stragglers.
  */
 export class PushServer {
   readonly #opts: Required<Pick<PushServerOptions, 'path' | 'heartbeatMs' | 'watchTimeoutMs'>> & PushServerOptions;
@@ -83,12 +84,12 @@ export class PushServer {
     return bound;
   }
 
-  /** Idempotent: 1001 to every socket, terminate after `graceMs`, then close the HTTP server. */
+  /** Idempotent: 1012 to every socket, terminate after `graceMs`, then close the HTTP server. */
   stop(graceMs = 3000): Promise<void> {
     this.#stopping ??= (async () => {
       clearInterval(this.#heartbeat);
       const closing = this.#http.stop(graceMs);
-      for (const ws of this.#wss.clients) ws.close(1001, 'server shutting down');
+      for (const ws of this.#wss.clients) ws.close(1012, 'shutting_down');
       const timer = setTimeout(() => {
         for (const ws of this.#wss.clients) ws.terminate();
       }, graceMs);

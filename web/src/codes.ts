@@ -23,7 +23,8 @@ export type WatchFatalCode = 'unknown_login' | 'forbidden' | 'login_expired';
 /** Close codes sent by the WS server (server/errors.ts maps error codes to these). */
 export const WS_CLOSE = {
   normal: 1000,
-  goingAway: 1001,
+  /** Service restart: the node is being replaced; reconnect at once (another node answers). */
+  serviceRestart: 1012,
   malformed: 4400,
   unauthorized: 4401,
   forbidden: 4403,

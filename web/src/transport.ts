@@ -182,8 +182,11 @@ export class LoginWatch {
     if (fatal) return this.fail(fatal);
     // 4400: the server rejected our frame; sending it again cannot help, the HTTP path may.
     if (code === WS_CLOSE.malformed) return this.startPolling();
+    // 1012: the node is restarting (a rolling deploy) and another one answers now: reconnect within the first
+    // jitter step, and do not count it towards the fallback.
+    if (code === WS_CLOSE.serviceRestart) this.attempt = 0;
     // A socket that delivered a status was working; only sockets that never did count towards the fallback.
-    if (!delivered) this.wsFailures++;
+    else if (!delivered) this.wsFailures++;
     if (this.wsFailures >= this.maxWsFailures) return this.startPolling();
     this.scheduleReconnect();
   }
