@@ -278,6 +278,33 @@ describe('fuzz', () => {
     expect((await fetch(`${stack.httpUrl}/healthz`)).status).toBe(200);
   });
 
+  // With Redis paused under the running stack (SIGSTOP): nothing but 503 may be a 5xx, and once it resumes the
+  // stack serves again. A fault phase waits out the link's liveness check, so it runs in `npm run fuzz` only.
+  it.runIf(process.env.FUZZ_FAULTS === '1')(
+    `${RUNS} generated HTTP requests while Redis is paused: no 5xx but 503; then it serves again`,
+    LONG,
+    async () => {
+      const statuses = new Map<number, number>();
+      stack.redis.process.kill('SIGSTOP');
+      try {
+        await fc.assert(
+          fc.asyncProperty(requestArb, async (req) => {
+            const status = await send(req);
+            statuses.set(status, (statuses.get(status) ?? 0) + 1);
+            if (status >= 500) expect(status, `${req.method} ${req.path}`).toBe(503);
+          }),
+          { seed: SEED, numRuns: RUNS },
+        );
+      } finally {
+        stack.redis.process.kill('SIGCONT');
+        report('http, Redis paused', `statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
+      }
+      await expect.poll(async () => (await fetch(`${stack.httpUrl}/healthz`)).status, { timeout: 15_000 }).toBe(200);
+      const login = await createLogin(stack.httpUrl);
+      await new Phone().login(login.scanUrl, stack.httpUrl);
+    },
+  );
+
   it(`${RUNS} generated WebSocket frame sequences (garbage, binary, huge, wrong types, floods)`, LONG, async () => {
     const logins = realLogins();
     const codes = new Map<number, number>();
