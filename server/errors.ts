@@ -95,7 +95,8 @@ function isRedisUnavailable(err: unknown): boolean {
     code === 'ECONNREFUSED' ||
     code === 'ECONNRESET' ||
     code === 'ETIMEDOUT' ||
-    /Connection is closed|Stream isn't writeable|enableOfflineQueue/.test(err.message)
+    // ioredis gives these no code; its commandTimeout rejects with a plain "Command timed out".
+    /Connection is closed|Stream isn't writeable|enableOfflineQueue|^Command timed out$/.test(err.message)
   );
 }
 

@@ -29,6 +29,11 @@ export function ioredisClients(clientName: string): ConnectClients {
         // a blip) and failed (→ 503) if that reconnect fails too. New commands never reach a client that is
         // not ready: the link refuses them at once while it is not ready.
         maxRetriesPerRequest: 1,
+        // No command waits longer than this for its reply. A Redis that goes silent (paused, a half-open
+        // connection) is found by the link's liveness PING within 3 s, but a command already in flight, or one
+        // resent on a reconnect that TCP accepted and Redis never answered, would otherwise wait for ever, and its
+        // request with it (found by the fuzz suite's fault phase). Every command here is quick (no blocking ones).
+        commandTimeout: 2000,
         connectTimeout: 5000,
         // First retry after 50 ms (a failover or a restarted server is back quickly), then back off to 2 s.
         retryStrategy: (times) => Math.min(25 * 2 ** times, 2000),

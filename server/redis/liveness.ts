@@ -88,7 +88,11 @@ export class Liveness {
     const answered = () => {
       if (this.#watched.get(client) === waiting) this.#watched.set(client, undefined);
     };
-    // A failed PING (connection closed) needs no verdict: ioredis is reconnecting already.
-    client.ping().then(answered, answered);
+    // A failed PING (connection closed) needs no verdict: ioredis is reconnecting already. A PING that timed out
+    // (the clients' commandTimeout, shorter than ours) is no answer at all: the verdict stays pending.
+    const failed = (err: Error) => {
+      if (err.message !== 'Command timed out') answered();
+    };
+    client.ping().then(answered, failed);
   }
 }
