@@ -92,7 +92,11 @@ describe('/healthz is truthful and requests fail fast', () => {
     const s = await stack();
     const login = await createLogin(s.httpUrl);
     const resume = pause(s.redis);
+    // A request already on its way when Redis goes silent is not left hanging: the command times out (2 s) → 503.
+    const inFlight = readLogin(s.httpUrl, login);
     await bothShow(healthUrls(s), 'reconnecting', 10_000);
+    expect(await inFlight).toMatchObject({ status: 503, error: 'redis_unavailable' });
+    expect((await inFlight).ms).toBeLessThan(4000);
     expect((await health(`${s.httpUrl}/healthz`)).body.redis.lastError).toMatch(/did not answer/);
     const read = await readLogin(s.httpUrl, login);
     expect(read).toMatchObject({ status: 503, error: 'redis_unavailable' });
