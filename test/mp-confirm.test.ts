@@ -9,23 +9,20 @@ import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decryptEventMessage, eventSignature } from '../server/wechat/push/crypto.js';
 import { buildWechatXml, parseWechatXml } from '../server/wechat/push/xml.js';
-import { createLogin, startStack, type CreatedLogin, type TestStack } from './helpers/stack.js';
+import {
+  createLogin,
+  startStack,
+  type CreatedLogin,
+  type TestStack,
+  suiteStack,
+  storedTicket,
+} from './helpers/stack.js';
 import { rawClient } from './helpers/redis.js';
 import { WatchClient } from './helpers/ws-client.js';
 
 const AES_KEY = 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C';
 const TOKEN = 'eventtoken123';
 const nowS = () => Math.floor(Date.now() / 1000);
-
-async function storedTicket(s: TestStack, id: string): Promise<string> {
-  const redis = rawClient(s.redis.url);
-  try {
-    const modeData = await redis.hget(`${s.config.redis.keyPrefix}login:${id}`, 'modeData');
-    return (JSON.parse(modeData ?? '{}') as { ticket: string }).ticket;
-  } finally {
-    redis.disconnect();
-  }
-}
 
 /** A signed `SCAN` of login `id`'s QR by `openid`, plaintext or (with `aes`) safe mode; returns the answer. */
 async function scan(s: TestStack, id: string, openid: string, opts: { aes?: boolean; createTime?: number } = {}) {
@@ -223,21 +220,17 @@ describe('mp-qrcode: the scan event asks, the phone confirms', () => {
 });
 
 describe('mp-qrcode in safe mode: the reply is encrypted', () => {
-  let aes: TestStack;
-  beforeAll(async () => {
-    aes = await startStack({ WECHAT_TOKEN: TOKEN, WECHAT_AES_KEY: AES_KEY });
-  });
-  afterAll(() => aes?.stop());
+  const aesStack = suiteStack({ WECHAT_TOKEN: TOKEN, WECHAT_AES_KEY: AES_KEY });
 
   it('Encrypt + MsgSignature + TimeStamp + Nonce; decrypted, the text message with the link', async () => {
-    const login = await createLogin(aes.httpUrl, { mode: 'mp-qrcode' });
-    const answer = await scan(aes, login.id, 'oSafe00000000000000000000001', { aes: true });
+    const login = await createLogin(aesStack().httpUrl, { mode: 'mp-qrcode' });
+    const answer = await scan(aesStack(), login.id, 'oSafe00000000000000000000001', { aes: true });
     expect(answer.status).toBe(200);
     const outer = textReply(answer.text);
     expect(Object.keys(outer).sort()).toEqual(['Encrypt', 'MsgSignature', 'Nonce', 'TimeStamp']);
     expect(outer.MsgSignature).toBe(eventSignature([TOKEN, outer.TimeStamp!, outer.Nonce!, outer.Encrypt!]));
     expect(Math.abs(Number(outer.TimeStamp) - nowS())).toBeLessThan(60);
-    const opened = decryptEventMessage(AES_KEY, aes.config.wechat.appid, outer.Encrypt!);
+    const opened = decryptEventMessage(AES_KEY, aesStack().config.wechat.appid, outer.Encrypt!);
     expect(opened.ok).toBe(true);
     const inner = textReply((opened as { msg: string }).msg);
     expect(inner).toMatchObject({ ToUserName: 'oSafe00000000000000000000001', MsgType: 'text' });
@@ -245,7 +238,7 @@ describe('mp-qrcode in safe mode: the reply is encrypted', () => {
     expect(answer.text).not.toContain(new URL(link).searchParams.get('t')!);
     const done = await submit(link, (await page(link)).html, 'confirm');
     expect(pageState(done.html)).toBe('confirmed');
-    expect((await view(aes, login)).status).toBe('confirmed');
+    expect((await view(aesStack(), login)).status).toBe('confirmed');
   });
 });
 

@@ -13,7 +13,14 @@ import { DEV_APPID, DEV_MP_APPID, DEV_MP_SECRET, DEV_SECRET } from '../server/co
 import { eventSignature } from '../server/wechat/push/crypto.js';
 import { buildWechatXml, parseWechatXml } from '../server/wechat/push/xml.js';
 import { freePort } from './helpers/ports.js';
-import { createLogin, startStack, type CreatedLogin, type TestStack } from './helpers/stack.js';
+import {
+  createLogin,
+  startStack,
+  type CreatedLogin,
+  type TestStack,
+  suiteStack,
+  storedTicket,
+} from './helpers/stack.js';
 import { rawClient } from './helpers/redis.js';
 import { WatchClient } from './helpers/ws-client.js';
 
@@ -116,17 +123,6 @@ function signedEvent(
       headers: { 'content-type': 'text/xml' },
       body: buildWechatXml(fields),
     });
-}
-
-/** The QR ticket an mp-qrcode login keeps (what WeChat puts in the scan event's `Ticket`), read from Redis. */
-async function storedTicket(s: TestStack, id: string): Promise<string> {
-  const redis = rawClient(s.redis.url);
-  try {
-    const modeData = await redis.hget(`${s.config.redis.keyPrefix}login:${id}`, 'modeData');
-    return (JSON.parse(modeData ?? '{}') as { ticket: string }).ticket;
-  } finally {
-    redis.disconnect();
-  }
 }
 
 /** The fields of a `SCAN` of login `id`'s QR by `openid`, as WeChat sends them. */
@@ -477,33 +473,31 @@ describe('mode "mp-qrcode": forged and replayed pushes', () => {
 });
 
 describe('mode "mp-qrcode" in safe mode (AES)', () => {
-  let aes: TestStack;
-  beforeAll(async () => {
-    aes = await startStack({ WECHAT_TOKEN: TOKEN, WECHAT_AES_KEY: AES_KEY });
-  });
-  afterAll(() => aes?.stop());
+  const aesStack = suiteStack({ WECHAT_TOKEN: TOKEN, WECHAT_AES_KEY: AES_KEY });
 
   it("an encrypted event scans the login; its encrypted reply's link confirms it", async () => {
-    const login = await createLogin(aes.httpUrl, { mode: 'mp-qrcode' });
+    const login = await createLogin(aesStack().httpUrl, { mode: 'mp-qrcode' });
     const watcher = await WatchClient.watch(login.ws, login.id, login.watchToken);
-    const push = await json(`${aes.simUrl}/sim/mp/scan`, { body: { url: login.scanUrl } });
+    const push = await json(`${aesStack().simUrl}/sim/mp/scan`, { body: { url: login.scanUrl } });
     expect(push.body).toMatchObject({ delivered: true, reply: { encrypted: true } });
     await watcher.next((m) => m.status === 'scanned');
     expect(await confirmByLink((push.body.reply as { link: string }).link)).toBe('confirmed');
     const confirmed = await watcher.next((m) => m.status === 'confirmed');
-    expect(await redeemToSession(aes, login, confirmed.ticket as string)).toEqual({ openid: push.body.openid });
+    expect(await redeemToSession(aesStack(), login, confirmed.ticket as string)).toEqual({ openid: push.body.openid });
   });
 
   it('refuses a message encrypted for another appid, and a wrong msg_signature', async () => {
-    const login = await createLogin(aes.httpUrl, { mode: 'mp-qrcode' });
-    const wrongApp = await json(`${aes.simUrl}/sim/mp/scan`, {
+    const login = await createLogin(aesStack().httpUrl, { mode: 'mp-qrcode' });
+    const wrongApp = await json(`${aesStack().simUrl}/sim/mp/scan`, {
       body: { url: login.scanUrl, appid: 'wx0000000000000000' },
     });
     expect(wrongApp.body).toMatchObject({ delivered: false, userSees: 'error' });
     expect((wrongApp.body.attempts as { status: number; body: string }[])[0]).toMatchObject({ status: 403 });
 
     // Encrypted with another EncodingAESKey: signed with our token, so msg_signature passes; decryption fails.
-    const wrongKey = await json(`${aes.simUrl}/sim/mp/scan`, { body: { url: login.scanUrl, aesKey: 'B'.repeat(43) } });
+    const wrongKey = await json(`${aesStack().simUrl}/sim/mp/scan`, {
+      body: { url: login.scanUrl, aesKey: 'B'.repeat(43) },
+    });
     expect(wrongKey.body).toMatchObject({ delivered: false });
 
     // Tampered msg_signature: a valid plaintext signature is not enough in safe mode.
@@ -516,19 +510,19 @@ describe('mode "mp-qrcode" in safe mode (AES)', () => {
       encrypt_type: 'aes',
       msg_signature: '0'.repeat(40),
     });
-    const res = await fetch(`${aes.httpUrl}/wechat/events?${q}`, {
+    const res = await fetch(`${aesStack().httpUrl}/wechat/events?${q}`, {
       method: 'POST',
       body: buildWechatXml({ ToUserName: 'gh_x', Encrypt: 'AAAA' }),
     });
     expect(res.status).toBe(403);
     expect(await res.text()).toContain('invalid_signature');
-    expect((await view(aes, login)).status).toBe('pending');
+    expect((await view(aesStack(), login)).status).toBe('pending');
   });
 
   it('with WECHAT_AES_KEY set, a plaintext push (or one without msg_signature) is refused, however well signed', async () => {
-    const login = await createLogin(aes.httpUrl, { mode: 'mp-qrcode' });
-    const fields = await scanFields(aes, login.id, 'oPlain');
-    const plain = await signedEvent(aes, fields)();
+    const login = await createLogin(aesStack().httpUrl, { mode: 'mp-qrcode' });
+    const fields = await scanFields(aesStack(), login.id, 'oPlain');
+    const plain = await signedEvent(aesStack(), fields)();
     expect(plain.status).toBe(403);
     expect(await plain.text()).toContain('invalid_signature');
     // encrypt_type=aes but no msg_signature: the body is covered by nothing.
@@ -540,12 +534,12 @@ describe('mode "mp-qrcode" in safe mode (AES)', () => {
       nonce,
       encrypt_type: 'aes',
     });
-    const res = await fetch(`${aes.httpUrl}/wechat/events?${q}`, {
+    const res = await fetch(`${aesStack().httpUrl}/wechat/events?${q}`, {
       method: 'POST',
       body: buildWechatXml({ ToUserName: 'gh_x', Encrypt: 'AAAA' }),
     });
     expect(res.status).toBe(403);
-    expect((await view(aes, login)).status).toBe('pending');
+    expect((await view(aesStack(), login)).status).toBe('pending');
   });
 });
 

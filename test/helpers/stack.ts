@@ -1,7 +1,10 @@
+import { afterAll, beforeAll } from 'vitest';
 import type { Logger } from '../../server/log.js';
 import type { Config } from '../../server/config.js';
 import { startRedisServer, type RedisServerHandle } from '../../server/dev/redis-server.js';
 import { startRoles } from './roles.js';
+import { rawClient } from './redis.js';
+import { keys } from '../../server/redis/keys.js';
 
 export interface TestStack {
   config: Config;
@@ -58,4 +61,28 @@ export async function createLogin(httpUrl: string, body: unknown = {}): Promise<
   });
   if (res.status !== 201) throw new Error(`create login: HTTP ${res.status} ${await res.text()}`);
   return (await res.json()) as CreatedLogin;
+}
+
+/** A stack for the enclosing suite (started before its tests, stopped after); call the result inside a test. */
+export function suiteStack(env: Record<string, string> = {}): () => TestStack {
+  let stack: TestStack | undefined;
+  beforeAll(async () => {
+    stack = await startStack(env);
+  });
+  afterAll(() => stack?.stop());
+  return () => {
+    if (!stack) throw new Error('the suite stack is not started');
+    return stack;
+  };
+}
+
+/** The QR ticket an mp-qrcode login keeps (what WeChat puts in the scan event's `Ticket`), read from Redis. */
+export async function storedTicket(s: TestStack, id: string): Promise<string> {
+  const redis = rawClient(s.redis.url);
+  try {
+    const modeData = await redis.hget(keys.login(s.config.redis.keyPrefix, id), 'modeData');
+    return (JSON.parse(modeData ?? '{}') as { ticket: string }).ticket;
+  } finally {
+    redis.disconnect();
+  }
 }
