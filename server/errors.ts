@@ -30,6 +30,10 @@ export const ERRORS = {
   code_used: { http: 409, ws: 4409, expose: true },
   code_blocked: { http: 403, ws: 4403, expose: true },
   wechat_error: { http: 502, ws: 1011, expose: true },
+  // WeChat faults people can be told apart (server/wechat/errors.ts maps errcodes to these; docs/wechat.md §9).
+  wechat_unavailable: { http: 503, ws: 1013, expose: true },
+  wechat_quota: { http: 502, ws: 1011, expose: true },
+  wechat_refused: { http: 502, ws: 1011, expose: true },
   redis_unavailable: { http: 503, ws: 1013, expose: true },
   corrupt_value: { http: 500, ws: 1011, expose: false },
   shutting_down: { http: 503, ws: 1012, expose: true },

@@ -44,6 +44,18 @@ const PAGE_TEXT: Partial<Record<ErrorCode, { zh: string; en: string }>> = {
     en: 'WeChat opened this page in preview mode, which cannot log in — open it in WeChat itself',
   },
   wechat_error: { zh: '微信登录没有成功，请重新扫码', en: 'WeChat did not complete the sign-in — scan again' },
+  wechat_unavailable: {
+    zh: '微信暂时没有响应，请稍后重新扫码',
+    en: 'WeChat is not answering right now — scan again in a moment',
+  },
+  wechat_quota: {
+    zh: '此登录方式已达到微信的调用上限，请稍后再试或在电脑上换一种登录方式',
+    en: "This sign-in method reached WeChat's usage limit — try later, or pick another method on the computer",
+  },
+  wechat_refused: {
+    zh: '微信拒绝了本网站的登录请求，请在电脑上换一种登录方式',
+    en: 'WeChat refused this site’s sign-in request — pick another sign-in method on the computer',
+  },
   rate_limited: { zh: '尝试次数过多，请稍后再试', en: 'Too many attempts — try again in a minute' },
   redis_unavailable: {
     zh: '服务暂时繁忙，请稍后再试',

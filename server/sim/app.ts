@@ -10,6 +10,7 @@ import { mpPushRouter } from './routes/mp-push.js';
 import { wxacodeRouter } from './routes/wxacode.js';
 import { jscodeRouter } from './routes/jscode.js';
 import { phoneRouter } from './routes/phone.js';
+import { faultInjector, faultsRouter } from './routes/faults.js';
 
 /**
  * Builds the simulator's Koa app: a guard that turns every failure into a 4xx/5xx answer (a malformed request
@@ -42,7 +43,11 @@ export function createSimApp(deps: SimDeps): Koa {
     );
   });
 
+  // Faults on demand (/sim/faults) answer before any WeChat-area router sees the call.
+  app.use(faultInjector(deps));
+
   for (const router of [
+    faultsRouter(deps),
     connectRouter(deps),
     snsRouter(deps),
     consentRouter(deps),

@@ -1,5 +1,6 @@
 import type { Logger } from '../log.js';
 import type { CallStats } from './state/stats.js';
+import type { SimFaults } from './state/faults.js';
 import type { SimJsCodes, SimQrCodes } from './state/mp-store.js';
 import type { PushTarget } from './routes/mp-push.js';
 import type { OAuthStore } from './state/oauth-store.js';
@@ -40,6 +41,8 @@ export interface SimDeps {
   readonly miniProgram: { readonly app: SimApp; readonly users: SimUsers; readonly tokens: SimTokens };
   readonly jsCodes: SimJsCodes;
   readonly stats: CallStats;
+  /** Faults on demand (`/sim/faults`): calls of an API that answer an errcode instead. */
+  readonly faults: SimFaults;
   readonly clock: () => number;
   readonly logger: Logger;
 }

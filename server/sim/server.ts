@@ -4,6 +4,7 @@ import { ManagedServer, type ServerState } from '../util/managed-server.js';
 import { createSimApp } from './app.js';
 import type { SimDeps } from './deps.js';
 import { CallStats } from './state/stats.js';
+import { SimFaults } from './state/faults.js';
 import { OAuthStore } from './state/oauth-store.js';
 import { SimTokens, type SimTokenLimits } from './state/tokens.js';
 import { SimUsers } from './state/users.js';
@@ -92,6 +93,7 @@ export class SimServer {
       // wx.login() codes: single use, 5 minutes, like OAuth codes (docs/wechat.md §8).
       jsCodes: new SimJsCodes(clock, opts.codeTtlMs ?? CODE_TTL_MS),
       stats: new CallStats(),
+      faults: new SimFaults(clock),
       clock,
       logger: this.#logger,
     };

@@ -16,8 +16,8 @@ export interface RawAnswer {
 
 /**
  * One HTTP call to a WeChat API. `query` is appended to `path`; `json` makes it a POST with that body.
- * Transport failures become `AppError('wechat_error')` whose message names the path only (the query may
- * carry a secret or an access_token, which must not reach logs).
+ * Transport failures (unreachable, timed out) become `AppError('wechat_unavailable')` whose message names the
+ * path only (the query may carry a secret or an access_token, which must not reach logs).
  */
 export async function wechatFetch(
   endpoint: WechatEndpoint,
@@ -41,7 +41,7 @@ export async function wechatFetch(
   } catch (err) {
     const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
     throw new AppError(
-      'wechat_error',
+      'wechat_unavailable',
       `WeChat ${path} ${timedOut ? `timed out after ${timeoutMs} ms` : 'could not be reached'}`,
       undefined,
       {

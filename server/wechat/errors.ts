@@ -1,4 +1,4 @@
-import { AppError } from '../errors.js';
+import { AppError, type ErrorCode } from '../errors.js';
 
 /**
  * WeChat errcodes the app branches on (docs/wechat.md §9). Branch on these numbers, never on errmsg, whose text
@@ -25,9 +25,31 @@ export const WECHAT_ERRCODES = {
   CODE_BLOCKED: 40226,
   INVALID_PAGE: 41030,
   DAILY_QUOTA: 45009,
+  IP_NOT_WHITELISTED: 40164,
 } as const;
 
-/** A WeChat API answer with a non-zero `errcode`. Always code `wechat_error`; `errcode` says which. */
+/**
+ * Our code for a WeChat errcode, so the page and the phone can say what happened (docs/wechat.md §9):
+ * -1 busy → `wechat_unavailable` (503: try again shortly); 45009/45011 a quota → `wechat_quota`; 40164 our IP
+ * not whitelisted, 48001 API not authorised, 40013/40125 wrong appid/secret → `wechat_refused` (the site's WeChat
+ * settings must change); anything else → `wechat_error`.
+ */
+const CODE_OF_ERRCODE: ReadonlyMap<number, ErrorCode> = new Map<number, ErrorCode>([
+  [WECHAT_ERRCODES.SYSTEM_ERROR, 'wechat_unavailable'],
+  [WECHAT_ERRCODES.DAILY_QUOTA, 'wechat_quota'],
+  [WECHAT_ERRCODES.MINUTE_QUOTA, 'wechat_quota'],
+  [WECHAT_ERRCODES.IP_NOT_WHITELISTED, 'wechat_refused'],
+  [WECHAT_ERRCODES.API_UNAUTHORIZED, 'wechat_refused'],
+  [WECHAT_ERRCODES.INVALID_APPID, 'wechat_refused'],
+  [WECHAT_ERRCODES.INVALID_APPSECRET, 'wechat_refused'],
+]);
+
+/** The error code a WechatApiError with `errcode` carries. */
+export function codeOfErrcode(errcode: number): ErrorCode {
+  return CODE_OF_ERRCODE.get(errcode) ?? 'wechat_error';
+}
+
+/** A WeChat API answer with a non-zero `errcode`; its code comes from codeOfErrcode, `errcode` says which. */
 export class WechatApiError extends AppError {
   readonly errcode: number;
   /** WeChat's text including its rid; for logs and support tickets only. */
@@ -36,7 +58,7 @@ export class WechatApiError extends AppError {
   readonly api: string;
 
   constructor(api: string, errcode: number, errmsg: string) {
-    super('wechat_error', `WeChat ${api} failed with errcode ${errcode}: ${errmsg}`, { errcode });
+    super(codeOfErrcode(errcode), `WeChat ${api} failed with errcode ${errcode}: ${errmsg}`, { errcode });
     this.name = 'WechatApiError';
     this.errcode = errcode;
     this.errmsg = errmsg;

@@ -3,6 +3,7 @@
  * the server's stable error codes, and the WebSocket close codes the watch server uses (server/errors.ts).
  * Branch on these, never on message text.
  */
+import type { MessageKey } from './messages.js';
 
 export const STATUSES = ['pending', 'scanned', 'confirmed', 'cancelled', 'expired'] as const;
 export type LoginStatus = (typeof STATUSES)[number];
@@ -51,3 +52,16 @@ export const FATAL_ERROR_CODES: ReadonlyMap<string, WatchFatalCode> = new Map([
 
 /** Client-side code for a fetch that never produced an HTTP response (offline, DNS, connection reset). */
 export const NETWORK_ERROR = 'network';
+
+/**
+ * What the page says when a new login cannot be made, by the server's error code (README error table); codes
+ * not listed get `errorGeneric`, and a 503 still failing after the retries `errorBusy`. The WeChat codes come
+ * from WeChat's errcodes (server/wechat/errors.ts): busy, a quota spent, or the site's WeChat settings.
+ */
+export const CREATE_ERROR_MESSAGES: ReadonlyMap<string, MessageKey> = new Map<string, MessageKey>([
+  [NETWORK_ERROR, 'errorNetwork'],
+  ['wechat_unavailable', 'errorWechatUnavailable'],
+  ['wechat_quota', 'errorWechatQuota'],
+  ['wechat_refused', 'errorWechatRefused'],
+  ['wechat_error', 'errorWechat'],
+]);

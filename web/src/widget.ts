@@ -17,7 +17,7 @@ import {
   type Timed,
 } from './api.js';
 import { fullJitter, sleep } from './backoff.js';
-import { NETWORK_ERROR, type WatchFatalCode } from './codes.js';
+import { CREATE_ERROR_MESSAGES, type WatchFatalCode } from './codes.js';
 import type { Device, SameDevice } from './device.js';
 import type { MessageKey } from './messages.js';
 import { isWatching, type Phase, qrOf, type Screen, screenOf } from './phase.js';
@@ -171,8 +171,8 @@ export class LoginWidget {
           if (gen !== this.generation) return;
           continue;
         }
-        const network = err instanceof ApiError && err.code === NETWORK_ERROR;
-        return this.showError(network ? 'errorNetwork' : busy ? 'errorBusy' : 'errorGeneric');
+        const said = err instanceof ApiError ? CREATE_ERROR_MESSAGES.get(err.code) : undefined;
+        return this.showError(said ?? (busy ? 'errorBusy' : 'errorGeneric'));
       }
     }
     if (gen !== this.generation) return;

@@ -34,6 +34,10 @@ const APP_ERROR_TEXT: Readonly<Record<string, Text>> = {
   login_expired: { zh: '二维码已过期，请在电脑上刷新', en: 'This code has expired; refresh it on your computer' },
   invalid_transition: { zh: '该二维码已被使用', en: 'This code has already been used' },
   forbidden: { zh: '请在扫码的手机上操作', en: 'Only the phone that scanned can do this' },
+  wechat_unavailable: { zh: '微信暂时没有响应，请稍后再试', en: 'WeChat is not answering right now; try again' },
+  wechat_quota: { zh: '已达到微信的调用上限，请稍后再试', en: "WeChat's usage limit is reached; try later" },
+  wechat_refused: { zh: '微信拒绝了该小程序的登录请求', en: 'WeChat refused the sign-in for this mini program' },
+  wechat_error: { zh: '微信登录没有成功，请重试', en: 'WeChat did not complete the sign-in; try again' },
 };
 
 /**

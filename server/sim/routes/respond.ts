@@ -24,6 +24,10 @@ const ERRMSG = {
   41009: 'missing openid',
   42001: 'access_token expired',
   48001: 'api unauthorized',
+  // The caller's IP is not on the app's whitelist; the real text names the IP (see faults.ts).
+  40164: 'invalid ip',
+  // Observed with its double spaces.
+  45011: 'api minute-quota reach limit  mustslower  retry next minute',
   // Global access_token APIs.
   45009: 'reach max api daily quota limit',
   47001: 'data format error',
@@ -52,9 +56,12 @@ export function wxJson(ctx: Context, body: Record<string, unknown>): void {
   ctx.set('Content-Type', 'text/plain');
 }
 
-/** Writes a WeChat error: HTTP 200, `{"errcode":N,"errmsg":"<text>, rid: <rid>"}`. */
-export function wxError(ctx: Context, errcode: WxErrcode, nowMs: number): void {
-  wxJson(ctx, { errcode, errmsg: `${ERRMSG[errcode]}, rid: ${newRid(nowMs)}` });
+/**
+ * Writes a WeChat error: HTTP 200, `{"errcode":N,"errmsg":"<text>, rid: <rid>"}`; `text` replaces WeChat's
+ * usual errmsg where the real one carries details (40164 names the caller's IP).
+ */
+export function wxError(ctx: Context, errcode: WxErrcode, nowMs: number, text: string = ERRMSG[errcode]): void {
+  wxJson(ctx, { errcode, errmsg: `${text}, rid: ${newRid(nowMs)}` });
 }
 
 /** The request body as a JSON object, or undefined when it is not one (the caller picks WeChat's errcode). */

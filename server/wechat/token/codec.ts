@@ -20,7 +20,13 @@ export interface FetchFailure {
   readonly errmsg?: string;
   readonly api: string;
   readonly message: string;
+  /** Our code for a failure without an errcode (unreachable → `wechat_unavailable`); default `wechat_error`. */
+  readonly code?: FailureCode;
 }
+
+/** The codes a failure without an errcode may carry (a marker naming another is read as `wechat_error`). */
+const FAILURE_CODES = ['wechat_error', 'wechat_unavailable'] as const;
+type FailureCode = (typeof FAILURE_CODES)[number];
 
 /** A decoded token value: usable, absent, or unreadable (left by another writer, replaced on refresh). */
 export type CacheValue =
@@ -41,6 +47,7 @@ const Failure = z.object({
   errmsg: z.string().optional(),
   api: z.string(),
   message: z.string(),
+  code: z.enum(FAILURE_CODES).optional().catch(undefined),
 });
 
 /** `{"v":1,"token","expiresAt","fetchedAt","source"}`: plain versioned JSON any language can read. */
@@ -76,13 +83,14 @@ export function decodeToken(raw: string | null): CacheValue {
 export function failureOf(err: unknown, api: string): FetchFailure {
   if (err instanceof WechatApiError)
     return { api: err.api, errcode: err.errcode, errmsg: err.errmsg, message: err.message };
-  return { api, message: err instanceof Error ? err.message : String(err) };
+  const code = err instanceof AppError && err.code === 'wechat_unavailable' ? err.code : undefined;
+  return { api, message: err instanceof Error ? err.message : String(err), ...(code && { code }) };
 }
 
 /** The error a waiter throws for the holder's failed fetch: the same errcode, so callers can branch on it. */
 export function failureError(f: FetchFailure): AppError {
   if (f.errcode !== undefined) return new WechatApiError(f.api, f.errcode, f.errmsg ?? '');
-  return new AppError('wechat_error', f.message);
+  return new AppError(f.code ?? 'wechat_error', f.message);
 }
 
 /** Decodes a failure marker; anything unreadable counts as no marker. */

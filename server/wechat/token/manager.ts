@@ -27,6 +27,11 @@ export interface AccessTokenManagerOptions {
   readonly clock?: () => number;
   /** Timeout of one upstream request; default 5000 ms. The refresh lock lives twice as long. */
   readonly timeoutMs?: number;
+  /**
+   * How long a failed fetch is replayed to other callers before the next one (single-flight) asks WeChat again;
+   * default 1000 ms (supply.ts says why it is short).
+   */
+  readonly failureHoldMs?: number;
 }
 
 /** One appid's entry in /healthz `wechat.accessTokens`. */
@@ -56,6 +61,9 @@ const REJECTED_TOKEN = new Set<number>([
  * `start()` runs a background loop that refreshes before `marginMs` is left, so requests hit the cache; a
  * request that finds no usable token refreshes on demand under the same lock. A token WeChat rejects is
  * replaced as the RecoveryPolicy allows. No Redis → `redis_unavailable`, and no upstream fetch.
+ * A failed fetch is replayed to the callers that waited for it and to new ones for `failureHoldMs` (1 s); then
+ * the next caller asks WeChat again (still one fetch for the fleet), so a failure never outlives its cause.
+ * Only a token error (40001/42001/40014) replaces a token; -1, 40164, 45009, 45011, 48001 never do.
  */
 export class AccessTokenManager {
   readonly #cache: TokenCache;
@@ -82,7 +90,14 @@ export class AccessTokenManager {
     this.#marginMs = opts.marginMs ?? 300_000;
     this.#cache = new TokenCache(link, keys);
     this.#fetcher = new TokenFetcher({ apiBase: opts.apiBase, appid, secret: opts.secret, mode, timeoutMs });
-    this.#supply = new TokenSupply({ link, cache: this.#cache, fetcher: this.#fetcher, logger, clock: this.#clock });
+    this.#supply = new TokenSupply({
+      link,
+      cache: this.#cache,
+      fetcher: this.#fetcher,
+      logger,
+      clock: this.#clock,
+      ...(opts.failureHoldMs !== undefined && { failureHoldMs: opts.failureHoldMs }),
+    });
     this.#policy = new RecoveryPolicy({ link, keys, clock: this.#clock });
     // The lock outlives a timed-out fetch plus the write; waiters outlive the lock, so a dead holder is replaced.
     this.#lockTtlMs = 2 * timeoutMs;
@@ -90,7 +105,7 @@ export class AccessTokenManager {
       link,
       logger,
       busyError: (_key, waitedMs) =>
-        new AppError('wechat_error', `no access_token: the refresh lock was held for over ${waitedMs} ms`),
+        new AppError('wechat_unavailable', `no access_token: the refresh lock was held for over ${waitedMs} ms`),
     });
   }
 

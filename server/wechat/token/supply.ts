@@ -4,13 +4,20 @@ import type { TokenCache } from './cache.js';
 import { failureOf, type CachedToken, type CacheValue } from './codec.js';
 import type { FetchedToken, TokenFetcher } from './fetcher.js';
 
-/** A failed fetch makes every other caller fail fast for this long instead of fetching again (quota!). */
-const FAILURE_HOLD_MS = 5_000;
+/**
+ * How long a failed fetch is replayed to every other caller instead of fetching again. Short on purpose: it
+ * only has to turn a crowd that arrives together into one upstream call (the crowd waits on the lock and then
+ * reads the marker); held longer, it outlives the failure — e.g. the simulator or WeChat answering again a
+ * moment later while every login is still refused (issue 12). One fetch a second per appid is far inside
+ * WeChat's limits (stable_token: 10,000 a minute, docs/wechat.md §4).
+ */
+export const DEFAULT_FAILURE_HOLD_MS = 1000;
 
 /**
  * What the holder of the refresh lock does: one upstream fetch, stored in the cache only while the lock is
  * still ours and the link still on the Redis the work started on. Counts this process's fetches and keeps
- * the last fetch error (for /healthz). A failure is left in Redis for 5 s so the others do not retry it.
+ * the last fetch error (for /healthz). A failure is left in Redis for `failureHoldMs` (default 1 s) so the
+ * callers waiting on the lock fail with it instead of fetching again; the first caller after that fetches.
  */
 export class TokenSupply {
   readonly #link: RedisLink;
@@ -18,6 +25,7 @@ export class TokenSupply {
   readonly #fetcher: TokenFetcher;
   readonly #log: Logger;
   readonly #clock: () => number;
+  readonly #failureHoldMs: number;
   #fetchCount = 0;
   #failureCount = 0;
   #lastError: string | undefined;
@@ -29,7 +37,9 @@ export class TokenSupply {
     fetcher: TokenFetcher;
     logger: Logger;
     clock: () => number;
+    failureHoldMs?: number;
   }) {
+    this.#failureHoldMs = opts.failureHoldMs ?? DEFAULT_FAILURE_HOLD_MS;
     this.#link = opts.link;
     this.#cache = opts.cache;
     this.#fetcher = opts.fetcher;
@@ -64,7 +74,7 @@ export class TokenSupply {
     } catch (err) {
       this.#failureCount += 1;
       this.#lastError = err instanceof Error ? err.message : String(err);
-      await this.#cache.recordFailure(failureOf(err, this.#fetcher.api), FAILURE_HOLD_MS).catch(() => undefined);
+      await this.#cache.recordFailure(failureOf(err, this.#fetcher.api), this.#failureHoldMs).catch(() => undefined);
       throw err;
     }
     this.#lastError = undefined;
