@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ERRORS, type ErrorCode } from '../server/errors.js';
 import { STATUSES as SERVER_STATUSES, TERMINAL as SERVER_TERMINAL } from '../server/logins/model.js';
 import {
+  CREATE_ERROR_MESSAGES,
   FATAL_ERROR_CODES,
   FATAL_WS_CLOSE,
   NETWORK_ERROR,
@@ -55,6 +56,12 @@ describe('web/src/codes.ts equals server/errors.ts', () => {
     const notFound = Object.entries(ERRORS).filter(([, e]) => e.http === 404);
     expect(notFound.length).toBeGreaterThan(0);
     for (const [code] of notFound) expect(FATAL_ERROR_CODES.get(code), code).toBe('unknown_login');
+  });
+
+  it('every code the page has words for at create is a server code (or its own network code)', () => {
+    for (const code of CREATE_ERROR_MESSAGES.keys()) {
+      if (code !== NETWORK_ERROR) expect(isServerCode(code), code).toBe(true);
+    }
   });
 
   it("the page's own codes do not collide with the server's", () => {

@@ -474,6 +474,28 @@ describe('what the page says', () => {
     expect(backend.creates).toBe(3 + 9);
   });
 
+  it("WeChat's failures at create say which: busy is retried like any 503, a quota or a refusal is not", async () => {
+    backend.fail('create', { status: 502, error: 'wechat_quota' });
+    await loaded();
+    expect(view.screen).toMatchObject({ state: 'error', message: 'errorWechatQuota', refresh: true });
+    expect(backend.creates).toBe(1);
+    backend.fail('create', { status: 502, error: 'wechat_refused' });
+    await widget.refresh();
+    expect(view.screen).toMatchObject({ state: 'error', message: 'errorWechatRefused' });
+    backend.fail('create', { status: 502, error: 'wechat_error' });
+    await widget.refresh();
+    expect(view.screen).toMatchObject({ state: 'error', message: 'errorWechat' });
+    expect(backend.creates).toBe(3);
+
+    backend.fail('create', ...Array.from({ length: 9 }, () => ({ status: 503, error: 'wechat_unavailable' })));
+    void widget.refresh();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(view.screen).toMatchObject({ state: 'loading', message: 'busy' });
+    await vi.advanceTimersByTimeAsync(9 * 30_000);
+    expect(view.screen).toMatchObject({ state: 'error', message: 'errorWechatUnavailable', refresh: true });
+    expect(backend.creates).toBe(3 + 9);
+  });
+
   it('scanned: the panel without countdown or simulate link; expiring then says so, with no silent new QR', async () => {
     await loaded();
     const login = backend.last;

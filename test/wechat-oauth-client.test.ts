@@ -136,7 +136,8 @@ describe('WechatOAuthClient against the simulator', () => {
     const err = await rejection(client.getUserInfo(t.accessToken, t.openid));
     expect(err).toBeInstanceOf(WechatApiError);
     expect(err).toBeInstanceOf(AppError);
-    expect((err as WechatApiError).code).toBe('wechat_error');
+    // API not authorised: the site's WeChat settings, not a retry, can fix it (server/wechat/errors.ts).
+    expect((err as WechatApiError).code).toBe('wechat_refused');
     expect((err as WechatApiError).errcode).toBe(48001);
   });
 
@@ -232,13 +233,13 @@ describe('WechatOAuthClient transport behaviour', () => {
     }
   });
 
-  it('timeout → AppError wechat_error naming the timeout', async () => {
+  it('timeout → AppError wechat_unavailable naming the timeout', async () => {
     const srv = await scripted([''], { hang: true });
     try {
       const c = new WechatOAuthClient({ apiBase: srv.url, appid: DEV_APPID, secret: DEV_SECRET, timeoutMs: 200 });
       const err = (await rejection(c.exchangeCode('c'))) as AppError;
       expect(err).toBeInstanceOf(AppError);
-      expect(err.code).toBe('wechat_error');
+      expect(err.code).toBe('wechat_unavailable');
       expect(err.message).toMatch(/timed out after 200 ms/);
       expect(err.message).not.toContain(DEV_SECRET);
     } finally {
@@ -246,13 +247,13 @@ describe('WechatOAuthClient transport behaviour', () => {
     }
   });
 
-  it('connection refused → AppError wechat_error', async () => {
+  it('connection refused → AppError wechat_unavailable', async () => {
     const port = await freePort();
     const c = new WechatOAuthClient({ apiBase: `http://127.0.0.1:${port}`, appid: DEV_APPID, secret: DEV_SECRET });
     const err = (await rejection(c.exchangeCode('c'))) as AppError;
     expect(err).toBeInstanceOf(AppError);
     expect(err).not.toBeInstanceOf(WechatApiError);
-    expect(err.code).toBe('wechat_error');
+    expect(err.code).toBe('wechat_unavailable');
     expect(err.message).toMatch(/could not be reached/);
   });
 });
