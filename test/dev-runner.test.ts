@@ -78,6 +78,19 @@ describe('npm start (the dev runner)', () => {
     expect(dev.output()).toMatch(/\[http\]\s+info\s+http listening/);
     expect(dev.output()).toMatch(/\[ws\]\s+info\s+ws listening/);
     const base = `http://127.0.0.1:${h}`;
+    // Issue 12: http starts only once the simulator answers, so a new user clicking 公众号 (or 小程序) the moment
+    // the stack says it is ready gets a QR code, not a replayed failure of a token fetch made too early.
+    const started = dev.output();
+    expect(started.indexOf('WeChat simulator listening')).toBeGreaterThan(-1);
+    expect(started.indexOf('WeChat simulator listening')).toBeLessThan(started.indexOf('http listening'));
+    for (const mode of ['mp-qrcode', 'miniprogram']) {
+      const res = await fetch(`${base}/api/logins`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ mode }),
+      });
+      expect(res.status, `${mode}: ${await res.clone().text()}`).toBe(201);
+    }
     const created = (await (await fetch(`${base}/api/logins`, { method: 'POST' })).json()) as {
       devMode: boolean;
       ws: string;
