@@ -335,6 +335,41 @@ describe('failures', () => {
     expect(manager.health().lastError).toMatch(/40125/);
   });
 
+  it('a failed fetch is replayed only within the hold; then one caller asks WeChat again', async () => {
+    const base = await startSim();
+    await fetch(`${base}/sim/faults`, {
+      method: 'POST',
+      body: JSON.stringify({ api: 'cgi-bin/stable_token', errcode: -1, count: 1 }),
+    });
+    const { manager } = await startManager(base, { failureHoldMs: 300 });
+    const crowd = await Promise.allSettled(Array.from({ length: 100 }, () => manager.getToken()));
+    expect(crowd.every((r) => r.status === 'rejected' && (r.reason as WechatApiError).errcode === -1)).toBe(true);
+    // Within the hold: the stored failure, no second fetch (WeChat would answer now, the fault was one call).
+    await expect(manager.getToken()).rejects.toMatchObject({ errcode: -1, code: 'wechat_unavailable' });
+    expect((await fetchCounts(base)).stable).toBe(1);
+    await new Promise((r) => setTimeout(r, 400));
+    const tokens = await Promise.all(Array.from({ length: 100 }, () => manager.getToken()));
+    expect(new Set(tokens).size).toBe(1);
+    expect((await fetchCounts(base)).stable).toBe(2);
+  });
+
+  it('only a token error replaces the token: -1, 40164, 45009, 45011, 48001 never cause a fetch', async () => {
+    const base = await startSim();
+    const { manager } = await startManager(base);
+    const token = await manager.getToken();
+    for (const errcode of [-1, 40164, 45009, 45011, 48001]) {
+      let attempts = 0;
+      const failing = async () => {
+        attempts += 1;
+        throw new WechatApiError('/cgi-bin/qrcode/create', errcode, 'fault, rid: 0');
+      };
+      await expect(manager.withToken(failing)).rejects.toMatchObject({ errcode });
+      expect(attempts, String(errcode)).toBe(1);
+    }
+    expect(await manager.getToken()).toBe(token);
+    expect((await fetchCounts(base)).stable).toBe(1);
+  });
+
   it('a lock whose holder died is taken over once its PX runs out', async () => {
     const base = await startSim();
     const { manager, key } = await startManager(base, { timeoutMs: 1000 });
