@@ -44,6 +44,11 @@ const PAGE_TEXT: Partial<Record<ErrorCode, { zh: string; en: string }>> = {
     en: 'WeChat opened this page in preview mode, which cannot log in — open it in WeChat itself',
   },
   wechat_error: { zh: '微信登录没有成功，请重新扫码', en: 'WeChat did not complete the sign-in — scan again' },
+  invalid_code: {
+    zh: '微信登录码无效或已过期，请在页面中刷新二维码',
+    en: 'WeChat refused the sign-in code (expired or unknown) — refresh the QR code in the page',
+  },
+  code_used: { zh: '这个登录码已经用过，请重新扫码', en: 'This sign-in code was already used — scan again' },
   rate_limited: { zh: '尝试次数过多，请稍后再试', en: 'Too many attempts — try again in a minute' },
   redis_unavailable: {
     zh: '服务暂时繁忙，请稍后再试',
