@@ -207,7 +207,8 @@ describe('qrconnect: the website application login', () => {
     const config = (await (await fetch(`${s.httpUrl}/api/config`)).json()) as { modes: string[] };
     expect(config.modes).toContain('qrconnect');
     const csp = (await fetch(`${s.httpUrl}/`)).headers.get('content-security-policy');
-    expect(cspDirective(csp, 'frame-src')).toBe(new URL(s.simUrl).origin);
+    // WeChat's page, and our callback it sends the frame to.
+    expect(cspDirective(csp, 'frame-src')).toBe(`'self' ${new URL(s.simUrl).origin}`);
     expect(cspDirective(csp, 'frame-ancestors')).toBe("'none'");
   });
 });

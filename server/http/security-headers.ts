@@ -6,7 +6,8 @@ import type { Config } from '../config.js';
  * no inline script, so an injected one cannot run), no plugins, no `<base>` elsewhere, and `frame-ancestors`:
  * nothing may frame us (clickjacking a confirm page) except the embedded QR for its client's `embed_origins` (and
  * the qrconnect callback, our own page's frame). `frame-src` (and `child-src`, its fallback in older browsers):
- * the only page ours may frame is WeChat's website-login page (the qrconnect mode, docs/wechat.md §10).
+ * the only pages ours may frame are WeChat's website-login page and our callback it lands on (the qrconnect mode,
+ * docs/wechat.md §10).
  */
 export function contentSecurityPolicy(
   frameAncestors: readonly string[] = [],
@@ -20,9 +21,12 @@ export function contentSecurityPolicy(
   );
 }
 
-/** What our pages may frame: WeChat's open base (its qrconnect page) when the qrconnect mode is offered. */
+/**
+ * What our pages may frame when the qrconnect mode is offered: WeChat's open base (its website-login page) and our
+ * own origin — frame-src governs every navigation inside the frame, and WeChat's page sends it to our callback.
+ */
 export function frameSourcesOf(config: Pick<Config, 'webApp' | 'wechat'>): string[] {
-  return config.webApp ? [new URL(config.wechat.openBase).origin] : [];
+  return config.webApp ? ["'self'", new URL(config.wechat.openBase).origin] : [];
 }
 
 /**

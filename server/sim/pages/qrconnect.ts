@@ -28,7 +28,7 @@ body{margin:0;font:14px/1.5 -apple-system,"PingFang SC","Microsoft YaHei",sans-s
 <div class="title">微信登录 <span class="badge">SIM</span></div>
 <div class="qrcode" id="sim-qrconnect-qr" role="img" aria-label="QR">${qrSvg}</div>
 <div class="info"><div class="status" id="sim-qrconnect-status" data-errcode="408">
-<p>使用微信扫一扫登录 · Scan with WeChat</p><p>“${escapeHtml(appName)}”</p></div></div>
+<p>使用微信扫一扫登录</p><p>Scan with WeChat</p><p>“${escapeHtml(appName)}”</p></div></div>
 <a class="sim" id="sim-qrconnect-phone" href="${escapeHtml(phoneUrl)}" target="_blank" rel="noopener">模拟手机扫码 · Simulate phone scan</a>
 </div>
 <script>${POLL_SCRIPT}</script>
