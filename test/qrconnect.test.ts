@@ -5,6 +5,14 @@ import { signState } from '../server/http/security.js';
 import { createLogin, suiteStack } from './helpers/stack.js';
 import { cspDirective } from './helpers/oidc.js';
 import { WatchClient } from './helpers/ws-client.js';
+import {
+  allowAtWechat,
+  callback,
+  longPoll,
+  openWechatPage,
+  phoneForm,
+  scanAs as scanUser,
+} from './helpers/qrconnect.js';
 
 // The qrconnect mode (Open Platform website login, docs/wechat.md §10) against the real roles and the simulator:
 // WeChat's page (the simulator's) holds the QR and its long-poll; we hear only the callback.
@@ -21,43 +29,10 @@ async function newLogin(): Promise<QrLogin> {
   return (await createLogin(stack().httpUrl, { mode: 'qrconnect' })) as unknown as QrLogin;
 }
 
-/** Opens WeChat's page (the frame) and returns its QR key and where it sends the browser. */
-async function openPage(url: string): Promise<{ uuid: string; redirect: string; state: string; self: string }> {
-  const res = await fetch(url.replace(/#.*$/, ''));
-  const html = await res.text();
-  expect(res.status).toBe(200);
-  const attr = (name: string) => new RegExp(`data-${name}="([^"]*)"`).exec(html)?.[1]?.replaceAll('&amp;', '&') ?? '';
-  return { uuid: attr('uuid'), redirect: attr('redirect'), state: attr('state'), self: attr('self') };
-}
-
-/** The page's long-poll: `window.wx_errcode=N;window.wx_code='…';`. */
-async function poll(uuid: string, last: number): Promise<{ errcode: number; code: string }> {
-  const text = await (await fetch(`${stack().simUrl}/connect/l/qrconnect?uuid=${uuid}&last=${last}`)).text();
-  const m = /^window\.wx_errcode=(\d+);window\.wx_code='([^']*)';$/.exec(text);
-  if (!m) throw new Error(`unexpected long-poll answer ${text}`);
-  return { errcode: Number(m[1]), code: m[2]! };
-}
-
-async function phone(path: string, form: Record<string, string>): Promise<Response> {
-  return fetch(`${stack().simUrl}/sim/phone/qrconnect${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(form).toString(),
-  });
-}
-
-/** The sample users of the website app, as its phone page lists them (openid radios, first = 张三). */
-async function scanAs(uuid: string, index = 0): Promise<string> {
-  const html = await (await fetch(`${stack().simUrl}/sim/phone/qrconnect?uuid=${uuid}`)).text();
-  const openid = [...html.matchAll(/name="openid" value="([^"]+)"/g)][index]![1]!;
-  expect((await phone('/scan', { uuid, openid })).status).toBe(200);
-  return openid;
-}
-
-function callback(page: { redirect: string; state: string }, code?: string): Promise<Response> {
-  const q = new URLSearchParams({ ...(code && { code }), state: page.state });
-  return fetch(`${page.redirect}?${q}`, { redirect: 'manual' });
-}
+const openPage = openWechatPage;
+const poll = (uuid: string, last: number) => longPoll(stack().simUrl, uuid, last);
+const phone = (path: string, form: Record<string, string>) => phoneForm(stack().simUrl, path, form);
+const scanAs = (uuid: string, index = 0) => scanUser(stack().simUrl, uuid, index);
 
 async function status(login: QrLogin): Promise<Record<string, unknown>> {
   const res = await fetch(`${stack().httpUrl}/api/logins/${login.id}`, {
@@ -67,14 +42,7 @@ async function status(login: QrLogin): Promise<Record<string, unknown>> {
 }
 
 /** A confirmed login on WeChat's side: scanned, allowed; returns the page and the code it would redirect with. */
-async function confirmedAtWechat(login: QrLogin) {
-  const page = await openPage(login.frameUrl);
-  const openid = await scanAs(page.uuid);
-  expect((await phone('/decide', { uuid: page.uuid, openid, action: 'allow' })).status).toBe(200);
-  const { errcode, code } = await poll(page.uuid, 404);
-  expect(errcode).toBe(405);
-  return { page, code, openid };
-}
+const confirmedAtWechat = (login: QrLogin) => allowAtWechat(stack().simUrl, login.frameUrl);
 
 describe('qrconnect: the website application login', () => {
   it('frame → long-poll 408/404/405 → callback exchanges the code: scanned, identified, confirmed; redeemed', async () => {
