@@ -163,6 +163,15 @@ describe('qrconnect: the website application login', () => {
     expect(await variant({ scope: 'snsapi_userinfo' })).toContain('10005');
     expect(await variant({ redirect_uri: 'http://evil.example/wechat/qrconnect/callback' })).toContain('10003');
     expect(await variant({ state: 'not-alphanumeric!' })).toContain('state');
+    // WxLogin's options as the page reads them: the top window when self_redirect is not true; a stylesheet that is
+    // not an http(s) or data:text/css URL is not linked.
+    const top = new URL(good);
+    top.searchParams.set('self_redirect', 'false');
+    top.searchParams.set('href', 'javascript:alert(1)');
+    const topHtml = await (await fetch(top)).text();
+    expect(topHtml).toContain('data-self="false"');
+    expect(topHtml).not.toContain('rel="stylesheet"');
+    expect(await (await fetch(good)).text()).toContain(`<link rel="stylesheet" href="${s.httpUrl}/wxlogin.css">`);
     // The website application's code is not the Official Account's: exchanged with the other pair → 40029.
     const { code } = await confirmedAtWechat(login);
     const q = new URLSearchParams({ appid: DEV_APPID, secret: DEV_SECRET, code, grant_type: 'authorization_code' });
