@@ -109,7 +109,7 @@ export class WidgetView implements View {
     el.modes.setAttribute('aria-label', t('modesLabel'));
     for (const [m, button] of this.modeButtons) {
       button.textContent = t(`mode.${m}`);
-      // Four modes cut the longer labels at 360 px: the whole name on hover.
+      // The whole name on hover, should a label ever be cut (style.css).
       button.title = t(`mode.${m}`);
       button.hidden = !vm.modes.includes(m);
       button.setAttribute('aria-pressed', String(m === mode));
