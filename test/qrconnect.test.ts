@@ -93,6 +93,9 @@ describe('qrconnect: the website application login', () => {
     expect(user.openid).not.toBe(oauthUser.openid);
     expect(user.unionid).toBe(oauthUser.unionid);
 
+    const stats = (await (await fetch(`${s.simUrl}/sim/stats`)).json()) as { calls: Record<string, number> };
+    expect(stats.calls['/connect/qrconnect']).toBeGreaterThan(0);
+    expect(stats.calls['/connect/l/qrconnect']).toBeGreaterThan(0);
     // WeChat's frame reloaded: the same result page, not an error (the code is spent).
     const again = await callback(page, code);
     expect(again.status).toBe(200);

@@ -26,7 +26,7 @@ type Check = { ok: true; value: QrconnectRequest } | { ok: false; errcode: numbe
  *   Account's and the mini program's are not ones), scope other than `snsapi_login`, `redirect_uri` off the
  *   application's authorised callback domain, a state outside the alphabet.
  * - `GET /connect/l/qrconnect?uuid&last` — the page's long-poll (WeChat's lp host), `window.wx_errcode=N;
- *   window.wx_code='…';`.
+ *   window.wx_code='…';`. Both are WeChat's paths, so both are counted (`/sim/stats`).
  * - `/sim/phone/qrconnect` — the phone: scan as a sample user, then Allow (a code of the website app, 10 minutes,
  *   single use) or Cancel. Uncounted like every `/sim/*` control.
  */
@@ -47,7 +47,7 @@ export function qrconnectRouter(deps: SimDeps): Router {
     page(ctx, 200, qrconnectPage(session, svg, phoneUrl, web.name));
   });
 
-  router.get('/connect/l/qrconnect', async (ctx) => {
+  router.get('/connect/l/qrconnect', counted, async (ctx) => {
     const session = deps.qrconnect.get(queryParam(ctx, 'uuid') ?? '');
     const last = Number(queryParam(ctx, 'last'));
     // An unknown QR key is as dead as an expired one.
