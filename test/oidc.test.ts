@@ -255,6 +255,27 @@ describe('OpenID Connect provider (HTTP)', () => {
     expect(claims.sub).toBe((info.wechat as { unionid: string }).unionid);
   });
 
+  it("embedded QR in qrconnect: WeChat's frame inside ours, and our callback framable by the embedding site", async () => {
+    const rp = await discoverRp(issuer, SPA.client_id, undefined, SPA.redirect_uris[0]!);
+    const frame = await fetch((await authRequest(rp, { display: 'iframe' })).url);
+    // The embedded page may frame WeChat's page (and the callback it sends that frame to).
+    expect(cspDirective(frame.headers.get('content-security-policy'), 'frame-src')).toBe(
+      `'self' ${new URL(roles.simUrl).origin}`,
+    );
+    const created = await fetch(`${issuer}/api/logins`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'user-agent': BROWSER_UA },
+      body: JSON.stringify({ mode: 'qrconnect', interaction: 'embed:spa' }),
+    });
+    const login = (await created.json()) as { frameUrl: string };
+    const { page, code } = await allowAtWechat(roles.simUrl, login.frameUrl);
+    const res = await qrCallback(page, code);
+    expect(res.status).toBe(200);
+    expect(cspDirective(res.headers.get('content-security-policy'), 'frame-ancestors')).toBe(
+      "'self' http://spa.example",
+    );
+  });
+
   it('a login cannot claim an unknown interaction', async () => {
     const res = await fetch(`${issuer}/api/logins`, {
       method: 'POST',
