@@ -11,6 +11,9 @@ export const DEV_SECRET = '0f3c5a7e9b1d2c4e6f8a0b2d4c6e8f10';
 export const DEV_WECHAT_TOKEN = 'scanlogindevtoken';
 export const DEV_MP_APPID = 'wx7d2e9b4c1a3f5e80';
 export const DEV_MP_SECRET = '5e8a1c3f7b9d0e2a4c6f8b1d3e5a7c90';
+/** The development website application (Open Platform, `qrconnect` mode): its own appid and secret. */
+export const DEV_WEB_APPID = 'wx3b8f1d6a9c2e4f07';
+export const DEV_WEB_SECRET = '9a7c5e3b1d0f2a4c6e8b0d2f4a6c8e1b';
 const DEV_SESSION_SECRET = 'dev-only-session-secret-change-me-in-production';
 
 /**
@@ -25,6 +28,8 @@ export const DEV_DEFAULTS = {
   WECHAT_TOKEN: DEV_WECHAT_TOKEN,
   WECHAT_MP_APPID: DEV_MP_APPID,
   WECHAT_MP_SECRET: DEV_MP_SECRET,
+  WECHAT_WEB_APPID: DEV_WEB_APPID,
+  WECHAT_WEB_SECRET: DEV_WEB_SECRET,
 } as const;
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
@@ -92,6 +97,14 @@ const EnvSchema = z.object({
     .regex(/^wx[0-9a-zA-Z]{8,32}$/, 'must look like a WeChat appid (wx…)')
     .optional(),
   WECHAT_MP_SECRET: z
+    .string()
+    .regex(/^[0-9a-zA-Z]{16,64}$/, 'must be the app secret (alphanumeric)')
+    .optional(),
+  WECHAT_WEB_APPID: z
+    .string()
+    .regex(/^wx[0-9a-zA-Z]{8,32}$/, 'must look like a WeChat appid (wx…)')
+    .optional(),
+  WECHAT_WEB_SECRET: z
     .string()
     .regex(/^[0-9a-zA-Z]{16,64}$/, 'must be the app secret (alphanumeric)')
     .optional(),
@@ -185,6 +198,11 @@ export interface Config {
   };
   /** The mini program's own appid/secret; unset (production only) → no `miniprogram` mode. */
   readonly miniProgram: { readonly appid: string; readonly secret: string } | undefined;
+  /**
+   * The Open Platform website application's own appid/secret (`qrconnect`, docs/wechat.md §10); unset (production
+   * only) → no `qrconnect` mode.
+   */
+  readonly webApp: { readonly appid: string; readonly secret: string } | undefined;
   /** The simulator's global access_token lifetime and how long a superseded one keeps working. */
   readonly sim: { readonly tokenTtlMs: number; readonly tokenOverlapMs: number };
   /**
@@ -307,6 +325,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRo
     problems.push('WS_PUBLIC_URL: required when NODE_ENV=production (the page opens it)');
   if (!e.WECHAT_MP_APPID !== !e.WECHAT_MP_SECRET)
     problems.push('WECHAT_MP_APPID, WECHAT_MP_SECRET: set both or neither');
+  if (!e.WECHAT_WEB_APPID !== !e.WECHAT_WEB_SECRET)
+    problems.push('WECHAT_WEB_APPID, WECHAT_WEB_SECRET: set both or neither');
   if (e.SIM_TOKEN_OVERLAP >= e.SIM_TOKEN_TTL) problems.push('SIM_TOKEN_OVERLAP: must be shorter than SIM_TOKEN_TTL');
   if (e.SIM_APP_URL && !/^https?:\/\/[^/?#]+\/?$/.test(e.SIM_APP_URL))
     problems.push('SIM_APP_URL: must be an origin (scheme://host[:port]); BASE_PATH is added to it');
@@ -317,6 +337,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRo
   // whose secrets are unset is simply not offered.
   const mpAppid = dev('WECHAT_MP_APPID');
   const mpSecret = dev('WECHAT_MP_SECRET');
+  const webAppid = dev('WECHAT_WEB_APPID');
+  const webSecret = dev('WECHAT_WEB_SECRET');
 
   const publicUrl = stripSlash(e.PUBLIC_URL ?? `http://localhost:${e.HTTP_PORT}`);
   const config: Config = {
@@ -350,6 +372,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRo
       verifyFile,
     },
     miniProgram: mpAppid && mpSecret ? { appid: mpAppid, secret: mpSecret } : undefined,
+    // Handed only to the roles that use it (the http role exchanges its codes, the simulator plays WeChat).
+    webApp: needsSecrets && webAppid && webSecret ? { appid: webAppid, secret: webSecret } : undefined,
     sim: { tokenTtlMs: e.SIM_TOKEN_TTL * 1000, tokenOverlapMs: e.SIM_TOKEN_OVERLAP * 1000 },
     simAppUrl: stripSlash(e.SIM_APP_URL ?? publicUrl) + e.BASE_PATH,
     sessionSecret: sessionSecret ?? '',

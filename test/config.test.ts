@@ -110,6 +110,13 @@ describe('config', () => {
       DEV_DEFAULTS.WECHAT_TOKEN,
       DEV_DEFAULTS.WECHAT_MP_APPID,
     ]);
+    // The website application (qrconnect): the dev pair in dev mode, only for the roles that use it, both or neither.
+    expect(devMode.webApp).toEqual({ appid: DEV_DEFAULTS.WECHAT_WEB_APPID, secret: DEV_DEFAULTS.WECHAT_WEB_SECRET });
+    expect(explicit.webApp).toBeUndefined();
+    expect(loadConfig({ DEV_MODE: '1' }, 'ws').webApp).toBeUndefined();
+    expect(() => loadConfig({ DEV_MODE: '1', WECHAT_WEB_APPID: 'wx0123456789abcdef' })).toThrow(
+      /WECHAT_WEB_APPID, WECHAT_WEB_SECRET: set both or neither/,
+    );
   });
 
   it('production refuses every published dev value and LOGIN_CONFIRM=auto', () => {

@@ -177,7 +177,7 @@ describe('login page against the dev stack', () => {
     expect(await page.getAttribute('html', 'lang')).toBe('en');
     // The mode tabs keep to one line, uncut, in both languages.
     for (const lang of ['en', 'zh']) {
-      for (const id of ['#mode-oauth', '#mode-mp-qrcode', '#mode-miniprogram']) {
+      for (const id of ['#mode-oauth', '#mode-mp-qrcode', '#mode-miniprogram', '#mode-qrconnect']) {
         const fits = await page
           .locator(id)
           .evaluate((b: { scrollWidth: number; clientWidth: number }) => b.scrollWidth <= b.clientWidth);

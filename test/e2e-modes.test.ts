@@ -156,4 +156,52 @@ describe('login modes against the dev stack', () => {
       expect(await page.textContent('#user-openid')).toBe(openid);
     },
   );
+
+  it("qrconnect: WeChat's page in a frame → the phone scans its QR and allows → the page is signed in", async () => {
+    const page = await suite.freshPage();
+    await page.goto(suite.stack.base);
+    await waitState(page, 'pending');
+    const created = page.waitForResponse(
+      (r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/api/logins',
+    );
+    await page.click('#mode-qrconnect');
+    const login = (await (await created).json()) as { frameUrl: string };
+    await waitState(page, 'pending');
+    expect(await page.textContent('#mode-qrconnect')).toBe('WeChat QR (website)');
+    // No QR image of ours: WeChat's page (the simulator's) draws it, in the frame, with our stylesheet linked.
+    expect(await page.isHidden('#qr')).toBe(true);
+    expect(await page.getAttribute('#qr-wechat', 'src')).toBe(login.frameUrl);
+    const frame = page.frameLocator('#qr-wechat');
+    await frame.locator('#sim-qrconnect-qr svg').waitFor({ timeout: 15_000 });
+    expect(await frame.locator('link[rel="stylesheet"]').getAttribute('href')).toBe(`${suite.stack.base}/wxlogin.css`);
+    await page.screenshot({ path: '/tmp/scanlogin-page-qrconnect.png' });
+
+    // The phone: the link the QR encodes (the frame offers it as "Simulate phone scan"), a user, Allow.
+    const [phone] = await Promise.all([
+      suite.context.waitForEvent('page'),
+      frame.locator('#sim-qrconnect-phone').click(),
+    ]);
+    await phone.waitForSelector('#sim-qrconnect-form', { timeout: 15_000 });
+    const radio = phone.locator('#sim-qrconnect-form input[name="openid"]').nth(1);
+    await radio.check();
+    const openid = await radio.inputValue();
+    await phone.click('#sim-qrconnect-scan');
+    await phone.waitForSelector('#sim-qrconnect-allow', { timeout: 15_000 });
+    // WeChat's page follows the scan itself (404 on its long-poll); our page hears nothing until the callback.
+    await frame.locator('#sim-qrconnect-status[data-errcode="404"]').waitFor({ timeout: 15_000 });
+    expect(await page.getAttribute('#login-widget', 'data-state')).toBe('pending');
+    const landed = page.waitForResponse((r) => new URL(r.url()).pathname === '/wechat/qrconnect/callback');
+    await phone.click('#sim-qrconnect-allow');
+    await phone.waitForSelector('#sim-result[data-code="confirmed"]', { timeout: 15_000 });
+
+    // 405 → the frame goes to our callback (self_redirect), which confirms; the page learns it over its watch.
+    const callback = await landed;
+    expect(callback.status()).toBe(200);
+    expect(callback.frame().parentFrame()).toBe(page.mainFrame());
+    await waitState(page, 'confirmed');
+    expect(await page.textContent('#user-openid')).toBe(openid);
+    const me = (await (await page.request.get(`${suite.stack.base}/api/me`)).json()) as { user: { mode: string } };
+    expect(me.user.mode).toBe('qrconnect');
+    await phone.close();
+  });
 });

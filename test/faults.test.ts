@@ -14,6 +14,7 @@ import { runHttp } from '../server/roles/http.js';
 import { runSim } from '../server/roles/sim.js';
 import { runWs } from '../server/roles/ws.js';
 import { startRedisServer } from '../server/dev/redis-server.js';
+import { allowAtWechat, callback as qrconnectCallback } from './helpers/qrconnect.js';
 import type { FaultApi, FaultErrcode, FaultSpec, FaultView } from '../server/sim/state/faults.js';
 import { MESSAGES } from '../web/src/messages.js';
 import { CHROMIUM, ROOT } from './helpers/browser.js';
@@ -114,7 +115,20 @@ const MODES: ModeUnderTest[] = [
       },
     },
   },
-  // { mode: 'qrconnect', phone: { apis: ['sns/oauth2/access_token', 'sns/userinfo'], run: (s) => ... } },
+  {
+    mode: 'qrconnect',
+    phone: {
+      apis: ['sns/oauth2/access_token', 'sns/userinfo'],
+      async run(s) {
+        // WeChat's own page confirms (no API call of ours); our callback then exchanges the code: the fault.
+        const login = (await createLogin('qrconnect', s)).body as { frameUrl: string };
+        const { page, code } = await allowAtWechat(s.simUrl, login.frameUrl);
+        const res = await qrconnectCallback(page, code);
+        const html = await res.text();
+        return { status: res.status, code: /id="error-code">([a-z_]+)</.exec(html)?.[1] ?? html };
+      },
+    },
+  },
 ];
 
 describe('/sim/faults', () => {

@@ -635,7 +635,7 @@ describe('mode "miniprogram": mini-program code', () => {
   it('an unknown mode is refused with the list of offered modes', async () => {
     const res = await json(`${stack.httpUrl}/api/logins`, { body: { mode: 'nfc' } });
     expect([res.status, res.body.error]).toEqual([400, 'unknown_mode']);
-    expect(res.body.modes).toEqual(['oauth', 'mp-qrcode', 'miniprogram']);
+    expect(res.body.modes).toEqual(['oauth', 'mp-qrcode', 'miniprogram', 'qrconnect']);
   });
 });
 

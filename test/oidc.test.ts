@@ -15,6 +15,7 @@ import {
   SHOP_CLIENT,
 } from './helpers/oidc.js';
 import { Phone } from './helpers/phone.js';
+import { allowAtWechat, callback as qrCallback } from './helpers/qrconnect.js';
 
 const SHOP = { ...SHOP_CLIENT, grant_types: ['authorization_code', 'refresh_token'] };
 const SPA = {
@@ -209,6 +210,70 @@ describe('OpenID Connect provider (HTTP)', () => {
     const back = await qrInteraction(browser, issuer, first.url, 'confirm', { onConfirmPage: (h) => (confirm = h) });
     expect(confirm).toContain('Env Site');
     expect(back.searchParams.get('code')).toEqual(expect.any(String));
+  });
+
+  it('qrconnect in the interaction: the website app identity, and the same sub as through oauth (unionid)', async () => {
+    const rp = await shop();
+    // Through oauth first, as the first sample user (张三, bound to the Open Platform account).
+    const viaOauth = await signIn(rp, issuer);
+    const oauthClaims = await verifyIdToken(
+      rp,
+      (await exchange(rp, viaOauth.req, viaOauth.callback)).id_token!,
+      viaOauth.req.nonce,
+    );
+
+    // Then in a new browser through the website application's QR: WeChat's page, the phone, our callback.
+    const req = await authRequest(rp);
+    const browser = new Phone(BROWSER_UA);
+    const first = await follow(browser, req.url.toString(), issuer);
+    const uid = first.url.pathname.split('/').pop()!;
+    const created = await fetch(`${issuer}/api/logins`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'user-agent': BROWSER_UA },
+      body: JSON.stringify({ mode: 'qrconnect', interaction: uid }),
+    });
+    const login = (await created.json()) as { id: string; watchToken: string; frameUrl: string };
+    const { page, code } = await allowAtWechat(roles.simUrl, login.frameUrl);
+    expect((await qrCallback(page, code)).status).toBe(200);
+    const { ticket } = (await (
+      await fetch(`${issuer}/api/logins/${login.id}`, { headers: { authorization: `Bearer ${login.watchToken}` } })
+    ).json()) as { ticket: string };
+    await browser.send(`${issuer}/api/logins/${login.id}/redeem`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${login.watchToken}` },
+      body: JSON.stringify({ ticket }),
+    });
+    const finished = await browser.send(`${issuer}/interaction/${uid}/finish`, { method: 'POST' });
+    const back = (await follow(browser, new URL(finished.headers.get('location')!, issuer).toString(), issuer)).url;
+    const tokens = await exchange(rp, req, back);
+    const claims = await verifyIdToken(rp, tokens.id_token!, req.nonce);
+    const info = await client.fetchUserInfo(rp.config, tokens.access_token, claims.sub!);
+    expect(info.wechat).toMatchObject({ appid: roles.config.webApp!.appid, mode: 'qrconnect' });
+    // Another app, another openid; one person, one sub.
+    expect((info.wechat as { openid: string }).openid).not.toBe(oauthClaims.sub);
+    expect(claims.sub).toBe(oauthClaims.sub);
+    expect(claims.sub).toBe((info.wechat as { unionid: string }).unionid);
+  });
+
+  it("embedded QR in qrconnect: WeChat's frame inside ours, and our callback framable by the embedding site", async () => {
+    const rp = await discoverRp(issuer, SPA.client_id, undefined, SPA.redirect_uris[0]!);
+    const frame = await fetch((await authRequest(rp, { display: 'iframe' })).url);
+    // The embedded page may frame WeChat's page (and the callback it sends that frame to).
+    expect(cspDirective(frame.headers.get('content-security-policy'), 'frame-src')).toBe(
+      `'self' ${new URL(roles.simUrl).origin}`,
+    );
+    const created = await fetch(`${issuer}/api/logins`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'user-agent': BROWSER_UA },
+      body: JSON.stringify({ mode: 'qrconnect', interaction: 'embed:spa' }),
+    });
+    const login = (await created.json()) as { frameUrl: string };
+    const { page, code } = await allowAtWechat(roles.simUrl, login.frameUrl);
+    const res = await qrCallback(page, code);
+    expect(res.status).toBe(200);
+    expect(cspDirective(res.headers.get('content-security-policy'), 'frame-ancestors')).toBe(
+      "'self' http://spa.example",
+    );
   });
 
   it('a login cannot claim an unknown interaction', async () => {

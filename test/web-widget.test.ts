@@ -529,6 +529,38 @@ describe('what the page says', () => {
     expect(view.screen.person?.nickname).toBeUndefined();
   });
 
+  it("qrconnect: WeChat's page is framed instead of our QR, kept while scanned, gone once signed in", async () => {
+    backend.modes = ['oauth', 'qrconnect'];
+    await loaded();
+    await widget.switchMode('qrconnect');
+    await settle();
+    const login = backend.last;
+    expect(login.mode).toBe('qrconnect');
+    expect(view.screen).toMatchObject({
+      state: 'pending',
+      mode: 'qrconnect',
+      frameSrc: expect.stringContaining(login.id),
+    });
+    expect(view.screen.qrSrc).toBeUndefined();
+    // The callback's script publishes scanned, scanned with the user, confirmed: the frame stays until the end.
+    backend.scan(login);
+    backend.scan(login, { nickname: 'Mei' });
+    await settle();
+    expect(view.screen).toMatchObject({ state: 'scanned', frameSrc: expect.stringContaining(login.id) });
+    backend.confirm(login);
+    await settle();
+    expect(view.screen).toMatchObject({ state: 'confirmed', person: { nickname: 'Mei' } });
+    expect(view.screen.frameSrc).toBeUndefined();
+    // Refused on the phone: no QR image of ours to blur either.
+    await widget.logout();
+    await settle();
+    backend.set(backend.last, 'cancelled');
+    await settle();
+    expect(view.screen).toMatchObject({ state: 'cancelled', refresh: true });
+    expect(view.screen.qrSrc).toBeUndefined();
+    expect(view.screen.frameSrc).toBeUndefined();
+  });
+
   it('the mode switch offers only the modes the server has (GET /api/config)', async () => {
     backend.modes = ['oauth', 'miniprogram'];
     await loaded();

@@ -9,7 +9,7 @@ import { redisHealth } from '../redis/health.js';
 import { mayReadHealthDetail } from '../util/health-access.js';
 import { interactionRouter } from '../oidc/interaction.js';
 import { embedRoutes } from '../oidc/embed.js';
-import { securityHeaders } from './security-headers.js';
+import { frameSourcesOf, securityHeaders } from './security-headers.js';
 import { clientIp, trustedProxies } from '../util/client-ip.js';
 import { accessLog } from './access-log.js';
 import { probe, probePath } from './probes.js';
@@ -51,7 +51,9 @@ export function createHttpApp(deps: HttpDeps): Koa {
   });
   if (deps.config.wechat.verifyFile) app.use(verifyFile(deps.config.wechat.verifyFile, deps.config.basePath));
   app.use(errorMiddleware(deps.logger, deps.metrics));
-  app.use(securityHeaders({ https: deps.config.publicUrl.startsWith('https:') }));
+  app.use(
+    securityHeaders({ https: deps.config.publicUrl.startsWith('https:'), frameSources: frameSourcesOf(deps.config) }),
+  );
   if (deps.config.basePath) app.use(stripBasePath(deps.config.basePath));
   // X-Forwarded-For only from the listed proxies: a client that reaches the port directly cannot choose the IP
   // shown on the phone's confirm page, nor step around the per-client limits.

@@ -56,6 +56,11 @@ const PAGE_TEXT: Partial<Record<ErrorCode, { zh: string; en: string }>> = {
     zh: '微信拒绝了本网站的登录请求，请在电脑上换一种登录方式',
     en: 'WeChat refused this site’s sign-in request — pick another sign-in method on the computer',
   },
+  invalid_code: {
+    zh: '微信登录码无效或已过期，请在页面中刷新二维码',
+    en: 'WeChat refused the sign-in code (expired or unknown) — refresh the QR code in the page',
+  },
+  code_used: { zh: '这个登录码已经用过，请重新扫码', en: 'This sign-in code was already used — scan again' },
   rate_limited: { zh: '尝试次数过多，请稍后再试', en: 'Too many attempts — try again in a minute' },
   redis_unavailable: {
     zh: '服务暂时繁忙，请稍后再试',

@@ -1,13 +1,32 @@
 import type { Context, Next } from 'koa';
+import type { Config } from '../config.js';
 
 /**
  * The Content-Security-Policy of every answer of the http role. Scripts only from our own origin (the pages have
  * no inline script, so an injected one cannot run), no plugins, no `<base>` elsewhere, and `frame-ancestors`:
- * nothing may frame us (clickjacking a confirm page) except the embedded QR for its client's `embed_origins`.
+ * nothing may frame us (clickjacking a confirm page) except the embedded QR for its client's `embed_origins` (and
+ * the qrconnect callback, our own page's frame). `frame-src` (and `child-src`, its fallback in older browsers):
+ * the only pages ours may frame are WeChat's website-login page and our callback it lands on (the qrconnect mode,
+ * docs/wechat.md §10).
  */
-export function contentSecurityPolicy(frameAncestors: readonly string[] = []): string {
+export function contentSecurityPolicy(
+  frameAncestors: readonly string[] = [],
+  frameSources: readonly string[] = [],
+): string {
   const ancestors = frameAncestors.length ? frameAncestors.join(' ') : "'none'";
-  return `script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors ${ancestors}`;
+  const frames = frameSources.length ? frameSources.join(' ') : "'none'";
+  return (
+    `script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors ${ancestors}; ` +
+    `frame-src ${frames}; child-src ${frames}`
+  );
+}
+
+/**
+ * What our pages may frame when the qrconnect mode is offered: WeChat's open base (its website-login page) and our
+ * own origin — frame-src governs every navigation inside the frame, and WeChat's page sends it to our callback.
+ */
+export function frameSourcesOf(config: Pick<Config, 'webApp' | 'wechat'>): string[] {
+  return config.webApp ? ["'self'", new URL(config.wechat.openBase).origin] : [];
 }
 
 /**
@@ -15,9 +34,10 @@ export function contentSecurityPolicy(frameAncestors: readonly string[] = []): s
  * interaction URLs carry login ids and codes, which must not leak to the next site through the Referer.
  * HSTS when the public URL is https (this server speaks no TLS; the proxy in front does).
  */
-export function securityHeaders(opts: { https: boolean }) {
+export function securityHeaders(opts: { https: boolean; frameSources?: readonly string[] }) {
+  const csp = contentSecurityPolicy([], opts.frameSources);
   return async (ctx: Context, next: Next): Promise<void> => {
-    ctx.set('Content-Security-Policy', contentSecurityPolicy());
+    ctx.set('Content-Security-Policy', csp);
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.set('Referrer-Policy', 'no-referrer');
     if (opts.https) ctx.set('Strict-Transport-Security', 'max-age=31536000');

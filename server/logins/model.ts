@@ -24,6 +24,9 @@ export interface LoginUser {
   readonly unionid?: string;
   readonly nickname?: string;
   readonly avatar?: string;
+  /** The WeChat app the openid belongs to (openids are per app), and the mode that identified the person. */
+  readonly appid?: string;
+  readonly mode?: string;
 }
 
 /** The stored record (a Redis hash; `v` is the schema version every reader checks). */

@@ -19,7 +19,7 @@ export class Script {
 }
 
 // Shared prologue: load the hash into `rec`, refuse a missing or unversioned record.
-const LOAD = `
+export const LOAD = `
 local flat = redis.call('HGETALL', KEYS[1])
 if #flat == 0 then return {'unknown_login'} end
 local rec = {}

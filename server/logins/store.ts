@@ -3,6 +3,7 @@ import { AppError, type ErrorCode } from '../errors.js';
 import { newLoginId, newSecret, LOGIN_ID_RE } from './ids.js';
 import { hashSecret, safeEqual } from '../util/crypto.js';
 import { REDEEM, TRANSITION } from './scripts.js';
+import { CHAIN } from './chain-script.js';
 import {
   STATUSES,
   effectiveStatus,
@@ -217,6 +218,44 @@ export class LoginStore {
     )) as [string, string?];
     if (reply[0] !== 'ok') throw scriptError(reply, 'redeem');
     return JSON.parse(reply[1] ?? 'null') as LoginUser;
+  }
+
+  /**
+   * Several transitions from the table in model.ts in one atomic step (chain-script.ts), each published as its own
+   * revision: for steps that already happened at WeChat before we hear of them (qrconnect: scan, identify and
+   * confirm). Either every step is written or none; errors as transition(). Returns the record after each step.
+   */
+  async transitionChain(
+    id: string,
+    steps: readonly { name: TransitionName; fields?: Partial<Record<keyof LoginRecord, unknown>> }[],
+  ): Promise<LoginRecord[]> {
+    const now = this.#clock();
+    let keyExpireAt = '';
+    const encoded = steps.map(({ name, fields = {} }) => {
+      const t = TRANSITIONS[name];
+      const extra: Record<string, string> = serialize(fields);
+      extra.changedAt = String(now);
+      if (name === 'scan') extra.scannedAt = String(now);
+      // As in transition(): every way into `confirmed` mints the ticket.
+      if (t.to === 'confirmed') {
+        const ticketExpiresAt = now + this.ticketTtlMs;
+        extra.ticket = newSecret();
+        extra.ticketExpiresAt = String(ticketExpiresAt);
+        keyExpireAt = String(ticketExpiresAt + GRACE_MS);
+      }
+      return { from: [...t.from], to: t.to, fields: extra };
+    });
+    const reply = (await CHAIN.run(
+      this.#link.command,
+      [this.key(id), this.#link.keyPrefix + this.channel(id)],
+      ['', '', now, JSON.stringify(encoded), keyExpireAt],
+    )) as string[];
+    if (reply[0] !== 'ok') throw scriptError(reply as [string, string?], steps.map((s) => s.name).join('+'));
+    return reply.slice(1).map((json, i) => {
+      const record = parseRecord(JSON.parse(json) as Record<string, string>, this.key(id));
+      this.#events?.changed(steps[i]!.name, record, now);
+      return record;
+    });
   }
 }
 

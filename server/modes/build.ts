@@ -5,6 +5,8 @@ import { ModeRegistry, type LoginMode } from './registry.js';
 import { oauthMode } from './oauth/mode.js';
 import { mpQrcodeMode } from './mp-qrcode/mode.js';
 import { miniProgramMode } from './miniprogram/mode.js';
+import { qrconnectMode } from './qrconnect/mode.js';
+import { WechatOAuthClient } from '../wechat/oauth-client.js';
 import { MiniProgramClient } from '../wechat/miniprogram-client.js';
 import { AccessTokenManager, type TokenHealth } from '../wechat/token/manager.js';
 import { wechatApiLimit } from '../http/rate-limit.js';
@@ -19,7 +21,8 @@ export interface LoginModes {
 
 /**
  * `oauth` always; `mp-qrcode` when WECHAT_TOKEN is set (WeChat must be able to push its scan events to us);
- * `miniprogram` when the mini program's appid/secret are set (outside production both have dev defaults).
+ * `miniprogram` when the mini program's appid/secret are set, `qrconnect` when the website application's are
+ * (outside production all have dev defaults).
  * Both WeChat-drawn modes take the global access_token from one shared AccessTokenManager.
  */
 export function buildLoginModes(config: Config, link: RedisLink, logger: Logger): LoginModes {
@@ -64,6 +67,13 @@ export function buildLoginModes(config: Config, link: RedisLink, logger: Logger)
     const { appid } = config.miniProgram;
     const quotas = { wxaCode: () => wxaCode(appid), jscode2session: () => jscode(appid) };
     list.push(miniProgramMode({ endpoint, tokens: tokensFor(config.miniProgram), link, client, quotas }));
+  }
+  if (config.webApp) {
+    // The website application exchanges its codes with its own pair (docs/wechat.md §10); no global token.
+    const { appid, secret } = config.webApp;
+    const client = new WechatOAuthClient({ apiBase: config.wechat.apiBase, appid, secret });
+    const { appUrl, sessionSecret } = config;
+    list.push(qrconnectMode({ appUrl, openBase: config.wechat.openBase, sessionSecret, appid, client }));
   }
   return {
     modes: new ModeRegistry(list),

@@ -28,6 +28,11 @@ export interface LoginMode {
    * sees it (in dev, the simulator). Absent → the mode offers no simulated phone.
    */
   devPhoneUrl?(login: Pick<LoginRecord, 'id' | 'scanUrl'>, openBase: string): string;
+  /**
+   * Optional: the page WeChat draws the QR in, for the widget to frame (qrconnect, as WeChat's WxLogin does).
+   * Absent → the widget shows the QR image.
+   */
+  frameUrl?(login: Pick<LoginRecord, 'id'>): string;
   /** The phone-side routes of this mode (the scan URL and OAuth callback, WeChat's pushes, the mini program's API). */
   routes?(deps: HttpDeps): Router;
 }

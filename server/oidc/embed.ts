@@ -11,7 +11,7 @@ import { loginPageHtml } from '../http/static.js';
 import { errorPage } from './pages.js';
 import type { OidcService } from './service.js';
 import { keys } from '../redis/keys.js';
-import { contentSecurityPolicy } from '../http/security-headers.js';
+import { contentSecurityPolicy, frameSourcesOf } from '../http/security-headers.js';
 
 /** What a login made inside the embedded QR stores as its interaction: no provider interaction exists yet. */
 export const EMBED_PREFIX = 'embed:';
@@ -57,7 +57,7 @@ export function embedRoutes(deps: { config: Config; oidc: OidcService; link: Red
       return;
     }
     const origins = client!.embed_origins ?? [];
-    ctx.set('Content-Security-Policy', contentSecurityPolicy(origins));
+    ctx.set('Content-Security-Policy', contentSecurityPolicy(origins, frameSourcesOf(deps.config)));
     ctx.type = 'html';
     ctx.body = await loginPageHtml(deps.config.basePath);
   }

@@ -92,7 +92,8 @@ export function interactionRouter(deps: InteractionDeps): Router {
       ...(user.unionid && { unionid: user.unionid }),
       ...(user.nickname && { nickname: user.nickname }),
       ...(user.avatar && { avatar: user.avatar }),
-      appid: appidFor(deps.config, mode),
+      // The stored user names its app when its mode knows it (qrconnect: the website application).
+      appid: user.appid ?? appidFor(deps.config, mode),
       mode,
     });
     logger.info({ uid: details.uid, client: details.params.client_id }, 'OIDC interaction finished');

@@ -17,6 +17,7 @@ export async function runSim(
     tokenTtlMs: config.sim.tokenTtlMs,
     tokenOverlapMs: config.sim.tokenOverlapMs,
     ...(config.miniProgram && { miniProgram: config.miniProgram }),
+    ...(config.webApp && { webApp: config.webApp }),
     // The mini program's server domain (request 合法域名), which the simulated phone's wx.request calls: the app
     // as the simulator reaches it (SIM_APP_URL; under compose PUBLIC_URL's localhost is the simulator's own).
     appUrl: config.simAppUrl,

@@ -11,6 +11,7 @@ import { wxacodeRouter } from './routes/wxacode.js';
 import { jscodeRouter } from './routes/jscode.js';
 import { phoneRouter } from './routes/phone.js';
 import { faultInjector, faultsRouter } from './routes/faults.js';
+import { qrconnectRouter } from './routes/qrconnect.js';
 
 /**
  * Builds the simulator's Koa app: a guard that turns every failure into a 4xx/5xx answer (a malformed request
@@ -58,6 +59,7 @@ export function createSimApp(deps: SimDeps): Koa {
     wxacodeRouter(deps),
     jscodeRouter(deps),
     phoneRouter(deps),
+    qrconnectRouter(deps),
   ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());

@@ -6,6 +6,7 @@ import type { PushTarget } from './routes/mp-push.js';
 import type { OAuthStore } from './state/oauth-store.js';
 import type { SimTokens } from './state/tokens.js';
 import type { SimUsers } from './state/users.js';
+import type { QrconnectSessions } from './state/qrconnect-sessions.js';
 
 /** The one WeChat app (Official Account) registered in the simulator. */
 export interface SimApp {
@@ -40,6 +41,20 @@ export interface SimDeps {
   /** The mini program is an app of its own: its own users (openids) and its own global access_tokens. */
   readonly miniProgram: { readonly app: SimApp; readonly users: SimUsers; readonly tokens: SimTokens };
   readonly jsCodes: SimJsCodes;
+  /**
+   * The Open Platform website application (qrconnect, docs/wechat.md §10): its own pair, per-app openids (the
+   * unionid of a bound person is the Official Account's and the mini program's), the name its page shows, and its
+   * authorised callback domain (`isCallbackUrl`: the host of `redirect_uri`).
+   */
+  readonly web: {
+    readonly app: SimApp;
+    readonly users: SimUsers;
+    readonly name: string;
+    readonly isCallbackUrl: (url: string) => boolean;
+  };
+  /** The website-login QR sessions and how long their long-poll holds an unchanged answer. */
+  readonly qrconnect: QrconnectSessions;
+  readonly longPollMs: number;
   readonly stats: CallStats;
   /** Faults on demand (`/sim/faults`): calls of an API that answer an errcode instead. */
   readonly faults: SimFaults;

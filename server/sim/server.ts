@@ -10,8 +10,10 @@ import { SimTokens, type SimTokenLimits } from './state/tokens.js';
 import { SimUsers } from './state/users.js';
 import { SimJsCodes, SimQrCodes } from './state/mp-store.js';
 import type { PushTarget } from './routes/mp-push.js';
-import { DEV_MP_APPID, DEV_MP_SECRET } from '../config.js';
+import { DEV_MP_APPID, DEV_MP_SECRET, DEV_WEB_APPID, DEV_WEB_SECRET } from '../config.js';
 import { appUrlCheck } from './state/app-urls.js';
+import { QrconnectSessions } from './state/qrconnect-sessions.js';
+import { callbackDomainCheck } from './state/callback-domain.js';
 
 export interface SimServerOptions {
   readonly appid: string;
@@ -29,6 +31,12 @@ export interface SimServerOptions {
   readonly tokenLimits?: Partial<SimTokenLimits>;
   /** The mini program's appid/secret (`jscode2session`); default the dev pair. */
   readonly miniProgram?: { readonly appid: string; readonly secret: string };
+  /** The website application's appid/secret (qrconnect); default the dev pair. */
+  readonly webApp?: { readonly appid: string; readonly secret: string };
+  /** How long a website-login QR lives before its page says 402 expired; default 5 minutes (our choice). */
+  readonly qrconnectTtlMs?: number;
+  /** How long the website-login long-poll holds an unchanged answer; default 25 s. */
+  readonly qrconnectPollMs?: number;
   /** The Official Account's server URL/token/EncodingAESKey that scan events go to by default. */
   readonly pushTarget?: PushTarget;
   /**
@@ -48,6 +56,8 @@ export interface SimServerOptions {
 }
 
 const CODE_TTL_MS = 5 * 60_000;
+const QRCONNECT_TTL_MS = 5 * 60_000;
+const QRCONNECT_POLL_MS = 25_000;
 /** sns access_token lifetime: `expires_in: 7200`. */
 const SNS_TOKEN_TTL_MS = 7200_000;
 /** How long stop() lets in-flight requests finish before destroying their sockets. */
@@ -92,6 +102,15 @@ export class SimServer {
       },
       // wx.login() codes: single use, 5 minutes, like OAuth codes (docs/wechat.md §8).
       jsCodes: new SimJsCodes(clock, opts.codeTtlMs ?? CODE_TTL_MS),
+      web: {
+        app: opts.webApp ?? { appid: DEV_WEB_APPID, secret: DEV_WEB_SECRET },
+        users: new SimUsers(opts.webApp?.appid ?? DEV_WEB_APPID),
+        name: 'scanlogin (website)',
+        // The application's authorised callback domain: the app's host as browsers reach it.
+        isCallbackUrl: callbackDomainCheck([opts.appPublicUrl, opts.appUrl]),
+      },
+      qrconnect: new QrconnectSessions({ clock, ttlMs: opts.qrconnectTtlMs ?? QRCONNECT_TTL_MS }),
+      longPollMs: opts.qrconnectPollMs ?? QRCONNECT_POLL_MS,
       stats: new CallStats(),
       faults: new SimFaults(clock),
       clock,

@@ -250,6 +250,8 @@ export class FakeBackend {
         devMode: true,
         simulateUrl: `http://sim.test/phone/${mode}?id=${login.id}`,
         ...(this.lanUrl && { lanUrl: this.lanUrl }),
+        // qrconnect: WeChat's own page, which the widget frames instead of our QR.
+        ...(mode === 'qrconnect' && { frameUrl: `http://open.test/connect/qrconnect?state=${login.id}` }),
       };
       return json(201, created, date);
     }

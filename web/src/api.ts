@@ -41,6 +41,8 @@ export interface CreatedLogin extends LoginSnapshot {
   simulateUrl?: string;
   /** Dev mode with a loopback PUBLIC_URL: the address a real phone on this network could reach instead. */
   lanUrl?: string;
+  /** qrconnect: WeChat's own login page, which draws the QR; the widget frames it instead of showing `qr`. */
+  frameUrl?: string;
 }
 
 export class ApiError extends Error {
@@ -145,8 +147,11 @@ export function parseSnapshot(raw: unknown): LoginSnapshot | null {
   return snap;
 }
 
-/** How the phone signs in: web OAuth, Official Account QR ("follow to log in") or mini-program code. */
-export const LOGIN_MODES = ['oauth', 'mp-qrcode', 'miniprogram'] as const;
+/**
+ * How the phone signs in: web OAuth, Official Account QR ("follow to log in"), mini-program code, or WeChat's
+ * website login (qrconnect: WeChat's own QR, framed).
+ */
+export const LOGIN_MODES = ['oauth', 'mp-qrcode', 'miniprogram', 'qrconnect'] as const;
 export type LoginMode = (typeof LOGIN_MODES)[number];
 
 /** What the server offers the page (GET /api/config). */

@@ -37,13 +37,13 @@ export function isWatching(p: Phase): p is Extract<Phase, { kind: 'pending' | 's
   return p.kind === 'pending' || p.kind === 'scanned';
 }
 
-/** The QR code image of the phase, if one is shown. */
+/** The QR code image of the phase, if one is shown (a framed login shows WeChat's page instead). */
 export function qrOf(p: Phase): string | undefined {
   switch (p.kind) {
     case 'pending':
     case 'scanned':
     case 'redeeming':
-      return p.login.qr.svg;
+      return p.login.frameUrl === undefined ? p.login.qr.svg : undefined;
     case 'cancelled':
     case 'expired':
       return p.qrSrc;
@@ -78,6 +78,11 @@ export interface Screen {
   /** A secondary line, e.g. "a new QR code was generated". */
   note?: MessageKey;
   qrSrc?: string;
+  /**
+   * qrconnect: WeChat's login page to frame in the QR's place (it draws the QR and follows the scan itself; the
+   * frame lands on our callback, and the page learns the outcome over its watch as in every mode).
+   */
+  frameSrc?: string;
   /** Server epoch ms of the deadline while the countdown is shown. */
   expiresAt?: number;
   person?: Person;
@@ -122,6 +127,10 @@ export function screenOf(p: Phase, ctx: ScreenContext): Screen {
   };
   const qrSrc = qrOf(p);
   if (qrSrc !== undefined) screen.qrSrc = qrSrc;
+  // Kept through scanned and redeeming (hidden under the "Scanned" panel): dropping it would reload WeChat's page.
+  if ((p.kind === 'pending' || p.kind === 'scanned' || p.kind === 'redeeming') && p.login.frameUrl) {
+    screen.frameSrc = p.login.frameUrl;
+  }
   if ((p.kind === 'loading' || p.kind === 'pending') && p.note) screen.note = p.note;
   if (p.kind === 'pending' || p.kind === 'scanned' || p.kind === 'redeeming') {
     screen.polling = ctx.transport === 'poll';

@@ -44,6 +44,7 @@ export class WidgetView implements View {
     subtitle: byId('subtitle'),
     qrArea: byId('qr-area'),
     qr: byId<HTMLImageElement>('qr'),
+    qrFrame: byId<HTMLIFrameElement>('qr-wechat'),
     countdown: byId('countdown'),
     person: byId('person'),
     avatar: byId<HTMLImageElement>('user-avatar'),
@@ -108,6 +109,8 @@ export class WidgetView implements View {
     el.modes.setAttribute('aria-label', t('modesLabel'));
     for (const [m, button] of this.modeButtons) {
       button.textContent = t(`mode.${m}`);
+      // The whole name on hover, should a label ever be cut (style.css).
+      button.title = t(`mode.${m}`);
       button.hidden = !vm.modes.includes(m);
       button.setAttribute('aria-pressed', String(m === mode));
     }
@@ -124,6 +127,7 @@ export class WidgetView implements View {
       el.qr.removeAttribute('src');
       el.qr.hidden = true;
     }
+    this.renderFrame(vm);
 
     el.scannedPanel.hidden = vm.state !== 'scanned';
     el.scannedTitle.textContent = t('scannedTitle');
@@ -171,6 +175,20 @@ export class WidgetView implements View {
     if (remainingMs !== null) {
       el.textContent = this.i18n.t('countdown', { time: formatRemaining(remainingMs) });
       el.classList.toggle('soon', remainingMs <= 15_000);
+    }
+  }
+
+  /** WeChat's own QR page (qrconnect), framed as WxLogin does; its src is set once per login (a reset reloads it). */
+  private renderFrame(vm: Screen): void {
+    const frame = this.el.qrFrame;
+    this.el.qrArea.classList.toggle('wechat-frame', !!vm.frameSrc);
+    frame.title = this.i18n.t('frameTitle');
+    if (vm.frameSrc) {
+      if (frame.getAttribute('src') !== vm.frameSrc) frame.src = vm.frameSrc;
+      frame.hidden = false;
+    } else if (frame.hasAttribute('src')) {
+      frame.removeAttribute('src');
+      frame.hidden = true;
     }
   }
 

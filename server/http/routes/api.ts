@@ -72,6 +72,7 @@ export function apiRouter(deps: HttpDeps): Router {
       scanUrl: record.scanUrl,
       qr: { svg: `${base}/api/logins/${record.id}/qr.svg`, png: `${base}/api/logins/${record.id}/qr.png` },
       ws: config.wsPublicUrl,
+      ...(mode.frameUrl && { frameUrl: mode.frameUrl(record) }),
       devMode: config.devMode,
       ...(config.devMode && mode.devPhoneUrl && { simulateUrl: mode.devPhoneUrl(record, config.wechat.openBase) }),
       // A real phone cannot open a loopback QR: the PUBLIC_URL to restart with (the page's dev hint shows it).

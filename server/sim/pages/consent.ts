@@ -38,6 +38,7 @@ const SCOPE_TEXT: Record<Scope, string> = {
   snsapi_userinfo: '获得你的公开信息（昵称、头像等）<br>Access your public profile (nickname, avatar)',
   snsapi_base:
     '获取你的身份标识（静默授权，真实微信不显示此页）<br>Identify you (silent in real WeChat — no page is shown)',
+  snsapi_login: '获得你的公开信息（昵称、头像等）<br>Access your public profile (nickname, avatar)',
 };
 
 /** The consent screen WeChat shows for `/connect/oauth2/authorize`, with stable ids for browser tests. */

@@ -2,30 +2,36 @@ import Router from '@koa/router';
 import type { SimDeps } from '../deps.js';
 import { newSnsToken } from '../state/ids.js';
 import { queryParam, wxError, wxJson, type WxErrcode } from './respond.js';
-import type { Lang } from '../state/users.js';
+import type { Lang, SimUsers } from '../state/users.js';
+import type { SimApp } from '../deps.js';
 
 /**
- * api.weixin.qq.com `sns/*`: the web-OAuth code exchange, profile and token check (docs/wechat.md §3).
+ * api.weixin.qq.com `sns/*`: the web-OAuth code exchange, profile and token check (docs/wechat.md §3), for the
+ * Official Account and for the website application (qrconnect, §10), each with its own pair and openids.
  * Every answer is HTTP 200; errors are `{"errcode","errmsg"}` with a rid suffix.
  */
 export function snsRouter(deps: SimDeps): Router {
   const router = new Router();
   router.use(deps.stats.middleware());
+  // The apps whose codes these endpoints take, with the users (per-app openids) of each.
+  const apps: readonly { app: SimApp; users: SimUsers }[] = [{ app: deps.app, users: deps.users }, deps.web];
+  const usersOf = (appid: string) => apps.find((a) => a.app.appid === appid)?.users;
 
   router.get('/sns/oauth2/access_token', (ctx) => {
     const fail = (errcode: WxErrcode) => wxError(ctx, errcode, deps.clock());
     const appid = queryParam(ctx, 'appid');
     if (!appid) return fail(41002);
-    if (appid !== deps.app.appid) return fail(40013);
+    const known = apps.find((a) => a.app.appid === appid);
+    if (!known) return fail(40013);
     const secret = queryParam(ctx, 'secret');
     if (!secret) return fail(41004);
-    if (secret !== deps.app.secret) return fail(40125);
+    if (secret !== known.app.secret) return fail(40125);
     if (queryParam(ctx, 'grant_type') !== 'authorization_code') return fail(40002);
     const code = queryParam(ctx, 'code');
     if (!code) return fail(41008);
     const redeemed = deps.oauth.redeemCode(code, appid);
     if (!redeemed.ok) return fail(redeemed.errcode);
-    const user = deps.users.get(redeemed.grant.openid);
+    const user = known.users.get(redeemed.grant.openid);
     if (!user) return fail(40029);
     // A snapshot user gets a virtual identity with scope snsapi_base whatever was asked for, so its
     // sns/userinfo answers 48001 and it never carries a unionid (docs/wechat.md §3, is_snapshotuser).
@@ -38,8 +44,8 @@ export function snsRouter(deps: SimDeps): Router {
       refresh_token: newSnsToken(),
       openid: user.openid,
       scope,
-      // unionid only with snsapi_userinfo and an Open Platform binding.
-      ...(scope === 'snsapi_userinfo' && user.unionid ? { unionid: user.unionid } : {}),
+      // unionid only with a profile scope (snsapi_userinfo, a website's snsapi_login) and an Open Platform binding.
+      ...(scope !== 'snsapi_base' && user.unionid ? { unionid: user.unionid } : {}),
       ...(user.snapshot ? { is_snapshotuser: 1 } : {}),
     });
   });
@@ -53,9 +59,9 @@ export function snsRouter(deps: SimDeps): Router {
     const openid = queryParam(ctx, 'openid');
     if (!openid) return fail(41009);
     if (openid !== found.grant.openid) return fail(40003);
-    const user = deps.users.get(openid);
+    const user = usersOf(found.grant.appid)?.get(openid);
     // snsapi_base tokens (and snapshot users, which only ever get one) have no profile access: 48001.
-    if (found.grant.scope !== 'snsapi_userinfo' || !user || user.snapshot) return fail(48001);
+    if (found.grant.scope === 'snsapi_base' || !user || user.snapshot) return fail(48001);
     const langParam = queryParam(ctx, 'lang');
     const lang: Lang = langParam === 'en' || langParam === 'zh_TW' ? langParam : 'zh_CN';
     const [country, province, city] = user.place[lang];

@@ -1,4 +1,5 @@
-export type Scope = 'snsapi_base' | 'snsapi_userinfo';
+/** `snsapi_login`: a website application's only scope, with the profile (docs/wechat.md §10). */
+export type Scope = 'snsapi_base' | 'snsapi_userinfo' | 'snsapi_login';
 
 /** What a code stands for; it becomes a token on exchange. */
 export interface CodeGrant {
@@ -45,10 +46,13 @@ export class OAuthStore {
     return this.#tokenTtlMs;
   }
 
-  /** Stores a new code for `grant`. `code` comes from the caller so id shape stays in ids.ts. */
-  addCode(code: string, grant: CodeGrant): void {
+  /**
+   * Stores a new code for `grant`, valid `ttlMs` (default the store's: 5 minutes; a website application's live
+   * 10, docs/wechat.md §10). `code` comes from the caller so id shape stays in ids.ts.
+   */
+  addCode(code: string, grant: CodeGrant, ttlMs = this.#codeTtlMs): void {
     this.#maybeSweep();
-    this.#codes.set(code, { ...grant, expiresAt: this.#clock() + this.#codeTtlMs, used: false });
+    this.#codes.set(code, { ...grant, expiresAt: this.#clock() + ttlMs, used: false });
   }
 
   /**
