@@ -10,6 +10,7 @@ import { mpPushRouter } from './routes/mp-push.js';
 import { wxacodeRouter } from './routes/wxacode.js';
 import { jscodeRouter } from './routes/jscode.js';
 import { phoneRouter } from './routes/phone.js';
+import { userInfoRouter } from './routes/user-info.js';
 
 /**
  * Builds the simulator's Koa app: a guard that turns every failure into a 4xx/5xx answer (a malformed request
@@ -50,6 +51,7 @@ export function createSimApp(deps: SimDeps): Koa {
     tokenRouter(deps),
     mpQrcodeRouter(deps),
     mpPushRouter(deps),
+    userInfoRouter(deps),
     wxacodeRouter(deps),
     jscodeRouter(deps),
     phoneRouter(deps),

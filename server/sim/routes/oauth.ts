@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import type { SimDeps } from '../deps.js';
 import { newOAuthCode } from '../state/ids.js';
 import { consentPage, errorPage, type ConsentRequest } from '../pages/consent.js';
+import { snapshotPage } from '../pages/snapshot.js';
 import { readForm } from '../../util/read-body.js';
 import { errmsgOf, queryParam } from './respond.js';
 import type { Scope } from '../state/oauth-store.js';
@@ -106,8 +107,9 @@ export function consentRouter(deps: SimDeps): Router {
       deps.logger.info({ appid: req.appid }, 'sim consent denied');
       return redirect(ctx, callbackUrl(req.redirectUri, [['state', req.state]]));
     }
+    if (action === 'snapshot') return snapshotRedirect(ctx, req);
     if (action !== 'allow')
-      return page(ctx, 400, errorPage({ errcode: undefined, message: 'action must be allow or deny' }));
+      return page(ctx, 400, errorPage({ errcode: undefined, message: 'action must be allow, deny or snapshot' }));
     const user = deps.users.get(get('openid') ?? '');
     if (!user) return page(ctx, 400, errorPage({ errcode: undefined, message: 'unknown sample user (openid)' }));
     const code = newOAuthCode();
@@ -121,7 +123,66 @@ export function consentRouter(deps: SimDeps): Router {
       ]),
     );
   });
+  /**
+   * WeChat's snapshot page for an snsapi_userinfo link (docs/wechat.md §3): the site's page is loaded with a fresh
+   * code of the virtual snapshot user, and the bottom button 使用完整服务 runs the real authorization again with
+   * the same redirect_uri and state.
+   */
+  router.get('/sim/oauth2/snapshot', (ctx) => {
+    const check = checkAuthorize(
+      (n) => (n === 'response_type' ? 'code' : queryParam(ctx, n)),
+      deps.app.appid,
+      deps.isAppUrl,
+    );
+    if (!check.ok) return page(ctx, 400, errorPage(check));
+    const req = check.value;
+    const virtual = deps.users.list().find((u) => u.snapshot);
+    if (req.scope !== 'snsapi_userinfo' || !virtual)
+      return page(
+        ctx,
+        400,
+        errorPage({ errcode: undefined, message: 'WeChat shows snapshot pages for snsapi_userinfo only' }),
+      );
+    const code = newOAuthCode();
+    deps.oauth.addCode(code, { appid: req.appid, openid: virtual.openid, scope: req.scope });
+    deps.logger.info({ appid: req.appid }, 'sim snapshot page opened');
+    ctx.set('Cache-Control', 'no-store');
+    page(
+      ctx,
+      200,
+      snapshotPage(
+        callbackUrl(req.redirectUri, [
+          ['code', code],
+          ['state', req.state],
+        ]),
+        authorizeLink(req),
+      ),
+    );
+  });
+
   return router;
+}
+
+/** The consent form's "snapshot" choice: to the snapshot page of the same link (a GET, so a reload works). */
+function snapshotRedirect(ctx: Context, req: ConsentRequest): void {
+  const q = new URLSearchParams({
+    appid: req.appid,
+    redirect_uri: req.redirectUri,
+    scope: req.scope,
+    state: req.state,
+  });
+  ctx.status = 303;
+  ctx.set('Location', `/sim/oauth2/snapshot?${q}`);
+  ctx.body = '';
+}
+
+/** The authorize link of a request, as the site first built it (parameters in WeChat's order). */
+function authorizeLink(req: ConsentRequest): string {
+  return (
+    `/connect/oauth2/authorize?appid=${encodeURIComponent(req.appid)}` +
+    `&redirect_uri=${encodeURIComponent(req.redirectUri)}&response_type=code` +
+    `&scope=${req.scope}&state=${req.state}#wechat_redirect`
+  );
 }
 
 function redirect(ctx: Context, location: string): void {
