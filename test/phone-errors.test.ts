@@ -136,18 +136,21 @@ describe('phone-side failures: a clear page, never a redirect, nothing else touc
     expect(chosen.status).toBe(303);
     const snapshot = await phone.get(new URL(chosen.headers.get('location')!, authorize).toString());
     const html = await snapshot.text();
-    const frame = new URL(
-      /id="sim-snapshot-page" src="([^"]+)"/
-        .exec(html)![1]!
-        .replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n))),
-    );
-    const fullService = /id="sim-full-service" href="([^"]+)"/
-      .exec(html)![1]!
-      .replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n)));
-    expect(frame.searchParams.get('state')).toBe(form.state);
+    const link = (id: string, attr: string) =>
+      new URL(
+        new RegExp(`id="${id}" ${attr}="([^"]+)"`)
+          .exec(html)![1]!
+          .replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n))),
+        authorize,
+      );
+    const fullService = link('sim-full-service', 'href');
 
     // The site's page, loaded with the virtual identity: a page saying what to do, no error, nothing stored.
-    const notice = await phone.callback(frame);
+    const opened = await phone.get(link('sim-snapshot-open', 'href').toString());
+    expect(opened.status).toBe(302);
+    const callback = new URL(opened.headers.get('location')!);
+    expect(callback.searchParams.get('state')).toBe(form.state);
+    const notice = await phone.callback(callback);
     expect(notice.status).toBe(200);
     expect(notice.html).toContain('data-page="snapshot"');
     expect(notice.html).toContain('请点击屏幕底部的「使用完整服务」');
@@ -161,7 +164,7 @@ describe('phone-side failures: a clear page, never a redirect, nothing else touc
     expect(kept.user).toBeUndefined();
 
     // 使用完整服务: the real consent for the same redirect_uri and state, then the ordinary confirm page.
-    const again = new URL(fullService, authorize);
+    const again = fullService;
     expect(again.searchParams.get('state')).toBe(form.state);
     expect(again.searchParams.get('redirect_uri')).toBe(form.redirect_uri);
     const page = await phone.callback(await phone.consent(again, 'allow'));
@@ -188,6 +191,9 @@ describe('phone-side failures: a clear page, never a redirect, nothing else touc
     const base = new URLSearchParams(q);
     base.set('scope', 'snsapi_base');
     expect((await fetch(snapshotUrl(base))).status).toBe(400);
+    expect(
+      (await fetch(snapshotUrl(base).replace('/snapshot?', '/snapshot/open?'), { redirect: 'manual' })).status,
+    ).toBe(400);
     const elsewhere = new URLSearchParams(q);
     elsewhere.set('redirect_uri', 'http://evil.example/cb');
     const refused = await fetch(snapshotUrl(elsewhere));

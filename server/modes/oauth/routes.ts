@@ -109,7 +109,7 @@ export function phoneRouter(deps: HttpDeps): Router {
     // lets this state be used once more (a login that has its identity never takes another, see above).
     if (user === SNAPSHOT) {
       logger.info({ loginId: rec.id }, 'snapshot user: login kept scanned, the phone is asked to use the full service');
-      return answerSnapshot(ctx, config);
+      return answerSnapshot(ctx);
     }
     // The phone token is rotated with the identity, in the same script: a token planted in this browser before
     // the OAuth round trip (cookie fixation) no longer matches, so whoever planted it cannot confirm as this

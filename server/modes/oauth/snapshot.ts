@@ -1,7 +1,5 @@
 import type { Context } from 'koa';
-import type { Config } from '../../config.js';
 import { messagePage } from '../../http/pages.js';
-import { contentSecurityPolicy } from '../../http/security-headers.js';
 
 /**
  * The answer to a snapshot (virtual) user (docs/wechat.md §3): WeChat opened the OAuth link as a "snapshot page"
@@ -10,13 +8,8 @@ import { contentSecurityPolicy } from '../../http/security-headers.js';
  * tap WeChat's own bottom button 使用完整服务, which asks for consent and opens the same redirect_uri and state
  * again with a real code, and that second callback completes the login.
  */
-export function answerSnapshot(ctx: Context, config: Pick<Config, 'devMode' | 'wechat'>): void {
+export function answerSnapshot(ctx: Context): void {
   ctx.set('Cache-Control', 'no-store');
-  if (config.devMode) {
-    // In dev the simulator plays WeChat's webview, which draws its snapshot bar around the page: it frames this
-    // page (which has no control to click-jack) from WeChat's open origin. Production keeps frame-ancestors 'none'.
-    ctx.set('Content-Security-Policy', contentSecurityPolicy([new URL(config.wechat.openBase).origin]));
-  }
   ctx.body = messagePage(
     'snapshot',
     { zh: '请点击屏幕底部的「使用完整服务」', en: 'Tap “使用完整服务” (Use full service) at the bottom of the screen' },

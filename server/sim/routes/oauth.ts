@@ -124,41 +124,50 @@ export function consentRouter(deps: SimDeps): Router {
     );
   });
   /**
-   * WeChat's snapshot page for an snsapi_userinfo link (docs/wechat.md §3): the site's page is loaded with a fresh
-   * code of the virtual snapshot user, and the bottom button 使用完整服务 runs the real authorization again with
-   * the same redirect_uri and state.
+   * WeChat's snapshot page for an snsapi_userinfo link (docs/wechat.md §3, pages/snapshot.ts): its bottom button
+   * 使用完整服务 runs the real authorization again with the same redirect_uri and state; `/open` loads the site's page
+   * as WeChat does in snapshot mode: a fresh code of the virtual snapshot user, straight to the redirect_uri.
    */
   router.get('/sim/oauth2/snapshot', (ctx) => {
-    const check = checkAuthorize(
-      (n) => (n === 'response_type' ? 'code' : queryParam(ctx, n)),
-      deps.app.appid,
-      deps.isAppUrl,
-    );
-    if (!check.ok) return page(ctx, 400, errorPage(check));
-    const req = check.value;
+    const req = snapshotRequest(ctx);
+    if (!req) return;
+    const q = new URLSearchParams({
+      appid: req.appid,
+      redirect_uri: req.redirectUri,
+      scope: req.scope,
+      state: req.state,
+    });
+    ctx.set('Cache-Control', 'no-store');
+    page(ctx, 200, snapshotPage(`/sim/oauth2/snapshot/open?${q}`, authorizeLink(req)));
+  });
+
+  router.get('/sim/oauth2/snapshot/open', (ctx) => {
+    const req = snapshotRequest(ctx);
     const virtual = deps.users.list().find((u) => u.snapshot);
-    if (req.scope !== 'snsapi_userinfo' || !virtual)
-      return page(
-        ctx,
-        400,
-        errorPage({ errcode: undefined, message: 'WeChat shows snapshot pages for snsapi_userinfo only' }),
-      );
+    if (!req || !virtual) return;
     const code = newOAuthCode();
     deps.oauth.addCode(code, { appid: req.appid, openid: virtual.openid, scope: req.scope });
-    deps.logger.info({ appid: req.appid }, 'sim snapshot page opened');
-    ctx.set('Cache-Control', 'no-store');
-    page(
+    deps.logger.info({ appid: req.appid }, 'sim snapshot page opened with a virtual identity');
+    redirect(
       ctx,
-      200,
-      snapshotPage(
-        callbackUrl(req.redirectUri, [
-          ['code', code],
-          ['state', req.state],
-        ]),
-        authorizeLink(req),
-      ),
+      callbackUrl(req.redirectUri, [
+        ['code', code],
+        ['state', req.state],
+      ]),
     );
   });
+
+  /** The link behind a snapshot page, checked like the authorize page's; else the error page is answered. */
+  function snapshotRequest(ctx: Context): ConsentRequest | undefined {
+    const get = (n: string) => (n === 'response_type' ? 'code' : queryParam(ctx, n));
+    const check = checkAuthorize(get, deps.app.appid, deps.isAppUrl);
+    if (!check.ok) return void page(ctx, 400, errorPage(check));
+    if (check.value.scope !== 'snsapi_userinfo') {
+      const message = 'WeChat opens snapshot pages for snsapi_userinfo links only';
+      return void page(ctx, 400, errorPage({ errcode: undefined, message }));
+    }
+    return check.value;
+  }
 
   return router;
 }
