@@ -12,6 +12,8 @@ import { SimUsers, type SimUser } from '../server/sim/state/users.js';
 import { BROWSER_UA, authRequest, discoverRp, exchange, follow, SHOP_CLIENT, verifyIdToken } from './helpers/oidc.js';
 import { Phone } from './helpers/phone.js';
 import { type FileRoles, startRolesOnFile } from './helpers/roles.js';
+import { rawClient } from './helpers/redis.js';
+import { keys } from '../server/redis/keys.js';
 
 type Mode = 'oauth' | 'mp-qrcode' | 'miniprogram';
 const ZHANGSAN = 0; // bound to the Open Platform account: has a unionid
@@ -69,7 +71,11 @@ describe('one person, one sub across login modes (OpenID Connect)', () => {
   }
 
   /** A fresh browser signs in at the shop by `mode` as sample user `pick`: the verified id_token and userinfo. */
-  async function signInBy(mode: Mode, pick: number): Promise<{ claims: JWTPayload; info: Record<string, unknown> }> {
+  async function signInBy(
+    mode: Mode,
+    pick: number,
+    beforeFinish?: (sessionId: string) => Promise<void>,
+  ): Promise<{ claims: JWTPayload; info: Record<string, unknown> }> {
     const rp = await discoverRp(issuer, SHOP_CLIENT.client_id, SHOP_CLIENT.client_secret, SHOP_CLIENT.redirect_uris[0]);
     const browser = new Phone(BROWSER_UA);
     const req = await authRequest(rp);
@@ -89,6 +95,7 @@ describe('one person, one sub across login modes (OpenID Connect)', () => {
       body: JSON.stringify({ ticket }),
     });
     expect(redeemed.status).toBe(200);
+    await beforeFinish?.(browser.cookies.get('sl_session')!);
     const finished = await browser.send(`${issuer}/interaction/${uid}/finish`, { method: 'POST' });
     expect(finished.status).toBe(303);
     const callback = (await follow(browser, new URL(finished.headers.get('location')!, issuer).toString(), issuer)).url;
@@ -139,5 +146,22 @@ describe('one person, one sub across login modes (OpenID Connect)', () => {
     expect(mini.claims.sub).toBe(`${roles.config.miniProgram!.appid}:${miniUsers[LISI]!.openid}`);
     expect(mini.claims.sub).not.toBe(oaSub);
     for (const { info } of [oauth, mp, mini]) expect(info.wechat).not.toHaveProperty('unionid');
+  });
+
+  it('a session written before users carried appid and mode (a rolling upgrade) still gets the right app', async () => {
+    const redis = rawClient(roles.redis.url);
+    try {
+      const { claims, info } = await signInBy('oauth', LISI, async (sessionId) => {
+        const key = keys.session(roles.config.redis.keyPrefix, sessionId);
+        const session = JSON.parse((await redis.get(key))!) as { user: Record<string, unknown> };
+        delete session.user.appid;
+        delete session.user.mode;
+        await redis.set(key, JSON.stringify(session), 'KEEPTTL');
+      });
+      expect(claims.sub).toBe(`${roles.config.wechat.appid}:${oaUsers[LISI]!.openid}`);
+      expect(info.wechat).toMatchObject({ appid: roles.config.wechat.appid, mode: 'oauth' });
+    } finally {
+      redis.disconnect();
+    }
   });
 });
