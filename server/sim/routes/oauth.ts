@@ -123,6 +123,7 @@ export function consentRouter(deps: SimDeps): Router {
       ]),
     );
   });
+
   /**
    * WeChat's snapshot page for an snsapi_userinfo link (docs/wechat.md §3, pages/snapshot.ts): its bottom button
    * 使用完整服务 runs the real authorization again with the same redirect_uri and state; `/open` loads the site's page
@@ -131,20 +132,15 @@ export function consentRouter(deps: SimDeps): Router {
   router.get('/sim/oauth2/snapshot', (ctx) => {
     const req = snapshotRequest(ctx);
     if (!req) return;
-    const q = new URLSearchParams({
-      appid: req.appid,
-      redirect_uri: req.redirectUri,
-      scope: req.scope,
-      state: req.state,
-    });
     ctx.set('Cache-Control', 'no-store');
-    page(ctx, 200, snapshotPage(`/sim/oauth2/snapshot/open?${q}`, authorizeLink(req)));
+    page(ctx, 200, snapshotPage(`/sim/oauth2/snapshot/open?${snapshotQuery(req)}`, authorizeLink(req)));
   });
 
   router.get('/sim/oauth2/snapshot/open', (ctx) => {
     const req = snapshotRequest(ctx);
-    const virtual = deps.users.list().find((u) => u.snapshot);
-    if (!req || !virtual) return;
+    if (!req) return;
+    // The sample users always include the snapshot (virtual) one (state/users.ts).
+    const virtual = deps.users.list().find((u) => u.snapshot)!;
     const code = newOAuthCode();
     deps.oauth.addCode(code, { appid: req.appid, openid: virtual.openid, scope: req.scope });
     deps.logger.info({ appid: req.appid }, 'sim snapshot page opened with a virtual identity');
@@ -174,15 +170,13 @@ export function consentRouter(deps: SimDeps): Router {
 
 /** The consent form's "snapshot" choice: to the snapshot page of the same link (a GET, so a reload works). */
 function snapshotRedirect(ctx: Context, req: ConsentRequest): void {
-  const q = new URLSearchParams({
-    appid: req.appid,
-    redirect_uri: req.redirectUri,
-    scope: req.scope,
-    state: req.state,
-  });
   ctx.status = 303;
-  ctx.set('Location', `/sim/oauth2/snapshot?${q}`);
+  ctx.set('Location', `/sim/oauth2/snapshot?${snapshotQuery(req)}`);
   ctx.body = '';
+}
+
+function snapshotQuery(req: ConsentRequest): URLSearchParams {
+  return new URLSearchParams({ appid: req.appid, redirect_uri: req.redirectUri, scope: req.scope, state: req.state });
 }
 
 /** The authorize link of a request, as the site first built it (parameters in WeChat's order). */
