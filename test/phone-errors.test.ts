@@ -246,4 +246,24 @@ describe('the page offers what the server has; the same-device sign-in is for th
     // A scan's state with the direct marker glued on is not a direct state.
     expect(readState(stack.config.sessionSecret, `${signState(stack.config.sessionSecret, login.id)}d`)).toBeNull();
   });
+
+  it('same device, opened as a snapshot page: the notice, then 使用完整服务 signs this browser in', async () => {
+    const login = await createLogin(stack.httpUrl);
+    const page = new Phone();
+    const started = await page.send(`${stack.httpUrl}/api/logins/${login.id}/direct`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${login.watchToken}` },
+    });
+    const url = new URL(((await started.json()) as { url: string }).url);
+    const open = new URL('/sim/oauth2/snapshot/open', url);
+    for (const k of ['appid', 'redirect_uri', 'scope', 'state']) open.searchParams.set(k, url.searchParams.get(k)!);
+    const virtual = await page.get(open.toString());
+    const notice = await page.callback(new URL(virtual.headers.get('location')!));
+    expect([notice.status, notice.html.includes('data-page="snapshot"')]).toEqual([200, true]);
+    expect(await status(stack, login.id, login.watchToken)).toBe('scanned');
+    // 使用完整服务: the same authorize link; the direct state then confirms and sends the browser back to the page.
+    const back = await page.get((await page.consent(url, 'allow')).toString());
+    expect([back.status, back.headers.get('location')]).toEqual([302, `${stack.httpUrl}/`]);
+    expect(await status(stack, login.id, login.watchToken)).toBe('confirmed');
+  });
 });
