@@ -22,7 +22,6 @@ export const ERRORS = {
   ticket_used: { http: 409, ws: 4409, expose: true },
   invalid_state: { http: 400, ws: 4400, expose: true },
   phone_mismatch: { http: 403, ws: 4403, expose: true },
-  snapshot_user: { http: 403, ws: 4403, expose: true },
   invalid_link: { http: 403, ws: 4403, expose: true },
   link_used: { http: 409, ws: 4409, expose: true },
   invalid_signature: { http: 403, ws: 4403, expose: true },

@@ -106,6 +106,32 @@ describe('login page against the dev stack', () => {
     await waitState(page, 'pending');
   });
 
+  it('snapshot page → 使用完整服务 → allow → confirm → signed in (the snapshot user never cancels the login)', async () => {
+    const page = await suite.freshPage();
+    await page.goto(suite.stack.base);
+    await waitState(page, 'pending');
+    const phone = await openPhone(suite.context, page);
+    await phone.click('#sim-snapshot');
+    // WeChat's snapshot page: its notice, the site's page (opened with the virtual identity), the bottom button.
+    await phone.waitForSelector('#sim-full-service', { timeout: 15_000 });
+    expect(await phone.textContent('#sim-snapshot-notice')).toContain('当前仅可浏览部分内容');
+    await phone.click('#sim-snapshot-open');
+    await phone.waitForSelector('main[data-page="snapshot"]', { timeout: 15_000 });
+    expect(await phone.textContent('h1')).toBe('请点击屏幕底部的「使用完整服务」');
+    // Kept scanned, with no identity: the page waits; nothing was cancelled.
+    await waitState(page, 'scanned');
+    expect(await page.isVisible('#refresh')).toBe(false);
+    await phone.goBack();
+    await phone.click('#sim-full-service');
+    await phone.waitForSelector('#sim-consent', { timeout: 15_000 });
+    await phone.click('#sim-allow');
+    await phone.waitForSelector('#confirm', { timeout: 15_000 });
+    await phone.click('#confirm');
+    await waitState(page, 'confirmed', 20_000);
+    expect(await page.textContent('#user-name')).toBe('张三');
+    expect((await page.request.get(`${suite.stack.base}/api/me`)).status()).toBe(200);
+  });
+
   it('cancel on the phone confirm page → cancelled', async () => {
     const page = await suite.freshPage();
     await page.goto(suite.stack.base);

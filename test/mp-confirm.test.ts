@@ -126,7 +126,11 @@ describe('mp-qrcode: the scan event asks, the phone confirms', () => {
       const stored = await redis.hgetall(`${stack.config.redis.keyPrefix}login:${login.id}`);
       const token = new URL(link!).searchParams.get('t')!;
       expect(JSON.stringify(stored)).not.toContain(token);
-      expect(JSON.parse(stored.user!)).toEqual({ openid: 'oScanner00000000000000000001' });
+      expect(JSON.parse(stored.user!)).toEqual({
+        openid: 'oScanner00000000000000000001',
+        appid: stack.config.wechat.appid,
+        mode: 'mp-qrcode',
+      });
     } finally {
       redis.disconnect();
     }
@@ -156,7 +160,13 @@ describe('mp-qrcode: the scan event asks, the phone confirms', () => {
       headers: { authorization: `Bearer ${login.watchToken}`, 'content-type': 'application/json' },
       body: JSON.stringify({ ticket: confirmed.ticket }),
     });
-    expect(((await redeemed.json()) as { user: unknown }).user).toEqual({ openid: 'oConfirmer0000000000000000001' });
+    // The simulator knows no such follower, so cgi-bin/user/info answered 40003: the unionid is an enrichment, and
+    // the login is confirmed all the same, without one.
+    expect(((await redeemed.json()) as { user: unknown }).user).toEqual({
+      openid: 'oConfirmer0000000000000000001',
+      appid: stack.config.wechat.appid,
+      mode: 'mp-qrcode',
+    });
 
     // The token is spent: the link and the form again are a clear page with a stable code.
     const again = await page(link);

@@ -22,6 +22,7 @@ import {
   storedTicket,
 } from './helpers/stack.js';
 import { rawClient } from './helpers/redis.js';
+import { SimUsers } from '../server/sim/state/users.js';
 import { WatchClient } from './helpers/ws-client.js';
 
 const AES_KEY = 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C';
@@ -80,6 +81,12 @@ async function view(s: TestStack, login: CreatedLogin) {
 }
 
 const nowS = () => Math.floor(Date.now() / 1000);
+
+/** The unionid of the first sample user (the default scanner), as the mini program's list shows it. */
+async function firstUnionid(s: TestStack = stack): Promise<string> {
+  const list = (await json(`${s.simUrl}/sim/miniprogram/users`)).body as { users: { unionid: string }[] };
+  return list.users[0]!.unionid;
+}
 
 /** The confirm link in a plaintext passive reply (the answer to a scan event). */
 function replyLink(answer: string): string | undefined {
@@ -163,7 +170,15 @@ describe('mode "mp-qrcode": Official Account parametric QR', () => {
     const confirmed = await watcher.next((m) => m.status === 'confirmed');
     expect(confirmed.ticket).toMatch(/^[0-9A-Za-z]{32}$/);
     const user = await redeemToSession(stack, login, confirmed.ticket as string);
-    expect(user).toEqual({ openid: push.body.openid });
+    // The scan event names only the openid; the confirmation fetched the unionid (cgi-bin/user/info, once): the
+    // same one the mini program sees for this person.
+    expect(user).toEqual({
+      openid: push.body.openid,
+      unionid: await firstUnionid(),
+      appid: stack.config.wechat.appid,
+      mode: 'mp-qrcode',
+    });
+    expect(((await stats())['/cgi-bin/user/info'] ?? 0) - (before['/cgi-bin/user/info'] ?? 0)).toBe(1);
   });
 
   it('a follower scanning gets SCAN with the bare scene, and it works the same', async () => {
@@ -483,7 +498,10 @@ describe('mode "mp-qrcode" in safe mode (AES)', () => {
     await watcher.next((m) => m.status === 'scanned');
     expect(await confirmByLink((push.body.reply as { link: string }).link)).toBe('confirmed');
     const confirmed = await watcher.next((m) => m.status === 'confirmed');
-    expect(await redeemToSession(aesStack(), login, confirmed.ticket as string)).toEqual({ openid: push.body.openid });
+    expect(await redeemToSession(aesStack(), login, confirmed.ticket as string)).toMatchObject({
+      openid: push.body.openid,
+      unionid: await firstUnionid(aesStack()),
+    });
   });
 
   it('refuses a message encrypted for another appid, and a wrong msg_signature', async () => {
@@ -659,6 +677,34 @@ describe('simulator: parametric QR, mini-program code and jscode2session rules',
 
   const post = (path: string, body: unknown, t = token) =>
     json(`${stack.simUrl}${path}?access_token=${encodeURIComponent(t)}`, { body });
+
+  it("cgi-bin/user/info: the account's token, its own followers only; unionid when bound, today's shape", async () => {
+    const info = (openid: string, t = token) =>
+      json(`${stack.simUrl}/cgi-bin/user/info?${new URLSearchParams({ access_token: t, openid, lang: 'zh_CN' })}`);
+    const [zhangsan, , lisi, snapshot] = new SimUsers(DEV_APPID).list();
+    const ok = await info(zhangsan!.openid);
+    expect(ok.headers.get('content-type')).toBe('text/plain');
+    expect(ok.body).toMatchObject({
+      subscribe: 1,
+      openid: zhangsan!.openid,
+      unionid: zhangsan!.unionid,
+      subscribe_scene: 'ADD_SCENE_QR_CODE',
+      tagid_list: [],
+    });
+    // Since WeChat's 2021 change the follower's profile is no longer answered.
+    for (const gone of ['nickname', 'headimgurl', 'sex', 'city']) expect(ok.body).not.toHaveProperty(gone);
+    expect(zhangsan!.unionid).toBe(new SimUsers(DEV_MP_APPID).list()[0]!.unionid); // one person, one unionid
+    expect((await info(lisi!.openid)).body).not.toHaveProperty('unionid');
+    // Another app's openid (the mini program's), a snapshot user's virtual one, or none at all.
+    const miniOpenid = new SimUsers(DEV_MP_APPID).list()[0]!.openid;
+    expect((await info(miniOpenid)).body.errcode).toBe(40003);
+    expect((await info(snapshot!.openid)).body.errcode).toBe(40003);
+    expect(String((await info('')).body.errcode)).toBe('41009');
+    // The account's global token only: none, not a token, the mini program's.
+    expect((await info(zhangsan!.openid, '')).body.errcode).toBe(41001);
+    expect((await info(zhangsan!.openid, 'bogus')).body.errcode).toBe(40014);
+    expect((await info(zhangsan!.openid, mpToken)).body.errcode).toBe(40014);
+  });
 
   it('qrcode/create: token checked, scene_str 1–64 else 40053, expire_seconds capped at 30 days; showqrcode', async () => {
     const scene = (s: string) => ({ action_name: 'QR_STR_SCENE', action_info: { scene: { scene_str: s } } });

@@ -85,7 +85,7 @@ describe('OpenID Connect provider (HTTP)', () => {
     const wechat = info.wechat as { openid: string; unionid?: string; appid: string; mode: string };
     expect(wechat).toMatchObject({ appid: roles.config.wechat.appid, mode: 'oauth' });
     // sub is the unionid when WeChat gives one, the openid otherwise.
-    expect(claims.sub).toBe(wechat.unionid ?? wechat.openid);
+    expect(claims.sub).toBe(wechat.unionid ?? `${wechat.appid}:${wechat.openid}`);
   });
 
   it('scope openid alone releases sub only; client_secret_post works too', async () => {

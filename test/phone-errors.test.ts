@@ -117,16 +117,87 @@ describe('phone-side failures: a clear page, never a redirect, nothing else touc
     expect(await status(stack, early.id, early.watchToken)).toBe('scanned');
   });
 
-  it('a snapshot (preview) identity is refused with a clear page', async () => {
+  it('a snapshot user is told to tap 使用完整服务; the login stays scanned and the second OAuth completes it', async () => {
     const login = await createLogin(stack.httpUrl);
     const phone = new Phone();
     const authorize = await phone.scan(login.scanUrl);
-    const consent = await (await phone.get(authorize.toString())).text();
-    const count = [...consent.matchAll(/name="openid"/g)].length;
-    const res = await phone.callback(await phone.consent(authorize, 'allow', count - 1));
-    expect(res.status).toBe(403);
-    expect(res.html).toContain('error-snapshot_user');
-    expect(await status(stack, login.id, login.watchToken)).toBe('cancelled'); // the browser is told at once
+    // The simulator opens the link as WeChat's snapshot page (a link shared in Moments).
+    const p = authorize.searchParams;
+    const form = {
+      appid: p.get('appid')!,
+      redirect_uri: p.get('redirect_uri')!,
+      scope: p.get('scope')!,
+      state: p.get('state')!,
+    };
+    const chosen = await phone.postForm(new URL('/sim/oauth2/approve', authorize).toString(), {
+      ...form,
+      action: 'snapshot',
+    });
+    expect(chosen.status).toBe(303);
+    const snapshot = await phone.get(new URL(chosen.headers.get('location')!, authorize).toString());
+    const html = await snapshot.text();
+    const link = (id: string, attr: string) =>
+      new URL(
+        new RegExp(`id="${id}" ${attr}="([^"]+)"`)
+          .exec(html)![1]!
+          .replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n))),
+        authorize,
+      );
+    const fullService = link('sim-full-service', 'href');
+
+    // The site's page, loaded with the virtual identity: a page saying what to do, no error, nothing stored.
+    const opened = await phone.get(link('sim-snapshot-open', 'href').toString());
+    expect(opened.status).toBe(302);
+    const callback = new URL(opened.headers.get('location')!);
+    expect(callback.searchParams.get('state')).toBe(form.state);
+    const notice = await phone.callback(callback);
+    expect(notice.status).toBe(200);
+    expect(notice.html).toContain('data-page="snapshot"');
+    expect(notice.html).toContain('请点击屏幕底部的「使用完整服务」');
+    expect(notice.html).toContain('Tap “使用完整服务” (Use full service) at the bottom of the screen');
+    const kept = (await (
+      await fetch(`${stack.httpUrl}/api/logins/${login.id}`, {
+        headers: { authorization: `Bearer ${login.watchToken}` },
+      })
+    ).json()) as { status: string; user?: unknown };
+    expect(kept).toMatchObject({ status: 'scanned' });
+    expect(kept.user).toBeUndefined();
+
+    // 使用完整服务: the real consent for the same redirect_uri and state, then the ordinary confirm page.
+    const again = fullService;
+    expect(again.searchParams.get('state')).toBe(form.state);
+    expect(again.searchParams.get('redirect_uri')).toBe(form.redirect_uri);
+    const page = await phone.callback(await phone.consent(again, 'allow'));
+    expect(page.status).toBe(200);
+    expect(page.html).toContain('id="confirm"');
+    expect(page.html).toContain('张三');
+
+    // The state served a second code only because the first was a snapshot: once the login has its identity, a
+    // further code on the same state (here another user's) changes nothing — the page is the same person's.
+    const third = await phone.callback(await phone.consent(again, 'allow', 1));
+    expect(third.html).toContain('张三');
+    expect(third.html).not.toContain('Alice');
+    expect((await phone.submit(third.html, 'confirm', stack.httpUrl)).status).toBe(200);
+    expect(await status(stack, login.id, login.watchToken)).toBe('confirmed');
+  });
+
+  it('the snapshot page exists for snsapi_userinfo only, and checks the link like the authorize page', async () => {
+    const login = await createLogin(stack.httpUrl);
+    const authorize = await new Phone().scan(login.scanUrl);
+    const q = new URLSearchParams(authorize.search);
+    q.delete('response_type');
+    const snapshotUrl = (params: URLSearchParams) => `${stack.simUrl}/sim/oauth2/snapshot?${params}`;
+    expect((await fetch(snapshotUrl(q))).status).toBe(200);
+    const base = new URLSearchParams(q);
+    base.set('scope', 'snsapi_base');
+    expect((await fetch(snapshotUrl(base))).status).toBe(400);
+    expect(
+      (await fetch(snapshotUrl(base).replace('/snapshot?', '/snapshot/open?'), { redirect: 'manual' })).status,
+    ).toBe(400);
+    const elsewhere = new URLSearchParams(q);
+    elsewhere.set('redirect_uri', 'http://evil.example/cb');
+    const refused = await fetch(snapshotUrl(elsewhere));
+    expect([refused.status, await refused.text()]).toEqual([400, expect.stringContaining('data-errcode="10003"')]);
   });
 
   it('the OAuth scan URL refuses logins of the other modes', async () => {
@@ -174,5 +245,25 @@ describe('the page offers what the server has; the same-device sign-in is for th
     expect(await status(stack, login.id, login.watchToken)).toBe('scanned');
     // A scan's state with the direct marker glued on is not a direct state.
     expect(readState(stack.config.sessionSecret, `${signState(stack.config.sessionSecret, login.id)}d`)).toBeNull();
+  });
+
+  it('same device, opened as a snapshot page: the notice, then 使用完整服务 signs this browser in', async () => {
+    const login = await createLogin(stack.httpUrl);
+    const page = new Phone();
+    const started = await page.send(`${stack.httpUrl}/api/logins/${login.id}/direct`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${login.watchToken}` },
+    });
+    const url = new URL(((await started.json()) as { url: string }).url);
+    const open = new URL('/sim/oauth2/snapshot/open', url);
+    for (const k of ['appid', 'redirect_uri', 'scope', 'state']) open.searchParams.set(k, url.searchParams.get(k)!);
+    const virtual = await page.get(open.toString());
+    const notice = await page.callback(new URL(virtual.headers.get('location')!));
+    expect([notice.status, notice.html.includes('data-page="snapshot"')]).toEqual([200, true]);
+    expect(await status(stack, login.id, login.watchToken)).toBe('scanned');
+    // 使用完整服务: the same authorize link; the direct state then confirms and sends the browser back to the page.
+    const back = await page.get((await page.consent(url, 'allow')).toString());
+    expect([back.status, back.headers.get('location')]).toEqual([302, `${stack.httpUrl}/`]);
+    expect(await status(stack, login.id, login.watchToken)).toBe('confirmed');
   });
 });

@@ -39,10 +39,6 @@ const PAGE_TEXT: Partial<Record<ErrorCode, { zh: string; en: string }>> = {
     zh: '这个确认链接已经用过：登录已完成或已取消',
     en: 'This confirmation link was already used — the login is finished or cancelled',
   },
-  snapshot_user: {
-    zh: '微信快照页模式下无法登录，请在微信中打开',
-    en: 'WeChat opened this page in preview mode, which cannot log in — open it in WeChat itself',
-  },
   wechat_error: { zh: '微信登录没有成功，请重新扫码', en: 'WeChat did not complete the sign-in — scan again' },
   wechat_unavailable: {
     zh: '微信暂时没有响应，请稍后重新扫码',

@@ -19,14 +19,20 @@ export const TRANSITIONS = {
 } as const satisfies Record<string, { from: readonly LoginStatus[]; to: LoginStatus }>;
 export type TransitionName = keyof typeof TRANSITIONS;
 
+/**
+ * The WeChat identity behind a login. An openid is only unique within the app that issued it, so the user carries
+ * that app's `appid` and the login `mode` it came through (docs/wechat.md §11); the unionid, when WeChat gives one,
+ * is the same person across every app of one Open Platform account.
+ */
 export interface LoginUser {
   readonly openid: string;
   readonly unionid?: string;
   readonly nickname?: string;
   readonly avatar?: string;
-  /** The WeChat app the openid belongs to (openids are per app), and the mode that identified the person. */
-  readonly appid?: string;
-  readonly mode?: string;
+  /** The WeChat app that issued `openid` (the Official Account's, the mini program's, the website app's). */
+  readonly appid: string;
+  /** The login mode the person used (`oauth`, `mp-qrcode`, `miniprogram`, …). */
+  readonly mode: string;
 }
 
 /** The stored record (a Redis hash; `v` is the schema version every reader checks). */

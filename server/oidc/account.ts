@@ -20,12 +20,14 @@ export interface WechatAccount {
 
 /**
  * `sub`: the unionid when WeChat gave one — the same person through any of the operator's apps bound to one
- * Open Platform account (so `oauth` and `miniprogram`, which have different appids, agree) — otherwise the
- * openid, which is per app: then the same person signing in through two modes backed by two apps gets two
- * subjects. See docs/oidc.md.
+ * Open Platform account (so `oauth`, `mp-qrcode` and `miniprogram` agree) — otherwise `<appid>:<openid>`. An
+ * openid is unique only within its app, so it is namespaced by that app: two apps' openids can never name one
+ * subject, and the `:` keeps it apart from every unionid (28 characters of `[A-Za-z0-9_-]`, docs/wechat.md §1).
+ * Without a unionid the same person signing in through two apps (the Official Account's modes and the mini
+ * program) therefore gets two subjects. See docs/oidc.md.
  */
-export function subjectOf(user: Pick<LoginUser, 'openid' | 'unionid'>): string {
-  return user.unionid ?? user.openid;
+export function subjectOf(user: Pick<LoginUser, 'openid' | 'unionid' | 'appid'>): string {
+  return user.unionid ?? `${user.appid}:${user.openid}`;
 }
 
 /**

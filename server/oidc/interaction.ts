@@ -85,15 +85,18 @@ export function interactionRouter(deps: InteractionDeps): Router {
 
   /** Ends the interaction signed in as this WeChat identity, with every scope asked for granted. */
   async function signIn(ctx: Context, details: InteractionDetails, who: { user: LoginUser; mode: string }) {
-    const { user, mode } = who;
+    const { user } = who;
+    // The user names the app its openid belongs to. A session or handoff written before users carried it (a
+    // rolling upgrade, minutes at most) falls back to the app each mode used then.
+    const stored = user as Partial<Pick<LoginUser, 'appid' | 'mode'>>;
+    const mode = stored.mode ?? who.mode;
     const sub = await oidc.accounts.save({
       v: 1,
       openid: user.openid,
       ...(user.unionid && { unionid: user.unionid }),
       ...(user.nickname && { nickname: user.nickname }),
       ...(user.avatar && { avatar: user.avatar }),
-      // The stored user names its app when its mode knows it (qrconnect: the website application).
-      appid: user.appid ?? appidFor(deps.config, mode),
+      appid: stored.appid ?? appidFor(deps.config, mode),
       mode,
     });
     logger.info({ uid: details.uid, client: details.params.client_id }, 'OIDC interaction finished');
@@ -143,7 +146,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
   return router;
 }
 
-/** The WeChat app an openid of this mode belongs to. */
+/** The WeChat app an openid of this mode belonged to before users carried their appid. */
 function appidFor(config: Config, mode: string): string {
   return mode === 'miniprogram' && config.miniProgram ? config.miniProgram.appid : config.wechat.appid;
 }

@@ -12,6 +12,7 @@ import { jscodeRouter } from './routes/jscode.js';
 import { phoneRouter } from './routes/phone.js';
 import { faultInjector, faultsRouter } from './routes/faults.js';
 import { qrconnectRouter } from './routes/qrconnect.js';
+import { userInfoRouter } from './routes/user-info.js';
 
 /**
  * Builds the simulator's Koa app: a guard that turns every failure into a 4xx/5xx answer (a malformed request
@@ -56,6 +57,7 @@ export function createSimApp(deps: SimDeps): Koa {
     tokenRouter(deps),
     mpQrcodeRouter(deps),
     mpPushRouter(deps),
+    userInfoRouter(deps),
     wxacodeRouter(deps),
     jscodeRouter(deps),
     phoneRouter(deps),

@@ -22,6 +22,11 @@ export class MiniProgramClient {
     this.#secret = opts.secret;
   }
 
+  /** The mini program's appid: the app every openid this client returns belongs to. */
+  get appid(): string {
+    return this.#appid;
+  }
+
   /**
    * `GET /sns/jscode2session`. The code is single use and valid 5 minutes. Errors are `WechatApiError`:
    * 40029 invalid code, 40163 code been used, 40226 code blocked (risky user), 45011 rate limit, -1.

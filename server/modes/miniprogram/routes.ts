@@ -82,7 +82,12 @@ export function miniProgramRouter(
   async function identify(code: string): Promise<LoginUser> {
     try {
       const s = await client.code2Session(code);
-      return { openid: s.openid, ...(s.unionid && { unionid: s.unionid }) };
+      return {
+        openid: s.openid,
+        ...(s.unionid && { unionid: s.unionid }),
+        appid: client.appid,
+        mode: MINIPROGRAM_MODE,
+      };
     } catch (err) {
       const mapped = err instanceof WechatApiError ? CODE_ERRORS.get(err.errcode) : undefined;
       if (!mapped) throw err;

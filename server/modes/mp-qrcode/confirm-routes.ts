@@ -9,15 +9,17 @@ import { effectiveStatus, type LoginRecord } from '../../logins/model.js';
 import { hashSecret, safeEqual } from '../../util/crypto.js';
 import { LINK_TOKEN_RE, confirmPath } from './confirm-link.js';
 import { MP_QRCODE_MODE } from './mode.js';
+import { type UnionidLookup, withUnionid } from './unionid.js';
 
 /**
  * The page the Official Account's reply links to (`GET /l/:id/mp?t=`), and its Confirm/Cancel forms
  * (`POST /l/:id/mp/confirm`, `/cancel`, the token in a hidden `t`). The token is the phone's secret: only the
  * scanner's WeChat received it, so it is also the forms' CSRF defence (a cross-site page cannot know it). It is
  * checked against the login's `phoneHash` inside the transition script, and spent by the decision: once the login
- * is confirmed or cancelled, the link is `link_used`. Errors render as pages (the phone is a browser).
+ * is confirmed or cancelled, the link is `link_used`. Errors render as pages (the phone is a browser). Confirm
+ * first looks up the scanner's unionid (`unionid`, cgi-bin/user/info) and stores it with the confirmation.
  */
-export function confirmRouter(deps: HttpDeps): Router {
+export function confirmRouter(deps: HttpDeps, unionid: UnionidLookup): Router {
   const { store, logger } = deps;
   const router = new Router();
 
@@ -63,9 +65,11 @@ export function confirmRouter(deps: HttpDeps): Router {
     const token = (await readForm(ctx)).get('t') ?? '';
     const rec = await linkedLogin(String(ctx.params.id), token);
     ctx.set('Cache-Control', 'no-store');
+    // The push that scanned the login carried only the openid; the unionid is fetched off that 5-s path, here.
+    const fields = action === 'confirm' && rec.user ? { user: await withUnionid(rec.user, unionid, logger) } : {};
     try {
       // The token's hash is required by the script itself: the check and the decision are one step.
-      await store.transition(rec.id, action, {}, { phoneHash: hashSecret(token) });
+      await store.transition(rec.id, action, fields, { phoneHash: hashSecret(token) });
       logger.info({ loginId: rec.id, action }, 'Official Account login decided on the confirm page');
     } catch (err) {
       if (!(err instanceof AppError)) throw err;

@@ -89,7 +89,7 @@ export function wechatEventsRouter(deps: HttpDeps, serverToken: string): Router 
     const eventId = [openid, createTime, event, msg.EventKey ?? ''];
     const retry = await guard.done(eventId);
     if (retry) logger.info({ event: msg.Event, createTime }, 'wechat push retry deduplicated');
-    const scan = { event, eventKey: msg.EventKey ?? '', openid, ticket: msg.Ticket } as const;
+    const scan = { event, eventKey: msg.EventKey ?? '', openid, ticket: msg.Ticket, appid: secrets.appid } as const;
     const token = (loginId: string) => linkToken(config.sessionSecret, loginId, openid);
     const outcome = await askFromScan(store, logger, scan, (loginId) => hashSecret(token(loginId)), retry);
     if (outcome.kind !== 'ask') return;

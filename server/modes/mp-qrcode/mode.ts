@@ -5,6 +5,7 @@ import type { LoginMode } from '../registry.js';
 import Router from '@koa/router';
 import { confirmRouter } from './confirm-routes.js';
 import { wechatEventsRouter } from './events-route.js';
+import { followerUnionid } from './unionid.js';
 
 export const MP_QRCODE_MODE = 'mp-qrcode';
 
@@ -30,7 +31,8 @@ export function loginIdFromScene(scene: string): string | null {
  * Official Account parametric QR ("scan to follow / log in", docs/wechat.md §5): the QR is WeChat's own
  * (`http://weixin.qq.com/q/…`) carrying the login's scene; WeChat pushes a `subscribe`/`SCAN` event to
  * `/wechat/events`, which marks the login scanned and answers with a link to the confirm page, where the phone
- * sees which browser asked and confirms. The ticket is kept to cross-check the event.
+ * sees which browser asked and confirms. The ticket is kept to cross-check the event. The confirmation adds the
+ * scanner's unionid from `cgi-bin/user/info` (same shared token) when WeChat has one.
  */
 export function mpQrcodeMode(opts: {
   endpoint: WechatEndpoint;
@@ -54,7 +56,8 @@ export function mpQrcodeMode(opts: {
     devPhoneUrl: (login, openBase) => `${openBase}/sim/phone/mp-qrcode?url=${encodeURIComponent(login.scanUrl)}`,
     routes: (deps) => {
       const router = new Router();
-      router.use(wechatEventsRouter(deps, opts.serverToken).routes(), confirmRouter(deps).routes());
+      const unionid = followerUnionid(opts.endpoint, opts.tokens);
+      router.use(wechatEventsRouter(deps, opts.serverToken).routes(), confirmRouter(deps, unionid).routes());
       return router;
     },
   };

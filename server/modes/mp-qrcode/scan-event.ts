@@ -1,6 +1,6 @@
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import type { LoginRecord } from '../../logins/model.js';
+import type { LoginRecord, LoginUser } from '../../logins/model.js';
 import type { LoginStore } from '../../logins/store.js';
 import { safeEqual } from '../../util/crypto.js';
 import { MP_QRCODE_MODE, loginIdFromScene } from './mode.js';
@@ -14,6 +14,8 @@ export interface ScanEvent {
   readonly eventKey: string;
   readonly openid: string;
   readonly ticket: string | undefined;
+  /** The Official Account's appid: the app `openid` belongs to. */
+  readonly appid: string;
 }
 
 /**
@@ -81,7 +83,8 @@ export async function askFromScan(
   }
   if (retry || rec.status !== 'pending') return again(rec);
   try {
-    const scanned = await store.transition(id, 'scan', { user: { openid }, phoneHash: tokenHash(id) });
+    const user: LoginUser = { openid, appid: scan.appid, mode: MP_QRCODE_MODE };
+    const scanned = await store.transition(id, 'scan', { user, phoneHash: tokenHash(id) });
     logger.info({ event, loginId: id }, 'login scanned by Official Account scan; asking the phone to confirm');
     return { kind: 'ask', login: scanned, changed: true };
   } catch (err) {

@@ -8,6 +8,7 @@ import { buildAuthorizeUrl } from '../../wechat/oauth-client.js';
 import { WechatApiError } from '../../wechat/errors.js';
 import type { HttpDeps } from '../../http/deps.js';
 import { OAUTH_MODE } from './mode.js';
+import { answerSnapshot } from './snapshot.js';
 import { readForm } from '../../http/body.js';
 import { cancelledPage, confirmPage, confirmedPage, scanWithWechatPage } from '../../http/pages.js';
 import {
@@ -95,15 +96,20 @@ export function phoneRouter(deps: HttpDeps): Router {
     // WeChat's in-app browser sometimes hits the callback twice; the second code exchange fails with 40163.
     // A login already past this step shows the same page instead of an error.
     if (rec.user) return showConfirm(ctx, rec, phoneToken);
-    let user: LoginUser;
+    let user: LoginUser | typeof SNAPSHOT;
     try {
       user = await identify(code);
     } catch (err) {
-      // A refused identity ends the login, so the browser is told at once instead of waiting for expiry.
-      if (err instanceof AppError && err.code === 'snapshot_user') await store.transition(rec.id, 'cancel');
       const again = err instanceof WechatApiError ? await store.get(rec.id) : null;
       if (again?.user) return showConfirm(ctx, again, phoneToken);
       throw err;
+    }
+    // A snapshot user is not a refusal: the person tapping 使用完整服务 sends WeChat back here with the same state
+    // and a real code. So nothing is written: the login stays `scanned` with no identity, which is exactly what
+    // lets this state be used once more (a login that has its identity never takes another, see above).
+    if (user === SNAPSHOT) {
+      logger.info({ loginId: rec.id }, 'snapshot user: login kept scanned, the phone is asked to use the full service');
+      return answerSnapshot(ctx);
     }
     // The phone token is rotated with the identity, in the same script: a token planted in this browser before
     // the OAuth round trip (cookie fixation) no longer matches, so whoever planted it cannot confirm as this
@@ -204,14 +210,19 @@ export function phoneRouter(deps: HttpDeps): Router {
     });
   }
 
-  /** Exchanges the OAuth code and, for snsapi_userinfo, fetches the profile. */
-  async function identify(code: string): Promise<LoginUser> {
+  /**
+   * Exchanges the OAuth code and, for snsapi_userinfo, fetches the profile. `SNAPSHOT` for a snapshot user: a
+   * virtual identity (docs/wechat.md §3) that is never logged in, and whose profile call would only answer 48001.
+   */
+  async function identify(code: string): Promise<LoginUser | typeof SNAPSHOT> {
     const token = await oauth.exchangeCode(code);
-    if (token.isSnapshotUser) {
-      // A "snapshot" user is a virtual identity WeChat creates for page previews: never log it in.
-      throw new AppError('snapshot_user', 'this WeChat identity is a preview ("snapshot") user and cannot log in');
-    }
-    const base: LoginUser = { openid: token.openid, ...(token.unionid && { unionid: token.unionid }) };
+    if (token.isSnapshotUser) return SNAPSHOT;
+    const base: LoginUser = {
+      openid: token.openid,
+      ...(token.unionid && { unionid: token.unionid }),
+      appid: config.wechat.appid,
+      mode: OAUTH_MODE,
+    };
     if (token.scope.split(',').includes('snsapi_userinfo')) {
       const info = await oauth.getUserInfo(token.accessToken, token.openid);
       return {
@@ -227,6 +238,9 @@ export function phoneRouter(deps: HttpDeps): Router {
 
   return router;
 }
+
+/** What `identify` answers for a snapshot (virtual) user. */
+const SNAPSHOT = 'snapshot';
 
 function bearerToken(header: string): string | undefined {
   const m = /^Bearer\s+(\S+)$/i.exec(header);

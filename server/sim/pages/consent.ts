@@ -41,6 +41,13 @@ const SCOPE_TEXT: Record<Scope, string> = {
   snsapi_login: '获得你的公开信息（昵称、头像等）<br>Access your public profile (nickname, avatar)',
 };
 
+/**
+ * Not a button of WeChat's consent: the simulator's way to open the link as a snapshot page instead (a link shared
+ * in Moments or a chat, opened without using the full service). WeChat does that only for snsapi_userinfo links.
+ */
+const SNAPSHOT_BUTTON = `<button type="submit" id="sim-snapshot" class="secondary" name="action" value="snapshot">
+以快照页打开（朋友圈分享）<br>Open as a snapshot page (shared in Moments)</button>`;
+
 /** The consent screen WeChat shows for `/connect/oauth2/authorize`, with stable ids for browser tests. */
 export function consentPage(req: ConsentRequest, users: readonly SimUser[]): string {
   const rows = users
@@ -70,6 +77,7 @@ ${rows}
 </ul>
 <button type="submit" id="sim-allow" name="action" value="allow">允许 Allow</button>
 <button type="submit" id="sim-deny" name="action" value="deny">拒绝 Deny</button>
+${req.scope === 'snsapi_userinfo' ? SNAPSHOT_BUTTON : ''}
 </form>`,
   );
 }

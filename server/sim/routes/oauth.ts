@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import type { SimDeps } from '../deps.js';
 import { newOAuthCode } from '../state/ids.js';
 import { consentPage, errorPage, type ConsentRequest } from '../pages/consent.js';
+import { snapshotPage } from '../pages/snapshot.js';
 import { readForm } from '../../util/read-body.js';
 import { errmsgOf, queryParam } from './respond.js';
 import type { Scope } from '../state/oauth-store.js';
@@ -106,8 +107,9 @@ export function consentRouter(deps: SimDeps): Router {
       deps.logger.info({ appid: req.appid }, 'sim consent denied');
       return redirect(ctx, callbackUrl(req.redirectUri, [['state', req.state]]));
     }
+    if (action === 'snapshot') return snapshotRedirect(ctx, req);
     if (action !== 'allow')
-      return page(ctx, 400, errorPage({ errcode: undefined, message: 'action must be allow or deny' }));
+      return page(ctx, 400, errorPage({ errcode: undefined, message: 'action must be allow, deny or snapshot' }));
     const user = deps.users.get(get('openid') ?? '');
     if (!user) return page(ctx, 400, errorPage({ errcode: undefined, message: 'unknown sample user (openid)' }));
     const code = newOAuthCode();
@@ -121,7 +123,69 @@ export function consentRouter(deps: SimDeps): Router {
       ]),
     );
   });
+
+  /**
+   * WeChat's snapshot page for an snsapi_userinfo link (docs/wechat.md §3, pages/snapshot.ts): its bottom button
+   * 使用完整服务 runs the real authorization again with the same redirect_uri and state; `/open` loads the site's page
+   * as WeChat does in snapshot mode: a fresh code of the virtual snapshot user, straight to the redirect_uri.
+   */
+  router.get('/sim/oauth2/snapshot', (ctx) => {
+    const req = snapshotRequest(ctx);
+    if (!req) return;
+    ctx.set('Cache-Control', 'no-store');
+    page(ctx, 200, snapshotPage(`/sim/oauth2/snapshot/open?${snapshotQuery(req)}`, authorizeLink(req)));
+  });
+
+  router.get('/sim/oauth2/snapshot/open', (ctx) => {
+    const req = snapshotRequest(ctx);
+    if (!req) return;
+    // The sample users always include the snapshot (virtual) one (state/users.ts).
+    const virtual = deps.users.list().find((u) => u.snapshot)!;
+    const code = newOAuthCode();
+    deps.oauth.addCode(code, { appid: req.appid, openid: virtual.openid, scope: req.scope });
+    deps.logger.info({ appid: req.appid }, 'sim snapshot page opened with a virtual identity');
+    redirect(
+      ctx,
+      callbackUrl(req.redirectUri, [
+        ['code', code],
+        ['state', req.state],
+      ]),
+    );
+  });
+
+  /** The link behind a snapshot page, checked like the authorize page's; else the error page is answered. */
+  function snapshotRequest(ctx: Context): ConsentRequest | undefined {
+    const get = (n: string) => (n === 'response_type' ? 'code' : queryParam(ctx, n));
+    const check = checkAuthorize(get, deps.app.appid, deps.isAppUrl);
+    if (!check.ok) return void page(ctx, 400, errorPage(check));
+    if (check.value.scope !== 'snsapi_userinfo') {
+      const message = 'WeChat opens snapshot pages for snsapi_userinfo links only';
+      return void page(ctx, 400, errorPage({ errcode: undefined, message }));
+    }
+    return check.value;
+  }
+
   return router;
+}
+
+/** The consent form's "snapshot" choice: to the snapshot page of the same link (a GET, so a reload works). */
+function snapshotRedirect(ctx: Context, req: ConsentRequest): void {
+  ctx.status = 303;
+  ctx.set('Location', `/sim/oauth2/snapshot?${snapshotQuery(req)}`);
+  ctx.body = '';
+}
+
+function snapshotQuery(req: ConsentRequest): URLSearchParams {
+  return new URLSearchParams({ appid: req.appid, redirect_uri: req.redirectUri, scope: req.scope, state: req.state });
+}
+
+/** The authorize link of a request, as the site first built it (parameters in WeChat's order). */
+function authorizeLink(req: ConsentRequest): string {
+  return (
+    `/connect/oauth2/authorize?appid=${encodeURIComponent(req.appid)}` +
+    `&redirect_uri=${encodeURIComponent(req.redirectUri)}&response_type=code` +
+    `&scope=${req.scope}&state=${req.state}#wechat_redirect`
+  );
 }
 
 function redirect(ctx: Context, location: string): void {
