@@ -50,12 +50,23 @@ async function statusOf(login: Created, httpUrl: string): Promise<string | undef
 /**
  * scan → allow → callback → confirm; a step answered 503 or cut off (a node going down) is repeated from the
  * scan on the same phone (its cookie says it is the one that scanned), as the user would scan again — unless
- * the confirm did land and only its answer was lost.
+ * the confirm did land and only its answer was lost. A login whose identity already landed (the callback
+ * succeeded, its answer or the confirm did not) answers the scan URL with the confirm page itself, not a
+ * redirect to WeChat: the phone then confirms from there, as a person would.
  */
 export async function confirm(login: Created, httpUrl: string, tries = 10): Promise<void> {
   const phone = new Phone();
   for (let attempt = 1; ; attempt++) {
     try {
+      if (attempt > 1) {
+        const again = await phone.get(login.scanUrl);
+        const html = again.status === 200 ? await again.text() : '';
+        if (html.includes('name="csrf"')) {
+          const done = await phone.submit(html, 'confirm', httpUrl);
+          if (done.status !== 200) throw new Error(`confirm: HTTP ${done.status}`);
+          return;
+        }
+      }
       await phone.login(login.scanUrl, httpUrl);
       return;
     } catch (err) {
