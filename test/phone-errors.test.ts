@@ -138,6 +138,67 @@ describe('phone-side failures: a clear page, never a redirect, nothing else touc
   });
 });
 
+describe('phone steps checked inside the transition script: the codes a read before it gave', () => {
+  const phoneCode = async (res: Response) => /id="error-code">(\w+)</.exec(await res.text())?.[1];
+
+  it('confirm and cancel: unknown, malformed, other-mode and expired logins, a missing phone cookie', async () => {
+    const mini = await createLogin(stack.httpUrl, { mode: 'miniprogram' });
+    const expiring = await createLogin(shortStack.httpUrl);
+    const expiringPhone = new Phone();
+    await expiringPhone.scan(expiring.scanUrl);
+    await new Promise((r) => setTimeout(r, 1100));
+    for (const which of ['confirm', 'cancel']) {
+      const phone = new Phone();
+      for (const id of ['U'.repeat(24), 'bad', mini.id]) {
+        const res = await phone.postForm(`${stack.httpUrl}/l/${id}/${which}`, { csrf: 'x' });
+        expect([res.status, await phoneCode(res)]).toEqual([404, 'unknown_login']);
+      }
+      const late = await expiringPhone.postForm(`${shortStack.httpUrl}/l/${expiring.id}/${which}`, { csrf: 'x' });
+      expect([late.status, await phoneCode(late)]).toEqual([410, 'login_expired']);
+      const login = await createLogin(stack.httpUrl);
+      await new Phone().scan(login.scanUrl);
+      const noCookie = await phone.postForm(`${stack.httpUrl}/l/${login.id}/${which}`, { csrf: 'x' });
+      expect([noCookie.status, await phoneCode(noCookie)]).toEqual([403, 'phone_mismatch']);
+      expect(await status(stack, login.id, login.watchToken)).toBe('scanned');
+    }
+    expect(await status(stack, mini.id, mini.watchToken)).toBe('pending');
+  });
+
+  it('an unreadable form is answered after the login and the phone, as before', async () => {
+    const big = 'x'.repeat(20_000);
+    const unknown = await new Phone().postForm(`${stack.httpUrl}/l/${'U'.repeat(24)}/confirm`, { csrf: big });
+    expect([unknown.status, await phoneCode(unknown)]).toEqual([404, 'unknown_login']);
+    const login = await createLogin(stack.httpUrl);
+    const phone = new Phone();
+    await phone.scan(login.scanUrl);
+    const other = await new Phone().postForm(`${stack.httpUrl}/l/${login.id}/confirm`, { csrf: big });
+    expect([other.status, await phoneCode(other)]).toEqual([403, 'phone_mismatch']);
+    const own = await phone.postForm(`${stack.httpUrl}/l/${login.id}/confirm`, { csrf: big });
+    expect(own.status).toBe(413);
+    expect(await status(stack, login.id, login.watchToken)).toBe('scanned');
+  });
+
+  it('opening a scanned login again leaves the phone cookie as it was (the same phone or another one)', async () => {
+    const login = await createLogin(stack.httpUrl);
+    const phone = new Phone();
+    await phone.scan(login.scanUrl);
+    const cookie = [...phone.cookies.values()][0];
+    expect(cookie).toBeTruthy();
+    const back = await phone.get(login.scanUrl); // reload: continues, same cookie
+    expect(back.status).toBe(302);
+    expect(back.headers.getSetCookie()).toEqual([]);
+    expect([...phone.cookies.values()]).toEqual([cookie]);
+    // Another phone, in the middle of its own login, is refused here without losing that login's cookie.
+    const mine = await createLogin(stack.httpUrl);
+    const other = new Phone();
+    const cb = await other.consent(await other.scan(mine.scanUrl), 'allow');
+    const refused = await other.get(login.scanUrl);
+    expect([refused.status, await phoneCode(refused)]).toEqual([403, 'phone_mismatch']);
+    expect(refused.headers.getSetCookie()).toEqual([]);
+    expect((await other.callback(cb)).status).toBe(200);
+  });
+});
+
 describe('the page offers what the server has; the same-device sign-in is for the page that made the login', () => {
   it('GET /api/config lists the modes this server offers', async () => {
     const res = await fetch(`${stack.httpUrl}/api/config`);
