@@ -38,24 +38,25 @@ local live = (status == 'pending' or status == 'scanned')
  * required fields (JSON object: each must equal the stored value, checked first, else 'forbidden') — how a
  * phone's secret (its stored hash) is checked in the same step that acts on it —, and a phone step's guard
  * (JSON object, '{}' for none; see PhoneGuard in store.ts): with `mode` set, the checks a route made on its own
- * read before acting (the login of that mode, still live; the phone; the form's CSRF verdict; an identity)
- * run here, in that order, so the phone's step costs one round trip instead of a read and then a script.
+ * read before acting run here, in that order: the login is of that mode (before the required fields), then
+ * still live, then the phone, the form's CSRF verdict and the identity — so the phone's step costs one round
+ * trip instead of a read and then a script.
  * Returns {'ok', recordJson}, {'same', recordJson} (the guard's `stay` status: nothing written), or
  * {errorCode, currentStatus}.
  */
 export const TRANSITION = new Script(`${LOAD}
 local guard = cjson.decode(ARGV[8])
+if guard['mode'] and rec['mode'] ~= guard['mode'] then return {'unknown_login'} end
+for k, v in pairs(cjson.decode(ARGV[7])) do
+  if rec[k] ~= v then return {'forbidden', status} end
+end
 if guard['mode'] then
-  if rec['mode'] ~= guard['mode'] then return {'unknown_login'} end
   if status == 'expired' or (live and now >= tonumber(rec['expiresAt'])) then return {'login_expired', status} end
   if not live then return {'invalid_transition', status} end
   if guard['stay'] == status then return {'same', cjson.encode(rec)} end
   if guard['phone'] and rec['phoneHash'] ~= guard['phone'] then return {'phone_mismatch', status} end
   if guard['csrf'] == '0' then return {'forbidden', status} end
   if guard['user'] and not rec['user'] then return {'no_identity', status} end
-end
-for k, v in pairs(cjson.decode(ARGV[7])) do
-  if rec[k] ~= v then return {'forbidden', status} end
 end
 if ARGV[6] == '1' then
   if live and now < tonumber(rec['expiresAt']) then return {'not_due', status} end

@@ -46,7 +46,8 @@ export interface CreateLoginInput {
 /**
  * What a phone's step checks inside the transition script, in this order, instead of on a read taken just before
  * it (one round trip instead of two), with the same codes `getLive` and the routes answer: the login exists in
- * `mode` (else `unknown_login`, as for a made-up id) and is live (`login_expired` / `invalid_transition`);
+ * `mode` (else `unknown_login`, as for a made-up id); the step's required fields (`forbidden`, see `transition`);
+ * the login is live (`login_expired` / `invalid_transition`);
  * `stay`: a login already in this status is returned as it is, nothing written (`changed: false`); `phoneHash`:
  * the phone cookie's token hash must be the login's ('' when the request has none; else `phone_mismatch`);
  * `csrfOk`: the route's verdict on the form's CSRF token (false → `forbidden`); `needUser`: the identity must be
@@ -185,9 +186,10 @@ export class LoginStore {
     name: TransitionName,
     guard: PhoneGuard,
     fields: Partial<Record<keyof LoginRecord, unknown>> = {},
+    require: Partial<Record<keyof LoginRecord, string>> = {},
   ): Promise<{ record: LoginRecord; changed: boolean }> {
     if (!id || !LOGIN_ID_RE.test(id)) throw new AppError('unknown_login', 'this QR code is unknown or expired');
-    return this.#transition(id, name, fields, {}, guard);
+    return this.#transition(id, name, fields, require, guard);
   }
 
   async #transition(

@@ -61,12 +61,15 @@ export function confirmRouter(deps: HttpDeps): Router {
 
   async function decide(ctx: Context, action: 'confirm' | 'cancel'): Promise<void> {
     const token = (await readForm(ctx)).get('t') ?? '';
-    const rec = await linkedLogin(String(ctx.params.id), token);
+    const id = String(ctx.params.id);
+    // A malformed token is refused after the login's own errors, as linkedLogin orders them.
+    if (!LINK_TOKEN_RE.test(token)) await linkedLogin(id, token);
     ctx.set('Cache-Control', 'no-store');
     try {
-      // The token's hash is required by the script itself: the check and the decision are one step.
-      await store.transition(rec.id, action, {}, { phoneHash: hashSecret(token) });
-      logger.info({ loginId: rec.id, action }, 'Official Account login decided on the confirm page');
+      // One script makes linkedLogin's checks in its order (this mode, the token's hash, live) and decides: the
+      // check and the decision are one step, with no read before it.
+      await store.phoneStep(id, action, { mode: MP_QRCODE_MODE }, {}, { phoneHash: hashSecret(token) });
+      logger.info({ loginId: id, action }, 'Official Account login decided on the confirm page');
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       if (err.code === 'forbidden') throw invalidLink();
