@@ -195,6 +195,20 @@ describe('phone steps checked inside the transition script: the codes a read bef
     const refused = await other.get(login.scanUrl);
     expect([refused.status, await phoneCode(refused)]).toEqual([403, 'phone_mismatch']);
     expect(refused.headers.getSetCookie()).toEqual([]);
+    // A made-up or finished QR code too.
+    const cancelled = await createLogin(stack.httpUrl);
+    await fetch(`${stack.httpUrl}/api/logins/${cancelled.id}/cancel`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${cancelled.watchToken}` },
+    });
+    for (const [url, code] of [
+      [`${stack.httpUrl}/l/${'U'.repeat(24)}`, 'unknown_login'],
+      [cancelled.scanUrl, 'invalid_transition'],
+    ] as const) {
+      const res = await other.get(url);
+      expect(await phoneCode(res)).toBe(code);
+      expect(res.headers.getSetCookie()).toEqual([]);
+    }
     expect((await other.callback(cb)).status).toBe(200);
   });
 });

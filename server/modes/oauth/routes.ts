@@ -43,12 +43,14 @@ export function phoneRouter(deps: HttpDeps): Router {
     // bound to a phone that never received its cookie. Its lifetime is the login's longest (a new login's).
     const token = newSecret();
     setPhoneCookie(ctx, token, store.now() + store.loginTtlMs);
-    const { record: rec, changed } = await store.phoneStep(
-      ctx.params.id,
-      'scan',
-      { mode: OAUTH_MODE, stay: 'scanned' },
-      { phoneHash: hashSecret(token) },
-    );
+    const { record: rec, changed } = await store
+      .phoneStep(ctx.params.id, 'scan', { mode: OAUTH_MODE, stay: 'scanned' }, { phoneHash: hashSecret(token) })
+      .catch((err: unknown) => {
+        // Refused (unknown, expired, finished): nothing was written, so the phone keeps the cookie it had (maybe
+        // another login's). A 5xx may have come after the script ran: that answer keeps the new cookie.
+        if (err instanceof AppError && err.status < 500) unsetPhoneCookie(ctx);
+        throw err;
+      });
     if (changed) setPhoneCookie(ctx, token, rec.expiresAt);
     else {
       // Already scanned: nothing changed, so neither does this phone's cookie (it may be another login's).
