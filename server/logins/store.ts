@@ -344,28 +344,26 @@ export function parseRecord(flat: Record<string, string>, key: string): LoginRec
   if (!STATUSES.includes(status)) throw corrupt(`unknown status ${JSON.stringify(flat.status ?? null)}`);
   if (!flat.id || !flat.mode || !flat.watchHash || !flat.scanUrl)
     throw corrupt('missing id, mode, watchHash or scanUrl');
-  const optional = <K extends string>(k: K, v: unknown) => (v === undefined ? {} : { [k]: v });
-  return {
+  // Built field by field, not by spreading one small object per optional field: every event a watcher receives
+  // and every transition's reply comes through here.
+  const rec: Record<string, unknown> = {
     v: 1,
     id: flat.id,
     mode: flat.mode,
     status,
-    rev: num('rev') as number,
-    createdAt: num('createdAt') as number,
-    expiresAt: num('expiresAt') as number,
+    rev: num('rev'),
+    createdAt: num('createdAt'),
+    expiresAt: num('expiresAt'),
     watchHash: flat.watchHash,
     scanUrl: flat.scanUrl,
-    ...optional('user', json<LoginUser>('user')),
-    ...optional('ticket', flat.ticket),
-    ...optional('ticketExpiresAt', num('ticketExpiresAt', false)),
-    ...optional('redeemedAt', num('redeemedAt', false)),
-    ...optional('changedAt', num('changedAt', false)),
-    ...optional('scannedAt', num('scannedAt', false)),
-    ...optional('phoneHash', flat.phoneHash),
-    ...optional('ua', flat.ua),
-    ...optional('ip', flat.ip),
-    ...optional('modeData', json<Record<string, string>>('modeData')),
-    ...optional('interaction', flat.interaction),
-    ...optional('clientName', flat.clientName),
-  } as LoginRecord;
+  };
+  if (flat.user !== undefined) rec.user = json<LoginUser>('user');
+  if (flat.ticket !== undefined) rec.ticket = flat.ticket;
+  for (const k of OPTIONAL_NUMBERS) if (flat[k] !== undefined) rec[k] = num(k);
+  for (const k of OPTIONAL_STRINGS) if (flat[k] !== undefined) rec[k] = flat[k];
+  if (flat.modeData !== undefined) rec.modeData = json<Record<string, string>>('modeData');
+  return rec as unknown as LoginRecord;
 }
+
+const OPTIONAL_NUMBERS = ['ticketExpiresAt', 'redeemedAt', 'changedAt', 'scannedAt'] as const;
+const OPTIONAL_STRINGS = ['phoneHash', 'ua', 'ip', 'interaction', 'clientName'] as const;
