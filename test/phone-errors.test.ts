@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogin, startStack, type TestStack } from './helpers/stack.js';
 import { Phone } from './helpers/phone.js';
-import { readState, signState } from '../server/http/security.js';
+import { csrfToken, readState, signState } from '../server/http/security.js';
 
 let stack: TestStack;
 let shortStack: TestStack;
@@ -162,6 +162,19 @@ describe('phone steps checked inside the transition script: the codes a read bef
       expect(await status(stack, login.id, login.watchToken)).toBe('scanned');
     }
     expect(await status(stack, mini.id, mini.watchToken)).toBe('pending');
+  });
+
+  it('confirm: a wrong CSRF token is forbidden; a right one before the identity is known, invalid_transition', async () => {
+    const login = await createLogin(stack.httpUrl);
+    const phone = new Phone();
+    await phone.scan(login.scanUrl);
+    const token = [...phone.cookies.values()][0]!;
+    const url = `${stack.httpUrl}/l/${login.id}/confirm`;
+    const wrong = await phone.postForm(url, { csrf: csrfToken(stack.config.sessionSecret, login.id, 'other') });
+    expect([wrong.status, await phoneCode(wrong)]).toEqual([403, 'forbidden']);
+    const early = await phone.postForm(url, { csrf: csrfToken(stack.config.sessionSecret, login.id, token) });
+    expect([early.status, await phoneCode(early)]).toEqual([409, 'invalid_transition']);
+    expect(await status(stack, login.id, login.watchToken)).toBe('scanned');
   });
 
   it('an unreadable form is answered after the login and the phone, as before', async () => {
