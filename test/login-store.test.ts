@@ -140,6 +140,7 @@ describe('LoginStore', () => {
     expect((err as AppError).code).toBe('corrupt_value');
     expect((err as AppError).message).toContain(`t:login:${id}`);
     expect(await codeOf(store.transition(id, 'scan'))).toBe('corrupt_value');
+    expect(await codeOf(store.redeem(id, 'w', 't', newSecret(), 1000))).toBe('corrupt_value');
   });
 
   it('replaces a corrupt session value instead of failing for ever', async () => {
@@ -148,5 +149,93 @@ describe('LoginStore', () => {
     await raw.set(`t:session:${sid}`, '\x04\bo:\x0bsession'); // e.g. a Marshal/pickle blob from another stack
     expect(await sessions.get(sid)).toBeNull();
     expect(await raw.exists(`t:session:${sid}`)).toBe(0);
+  });
+});
+
+describe('phone steps: the script makes the checks of a read before it, with the same codes', () => {
+  type Situation = { name: string; id: () => Promise<string> };
+  const created = async (mode = 'oauth') => (await store.create({ mode, scanUrl: 'http://x/l' })).record.id;
+  const situations: Situation[] = [
+    { name: 'made-up id', id: async () => 'M'.repeat(24) },
+    { name: 'malformed id', id: async () => 'not an id' },
+    { name: 'another mode', id: () => created('miniprogram') },
+    {
+      name: 'past its deadline (not yet marked)',
+      id: async () => {
+        const { record } = await store.create({ mode: 'oauth', scanUrl: 'http://x/l' });
+        await raw.hset(`t:login:${record.id}`, 'expiresAt', String(now - 1));
+        return record.id;
+      },
+    },
+    {
+      name: 'marked expired',
+      id: async () => {
+        const { record } = await store.create({ mode: 'oauth', scanUrl: 'http://x/l' });
+        await raw.hset(`t:login:${record.id}`, 'expiresAt', String(now - 1));
+        await store.transition(record.id, 'expire');
+        return record.id;
+      },
+    },
+    {
+      name: 'cancelled',
+      id: async () => {
+        const id = await created();
+        await store.transition(id, 'cancel');
+        return id;
+      },
+    },
+  ];
+
+  for (const s of situations) {
+    it(`${s.name}: the same code as getLive, nothing written`, async () => {
+      const id = await s.id();
+      const before = await raw.hgetall(`t:login:${id}`);
+      const expected = await codeOf(store.getLive(id, 'oauth'));
+      expect(expected).not.toBe('no error');
+      for (const step of [
+        store.phoneStep(id, 'scan', { mode: 'oauth', stay: 'scanned' }, { phoneHash: 'p' }),
+        store.phoneStep(id, 'confirm', { mode: 'oauth', phoneHash: 'p', csrfOk: false, needUser: true }),
+        store.phoneStep(id, 'cancel', { mode: 'oauth', phoneHash: '', csrfOk: false }),
+      ]) {
+        expect(await codeOf(step)).toBe(expected);
+      }
+      expect(await raw.hgetall(`t:login:${id}`)).toEqual(before);
+    });
+  }
+
+  it('scan: pending → scanned once; a scanned login comes back unchanged (changed: false)', async () => {
+    const id = await created();
+    const first = await store.phoneStep(id, 'scan', { mode: 'oauth', stay: 'scanned' }, { phoneHash: 'p1' });
+    expect([first.changed, first.record.status, first.record.rev, first.record.phoneHash]).toEqual([
+      true,
+      'scanned',
+      2,
+      'p1',
+    ]);
+    const again = await store.phoneStep(id, 'scan', { mode: 'oauth', stay: 'scanned' }, { phoneHash: 'p2' });
+    expect([again.changed, again.record.rev, again.record.phoneHash]).toEqual([false, 2, 'p1']);
+    expect(again.record).toEqual(await store.get(id));
+  });
+
+  it('confirm: the phone, then the CSRF verdict, then the identity, each refused with its code', async () => {
+    const id = await created();
+    await store.transition(id, 'scan', { phoneHash: 'p' });
+    const confirm = (g: { phoneHash: string; csrfOk: boolean }) =>
+      codeOf(store.phoneStep(id, 'confirm', { mode: 'oauth', needUser: true, ...g }));
+    expect(await confirm({ phoneHash: '', csrfOk: false })).toBe('phone_mismatch');
+    expect(await confirm({ phoneHash: 'q', csrfOk: true })).toBe('phone_mismatch');
+    expect(await confirm({ phoneHash: 'p', csrfOk: false })).toBe('forbidden');
+    const noUser = await store
+      .phoneStep(id, 'confirm', { mode: 'oauth', phoneHash: 'p', csrfOk: true, needUser: true })
+      .catch((e: unknown) => e as AppError);
+    expect([(noUser as AppError).code, (noUser as AppError).message]).toEqual([
+      'invalid_transition',
+      'sign in with WeChat before confirming',
+    ]);
+    expect((await store.get(id))?.rev).toBe(2);
+    await store.transition(id, 'identify', { user: { openid: 'o' } });
+    const done = await store.phoneStep(id, 'confirm', { mode: 'oauth', phoneHash: 'p', csrfOk: true, needUser: true });
+    expect([done.changed, done.record.status]).toEqual([true, 'confirmed']);
+    expect(await confirm({ phoneHash: 'p', csrfOk: true })).toBe('invalid_transition');
   });
 });

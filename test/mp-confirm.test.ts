@@ -202,6 +202,24 @@ describe('mp-qrcode: the scan event asks, the phone confirms', () => {
     expect(pageState((await page(mine)).html)).toBe('confirm');
   });
 
+  it('the forms of unknown, other-mode and pending logins: the codes a read before the script gave', async () => {
+    const oauth = await createLogin(stack.httpUrl);
+    const pending = await createLogin(stack.httpUrl, { mode: 'mp-qrcode' });
+    const post = (id: string, t: string) =>
+      fetch(`${stack.httpUrl}/l/${id}/mp/confirm`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ t }),
+      }).then(async (r) => [r.status, pageState(await r.text())]);
+    for (const t of ['0'.repeat(40), 'malformed']) {
+      expect(await post('U'.repeat(24), t)).toEqual([404, 'error-unknown_login']);
+      expect(await post(oauth.id, t)).toEqual([404, 'error-unknown_login']);
+      expect(await post(pending.id, t)).toEqual([403, 'error-invalid_link']);
+    }
+    expect((await view(stack, oauth)).status).toBe('pending');
+    expect((await view(stack, pending)).status).toBe('pending');
+  });
+
   it('Cancel on the page cancels the login; the link is then spent', async () => {
     const login = await createLogin(stack.httpUrl, { mode: 'mp-qrcode' });
     const link = linkOf(textReply((await scan(stack, login.id, 'oCanceller00000000000000000001')).text).Content!)!;

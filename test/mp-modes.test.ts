@@ -611,6 +611,26 @@ describe('mode "miniprogram": mini-program code', () => {
     expect(user.unionid).toMatch(/^o.{27}$/); // the first sample user is bound to an Open Platform account
   });
 
+  it('confirm/cancel refusals: the codes a read before the script gave, nothing changed', async () => {
+    const pending = await createLogin(stack.httpUrl, { mode: 'miniprogram' });
+    const oauth = await createLogin(stack.httpUrl);
+    for (const path of ['/api/mp/confirm', '/api/mp/cancel']) {
+      const call = async (body: Record<string, unknown>) => {
+        const res = await json(`${stack.httpUrl}${path}`, { body });
+        return [res.status, res.body.error];
+      };
+      const token = 'x'.repeat(32);
+      expect(await call({ scene: 'U'.repeat(24), mpToken: token })).toEqual([404, 'unknown_login']);
+      expect(await call({ scene: 'U'.repeat(24) })).toEqual([404, 'unknown_login']);
+      expect(await call({ scene: oauth.id, mpToken: token })).toEqual([404, 'unknown_login']);
+      expect(await call({ scene: pending.id, mpToken: token })).toEqual([403, 'forbidden']);
+      expect(await call({ scene: pending.id })).toEqual([400, 'bad_request']);
+      expect(await call({ scene: pending.id, mpToken: 'y'.repeat(65) })).toEqual([400, 'bad_request']);
+    }
+    expect((await view(stack, pending)).status).toBe('pending');
+    expect((await view(stack, oauth)).status).toBe('pending');
+  });
+
   it('cancel from the mini program cancels the login', async () => {
     const login = await createLogin(stack.httpUrl, { mode: 'miniprogram' });
     const scan = await json(`${stack.httpUrl}/api/mp/scan`, {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogin, startStack, type TestStack } from './helpers/stack.js';
 import { Phone } from './helpers/phone.js';
-import { readState, signState } from '../server/http/security.js';
+import { csrfToken, readState, signState } from '../server/http/security.js';
 
 let stack: TestStack;
 let shortStack: TestStack;
@@ -206,6 +206,94 @@ describe('phone-side failures: a clear page, never a redirect, nothing else touc
     expect(res.status).toBe(404);
     expect(await res.text()).toContain('error-unknown_login');
     expect(await status(stack, mini.id, mini.watchToken)).toBe('pending');
+  });
+});
+
+describe('phone steps checked inside the transition script: the codes a read before it gave', () => {
+  const phoneCode = async (res: Response) => /id="error-code">(\w+)</.exec(await res.text())?.[1];
+
+  it('confirm and cancel: unknown, malformed, other-mode and expired logins, a missing phone cookie', async () => {
+    const mini = await createLogin(stack.httpUrl, { mode: 'miniprogram' });
+    const expiring = await createLogin(shortStack.httpUrl);
+    const expiringPhone = new Phone();
+    await expiringPhone.scan(expiring.scanUrl);
+    await new Promise((r) => setTimeout(r, 1100));
+    for (const which of ['confirm', 'cancel']) {
+      const phone = new Phone();
+      for (const id of ['U'.repeat(24), 'bad', mini.id]) {
+        const res = await phone.postForm(`${stack.httpUrl}/l/${id}/${which}`, { csrf: 'x' });
+        expect([res.status, await phoneCode(res)]).toEqual([404, 'unknown_login']);
+      }
+      const late = await expiringPhone.postForm(`${shortStack.httpUrl}/l/${expiring.id}/${which}`, { csrf: 'x' });
+      expect([late.status, await phoneCode(late)]).toEqual([410, 'login_expired']);
+      const login = await createLogin(stack.httpUrl);
+      await new Phone().scan(login.scanUrl);
+      const noCookie = await phone.postForm(`${stack.httpUrl}/l/${login.id}/${which}`, { csrf: 'x' });
+      expect([noCookie.status, await phoneCode(noCookie)]).toEqual([403, 'phone_mismatch']);
+      expect(await status(stack, login.id, login.watchToken)).toBe('scanned');
+    }
+    expect(await status(stack, mini.id, mini.watchToken)).toBe('pending');
+  });
+
+  it('confirm: a wrong CSRF token is forbidden; a right one before the identity is known, invalid_transition', async () => {
+    const login = await createLogin(stack.httpUrl);
+    const phone = new Phone();
+    await phone.scan(login.scanUrl);
+    const token = [...phone.cookies.values()][0]!;
+    const url = `${stack.httpUrl}/l/${login.id}/confirm`;
+    const wrong = await phone.postForm(url, { csrf: csrfToken(stack.config.sessionSecret, login.id, 'other') });
+    expect([wrong.status, await phoneCode(wrong)]).toEqual([403, 'forbidden']);
+    const early = await phone.postForm(url, { csrf: csrfToken(stack.config.sessionSecret, login.id, token) });
+    expect([early.status, await phoneCode(early)]).toEqual([409, 'invalid_transition']);
+    expect(await status(stack, login.id, login.watchToken)).toBe('scanned');
+  });
+
+  it('an unreadable form is answered after the login and the phone, as before', async () => {
+    const big = 'x'.repeat(20_000);
+    const unknown = await new Phone().postForm(`${stack.httpUrl}/l/${'U'.repeat(24)}/confirm`, { csrf: big });
+    expect([unknown.status, await phoneCode(unknown)]).toEqual([404, 'unknown_login']);
+    const login = await createLogin(stack.httpUrl);
+    const phone = new Phone();
+    await phone.scan(login.scanUrl);
+    const other = await new Phone().postForm(`${stack.httpUrl}/l/${login.id}/confirm`, { csrf: big });
+    expect([other.status, await phoneCode(other)]).toEqual([403, 'phone_mismatch']);
+    const own = await phone.postForm(`${stack.httpUrl}/l/${login.id}/confirm`, { csrf: big });
+    expect(own.status).toBe(413);
+    expect(await status(stack, login.id, login.watchToken)).toBe('scanned');
+  });
+
+  it('opening a scanned login again leaves the phone cookie as it was (the same phone or another one)', async () => {
+    const login = await createLogin(stack.httpUrl);
+    const phone = new Phone();
+    await phone.scan(login.scanUrl);
+    const cookie = [...phone.cookies.values()][0];
+    expect(cookie).toBeTruthy();
+    const back = await phone.get(login.scanUrl); // reload: continues, same cookie
+    expect(back.status).toBe(302);
+    expect(back.headers.getSetCookie()).toEqual([]);
+    expect([...phone.cookies.values()]).toEqual([cookie]);
+    // Another phone, in the middle of its own login, is refused here without losing that login's cookie.
+    const mine = await createLogin(stack.httpUrl);
+    const other = new Phone();
+    const cb = await other.consent(await other.scan(mine.scanUrl), 'allow');
+    const refused = await other.get(login.scanUrl);
+    expect([refused.status, await phoneCode(refused)]).toEqual([403, 'phone_mismatch']);
+    expect(refused.headers.getSetCookie()).toEqual([]);
+    // A made-up or finished QR code too.
+    const cancelled = await createLogin(stack.httpUrl);
+    await fetch(`${stack.httpUrl}/api/logins/${cancelled.id}/cancel`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${cancelled.watchToken}` },
+    });
+    for (const [url, code] of [
+      [`${stack.httpUrl}/l/${'U'.repeat(24)}`, 'unknown_login'],
+      [cancelled.scanUrl, 'invalid_transition'],
+    ] as const) {
+      const res = await other.get(url);
+      expect(await phoneCode(res)).toBe(code);
+      expect(res.headers.getSetCookie()).toEqual([]);
+    }
+    expect((await other.callback(cb)).status).toBe(200);
   });
 });
 

@@ -22,12 +22,7 @@ export function accessLog(logger: Logger, metrics?: Metrics) {
   const httpLogger = pinoHttp({
     logger,
     quietReqLogger: true,
-    genReqId(req, res) {
-      const given = req.headers['x-request-id'];
-      const id = typeof given === 'string' && GIVEN_ID_RE.test(given) ? given : randomUUID();
-      res.setHeader('X-Request-Id', id);
-      return id;
-    },
+    genReqId: requestId,
     autoLogging: { ignore: (req) => PROBES.has(pathOf(req.url)) },
     // pino-http gives its child loggers its own serializers, which would replace the scrubbing `err` one of
     // log.ts on every line of a request (an ioredis error carries a live ticket in its arguments): they are
@@ -47,9 +42,15 @@ export function accessLog(logger: Logger, metrics?: Metrics) {
     customErrorMessage: (req, res) => `${req.method} ${pathOf(req.url)} ${res.statusCode}`,
   });
   return async (ctx: Context, next: Next): Promise<void> => {
-    ips.set(ctx.req, ctx.request.ip);
-    httpLogger(ctx.req, ctx.res);
-    ctx.state.log = ctx.req.log;
+    if (logger.isLevelEnabled('info')) {
+      ips.set(ctx.req, ctx.request.ip);
+      httpLogger(ctx.req, ctx.res);
+      ctx.state.log = ctx.req.log;
+    } else {
+      // The access line is info: at a quieter level pino-http would build three child loggers per request for
+      // nothing (≈5 % of the http role's CPU). Only the id is kept; `requestLog` makes the logger on first use.
+      ctx.state.reqId = requestId(ctx.req, ctx.res);
+    }
     if (metrics) {
       const started = performance.now();
       ctx.res.once('close', () => {
@@ -62,9 +63,20 @@ export function accessLog(logger: Logger, metrics?: Metrics) {
   };
 }
 
+/** The request id: the proxy's `X-Request-Id` when sane, else a fresh UUID; echoed in the response. */
+function requestId(req: IncomingMessage, res: ServerResponse): string {
+  const given = req.headers['x-request-id'];
+  const id = typeof given === 'string' && GIVEN_ID_RE.test(given) ? given : randomUUID();
+  res.setHeader('X-Request-Id', id);
+  return id;
+}
+
 /** The logger of this request (its lines carry `reqId`), or `fallback` outside one. */
 export function requestLog(ctx: Context, fallback: Logger): Logger {
-  return (ctx.state.log as Logger | undefined) ?? fallback;
+  const log = ctx.state.log as Logger | undefined;
+  if (log) return log;
+  const reqId = ctx.state.reqId as string | undefined;
+  return reqId === undefined ? fallback : (ctx.state.log = fallback.child({ reqId }));
 }
 
 function pathOf(url: string | undefined): string {

@@ -2,7 +2,7 @@ import type { RedisLink } from '../redis/link.js';
 import { AppError, type ErrorCode } from '../errors.js';
 import { newLoginId, newSecret, LOGIN_ID_RE } from './ids.js';
 import { hashSecret, safeEqual } from '../util/crypto.js';
-import { REDEEM, TRANSITION } from './scripts.js';
+import { CREATE, REDEEM, TRANSITION } from './scripts.js';
 import { CHAIN } from './chain-script.js';
 import {
   STATUSES,
@@ -42,6 +42,24 @@ export interface CreateLoginInput {
   modeData?: Record<string, string>;
   /** The OpenID Connect interaction this login serves, and its client's name (shown on the phone). */
   oidc?: { uid: string; clientName: string };
+}
+
+/**
+ * What a phone's step checks inside the transition script, in this order, instead of on a read taken just before
+ * it (one round trip instead of two), with the same codes `getLive` and the routes answer: the login exists in
+ * `mode` (else `unknown_login`, as for a made-up id); the step's required fields (`forbidden`, see `transition`);
+ * the login is live (`login_expired` / `invalid_transition`);
+ * `stay`: a login already in this status is returned as it is, nothing written (`changed: false`); `phoneHash`:
+ * the phone cookie's token hash must be the login's ('' when the request has none; else `phone_mismatch`);
+ * `csrfOk`: the route's verdict on the form's CSRF token (false → `forbidden`); `needUser`: the identity must be
+ * known (else `invalid_transition`, "sign in with WeChat before confirming").
+ */
+export interface PhoneGuard {
+  mode: string;
+  stay?: LoginStatus;
+  phoneHash?: string;
+  csrfOk?: boolean;
+  needUser?: boolean;
 }
 
 /**
@@ -97,11 +115,11 @@ export class LoginStore {
       ...(input.modeData && { modeData: input.modeData }),
       ...(input.oidc && { interaction: input.oidc.uid, clientName: input.oidc.clientName }),
     };
-    await this.#link.command
-      .multi()
-      .hset(this.key(id), serialize({ ...record }))
-      .pexpireat(this.key(id), record.expiresAt + GRACE_MS)
-      .exec();
+    await CREATE.run(
+      this.#link.command,
+      [this.key(id)],
+      [record.expiresAt + GRACE_MS, ...Object.entries(serialize(record)).flat()],
+    );
     this.#events?.created(record);
     return { record, watchToken };
   }
@@ -119,7 +137,11 @@ export class LoginStore {
    * not. Another mode's id is as unknown as a made-up one: each mode's logins are finished only by its own flow.
    */
   async getLive(id: string | undefined, mode: string): Promise<LoginRecord> {
-    const rec = id ? await this.get(id) : null;
+    return this.live(id ? await this.get(id) : null, mode);
+  }
+
+  /** `getLive`'s verdict on a record already read (`get`), for a route that needs the read for more. */
+  live(rec: LoginRecord | null, mode: string): LoginRecord {
     if (!rec || rec.mode !== mode) throw new AppError('unknown_login', 'this QR code is unknown or expired');
     const status = effectiveStatus(rec, this.#clock());
     if (status === 'expired') {
@@ -153,6 +175,31 @@ export class LoginStore {
     fields: Partial<Record<keyof LoginRecord, unknown>> = {},
     require: Partial<Record<keyof LoginRecord, string>> = {},
   ): Promise<LoginRecord> {
+    return (await this.#transition(id, name, fields, require, undefined)).record;
+  }
+
+  /**
+   * A phone's step: `transition` with the checks of `guard` (see PhoneGuard) made by the script, so no read is
+   * needed before it. `changed` is false when the login was already in `guard.stay` (then nothing was written).
+   */
+  async phoneStep(
+    id: string | undefined,
+    name: TransitionName,
+    guard: PhoneGuard,
+    fields: Partial<Record<keyof LoginRecord, unknown>> = {},
+    require: Partial<Record<keyof LoginRecord, string>> = {},
+  ): Promise<{ record: LoginRecord; changed: boolean }> {
+    if (!id || !LOGIN_ID_RE.test(id)) throw new AppError('unknown_login', 'this QR code is unknown or expired');
+    return this.#transition(id, name, fields, require, guard);
+  }
+
+  async #transition(
+    id: string,
+    name: TransitionName,
+    fields: Partial<Record<keyof LoginRecord, unknown>>,
+    require: Partial<Record<keyof LoginRecord, string>>,
+    guard: PhoneGuard | undefined,
+  ): Promise<{ record: LoginRecord; changed: boolean }> {
     const t = TRANSITIONS[name];
     const now = this.#clock();
     let keyExpireAt = '';
@@ -177,12 +224,14 @@ export class LoginStore {
         keyExpireAt,
         name === 'expire' ? '1' : '0',
         JSON.stringify(require),
+        guard ? guardArg(guard) : '{}',
       ],
     )) as [string, string?];
-    if (reply[0] !== 'ok') throw scriptError(reply, name);
+    const changed = reply[0] === 'ok';
+    if (!changed && reply[0] !== 'same') throw scriptError(reply, name);
     const record = parseRecord(JSON.parse(reply[1] ?? '{}') as Record<string, string>, this.key(id));
-    this.#events?.changed(name, record, now);
-    return record;
+    if (changed) this.#events?.changed(name, record, now);
+    return { record, changed };
   }
 
   /**
@@ -259,11 +308,23 @@ export class LoginStore {
   }
 }
 
+/** The guard as the script reads it: only the checks asked for, strings only. */
+function guardArg(g: PhoneGuard): string {
+  return JSON.stringify({
+    mode: g.mode,
+    ...(g.stay && { stay: g.stay }),
+    ...(g.phoneHash !== undefined && { phone: g.phoneHash }),
+    ...(g.csrfOk !== undefined && { csrf: g.csrfOk ? '1' : '0' }),
+    ...(g.needUser && { user: '1' }),
+  });
+}
+
 const MESSAGES: Partial<Record<ErrorCode, string>> = {
   unknown_login: 'no such login (it may have expired long ago)',
   login_expired: 'this login has expired',
   invalid_transition: 'this login cannot do that in its current state',
   forbidden: 'the token does not match this login',
+  phone_mismatch: 'open the QR code link on the phone that scanned it',
   ticket_used: 'this ticket has already been redeemed',
   invalid_ticket: 'the ticket does not match this login',
   corrupt_value: 'the stored login could not be read',
@@ -271,6 +332,7 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
 
 function scriptError(reply: [string, string?], action: string): AppError {
   const [code, status] = reply;
+  if (code === 'no_identity') return new AppError('invalid_transition', 'sign in with WeChat before confirming');
   if (code === 'not_due')
     return new AppError('invalid_transition', 'the login is not due to expire yet', { status, notDue: true });
   const known = (code in MESSAGES ? code : 'internal') as ErrorCode;
@@ -321,28 +383,26 @@ export function parseRecord(flat: Record<string, string>, key: string): LoginRec
   if (!STATUSES.includes(status)) throw corrupt(`unknown status ${JSON.stringify(flat.status ?? null)}`);
   if (!flat.id || !flat.mode || !flat.watchHash || !flat.scanUrl)
     throw corrupt('missing id, mode, watchHash or scanUrl');
-  const optional = <K extends string>(k: K, v: unknown) => (v === undefined ? {} : { [k]: v });
-  return {
+  // Built field by field, not by spreading one small object per optional field: every event a watcher receives
+  // and every transition's reply comes through here.
+  const rec: Record<string, unknown> = {
     v: 1,
     id: flat.id,
     mode: flat.mode,
     status,
-    rev: num('rev') as number,
-    createdAt: num('createdAt') as number,
-    expiresAt: num('expiresAt') as number,
+    rev: num('rev'),
+    createdAt: num('createdAt'),
+    expiresAt: num('expiresAt'),
     watchHash: flat.watchHash,
     scanUrl: flat.scanUrl,
-    ...optional('user', json<LoginUser>('user')),
-    ...optional('ticket', flat.ticket),
-    ...optional('ticketExpiresAt', num('ticketExpiresAt', false)),
-    ...optional('redeemedAt', num('redeemedAt', false)),
-    ...optional('changedAt', num('changedAt', false)),
-    ...optional('scannedAt', num('scannedAt', false)),
-    ...optional('phoneHash', flat.phoneHash),
-    ...optional('ua', flat.ua),
-    ...optional('ip', flat.ip),
-    ...optional('modeData', json<Record<string, string>>('modeData')),
-    ...optional('interaction', flat.interaction),
-    ...optional('clientName', flat.clientName),
-  } as LoginRecord;
+  };
+  if (flat.user !== undefined) rec.user = json<LoginUser>('user');
+  if (flat.ticket !== undefined) rec.ticket = flat.ticket;
+  for (const k of OPTIONAL_NUMBERS) if (flat[k] !== undefined) rec[k] = num(k);
+  for (const k of OPTIONAL_STRINGS) if (flat[k] !== undefined) rec[k] = flat[k];
+  if (flat.modeData !== undefined) rec.modeData = json<Record<string, string>>('modeData');
+  return rec as unknown as LoginRecord;
 }
+
+const OPTIONAL_NUMBERS = ['ticketExpiresAt', 'redeemedAt', 'changedAt', 'scannedAt'] as const;
+const OPTIONAL_STRINGS = ['phoneHash', 'ua', 'ip', 'interaction', 'clientName'] as const;

@@ -24,6 +24,8 @@ export class WatchSession {
   #unwatch: (() => Promise<void>) | undefined;
   #expiryTimer: NodeJS.Timeout | undefined;
   #watchTimer: NodeJS.Timeout | undefined;
+  /** Versions that arrived between SUBSCRIBE and the authorizing read: delivered once the token is checked. */
+  #early: { rec: LoginRecord; resync: boolean }[] = [];
 
   constructor(
     private readonly socket: WebSocket,
@@ -54,10 +56,14 @@ export class WatchSession {
     try {
       const { id, watchToken } = parseClientMessage(data);
       const { store, hub } = this.deps;
-      // Authorize first so unknown ids and wrong tokens never cost a subscription...
-      await store.authorize(id, watchToken);
+      // Subscribe first, then one read both authorizes and answers: nothing published in between is lost, and
+      // nothing is sent before the token is checked (events arriving meanwhile wait in #early). A refusal
+      // unsubscribes at once (below).
       const unwatch = await hub.watch(id, {
-        onRecord: (rec, resync) => this.#deliver(rec, resync, !resync),
+        onRecord: (rec, resync) => {
+          if (this.#state === 'subscribing') this.#early.push({ rec, resync });
+          else this.#deliver(rec, resync, !resync);
+        },
         onGone: () =>
           this.#fail(new AppError('unknown_login', 'this login does not exist in the Redis now configured')),
         onStale: () =>
@@ -67,25 +73,26 @@ export class WatchSession {
       });
       if (this.#closed()) return void (await unwatch());
       this.#unwatch = unwatch;
-      // ...then read again after subscribing: nothing published in between is lost.
       const generation = hub.generation;
-      const rec = await store.get(id);
-      // Read from a Redis that has since been swapped out: the resync after the swap delivers instead (the
-      // stale read still tells us the deadline to watch for).
-      if (generation !== hub.generation) {
-        this.#state = 'watching';
-        clearTimeout(this.#watchTimer);
-        if (rec) this.#scheduleExpiry(rec);
-        return;
-      }
-      if (!rec) throw new AppError('unknown_login', 'no such login (it may have expired long ago)');
+      const rec = await store.authorize(id, watchToken);
       if (this.#closed()) return;
       this.#state = 'watching';
       clearTimeout(this.#watchTimer);
       this.#scheduleExpiry(rec);
-      this.#deliver(rec);
+      const early = this.#early;
+      this.#early = [];
+      // Read from a Redis that has since been swapped out: the resync after the swap delivers instead (the
+      // stale read still tells us the deadline to watch for).
+      if (generation === hub.generation) this.#deliver(rec);
+      for (const e of early) this.#deliver(e.rec, e.resync, !e.resync);
     } catch (err) {
+      // Refused (unknown login, wrong token) or failed: the subscription goes at once, not when the close
+      // handshake ends (a client that never answers it would hold the channel until the close timeout).
+      const unwatch = this.#unwatch;
+      this.#unwatch = undefined;
+      this.#early = [];
       this.#fail(toAppError(err));
+      await unwatch?.();
     }
   }
 

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import { AppError } from '../../errors.js';
 import { newSecret } from '../../logins/ids.js';
-import { hashSecret, safeEqual } from '../../util/crypto.js';
+import { hashSecret } from '../../util/crypto.js';
 import { MINIPROGRAM_MODE } from './mode.js';
 import type { LoginRecord, LoginUser } from '../../logins/model.js';
 import { WechatApiError, WECHAT_ERRCODES } from '../../wechat/errors.js';
@@ -56,27 +56,35 @@ export function miniProgramRouter(
   });
 
   router.post('/confirm', async (ctx) => {
-    const rec = await authorize(await readJson(ctx));
-    const done = await store.transition(rec.id, 'confirm');
+    const done = await decide(await readJson(ctx), 'confirm');
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { status: done.status };
   });
 
   router.post('/cancel', async (ctx) => {
-    const rec = await authorize(await readJson(ctx));
-    const done = await store.transition(rec.id, 'cancel');
+    const done = await decide(await readJson(ctx), 'cancel');
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { status: done.status };
   });
 
-  /** The login, scanned by the phone holding `mpToken`; `forbidden` for any other caller. */
-  async function authorize(body: Record<string, unknown>): Promise<LoginRecord> {
-    const rec = await store.getLive(requireString(body, 'scene', 32), MINIPROGRAM_MODE);
-    const mpToken = requireString(body, 'mpToken', 64);
-    if (rec.status !== 'scanned' || !rec.phoneHash || !safeEqual(hashSecret(mpToken), rec.phoneHash)) {
-      throw new AppError('forbidden', 'the mpToken does not match this login');
+  /**
+   * The decision of the phone holding `mpToken` (`forbidden` for any other caller), in one script that makes the
+   * checks of a read before it: the login (as getLive), then the token's hash (only a scanned login has one).
+   */
+  async function decide(body: Record<string, unknown>, name: 'confirm' | 'cancel'): Promise<LoginRecord> {
+    const scene = requireString(body, 'scene', 32);
+    const mpToken = typeof body.mpToken === 'string' && body.mpToken.length <= 64 ? body.mpToken : undefined;
+    // A missing or malformed token is answered after the login's own errors, as a read first did.
+    if (!mpToken) await store.getLive(scene, MINIPROGRAM_MODE).then(() => requireString(body, 'mpToken', 64));
+    try {
+      const guard = { mode: MINIPROGRAM_MODE, phoneHash: hashSecret(mpToken ?? '') };
+      return (await store.phoneStep(scene, name, guard)).record;
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'phone_mismatch') {
+        throw new AppError('forbidden', 'the mpToken does not match this login');
+      }
+      throw err;
     }
-    return rec;
   }
 
   async function identify(code: string): Promise<LoginUser> {

@@ -63,14 +63,21 @@ export function confirmRouter(deps: HttpDeps, unionid: UnionidLookup): Router {
 
   async function decide(ctx: Context, action: 'confirm' | 'cancel'): Promise<void> {
     const token = (await readForm(ctx)).get('t') ?? '';
-    const rec = await linkedLogin(String(ctx.params.id), token);
+    const id = String(ctx.params.id);
     ctx.set('Cache-Control', 'no-store');
-    // The push that scanned the login carried only the openid; the unionid is fetched off that 5-s path, here.
-    const fields = action === 'confirm' && rec.user ? { user: await withUnionid(rec.user, unionid, logger) } : {};
+    // Confirm reads the login first: the push that scanned it carried only the openid, and the unionid is fetched
+    // off that 5-s path, here (cgi-bin/user/info). Cancel needs nothing from it, and a malformed token is refused
+    // after the login's own errors, as linkedLogin orders them: both go straight to the script.
+    let fields = {};
+    if (action === 'confirm' || !LINK_TOKEN_RE.test(token)) {
+      const rec = await linkedLogin(id, token);
+      if (action === 'confirm' && rec.user) fields = { user: await withUnionid(rec.user, unionid, logger) };
+    }
     try {
-      // The token's hash is required by the script itself: the check and the decision are one step.
-      await store.transition(rec.id, action, fields, { phoneHash: hashSecret(token) });
-      logger.info({ loginId: rec.id, action }, 'Official Account login decided on the confirm page');
+      // One script makes linkedLogin's checks again in its order (this mode, the token's hash, live) and decides:
+      // the check and the decision are one step, whatever happened since the read.
+      await store.phoneStep(id, action, { mode: MP_QRCODE_MODE }, fields, { phoneHash: hashSecret(token) });
+      logger.info({ loginId: id, action }, 'Official Account login decided on the confirm page');
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       if (err.code === 'forbidden') throw invalidLink();

@@ -4,6 +4,7 @@ import { AppError } from '../../errors.js';
 import { newSecret } from '../../logins/ids.js';
 import { hashSecret, safeEqual } from '../../util/crypto.js';
 import type { LoginRecord, LoginUser } from '../../logins/model.js';
+import type { PhoneGuard } from '../../logins/store.js';
 import { buildAuthorizeUrl } from '../../wechat/oauth-client.js';
 import { WechatApiError } from '../../wechat/errors.js';
 import type { HttpDeps } from '../../http/deps.js';
@@ -32,24 +33,34 @@ export function phoneRouter(deps: HttpDeps): Router {
 
   // The scan URL in the QR code.
   router.get('/l/:id', async (ctx) => {
-    const rec = await store.getLive(ctx.params.id, OAUTH_MODE);
     if (!config.devMode && !isWechatBrowser(ctx.get('user-agent'))) {
+      await store.getLive(ctx.params.id, OAUTH_MODE);
       ctx.body = scanWithWechatPage();
       return;
     }
     const phoneToken = phoneCookie(ctx);
-    if (rec.status === 'scanned') {
+    // One script checks the login (as getLive would) and scans it if pending, or returns it unchanged if already
+    // scanned. The cookie is set before the state changes: a failure in between must not leave a scanned login
+    // bound to a phone that never received its cookie. Its lifetime is the login's longest (a new login's).
+    const token = newSecret();
+    setPhoneCookie(ctx, token, store.now() + store.loginTtlMs);
+    const { record: rec, changed } = await store
+      .phoneStep(ctx.params.id, 'scan', { mode: OAUTH_MODE, stay: 'scanned' }, { phoneHash: hashSecret(token) })
+      .catch((err: unknown) => {
+        // Refused (unknown, expired, finished): nothing was written, so the phone keeps the cookie it had (maybe
+        // another login's). A 5xx may have come after the script ran: that answer keeps the new cookie.
+        if (err instanceof AppError && err.status < 500) unsetPhoneCookie(ctx);
+        throw err;
+      });
+    if (changed) setPhoneCookie(ctx, token, rec.expiresAt);
+    else {
+      // Already scanned: nothing changed, so neither does this phone's cookie (it may be another login's).
+      unsetPhoneCookie(ctx);
       // The same phone coming back (reload, back button) continues; any other device is refused.
       if (!phoneToken || !phoneMatches(ctx, rec)) {
         throw new AppError('phone_mismatch', 'this QR code has already been scanned by another phone');
       }
       if (rec.user) return showConfirm(ctx, rec, phoneToken);
-    } else {
-      // The cookie is set before the state changes: a failure in between must not leave a scanned login
-      // bound to a phone that never received its cookie.
-      const token = newSecret();
-      setPhoneCookie(ctx, token, rec.expiresAt);
-      await store.transition(rec.id, 'scan', { phoneHash: hashSecret(token) });
     }
     ctx.redirect(authorizeUrl(rec.id, false));
   });
@@ -76,14 +87,14 @@ export function phoneRouter(deps: HttpDeps): Router {
     if (!state) throw new AppError('invalid_state', 'the sign-in link is invalid or was tampered with');
     const { id, direct } = state;
     // WeChat's in-app browser may repeat the callback after LOGIN_CONFIRM=auto already confirmed: same phone,
-    // same outcome page, not an error.
+    // same outcome page, not an error. One read serves both that check and getLive's.
     const done = await store.get(id);
     if (done?.status === 'confirmed' && done.mode === OAUTH_MODE && done.user && phoneMatches(ctx, done)) {
       if (direct) return backToPage(ctx, done);
       ctx.body = confirmedPage();
       return;
     }
-    const rec = await store.getLive(id, OAUTH_MODE);
+    const rec = store.live(done, OAUTH_MODE);
     const phoneToken = requirePhone(ctx, rec);
     const code = str(ctx.query.code);
     if (!code) {
@@ -129,18 +140,15 @@ export function phoneRouter(deps: HttpDeps): Router {
     showConfirm(ctx, identified, rotated);
   });
 
+  // Confirm and cancel check the login, the phone, the CSRF token and (confirm) the identity in the transition
+  // script itself, in the order a read before it did: one round trip.
   router.post('/l/:id/confirm', async (ctx) => {
-    const rec = await store.getLive(ctx.params.id, OAUTH_MODE);
-    await requireCsrf(ctx, rec);
-    if (!rec.user) throw new AppError('invalid_transition', 'sign in with WeChat before confirming');
-    await store.transition(rec.id, 'confirm');
+    await store.phoneStep(ctx.params.id, 'confirm', { ...(await phoneForm(ctx)), needUser: true });
     ctx.body = confirmedPage();
   });
 
   router.post('/l/:id/cancel', async (ctx) => {
-    const rec = await store.getLive(ctx.params.id, OAUTH_MODE);
-    await requireCsrf(ctx, rec);
-    await store.transition(rec.id, 'cancel');
+    await store.phoneStep(ctx.params.id, 'cancel', await phoneForm(ctx));
     ctx.body = cancelledPage();
   });
 
@@ -162,6 +170,14 @@ export function phoneRouter(deps: HttpDeps): Router {
 
   function phoneCookie(ctx: Context): string | undefined {
     return ctx.cookies.get(cookies.phone) ?? undefined;
+  }
+
+  /** Takes back a phone cookie set on this answer (the browser keeps whatever it had). */
+  function unsetPhoneCookie(ctx: Context): void {
+    const set = ctx.response.get('Set-Cookie') as string | string[];
+    const kept = (Array.isArray(set) ? set : [set]).filter((c) => c && !c.startsWith(`${cookies.phone}=`));
+    if (kept.length) ctx.set('Set-Cookie', kept);
+    else ctx.remove('Set-Cookie');
   }
 
   /** The phone's token for this login (httpOnly; only its hash is stored), living as long as the login. */
@@ -188,12 +204,23 @@ export function phoneRouter(deps: HttpDeps): Router {
     return phoneCookie(ctx)!;
   }
 
-  async function requireCsrf(ctx: Context, rec: LoginRecord): Promise<void> {
-    const token = requirePhone(ctx, rec);
-    const form = await readForm(ctx);
-    if (!safeEqual(form.get('csrf') ?? '', csrfToken(config.sessionSecret, rec.id, token))) {
-      throw new AppError('forbidden', 'the confirmation form is invalid; scan the QR code again');
+  /**
+   * The phone's form, as the guard of its step: the phone cookie's hash and the CSRF verdict (the token is an
+   * HMAC of the login id and the phone token, so it is checked without the record). A form that cannot be read
+   * answers what a read-first route did: the login's and the phone's errors before the form's.
+   */
+  async function phoneForm(ctx: Context): Promise<PhoneGuard> {
+    const token = phoneCookie(ctx);
+    let form: URLSearchParams;
+    try {
+      form = await readForm(ctx);
+    } catch (err) {
+      requirePhone(ctx, await store.getLive(ctx.params.id, OAUTH_MODE));
+      throw err;
     }
+    const csrfOk =
+      !!token && safeEqual(form.get('csrf') ?? '', csrfToken(config.sessionSecret, ctx.params.id ?? '', token));
+    return { mode: OAUTH_MODE, phoneHash: token ? hashSecret(token) : '', csrfOk };
   }
 
   function showConfirm(ctx: Context, rec: LoginRecord, phoneToken: string): void {
