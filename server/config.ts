@@ -105,6 +105,10 @@ const EnvSchema = z.object({
   SIM_TOKEN_TTL: seconds(7200, 86_400),
   SIM_TOKEN_OVERLAP: seconds(300, 3600),
   SIM_APP_URL: httpUrl.optional(),
+  SIM_OAUTH_DOMAIN: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be a host name, with a port only in dev (e.g. localhost:3000)')
+    .optional(),
   SESSION_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   LOGIN_TTL: seconds(120, 3600),
   TICKET_TTL: seconds(60, 600),
@@ -185,8 +189,11 @@ export interface Config {
   };
   /** The mini program's own appid/secret; unset (production only) → no `miniprogram` mode. */
   readonly miniProgram: { readonly appid: string; readonly secret: string } | undefined;
-  /** The simulator's global access_token lifetime and how long a superseded one keeps working. */
-  readonly sim: { readonly tokenTtlMs: number; readonly tokenOverlapMs: number };
+  /**
+   * The simulator's global access_token lifetime and how long a superseded one keeps working, and the simulated
+   * account's authorization domain (`SIM_OAUTH_DOMAIN`, default PUBLIC_URL's host[:port]; docs/wechat.md §2).
+   */
+  readonly sim: { readonly tokenTtlMs: number; readonly tokenOverlapMs: number; readonly oauthDomain: string };
   /**
    * SIM_APP_URL + BASE_PATH: where the simulator itself calls the app (event pushes, mini-program requests).
    * Default appUrl; differs where the public origin is not the app from the simulator's side (docker compose).
@@ -303,6 +310,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRo
   // PUBLIC_URL + BASE_PATH + route: a path in PUBLIC_URL would be a prefix nobody serves.
   if (e.PUBLIC_URL && !/^https?:\/\/[^/?#]+\/?$/.test(e.PUBLIC_URL))
     problems.push('PUBLIC_URL: must be an origin (scheme://host[:port]); serve under a path with BASE_PATH');
+  // WeChat's authorization domain (网页授权域名) and server URL take no port (docs/wechat.md §2, §6): the OAuth
+  // redirect_uri and the confirm links are built on PUBLIC_URL, so a port there could never work with real WeChat.
+  if (production && e.PUBLIC_URL && explicitPort(e.PUBLIC_URL) !== undefined)
+    problems.push(
+      `PUBLIC_URL: must not name a port (${explicitPort(e.PUBLIC_URL)}) in production: WeChat's authorization domain ` +
+        'takes a bare domain, so the OAuth redirect_uri cannot carry a port; serve on 443 (or 80) behind the proxy',
+    );
   if (production && !e.WS_PUBLIC_URL)
     problems.push('WS_PUBLIC_URL: required when NODE_ENV=production (the page opens it)');
   if (!e.WECHAT_MP_APPID !== !e.WECHAT_MP_SECRET)
@@ -350,7 +364,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRo
       verifyFile,
     },
     miniProgram: mpAppid && mpSecret ? { appid: mpAppid, secret: mpSecret } : undefined,
-    sim: { tokenTtlMs: e.SIM_TOKEN_TTL * 1000, tokenOverlapMs: e.SIM_TOKEN_OVERLAP * 1000 },
+    sim: {
+      tokenTtlMs: e.SIM_TOKEN_TTL * 1000,
+      tokenOverlapMs: e.SIM_TOKEN_OVERLAP * 1000,
+      oauthDomain: (e.SIM_OAUTH_DOMAIN ?? new URL(publicUrl).host).toLowerCase(),
+    },
     simAppUrl: stripSlash(e.SIM_APP_URL ?? publicUrl) + e.BASE_PATH,
     sessionSecret: sessionSecret ?? '',
     loginTtlMs: e.LOGIN_TTL * 1000,
@@ -425,6 +443,11 @@ function readVerifyFile(raw: string | undefined, problems: string[]): { name: st
     problems.push(`WECHAT_VERIFY_FILE: cannot read ${raw} (${(err as Error).message})`);
     return undefined;
   }
+}
+
+/** The port written in a URL's authority (`:443` included, which URL parsing would drop), else undefined. */
+function explicitPort(url: string): string | undefined {
+  return /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#@]*@)?(?:\[[^\]]*\]|[^/?#:]*):(\d*)/i.exec(url)?.[1];
 }
 
 function stripSlash(url: string): string {

@@ -98,6 +98,50 @@ describe('SimServer construction', () => {
   });
 });
 
+describe("the account's authorization domain (网页授权域名)", () => {
+  let scoped: SimServer;
+  let scopedBase: string;
+  beforeAll(async () => {
+    scoped = new SimServer({ appid: DEV_APPID, secret: DEV_SECRET, oauthDomain: 'login.example.com' });
+    ({ url: scopedBase } = await scoped.start({ port: 0, host: '127.0.0.1' }));
+  });
+  afterAll(() => scoped.stop());
+
+  const errcodeFor = async (redirectUri: string) => {
+    const html = await (
+      await fetch(`${scopedBase}/connect/oauth2/authorize?${authorizeQuery({ redirect_uri: redirectUri })}`)
+    ).text();
+    return /data-errcode="(\d*)"/.exec(html)?.[1] ?? (html.includes('id="sim-consent"') ? 'consent' : 'neither');
+  };
+
+  it('any path on exactly that host, http or https, is accepted', async () => {
+    for (const uri of ['https://login.example.com/wechat/callback', 'http://LOGIN.example.com/cb?x=1'])
+      expect(await errcodeFor(uri), uri).toBe('consent');
+  });
+
+  it('another host, a subdomain, the parent domain or a port is refused with 10003 "redirect_uri 参数错误"', async () => {
+    for (const uri of [
+      'https://evil.example/cb',
+      'https://a.login.example.com/cb',
+      'https://example.com/cb',
+      'https://login.example.com:8443/cb',
+      'https://login.example.com.evil.example/cb',
+    ])
+      expect(await errcodeFor(uri), uri).toBe('10003');
+    const html = await (await fetch(`${scopedBase}/connect/oauth2/authorize?${authorizeQuery()}`)).text();
+    expect(html).toContain('redirect_uri 参数错误');
+    // The consent form is checked again: a forged approve never redirects off the domain.
+    const res = await fetch(`${scopedBase}/sim/oauth2/approve`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ appid: DEV_APPID, redirect_uri: CALLBACK, scope: 'snsapi_base', action: 'deny' }),
+      redirect: 'manual',
+    });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('location')).toBeNull();
+  });
+});
+
 describe('GET /connect/oauth2/authorize', () => {
   it('renders the consent page with stable hooks and sample users', async () => {
     const html = await consentPage();

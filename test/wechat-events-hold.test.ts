@@ -97,7 +97,7 @@ describe('/wechat/events holds a push while Redis recovers', () => {
   });
 });
 
-describe("the simulator delivers pushes like WeChat (retries only a missing answer)", () => {
+describe('the simulator delivers pushes like WeChat (retries only a missing answer)', () => {
   let sim: SimServer;
   let simUrl: string;
   let target: http.Server;

@@ -22,6 +22,8 @@ export async function runSim(
     appUrl: config.simAppUrl,
     // ...while phones are redirected to the public origin (the OAuth redirect_uri's domain).
     appPublicUrl: config.appUrl,
+    // The account's authorization domain: SIM_OAUTH_DOMAIN, else PUBLIC_URL's host (with its dev port).
+    oauthDomain: config.sim.oauthDomain,
     // Where browsers reach the simulator: the "WeChat" the phone is sent to (unless that is the real one).
     ...(config.wechat.openBase !== 'https://open.weixin.qq.com' && { publicUrl: config.wechat.openBase }),
     // Like the account's server settings in WeChat's console: where scan events go, signed with our token.

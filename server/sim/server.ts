@@ -10,7 +10,7 @@ import { SimUsers } from './state/users.js';
 import { SimJsCodes, SimQrCodes } from './state/mp-store.js';
 import type { PushTarget } from './routes/mp-push.js';
 import { DEV_MP_APPID, DEV_MP_SECRET } from '../config.js';
-import { appUrlCheck } from './state/app-urls.js';
+import { appUrlCheck, oauthDomainCheck } from './state/app-urls.js';
 
 export interface SimServerOptions {
   readonly appid: string;
@@ -42,6 +42,11 @@ export interface SimServerOptions {
    * request came to — wrong when a server calls it by an internal name (docker compose: `sim:3002`).
    */
   readonly publicUrl?: string;
+  /**
+   * The account's authorization domain (网页授权域名), `host[:port]`: OAuth `redirect_uri`s elsewhere get WeChat's
+   * 10003 page. Unset: the origins of `appUrl`/`appPublicUrl`/the push target (bare: loopback URLs).
+   */
+  readonly oauthDomain?: string;
   /** The simulator refuses to exist in production. */
   readonly production?: boolean;
 }
@@ -83,6 +88,9 @@ export class SimServer {
       pushTarget: opts.pushTarget,
       appUrl: opts.appUrl,
       isAppUrl: appUrlCheck([opts.appUrl, opts.appPublicUrl, opts.pushTarget?.url]),
+      isOAuthRedirect: opts.oauthDomain
+        ? oauthDomainCheck(opts.oauthDomain)
+        : appUrlCheck([opts.appUrl, opts.appPublicUrl, opts.pushTarget?.url]),
       publicUrl: opts.publicUrl,
       miniProgram: {
         app: opts.miniProgram ?? { appid: DEV_MP_APPID, secret: DEV_MP_SECRET },
