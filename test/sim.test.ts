@@ -408,7 +408,16 @@ describe('GET /sns/userinfo and /sns/auth', () => {
     );
     expect(res.headers.get('content-type')).toBe('text/plain');
     const body = JSON.parse(await res.text()) as Record<string, unknown>;
-    expect(body).toMatchObject({ openid: t.openid, nickname: '张三', sex: 1, country: '中国', privilege: [] });
+    // Like today's WeChat: no gender, no region (docs/wechat.md §3).
+    expect(body).toMatchObject({
+      openid: t.openid,
+      nickname: '张三',
+      sex: 0,
+      province: '',
+      city: '',
+      country: '',
+      privilege: [],
+    });
     expect(body.unionid).toMatch(ID28_RE);
     expect(body.headimgurl).toBe(`${base}/sim/avatar/${t.openid}.svg`);
     const avatar = await fetch(String(body.headimgurl));
@@ -423,8 +432,8 @@ describe('GET /sns/userinfo and /sns/auth', () => {
       await getJson('/sns/userinfo', { access_token: alice.accessToken, openid: alice.openid, lang: 'en' }),
     ).toMatchObject({
       nickname: 'Alice',
-      sex: 2,
-      country: 'China',
+      sex: 0,
+      country: '',
     });
     const lisi = await token(2);
     expect(await getJson('/sns/userinfo', { access_token: lisi.accessToken, openid: lisi.openid })).not.toHaveProperty(

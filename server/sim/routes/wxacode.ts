@@ -1,8 +1,8 @@
 import Router from '@koa/router';
-import QRCode from 'qrcode';
 import type { SimDeps } from '../deps.js';
 import { readJsonBody, wxError as wxFail } from './respond.js';
 import { queryParam } from './respond.js';
+import { qrJpeg } from '../jpeg.js';
 
 /** docs/wechat.md §7: scene is ≤ 32 visible characters from this set. */
 export const SCENE_CHARS = /^[0-9a-zA-Z!#$&'()*+,/:;=?@\-._~]+$/;
@@ -15,7 +15,7 @@ const RELEASED_PAGES = new Set(['pages/index/index', 'pages/login/index']);
 /**
  * `POST /wxa/getwxacodeunlimit` (docs/wechat.md §7): raw image bytes on success, JSON errcode otherwise —
  * 40129 bad scene characters, 40169 scene too long or a body that is not JSON, 41030 bad page. The image is a
- * real QR code (a PNG; real mini-program codes are round, which no test cares about) holding page and scene.
+ * JPEG like WeChat's (real mini-program codes are round; ours is a square QR code holding page and scene).
  */
 export function wxacodeRouter(deps: SimDeps): Router {
   const router = new Router();
@@ -35,13 +35,8 @@ export function wxacodeRouter(deps: SimDeps): Router {
     if (typeof page !== 'string' || !PAGE_RE.test(page)) return wxFail(ctx, 41030, now);
     if (body.check_path !== false && !RELEASED_PAGES.has(page)) return wxFail(ctx, 41030, now);
     const width = typeof body.width === 'number' ? Math.min(1280, Math.max(280, Math.round(body.width))) : 430;
-    ctx.type = 'image/png';
-    ctx.body = await QRCode.toBuffer(`${page}?scene=${scene}`, {
-      type: 'png',
-      margin: 1,
-      width,
-      errorCorrectionLevel: 'M',
-    });
+    ctx.type = 'image/jpeg';
+    ctx.body = qrJpeg(`${page}?scene=${scene}`, { width });
   });
 
   return router;
