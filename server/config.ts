@@ -39,6 +39,8 @@ const flag = z
   .default('0')
   .transform((v) => v === '1' || v === 'true' || v === 'yes');
 const httpUrl = z.url({ protocol: /^https?$/ });
+/** A mini program page as `getwxacodeunlimit` takes it: no leading slash, no query (docs/wechat.md §7). */
+export const MP_PAGE_RE = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/;
 
 const EnvSchema = z.object({
   NODE_ENV: z.string().default('development'),
@@ -95,6 +97,12 @@ const EnvSchema = z.object({
     .string()
     .regex(/^[0-9a-zA-Z]{16,64}$/, 'must be the app secret (alphanumeric)')
     .optional(),
+  WECHAT_MP_PAGE: z
+    .string()
+    .max(128)
+    .regex(MP_PAGE_RE, 'must be a page of the mini program without a leading slash or query, e.g. pages/login/index')
+    .default('pages/login/index'),
+  WECHAT_MP_ENV_VERSION: z.enum(['release', 'trial', 'develop']).default('release'),
   WECHAT_EVENTS_FORWARD_URL: httpUrl.optional(),
   WECHAT_VERIFY_FILE: z.string().min(1).optional(),
   WECHAT_SCOPE: z.enum(['snsapi_userinfo', 'snsapi_base']).default('snsapi_userinfo'),
@@ -187,8 +195,11 @@ export interface Config {
     /** The domain-verification file WeChat fetches from the app's root (`MP_verify_*.txt`). */
     readonly verifyFile: { readonly name: string; readonly content: string } | undefined;
   };
-  /** The mini program's own appid/secret; unset (production only) → no `miniprogram` mode. */
-  readonly miniProgram: { readonly appid: string; readonly secret: string } | undefined;
+  /**
+   * The mini program's own appid/secret; unset (production only) → no `miniprogram` mode. `page` is the page its
+   * codes open (WECHAT_MP_PAGE) and `envVersion` which version of it (WECHAT_MP_ENV_VERSION; docs/wechat.md §7).
+   */
+  readonly miniProgram: MiniProgramConfig | undefined;
   /**
    * The simulator's global access_token lifetime and how long a superseded one keeps working, and the simulated
    * account's authorization domain (`SIM_OAUTH_DOMAIN`, default PUBLIC_URL's host[:port]; docs/wechat.md §2).
@@ -235,6 +246,14 @@ export interface Config {
     readonly jwksFile: string | undefined;
     readonly client: ClientEntry | undefined;
   };
+}
+
+/** The mini program: its own app pair and what its login codes open. */
+export interface MiniProgramConfig {
+  readonly appid: string;
+  readonly secret: string;
+  readonly page: string;
+  readonly envVersion: 'release' | 'trial' | 'develop';
 }
 
 /** The process role a configuration is loaded for (the CLI's roles). */
@@ -363,7 +382,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRo
       eventsForwardUrl: e.WECHAT_EVENTS_FORWARD_URL,
       verifyFile,
     },
-    miniProgram: mpAppid && mpSecret ? { appid: mpAppid, secret: mpSecret } : undefined,
+    miniProgram:
+      mpAppid && mpSecret
+        ? { appid: mpAppid, secret: mpSecret, page: e.WECHAT_MP_PAGE, envVersion: e.WECHAT_MP_ENV_VERSION }
+        : undefined,
     sim: {
       tokenTtlMs: e.SIM_TOKEN_TTL * 1000,
       tokenOverlapMs: e.SIM_TOKEN_OVERLAP * 1000,

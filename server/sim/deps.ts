@@ -39,7 +39,13 @@ export interface SimDeps {
   readonly publicUrl: string | undefined;
   /** The mini program (its own appid/secret and per-app openids) and its `wx.login()` codes. */
   /** The mini program is an app of its own: its own users (openids) and its own global access_tokens. */
-  readonly miniProgram: { readonly app: SimApp; readonly users: SimUsers; readonly tokens: SimTokens };
+  readonly miniProgram: {
+    readonly app: SimApp;
+    readonly users: SimUsers;
+    readonly tokens: SimTokens;
+    /** The pages of its release, which `getwxacodeunlimit` checks with `check_path`. */
+    readonly pages: ReadonlySet<string>;
+  };
   readonly jsCodes: SimJsCodes;
   readonly stats: CallStats;
   readonly clock: () => number;

@@ -26,8 +26,11 @@ export interface SimServerOptions {
   readonly tokenOverlapMs?: number;
   /** Quotas and force-refresh limits of the token APIs; default WeChat's (2,000/day, 20 forces/day 30 s apart, …). */
   readonly tokenLimits?: Partial<SimTokenLimits>;
-  /** The mini program's appid/secret (`jscode2session`); default the dev pair. */
-  readonly miniProgram?: { readonly appid: string; readonly secret: string };
+  /**
+   * The mini program's appid/secret (`jscode2session`) and the pages of its release (what `getwxacodeunlimit`
+   * checks with `check_path`); default the dev pair and MINI_PROGRAM_PAGES.
+   */
+  readonly miniProgram?: { readonly appid: string; readonly secret: string; readonly pages?: readonly string[] };
   /** The Official Account's server URL/token/EncodingAESKey that scan events go to by default. */
   readonly pushTarget?: PushTarget;
   /**
@@ -52,6 +55,8 @@ export interface SimServerOptions {
 }
 
 const CODE_TTL_MS = 5 * 60_000;
+/** The pages of the simulated mini program's release: a home page and the sample's login page (examples/). */
+export const MINI_PROGRAM_PAGES: readonly string[] = ['pages/index/index', 'pages/login/index'];
 /** sns access_token lifetime: `expires_in: 7200`. */
 const SNS_TOKEN_TTL_MS = 7200_000;
 /** How long stop() lets in-flight requests finish before destroying their sockets. */
@@ -93,7 +98,11 @@ export class SimServer {
         : appUrlCheck([opts.appUrl, opts.appPublicUrl, opts.pushTarget?.url]),
       publicUrl: opts.publicUrl,
       miniProgram: {
-        app: opts.miniProgram ?? { appid: DEV_MP_APPID, secret: DEV_MP_SECRET },
+        app: {
+          appid: opts.miniProgram?.appid ?? DEV_MP_APPID,
+          secret: opts.miniProgram?.secret ?? DEV_MP_SECRET,
+        },
+        pages: new Set(opts.miniProgram?.pages ?? MINI_PROGRAM_PAGES),
         users: new SimUsers(opts.miniProgram?.appid ?? DEV_MP_APPID),
         tokens: newTokens(),
       },
