@@ -45,6 +45,8 @@ const MAX_EVENT_KEY = 128;
  * reply (docs/wechat.md §6.4; encrypted when the push was) — a text message linking to the confirm page
  * (confirm-routes.ts), the only way such a login is confirmed. Anything else authentic is answered `success` —
  * any other answer makes WeChat show the user "this account cannot provide service" — and logged instead.
+ * While Redis is unavailable a push is held (wechat/push/hold.ts) and, if Redis stays away, left unanswered so
+ * that WeChat retries it: never a 5xx, which WeChat does not retry (docs/wechat.md §6.3).
  */
 export function wechatEventsRouter(deps: HttpDeps, serverToken: string): Router {
   const { config, store, link } = deps;
@@ -83,6 +85,8 @@ export function wechatEventsRouter(deps: HttpDeps, serverToken: string): Router 
     // Redis is still unavailable: no answer at all, so that WeChat tries again (its retries follow a missing
     // answer, while a 5xx would show the user an error and end it; docs/wechat.md §6.3).
     logger.warn({ msgType: msg.MsgType, event: msg.Event }, 'wechat push left unanswered: Redis unavailable');
+    // Never sent (the connection closes without a response); the access log and metrics count it as a 503.
+    ctx.status = 503;
     ctx.respond = false;
     await answerNothing(ctx.req, ctx.res, arrivedAt, deps.shutdown);
   });
