@@ -79,10 +79,10 @@ describe('/wechat/events holds a push while Redis recovers', () => {
     for (const a of gone.attempts) expect(a).toMatchObject({ error: 'no answer within 1000 ms' });
     expect(gone).toMatchObject({ delivered: false, userSees: 'error', userMessage: PUSH_FAILED_MESSAGE });
 
-    // Redis comes back during WeChat's second try: the first try was held for 4 s and left unanswered, the
-    // second is held until Redis is ready and answered with the confirm link.
+    // Redis comes back during WeChat's second try: the first try was held for 4 s and left unanswered (Redis is
+    // resumed after that), the second is held until Redis is ready and answered with the confirm link.
     const pending = scan(s.simUrl, { url: held.scanUrl, timeoutMs: 4500 });
-    await new Promise((r) => setTimeout(r, 5000));
+    await new Promise((r) => setTimeout(r, 4600));
     resume();
     const push = await pending;
     expect(push.attempts).toHaveLength(2);
