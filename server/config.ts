@@ -44,6 +44,8 @@ const flag = z
   .default('0')
   .transform((v) => v === '1' || v === 'true' || v === 'yes');
 const httpUrl = z.url({ protocol: /^https?$/ });
+/** A mini program page as `getwxacodeunlimit` takes it: no leading slash, no query (docs/wechat.md §7). */
+export const MP_PAGE_RE = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/;
 
 const EnvSchema = z.object({
   NODE_ENV: z.string().default('development'),
@@ -108,6 +110,12 @@ const EnvSchema = z.object({
     .string()
     .regex(/^[0-9a-zA-Z]{16,64}$/, 'must be the app secret (alphanumeric)')
     .optional(),
+  WECHAT_MP_PAGE: z
+    .string()
+    .max(128)
+    .regex(MP_PAGE_RE, 'must be a page of the mini program without a leading slash or query, e.g. pages/login/index')
+    .default('pages/login/index'),
+  WECHAT_MP_ENV_VERSION: z.enum(['release', 'trial', 'develop']).default('release'),
   WECHAT_EVENTS_FORWARD_URL: httpUrl.optional(),
   WECHAT_VERIFY_FILE: z.string().min(1).optional(),
   WECHAT_SCOPE: z.enum(['snsapi_userinfo', 'snsapi_base']).default('snsapi_userinfo'),
@@ -118,6 +126,10 @@ const EnvSchema = z.object({
   SIM_TOKEN_TTL: seconds(7200, 86_400),
   SIM_TOKEN_OVERLAP: seconds(300, 3600),
   SIM_APP_URL: httpUrl.optional(),
+  SIM_OAUTH_DOMAIN: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be a host name, with a port only in dev (e.g. localhost:3000)')
+    .optional(),
   SESSION_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   LOGIN_TTL: seconds(120, 3600),
   TICKET_TTL: seconds(60, 600),
@@ -196,15 +208,21 @@ export interface Config {
     /** The domain-verification file WeChat fetches from the app's root (`MP_verify_*.txt`). */
     readonly verifyFile: { readonly name: string; readonly content: string } | undefined;
   };
-  /** The mini program's own appid/secret; unset (production only) → no `miniprogram` mode. */
-  readonly miniProgram: { readonly appid: string; readonly secret: string } | undefined;
+  /**
+   * The mini program's own appid/secret; unset (production only) → no `miniprogram` mode. `page` is the page its
+   * codes open (WECHAT_MP_PAGE) and `envVersion` which version of it (WECHAT_MP_ENV_VERSION; docs/wechat.md §7).
+   */
+  readonly miniProgram: MiniProgramConfig | undefined;
+  /**
+   * The simulator's global access_token lifetime and how long a superseded one keeps working, and the simulated
+   * account's authorization domain (`SIM_OAUTH_DOMAIN`, default PUBLIC_URL's host[:port]; docs/wechat.md §2).
+   */
+  readonly sim: { readonly tokenTtlMs: number; readonly tokenOverlapMs: number; readonly oauthDomain: string };
   /**
    * The Open Platform website application's own appid/secret (`qrconnect`, docs/wechat.md §10); unset (production
    * only) → no `qrconnect` mode.
    */
   readonly webApp: { readonly appid: string; readonly secret: string } | undefined;
-  /** The simulator's global access_token lifetime and how long a superseded one keeps working. */
-  readonly sim: { readonly tokenTtlMs: number; readonly tokenOverlapMs: number };
   /**
    * SIM_APP_URL + BASE_PATH: where the simulator itself calls the app (event pushes, mini-program requests).
    * Default appUrl; differs where the public origin is not the app from the simulator's side (docker compose).
@@ -246,6 +264,14 @@ export interface Config {
     readonly jwksFile: string | undefined;
     readonly client: ClientEntry | undefined;
   };
+}
+
+/** The mini program: its own app pair and what its login codes open. */
+export interface MiniProgramConfig {
+  readonly appid: string;
+  readonly secret: string;
+  readonly page: string;
+  readonly envVersion: 'release' | 'trial' | 'develop';
 }
 
 /** The process role a configuration is loaded for (the CLI's roles). */
@@ -321,6 +347,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRo
   // PUBLIC_URL + BASE_PATH + route: a path in PUBLIC_URL would be a prefix nobody serves.
   if (e.PUBLIC_URL && !/^https?:\/\/[^/?#]+\/?$/.test(e.PUBLIC_URL))
     problems.push('PUBLIC_URL: must be an origin (scheme://host[:port]); serve under a path with BASE_PATH');
+  // WeChat's authorization domain (网页授权域名) and server URL take no port (docs/wechat.md §2, §6): the OAuth
+  // redirect_uri and the confirm links are built on PUBLIC_URL, so a port there could never work with real WeChat.
+  if (production && e.PUBLIC_URL && explicitPort(e.PUBLIC_URL) !== undefined)
+    problems.push(
+      `PUBLIC_URL: must not name a port (${explicitPort(e.PUBLIC_URL)}) in production: WeChat's authorization domain ` +
+        'takes a bare domain, so the OAuth redirect_uri cannot carry a port; serve on 443 (or 80) behind the proxy',
+    );
   if (production && !e.WS_PUBLIC_URL)
     problems.push('WS_PUBLIC_URL: required when NODE_ENV=production (the page opens it)');
   if (!e.WECHAT_MP_APPID !== !e.WECHAT_MP_SECRET)
@@ -371,10 +404,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRo
       eventsForwardUrl: e.WECHAT_EVENTS_FORWARD_URL,
       verifyFile,
     },
-    miniProgram: mpAppid && mpSecret ? { appid: mpAppid, secret: mpSecret } : undefined,
+    miniProgram:
+      mpAppid && mpSecret
+        ? { appid: mpAppid, secret: mpSecret, page: e.WECHAT_MP_PAGE, envVersion: e.WECHAT_MP_ENV_VERSION }
+        : undefined,
     // Handed only to the roles that use it (the http role exchanges its codes, the simulator plays WeChat).
     webApp: needsSecrets && webAppid && webSecret ? { appid: webAppid, secret: webSecret } : undefined,
-    sim: { tokenTtlMs: e.SIM_TOKEN_TTL * 1000, tokenOverlapMs: e.SIM_TOKEN_OVERLAP * 1000 },
+    sim: {
+      tokenTtlMs: e.SIM_TOKEN_TTL * 1000,
+      tokenOverlapMs: e.SIM_TOKEN_OVERLAP * 1000,
+      oauthDomain: (e.SIM_OAUTH_DOMAIN ?? new URL(publicUrl).host).toLowerCase(),
+    },
     simAppUrl: stripSlash(e.SIM_APP_URL ?? publicUrl) + e.BASE_PATH,
     sessionSecret: sessionSecret ?? '',
     loginTtlMs: e.LOGIN_TTL * 1000,
@@ -449,6 +489,11 @@ function readVerifyFile(raw: string | undefined, problems: string[]): { name: st
     problems.push(`WECHAT_VERIFY_FILE: cannot read ${raw} (${(err as Error).message})`);
     return undefined;
   }
+}
+
+/** The port written in a URL's authority (`:443` included, which URL parsing would drop), else undefined. */
+function explicitPort(url: string): string | undefined {
+  return /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#@]*@)?(?:\[[^\]]*\]|[^/?#:]*):(\d*)/i.exec(url)?.[1];
 }
 
 function stripSlash(url: string): string {

@@ -88,6 +88,26 @@ describe('config', () => {
     ).toThrow(/dev\/test tool/);
   });
 
+  it("production: PUBLIC_URL with a port is refused (WeChat's authorization domain takes none); dev allows it", () => {
+    for (const url of ['https://login.example.com:8443', 'https://login.example.com:443/', 'http://[::1]:80']) {
+      expect(() => loadConfig({ ...PRODUCTION_ENV, PUBLIC_URL: url }), url).toThrow(
+        /PUBLIC_URL: must not name a port .* authorization domain takes a bare domain/,
+      );
+    }
+    expect(loadConfig({ ...PRODUCTION_ENV, PUBLIC_URL: 'https://login.example.com' }).publicUrl).toBe(
+      'https://login.example.com',
+    );
+    // Dev runs on ports: the simulated account's authorization domain is PUBLIC_URL's host with its port.
+    expect(loadConfig({ DEV_MODE: '1' }).sim.oauthDomain).toBe('localhost:3000');
+    expect(loadConfig({ DEV_MODE: '1', PUBLIC_URL: 'http://192.168.1.5:3000' }).sim.oauthDomain).toBe(
+      '192.168.1.5:3000',
+    );
+    expect(loadConfig({ DEV_MODE: '1', SIM_OAUTH_DOMAIN: 'Login.Example.com' }).sim.oauthDomain).toBe(
+      'login.example.com',
+    );
+    expect(() => loadConfig({ DEV_MODE: '1', SIM_OAUTH_DOMAIN: 'https://x.example' })).toThrow(/SIM_OAUTH_DOMAIN:/);
+  });
+
   it('without DEV_MODE a missing secret stops start-up; the published dev values never fall in silently', () => {
     expect(() => loadConfig({})).toThrow(ConfigError);
     for (const key of ['SESSION_SECRET', 'WECHAT_APPID', 'WECHAT_SECRET']) {

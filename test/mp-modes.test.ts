@@ -571,14 +571,11 @@ describe('mode "miniprogram": mini-program code', () => {
     const login = await createLogin(stack.httpUrl, { mode: 'miniprogram' });
     expect(login.scanUrl).toBe(`pages/login/index?scene=${login.id}`);
     for (let i = 0; i < 2; i++) {
-      const png = await fetch(`${stack.httpUrl}${login.qr.png}`);
-      expect(png.status).toBe(200);
-      expect(png.headers.get('content-type')).toBe('image/png');
-      expect(
-        Buffer.from(await png.arrayBuffer())
-          .subarray(1, 4)
-          .toString(),
-      ).toBe('PNG');
+      // WeChat answers a JPEG (docs/wechat.md §7): the app serves the type it got, whatever the path says.
+      const image = await fetch(`${stack.httpUrl}${login.qr.png}`);
+      expect(image.status).toBe(200);
+      expect(image.headers.get('content-type')).toBe('image/jpeg');
+      expect([...Buffer.from(await image.arrayBuffer()).subarray(0, 3)]).toEqual([0xff, 0xd8, 0xff]);
     }
     const svg = await fetch(`${stack.httpUrl}${login.qr.svg}`, { redirect: 'manual' });
     expect(svg.status).toBe(302);
@@ -773,7 +770,8 @@ describe('simulator: parametric QR, mini-program code and jscode2session rules',
       method: 'POST',
       body: JSON.stringify(body("a1!#$&'()*+,/:;=?@-._~")),
     });
-    expect(img.headers.get('content-type')).toBe('image/png');
+    expect(img.headers.get('content-type')).toBe('image/jpeg');
+    expect([...Buffer.from(await img.arrayBuffer()).subarray(0, 3)]).toEqual([0xff, 0xd8, 0xff]);
   });
 
   it('jscode2session: the mini program app only, codes single use', async () => {

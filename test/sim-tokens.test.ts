@@ -250,7 +250,7 @@ describe('config', () => {
     });
     expect(c.wechat.tokenMode).toBe('token');
     expect(c.wechat.tokenMarginMs).toBe(60_000);
-    expect(c.sim).toEqual({ tokenTtlMs: 30_000, tokenOverlapMs: 5000 });
+    expect(c.sim).toMatchObject({ tokenTtlMs: 30_000, tokenOverlapMs: 5000 });
     const d = loadConfig({ DEV_MODE: '1' });
     expect([d.wechat.tokenMode, d.wechat.tokenMarginMs, d.sim.tokenTtlMs, d.sim.tokenOverlapMs]).toEqual([
       'stable',

@@ -98,6 +98,50 @@ describe('SimServer construction', () => {
   });
 });
 
+describe("the account's authorization domain (网页授权域名)", () => {
+  let scoped: SimServer;
+  let scopedBase: string;
+  beforeAll(async () => {
+    scoped = new SimServer({ appid: DEV_APPID, secret: DEV_SECRET, oauthDomain: 'login.example.com' });
+    ({ url: scopedBase } = await scoped.start({ port: 0, host: '127.0.0.1' }));
+  });
+  afterAll(() => scoped.stop());
+
+  const errcodeFor = async (redirectUri: string) => {
+    const html = await (
+      await fetch(`${scopedBase}/connect/oauth2/authorize?${authorizeQuery({ redirect_uri: redirectUri })}`)
+    ).text();
+    return /data-errcode="(\d*)"/.exec(html)?.[1] ?? (html.includes('id="sim-consent"') ? 'consent' : 'neither');
+  };
+
+  it('any path on exactly that host, http or https, is accepted', async () => {
+    for (const uri of ['https://login.example.com/wechat/callback', 'http://LOGIN.example.com/cb?x=1'])
+      expect(await errcodeFor(uri), uri).toBe('consent');
+  });
+
+  it('another host, a subdomain, the parent domain or a port is refused with 10003 "redirect_uri 参数错误"', async () => {
+    for (const uri of [
+      'https://evil.example/cb',
+      'https://a.login.example.com/cb',
+      'https://example.com/cb',
+      'https://login.example.com:8443/cb',
+      'https://login.example.com.evil.example/cb',
+    ])
+      expect(await errcodeFor(uri), uri).toBe('10003');
+    const html = await (await fetch(`${scopedBase}/connect/oauth2/authorize?${authorizeQuery()}`)).text();
+    expect(html).toContain('redirect_uri 参数错误');
+    // The consent form is checked again: a forged approve never redirects off the domain.
+    const res = await fetch(`${scopedBase}/sim/oauth2/approve`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ appid: DEV_APPID, redirect_uri: CALLBACK, scope: 'snsapi_base', action: 'deny' }),
+      redirect: 'manual',
+    });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('location')).toBeNull();
+  });
+});
+
 describe('GET /connect/oauth2/authorize', () => {
   it('renders the consent page with stable hooks and sample users', async () => {
     const html = await consentPage();
@@ -364,7 +408,16 @@ describe('GET /sns/userinfo and /sns/auth', () => {
     );
     expect(res.headers.get('content-type')).toBe('text/plain');
     const body = JSON.parse(await res.text()) as Record<string, unknown>;
-    expect(body).toMatchObject({ openid: t.openid, nickname: '张三', sex: 1, country: '中国', privilege: [] });
+    // Like today's WeChat: no gender, no region (docs/wechat.md §3).
+    expect(body).toMatchObject({
+      openid: t.openid,
+      nickname: '张三',
+      sex: 0,
+      province: '',
+      city: '',
+      country: '',
+      privilege: [],
+    });
     expect(body.unionid).toMatch(ID28_RE);
     expect(body.headimgurl).toBe(`${base}/sim/avatar/${t.openid}.svg`);
     const avatar = await fetch(String(body.headimgurl));
@@ -379,8 +432,8 @@ describe('GET /sns/userinfo and /sns/auth', () => {
       await getJson('/sns/userinfo', { access_token: alice.accessToken, openid: alice.openid, lang: 'en' }),
     ).toMatchObject({
       nickname: 'Alice',
-      sex: 2,
-      country: 'China',
+      sex: 0,
+      country: '',
     });
     const lisi = await token(2);
     expect(await getJson('/sns/userinfo', { access_token: lisi.accessToken, openid: lisi.openid })).not.toHaveProperty(

@@ -126,7 +126,7 @@ describe('WechatOAuthClient against the simulator', () => {
       nickname: '张三',
       headimgurl: `${simUrl}/sim/avatar/${t.openid}.svg`,
       unionid: t.unionid,
-      sex: 1,
+      sex: 0, // today's WeChat gives out no gender (docs/wechat.md §3)
     });
   });
 

@@ -68,6 +68,63 @@ describe('safe-mode AES (WXBizMsgCrypt)', () => {
   });
 });
 
+/**
+ * WeChat's own published samples (docs/wechat.md §6.5 "Published test vectors"), values copied as published — never
+ * made up — so our AES and msg_signature are checked against WeChat's implementation, not only against ourselves:
+ * - Python `Sample.py` of WeChat's WXBizMsgCrypt download (author jonyqin, 2014; redistributed verbatim e.g. in
+ *   github.com/charlesXu86/Chatbot_CN `Chatbot_Web/impl/weixin/Sample.py`, and used by wechatpy-style test suites):
+ *   a pushed text message with its `msg_signature`. The sample's outer XML also carries the plaintext fields.
+ * - Java `WXBizMsgCryptTest.java` of the same download (testAesEncrypt): a fixed random prefix
+ *   `aaaabbbbccccdddd` and its exact ciphertext (redistributed e.g. in JFinal-weixin's WXBizMsgCryptTest).
+ */
+describe("WeChat's published message-encryption samples (WXBizMsgCrypt)", () => {
+  const AES = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
+
+  describe('Python Sample.py: a pushed message and its msg_signature', () => {
+    const token = 'spamtest';
+    const appid = 'wx2c2769f8efd9abc2';
+    const timestamp = '1409735669';
+    const nonce = '1320562132';
+    const msgSignature = '5d197aaffba7e9b25a30732f161a50dee96bd5fa';
+    const encrypt =
+      'hyzAe4OzmOMbd6TvGdIOO6uBmdJoD0Fk53REIHvxYtJlE2B655HuD0m8KUePWB3+LrPXo87wzQ1QLvbeUgmBM4x6F8PGHQHFVAFmOD2LdJF9' +
+      'FrXpbUAh0B5GIItb52sn896wVsMSHGuPE328HnRGBcrS7C41IzDWyWNlZkyyXwon8T332jisa+h6tEDYsVticbSnyU8dKOIbgU6ux5VTjg3y' +
+      't+WGzjlpKn6NPhRjpA912xMezR4kw6KWwMrCVKSVCZciVGCgavjIQ6X8tCOp3yZbGpy0VxpAe+77TszTfRd5RJSVO/HTnifJpXgCSUdUue1v' +
+      '6h0EIBYYI1BD1DlD+C0CR8e6OewpusjZ4uBl9FyJvnhvQl+q5rv1ixrcpCumEPo5MJSgM9ehVsNPfUM669WuMyVWQLCzpu9GhglF2PE=';
+
+    it('the msg_signature is sha1 of the sorted [token, timestamp, nonce, Encrypt]', () => {
+      expect(eventSignature([token, timestamp, nonce, encrypt])).toBe(msgSignature);
+      expect(verifyEventSignature(msgSignature, [token, timestamp, nonce, encrypt])).toBe(true);
+      // One character of the ciphertext changed → another signature.
+      expect(verifyEventSignature(msgSignature, [token, timestamp, nonce, `${encrypt.slice(0, -2)}A=`])).toBe(false);
+    });
+
+    it('decrypts to the message the sample shows in plaintext, made for its appid', () => {
+      const out = decryptEventMessage(AES, appid, encrypt);
+      expect(out.ok).toBe(true);
+      if (!out.ok) return;
+      expect(parseWechatXml(out.msg)).toEqual({
+        ToUserName: 'gh_10f6c3c3ac5a',
+        FromUserName: 'oyORnuP8q7ou2gfYjqLzSIWZf0rs',
+        CreateTime: '1409735668',
+        MsgType: 'text',
+        Content: 'abcdteT',
+        MsgId: '6054768590064713728',
+      });
+      // The appid at the end of the plaintext is checked: another account's appid refuses the same bytes.
+      expect(decryptEventMessage(AES, 'wxb11529c136998cb6', encrypt)).toEqual({ ok: false, reason: 'wrong_appid' });
+    });
+  });
+
+  it('Java WXBizMsgCryptTest: a fixed random prefix encrypts to the published ciphertext, and back', () => {
+    const appid = 'wxb11529c136998cb6';
+    const published = 'jn1L23DB+6ELqJ+6bruv21Y6MD7KeIfP82D6gU39rmkgczbWwt5+3bnyg5K55bgVtVzd832WzZGMhkP72vVOfg==';
+    const enc = encryptEventMessage(AES, appid, '我是中文abcd123', Buffer.from('aaaabbbbccccdddd'));
+    expect(enc).toBe(published);
+    expect(decryptEventMessage(AES, appid, published)).toEqual({ ok: true, msg: '我是中文abcd123' });
+  });
+});
+
 describe('event XML', () => {
   it('reads CDATA and bare values as strings', () => {
     const doc = parseWechatXml(

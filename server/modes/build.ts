@@ -61,12 +61,13 @@ export function buildLoginModes(config: Config, link: RedisLink, logger: Logger)
   }
   if (config.miniProgram) {
     // getwxacodeunlimit is drawn with the mini program's own global token, not the Official Account's.
-    const client = new MiniProgramClient({ ...endpoint, ...config.miniProgram });
+    const { appid, secret, page, envVersion } = config.miniProgram;
+    const client = new MiniProgramClient({ ...endpoint, appid, secret });
     const wxaCode = wechatApiLimit(link, 'getwxacodeunlimit', limits.wxaCode);
     const jscode = wechatApiLimit(link, 'jscode2session', limits.jscode2session);
-    const { appid } = config.miniProgram;
     const quotas = { wxaCode: () => wxaCode(appid), jscode2session: () => jscode(appid) };
-    list.push(miniProgramMode({ endpoint, tokens: tokensFor(config.miniProgram), link, client, quotas }));
+    const tokens = tokensFor({ appid, secret });
+    list.push(miniProgramMode({ endpoint, tokens, link, client, quotas, page, envVersion }));
   }
   if (config.webApp) {
     // The website application exchanges its codes with its own pair (docs/wechat.md §10); no global token.

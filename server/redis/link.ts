@@ -182,8 +182,16 @@ export class RedisLink {
    */
   ready(maxWaitMs = 150): Promise<boolean> {
     if (this.#status === 'ready') return Promise.resolve(true);
-    const left = (this.#downSince ?? Number.NEGATIVE_INFINITY) + maxWaitMs - performance.now();
-    if (left <= 0 || this.#stopping) return Promise.resolve(false);
+    return this.whenReady((this.#downSince ?? Number.NEGATIVE_INFINITY) + maxWaitMs - performance.now());
+  }
+
+  /**
+   * Resolves true once the link is ready, false after `timeoutMs` from now or when it stops, however long it
+   * has been down already: for a caller whose answer is worth waiting for (a WeChat push, wechat/push/hold.ts).
+   */
+  whenReady(timeoutMs: number): Promise<boolean> {
+    if (this.#status === 'ready') return Promise.resolve(true);
+    if (timeoutMs <= 0 || this.#stopping) return Promise.resolve(false);
     return new Promise((resolve) => {
       const settle = () => {
         clearTimeout(timer);
@@ -193,7 +201,7 @@ export class RedisLink {
       const check = () => {
         if (this.#status === 'ready' || this.#stopping) settle();
       };
-      const timer = setTimeout(settle, left);
+      const timer = setTimeout(settle, timeoutMs);
       this.#statusWatchers.add(check);
     });
   }

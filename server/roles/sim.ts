@@ -1,6 +1,6 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import { SimServer } from '../sim/server.js';
+import { MINI_PROGRAM_PAGES, SimServer } from '../sim/server.js';
 import type { Running } from './running.js';
 
 /** The `sim` role: the WeChat simulator (refuses to start when NODE_ENV=production). */
@@ -16,13 +16,22 @@ export async function runSim(
     production: config.production,
     tokenTtlMs: config.sim.tokenTtlMs,
     tokenOverlapMs: config.sim.tokenOverlapMs,
-    ...(config.miniProgram && { miniProgram: config.miniProgram }),
+    // The simulated mini program's release has the page our codes open (WECHAT_MP_PAGE), as the real one must.
+    ...(config.miniProgram && {
+      miniProgram: {
+        appid: config.miniProgram.appid,
+        secret: config.miniProgram.secret,
+        pages: [...MINI_PROGRAM_PAGES, config.miniProgram.page],
+      },
+    }),
     ...(config.webApp && { webApp: config.webApp }),
     // The mini program's server domain (request 合法域名), which the simulated phone's wx.request calls: the app
     // as the simulator reaches it (SIM_APP_URL; under compose PUBLIC_URL's localhost is the simulator's own).
     appUrl: config.simAppUrl,
     // ...while phones are redirected to the public origin (the OAuth redirect_uri's domain).
     appPublicUrl: config.appUrl,
+    // The account's authorization domain: SIM_OAUTH_DOMAIN, else PUBLIC_URL's host (with its dev port).
+    oauthDomain: config.sim.oauthDomain,
     // Where browsers reach the simulator: the "WeChat" the phone is sent to (unless that is the real one).
     ...(config.wechat.openBase !== 'https://open.weixin.qq.com' && { publicUrl: config.wechat.openBase }),
     // Like the account's server settings in WeChat's console: where scan events go, signed with our token.

@@ -33,13 +33,21 @@ export interface SimDeps {
    * callers say.
    */
   readonly appUrl: string | undefined;
-  /** True for URLs of the registered app: the only redirect and push destinations (state/app-urls.ts). */
+  /** True for URLs of the registered app: the only push destinations (state/app-urls.ts). */
   readonly isAppUrl: (url: string) => boolean;
+  /** True for an OAuth `redirect_uri` on the account's authorization domain (else WeChat's 10003). */
+  readonly isOAuthRedirect: (url: string) => boolean;
   /** Base URL for links handed to browsers (avatars); undefined → the request's host. */
   readonly publicUrl: string | undefined;
   /** The mini program (its own appid/secret and per-app openids) and its `wx.login()` codes. */
   /** The mini program is an app of its own: its own users (openids) and its own global access_tokens. */
-  readonly miniProgram: { readonly app: SimApp; readonly users: SimUsers; readonly tokens: SimTokens };
+  readonly miniProgram: {
+    readonly app: SimApp;
+    readonly users: SimUsers;
+    readonly tokens: SimTokens;
+    /** The pages of its release, which `getwxacodeunlimit` checks with `check_path`. */
+    readonly pages: ReadonlySet<string>;
+  };
   readonly jsCodes: SimJsCodes;
   /**
    * The Open Platform website application (qrconnect, docs/wechat.md §10): its own pair, per-app openids (the

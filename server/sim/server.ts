@@ -11,7 +11,7 @@ import { SimUsers } from './state/users.js';
 import { SimJsCodes, SimQrCodes } from './state/mp-store.js';
 import type { PushTarget } from './routes/mp-push.js';
 import { DEV_MP_APPID, DEV_MP_SECRET, DEV_WEB_APPID, DEV_WEB_SECRET } from '../config.js';
-import { appUrlCheck } from './state/app-urls.js';
+import { appUrlCheck, oauthDomainCheck } from './state/app-urls.js';
 import { QrconnectSessions } from './state/qrconnect-sessions.js';
 import { callbackDomainCheck } from './state/callback-domain.js';
 
@@ -29,8 +29,11 @@ export interface SimServerOptions {
   readonly tokenOverlapMs?: number;
   /** Quotas and force-refresh limits of the token APIs; default WeChat's (2,000/day, 20 forces/day 30 s apart, …). */
   readonly tokenLimits?: Partial<SimTokenLimits>;
-  /** The mini program's appid/secret (`jscode2session`); default the dev pair. */
-  readonly miniProgram?: { readonly appid: string; readonly secret: string };
+  /**
+   * The mini program's appid/secret (`jscode2session`) and the pages of its release (what `getwxacodeunlimit`
+   * checks with `check_path`); default the dev pair and MINI_PROGRAM_PAGES.
+   */
+  readonly miniProgram?: { readonly appid: string; readonly secret: string; readonly pages?: readonly string[] };
   /** The website application's appid/secret (qrconnect); default the dev pair. */
   readonly webApp?: { readonly appid: string; readonly secret: string };
   /** How long a website-login QR lives before its page says 402 expired; default 5 minutes (our choice). */
@@ -51,6 +54,11 @@ export interface SimServerOptions {
    * request came to — wrong when a server calls it by an internal name (docker compose: `sim:3002`).
    */
   readonly publicUrl?: string;
+  /**
+   * The account's authorization domain (网页授权域名), `host[:port]`: OAuth `redirect_uri`s elsewhere get WeChat's
+   * 10003 page. Unset: the origins of `appUrl`/`appPublicUrl`/the push target (bare: loopback URLs).
+   */
+  readonly oauthDomain?: string;
   /** The simulator refuses to exist in production. */
   readonly production?: boolean;
 }
@@ -58,6 +66,8 @@ export interface SimServerOptions {
 const CODE_TTL_MS = 5 * 60_000;
 const QRCONNECT_TTL_MS = 5 * 60_000;
 const QRCONNECT_POLL_MS = 25_000;
+/** The pages of the simulated mini program's release: a home page and the sample's login page (examples/). */
+export const MINI_PROGRAM_PAGES: readonly string[] = ['pages/index/index', 'pages/login/index'];
 /** sns access_token lifetime: `expires_in: 7200`. */
 const SNS_TOKEN_TTL_MS = 7200_000;
 /** How long stop() lets in-flight requests finish before destroying their sockets. */
@@ -94,9 +104,16 @@ export class SimServer {
       pushTarget: opts.pushTarget,
       appUrl: opts.appUrl,
       isAppUrl: appUrlCheck([opts.appUrl, opts.appPublicUrl, opts.pushTarget?.url]),
+      isOAuthRedirect: opts.oauthDomain
+        ? oauthDomainCheck(opts.oauthDomain)
+        : appUrlCheck([opts.appUrl, opts.appPublicUrl, opts.pushTarget?.url]),
       publicUrl: opts.publicUrl,
       miniProgram: {
-        app: opts.miniProgram ?? { appid: DEV_MP_APPID, secret: DEV_MP_SECRET },
+        app: {
+          appid: opts.miniProgram?.appid ?? DEV_MP_APPID,
+          secret: opts.miniProgram?.secret ?? DEV_MP_SECRET,
+        },
+        pages: new Set(opts.miniProgram?.pages ?? MINI_PROGRAM_PAGES),
         users: new SimUsers(opts.miniProgram?.appid ?? DEV_MP_APPID),
         tokens: newTokens(),
       },

@@ -68,12 +68,15 @@ export async function getUnlimitedWxaCode(
   opts: { scene: string; page: string; width?: number; envVersion?: 'release' | 'trial' | 'develop' },
 ): Promise<CodeImage> {
   const path = '/wxa/getwxacodeunlimit';
-  // check_path:false: the login page may not be published yet in the release being tested.
+  const envVersion = opts.envVersion ?? 'release';
+  // check_path checks the page against the *released* mini program: on for a release code, so that a page that is
+  // not (yet) released fails here with 41030 instead of on the phone; off for trial/develop codes, whose page may
+  // exist only in that version (docs/wechat.md §7).
   const body = {
     scene: opts.scene,
     page: opts.page,
-    check_path: false,
-    env_version: opts.envVersion ?? 'release',
+    check_path: envVersion === 'release',
+    env_version: envVersion,
     width: opts.width ?? 430,
   };
   return tokens.withToken(async (token) => {

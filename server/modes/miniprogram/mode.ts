@@ -7,8 +7,6 @@ import { miniProgramRouter } from './routes.js';
 import { keys } from '../../redis/keys.js';
 
 export const MINIPROGRAM_MODE = 'miniprogram';
-/** The mini program page the code opens; it reads `scene` (the login id) from its launch options. */
-export const MINIPROGRAM_LOGIN_PAGE = 'pages/login/index';
 
 /**
  * Mini-program code (docs/wechat.md §7): WeChat draws the code (`getwxacodeunlimit`, scene = the login id,
@@ -20,6 +18,12 @@ export function miniProgramMode(opts: {
   endpoint: WechatEndpoint;
   tokens: TokenSource;
   link: RedisLink;
+  /**
+   * The page the code opens (it reads `scene`, the login id, from its launch options) and which version of the
+   * mini program (WECHAT_MP_PAGE, WECHAT_MP_ENV_VERSION; docs/wechat.md §7).
+   */
+  page: string;
+  envVersion: 'release' | 'trial' | 'develop';
   /** The mini program's jscode2session client, used by its `/api/mp/*` routes. */
   client: MiniProgramClient;
   /** Spend one call of the fleet's budget for `getwxacodeunlimit` / `jscode2session`; throw `rate_limited`. */
@@ -32,10 +36,14 @@ export function miniProgramMode(opts: {
     name: MINIPROGRAM_MODE,
     async prepare({ id, expiresAt }) {
       await opts.quotas?.wxaCode();
-      const image = await getUnlimitedWxaCode(opts.endpoint, opts.tokens, { scene: id, page: MINIPROGRAM_LOGIN_PAGE });
+      const image = await getUnlimitedWxaCode(opts.endpoint, opts.tokens, {
+        scene: id,
+        page: opts.page,
+        envVersion: opts.envVersion,
+      });
       await opts.link.command.set(key(id), image.bytes, 'PX', Math.max(1, expiresAt - clock()));
       // There is no URL in a mini-program code; this names what it opens (shown in dev, never fetched).
-      return { scanUrl: `${MINIPROGRAM_LOGIN_PAGE}?scene=${id}` };
+      return { scanUrl: `${opts.page}?scene=${id}` };
     },
     // The simulator plays the mini program the code opens (scene = the login id).
     devPhoneUrl: (login, openBase) => `${openBase}/sim/phone/miniprogram?scene=${encodeURIComponent(login.id)}`,

@@ -12,7 +12,23 @@ import { hashSecret } from '../../util/crypto.js';
 import { confirmLink, linkToken } from './confirm-link.js';
 import { askFromScan, isLoginScan } from './scan-event.js';
 import { forwardPush } from '../../wechat/push/forward.js';
+import { answerNothing, holdForRedis, PUSH_HOLD_MS, type PushAnswer } from '../../wechat/push/hold.js';
+import type { Logger } from '../../log.js';
 import { requestLog } from '../../http/access-log.js';
+
+/** An authenticated push as it came: what its Redis part (answerPush) needs. */
+interface Push {
+  readonly q: PushQuery;
+  readonly msg: Record<string, string>;
+  readonly raw: string;
+  readonly querystring: string;
+  readonly contentType: string;
+  /** performance.now() when it arrived: WeChat's 5 s run from there. */
+  readonly arrivedAt: number;
+}
+
+/** Accepts a push without a message to the user (docs/wechat.md §6.4). */
+const SUCCESS: PushAnswer = { type: 'text/plain', body: 'success' };
 
 /** An openid is 28 characters of [A-Za-z0-9_-] (docs/wechat.md); a little room for other account types. */
 const OPENID_RE = /^[A-Za-z0-9_-]{1,64}$/;
@@ -29,6 +45,8 @@ const MAX_EVENT_KEY = 128;
  * reply (docs/wechat.md §6.4; encrypted when the push was) — a text message linking to the confirm page
  * (confirm-routes.ts), the only way such a login is confirmed. Anything else authentic is answered `success` —
  * any other answer makes WeChat show the user "this account cannot provide service" — and logged instead.
+ * While Redis is unavailable a push is held (wechat/push/hold.ts) and, if Redis stays away, left unanswered so
+ * that WeChat retries it: never a 5xx, which WeChat does not retry (docs/wechat.md §6.3).
  */
 export function wechatEventsRouter(deps: HttpDeps, serverToken: string): Router {
   const { config, store, link } = deps;
@@ -48,24 +66,46 @@ export function wechatEventsRouter(deps: HttpDeps, serverToken: string): Router 
   });
 
   router.post('/wechat/events', async (ctx) => {
+    const arrivedAt = performance.now();
     const logger = requestLog(ctx, deps.logger);
     const q = pushQuery(ctx);
     const raw = await readBody(ctx);
+    // Authenticating needs no Redis: a forged push is refused at once, whatever the state of Redis.
     const msg = openPush(q, raw, secrets, store.now());
+    const push: Push = { q, msg, raw, querystring: ctx.querystring, contentType: ctx.get('content-type'), arrivedAt };
+    const answer = await holdForRedis(link, () => answerPush(push, logger), {
+      arrivedAt,
+      gone: () => ctx.req.socket.destroyed,
+    });
+    if (answer) {
+      ctx.type = answer.type;
+      ctx.body = answer.body;
+      return;
+    }
+    // Redis is still unavailable: no answer at all, so that WeChat tries again (its retries follow a missing
+    // answer, while a 5xx would show the user an error and end it; docs/wechat.md §6.3).
+    logger.warn({ msgType: msg.MsgType, event: msg.Event }, 'wechat push left unanswered: Redis unavailable');
+    // Never sent (the connection closes without a response); the access log and metrics count it as a 503.
+    ctx.status = 503;
+    ctx.respond = false;
+    await answerNothing(ctx.req, ctx.res, arrivedAt, deps.shutdown);
+  });
+
+  /** The Redis part of a push, run by holdForRedis (and again after a Redis failure: it is idempotent). */
+  async function answerPush(push: Push, logger: Logger): Promise<PushAnswer> {
+    const { q, msg } = push;
     await guard.claimNonce(q.timestamp ?? '', q.nonce ?? '', msg);
-    ctx.type = 'text/plain';
-    ctx.body = 'success';
     if (!isLoginScan(msg)) {
       if (forwardUrl) {
-        // Authenticated and claimed first: a forged or replayed push never reaches the other backend.
-        const answer = await forwardPush(forwardUrl, ctx.querystring, raw, ctx.get('content-type'), logger);
-        ctx.type = answer.type;
-        ctx.body = answer.body;
+        // Authenticated and claimed first: a forged or replayed push never reaches the other backend. It gets
+        // what is left of WeChat's 5 s after the hold (hold.ts), so its answer still arrives in time.
+        const budget = push.arrivedAt + PUSH_HOLD_MS + 500 - performance.now();
+        const answer = await forwardPush(forwardUrl, push.querystring, push.raw, push.contentType, logger, budget);
         logger.info({ msgType: msg.MsgType, event: msg.Event }, 'wechat push forwarded: not a login scan');
-      } else {
-        logger.info({ msgType: msg.MsgType, event: msg.Event }, 'wechat push ignored: not a login scan');
+        return answer;
       }
-      return;
+      logger.info({ msgType: msg.MsgType, event: msg.Event }, 'wechat push ignored: not a login scan');
+      return SUCCESS;
     }
     // isLoginScan narrowed the event to these two.
     const event = msg.Event as 'subscribe' | 'SCAN';
@@ -75,11 +115,11 @@ export function wechatEventsRouter(deps: HttpDeps, serverToken: string): Router 
     // signed body carries (in plaintext mode the signature does not even cover the body).
     if (!openid || !OPENID_RE.test(openid) || !createTime || !CREATE_TIME_RE.test(createTime)) {
       logger.warn({ event: msg.Event }, 'wechat scan event without a well-formed FromUserName/CreateTime ignored');
-      return;
+      return SUCCESS;
     }
     if ((msg.EventKey ?? '').length > MAX_EVENT_KEY) {
       logger.warn({ event: msg.Event }, 'wechat scan event with an overlong EventKey ignored');
-      return;
+      return SUCCESS;
     }
     // WeChat's documented dedupe key for events is FromUserName + CreateTime; the event and its key are added
     // because a retry repeats them byte for byte, while one user scanning two login QR codes within the same
@@ -92,9 +132,9 @@ export function wechatEventsRouter(deps: HttpDeps, serverToken: string): Router 
     const scan = { event, eventKey: msg.EventKey ?? '', openid, ticket: msg.Ticket, appid: secrets.appid } as const;
     const token = (loginId: string) => linkToken(config.sessionSecret, loginId, openid);
     const outcome = await askFromScan(store, logger, scan, (loginId) => hashSecret(token(loginId)), retry);
-    if (outcome.kind !== 'ask') return;
+    if (outcome.kind !== 'ask') return SUCCESS;
     if (outcome.changed) await guard.markDone(eventId);
-    const reply = textReply(
+    return textReply(
       // ToUserName is the account's original id (gh_…); a shape check keeps whatever else out of the reply.
       {
         toUser: OPENID_RE.test(msg.ToUserName ?? '') ? msg.ToUserName! : '',
@@ -106,9 +146,7 @@ export function wechatEventsRouter(deps: HttpDeps, serverToken: string): Router 
       secrets,
       store.now(),
     );
-    ctx.type = reply.type;
-    ctx.body = reply.body;
-  });
+  }
 
   return router;
 }

@@ -31,8 +31,9 @@ export interface Attempt {
  * found by `ticket` or the `url` it encodes (expired or unknown → 404, as WeChat sends nothing then); `scene`
  * skips that lookup. `subscribed: false` (default) pushes `subscribe` with `qrscene_<scene>`, `true` pushes
  * `SCAN` with the bare scene. The event goes to `target` (default: the configured server URL) signed with
- * `token` (only URLs of the registered app: state/app-urls.ts), AES-encrypted when `aesKey` is given (for `appid`, default the account's). Delivery follows WeChat:
- * `timeoutMs` (default 5 s) per try, 3 tries; the answer reports every attempt and what the user would see.
+ * `token` (only URLs of the registered app: state/app-urls.ts), AES-encrypted when `aesKey` is given (for `appid`,
+ * default the account's). Delivery follows WeChat: `timeoutMs` (default 5 s; tests shorten it) per try, 3 tries
+ * while no answer comes, none after a 5xx; the answer reports every attempt and what the user would see.
  */
 export function mpPushRouter(deps: SimDeps): Router {
   const router = new Router();
@@ -110,11 +111,17 @@ export interface ScanPushResult {
   readonly reply?: ReplyMessage;
   /** Why WeChat would refuse the answer, when it would. */
   readonly refused?: string;
+  /** What WeChat's chat shows the user when it refuses the answer (docs/wechat.md §6.4). */
+  readonly userMessage?: typeof PUSH_FAILED_MESSAGE;
 }
+
+/** WeChat's words for a push it could not deliver: an error answer, a malformed reply, or no answer at all. */
+export const PUSH_FAILED_MESSAGE = '该公众号暂时无法提供服务，请稍后再试';
 
 /**
  * Builds the signed (and, with an aesKey, encrypted) scan event and delivers it like WeChat: `timeoutMs` per
- * try, up to 3 tries on timeouts and 5xx; the last answer is read as WeChat would (mp-reply.ts): `success`, or a
+ * try, up to 3 tries while no answer comes (a timeout, or a connection that failed), never after an HTTP answer
+ * (a 5xx included); the last answer is read as WeChat would (mp-reply.ts): `success`, or a
  * passive reply whose message the user sees. Shared by `POST /sim/mp/scan` and the clickable phone page.
  */
 export async function pushScanEvent(deps: SimDeps, push: ScanPush): Promise<ScanPushResult> {
@@ -132,11 +139,13 @@ export async function pushScanEvent(deps: SimDeps, push: ScanPush): Promise<Scan
   const timeoutMs = push.timeoutMs ?? PUSH_TIMEOUT_MS;
   const request = signedRequest(target, openid, xml, push.appid ?? deps.app.appid, deps.clock());
   const attempts: Attempt[] = [];
-  // The same signed request each time: WeChat's retries are byte-for-byte repeats.
+  // The same signed request each time (same FromUserName + CreateTime): WeChat's retries are byte-for-byte
+  // repeats. Only a try without an answer is retried: any HTTP answer, a 5xx included, is final (docs/wechat.md
+  // §6.3), and a 5xx shows the user "该公众号暂时无法提供服务，请稍后再试".
   for (let i = 0; i < PUSH_TRIES; i++) {
     const attempt = await deliver(request.url, request.body, timeoutMs);
     attempts.push(attempt);
-    if (attempt.status !== undefined && attempt.status < 500) break;
+    if (attempt.status !== undefined) break;
   }
   const last = attempts[attempts.length - 1]!;
   // Anything but "success", an empty 200 or a well-formed passive reply shows the user "该公众号暂时无法提供服务".
@@ -157,7 +166,7 @@ export async function pushScanEvent(deps: SimDeps, push: ScanPush): Promise<Scan
     openid,
     attempts,
     ...(read.ok && read.reply && { reply: read.reply }),
-    ...(!read.ok && { refused: read.why }),
+    ...(!read.ok && { refused: read.why, userMessage: PUSH_FAILED_MESSAGE }),
   };
 }
 

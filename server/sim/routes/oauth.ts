@@ -21,7 +21,7 @@ const STATE_RE = /^[a-zA-Z0-9]{0,128}$/;
 function checkAuthorize(
   get: (name: string) => string | undefined,
   appid: string,
-  isAppUrl: (url: string) => boolean,
+  isOAuthRedirect: (url: string) => boolean,
 ): Check<ConsentRequest> {
   const fail = (errcode: number | undefined, message: string) => ({ ok: false as const, errcode, message });
   const reqAppid = get('appid');
@@ -31,9 +31,12 @@ function checkAuthorize(
   if (!redirectUri) return fail(10011, 'redirect_uri 不能为空 / redirect_uri is missing');
   if (!isHttpUrl(redirectUri))
     return fail(10003, 'redirect_uri 参数错误 / redirect_uri must be an absolute http(s) URL');
-  // WeChat sends the phone only to the account's configured OAuth domain: never an open redirect.
-  if (!isAppUrl(redirectUri))
-    return fail(10003, "redirect_uri 域名与后台配置不一致 / redirect_uri is not on the registered app's origin");
+  // WeChat sends the phone only to the account's authorization domain (docs/wechat.md §2): never an open redirect.
+  if (!isOAuthRedirect(redirectUri))
+    return fail(
+      10003,
+      "redirect_uri 参数错误 / redirect_uri is not on the account's authorization domain (网页授权域名)",
+    );
   if (get('response_type') !== 'code') return fail(undefined, 'response_type 参数错误 / response_type must be "code"');
   const scope = get('scope');
   if (!scope) return fail(10010, 'scope 不能为空 / scope is missing');
@@ -79,7 +82,7 @@ export function connectRouter(deps: SimDeps): Router {
   const router = new Router();
   router.use(deps.stats.middleware());
   router.get('/connect/oauth2/authorize', (ctx) => {
-    const check = checkAuthorize((n) => queryParam(ctx, n), deps.app.appid, deps.isAppUrl);
+    const check = checkAuthorize((n) => queryParam(ctx, n), deps.app.appid, deps.isOAuthRedirect);
     if (!check.ok) {
       deps.logger.info({ errcode: check.errcode, problem: check.message }, 'sim authorize rejected');
       return page(ctx, 200, errorPage(check));
@@ -99,7 +102,11 @@ export function consentRouter(deps: SimDeps): Router {
     const form = await readForm(ctx.req, { requireType: true });
     const get = (n: string) => form.get(n) ?? undefined;
     // The form is client-controlled, so everything the authorize page checked is checked again.
-    const check = checkAuthorize((n) => (n === 'response_type' ? 'code' : get(n)), deps.app.appid, deps.isAppUrl);
+    const check = checkAuthorize(
+      (n) => (n === 'response_type' ? 'code' : get(n)),
+      deps.app.appid,
+      deps.isOAuthRedirect,
+    );
     if (!check.ok) return page(ctx, 400, errorPage(check));
     const req = check.value;
     const action = get('action');

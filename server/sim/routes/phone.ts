@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { SimDeps } from '../deps.js';
 import { readForm } from '../../util/read-body.js';
-import { pushScanEvent, type Attempt } from './mp-push.js';
+import { PUSH_FAILED_MESSAGE, pushScanEvent, type Attempt } from './mp-push.js';
 import {
   miniConfirmPage,
   miniLoginPage,
@@ -118,12 +118,12 @@ export function phoneRouter(deps: SimDeps): Router {
             ok: false,
             code: 'push_failed',
             title: {
-              zh: '该公众号暂时无法提供服务，请稍后再试',
+              zh: PUSH_FAILED_MESSAGE,
               en: 'This Official Account cannot provide service right now',
             },
             detail: {
-              zh: '开发者服务器没有回复 success',
-              en: 'The server did not answer "success" (WeChat retried up to 3 times)',
+              zh: '开发者服务器没有回复 success（出错或超时；微信只在没有回复时重试，共 3 次）',
+              en: 'The server did not answer "success" (an error, or no answer: WeChat retries only a missing answer, 3 tries)',
             },
             lines,
           }),

@@ -36,6 +36,7 @@ const ERRMSG = {
   40129: 'invalid scene',
   40169: 'invalid length for scene, or the data is not json string',
   40226: 'code blocked',
+  40097: 'invalid args',
   41030: 'invalid page',
 } as const;
 

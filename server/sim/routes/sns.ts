@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { SimDeps } from '../deps.js';
 import { newSnsToken } from '../state/ids.js';
 import { queryParam, wxError, wxJson, type WxErrcode } from './respond.js';
-import type { Lang, SimUsers } from '../state/users.js';
+import type { SimUsers } from '../state/users.js';
 import type { SimApp } from '../deps.js';
 
 /**
@@ -62,16 +62,15 @@ export function snsRouter(deps: SimDeps): Router {
     const user = usersOf(found.grant.appid)?.get(openid);
     // snsapi_base tokens (and snapshot users, which only ever get one) have no profile access: 48001.
     if (found.grant.scope === 'snsapi_base' || !user || user.snapshot) return fail(48001);
-    const langParam = queryParam(ctx, 'lang');
-    const lang: Lang = langParam === 'en' || langParam === 'zh_TW' ? langParam : 'zh_CN';
-    const [country, province, city] = user.place[lang];
     wxJson(ctx, {
       openid: user.openid,
       nickname: user.nickname,
-      sex: user.sex,
-      province,
-      city,
-      country,
+      // Since WeChat's 2021 change to web authorization (docs/wechat.md §3), gender and region are no longer
+      // given out: sex 0 and empty places for everyone, whatever `lang` asks.
+      sex: 0,
+      province: '',
+      city: '',
+      country: '',
       // No internet here: the avatar is served by the simulator itself, at its public URL (or the host the caller used).
       headimgurl: `${deps.publicUrl ?? `${ctx.protocol}://${ctx.host || `127.0.0.1:${ctx.req.socket.localPort}`}`}/sim/avatar/${user.openid}.svg`,
       privilege: [],

@@ -33,3 +33,21 @@ function isLoopback(hostname: string): boolean {
   if (isIP(host) === 4) return host.startsWith('127.');
   return host === '::1';
 }
+
+/**
+ * WeChat's rule for OAuth redirects (docs/wechat.md §2): `redirect_uri`'s host must be exactly the account's
+ * authorization domain (网页授权域名) — the whole host, no subdomain, any path, http or https. The console takes a
+ * bare domain, so on real WeChat the URL cannot carry a port; the simulated account's domain may include one
+ * (`localhost:3000`) only because dev servers listen on ports.
+ */
+export function oauthDomainCheck(domain: string): (url: string) => boolean {
+  const want = domain.toLowerCase();
+  return (url) => {
+    try {
+      const u = new URL(url);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && u.host === want;
+    } catch {
+      return false;
+    }
+  };
+}
