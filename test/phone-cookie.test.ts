@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Phone } from './helpers/phone.js';
+import { rawClient } from './helpers/redis.js';
 import { createLogin, startStack, type TestStack } from './helpers/stack.js';
+import { keys } from '../server/redis/keys.js';
+import { hashSecret } from '../server/util/crypto.js';
+import { newSecret } from '../server/logins/ids.js';
 
 async function statusOf(s: TestStack, id: string, watchToken: string): Promise<string> {
   const res = await fetch(`${s.httpUrl}/api/logins/${id}`, { headers: { authorization: `Bearer ${watchToken}` } });
@@ -35,6 +39,37 @@ describe('the phone cookie', () => {
     // The victim's own page still works (here: the victim refuses the browser it names).
     expect((await victim.submit(confirmPage.html, 'cancel', stack.httpUrl)).status).toBe(200);
     expect(await statusOf(stack, login.id, login.watchToken)).toBe('cancelled');
+  });
+
+  it("an identify answered 5xx after it ran: the phone's next token, if the login knows it, continues; no other", async () => {
+    const login = await createLogin(stack.httpUrl);
+    const phone = new Phone();
+    const page = await phone.callback(await phone.consent(await phone.scan(login.scanUrl), 'allow'));
+    expect(page.status).toBe(200);
+    // What a failover leaves: the script stored a rotated token whose answer (and cookie) was lost as a 503; that
+    // answer offered it as the phone's next token beside the one the phone had.
+    const rotated = newSecret();
+    const redis = rawClient(stack.redis.url);
+    try {
+      await redis.hset(keys.login(stack.config.redis.keyPrefix, login.id), 'phoneHash', hashSecret(rotated));
+    } finally {
+      redis.disconnect();
+    }
+    const old = phone.cookies.get('sl_phone')!;
+
+    // A next token the login does not know changes nothing: still refused (no fixation through this cookie).
+    const planted = new Phone();
+    planted.cookies.set('sl_phone', old);
+    planted.cookies.set('sl_phone_next', newSecret());
+    expect((await planted.get(login.scanUrl)).status).toBe(403);
+
+    phone.cookies.set('sl_phone_next', rotated);
+    const again = await phone.get(login.scanUrl);
+    expect(again.status).toBe(200); // the confirm page: the identity is there
+    expect(phone.cookies.get('sl_phone')).toBe(rotated);
+    expect(phone.cookies.has('sl_phone_next')).toBe(false);
+    expect((await phone.submit(await again.text(), 'confirm', stack.httpUrl)).status).toBe(200);
+    expect(await statusOf(stack, login.id, login.watchToken)).toBe('confirmed');
   });
 
   it('with an https PUBLIC_URL the cookies are __Host- (Secure, Path=/, no Domain)', async () => {

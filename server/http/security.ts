@@ -68,9 +68,13 @@ export function describeUserAgent(ua: string | undefined): string {
  * Secure, with Path=/ and no Domain, so a sibling subdomain (or a plain-http response) cannot plant or shadow
  * them — the way a phone cookie would be fixed in a victim's browser.
  */
-export function cookieNames(publicUrl: string): { readonly session: string; readonly phone: string } {
+export function cookieNames(publicUrl: string): {
+  readonly session: string;
+  readonly phone: string;
+  readonly phoneNext: string;
+} {
   const prefix = publicUrl.startsWith('https:') ? '__Host-' : '';
-  return { session: `${prefix}sl_session`, phone: `${prefix}sl_phone` };
+  return { session: `${prefix}sl_session`, phone: `${prefix}sl_phone`, phoneNext: `${prefix}sl_phone_next` };
 }
 /** Who asked to log in, as the phone shows it before its Confirm (the mini program gets it as JSON). */
 export interface Requester {

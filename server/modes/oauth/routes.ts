@@ -57,10 +57,11 @@ export function phoneRouter(deps: HttpDeps): Router {
       // Already scanned: nothing changed, so neither does this phone's cookie (it may be another login's).
       unsetPhoneCookie(ctx);
       // The same phone coming back (reload, back button) continues; any other device is refused.
-      if (!phoneToken || !phoneMatches(ctx, rec)) {
+      const matched = matchedPhone(ctx, rec);
+      if (!phoneToken || !matched) {
         throw new AppError('phone_mismatch', 'this QR code has already been scanned by another phone');
       }
-      if (rec.user) return showConfirm(ctx, rec, phoneToken);
+      if (rec.user) return showConfirm(ctx, rec, matched);
     }
     ctx.redirect(authorizeUrl(rec.id, false));
   });
@@ -89,7 +90,7 @@ export function phoneRouter(deps: HttpDeps): Router {
     // WeChat's in-app browser may repeat the callback after LOGIN_CONFIRM=auto already confirmed: same phone,
     // same outcome page, not an error. One read serves both that check and getLive's.
     const done = await store.get(id);
-    if (done?.status === 'confirmed' && done.mode === OAUTH_MODE && done.user && phoneMatches(ctx, done)) {
+    if (done?.status === 'confirmed' && done.mode === OAUTH_MODE && done.user && matchedPhone(ctx, done)) {
       if (direct) return backToPage(ctx, done);
       ctx.body = confirmedPage();
       return;
@@ -126,7 +127,16 @@ export function phoneRouter(deps: HttpDeps): Router {
     // the OAuth round trip (cookie fixation) no longer matches, so whoever planted it cannot confirm as this
     // person. Set after the transition: a failed one leaves the phone with the token the login still knows.
     const rotated = newSecret();
-    const identified = await store.transition(rec.id, 'identify', { user, phoneHash: hashSecret(rotated) });
+    let identified: LoginRecord;
+    try {
+      identified = await store.transition(rec.id, 'identify', { user, phoneHash: hashSecret(rotated) });
+    } catch (err) {
+      // A 5xx may come after the script ran (a Redis failover drops its reply): the login may now know only the
+      // rotated token. The phone keeps its token and is offered the rotated one as its next; whichever the login
+      // knows is the phone's on its next step (matchedPhone), so tapping again after the 503 page continues.
+      if (!(err instanceof AppError) || err.status >= 500) setPhoneCookie(ctx, rotated, rec.expiresAt, 'next');
+      throw err;
+    }
     setPhoneCookie(ctx, rotated, rec.expiresAt);
     if (direct) {
       await store.transition(rec.id, 'confirm');
@@ -180,9 +190,12 @@ export function phoneRouter(deps: HttpDeps): Router {
     else ctx.remove('Set-Cookie');
   }
 
-  /** The phone's token for this login (httpOnly; only its hash is stored), living as long as the login. */
-  function setPhoneCookie(ctx: Context, token: string, expiresAt: number): void {
-    ctx.cookies.set(cookies.phone, token, {
+  /**
+   * The phone's token for this login (httpOnly; only its hash is stored), living as long as the login. `next`: the
+   * token an identify answered 5xx may have stored (see the callback), kept beside the current one.
+   */
+  function setPhoneCookie(ctx: Context, token: string, expiresAt: number, which: 'current' | 'next' = 'current') {
+    ctx.cookies.set(which === 'next' ? cookies.phoneNext : cookies.phone, token, {
       httpOnly: true,
       sameSite: 'lax', // sent on WeChat's top-level redirect back to our callback
       secure: secureCookies,
@@ -192,16 +205,28 @@ export function phoneRouter(deps: HttpDeps): Router {
     });
   }
 
-  function phoneMatches(ctx: Context, rec: LoginRecord): boolean {
+  /**
+   * The phone token this browser holds for the login, or undefined. A `next` token the login knows (its identify
+   * answered 5xx after all) becomes the phone's token on this answer. Cookie fixation stays closed: a planted
+   * token is never the rotated one, which only the server made and only the identifying browser received.
+   */
+  function matchedPhone(ctx: Context, rec: LoginRecord): string | undefined {
+    const knows = (token: string | undefined) =>
+      !!token && !!rec.phoneHash && safeEqual(hashSecret(token), rec.phoneHash);
     const token = phoneCookie(ctx);
-    return !!token && !!rec.phoneHash && safeEqual(hashSecret(token), rec.phoneHash);
+    if (knows(token)) return token;
+    const next = ctx.cookies.get(cookies.phoneNext) ?? undefined;
+    if (!knows(next)) return undefined;
+    setPhoneCookie(ctx, next!, rec.expiresAt);
+    ctx.cookies.set(cookies.phoneNext, null, { path: '/', secure: secureCookies, httpOnly: true });
+    return next;
   }
 
   /** The phone cookie set at scan time, checked against the login; `phone_mismatch` otherwise. */
   function requirePhone(ctx: Context, rec: LoginRecord): string {
-    if (!phoneMatches(ctx, rec))
-      throw new AppError('phone_mismatch', 'open the QR code link on the phone that scanned it');
-    return phoneCookie(ctx)!;
+    const token = matchedPhone(ctx, rec);
+    if (!token) throw new AppError('phone_mismatch', 'open the QR code link on the phone that scanned it');
+    return token;
   }
 
   /**
