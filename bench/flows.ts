@@ -58,16 +58,7 @@ export async function confirm(login: Created, httpUrl: string, tries = 10): Prom
   const phone = new Phone();
   for (let attempt = 1; ; attempt++) {
     try {
-      if (attempt > 1) {
-        const again = await phone.get(login.scanUrl);
-        const html = again.status === 200 ? await again.text() : '';
-        if (html.includes('name="csrf"')) {
-          const done = await phone.submit(html, 'confirm', httpUrl);
-          if (done.status !== 200) throw new Error(`confirm: HTTP ${done.status}`);
-          return;
-        }
-      }
-      await phone.login(login.scanUrl, httpUrl);
+      await (attempt > 1 ? phone.resume(login.scanUrl, httpUrl) : phone.login(login.scanUrl, httpUrl));
       return;
     } catch (err) {
       if ((await statusOf(login, httpUrl)) === 'confirmed') return;

@@ -108,12 +108,15 @@ describe('Redis Sentinel', () => {
     // Finish every flow at once, while the roles may still be reconnecting. A role that is not connected answers
     // 503 at once (never a request stuck on the old master); the person taps again, as the 503 page asks.
     const again = { count: 0 };
-    const login = (i: number) => tryAgainOn503(() => phones[i]!.login(logins[i]!.scanUrl, roles.httpUrl), again);
+    // resume: a retried step may find the identity landed (the confirm page) — see Phone.resume.
+    const login = (i: number) => tryAgainOn503(() => phones[i]!.resume(logins[i]!.scanUrl, roles.httpUrl), again);
     await Promise.all([
       ...[0, 1].map(login),
       ...[2, 3].map(async (i) => {
         const page = await phones[i]!.callback(await phones[i]!.consent(authorize[i - 2]!, 'allow'));
-        if (page.status === 503) return void (await login(i)); // a used code cannot be replayed: scan again
+        // A used code cannot be replayed: scan again (the identity may have landed: then the confirm page).
+        if (page.status === 503)
+          return void (await tryAgainOn503(() => phones[i]!.resume(logins[i]!.scanUrl, roles.httpUrl), again));
         const done = await tryAgainOn503(() => phones[i]!.submit(page.html, 'confirm', roles.httpUrl), again);
         expect(done.status).toBe(200);
       }),

@@ -93,4 +93,18 @@ export class Phone {
     if (done.status !== 200) throw new Error(`confirm: HTTP ${done.status}`);
     return done.html;
   }
+
+  /**
+   * Scans again after a step failed (a 503 page), as a person would: a login whose identity already landed answers
+   * the scan URL with the confirm page itself (no redirect to WeChat), so the phone confirms from there; otherwise
+   * the whole login. Returns the final page.
+   */
+  async resume(scanUrl: string, base: string, pick = 0): Promise<string> {
+    const again = await this.get(scanUrl);
+    const html = again.status === 200 ? await again.text() : '';
+    if (!html.includes('name="csrf"')) return this.login(scanUrl, base, pick);
+    const done = await this.submit(html, 'confirm', base);
+    if (done.status !== 200) throw new Error(`confirm: HTTP ${done.status}`);
+    return done.html;
+  }
 }
