@@ -115,8 +115,7 @@ describe('Redis Sentinel', () => {
       ...[2, 3].map(async (i) => {
         const page = await phones[i]!.callback(await phones[i]!.consent(authorize[i - 2]!, 'allow'));
         // A used code cannot be replayed: scan again (the identity may have landed: then the confirm page).
-        if (page.status === 503)
-          return void (await tryAgainOn503(() => phones[i]!.resume(logins[i]!.scanUrl, roles.httpUrl), again));
+        if (page.status === 503) return void (await login(i));
         const done = await tryAgainOn503(() => phones[i]!.submit(page.html, 'confirm', roles.httpUrl), again);
         expect(done.status).toBe(200);
       }),
