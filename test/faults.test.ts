@@ -7,19 +7,19 @@
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DEV_DEFAULTS, loadConfig, type Config } from '../server/config.js';
+import type { Config } from '../server/config.js';
 import { silentLogger } from '../server/log.js';
 import { keys } from '../server/redis/keys.js';
 import { runHttp } from '../server/roles/http.js';
 import { runSim } from '../server/roles/sim.js';
 import { runWs } from '../server/roles/ws.js';
 import { startRedisServer } from '../server/dev/redis-server.js';
+import { testRolesConfig } from './helpers/roles.js';
 import { allowAtWechat, callback as qrconnectCallback } from './helpers/qrconnect.js';
 import type { FaultApi, FaultErrcode, FaultSpec, FaultView } from '../server/sim/state/faults.js';
 import { MESSAGES } from '../web/src/messages.js';
 import { CHROMIUM, ROOT } from './helpers/browser.js';
 import { Phone } from './helpers/phone.js';
-import { freePort } from './helpers/ports.js';
 import { rawClient } from './helpers/redis.js';
 import { suiteStack, type TestStack } from './helpers/stack.js';
 
@@ -310,24 +310,8 @@ describe('a failed token fetch does not outlive the failure', () => {
   beforeAll(async () => {
     const redis = await startRedisServer();
     stops.push(() => redis.stop());
-    const [httpPort, wsPort] = [await freePort(), await freePort()];
-    simPort = await freePort();
-    const simUrl = `http://127.0.0.1:${simPort}`;
-    config = loadConfig({
-      HOST: '127.0.0.1',
-      HTTP_PORT: String(httpPort),
-      WS_PORT: String(wsPort),
-      SIM_PORT: String(simPort),
-      PUBLIC_URL: `http://127.0.0.1:${httpPort}`,
-      WS_PUBLIC_URL: `ws://127.0.0.1:${wsPort}/ws`,
-      WECHAT_OPEN_BASE: simUrl,
-      WECHAT_API_BASE: simUrl,
-      ...DEV_DEFAULTS,
-      SESSION_SECRET: 'test-session-secret-0123456789',
-      LOG_LEVEL: 'silent',
-      LOGIN_RATE_LIMIT: '0',
-      REDIS_URL: redis.url,
-    });
+    config = await testRolesConfig({ REDIS_URL: redis.url });
+    simPort = config.simPort;
     // The simulator is NOT started: http comes up first, as it did before the runner waited for it.
     const ws = await runWs(config, silentLogger());
     stops.unshift(() => ws.stop());

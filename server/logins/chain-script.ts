@@ -1,4 +1,4 @@
-import { LOAD, Script } from './scripts.js';
+import { LOAD, Script, WRITE } from './scripts.js';
 
 /**
  * Several transitions of one login in one atomic step, each checked, written and PUBLISHed as its own revision —
@@ -9,7 +9,7 @@ import { LOAD, Script } from './scripts.js';
  * fields: {string: string}}), key expiry (absolute ms or ''). Returns {'ok', json1, json2, …} (one record per
  * step) or {errorCode, currentStatus}; on an error nothing was written.
  */
-export const CHAIN = new Script(`${LOAD}
+export const CHAIN = new Script(`${LOAD}${WRITE}
 if live and now >= tonumber(rec['expiresAt']) then return {'login_expired', status} end
 local steps = cjson.decode(ARGV[4])
 for _, step in ipairs(steps) do
@@ -22,16 +22,7 @@ for _, step in ipairs(steps) do
 end
 local out = {'ok'}
 for _, step in ipairs(steps) do
-  local fields = step['fields']
-  fields['status'] = step['to']
-  fields['rev'] = tostring(tonumber(rec['rev']) + 1)
-  local hset = {}
-  for k, v in pairs(fields) do
-    hset[#hset + 1] = k
-    hset[#hset + 1] = v
-    rec[k] = v
-  end
-  redis.call('HSET', KEYS[1], unpack(hset))
+  write(step['fields'], step['to'])
   local json = cjson.encode(rec)
   redis.call('PUBLISH', KEYS[2], json)
   out[#out + 1] = json

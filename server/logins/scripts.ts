@@ -30,6 +30,21 @@ local status = rec['status']
 local live = (status == 'pending' or status == 'scanned')
 `;
 
+// Shared step: write `fields` with the new status and the next revision into the hash and into `rec`.
+export const WRITE = `
+local function write(fields, to)
+  fields['status'] = to
+  fields['rev'] = tostring(tonumber(rec['rev']) + 1)
+  local hset = {}
+  for k, v in pairs(fields) do
+    hset[#hset + 1] = k
+    hset[#hset + 1] = v
+    rec[k] = v
+  end
+  redis.call('HSET', KEYS[1], unpack(hset))
+end
+`;
+
 /**
  * Checks the current status, writes the new one and PUBLISHes the whole new record in the same script, so a
  * state change can never happen without its event (and no event without its change).
@@ -44,7 +59,7 @@ local live = (status == 'pending' or status == 'scanned')
  * Returns {'ok', recordJson}, {'same', recordJson} (the guard's `stay` status: nothing written), or
  * {errorCode, currentStatus}.
  */
-export const TRANSITION = new Script(`${LOAD}
+export const TRANSITION = new Script(`${LOAD}${WRITE}
 local guard = cjson.decode(ARGV[8])
 if guard['mode'] and rec['mode'] ~= guard['mode'] then return {'unknown_login'} end
 for k, v in pairs(cjson.decode(ARGV[7])) do
@@ -68,16 +83,7 @@ for s in string.gmatch(ARGV[1], '[^,]+') do
   if s == status then allowed = true end
 end
 if not allowed then return {'invalid_transition', status} end
-local fields = cjson.decode(ARGV[4])
-fields['status'] = ARGV[2]
-fields['rev'] = tostring(tonumber(rec['rev']) + 1)
-local hset = {}
-for k, v in pairs(fields) do
-  hset[#hset + 1] = k
-  hset[#hset + 1] = v
-  rec[k] = v
-end
-redis.call('HSET', KEYS[1], unpack(hset))
+write(cjson.decode(ARGV[4]), ARGV[2])
 if ARGV[5] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[5]) end
 local json = cjson.encode(rec)
 redis.call('PUBLISH', KEYS[2], json)

@@ -193,6 +193,26 @@ export class LoginStore {
     return this.#transition(id, name, fields, require, guard);
   }
 
+  /**
+   * The fields one transition writes besides the caller's: when it changed (and was scanned), and for every way
+   * into `confirmed` (the phone's confirm, an Official Account scan event, a qrconnect callback) a new ticket, with
+   * the key's new expiry (the ticket's life plus grace; '' = keep the key's).
+   */
+  #stepFields(
+    name: TransitionName,
+    fields: Partial<Record<keyof LoginRecord, unknown>>,
+    now: number,
+  ): { extra: Record<string, string>; keyExpireAt: string } {
+    const extra: Record<string, string> = serialize(fields);
+    extra.changedAt = String(now);
+    if (name === 'scan') extra.scannedAt = String(now);
+    if (TRANSITIONS[name].to !== 'confirmed') return { extra, keyExpireAt: '' };
+    const ticketExpiresAt = now + this.ticketTtlMs;
+    extra.ticket = newSecret();
+    extra.ticketExpiresAt = String(ticketExpiresAt);
+    return { extra, keyExpireAt: String(ticketExpiresAt + GRACE_MS) };
+  }
+
   async #transition(
     id: string,
     name: TransitionName,
@@ -202,17 +222,7 @@ export class LoginStore {
   ): Promise<{ record: LoginRecord; changed: boolean }> {
     const t = TRANSITIONS[name];
     const now = this.#clock();
-    let keyExpireAt = '';
-    const extra: Record<string, string> = serialize(fields);
-    extra.changedAt = String(now);
-    if (name === 'scan') extra.scannedAt = String(now);
-    // Every way into `confirmed` (the phone's confirm, an Official Account scan event, …) mints the ticket.
-    if (t.to === 'confirmed') {
-      const ticketExpiresAt = now + this.ticketTtlMs;
-      extra.ticket = newSecret();
-      extra.ticketExpiresAt = String(ticketExpiresAt);
-      keyExpireAt = String(ticketExpiresAt + GRACE_MS);
-    }
+    const { extra, keyExpireAt } = this.#stepFields(name, fields, now);
     const reply = (await TRANSITION.run(
       this.#link.command,
       [this.key(id), this.#link.keyPrefix + this.channel(id)],
@@ -282,17 +292,9 @@ export class LoginStore {
     let keyExpireAt = '';
     const encoded = steps.map(({ name, fields = {} }) => {
       const t = TRANSITIONS[name];
-      const extra: Record<string, string> = serialize(fields);
-      extra.changedAt = String(now);
-      if (name === 'scan') extra.scannedAt = String(now);
-      // As in transition(): every way into `confirmed` mints the ticket.
-      if (t.to === 'confirmed') {
-        const ticketExpiresAt = now + this.ticketTtlMs;
-        extra.ticket = newSecret();
-        extra.ticketExpiresAt = String(ticketExpiresAt);
-        keyExpireAt = String(ticketExpiresAt + GRACE_MS);
-      }
-      return { from: [...t.from], to: t.to, fields: extra };
+      const step = this.#stepFields(name, fields, now);
+      if (step.keyExpireAt) keyExpireAt = step.keyExpireAt;
+      return { from: [...t.from], to: t.to, fields: step.extra };
     });
     const reply = (await CHAIN.run(
       this.#link.command,

@@ -11,9 +11,8 @@ import { SimUsers } from './state/users.js';
 import { SimJsCodes, SimQrCodes } from './state/mp-store.js';
 import type { PushTarget } from './routes/mp-push.js';
 import { DEV_MP_APPID, DEV_MP_SECRET, DEV_WEB_APPID, DEV_WEB_SECRET } from '../config.js';
-import { appUrlCheck, oauthDomainCheck } from './state/app-urls.js';
+import { appUrlCheck, callbackDomainCheck, oauthDomainCheck } from './state/app-urls.js';
 import { QrconnectSessions } from './state/qrconnect-sessions.js';
-import { callbackDomainCheck } from './state/callback-domain.js';
 
 export interface SimServerOptions {
   readonly appid: string;

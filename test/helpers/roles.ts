@@ -39,10 +39,14 @@ export interface Roles {
 }
 
 /** http + ws + sim as three independent roles (each with its own config watcher and Redis link). */
-export async function startRoles(env: Record<string, string>, opts: { logger?: Logger } = {}): Promise<Roles> {
+/**
+ * The config of a three-role test stack on fresh free ports (the simulator's dev accounts, a quiet log, no login
+ * rate limit), `env` on top. The roles are not started: startRoles starts them; a test may start them its own way.
+ */
+export async function testRolesConfig(env: Record<string, string>): Promise<Config> {
   const [httpPort, wsPort, simPort] = [await freePort(), await freePort(), await freePort()];
   const simUrl = `http://127.0.0.1:${simPort}`;
-  const config = loadConfig({
+  return loadConfig({
     HOST: '127.0.0.1',
     HTTP_PORT: String(httpPort),
     WS_PORT: String(wsPort),
@@ -59,6 +63,12 @@ export async function startRoles(env: Record<string, string>, opts: { logger?: L
     LOGIN_RATE_LIMIT: '0',
     ...env,
   });
+}
+
+export async function startRoles(env: Record<string, string>, opts: { logger?: Logger } = {}): Promise<Roles> {
+  const config = await testRolesConfig(env);
+  const simUrl = `http://127.0.0.1:${config.simPort}`;
+  const wsPort = config.wsPort;
   const logger = opts.logger ?? silentLogger();
   const sim = await runSim(config, logger);
   const ws = await runWs(config, logger);

@@ -18,7 +18,7 @@ const hidden = (name: string, value: string) => `<input type="hidden" name="${na
 const badge = '<span class="badge">模拟器 SIM</span>';
 
 /** Radios of the sample users (first preselected), with their generated avatars. */
-function userRows(users: readonly SimUser[]): string {
+export function userRows(users: readonly SimUser[]): string {
   return users
     .map(
       (u, i) => `<li><label>

@@ -1,6 +1,7 @@
 import { escapeHtml, shell } from './consent.js';
 import type { SimUser } from '../state/users.js';
 import type { QrconnectSession } from '../state/qrconnect-sessions.js';
+import { userRows } from './phone.js';
 
 /**
  * WeChat's website-login page as the simulator draws it (docs/wechat.md §10): the QR (of the simulated phone's
@@ -78,15 +79,7 @@ const POLL_SCRIPT = `
 
 /** What the phone's camera opened: pick the WeChat user who scans. */
 export function qrconnectScanPage(uuid: string, appName: string, users: readonly SimUser[]): string {
-  const rows = users
-    .map(
-      (u, i) => `<li><label>
-  <input type="radio" name="openid" value="${escapeHtml(u.openid)}"${i === 0 ? ' checked' : ''}>
-  <img src="/sim/avatar/${encodeURIComponent(u.openid)}.svg" alt="">
-  <span>${escapeHtml(u.nickname)}<small>${escapeHtml(u.unionid ? 'unionid ✓' : 'no unionid')} · ${escapeHtml(u.openid)}</small></span>
-</label></li>`,
-    )
-    .join('\n');
+  const rows = userRows(users);
   return shell(
     '扫码登录 / Website login',
     `<h1>网站扫码登录 <span class="badge">模拟器 SIM</span></h1>

@@ -156,44 +156,33 @@ function simBase(deps: SimDeps, ctx: Context): string {
   return deps.publicUrl ?? `${ctx.protocol}://${ctx.host}`;
 }
 
-function expiredQr(ctx: Context): void {
-  page(
-    ctx,
-    404,
-    outcomePage({
-      ok: false,
-      code: 'expired',
-      title: { zh: '二维码已失效', en: 'This QR code has expired or is unknown' },
-      detail: { zh: '请在电脑上刷新二维码', en: 'Refresh the QR code on the computer' },
-    }),
-  );
+/** The phone's refusals: what WeChat's phone says about a QR it cannot use, with the status a test can check. */
+const REFUSALS = {
+  expired: {
+    status: 404,
+    title: { zh: '二维码已失效', en: 'This QR code has expired or is unknown' },
+    detail: { zh: '请在电脑上刷新二维码', en: 'Refresh the QR code on the computer' },
+  },
+  used: {
+    status: 409,
+    title: { zh: '二维码已被使用', en: 'This QR code was already used' },
+    detail: { zh: '请在电脑上刷新二维码', en: 'Refresh the QR code on the computer' },
+  },
+  bad_request: {
+    status: 400,
+    title: { zh: '登录失败', en: 'Login failed' },
+    detail: { zh: '请选择用户和操作', en: 'Choose a sample user and an action' },
+  },
+} as const;
+
+function refuse(ctx: Context, code: keyof typeof REFUSALS): void {
+  const { status, title, detail } = REFUSALS[code];
+  page(ctx, status, outcomePage({ ok: false, code, title, detail }));
 }
 
-function usedQr(ctx: Context): void {
-  page(
-    ctx,
-    409,
-    outcomePage({
-      ok: false,
-      code: 'used',
-      title: { zh: '二维码已被使用', en: 'This QR code was already used' },
-      detail: { zh: '请在电脑上刷新二维码', en: 'Refresh the QR code on the computer' },
-    }),
-  );
-}
-
-function badForm(ctx: Context): void {
-  page(
-    ctx,
-    400,
-    outcomePage({
-      ok: false,
-      code: 'bad_request',
-      title: { zh: '登录失败', en: 'Login failed' },
-      detail: { zh: '请选择用户和操作', en: 'Choose a sample user and an action' },
-    }),
-  );
-}
+const expiredQr = (ctx: Context) => refuse(ctx, 'expired');
+const usedQr = (ctx: Context) => refuse(ctx, 'used');
+const badForm = (ctx: Context) => refuse(ctx, 'bad_request');
 
 function page(ctx: Context, status: number, html: string): void {
   ctx.status = status;
