@@ -1,0 +1,506 @@
+/**
+ * The scan bench (issue 13): many idle page sockets on one push process, then scans at a steady rate, each a
+ * `GET /l/:id` from WeChat's user agent (the real path that marks a login scanned and publishes it), measured
+ * from outside for three systems in the same run, one after the other, each on its own private redis-server:
+ *   floor     bare node:http + bare ws + one ioredis subscriber with per-login channels, the scan's check, write
+ *             and publish in one Lua script (bench/floor/*.ts);
+ *   scanlogin `node dist/server/cli.js http` and `… ws`;
+ *   socketio  Socket.IO 4.8 + @socket.io/redis-adapter, the scan sent by @socket.io/redis-emitter (bench/socketio).
+ * Per system: create the logins over HTTP (32 parallel: logins/s), warm up (a few hundred watches and scans,
+ * not counted), read the push process's RSS after a full GC, open the watchers (child processes of ≤ 5,000
+ * sockets, each bound to its own 127.0.0.x), RSS after GC again (memory per watcher = the difference / watchers),
+ * then — in a window clear of the 30 s heartbeat — CPU of both processes over an idle stretch and over the scans
+ * (from /proc/<pid>/stat; the idle rate is taken off), and the times: scan request → page socket, and the push
+ * leg, publish (seen by an independent subscriber, bench/scan-observer.ts) → page socket.
+ * Every child is killed when the bench ends, however it ends (bench/scan-procs.ts).
+ */
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
+import { DEV_DEFAULTS } from '../server/config.js';
+import { startRedisServer } from '../server/dev/redis-server.js';
+import { freePortExcept } from '../server/util/free-port.js';
+import {
+  CLK_TCK,
+  type Server,
+  cpuTicks,
+  nowMs,
+  rssAfterGc,
+  spawnServer,
+  spawnWorker,
+  stopAll,
+  track,
+  waitHttp,
+} from './scan-procs.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const CLI = path.resolve(HERE, '../server/cli.js');
+const WECHAT_UA =
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 ' +
+  'MicroMessenger/8.0.47(0x18002f2f) NetType/WIFI Language/zh_CN';
+/** Sockets per watcher process (each has its own 127.0.0.x and stays far below the 20,000 open files limit). */
+const PER_CLIENT = 5000;
+const CREATE_CONCURRENCY = 32;
+const WARM_LOGINS = 400;
+/** scanlogin's ws role and the floor ping every socket this often; scans are timed to miss a round. */
+const HEARTBEAT_MS = 30_000;
+const IDLE_MS = 2000;
+
+export const SYSTEMS = ['floor', 'scanlogin', 'socketio'] as const;
+export type SystemName = (typeof SYSTEMS)[number];
+
+export interface ScanOptions {
+  watchers: number;
+  scans: number;
+  /** Scans per second, open loop (sent on schedule whatever the answers). */
+  rate: number;
+  systems: readonly SystemName[];
+  /** Called with progress lines. */
+  say?: (line: string) => void;
+}
+
+export interface Percentiles {
+  p50: number;
+  p99: number;
+}
+
+export interface SystemResult {
+  watchersRequested: number;
+  watching: number;
+  failedWatchers: number;
+  firstWatchError?: string;
+  /** POST /api/logins, 32 parallel, over the logins the watchers then watch (null for Socket.IO: the floor's code). */
+  loginsPerSecond: number | null;
+  /** Push process RSS (MiB) after a full GC, before and after the watchers; per watcher in KB (1,000 bytes). */
+  memory: { rssBeforeMiB: number; rssAfterMiB: number; perWatcherKB: number; at100kMiB: number };
+  scans: { sent: number; ok: number; failed: number; pushed: number; firstFailure?: string };
+  scanToPageMs: Percentiles;
+  pushLegMs: Percentiles;
+  scanResponseMs: Percentiles;
+  /** CPU per scan (http process) and per push (ws process) in µs, the idle rate taken off; `raw` without. */
+  httpCpuUsPerScan: number;
+  wsCpuUsPerPush: number;
+  raw: { httpCpuUsPerScan: number; wsCpuUsPerPush: number; httpIdlePercent: number; wsIdlePercent: number };
+  loadAverage: number;
+}
+
+export interface ScanResult {
+  watchers: number;
+  scans: number;
+  rate: number;
+  systems: Partial<Record<SystemName, SystemResult>>;
+  /** scanlogin ÷ floor, with the issue's bound for each. */
+  ratios: Record<string, { ratio: number; bound: string; met: boolean }>;
+}
+
+interface Login {
+  i: number;
+  id: string;
+  watchToken: string;
+  scanPath: string;
+}
+
+interface Started {
+  http: Server;
+  ws: Server;
+  httpPort: number;
+  /** What a watcher connects to. */
+  watchUrl: string;
+  kind: 'ws' | 'sio';
+  observe: { pattern: string; idRe: string };
+  heartbeat: boolean;
+}
+
+const pct = (xs: number[], q: number): number => {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+};
+const both = (xs: number[]): Percentiles => ({ p50: pct(xs, 0.5), p99: pct(xs, 0.99) });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function startSystem(name: SystemName, redisUrl: string, port: () => Promise<number>): Promise<Started> {
+  const [httpPort, wsPort] = [await port(), await port()];
+  const httpUrl = `http://127.0.0.1:${httpPort}`;
+  const wsHttp = `http://127.0.0.1:${wsPort}`;
+  const base = { PATH: process.env.PATH, REDIS_URL: redisUrl, TTL_MS: '3600000', PUBLIC_URL: httpUrl };
+  let http: Server;
+  let ws: Server;
+  if (name === 'scanlogin') {
+    const simUrl = `http://127.0.0.1:${await port()}`; // never called on these paths
+    const env: NodeJS.ProcessEnv = {
+      ...base,
+      ...DEV_DEFAULTS,
+      HOST: '127.0.0.1',
+      HTTP_PORT: String(httpPort),
+      WS_PORT: String(wsPort),
+      WS_PUBLIC_URL: `ws://127.0.0.1:${wsPort}/ws`,
+      WECHAT_OPEN_BASE: simUrl,
+      WECHAT_API_BASE: simUrl,
+      SESSION_SECRET: 'bench-session-secret-0123456789',
+      LOG_LEVEL: 'warn',
+      // One hour: no login expires during a run (the expiry is not what is measured).
+      LOGIN_TTL: '3600',
+      // Every client is 127.0.0.x: the per-address limits are not what is measured here.
+      LOGIN_RATE_LIMIT: '0',
+      MAX_SOCKETS_PER_IP: '0',
+    };
+    ws = spawnServer(CLI, ['ws'], env);
+    http = spawnServer(CLI, ['http'], env);
+  } else {
+    const dir = path.join(HERE, name === 'floor' ? 'floor' : 'socketio');
+    ws = spawnServer(path.join(dir, 'ws.js'), [], { ...base, PORT: String(wsPort) });
+    http = spawnServer(path.join(dir, 'http.js'), [], {
+      ...base,
+      PORT: String(httpPort),
+      WS_URL: name === 'floor' ? `ws://127.0.0.1:${wsPort}/ws` : wsHttp,
+    });
+  }
+  await waitHttp(`${wsHttp}/healthz`, ws);
+  await waitHttp(`${httpUrl}/healthz`, http);
+  return {
+    http,
+    ws,
+    httpPort,
+    watchUrl: name === 'socketio' ? wsHttp : `ws://127.0.0.1:${wsPort}/ws`,
+    kind: name === 'socketio' ? 'sio' : 'ws',
+    observe:
+      name === 'floor'
+        ? { pattern: 'floor:ev:*', idRe: '^floor:ev:(.+)$' }
+        : name === 'scanlogin'
+          ? { pattern: '*login-events:*', idRe: 'login-events:(.+)$' }
+          : { pattern: 'socket.io#/#*', idRe: '^socket\\.io#/#(.+)#$' },
+    heartbeat: name !== 'socketio',
+  };
+}
+
+/** `n` logins over `concurrency` keep-alive connections; returns them with the seconds it took. */
+async function createLogins(port: number, n: number, from: number): Promise<{ logins: Login[]; seconds: number }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CREATE_CONCURRENCY });
+  const logins: Login[] = new Array(n);
+  let next = 0;
+  const one = () =>
+    new Promise<Login>((resolve, reject) => {
+      const req = http.request(
+        {
+          agent,
+          host: '127.0.0.1',
+          port,
+          path: '/api/logins',
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            if (res.statusCode !== 201) return reject(new Error(`POST /api/logins: ${res.statusCode}`));
+            const b = JSON.parse(Buffer.concat(chunks).toString()) as Record<string, string>;
+            resolve({ i: 0, id: b.id!, watchToken: b.watchToken!, scanPath: new URL(b.scanUrl!).pathname });
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end('{}');
+    });
+  const t0 = nowMs();
+  await Promise.all(
+    Array.from({ length: CREATE_CONCURRENCY }, async () => {
+      while (next < n) {
+        const k = next++;
+        logins[k] = { ...(await one()), i: from + k };
+      }
+    }),
+  );
+  const seconds = (nowMs() - t0) / 1000;
+  agent.destroy();
+  return { logins, seconds };
+}
+
+/** One watcher process: its IPC as request/answer. */
+class Watchers {
+  readonly child: ChildProcess;
+  constructor(readonly localAddress: string) {
+    this.child = spawnWorker(path.join(HERE, 'scan-watchers.js'));
+  }
+  ask<T>(msg: object, type: string): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const onMessage = (m: { type: string }) => {
+        if (m.type !== type) return;
+        this.child.off('message', onMessage);
+        this.child.off('exit', onExit);
+        resolve(m as T);
+      };
+      const onExit = (code: number | null) => reject(new Error(`watcher process exited ${code}`));
+      this.child.on('message', onMessage);
+      this.child.once('exit', onExit);
+      this.child.send(msg);
+    });
+  }
+}
+
+/** Scans `logins` at `rate`/s open loop; per scan: when sent, when answered, the status (0: network error). */
+async function scanAt(port: number, logins: Login[], rate: number) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const n = logins.length;
+  const start = new Float64Array(n);
+  const done = new Float64Array(n);
+  const status = new Int16Array(n);
+  await new Promise<void>((resolve) => {
+    let sent = 0;
+    let finished = 0;
+    const t0 = nowMs();
+    const end = (i: number, code: number) => {
+      done[i] = nowMs();
+      status[i] = code;
+      if (++finished === n) resolve();
+    };
+    const fire = (i: number) => {
+      start[i] = nowMs();
+      const headers = { 'user-agent': WECHAT_UA };
+      const req = http.get({ agent, host: '127.0.0.1', port, path: logins[i]!.scanPath, headers }, (res) => {
+        res.resume();
+        res.on('end', () => end(i, res.statusCode ?? 0));
+      });
+      req.on('error', () => end(i, 0));
+    };
+    const tick = () => {
+      const due = Math.min(n, Math.floor(((nowMs() - t0) * rate) / 1000) + 1);
+      while (sent < due) fire(sent++);
+      if (sent < n) setTimeout(tick, 1);
+    };
+    tick();
+  });
+  agent.destroy();
+  return { start, done, status };
+}
+
+/** Waits until no heartbeat round falls in the next `needMs` (pings every 30 s from the process's start). */
+async function clearOfHeartbeat(server: Server, needMs: number): Promise<void> {
+  if (needMs > HEARTBEAT_MS - 3000) return;
+  for (;;) {
+    const phase = (performance.now() - server.startedAt) % HEARTBEAT_MS;
+    // A round starts up to ~1.5 s after the spawn (the process's start-up); keep 2 s clear after it.
+    if (phase >= 2500 && phase + needMs <= HEARTBEAT_MS) return;
+    await sleep(200);
+  }
+}
+
+async function runSystem(name: SystemName, opts: ScanOptions): Promise<SystemResult> {
+  const say = opts.say ?? (() => {});
+  const redis = await startRedisServer();
+  track(redis.process);
+  const children: ChildProcess[] = [];
+  const used = [redis.port];
+  const port = async () => {
+    const p = await freePortExcept(used);
+    used.push(p);
+    return p;
+  };
+  try {
+    const sys = await startSystem(name, redis.url, port);
+    children.push(sys.http.child, sys.ws.child);
+    const httpPid = sys.http.child.pid!;
+    const wsPid = sys.ws.child.pid!;
+    const loadAverage = os.loadavg()[0]!;
+
+    // Logins: a warm-up batch, then the watched ones (timed).
+    const warm = (await createLogins(sys.httpPort, WARM_LOGINS, -WARM_LOGINS)).logins;
+    const { logins, seconds } = await createLogins(sys.httpPort, opts.watchers, 0);
+    const loginsPerSecond = name === 'socketio' ? null : opts.watchers / seconds;
+    say(`  ${name}: ${opts.watchers} logins created in ${seconds.toFixed(1)} s`);
+
+    // Warm-up: watch and scan the warm-up logins (JIT, pools), then close those sockets.
+    const warmer = new Watchers('127.0.0.9');
+    children.push(warmer.child);
+    await warmer.ask(
+      { cmd: 'watch', kind: sys.kind, url: sys.watchUrl, localAddress: '127.0.0.9', logins: warm },
+      'ready',
+    );
+    await scanAt(sys.httpPort, warm, opts.rate);
+    await sleep(300);
+    await warmer.ask({ cmd: 'close' }, 'closed');
+    warmer.child.kill('SIGKILL');
+    await sleep(500);
+
+    const rssBefore = await rssAfterGc(wsPid);
+    const clients: Watchers[] = [];
+    for (let k = 0; k * PER_CLIENT < opts.watchers; k++) {
+      const w = new Watchers(`127.0.0.${10 + k}`);
+      children.push(w.child);
+      clients.push(w);
+    }
+    const t0 = nowMs();
+    const ready = await Promise.all(
+      clients.map((w, k) =>
+        w.ask<{ watching: number; failed: number; error?: string }>(
+          {
+            cmd: 'watch',
+            kind: sys.kind,
+            url: sys.watchUrl,
+            localAddress: w.localAddress,
+            logins: logins.slice(k * PER_CLIENT, (k + 1) * PER_CLIENT),
+          },
+          'ready',
+        ),
+      ),
+    );
+    const watching = ready.reduce((s, r) => s + r.watching, 0);
+    const failedWatchers = ready.reduce((s, r) => s + r.failed, 0);
+    const firstWatchError = ready.find((r) => r.error)?.error;
+    say(
+      `  ${name}: ${watching} watching (${failedWatchers} failed${firstWatchError ? `: ${firstWatchError}` : ''}) ` +
+        `in ${((nowMs() - t0) / 1000).toFixed(1)} s`,
+    );
+    await sleep(500);
+    const rssAfter = await rssAfterGc(wsPid);
+
+    const observer = spawnWorker(path.join(HERE, 'scan-observer.js'));
+    children.push(observer);
+    await askOnce(observer, { cmd: 'start', url: redis.url, ...sys.observe }, 'ready');
+
+    // The scans go to logins spread over every watcher process.
+    const scanned = spreadPick(logins, Math.min(opts.scans, opts.watchers), clients.length);
+    const scanMs = (scanned.length / opts.rate) * 1000;
+    if (sys.heartbeat) await clearOfHeartbeat(sys.ws, IDLE_MS + scanMs + 5000);
+
+    const idle0 = [cpuTicks(httpPid), cpuTicks(wsPid)];
+    const tIdle = nowMs();
+    await sleep(IDLE_MS);
+    const idleMs = nowMs() - tIdle;
+    const idle = [cpuTicks(httpPid) - idle0[0]!, cpuTicks(wsPid) - idle0[1]!];
+
+    const cpu0 = [cpuTicks(httpPid), cpuTicks(wsPid)];
+    const tScan = nowMs();
+    const r = await scanAt(sys.httpPort, scanned, opts.rate);
+    const ok = scanned.map((_, i) => r.status[i] === 302);
+    const wanted = ok.filter(Boolean).length;
+    // Pushes: wait until every answered scan has reached its page (or 3 s more).
+    let got: Map<number, number> = new Map();
+    for (const deadline = nowMs() + 3000; ; ) {
+      await sleep(200);
+      got = new Map();
+      for (const w of clients) {
+        for (const [i, t] of (await w.ask<{ got: [number, number][] }>({ cmd: 'report' }, 'report')).got) got.set(i, t);
+      }
+      if (got.size >= wanted || nowMs() > deadline) break;
+    }
+    const cpu = [cpuTicks(httpPid) - cpu0[0]!, cpuTicks(wsPid) - cpu0[1]!];
+    const scanWindowMs = nowMs() - tScan;
+    const seen = new Map((await askOnce<{ seen: [string, number][] }>(observer, { cmd: 'report' }, 'report')).seen);
+
+    const toPage: number[] = [];
+    const leg: number[] = [];
+    const response: number[] = [];
+    let failure: string | undefined;
+    scanned.forEach((login, i) => {
+      response.push(r.done[i]! - r.start[i]!);
+      if (!ok[i]) failure ??= `GET ${login.scanPath}: ${r.status[i] || 'network error'}`;
+      const page = got.get(login.i);
+      if (page === undefined) return;
+      toPage.push(page - r.start[i]!);
+      const published = seen.get(login.id);
+      if (published !== undefined) leg.push(page - published);
+    });
+    const us = (ticks: number) => (ticks * 1e6) / CLK_TCK;
+    const idleShare = (k: number) => (idle[k]! * scanWindowMs) / idleMs;
+    const pushes = got.size;
+    const perWatcher = (rssAfter - rssBefore) / Math.max(1, watching);
+    return {
+      watchersRequested: opts.watchers,
+      watching,
+      failedWatchers,
+      ...(firstWatchError && { firstWatchError }),
+      loginsPerSecond,
+      memory: {
+        rssBeforeMiB: rssBefore / 2 ** 20,
+        rssAfterMiB: rssAfter / 2 ** 20,
+        perWatcherKB: perWatcher / 1000,
+        at100kMiB: (rssBefore + perWatcher * 100_000) / 2 ** 20,
+      },
+      scans: {
+        sent: scanned.length,
+        ok: wanted,
+        failed: scanned.length - wanted,
+        pushed: pushes,
+        ...(failure && { firstFailure: failure }),
+      },
+      scanToPageMs: both(toPage),
+      pushLegMs: both(leg),
+      scanResponseMs: both(response),
+      httpCpuUsPerScan: us(cpu[0]! - idleShare(0)) / Math.max(1, wanted),
+      wsCpuUsPerPush: us(cpu[1]! - idleShare(1)) / Math.max(1, pushes),
+      raw: {
+        httpCpuUsPerScan: us(cpu[0]!) / Math.max(1, wanted),
+        wsCpuUsPerPush: us(cpu[1]!) / Math.max(1, pushes),
+        httpIdlePercent: (us(idle[0]!) / 1000 / idleMs) * 100,
+        wsIdlePercent: (us(idle[1]!) / 1000 / idleMs) * 100,
+      },
+      loadAverage,
+    };
+  } finally {
+    await stopAll(children);
+    await redis.stop();
+  }
+}
+
+function askOnce<T>(child: ChildProcess, msg: object, type: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: { type: string }) => {
+      if (m.type !== type) return;
+      child.off('message', onMessage);
+      resolve(m as T);
+    };
+    child.on('message', onMessage);
+    child.once('exit', (code) => reject(new Error(`child exited ${code}`)));
+    child.send(msg);
+  });
+}
+
+/** `n` logins taken round-robin from `parts` equal slices (so every watcher process gets its share of scans). */
+function spreadPick(logins: Login[], n: number, parts: number): Login[] {
+  const out: Login[] = [];
+  const size = Math.ceil(logins.length / parts);
+  for (let k = 0; out.length < n; k++) {
+    const part = k % parts;
+    const idx = part * size + Math.floor(k / parts);
+    if (idx < logins.length) out.push(logins[idx]!);
+    if (k > logins.length * 2) break;
+  }
+  return out;
+}
+
+/** The issue's targets, each scanlogin ÷ floor of the same run. */
+const TARGETS: { name: string; get: (r: SystemResult) => number | null; max?: number; min?: number }[] = [
+  { name: 'scan request → page p99', get: (r) => r.scanToPageMs.p99, max: 1.5 },
+  { name: 'http CPU per scan', get: (r) => r.httpCpuUsPerScan, max: 1.5 },
+  { name: 'logins created per second', get: (r) => r.loginsPerSecond, min: 0.8 },
+  { name: 'memory per watcher', get: (r) => r.memory.perWatcherKB, max: 1.25 },
+  { name: 'ws CPU per push', get: (r) => r.wsCpuUsPerPush, max: 1.2 },
+];
+
+export async function benchScan(opts: ScanOptions): Promise<ScanResult> {
+  const result: ScanResult = { watchers: opts.watchers, scans: opts.scans, rate: opts.rate, systems: {}, ratios: {} };
+  for (const name of opts.systems) {
+    opts.say?.(`scan bench: ${name}, ${opts.watchers} watchers, ${opts.scans} scans at ${opts.rate}/s`);
+    result.systems[name] = await runSystem(name, opts);
+  }
+  const floor = result.systems.floor;
+  const ours = result.systems.scanlogin;
+  if (floor && ours) {
+    for (const t of TARGETS) {
+      const a = t.get(ours);
+      const b = t.get(floor);
+      if (a === null || b === null) continue;
+      const ratio = a / b;
+      result.ratios[t.name] = {
+        ratio,
+        bound: t.max !== undefined ? `≤ ${t.max}×` : `≥ ${t.min}×`,
+        met: t.max !== undefined ? ratio <= t.max : ratio >= t.min!,
+      };
+    }
+  }
+  return result;
+}
