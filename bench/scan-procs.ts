@@ -46,9 +46,9 @@ export function track(child: ChildProcess): ChildProcess {
 }
 
 /** A server process: node with the guard preloaded (GC on SIGUSR2, exits with the bench); output kept. */
-export function spawnServer(script: string, args: string[], env: NodeJS.ProcessEnv): Server {
+export function spawnServer(script: string, args: string[], env: NodeJS.ProcessEnv, nodeArgs: string[] = []): Server {
   const child = track(
-    spawn(process.execPath, ['--expose-gc', `--import=${GUARD}`, script, ...args], {
+    spawn(process.execPath, ['--expose-gc', `--import=${GUARD}`, ...nodeArgs, script, ...args], {
       env,
       stdio: ['pipe', 'pipe', 'pipe'],
     }),
@@ -56,13 +56,13 @@ export function spawnServer(script: string, args: string[], env: NodeJS.ProcessE
   const log: string[] = [];
   child.stdout!.on('data', (b: Buffer) => log.push(b.toString()));
   child.stderr!.on('data', (b: Buffer) => log.push(b.toString()));
-  return { child, log, startedAt: performance.now() };
+  return { child, log, startedAt: nowMs() };
 }
 
 export interface Server {
   child: ChildProcess;
   log: string[];
-  /** performance.now() when spawned (the server's timers, e.g. heartbeats, start about then). */
+  /** nowMs() when spawned (the server's timers, e.g. heartbeats, start about then). */
   startedAt: number;
 }
 

@@ -6,6 +6,8 @@
  *     each socket sends its watch message and counts once its first status ("pending") arrives;
  *   {cmd:'report'} → {type:'report', got:[[i, ms]...]}: when each login's "scanned" push arrived (CLOCK_MONOTONIC
  *     ms, comparable with the bench's clock);
+ *   {cmd:'pings'} → {type:'pings', last}: when a server ping last arrived (ms, or null), to time the scans
+ *     clear of the server's heartbeat round;
  *   {cmd:'close'} → closes every socket, {type:'closed'}.
  * `kind` 'ws' speaks scanlogin's protocol (scanlogin and the floor), 'sio' the Socket.IO events.
  */
@@ -20,11 +22,13 @@ interface Login {
 type Msg =
   | { cmd: 'watch'; kind: 'ws' | 'sio'; url: string; localAddress: string; logins: Login[] }
   | { cmd: 'report' }
+  | { cmd: 'pings' }
   | { cmd: 'close' };
 
 const CONCURRENCY = 64;
 const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 const got: [number, number][] = [];
+let lastPing: number | null = null;
 const closers: (() => void)[] = [];
 const send = (m: unknown) => process.send!(m);
 
@@ -37,6 +41,7 @@ function watchWs(url: string, localAddress: string, login: Login): Promise<void>
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { localAddress, perMessageDeflate: false });
     closers.push(() => ws.terminate());
+    ws.on('ping', () => (lastPing = nowMs()));
     ws.once('open', () => ws.send(JSON.stringify({ type: 'watch', id: login.id, watchToken: login.watchToken })));
     ws.on('message', (data) => onStatus(login, (JSON.parse(String(data)) as { status?: string }).status, resolve));
     ws.once('error', reject);
@@ -84,6 +89,7 @@ async function watchAll(m: Extract<Msg, { cmd: 'watch' }>): Promise<void> {
 process.on('message', (m: Msg) => {
   if (m.cmd === 'watch') void watchAll(m);
   else if (m.cmd === 'report') send({ type: 'report', got });
+  else if (m.cmd === 'pings') send({ type: 'pings', last: lastPing });
   else if (m.cmd === 'close') {
     for (const close of closers.splice(0)) close();
     got.length = 0;

@@ -111,6 +111,8 @@ interface Started {
   kind: 'ws' | 'sio';
   observe: { pattern: string; idRe: string };
   heartbeat: boolean;
+  /** nowMs() once both processes answered. */
+  readyAt: number;
 }
 
 const pct = (xs: number[], q: number): number => {
@@ -128,6 +130,8 @@ async function startSystem(name: SystemName, redisUrl: string, port: () => Promi
   const base = { PATH: process.env.PATH, REDIS_URL: redisUrl, TTL_MS: '3600000', PUBLIC_URL: httpUrl };
   let http: Server;
   let ws: Server;
+  // BENCH_WS_ARGS / BENCH_HTTP_ARGS: extra node options for the push / http process (e.g. --cpu-prof).
+  const nodeArgs = (k: string) => process.env[k]?.split(' ').filter(Boolean) ?? [];
   if (name === 'scanlogin') {
     const simUrl = `http://127.0.0.1:${await port()}`; // never called on these paths
     const env: NodeJS.ProcessEnv = {
@@ -147,16 +151,14 @@ async function startSystem(name: SystemName, redisUrl: string, port: () => Promi
       LOGIN_RATE_LIMIT: '0',
       MAX_SOCKETS_PER_IP: '0',
     };
-    ws = spawnServer(CLI, ['ws'], env);
-    http = spawnServer(CLI, ['http'], env);
+    ws = spawnServer(CLI, ['ws'], env, nodeArgs('BENCH_WS_ARGS'));
+    http = spawnServer(CLI, ['http'], env, nodeArgs('BENCH_HTTP_ARGS'));
   } else {
     const dir = path.join(HERE, name === 'floor' ? 'floor' : 'socketio');
-    ws = spawnServer(path.join(dir, 'ws.js'), [], { ...base, PORT: String(wsPort) });
-    http = spawnServer(path.join(dir, 'http.js'), [], {
-      ...base,
-      PORT: String(httpPort),
-      WS_URL: name === 'floor' ? `ws://127.0.0.1:${wsPort}/ws` : wsHttp,
-    });
+    ws = spawnServer(path.join(dir, 'ws.js'), [], { ...base, PORT: String(wsPort) }, nodeArgs('BENCH_WS_ARGS'));
+    const WS_URL = name === 'floor' ? `ws://127.0.0.1:${wsPort}/ws` : wsHttp;
+    const env = { ...base, PORT: String(httpPort), WS_URL };
+    http = spawnServer(path.join(dir, 'http.js'), [], env, nodeArgs('BENCH_HTTP_ARGS'));
   }
   await waitHttp(`${wsHttp}/healthz`, ws);
   await waitHttp(`${httpUrl}/healthz`, http);
@@ -173,6 +175,7 @@ async function startSystem(name: SystemName, redisUrl: string, port: () => Promi
           ? { pattern: '*login-events:*', idRe: 'login-events:(.+)$' }
           : { pattern: 'socket.io#/#*', idRe: '^socket\\.io#/#(.+)#$' },
     heartbeat: name !== 'socketio',
+    readyAt: nowMs(),
   };
 }
 
@@ -277,13 +280,24 @@ async function scanAt(port: number, logins: Login[], rate: number) {
   return { start, done, status };
 }
 
-/** Waits until no heartbeat round falls in the next `needMs` (pings every 30 s from the process's start). */
-async function clearOfHeartbeat(server: Server, needMs: number): Promise<void> {
+/**
+ * Waits until no heartbeat round (a ping to every socket every 30 s, and every pong back) falls in the next
+ * `needMs`: from the last ping a watcher saw or, before the first round, from when the server started.
+ */
+async function clearOfHeartbeat(server: Server, readyAt: number, w: Watchers, needMs: number): Promise<void> {
   if (needMs > HEARTBEAT_MS - 3000) return;
   for (;;) {
-    const phase = (performance.now() - server.startedAt) % HEARTBEAT_MS;
-    // A round starts up to ~1.5 s after the spawn (the process's start-up); keep 2 s clear after it.
-    if (phase >= 2500 && phase + needMs <= HEARTBEAT_MS) return;
+    const { last } = await w.ask<{ last: number | null }>({ cmd: 'pings' }, 'pings');
+    const now = nowMs();
+    if (last !== null) {
+      const phase = (now - last) % HEARTBEAT_MS;
+      // A round of 10,000 pings and their pongs kept the push process busy ~2 s under load: 4 s clear of it.
+      if (phase >= 4000 && phase + needMs <= HEARTBEAT_MS - 500) return;
+    } else if (now + needMs < server.startedAt + HEARTBEAT_MS - 500) {
+      return;
+    } else if (now > readyAt + HEARTBEAT_MS + 5000) {
+      throw new Error('no heartbeat ping seen 35 s after the push server started');
+    }
     await sleep(200);
   }
 }
@@ -326,6 +340,7 @@ async function runSystem(name: SystemName, opts: ScanOptions): Promise<SystemRes
     await sleep(500);
 
     const rssBefore = await rssAfterGc(wsPid);
+    await snapshot(wsPid);
     const clients: Watchers[] = [];
     for (let k = 0; k * PER_CLIENT < opts.watchers; k++) {
       const w = new Watchers(`127.0.0.${10 + k}`);
@@ -356,6 +371,7 @@ async function runSystem(name: SystemName, opts: ScanOptions): Promise<SystemRes
     );
     await sleep(500);
     const rssAfter = await rssAfterGc(wsPid);
+    await snapshot(wsPid);
 
     const observer = spawnWorker(path.join(HERE, 'scan-observer.js'));
     children.push(observer);
@@ -364,7 +380,7 @@ async function runSystem(name: SystemName, opts: ScanOptions): Promise<SystemRes
     // The scans go to logins spread over every watcher process.
     const scanned = spreadPick(logins, Math.min(opts.scans, opts.watchers), clients.length);
     const scanMs = (scanned.length / opts.rate) * 1000;
-    if (sys.heartbeat) await clearOfHeartbeat(sys.ws, IDLE_MS + scanMs + 5000);
+    if (sys.heartbeat) await clearOfHeartbeat(sys.ws, sys.readyAt, clients[0]!, IDLE_MS + scanMs + 5000);
 
     const idle0 = [cpuTicks(httpPid), cpuTicks(wsPid)];
     const tIdle = nowMs();
@@ -444,6 +460,17 @@ async function runSystem(name: SystemName, opts: ScanOptions): Promise<SystemRes
     await stopAll(children);
     await redis.stop();
   }
+}
+
+/**
+ * BENCH_WS_SIGNAL=<signal>: sent to the push process before and after the watchers, e.g. with
+ * BENCH_WS_ARGS=--heapsnapshot-signal=SIGWINCH for two heap snapshots to compare (written to the cwd).
+ */
+async function snapshot(pid: number): Promise<void> {
+  const signal = process.env.BENCH_WS_SIGNAL;
+  if (!signal) return;
+  process.kill(pid, signal as NodeJS.Signals);
+  await sleep(8000);
 }
 
 function askOnce<T>(child: ChildProcess, msg: object, type: string): Promise<T> {
