@@ -2,7 +2,8 @@
  * A scan-bench child holding up to ~5,000 page sockets from one local address (127.0.0.x): the watcher side of
  * the scan bench, out of the bench process so that the servers are measured from outside and no process runs
  * out of file descriptors. Driven over IPC:
- *   {cmd:'watch', kind, url, localAddress, logins:[{i,id,watchToken}]} → {type:'ready', watching, failed, error?}
+ *   {cmd:'watch', kind, url, localAddress, logins:[{i,id,watchToken}]} → {type:'ready', watching, failed,
+ *     failedLogins, error?}
  *     each socket sends its watch message and counts once its first status ("pending") arrives;
  *   {cmd:'report'} → {type:'report', got:[[i, ms]...]}: when each login's "scanned" push arrived (CLOCK_MONOTONIC
  *     ms, comparable with the bench's clock);
@@ -69,6 +70,7 @@ async function watchAll(m: Extract<Msg, { cmd: 'watch' }>): Promise<void> {
   let next = 0;
   let watching = 0;
   const errors: string[] = [];
+  const failedLogins: number[] = [];
   const one = m.kind === 'sio' ? watchSio : watchWs;
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
@@ -79,11 +81,12 @@ async function watchAll(m: Extract<Msg, { cmd: 'watch' }>): Promise<void> {
           watching++;
         } catch (err) {
           errors.push(String(err));
+          failedLogins.push(login.i);
         }
       }
     }),
   );
-  send({ type: 'ready', watching, failed: errors.length, ...(errors[0] && { error: errors[0] }) });
+  send({ type: 'ready', watching, failed: errors.length, failedLogins, ...(errors[0] && { error: errors[0] }) });
 }
 
 process.on('message', (m: Msg) => {

@@ -350,7 +350,7 @@ async function runSystem(name: SystemName, opts: ScanOptions): Promise<SystemRes
     const t0 = nowMs();
     const ready = await Promise.all(
       clients.map((w, k) =>
-        w.ask<{ watching: number; failed: number; error?: string }>(
+        w.ask<{ watching: number; failed: number; failedLogins: number[]; error?: string }>(
           {
             cmd: 'watch',
             kind: sys.kind,
@@ -377,8 +377,14 @@ async function runSystem(name: SystemName, opts: ScanOptions): Promise<SystemRes
     children.push(observer);
     await askOnce(observer, { cmd: 'start', url: redis.url, ...sys.observe }, 'ready');
 
-    // The scans go to logins spread over every watcher process.
-    const scanned = spreadPick(logins, Math.min(opts.scans, opts.watchers), clients.length);
+    // The scans go to watched logins, spread over every watcher process (a socket the push process could not
+    // accept — past its open files limit — has nobody to push to).
+    const unwatched = new Set(ready.flatMap((r) => r.failedLogins));
+    const scanned = spreadPick(
+      logins.filter((l) => !unwatched.has(l.i)),
+      Math.min(opts.scans, watching),
+      clients.length,
+    );
     const scanMs = (scanned.length / opts.rate) * 1000;
     if (sys.heartbeat) await clearOfHeartbeat(sys.ws, sys.readyAt, clients[0]!, IDLE_MS + scanMs + 5000);
 
