@@ -128,10 +128,11 @@ async function scanPart(): Promise<void> {
     ['scan response p50 / p99 ms', (s) => `${f(s.scanResponseMs.p50)} / ${f(s.scanResponseMs.p99)}`],
     ['http CPU per scan µs (raw)', (s) => `${f(s.httpCpuUsPerScan, 0)} (${f(s.raw.httpCpuUsPerScan, 0)})`],
     ['ws CPU per push µs (raw)', (s) => `${f(s.wsCpuUsPerPush, 0)} (${f(s.raw.wsCpuUsPerPush, 0)})`],
-    ['memory per watcher KB', (s) => f(s.memory.perWatcherKB)],
+    ['memory per watcher KB (from none)', (s) => `${f(s.memory.perWatcherKB)} (${f(s.memory.perWatcherFromEmptyKB)})`],
     [
-      'ws RSS MiB before → after (100k)',
-      (s) => `${f(s.memory.rssBeforeMiB, 0)} → ${f(s.memory.rssAfterMiB, 0)} (${f(s.memory.at100kMiB, 0)})`,
+      'ws RSS MiB 0 → ½ → all (100k)',
+      (s) =>
+        `${f(s.memory.rssBeforeMiB, 0)} → ${f(s.memory.rssHalfMiB, 0)} → ${f(s.memory.rssAfterMiB, 0)} (${f(s.memory.at100kMiB, 0)})`,
     ],
     ['logins created/s (32 parallel)', (s) => f(s.loginsPerSecond, 0)],
     ['scans ok / pushed / sent', (s) => `${s.scans.ok} / ${s.scans.pushed} / ${s.scans.sent}`],

@@ -71,8 +71,8 @@ export function spawnWorker(script: string, opts: SpawnOptions = {}): ChildProce
   return track(spawn(process.execPath, [script], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], ...opts }));
 }
 
-/** SIGTERM, then SIGKILL after `graceMs`; resolves once every child has exited. */
-export async function stopAll(children: ChildProcess[], graceMs = 3000): Promise<void> {
+/** SIGTERM, then SIGKILL after `graceMs` (the ws role drains its sockets for 3 s first); resolves once all have exited. */
+export async function stopAll(children: ChildProcess[], graceMs = 10_000): Promise<void> {
   await Promise.all(
     children.map(async (c) => {
       if (c.exitCode !== null || c.signalCode !== null) return;

@@ -73,8 +73,19 @@ export interface SystemResult {
   firstWatchError?: string;
   /** POST /api/logins, 32 parallel, over the logins the watchers then watch (null for Socket.IO: the floor's code). */
   loginsPerSecond: number | null;
-  /** Push process RSS (MiB) after a full GC, before and after the watchers; per watcher in KB (1,000 bytes). */
-  memory: { rssBeforeMiB: number; rssAfterMiB: number; perWatcherKB: number; at100kMiB: number };
+  /**
+   * Push process RSS (MiB) after a full GC: before the watchers, with half of them, with all. Per watcher in KB
+   * (1,000 bytes): the slope from half to all (`perWatcherKB`) and, less steady, from none to all. `at100kMiB`:
+   * all + the slope × the watchers missing to 100,000.
+   */
+  memory: {
+    rssBeforeMiB: number;
+    rssHalfMiB: number;
+    rssAfterMiB: number;
+    perWatcherKB: number;
+    perWatcherFromEmptyKB: number;
+    at100kMiB: number;
+  };
   scans: { sent: number; ok: number; failed: number; pushed: number; firstFailure?: string };
   scanToPageMs: Percentiles;
   pushLegMs: Percentiles;
@@ -347,30 +358,36 @@ async function runSystem(name: SystemName, opts: ScanOptions): Promise<SystemRes
       children.push(w.child);
       clients.push(w);
     }
+    // In two halves, with the RSS after a full GC after each: memory per watcher is the slope between the two,
+    // so that what the first sockets cost once (code, pools, heap growth) and where the RSS happened to settle
+    // before them do not count; the difference from before any watcher is reported too.
+    type Ready = { watching: number; failed: number; failedLogins: number[]; error?: string };
     const t0 = nowMs();
-    const ready = await Promise.all(
-      clients.map((w, k) =>
-        w.ask<{ watching: number; failed: number; failedLogins: number[]; error?: string }>(
-          {
-            cmd: 'watch',
-            kind: sys.kind,
-            url: sys.watchUrl,
-            localAddress: w.localAddress,
-            logins: logins.slice(k * PER_CLIENT, (k + 1) * PER_CLIENT),
-          },
-          'ready',
-        ),
-      ),
-    );
+    const ready: Ready[] = [];
+    const rss: number[] = [];
+    for (const half of [0, 1]) {
+      const answers = await Promise.all(
+        clients.map((w, k) => {
+          const slice = logins.slice(k * PER_CLIENT, (k + 1) * PER_CLIENT);
+          const mid = Math.ceil(slice.length / 2);
+          const part = half === 0 ? slice.slice(0, mid) : slice.slice(mid);
+          const msg = { cmd: 'watch', kind: sys.kind, url: sys.watchUrl, localAddress: w.localAddress, logins: part };
+          return w.ask<Ready>(msg, 'ready');
+        }),
+      );
+      ready.push(...answers);
+      await sleep(500);
+      rss.push(await rssAfterGc(wsPid));
+    }
     const watching = ready.reduce((s, r) => s + r.watching, 0);
     const failedWatchers = ready.reduce((s, r) => s + r.failed, 0);
     const firstWatchError = ready.find((r) => r.error)?.error;
+    const firstHalf = ready.slice(0, clients.length).reduce((s, r) => s + r.watching, 0);
     say(
       `  ${name}: ${watching} watching (${failedWatchers} failed${firstWatchError ? `: ${firstWatchError}` : ''}) ` +
         `in ${((nowMs() - t0) / 1000).toFixed(1)} s`,
     );
-    await sleep(500);
-    const rssAfter = await rssAfterGc(wsPid);
+    const [rssMid, rssAfter] = rss as [number, number];
     await snapshot(wsPid);
 
     const observer = spawnWorker(path.join(HERE, 'scan-observer.js'));
@@ -429,7 +446,7 @@ async function runSystem(name: SystemName, opts: ScanOptions): Promise<SystemRes
     const us = (ticks: number) => (ticks * 1e6) / CLK_TCK;
     const idleShare = (k: number) => (idle[k]! * scanWindowMs) / idleMs;
     const pushes = got.size;
-    const perWatcher = (rssAfter - rssBefore) / Math.max(1, watching);
+    const perWatcher = (rssAfter - rssMid) / Math.max(1, watching - firstHalf);
     return {
       watchersRequested: opts.watchers,
       watching,
@@ -438,9 +455,11 @@ async function runSystem(name: SystemName, opts: ScanOptions): Promise<SystemRes
       loginsPerSecond,
       memory: {
         rssBeforeMiB: rssBefore / 2 ** 20,
+        rssHalfMiB: rssMid / 2 ** 20,
         rssAfterMiB: rssAfter / 2 ** 20,
         perWatcherKB: perWatcher / 1000,
-        at100kMiB: (rssBefore + perWatcher * 100_000) / 2 ** 20,
+        perWatcherFromEmptyKB: (rssAfter - rssBefore) / Math.max(1, watching) / 1000,
+        at100kMiB: (rssAfter + perWatcher * (100_000 - watching)) / 2 ** 20,
       },
       scans: {
         sent: scanned.length,
