@@ -67,6 +67,12 @@ export class LoginWatchHub {
    * here, but one leaked token must not pin unbounded sockets on one channel).
    */
   async watch(id: string, watcher: LoginWatcher): Promise<() => Promise<void>> {
+    await this.add(id, watcher);
+    return () => this.unwatch(id, watcher);
+  }
+
+  /** `watch` without the unwatch function: the caller keeps `id` and calls `unwatch(id, watcher)`. */
+  async add(id: string, watcher: LoginWatcher): Promise<void> {
     let entry = this.#entries.get(id);
     // The slot is taken before the await, so concurrent watches cannot all pass the check.
     if (entry && this.#maxPerLogin > 0 && entry.watchers.size >= this.#maxPerLogin) {
@@ -87,7 +93,6 @@ export class LoginWatchHub {
       if (this.#entries.get(id) === entry) this.#entries.delete(id);
       throw err;
     }
-    return () => this.unwatch(id, watcher);
   }
 
   /** Stops delivering to `watcher` (idempotent); the last watcher of a login unsubscribes its channel. */

@@ -1,4 +1,4 @@
-import type { WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 import type { Logger } from '../log.js';
 import { AppError, toAppError } from '../errors.js';
 import { TERMINAL, toView, type LoginRecord } from '../logins/model.js';
@@ -9,6 +9,18 @@ import type { Deadlines, Slot } from './deadlines.js';
 import { errorMessage, parseClientMessage, statusMessage } from './protocol.js';
 
 type SessionState = 'awaiting-watch' | 'subscribing' | 'watching' | 'closed';
+
+/** Where a socket keeps its session, so that every socket shares the same two listener functions. */
+const SESSION = Symbol('watch session');
+type SessionSocket = WebSocket & { [SESSION]?: WatchSession };
+
+function socketOnMessage(this: SessionSocket, data: RawData): void {
+  this[SESSION]?.received(data);
+}
+
+function socketOnClose(this: SessionSocket): void {
+  this[SESSION]?.socketClosed();
+}
 
 /** What every session of a push server shares (one object, passed to each). */
 export interface SessionDeps {
@@ -37,7 +49,8 @@ const EXPIRY_SLACK_MS = 250;
 export class WatchSession implements LoginWatcher {
   #state: SessionState = 'awaiting-watch';
   #lastRev = 0;
-  #unwatch: (() => Promise<void>) | undefined;
+  /** The login this session is the hub's watcher of, once `hub.add` has resolved. */
+  #watched: string | undefined;
   /** The login whose expiry is scheduled, and its slot in `deps.expiries` (0: none). */
   #expiring: string | undefined;
   #expirySlot: Slot = 0;
@@ -47,11 +60,22 @@ export class WatchSession implements LoginWatcher {
     private readonly socket: WebSocket,
     private readonly deps: SessionDeps,
   ) {
-    socket.on('message', (data) => void this.#socketOnMessage(data));
-    socket.on('close', () => void this.#socketOnClose());
+    (socket as SessionSocket)[SESSION] = this;
+    socket.on('message', socketOnMessage);
+    socket.on('close', socketOnClose);
     // Pongs keep an idle socket alive for ever, so a socket that never watches would cost a slot until the
     // client left: it has this long to send one (a page sends it as soon as the socket opens).
     this.#watchSlot = deps.watchTimeouts.add(deps.store.now() + deps.watchTimeoutMs, this);
+  }
+
+  /** The socket's message listener (via `socketOnMessage`). */
+  received(data: RawData): void {
+    void this.#socketOnMessage(data);
+  }
+
+  /** The socket's close listener (via `socketOnClose`). */
+  socketClosed(): void {
+    void this.#socketOnClose();
   }
 
   /** Called by `deps.watchTimeouts`. */
@@ -92,9 +116,9 @@ export class WatchSession implements LoginWatcher {
       const { store, hub } = this.deps;
       // Authorize first so unknown ids and wrong tokens never cost a subscription...
       await store.authorize(id, watchToken);
-      const unwatch = await hub.watch(id, this);
-      if (this.#closed()) return void (await unwatch());
-      this.#unwatch = unwatch;
+      await hub.add(id, this);
+      if (this.#closed()) return void (await hub.unwatch(id, this));
+      this.#watched = id;
       // ...then read again after subscribing: nothing published in between is lost.
       const generation = hub.generation;
       const rec = await store.get(id);
@@ -137,7 +161,7 @@ export class WatchSession implements LoginWatcher {
   /** At the deadline, writes the expiry (first writer wins; the event reaches every watcher everywhere). */
   #scheduleExpiry(rec: LoginRecord): void {
     if (TERMINAL.has(rec.status)) return;
-    this.#expiring = rec.id;
+    this.#expiring = this.#watched ?? rec.id; // the hub's copy of the id where there is one: one string less
     this.#expirySlot = this.deps.expiries.add(rec.expiresAt + EXPIRY_SLACK_MS, this);
   }
 
@@ -175,8 +199,8 @@ export class WatchSession implements LoginWatcher {
     this.deps.expiries.delete(this.#expirySlot, this);
     this.#expirySlot = 0;
     this.#stopWatchTimer();
-    const unwatch = this.#unwatch;
-    this.#unwatch = undefined;
-    await unwatch?.();
+    const id = this.#watched;
+    this.#watched = undefined;
+    if (id !== undefined) await this.deps.hub.unwatch(id, this);
   }
 }
