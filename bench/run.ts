@@ -129,6 +129,7 @@ async function scanPart(): Promise<void> {
     ['http CPU per scan µs (raw)', (s) => `${f(s.httpCpuUsPerScan, 0)} (${f(s.raw.httpCpuUsPerScan, 0)})`],
     ['ws CPU per push µs (raw)', (s) => `${f(s.wsCpuUsPerPush, 0)} (${f(s.raw.wsCpuUsPerPush, 0)})`],
     ['memory per watcher KB (from none)', (s) => `${f(s.memory.perWatcherKB)} (${f(s.memory.perWatcherFromEmptyKB)})`],
+    ['V8 heap + external per watcher KB', (s) => f(s.memory.heapPerWatcherKB)],
     [
       'ws RSS MiB 0 → ½ → all (100k)',
       (s) =>

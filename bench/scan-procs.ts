@@ -98,13 +98,23 @@ export function rssBytes(pid: number): number {
   return Number(m?.[1] ?? 0) * 1024;
 }
 
-/** Full GC in a guarded server (SIGUSR2), then its RSS once it has settled. */
-export async function rssAfterGc(pid: number): Promise<number> {
+/**
+ * Full GC in a guarded server (SIGUSR2), then its RSS once it has settled, and the V8 heap in use (+ external
+ * memory) it reported after that GC.
+ */
+export async function memoryAfterGc(server: Server): Promise<{ rss: number; heap: number }> {
+  const pid = server.child.pid!;
   process.kill(pid, 'SIGUSR2');
   await new Promise((r) => setTimeout(r, 500));
+  const seen = server.log.length;
   process.kill(pid, 'SIGUSR2');
-  await new Promise((r) => setTimeout(r, 500));
-  return rssBytes(pid);
+  for (let i = 0; i < 50 && !server.log.slice(seen).join('').includes('bench-memory'); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  const line = /bench-memory (\{[^\n]*\})/.exec(server.log.slice(seen).join(''))?.[1];
+  const m = line ? (JSON.parse(line) as { heapUsed: number; external: number }) : { heapUsed: NaN, external: 0 };
+  return { rss: rssBytes(pid), heap: m.heapUsed + m.external };
 }
 
 /** Monotonic time in ms (CLOCK_MONOTONIC: the same clock in every process on the machine). */
