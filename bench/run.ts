@@ -124,11 +124,13 @@ async function scanPart(): Promise<void> {
   const rows: [string, (s: NonNullable<ScanResult['systems'][SystemName]>) => string][] = [
     ['watching / requested', (s) => `${s.watching} / ${s.watchersRequested}`],
     ['push leg (publish → page) p50 / p99 ms', (s) => `${f(s.pushLegMs.p50)} / ${f(s.pushLegMs.p99)}`],
+    ['  during the scans p50 / p99 ms', (s) => `${f(s.duringScans.pushLegMs.p50)} / ${f(s.duringScans.pushLegMs.p99)}`],
     ['scan request → page p50 / p99 ms', (s) => `${f(s.scanToPageMs.p50)} / ${f(s.scanToPageMs.p99)}`],
     ['scan response p50 / p99 ms', (s) => `${f(s.scanResponseMs.p50)} / ${f(s.scanResponseMs.p99)}`],
     ['http CPU per scan µs (raw)', (s) => `${f(s.httpCpuUsPerScan, 0)} (${f(s.raw.httpCpuUsPerScan, 0)})`],
     ['ws CPU per push µs (raw)', (s) => `${f(s.wsCpuUsPerPush, 0)} (${f(s.raw.wsCpuUsPerPush, 0)})`],
-    ['memory per watcher KB (from none)', (s) => `${f(s.memory.perWatcherKB)} (${f(s.memory.perWatcherFromEmptyKB)})`],
+    ['  during the scans µs', (s) => f(s.duringScans.wsCpuUsPerPush, 0)],
+    ['memory per watcher KB (½ → all)', (s) => `${f(s.memory.perWatcherKB)} (${f(s.memory.perWatcherHalfToAllKB)})`],
     ['V8 heap + external per watcher KB', (s) => f(s.memory.heapPerWatcherKB)],
     [
       'ws RSS MiB 0 → ½ → all (100k)',
@@ -137,6 +139,7 @@ async function scanPart(): Promise<void> {
     ],
     ['logins created/s (32 parallel)', (s) => f(s.loginsPerSecond, 0)],
     ['scans ok / pushed / sent', (s) => `${s.scans.ok} / ${s.scans.pushed} / ${s.scans.sent}`],
+    ['direct pushes arrived / sent', (s) => `${s.pushes.pushed} / ${s.pushes.sent}`],
     ['load average at start', (s) => f(s.loadAverage, 1)],
   ];
   const names = systems.filter((n) => r.systems[n]);

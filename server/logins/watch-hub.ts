@@ -1,6 +1,6 @@
 import type { Logger } from '../log.js';
 import { AppError } from '../errors.js';
-import type { RedisLink } from '../redis/link.js';
+import type { MessageListener, RedisLink } from '../redis/link.js';
 import type { LoginRecord } from './model.js';
 import { parseRecord, type LoginStore } from './store.js';
 
@@ -21,8 +21,10 @@ interface Entry {
   readonly id: string;
   /** Every watcher, those whose subscription is still in flight included (they count against the cap). */
   readonly watchers: Set<LoginWatcher>;
-  /** The link subscription: resolves with its remover once Redis acknowledged the SUBSCRIBE. */
-  readonly subscribed: Promise<() => Promise<void>>;
+  /** The entry's own listener on the link (unique, so that the link can tell two entries of one login apart). */
+  readonly listener: MessageListener;
+  /** Until Redis acknowledged the SUBSCRIBE: the wait every watcher shares; then undefined (nothing kept). */
+  ready: Promise<void> | undefined;
 }
 
 /**
@@ -84,8 +86,9 @@ export class LoginWatchHub {
     }
     if (!entry) entry = this.#open(id);
     entry.watchers.add(watcher);
+    if (!entry.ready) return;
     try {
-      await entry.subscribed;
+      await entry.ready;
     } catch (err) {
       // Every watcher waiting on this SUBSCRIBE fails with it (the link forgets the channel); the next watch of
       // the login subscribes anew.
@@ -100,34 +103,43 @@ export class LoginWatchHub {
     const entry = this.#entries.get(id);
     if (!entry?.watchers.delete(watcher) || entry.watchers.size > 0) return;
     this.#entries.delete(id);
-    let unsubscribe: () => Promise<void>;
-    try {
-      unsubscribe = await entry.subscribed;
-    } catch {
-      return; // never subscribed: nothing to undo
+    if (entry.ready) {
+      try {
+        await entry.ready;
+      } catch {
+        return; // never subscribed: nothing to undo
+      }
     }
-    await unsubscribe();
+    await this.#link.unsubscribe(this.#store.channel(id), entry.listener);
   }
 
   #open(id: string): Entry {
-    const watchers = new Set<LoginWatcher>();
     const channel = this.#store.channel(id);
     // One listener per entry (not one shared function): the link keys its listeners by identity, and a login
     // may be unwatched and watched again while the first subscription is still being undone.
-    const subscribed = this.#link.subscribe(channel, (message) => this.#deliver(entry, channel, message));
-    const entry: Entry = { id, watchers, subscribed };
+    const entry: Entry = {
+      id,
+      watchers: new Set(),
+      listener: (message) => this.#deliver(entry, message),
+      ready: undefined,
+    };
+    // The link's remover is not kept: `unwatch` calls link.unsubscribe with the entry's listener.
+    entry.ready = this.#link.subscribe(channel, entry.listener).then(() => {
+      entry.ready = undefined;
+    });
+    entry.ready.catch(() => {}); // awaited by every watch(); a rejection is theirs to report
     this.#entries.set(id, entry);
-    subscribed.catch(() => {}); // awaited by every watch(); a rejection is theirs to report
     return entry;
   }
 
   /** One event: parsed once, handed to every watcher of the login. */
-  #deliver(entry: Entry, channel: string, message: string): void {
+  #deliver(entry: Entry, message: string): void {
     let record: LoginRecord;
     try {
       record = parseRecord(JSON.parse(message) as Record<string, string>, this.#store.key(entry.id));
     } catch (err) {
       // A malformed event is logged and dropped, never thrown into the subscriber (socket.io-redis-adapter).
+      const channel = this.#store.channel(entry.id);
       this.#log.warn({ err: (err as Error).message, channel }, 'dropped malformed login event');
       return;
     }
