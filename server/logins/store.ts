@@ -255,55 +255,62 @@ function serialize(fields: object): Record<string, string> {
 /**
  * Reads a hash (from HGETALL or a published event) into a LoginRecord. Anything malformed — missing version,
  * unknown version, bad numbers or JSON — is `corrupt_value` naming the key, never mistaken for "not found".
+ * It runs for every event a push process delivers: fields are assigned, not spread, and the helpers are not
+ * closures made per call (bench/RESULTS.md, ws CPU per push).
  */
 export function parseRecord(flat: Record<string, string>, key: string): LoginRecord {
-  const corrupt = (why: string) => new AppError('corrupt_value', `stored login ${key} is unreadable: ${why}`, { key });
-  if (flat.v !== '1') throw corrupt(`unknown schema version ${JSON.stringify(flat.v ?? null)}`);
-  const num = (name: string, required = true): number | undefined => {
-    const raw = flat[name];
-    if (raw === undefined) {
-      if (required) throw corrupt(`missing ${name}`);
-      return undefined;
-    }
-    const n = Number(raw);
-    if (!Number.isFinite(n)) throw corrupt(`${name} is not a number`);
-    return n;
-  };
-  const json = <T>(name: string): T | undefined => {
-    const raw = flat[name];
-    if (raw === undefined) return undefined;
-    try {
-      return JSON.parse(raw) as T;
-    } catch {
-      throw corrupt(`${name} is not JSON`);
-    }
-  };
+  if (flat.v !== '1') throw corrupt(key, `unknown schema version ${JSON.stringify(flat.v ?? null)}`);
   const status = flat.status as LoginStatus;
-  if (!STATUSES.includes(status)) throw corrupt(`unknown status ${JSON.stringify(flat.status ?? null)}`);
+  if (!STATUSES.includes(status)) throw corrupt(key, `unknown status ${JSON.stringify(flat.status ?? null)}`);
   if (!flat.id || !flat.mode || !flat.watchHash || !flat.scanUrl)
-    throw corrupt('missing id, mode, watchHash or scanUrl');
-  const optional = <K extends string>(k: K, v: unknown) => (v === undefined ? {} : { [k]: v });
-  return {
+    throw corrupt(key, 'missing id, mode, watchHash or scanUrl');
+  const rec: { -readonly [K in keyof LoginRecord]: LoginRecord[K] } = {
     v: 1,
     id: flat.id,
     mode: flat.mode,
     status,
-    rev: num('rev') as number,
-    createdAt: num('createdAt') as number,
-    expiresAt: num('expiresAt') as number,
+    rev: num(flat, key, 'rev', true) as number,
+    createdAt: num(flat, key, 'createdAt', true) as number,
+    expiresAt: num(flat, key, 'expiresAt', true) as number,
     watchHash: flat.watchHash,
     scanUrl: flat.scanUrl,
-    ...optional('user', json<LoginUser>('user')),
-    ...optional('ticket', flat.ticket),
-    ...optional('ticketExpiresAt', num('ticketExpiresAt', false)),
-    ...optional('redeemedAt', num('redeemedAt', false)),
-    ...optional('changedAt', num('changedAt', false)),
-    ...optional('scannedAt', num('scannedAt', false)),
-    ...optional('phoneHash', flat.phoneHash),
-    ...optional('ua', flat.ua),
-    ...optional('ip', flat.ip),
-    ...optional('modeData', json<Record<string, string>>('modeData')),
-    ...optional('interaction', flat.interaction),
-    ...optional('clientName', flat.clientName),
-  } as LoginRecord;
+  };
+  if (flat.user !== undefined) rec.user = json<LoginUser>(flat, key, 'user');
+  if (flat.ticket !== undefined) rec.ticket = flat.ticket;
+  if (flat.ticketExpiresAt !== undefined) rec.ticketExpiresAt = num(flat, key, 'ticketExpiresAt', false);
+  if (flat.redeemedAt !== undefined) rec.redeemedAt = num(flat, key, 'redeemedAt', false);
+  if (flat.changedAt !== undefined) rec.changedAt = num(flat, key, 'changedAt', false);
+  if (flat.scannedAt !== undefined) rec.scannedAt = num(flat, key, 'scannedAt', false);
+  if (flat.phoneHash !== undefined) rec.phoneHash = flat.phoneHash;
+  if (flat.ua !== undefined) rec.ua = flat.ua;
+  if (flat.ip !== undefined) rec.ip = flat.ip;
+  if (flat.modeData !== undefined) rec.modeData = json<Record<string, string>>(flat, key, 'modeData');
+  if (flat.interaction !== undefined) rec.interaction = flat.interaction;
+  if (flat.clientName !== undefined) rec.clientName = flat.clientName;
+  return rec;
+}
+
+function corrupt(key: string, why: string): AppError {
+  return new AppError('corrupt_value', `stored login ${key} is unreadable: ${why}`, { key });
+}
+
+function num(flat: Record<string, string>, key: string, name: string, required: boolean): number | undefined {
+  const raw = flat[name];
+  if (raw === undefined) {
+    if (required) throw corrupt(key, `missing ${name}`);
+    return undefined;
+  }
+  const n = Number(raw);
+  if (!Number.isFinite(n)) throw corrupt(key, `${name} is not a number`);
+  return n;
+}
+
+function json<T>(flat: Record<string, string>, key: string, name: string): T | undefined {
+  const raw = flat[name];
+  if (raw === undefined) return undefined;
+  try {
+    return JSON.parse(raw) as T;
+  } catch {
+    throw corrupt(key, `${name} is not JSON`);
+  }
 }
