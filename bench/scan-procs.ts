@@ -103,6 +103,7 @@ export function rssBytes(pid: number): number {
  * memory) it reported after that GC.
  */
 export async function memoryAfterGc(server: Server): Promise<{ rss: number; heap: number }> {
+  assertRunning(server);
   const pid = server.child.pid!;
   process.kill(pid, 'SIGUSR2');
   await new Promise((r) => setTimeout(r, 500));
@@ -115,6 +116,13 @@ export async function memoryAfterGc(server: Server): Promise<{ rss: number; heap
   const line = /bench-memory (\{[^\n]*\})/.exec(server.log.slice(seen).join(''))?.[1];
   const m = line ? (JSON.parse(line) as { heapUsed: number; external: number }) : { heapUsed: NaN, external: 0 };
   return { rss: rssBytes(pid), heap: m.heapUsed + m.external };
+}
+
+/** Throws, with the end of its output, if the server has exited. */
+export function assertRunning(server: Server): void {
+  const { exitCode, signalCode } = server.child;
+  if (exitCode === null && signalCode === null) return;
+  throw new Error(`a server exited (${exitCode ?? signalCode}): ${server.log.join('').slice(-3000)}`);
 }
 
 /** Monotonic time in ms (CLOCK_MONOTONIC: the same clock in every process on the machine). */
