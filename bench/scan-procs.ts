@@ -107,12 +107,14 @@ export async function memoryAfterGc(server: Server): Promise<{ rss: number; heap
   const pid = server.child.pid!;
   process.kill(pid, 'SIGUSR2');
   await new Promise((r) => setTimeout(r, 500));
+  assertRunning(server);
   const seen = server.log.length;
   process.kill(pid, 'SIGUSR2');
   for (let i = 0; i < 50 && !server.log.slice(seen).join('').includes('bench-memory'); i++) {
     await new Promise((r) => setTimeout(r, 100));
   }
   await new Promise((r) => setTimeout(r, 300));
+  assertRunning(server);
   const line = /bench-memory (\{[^\n]*\})/.exec(server.log.slice(seen).join(''))?.[1];
   const m = line ? (JSON.parse(line) as { heapUsed: number; external: number }) : { heapUsed: NaN, external: 0 };
   return { rss: rssBytes(pid), heap: m.heapUsed + m.external };

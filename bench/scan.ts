@@ -10,8 +10,10 @@
  * not counted), read the push process's RSS after a full GC, open the watchers (child processes of ≤ 5,000
  * sockets, each bound to its own 127.0.0.x), RSS after GC again (memory per watcher = the difference / watchers),
  * then — in a window clear of the 30 s heartbeat — CPU of both processes over an idle stretch and over the scans
- * (from /proc/<pid>/stat; the idle rate is taken off), and the times: scan request → page socket, and the push
- * leg, publish (seen by an independent subscriber, bench/scan-observer.ts) → page socket.
+ * (from /proc/<pid>/stat; the idle rate is taken off) and scan request → page socket; then direct pushes (the
+ * bench publishes the next version of other watched logins at the same rate): the push leg, publish → page
+ * socket, and ws CPU per push, with the same arrivals in every system (during the scans they depend on how the
+ * http process keeps up; those figures, the publish seen by bench/scan-observer.ts, are kept as `duringScans`).
  * Every child is killed when the bench ends, however it ends (bench/scan-procs.ts).
  */
 import http from 'node:http';
