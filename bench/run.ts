@@ -10,8 +10,11 @@
  *      the link refuses at once instead of queueing the request behind ioredis' reconnects (it took 4.4 s)
  *   7. whole logins (bench/logins.ts): the roles as separate processes, 24 clients; no bare reference, absolute
  *      figures (logins/s, p50/p99, CPU per login per process, Redis commands per login and by command)
+ *   8. scans (bench/scan.ts): 10,000 idle watchers on one ws process, 4,000 scans at 1,000/s; scanlogin against a
+ *      floor (bare node:http + ws + ioredis) and Socket.IO 4.8, same run, ratios to the floor
  * `npm run bench -- --json` prints one JSON object on stdout (the table goes to stderr);
- * `--only=logins` (or `--only=hot`) runs one part. BENCH_LOGINS / BENCH_CONCURRENCY size part 7.
+ * `--only=hot|logins|scan` runs one part. BENCH_LOGINS / BENCH_CONCURRENCY size part 7; `--watchers=N`,
+ * `--scans=N`, `--rate=N` (per second) and `--systems=floor,scanlogin,socketio` size part 8.
  */
 import http from 'node:http';
 import net from 'node:net';
@@ -27,10 +30,12 @@ import { runHttp } from '../server/roles/http.js';
 import { runWs } from '../server/roles/ws.js';
 import { freePort } from '../server/util/free-port.js';
 import { benchLogins, type LoginsResult } from './logins.js';
+import { SYSTEMS, type ScanResult, type SystemName, benchScan } from './scan.js';
 
 const N = Number(process.env.BENCH_N ?? 2000);
 const JSON_OUT = process.argv.includes('--json');
 const ONLY = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const say = (line: string) => (JSON_OUT ? process.stderr.write(`${line}\n`) : console.log(line));
 
 /** Everything measured, for `--json`: each ratio row by name, then the parts with their own shape. */
@@ -40,6 +45,7 @@ const results: {
   rows: Record<string, { ms: number; bareMs: number; ratio: number }>;
   redisDown?: { firstStatus: number; firstMs: number; p50Ms: number; p99Ms: number; worstMs: number; boundMs: number };
   logins?: LoginsResult;
+  scan?: ScanResult;
 } = { node: process.version, n: N, rows: {} };
 
 async function time(n: number, fn: (i: number) => Promise<unknown>): Promise<number> {
@@ -69,8 +75,10 @@ function row(name: string, ours: number, bare: number): void {
 
 async function main(): Promise<void> {
   say(`scanlogin bench: N=${N}, node ${process.version}`);
-  if (ONLY !== 'logins') await hotPaths();
-  if (ONLY !== 'hot') {
+  if (ONLY && !['hot', 'logins', 'scan'].includes(ONLY))
+    throw new Error(`--only=${ONLY}: expected hot, logins or scan`);
+  if (!ONLY || ONLY === 'hot') await hotPaths();
+  if (!ONLY || ONLY === 'logins') {
     const logins = Number(process.env.BENCH_LOGINS ?? 2000);
     const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 24);
     const r = (results.logins = await benchLogins({ logins, concurrency }));
@@ -98,7 +106,51 @@ async function main(): Promise<void> {
     say('  one login, traced with MONITOR (connection name, command, first argument):');
     for (const line of r.trace) say(`    ${line}`);
   }
+  if (!ONLY || ONLY === 'scan') await scanPart();
   if (JSON_OUT) console.log(JSON.stringify(results, null, 2));
+}
+
+async function scanPart(): Promise<void> {
+  const systems = (arg('systems')?.split(',') ?? [...SYSTEMS]) as SystemName[];
+  for (const s of systems) if (!SYSTEMS.includes(s)) throw new Error(`--systems: unknown system ${s}`);
+  const r = (results.scan = await benchScan({
+    watchers: Number(arg('watchers') ?? 10_000),
+    scans: Number(arg('scans') ?? 4000),
+    rate: Number(arg('rate') ?? 1000),
+    systems,
+    say,
+  }));
+  const f = (x: number | null | undefined, d = 2) => (x === null || x === undefined ? '—' : x.toFixed(d));
+  const rows: [string, (s: NonNullable<ScanResult['systems'][SystemName]>) => string][] = [
+    ['watching / requested', (s) => `${s.watching} / ${s.watchersRequested}`],
+    ['push leg (publish → page) p50 / p99 ms', (s) => `${f(s.pushLegMs.p50)} / ${f(s.pushLegMs.p99)}`],
+    ['  during the scans p50 / p99 ms', (s) => `${f(s.duringScans.pushLegMs.p50)} / ${f(s.duringScans.pushLegMs.p99)}`],
+    ['scan request → page p50 / p99 ms', (s) => `${f(s.scanToPageMs.p50)} / ${f(s.scanToPageMs.p99)}`],
+    ['scan response p50 / p99 ms', (s) => `${f(s.scanResponseMs.p50)} / ${f(s.scanResponseMs.p99)}`],
+    ['http CPU per scan µs (raw)', (s) => `${f(s.httpCpuUsPerScan, 0)} (${f(s.raw.httpCpuUsPerScan, 0)})`],
+    ['ws CPU per push µs (raw)', (s) => `${f(s.wsCpuUsPerPush, 0)} (${f(s.raw.wsCpuUsPerPush, 0)})`],
+    ['  during the scans µs', (s) => f(s.duringScans.wsCpuUsPerPush, 0)],
+    ['memory per watcher KB (½ → all)', (s) => `${f(s.memory.perWatcherKB)} (${f(s.memory.perWatcherHalfToAllKB)})`],
+    ['V8 heap + external per watcher KB', (s) => f(s.memory.heapPerWatcherKB)],
+    [
+      'ws RSS MiB 0 → ½ → all (100k)',
+      (s) =>
+        `${f(s.memory.rssBeforeMiB, 0)} → ${f(s.memory.rssHalfMiB, 0)} → ${f(s.memory.rssAfterMiB, 0)} (${f(s.memory.at100kMiB, 0)})`,
+    ],
+    ['logins created/s (32 parallel)', (s) => f(s.loginsPerSecond, 0)],
+    ['scans ok / pushed / sent', (s) => `${s.scans.ok} / ${s.scans.pushed} / ${s.scans.sent}`],
+    ['direct pushes arrived / sent', (s) => `${s.pushes.pushed} / ${s.pushes.sent}`],
+    ['load average at start', (s) => f(s.loadAverage, 1)],
+  ];
+  const names = systems.filter((n) => r.systems[n]);
+  say(`scans, ${r.watchers} watchers, ${r.scans} scans at ${r.rate}/s: ${names.join(' | ')}`);
+  for (const [label, get] of rows)
+    say(`  ${label.padEnd(42)} ${names.map((n) => get(r.systems[n]!).padStart(18)).join(' ')}`);
+  for (const [name, x] of Object.entries(r.ratios)) {
+    say(
+      `  scanlogin ÷ floor, ${name.padEnd(28)} ${x.ratio.toFixed(2)}× (target ${x.bound}) ${x.met ? 'met' : 'NOT met'}`,
+    );
+  }
 }
 
 async function hotPaths(): Promise<void> {

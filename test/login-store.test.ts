@@ -87,6 +87,36 @@ describe('LoginStore', () => {
     expect(link.channelCount).toBe(0);
   });
 
+  it('the hub subscribes a login once for all its watchers, parses each event once, and caps watchers per login', async () => {
+    const { record } = await store.create({ mode: 'oauth', scanUrl: 'http://x/l' });
+    const hub = new LoginWatchHub({ link, store, logger: silentLogger(), maxWatchersPerLogin: 2 });
+    const seen: [string, LoginRecord][] = [];
+    const watcher = (name: string) => ({
+      onRecord: (r: LoginRecord) => seen.push([name, r]),
+      onGone: () => undefined,
+      onStale: () => undefined,
+    });
+    const [a, b] = [watcher('a'), watcher('b')];
+    const [unwatchA] = await Promise.all([hub.watch(record.id, a), hub.watch(record.id, b)]);
+    expect(hub.watchedLogins).toBe(1);
+    expect(link.channelCount).toBe(1);
+    expect(await codeOf(hub.watch(record.id, watcher('c')))).toBe('too_many_connections');
+    await store.transition(record.id, 'scan', { phoneHash: 'p' });
+    await expect.poll(() => seen.length).toBe(2);
+    expect(seen.map(([n]) => n).sort()).toEqual(['a', 'b']);
+    expect(seen[0]![1]).toBe(seen[1]![1]); // one parse, the same record for both
+    await unwatchA();
+    await unwatchA(); // idempotent: b keeps its slot and its events
+    expect(link.channelCount).toBe(1);
+    await hub.watch(record.id, watcher('c')); // a's slot is free again
+    await hub.unwatch(record.id, b);
+    await hub.unwatch(record.id, watcher('never-added')); // not a watcher of it: changes nothing
+    expect(link.channelCount).toBe(1);
+    await store.transition(record.id, 'cancel');
+    await expect.poll(() => seen.filter(([n]) => n === 'c').length).toBe(1);
+    expect(seen.filter(([n]) => n === 'b')).toHaveLength(1);
+  });
+
   it('refuses illegal transitions with the current status and changes nothing', async () => {
     const { record } = await store.create({ mode: 'oauth', scanUrl: 'http://x/l' });
     expect(await codeOf(store.transition(record.id, 'confirm'))).toBe('invalid_transition');

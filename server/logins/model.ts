@@ -91,12 +91,14 @@ export function toView(rec: LoginRecord, now: number): LoginView {
       ? { nickname: rec.user.nickname, avatar: rec.user.avatar }
       : undefined;
   const ticket = status === 'confirmed' && rec.ticket && !rec.redeemedAt ? rec.ticket : undefined;
-  return {
+  // Assigned, not spread: this runs for every push a ws process writes.
+  const view: { -readonly [K in keyof LoginView]: LoginView[K] } = {
     id: rec.id,
     status,
     rev: rec.rev,
     expiresAt: rec.expiresAt,
-    ...(user && { user }),
-    ...(ticket && { ticket }),
   };
+  if (user) view.user = user;
+  if (ticket) view.ticket = ticket;
+  return view;
 }

@@ -1,6 +1,6 @@
 import type { Logger } from '../log.js';
-import { ConnectionLimit } from '../util/connection-limit.js';
-import type { RedisLink } from '../redis/link.js';
+import { AppError } from '../errors.js';
+import type { MessageListener, RedisLink } from '../redis/link.js';
 import type { LoginRecord } from './model.js';
 import { parseRecord, type LoginStore } from './store.js';
 
@@ -16,31 +16,44 @@ export interface LoginWatcher {
   onStale(): void;
 }
 
+/** One watched login: its watchers and its one channel subscription (shared by all of them). */
+interface Entry {
+  readonly id: string;
+  /** Every watcher, those whose subscription is still in flight included (they count against the cap). */
+  readonly watchers: Set<LoginWatcher>;
+  /** The entry's own listener on the link (unique, so that the link can tell two entries of one login apart). */
+  readonly listener: MessageListener;
+  /** Until Redis acknowledged the SUBSCRIBE: the wait every watcher shares; then undefined (nothing kept). */
+  ready: Promise<void> | undefined;
+}
+
 /**
  * Delivers published login versions to in-process watchers (WS sockets, HTTP long-polls). One Redis
- * subscriber per process (the link's); the link subscribes a login's channel while it has watchers.
+ * subscriber per process (the link's); the hub subscribes a login's channel once while it has watchers, parses
+ * each event once and hands the record to every watcher of that login.
  * After the link swaps to another Redis (config reload) or its subscriber reconnects (failover), events may
  * have been missed, so every watched login is re-read and pushed — or reported gone — never left silent.
+ * Per watcher it keeps only a Set entry (the push role holds tens of thousands of idle watchers: bench/scan.ts).
  */
 export class LoginWatchHub {
   readonly #link: RedisLink;
   readonly #store: LoginStore;
   readonly #log: Logger;
-  readonly #watchers = new Map<string, Set<LoginWatcher>>();
-  readonly #perLogin: ConnectionLimit;
+  readonly #entries = new Map<string, Entry>();
+  readonly #maxPerLogin: number;
 
   /** `maxWatchersPerLogin`: in-process watchers of one login (sockets and long-polls); default 0 = unlimited. */
   constructor(opts: { link: RedisLink; store: LoginStore; logger: Logger; maxWatchersPerLogin?: number }) {
     this.#link = opts.link;
     this.#store = opts.store;
     this.#log = opts.logger;
-    this.#perLogin = new ConnectionLimit(opts.maxWatchersPerLogin ?? 0, 'watchers of this login');
+    this.#maxPerLogin = opts.maxWatchersPerLogin ?? 0;
     this.#link.onResync((generation) => void this.#resync(generation));
   }
 
   /** Logins with at least one watcher in this process (each holds one channel subscription). */
   get watchedLogins(): number {
-    return this.#watchers.size;
+    return this.#entries.size;
   }
 
   /** The link's generation: a read started under another generation is stale. */
@@ -50,48 +63,91 @@ export class LoginWatchHub {
 
   /**
    * Starts delivering every new version of login `id`; resolves once the subscription is active (read the
-   * current state after this, never before, or a change in between is lost). Returns the unwatch function.
+   * current state after this, never before, or a change in between is lost). Returns the unwatch function
+   * (the same as `unwatch(id, watcher)`).
    * Over the per-login cap: throws `too_many_connections` before subscribing (only a watchToken holder gets
    * here, but one leaked token must not pin unbounded sockets on one channel).
    */
   async watch(id: string, watcher: LoginWatcher): Promise<() => Promise<void>> {
-    const channel = this.#store.channel(id);
-    // The slot is taken before the await, so concurrent watches cannot all pass the check.
-    const release = this.#perLogin.acquire(id);
-    let unsubscribe: () => Promise<void>;
-    try {
-      unsubscribe = await this.#subscribe(id, channel, watcher);
-    } catch (err) {
-      release();
-      throw err;
-    }
-    let set = this.#watchers.get(id);
-    if (!set) this.#watchers.set(id, (set = new Set()));
-    set.add(watcher);
-    return async () => {
-      release();
-      const s = this.#watchers.get(id);
-      if (s?.delete(watcher) && s.size === 0) this.#watchers.delete(id);
-      await unsubscribe();
-    };
+    await this.add(id, watcher);
+    return () => this.unwatch(id, watcher);
   }
 
-  #subscribe(id: string, channel: string, watcher: LoginWatcher): Promise<() => Promise<void>> {
-    return this.#link.subscribe(channel, (message) => {
-      let record: LoginRecord;
+  /** `watch` without the unwatch function: the caller keeps `id` and calls `unwatch(id, watcher)`. */
+  async add(id: string, watcher: LoginWatcher): Promise<void> {
+    let entry = this.#entries.get(id);
+    // The slot is taken before the await, so concurrent watches cannot all pass the check.
+    if (entry && this.#maxPerLogin > 0 && entry.watchers.size >= this.#maxPerLogin) {
+      throw new AppError(
+        'too_many_connections',
+        `too many watchers of this login (at most ${this.#maxPerLogin}); close one and retry`,
+        { limit: this.#maxPerLogin },
+      );
+    }
+    if (!entry) entry = this.#open(id);
+    entry.watchers.add(watcher);
+    if (!entry.ready) return;
+    try {
+      await entry.ready;
+    } catch (err) {
+      // Every watcher waiting on this SUBSCRIBE fails with it (the link forgets the channel); the next watch of
+      // the login subscribes anew.
+      entry.watchers.delete(watcher);
+      if (this.#entries.get(id) === entry) this.#entries.delete(id);
+      throw err;
+    }
+  }
+
+  /** Stops delivering to `watcher` (idempotent); the last watcher of a login unsubscribes its channel. */
+  async unwatch(id: string, watcher: LoginWatcher): Promise<void> {
+    const entry = this.#entries.get(id);
+    if (!entry?.watchers.delete(watcher) || entry.watchers.size > 0) return;
+    this.#entries.delete(id);
+    if (entry.ready) {
       try {
-        record = parseRecord(JSON.parse(message) as Record<string, string>, this.#store.key(id));
-      } catch (err) {
-        // A malformed event is logged and dropped, never thrown into the subscriber (socket.io-redis-adapter).
-        this.#log.warn({ err: (err as Error).message, channel }, 'dropped malformed login event');
-        return;
+        await entry.ready;
+      } catch {
+        return; // never subscribed: nothing to undo
       }
-      watcher.onRecord(record, false);
+    }
+    await this.#link.unsubscribe(this.#store.channel(id), entry.listener);
+  }
+
+  #open(id: string): Entry {
+    const channel = this.#store.channel(id);
+    // One listener per entry (not one shared function): the link keys its listeners by identity, and a login
+    // may be unwatched and watched again while the first subscription is still being undone.
+    const entry: Entry = {
+      id,
+      watchers: new Set(),
+      listener: (message) => this.#deliver(entry, message),
+      ready: undefined,
+    };
+    // The link's remover is not kept: `unwatch` calls link.unsubscribe with the entry's listener.
+    entry.ready = this.#link.subscribe(channel, entry.listener).then(() => {
+      entry.ready = undefined;
     });
+    entry.ready.catch(() => {}); // awaited by every watch(); a rejection is theirs to report
+    this.#entries.set(id, entry);
+    return entry;
+  }
+
+  /** One event: parsed once, handed to every watcher of the login. */
+  #deliver(entry: Entry, message: string): void {
+    let record: LoginRecord;
+    try {
+      record = parseRecord(JSON.parse(message) as Record<string, string>, this.#store.key(entry.id));
+    } catch (err) {
+      // A malformed event is logged and dropped, never thrown into the subscriber (socket.io-redis-adapter).
+      const channel = this.#store.channel(entry.id);
+      this.#log.warn({ err: (err as Error).message, channel }, 'dropped malformed login event');
+      return;
+    }
+    for (const w of entry.watchers) w.onRecord(record, false);
   }
 
   async #resync(generation: number): Promise<void> {
-    const ids = [...this.#watchers.keys()];
+    const ids = [...this.#entries.keys()];
     this.#log.info({ logins: ids.length, generation }, 'resyncing watched logins');
     await Promise.all(
       ids.map(async (id) => {
@@ -100,11 +156,11 @@ export class LoginWatchHub {
           record = await this.#store.get(id);
         } catch (err) {
           this.#log.warn({ err: (err as Error).message, id }, 'resync read failed; asking watchers to reconnect');
-          for (const w of [...(this.#watchers.get(id) ?? [])]) w.onStale();
+          for (const w of [...(this.#entries.get(id)?.watchers ?? [])]) w.onStale();
           return;
         }
         if (generation !== this.#link.generation) return; // a newer swap will resync again
-        for (const w of [...(this.#watchers.get(id) ?? [])]) {
+        for (const w of [...(this.#entries.get(id)?.watchers ?? [])]) {
           if (record) w.onRecord(record, true);
           else w.onGone();
         }

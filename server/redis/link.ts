@@ -248,13 +248,22 @@ export class RedisLink {
     return async () => {
       if (removed) return;
       removed = true;
-      if (!this.#removeListener(channel, listener)) return;
-      const current = this.#pair;
-      if (this.#status !== 'ready' || !current) return; // not replayed on the next connection anyway
-      await current.subscriber.unsubscribe(this.keyPrefix + channel).catch((err: unknown) => {
-        this.#log.warn({ err, channel }, 'unsubscribe failed');
-      });
+      await this.unsubscribe(channel, listener);
     };
+  }
+
+  /**
+   * Removes `listener` from `channel` (UNSUBSCRIBE after the last one): what `subscribe`'s remover does, for a
+   * caller that keeps the channel and listener anyway (the watch hub: no remover closure per watched login).
+   * Call it once per successful `subscribe`.
+   */
+  async unsubscribe(channel: string, listener: MessageListener): Promise<void> {
+    if (!this.#removeListener(channel, listener)) return;
+    const current = this.#pair;
+    if (this.#status !== 'ready' || !current) return; // not replayed on the next connection anyway
+    await current.subscriber.unsubscribe(this.keyPrefix + channel).catch((err: unknown) => {
+      this.#log.warn({ err, channel }, 'unsubscribe failed');
+    });
   }
 
   /** Runs `INFO server` and returns the server's run_id (identifies the exact Redis process). */

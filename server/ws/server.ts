@@ -15,7 +15,8 @@ import { mayReadHealthDetail } from '../util/health-access.js';
 import { ConnectionLimit } from '../util/connection-limit.js';
 import { toAppError } from '../errors.js';
 import { MAX_PAYLOAD, errorMessage } from './protocol.js';
-import { WatchSession } from './watch-session.js';
+import { Deadlines } from './deadlines.js';
+import { type SessionDeps, WatchSession } from './watch-session.js';
 
 export interface PushServerOptions {
   link: RedisLink;
@@ -42,6 +43,14 @@ export interface PushServerOptions {
 
 type Tracked = WebSocket & { isAlive?: boolean };
 
+/** The pong listener of every socket (one function, not a closure per socket): `this` is the socket. */
+function markAlive(this: Tracked): void {
+  this.isAlive = true;
+}
+
+/** Deadlines (watch timeout, expiry) are met this late at most; they share one timer per slot. */
+const DEADLINE_RESOLUTION_MS = 250;
+
 /** How long a refused socket may take to complete its close handshake before it is terminated. */
 const REFUSED_LINGER_MS = 1000;
 
@@ -56,12 +65,26 @@ export class PushServer {
   readonly #wss: WebSocketServer;
   readonly #perIp: ConnectionLimit;
   readonly #trusted: ReturnType<typeof trustedProxies>;
+  readonly #sessions: SessionDeps;
+  /** The error listener of every socket (one function, not a closure per socket). */
+  readonly #socketOnError: (err: Error) => void;
   #heartbeat: NodeJS.Timeout | undefined;
   #stopping: Promise<void> | undefined;
 
   constructor(opts: PushServerOptions) {
     this.#opts = { path: '/ws', heartbeatMs: 30_000, watchTimeoutMs: 10_000, ...opts };
     this.#perIp = new ConnectionLimit(opts.maxSocketsPerIp ?? 0, 'open sockets from this address');
+    const now = () => opts.store.now();
+    this.#sessions = {
+      store: opts.store,
+      hub: opts.hub,
+      logger: opts.logger,
+      watchTimeoutMs: this.#opts.watchTimeoutMs,
+      metrics: opts.metrics,
+      watchTimeouts: new Deadlines((s: WatchSession) => s.watchTimedOut(), DEADLINE_RESOLUTION_MS, now),
+      expiries: new Deadlines((s: WatchSession) => s.expire(), DEADLINE_RESOLUTION_MS, now),
+    };
+    this.#socketOnError = (err) => this.#opts.logger.debug({ err: err.message }, 'socket error');
     this.#trusted = trustedProxies(opts.trustProxy ?? []);
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD, clientTracking: true });
     this.#http = new ManagedServer((req, res) => void this.#serverOnRequest(req, res));
@@ -96,6 +119,8 @@ export class PushServer {
       await closing;
       clearTimeout(timer);
       await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+      this.#sessions.watchTimeouts.clear();
+      this.#sessions.expiries.clear();
     })();
     return this.#stopping;
   }
@@ -140,10 +165,11 @@ export class PushServer {
     if (req.url?.split('?')[0] !== this.#opts.path) return rejectUpgrade(socket, 404, 'Not Found');
     const ip = clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for']?.toString(), this.#trusted);
     this.#wss.handleUpgrade(req, socket, head, (ws: Tracked) => {
-      ws.on('error', (err) => this.#opts.logger.debug({ err: err.message }, 'socket error'));
-      let release: () => void;
+      ws.on('error', this.#socketOnError);
+      let release: (() => void) | undefined;
       try {
-        release = this.#perIp.acquire(clientKey(ip));
+        // Unlimited (the default): nothing to count, and no release to keep per socket.
+        if (this.#perIp.max > 0) release = this.#perIp.acquire(clientKey(ip));
       } catch (err) {
         // Accepted only to say why (the page's transport reads the code and backs off); counts for nothing.
         const refusal = toAppError(err);
@@ -155,10 +181,10 @@ export class PushServer {
         setTimeout(() => ws.terminate(), REFUSED_LINGER_MS).unref();
         return;
       }
-      ws.once('close', release);
+      if (release) ws.once('close', release);
       ws.isAlive = true;
-      ws.on('pong', () => (ws.isAlive = true));
-      new WatchSession(ws, this.#opts);
+      ws.on('pong', markAlive);
+      new WatchSession(ws, this.#sessions);
     });
   }
 }

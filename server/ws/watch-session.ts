@@ -1,13 +1,39 @@
-import type { WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 import type { Logger } from '../log.js';
 import { AppError, toAppError } from '../errors.js';
 import { TERMINAL, toView, type LoginRecord } from '../logins/model.js';
 import type { LoginStore } from '../logins/store.js';
-import type { LoginWatchHub } from '../logins/watch-hub.js';
+import type { LoginWatchHub, LoginWatcher } from '../logins/watch-hub.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { Deadlines, Slot } from './deadlines.js';
 import { errorMessage, parseClientMessage, statusMessage } from './protocol.js';
 
 type SessionState = 'awaiting-watch' | 'subscribing' | 'watching' | 'closed';
+
+/** Where a socket keeps its session, so that every socket shares the same two listener functions. */
+const SESSION = Symbol('watch session');
+type SessionSocket = WebSocket & { [SESSION]?: WatchSession };
+
+function socketOnMessage(this: SessionSocket, data: RawData): void {
+  this[SESSION]?.received(data);
+}
+
+function socketOnClose(this: SessionSocket): void {
+  this[SESSION]?.socketClosed();
+}
+
+/** What every session of a push server shares (one object, passed to each). */
+export interface SessionDeps {
+  store: LoginStore;
+  hub: LoginWatchHub;
+  logger: Logger;
+  watchTimeoutMs: number;
+  metrics?: Metrics | undefined;
+  /** Calls `watchTimedOut()` of a session whose watch message has not arrived in time. */
+  watchTimeouts: Deadlines<WatchSession>;
+  /** Calls `expire()` of a session whose login has reached its deadline. */
+  expiries: Deadlines<WatchSession>;
+}
 
 /** Extra delay after a deadline before writing the expiry, so clock skew between hosts never expires early. */
 const EXPIRY_SLACK_MS = 250;
@@ -17,35 +43,70 @@ const EXPIRY_SLACK_MS = 250;
  * once with the current state (so a change that happened before the socket opened is never lost), then every
  * newer revision; after a terminal status it closes with 1000. Failures are never silent: an error message
  * with its code, then the close code from the error registry.
+ * A push process holds tens of thousands of these, mostly idle: the session is itself the hub's watcher and
+ * its deadlines' item, so that an idle watcher costs no closures or timers of its own (bench/RESULTS.md).
  */
-export class WatchSession {
+export class WatchSession implements LoginWatcher {
   #state: SessionState = 'awaiting-watch';
   #lastRev = 0;
-  #unwatch: (() => Promise<void>) | undefined;
-  #expiryTimer: NodeJS.Timeout | undefined;
-  #watchTimer: NodeJS.Timeout | undefined;
+  /** The login this session is the hub's watcher of, once `hub.add` has resolved. */
+  #watched: string | undefined;
+  /** The login whose expiry is scheduled, and its slot in `deps.expiries` (0: none). */
+  #expiring: string | undefined;
+  #expirySlot: Slot = 0;
+  #watchSlot: Slot;
   /** Versions that arrived between SUBSCRIBE and the authorizing read: delivered once the token is checked. */
-  #early: { rec: LoginRecord; resync: boolean }[] = [];
+  #early: { rec: LoginRecord; resync: boolean }[] | undefined;
 
   constructor(
     private readonly socket: WebSocket,
-    private readonly deps: {
-      store: LoginStore;
-      hub: LoginWatchHub;
-      logger: Logger;
-      watchTimeoutMs: number;
-      metrics?: Metrics | undefined;
-    },
+    private readonly deps: SessionDeps,
   ) {
-    socket.on('message', (data) => void this.#socketOnMessage(data));
-    socket.on('close', () => void this.#socketOnClose());
+    (socket as SessionSocket)[SESSION] = this;
+    socket.on('message', socketOnMessage);
+    socket.on('close', socketOnClose);
     // Pongs keep an idle socket alive for ever, so a socket that never watches would cost a slot until the
     // client left: it has this long to send one (a page sends it as soon as the socket opens).
-    this.#watchTimer = setTimeout(() => {
-      if (this.#state === 'awaiting-watch') {
-        this.#fail(new AppError('watch_timeout', 'no watch message arrived in time; reconnect and send one'));
-      }
-    }, deps.watchTimeoutMs);
+    this.#watchSlot = deps.watchTimeouts.add(deps.store.now() + deps.watchTimeoutMs, this);
+  }
+
+  /** The socket's message listener (via `socketOnMessage`). */
+  received(data: RawData): void {
+    void this.#socketOnMessage(data);
+  }
+
+  /** The socket's close listener (via `socketOnClose`). */
+  socketClosed(): void {
+    void this.#socketOnClose();
+  }
+
+  /** Called by `deps.watchTimeouts`. */
+  watchTimedOut(): void {
+    this.#watchSlot = 0;
+    if (this.#state === 'awaiting-watch') {
+      this.#fail(new AppError('watch_timeout', 'no watch message arrived in time; reconnect and send one'));
+    }
+  }
+
+  /** LoginWatcher: a new version, pushed or re-read after a Redis swap or reconnect. */
+  onRecord(rec: LoginRecord, resync: boolean): void {
+    if (this.#state === 'subscribing') (this.#early ??= []).push({ rec, resync });
+    else this.#deliver(rec, resync, !resync);
+  }
+
+  /** LoginWatcher: after a swap or reconnect the login is not in the Redis now configured. */
+  onGone(): void {
+    this.#fail(new AppError('unknown_login', 'this login does not exist in the Redis now configured'));
+  }
+
+  /** LoginWatcher: after a swap or reconnect the login could not be re-read. */
+  onStale(): void {
+    this.#fail(new AppError('redis_unavailable', 'the login store reconnected; reconnect to read the current state'));
+  }
+
+  #stopWatchTimer(): void {
+    this.deps.watchTimeouts.delete(this.#watchSlot, this);
+    this.#watchSlot = 0;
   }
 
   async #socketOnMessage(data: unknown): Promise<void> {
@@ -57,42 +118,31 @@ export class WatchSession {
       const { id, watchToken } = parseClientMessage(data);
       const { store, hub } = this.deps;
       // Subscribe first, then one read both authorizes and answers: nothing published in between is lost, and
-      // nothing is sent before the token is checked (events arriving meanwhile wait in #early). A refusal
+      // nothing is sent before the token is checked (versions arriving meanwhile wait in #early). A refusal
       // unsubscribes at once (below).
-      const unwatch = await hub.watch(id, {
-        onRecord: (rec, resync) => {
-          if (this.#state === 'subscribing') this.#early.push({ rec, resync });
-          else this.#deliver(rec, resync, !resync);
-        },
-        onGone: () =>
-          this.#fail(new AppError('unknown_login', 'this login does not exist in the Redis now configured')),
-        onStale: () =>
-          this.#fail(
-            new AppError('redis_unavailable', 'the login store reconnected; reconnect to read the current state'),
-          ),
-      });
-      if (this.#closed()) return void (await unwatch());
-      this.#unwatch = unwatch;
+      await hub.add(id, this);
+      if (this.#closed()) return void (await hub.unwatch(id, this));
+      this.#watched = id;
       const generation = hub.generation;
       const rec = await store.authorize(id, watchToken);
       if (this.#closed()) return;
       this.#state = 'watching';
-      clearTimeout(this.#watchTimer);
+      this.#stopWatchTimer();
       this.#scheduleExpiry(rec);
       const early = this.#early;
-      this.#early = [];
+      this.#early = undefined;
       // Read from a Redis that has since been swapped out: the resync after the swap delivers instead (the
       // stale read still tells us the deadline to watch for).
       if (generation === hub.generation) this.#deliver(rec);
-      for (const e of early) this.#deliver(e.rec, e.resync, !e.resync);
+      if (early) for (const e of early) this.#deliver(e.rec, e.resync, !e.resync);
     } catch (err) {
       // Refused (unknown login, wrong token) or failed: the subscription goes at once, not when the close
       // handshake ends (a client that never answers it would hold the channel until the close timeout).
-      const unwatch = this.#unwatch;
-      this.#unwatch = undefined;
-      this.#early = [];
+      const id = this.#watched;
+      this.#watched = undefined;
+      this.#early = undefined;
       this.#fail(toAppError(err));
-      await unwatch?.();
+      if (id !== undefined) await this.deps.hub.unwatch(id, this);
     }
   }
 
@@ -116,16 +166,24 @@ export class WatchSession {
   /** At the deadline, writes the expiry (first writer wins; the event reaches every watcher everywhere). */
   #scheduleExpiry(rec: LoginRecord): void {
     if (TERMINAL.has(rec.status)) return;
-    const delay = Math.max(0, rec.expiresAt - this.deps.store.now()) + EXPIRY_SLACK_MS;
-    this.#expiryTimer = setTimeout(async () => {
+    this.#expiring = this.#watched ?? rec.id; // the hub's copy of the id where there is one: one string less
+    this.#expirySlot = this.deps.expiries.add(rec.expiresAt + EXPIRY_SLACK_MS, this);
+  }
+
+  /** Called by `deps.expiries` once the login's deadline (+ slack) has passed. */
+  expire(): void {
+    this.#expirySlot = 0;
+    const id = this.#expiring;
+    if (id === undefined || this.#state === 'closed') return;
+    void (async () => {
       try {
         const { store } = this.deps;
-        const expired = (await store.expireIfDue(rec.id)) ?? (await store.get(rec.id));
+        const expired = (await store.expireIfDue(id)) ?? (await store.get(id));
         if (expired) this.#deliver(expired);
       } catch (err) {
-        this.deps.logger.warn({ err: (err as Error).message, id: rec.id }, 'expiry check failed');
+        this.deps.logger.warn({ err: (err as Error).message, id }, 'expiry check failed');
       }
-    }, delay);
+    })();
   }
 
   /** Re-reads the state after an await (the socket may have closed meanwhile). */
@@ -143,10 +201,11 @@ export class WatchSession {
 
   async #socketOnClose(): Promise<void> {
     this.#state = 'closed';
-    clearTimeout(this.#expiryTimer);
-    clearTimeout(this.#watchTimer);
-    const unwatch = this.#unwatch;
-    this.#unwatch = undefined;
-    await unwatch?.();
+    this.deps.expiries.delete(this.#expirySlot, this);
+    this.#expirySlot = 0;
+    this.#stopWatchTimer();
+    const id = this.#watched;
+    this.#watched = undefined;
+    if (id !== undefined) await this.deps.hub.unwatch(id, this);
   }
 }
