@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServerHandle } from '../server/dev/redis-server.js';
 import { ConfigFile, startRoles, type Roles } from './helpers/roles.js';
 import { authRequest, cspDirective, discoverRp, exchange, verifyIdToken } from './helpers/oidc.js';
@@ -36,17 +36,33 @@ describe('OpenID Connect sign-in in Chromium (Example Shop)', () => {
     await stack?.stop();
   });
 
+  // Seen once in a while under a loaded full run (a test timing out at 60 s): say where it stood and what the
+  // stack logged, so the next failure explains itself.
+  let step = '';
+  afterEach(({ task }) => {
+    if (task.result?.state !== 'fail') return;
+    const pages = context.pages().map((p) => p.url());
+    console.error(
+      `e2e-oidc: failed at step "${step}"; open pages ${JSON.stringify(pages)}; stack log tail:\n${stack.logs.join('').split('\n').slice(-60).join('\n')}`,
+    );
+  });
+
   async function signInAtShop(page: Page): Promise<Page> {
+    step = 'shop';
     await page.goto(stack.shop);
     await page.click('#sign-in');
     // /authorize → the QR page, as the interaction.
+    step = 'authorize → interaction';
     await page.waitForURL(/\/interaction\/[^/]+$/, { timeout: 15_000 });
     expect(new URL(page.url()).origin).toBe(stack.base);
     await page.waitForSelector('#login-widget[data-state="pending"]', { timeout: 15_000 });
+    step = 'phone';
     const [phone] = await Promise.all([context.waitForEvent('page'), page.click('#simulate-phone')]);
     await phone.waitForSelector('#sim-consent', { timeout: 15_000 });
+    step = 'consent';
     await phone.click('#sim-allow');
     await phone.waitForSelector('#confirm', { timeout: 15_000 });
+    step = 'confirm page';
     return phone;
   }
 
@@ -109,8 +125,10 @@ describe('OpenID Connect sign-in in Chromium (Example Shop)', () => {
   it('a refusal on the phone lands back at the shop with access_denied', async () => {
     const page = await context.newPage();
     const phone = await signInAtShop(page);
+    step = 'cancel';
     await phone.click('#cancel');
     await phone.close();
+    step = 'back at the shop with the error';
     await page.waitForSelector('#error', { timeout: 20_000 });
     expect(new URL(page.url()).origin).toBe(stack.shop);
     expect(await page.textContent('#error code')).toBe('access_denied');
