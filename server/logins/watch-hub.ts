@@ -1,7 +1,7 @@
 import type { Logger } from '../log.js';
 import { AppError } from '../errors.js';
 import type { MessageListener, RedisLink } from '../redis/link.js';
-import { scanLoginEvent } from './event-reader.js';
+import { versionOf } from './event-reader.js';
 import type { LoginRecord, LoginVersion } from './model.js';
 import { parseRecord, type LoginStore } from './store.js';
 
@@ -140,10 +140,9 @@ export class LoginWatchHub {
   #deliver(entry: Entry, message: string): void {
     let record: LoginVersion;
     try {
-      // As readLoginEvent, with the key (for the error) made only when the full parse is needed.
-      record =
-        scanLoginEvent(message) ??
-        parseRecord(JSON.parse(message) as Record<string, string>, this.#store.key(entry.id));
+      // readLoginEvent, with the key (for the error) made only when a check fails.
+      const flat = JSON.parse(message) as Record<string, string>;
+      record = versionOf(flat) ?? parseRecord(flat, this.#store.key(entry.id));
     } catch (err) {
       // A malformed event is logged and dropped, never thrown into the subscriber (socket.io-redis-adapter).
       const channel = this.#store.channel(entry.id);
