@@ -3,7 +3,8 @@ import type { Redis } from 'ioredis';
 import { LoginStore, GRACE_MS } from '../server/logins/store.js';
 import { LoginWatchHub } from '../server/logins/watch-hub.js';
 import { SessionStore } from '../server/sessions/store.js';
-import { toView, type LoginRecord } from '../server/logins/model.js';
+import { toView, type LoginRecord, type LoginVersion } from '../server/logins/model.js';
+import { versionOf } from '../server/logins/event-reader.js';
 import { newSecret } from '../server/logins/ids.js';
 import type { RedisLink } from '../server/redis/link.js';
 import { silentLogger } from '../server/log.js';
@@ -61,12 +62,15 @@ describe('LoginStore', () => {
   it('walks pending → scanned → identify → confirmed and publishes every version', async () => {
     const { record } = await store.create({ mode: 'oauth', scanUrl: 'http://x/l' });
     const hub = new LoginWatchHub({ link, store, logger: silentLogger() });
-    const seen: LoginRecord[] = [];
+    const seen: LoginVersion[] = [];
     const unwatch = await hub.watch(record.id, {
       onRecord: (r) => seen.push(r),
       onGone: () => undefined,
       onStale: () => undefined,
     });
+    // The events as published (the scripts' cjson), beside the hub: each passes every check (no fallback).
+    const published: string[] = [];
+    const unsubscribe = await link.subscribe(store.channel(record.id), (message) => void published.push(message));
     await store.transition(record.id, 'scan', { phoneHash: 'p' });
     await store.transition(record.id, 'identify', { user: { openid: 'o1', nickname: 'Alice', avatar: 'http://a' } });
     const confirmed = await store.transition(record.id, 'confirm');
@@ -83,6 +87,9 @@ describe('LoginStore', () => {
       ticket: confirmed.ticket,
       user: { nickname: 'Alice' },
     });
+    await expect.poll(() => published.length).toBe(3);
+    expect(published.map((m) => versionOf(JSON.parse(m) as Record<string, string>))).toEqual(seen);
+    await unsubscribe();
     await unwatch();
     expect(link.channelCount).toBe(0);
   });

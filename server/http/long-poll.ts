@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { toView, type LoginRecord, type LoginView } from '../logins/model.js';
+import { toView, type LoginRecord, type LoginVersion, type LoginView } from '../logins/model.js';
 import type { HttpDeps } from './deps.js';
 import { AppError } from '../errors.js';
 
@@ -18,7 +18,7 @@ export async function waitForChange(
   const { store, hub } = deps;
   let wake!: () => void;
   const woken = new Promise<void>((resolve) => (wake = resolve));
-  let latest: LoginRecord | undefined;
+  let latest: LoginVersion | undefined;
   let gone = false;
   const unwatch = await hub.watch(rec.id, {
     onRecord: (r, resync) => {

@@ -65,6 +65,15 @@ export interface LoginRecord {
   readonly clientName?: string;
 }
 
+/**
+ * What a watcher of a login reads of each new version (server/logins/event-reader.ts reads only this from a
+ * published event); a whole LoginRecord is one too.
+ */
+export type LoginVersion = Pick<
+  LoginRecord,
+  'id' | 'status' | 'rev' | 'expiresAt' | 'user' | 'ticket' | 'redeemedAt' | 'changedAt'
+>;
+
 /** What the page may see about a login (HTTP status body and WS status message). */
 export interface LoginView {
   readonly id: string;
@@ -84,7 +93,7 @@ export function effectiveStatus(rec: Pick<LoginRecord, 'status' | 'expiresAt'>, 
 }
 
 /** The public view of a record for its (authorized) watcher. */
-export function toView(rec: LoginRecord, now: number): LoginView {
+export function toView(rec: LoginVersion, now: number): LoginView {
   const status = effectiveStatus(rec, now);
   const user =
     rec.user && (rec.user.nickname || rec.user.avatar)

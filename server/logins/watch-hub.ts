@@ -1,12 +1,16 @@
 import type { Logger } from '../log.js';
 import { AppError } from '../errors.js';
 import type { MessageListener, RedisLink } from '../redis/link.js';
-import type { LoginRecord } from './model.js';
+import { versionOf } from './event-reader.js';
+import type { LoginRecord, LoginVersion } from './model.js';
 import { parseRecord, type LoginStore } from './store.js';
 
 export interface LoginWatcher {
-  /** A new version of the login; `resync` when it was re-read after a Redis swap or reconnect. */
-  onRecord(record: LoginRecord, resync: boolean): void;
+  /**
+   * A new version of the login; `resync` when it was re-read after a Redis swap or reconnect (then a whole
+   * record; a pushed one carries only what a watcher reads: readLoginEvent).
+   */
+  onRecord(record: LoginVersion, resync: boolean): void;
   /** After a swap or reconnect the login does not exist in the Redis now configured. Terminal. */
   onGone(): void;
   /**
@@ -132,11 +136,13 @@ export class LoginWatchHub {
     return entry;
   }
 
-  /** One event: parsed once, handed to every watcher of the login. */
+  /** One event: read once (only what watchers read: event-reader.ts), handed to every watcher of the login. */
   #deliver(entry: Entry, message: string): void {
-    let record: LoginRecord;
+    let record: LoginVersion;
     try {
-      record = parseRecord(JSON.parse(message) as Record<string, string>, this.#store.key(entry.id));
+      // readLoginEvent, with the key (for the error) made only when a check fails.
+      const flat = JSON.parse(message) as Record<string, string>;
+      record = versionOf(flat) ?? parseRecord(flat, this.#store.key(entry.id));
     } catch (err) {
       // A malformed event is logged and dropped, never thrown into the subscriber (socket.io-redis-adapter).
       const channel = this.#store.channel(entry.id);

@@ -44,7 +44,12 @@ interface Pair {
 
 /** A channel the link owns: its listeners and the acknowledgement of its SUBSCRIBE, which every caller awaits. */
 interface Channel {
-  readonly listeners: Set<MessageListener>;
+  /**
+   * Replaced, never changed in place (copy on add and remove, which are rare): a dispatch iterates the array it
+   * started with, so a listener added or removed meanwhile does not change who gets that message — without a
+   * copy per event (the push role dispatches one event per push; most channels have one listener).
+   */
+  listeners: readonly MessageListener[];
   readonly subscribed: Promise<unknown>;
 }
 
@@ -230,15 +235,15 @@ export class RedisLink {
     if (pair.subscriber.status !== 'ready') throw this.#unavailable();
     let entry = this.#channels.get(channel);
     if (!entry) {
-      entry = { listeners: new Set(), subscribed: pair.subscriber.subscribe(this.keyPrefix + channel) };
+      entry = { listeners: [], subscribed: pair.subscriber.subscribe(this.keyPrefix + channel) };
       this.#channels.set(channel, entry);
     }
-    entry.listeners.add(listener);
+    if (!entry.listeners.includes(listener)) entry.listeners = [...entry.listeners, listener];
     try {
       await entry.subscribed;
     } catch (err) {
       // Every caller waiting on this SUBSCRIBE fails with it; the next subscribe() sends a new one.
-      entry.listeners.delete(listener);
+      entry.listeners = entry.listeners.filter((l) => l !== listener);
       if (this.#channels.get(channel) === entry) this.#channels.delete(channel);
       throw err instanceof AppError
         ? err
@@ -473,8 +478,8 @@ export class RedisLink {
   #removeListener(channel: string, listener: MessageListener): boolean {
     const entry = this.#channels.get(channel);
     if (!entry) return false;
-    entry.listeners.delete(listener);
-    if (entry.listeners.size > 0) return false;
+    entry.listeners = entry.listeners.filter((l) => l !== listener);
+    if (entry.listeners.length > 0) return false;
     this.#channels.delete(channel);
     return true;
   }
@@ -482,7 +487,7 @@ export class RedisLink {
   #dispatch(channel: string, message: string): void {
     const entry = this.#channels.get(channel);
     if (!entry) return;
-    for (const listener of [...entry.listeners]) {
+    for (const listener of entry.listeners) {
       try {
         listener(message, channel);
       } catch (err) {

@@ -1,5 +1,5 @@
 import { AppError } from '../errors.js';
-import type { LoginView } from '../logins/model.js';
+import { effectiveStatus, toView, type LoginStatus, type LoginVersion, type LoginView } from '../logins/model.js';
 
 /** Largest frame a client may send: a watch message is ~120 bytes. */
 export const MAX_PAYLOAD = 4 * 1024;
@@ -27,8 +27,33 @@ export function parseClientMessage(data: unknown): WatchMessage {
   return { type: 'watch', id: m.id, watchToken: m.watchToken };
 }
 
+/**
+ * `{"type":"status", ...view}` in that key order, written directly (no spread object, one stringify of the
+ * user's part only): it runs for every push a ws process writes. rev and expiresAt are finite numbers (every
+ * reader checks them), so they print as JSON would.
+ */
 export function statusMessage(view: LoginView): string {
-  return JSON.stringify({ type: 'status', ...view });
+  let out = `{"type":"status","id":${JSON.stringify(view.id)},"status":"${view.status}","rev":${view.rev}`;
+  out += `,"expiresAt":${view.expiresAt}`;
+  if (view.user !== undefined) out += `,"user":${JSON.stringify(view.user)}`;
+  if (view.ticket !== undefined) out += `,"ticket":${JSON.stringify(view.ticket)}`;
+  return `${out}}`;
+}
+
+/** The last status message built, for the version and effective status it was built from. */
+let last: { version: LoginVersion; status: LoginStatus; message: string } | undefined;
+
+/**
+ * The status message of `version` at `now`, built once per event for every watcher of the login: the hub hands
+ * the same object to each of them, and the view depends only on it and its effective status (model.ts toView).
+ * One entry is enough: the watchers of one event are called one after the other.
+ */
+export function statusMessageOf(version: LoginVersion, now: number): { message: string; status: LoginStatus } {
+  const status = effectiveStatus(version, now);
+  if (last === undefined || last.version !== version || last.status !== status) {
+    last = { version, status, message: statusMessage(toView(version, now)) };
+  }
+  return last;
 }
 
 export function errorMessage(err: AppError): string {

@@ -1,12 +1,12 @@
 import type { RawData, WebSocket } from 'ws';
 import type { Logger } from '../log.js';
 import { AppError, toAppError } from '../errors.js';
-import { TERMINAL, toView, type LoginRecord } from '../logins/model.js';
+import { TERMINAL, type LoginRecord, type LoginVersion } from '../logins/model.js';
 import type { LoginStore } from '../logins/store.js';
 import type { LoginWatchHub, LoginWatcher } from '../logins/watch-hub.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Deadlines, Slot } from './deadlines.js';
-import { errorMessage, parseClientMessage, statusMessage } from './protocol.js';
+import { errorMessage, parseClientMessage, statusMessageOf } from './protocol.js';
 
 type SessionState = 'awaiting-watch' | 'subscribing' | 'watching' | 'closed';
 
@@ -56,7 +56,7 @@ export class WatchSession implements LoginWatcher {
   #expirySlot: Slot = 0;
   #watchSlot: Slot;
   /** Versions that arrived between SUBSCRIBE and the authorizing read: delivered once the token is checked. */
-  #early: { rec: LoginRecord; resync: boolean }[] | undefined;
+  #early: { rec: LoginVersion; resync: boolean }[] | undefined;
 
   constructor(
     private readonly socket: WebSocket,
@@ -89,7 +89,7 @@ export class WatchSession implements LoginWatcher {
   }
 
   /** LoginWatcher: a new version, pushed or re-read after a Redis swap or reconnect. */
-  onRecord(rec: LoginRecord, resync: boolean): void {
+  onRecord(rec: LoginVersion, resync: boolean): void {
     if (this.#state === 'subscribing') (this.#early ??= []).push({ rec, resync });
     else this.#deliver(rec, resync, !resync);
   }
@@ -150,17 +150,19 @@ export class WatchSession implements LoginWatcher {
    * Sends a version if it is newer than the last one sent (events may arrive twice or before the read).
    * A resync after a Redis swap is always sent: the new Redis is the truth, whatever its revision.
    */
-  #deliver(rec: LoginRecord, resync = false, pushed = false): void {
+  #deliver(rec: LoginVersion, resync = false, pushed = false): void {
     if (this.#state === 'closed' || (!resync && rec.rev <= this.#lastRev)) return;
-    const view = toView(rec, this.deps.store.now());
+    const now = this.deps.store.now();
+    // Built once per event, whatever the number of watchers of the login (protocol.ts).
+    const { message, status } = statusMessageOf(rec, now);
     // A lazily-expired view is sent but not recorded, so the real "expired" event still gets through.
-    if (view.status === rec.status) this.#lastRev = rec.rev;
-    this.socket.send(statusMessage(view));
+    if (status === rec.status) this.#lastRev = rec.rev;
+    this.socket.send(message);
     // Publish → write, for the events this socket was pushed (the first answer and resyncs are reads, not pushes).
     if (pushed && rec.changedAt !== undefined) {
-      this.deps.metrics?.pushLatency.observe(Math.max(0, this.deps.store.now() - rec.changedAt) / 1000);
+      this.deps.metrics?.pushLatencyChild.observe(Math.max(0, now - rec.changedAt) / 1000);
     }
-    if (TERMINAL.has(view.status)) this.socket.close(1000, view.status);
+    if (TERMINAL.has(status)) this.socket.close(1000, status);
   }
 
   /** At the deadline, writes the expiry (first writer wins; the event reaches every watcher everywhere). */
