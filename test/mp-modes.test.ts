@@ -218,7 +218,7 @@ describe('mode "mp-qrcode": Official Account parametric QR', () => {
           ...(req.method !== 'GET' && req.method !== 'HEAD' && { body: Buffer.concat(chunks) }),
         })
           .then(async (r) => ({ status: r.status, text: await r.text() }))
-          .then(({ status, text }) => setTimeout(() => res.writeHead(status).end(text), isPush && n < 3 ? 600 : 0));
+          .then(({ status, text }) => setTimeout(() => res.writeHead(status).end(text), isPush && n < 3 ? 1500 : 0));
       });
     });
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
@@ -229,10 +229,10 @@ describe('mode "mp-qrcode": Official Account parametric QR', () => {
     });
     try {
       const login = await createLogin(slow.httpUrl, { mode: 'mp-qrcode' });
-      const push = await json(`${slow.simUrl}/sim/mp/scan`, { body: { url: login.scanUrl, timeoutMs: 300 } });
+      const push = await json(`${slow.simUrl}/sim/mp/scan`, { body: { url: login.scanUrl, timeoutMs: 1000 } });
       const attempts = push.body.attempts as { status?: number; body?: string; error?: string }[];
       expect(attempts).toHaveLength(3);
-      expect(attempts[0]!.error).toMatch(/no answer within 300 ms/);
+      expect(attempts[0]!.error).toMatch(/no answer within 1000 ms/);
       expect(attempts[2]).toMatchObject({ status: 200 });
       expect(replyLink(attempts[2]!.body!)).toBe((push.body.reply as { link: string }).link);
       expect(push.body.delivered).toBe(true);
