@@ -14,7 +14,6 @@ import { clientIp, trustedProxies } from '../util/client-ip.js';
 import { accessLog } from './access-log.js';
 import { probe, probePath } from './probes.js';
 import { verifyFile } from './verify-file.js';
-import { routesUnder } from './route-gate.js';
 
 /** Builds the Koa app of the `http` role. It owns no server: the caller mounts `app.callback()`. */
 export function createHttpApp(deps: HttpDeps): Koa {
@@ -83,11 +82,11 @@ export function createHttpApp(deps: HttpDeps): Koa {
     const embed = embedRoutes({ ...deps, oidc: deps.oidc });
     const interaction = interactionRouter({ ...deps, oidc: deps.oidc, takeHandoff: embed.takeHandoff });
     app.use(embed.framePage);
-    app.use(routesUnder(['/api/embed/'], embed.router));
+    app.use(embed.router.routes()).use(embed.router.allowedMethods({ throw: true }));
     app.use(deps.oidc.middleware());
-    app.use(routesUnder(['/interaction/'], interaction));
+    app.use(interaction.routes()).use(interaction.allowedMethods({ throw: true }));
   }
-  app.use(routesUnder(['/api/'], api));
+  app.use(api.routes()).use(api.allowedMethods({ throw: true }));
   // Each login mode brings its own phone-side routes (the scan URL and OAuth callback, WeChat's pushes, …).
   for (const mode of deps.modes.all()) {
     const router = mode.routes?.(deps);

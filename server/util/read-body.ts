@@ -8,50 +8,20 @@ export const BODY_LIMIT = 16 * 1024;
  * Reads the raw body as UTF-8, refusing more than `limit` bytes (default 16 KiB) with `payload_too_large`
  * without buffering it all, so a hostile or broken client gets a 4xx instead of exhausting memory.
  */
-export function readBody(req: IncomingMessage, limit = BODY_LIMIT): Promise<string> {
+export async function readBody(req: IncomingMessage, limit = BODY_LIMIT): Promise<string> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) return Promise.reject(tooLarge(limit));
-  // An ended stream emits nothing more (the async iterator this replaces answered '' for it).
-  if (req.readableEnded) return Promise.resolve('');
-  // Listeners, not `for await`: the async iterator cost a visible share of a login creation's CPU (an iterator,
-  // a promise per chunk; bench/RESULTS.md, scan bench). Same outcomes: the text, payload_too_large, or the
-  // stream's own error (an aborted request: nobody reads that answer).
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        finish();
-        req.resume(); // drain the rest so the connection stays usable for the error reply
-        reject(tooLarge(limit));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      finish();
-      resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'));
-    };
-    const onError = (err: Error) => {
-      finish();
-      reject(err);
-    };
-    const onClose = () => {
-      finish();
-      reject(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
-    };
-    function finish(): void {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
+  if (declared > limit) throw tooLarge(limit);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      req.resume(); // drain the rest so the connection stays usable for the error reply
+      throw tooLarge(limit);
     }
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('close', onClose);
-  });
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /**
