@@ -9,7 +9,7 @@ import { AppError } from '../server/errors.js';
 import { readLoginEvent, versionOf } from '../server/logins/event-reader.js';
 import { STATUSES, toView, type LoginVersion, type LoginView } from '../server/logins/model.js';
 import { parseRecord } from '../server/logins/store.js';
-import { statusMessage, statusMessageOf } from '../server/ws/protocol.js';
+import { StatusMessages, statusMessage } from '../server/ws/protocol.js';
 
 const KEY = 'scanlogin:login:x';
 const NOW = 1_795_000_000_000;
@@ -96,7 +96,8 @@ describe('readLoginEvent', () => {
       JSON.stringify({ ...base, changedAt: '0x10' }),
       JSON.stringify({ ...base, expiresAt: '' }), // Number('') is 0, as parseRecord reads it
     ];
-    for (const message of odd) expect(project(readLoginEvent(message, KEY))).toEqual(viaParseRecord(message));
+    for (const message of odd)
+      expect(project(readLoginEvent(message, 'lgn_x', () => KEY))).toEqual(viaParseRecord(message));
   });
 
   it('refuses what parseRecord refuses, with corrupt_value', () => {
@@ -116,7 +117,7 @@ describe('readLoginEvent', () => {
     for (const message of bad) {
       expect(versionOf(JSON.parse(message) as Record<string, string>), message).toBeUndefined();
       expect(
-        threw(() => readLoginEvent(message, KEY)),
+        threw(() => readLoginEvent(message, 'lgn_x', () => KEY)),
         message,
       ).toBe('corrupt_value');
       expect(
@@ -124,7 +125,7 @@ describe('readLoginEvent', () => {
         message,
       ).toBe('corrupt_value');
     }
-    expect(threw(() => readLoginEvent('{"v":"1"', KEY))).toBe('other'); // not JSON at all: the hub drops it too
+    expect(threw(() => readLoginEvent('{"v":"1"', 'lgn_x', () => KEY))).toBe('other'); // not JSON at all: the hub drops it too
   });
 });
 
@@ -141,6 +142,8 @@ describe('statusMessage', () => {
   });
 
   it('builds one message per version and effective status', () => {
+    const messages = new StatusMessages();
+    const statusMessageOf = (v: LoginVersion, now: number) => messages.of(v, now);
     const version: LoginVersion = { id: 'lgn_b', status: 'pending', rev: 2, expiresAt: NOW };
     const first = statusMessageOf(version, NOW - 1);
     expect(first.message).toBe(spread(toView(version, NOW - 1)));

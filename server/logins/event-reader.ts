@@ -13,9 +13,10 @@ import { parseRecord } from './store.js';
  * an event is dropped exactly when it was before, except for a bad optional field the watcher never reads
  * (ticketExpiresAt, scannedAt, modeData).
  */
-export function readLoginEvent(message: string, key: string): LoginVersion {
+export function readLoginEvent(message: string, id: string, keyOf: (id: string) => string): LoginVersion {
   const flat = JSON.parse(message) as Record<string, string>;
-  return versionOf(flat) ?? parseRecord(flat, key);
+  // The key is only for parseRecord's error: made when a check fails, never per event.
+  return versionOf(flat) ?? parseRecord(flat, keyOf(id));
 }
 
 /** The LoginVersion of a hash, or undefined when a check fails (then parseRecord says why). */

@@ -1,9 +1,9 @@
 import type { Logger } from '../log.js';
 import { AppError } from '../errors.js';
 import type { MessageListener, RedisLink } from '../redis/link.js';
-import { versionOf } from './event-reader.js';
+import { readLoginEvent } from './event-reader.js';
 import type { LoginRecord, LoginVersion } from './model.js';
-import { parseRecord, type LoginStore } from './store.js';
+import type { LoginStore } from './store.js';
 
 export interface LoginWatcher {
   /**
@@ -45,6 +45,8 @@ export class LoginWatchHub {
   readonly #log: Logger;
   readonly #entries = new Map<string, Entry>();
   readonly #maxPerLogin: number;
+  /** The login's key, for an unreadable event's error (one function, not one per event). */
+  readonly #keyOf: (id: string) => string;
 
   /** `maxWatchersPerLogin`: in-process watchers of one login (sockets and long-polls); default 0 = unlimited. */
   constructor(opts: { link: RedisLink; store: LoginStore; logger: Logger; maxWatchersPerLogin?: number }) {
@@ -52,6 +54,7 @@ export class LoginWatchHub {
     this.#store = opts.store;
     this.#log = opts.logger;
     this.#maxPerLogin = opts.maxWatchersPerLogin ?? 0;
+    this.#keyOf = (id) => opts.store.key(id);
     this.#link.onResync((generation) => void this.#resync(generation));
   }
 
@@ -140,9 +143,7 @@ export class LoginWatchHub {
   #deliver(entry: Entry, message: string): void {
     let record: LoginVersion;
     try {
-      // readLoginEvent, with the key (for the error) made only when a check fails.
-      const flat = JSON.parse(message) as Record<string, string>;
-      record = versionOf(flat) ?? parseRecord(flat, this.#store.key(entry.id));
+      record = readLoginEvent(message, entry.id, this.#keyOf);
     } catch (err) {
       // A malformed event is logged and dropped, never thrown into the subscriber (socket.io-redis-adapter).
       const channel = this.#store.channel(entry.id);

@@ -40,20 +40,21 @@ export function statusMessage(view: LoginView): string {
   return `${out}}`;
 }
 
-/** The last status message built, for the version and effective status it was built from. */
-let last: { version: LoginVersion; status: LoginStatus; message: string } | undefined;
-
 /**
- * The status message of `version` at `now`, built once per event for every watcher of the login: the hub hands
+ * The status message of a version at a time, built once per event for every watcher of the login: the hub hands
  * the same object to each of them, and the view depends only on it and its effective status (model.ts toView).
- * One entry is enough: the watchers of one event are called one after the other.
+ * One entry is enough: the watchers of one event are called one after the other. One per push server.
  */
-export function statusMessageOf(version: LoginVersion, now: number): { message: string; status: LoginStatus } {
-  const status = effectiveStatus(version, now);
-  if (last === undefined || last.version !== version || last.status !== status) {
-    last = { version, status, message: statusMessage(toView(version, now)) };
+export class StatusMessages {
+  #last: { version: LoginVersion; status: LoginStatus; message: string } | undefined;
+
+  of(version: LoginVersion, now: number): { message: string; status: LoginStatus } {
+    const status = effectiveStatus(version, now);
+    const last = this.#last;
+    if (last !== undefined && last.version === version && last.status === status) return last;
+    this.#last = { version, status, message: statusMessage(toView(version, now)) };
+    return this.#last;
   }
-  return last;
 }
 
 export function errorMessage(err: AppError): string {

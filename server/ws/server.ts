@@ -14,7 +14,7 @@ import { clientIp, clientKey, trustedProxies } from '../util/client-ip.js';
 import { mayReadHealthDetail } from '../util/health-access.js';
 import { ConnectionLimit } from '../util/connection-limit.js';
 import { toAppError } from '../errors.js';
-import { MAX_PAYLOAD, errorMessage } from './protocol.js';
+import { MAX_PAYLOAD, StatusMessages, errorMessage } from './protocol.js';
 import { Deadlines } from './deadlines.js';
 import { type SessionDeps, WatchSession } from './watch-session.js';
 
@@ -83,6 +83,7 @@ export class PushServer {
       metrics: opts.metrics,
       watchTimeouts: new Deadlines((s: WatchSession) => s.watchTimedOut(), DEADLINE_RESOLUTION_MS, now),
       expiries: new Deadlines((s: WatchSession) => s.expire(), DEADLINE_RESOLUTION_MS, now),
+      statusMessages: new StatusMessages(),
     };
     this.#socketOnError = (err) => this.#opts.logger.debug({ err: err.message }, 'socket error');
     this.#trusted = trustedProxies(opts.trustProxy ?? []);

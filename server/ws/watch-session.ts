@@ -6,7 +6,7 @@ import type { LoginStore } from '../logins/store.js';
 import type { LoginWatchHub, LoginWatcher } from '../logins/watch-hub.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Deadlines, Slot } from './deadlines.js';
-import { errorMessage, parseClientMessage, statusMessageOf } from './protocol.js';
+import { errorMessage, parseClientMessage, type StatusMessages } from './protocol.js';
 
 type SessionState = 'awaiting-watch' | 'subscribing' | 'watching' | 'closed';
 
@@ -33,6 +33,8 @@ export interface SessionDeps {
   watchTimeouts: Deadlines<WatchSession>;
   /** Calls `expire()` of a session whose login has reached its deadline. */
   expiries: Deadlines<WatchSession>;
+  /** Each event's status message, built once for all the watchers of its login. */
+  statusMessages: StatusMessages;
 }
 
 /** Extra delay after a deadline before writing the expiry, so clock skew between hosts never expires early. */
@@ -154,7 +156,7 @@ export class WatchSession implements LoginWatcher {
     if (this.#state === 'closed' || (!resync && rec.rev <= this.#lastRev)) return;
     const now = this.deps.store.now();
     // Built once per event, whatever the number of watchers of the login (protocol.ts).
-    const { message, status } = statusMessageOf(rec, now);
+    const { message, status } = this.deps.statusMessages.of(rec, now);
     // A lazily-expired view is sent but not recorded, so the real "expired" event still gets through.
     if (status === rec.status) this.#lastRev = rec.rev;
     this.socket.send(message);
