@@ -34,7 +34,8 @@ export function qrconnectRouter(deps: HttpDeps, opts: QrconnectOptions): Router 
     if (known) ctx.set('Content-Security-Policy', contentSecurityPolicy(frameAncestors(known)));
     // WeChat's frame (or a reload of it) repeating the callback after the login finished: the same page again.
     if (known?.mode === QRCONNECT_MODE && known.status === 'confirmed') return signedIn(ctx);
-    const rec = await store.getLive(state.id, QRCONNECT_MODE);
+    // getLive's verdict on the read above: one read serves both (the chain script checks again as it writes).
+    const rec = store.live(known, QRCONNECT_MODE);
     const code = str(ctx.query.code);
     if (!code) {
       // WeChat sends no code when the person refused on the phone (docs/wechat.md §10).
