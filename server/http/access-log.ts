@@ -54,9 +54,7 @@ export function accessLog(logger: Logger, metrics?: Metrics) {
     if (metrics) {
       const started = performance.now();
       ctx.res.once('close', () => {
-        const route = routeOf(ctx);
-        metrics.httpRequests.inc({ route, method: ctx.method, status: String(ctx.res.statusCode) });
-        metrics.httpDuration.observe({ route }, (performance.now() - started) / 1000);
+        metrics.requestAnswered(routeOf(ctx), ctx.method, ctx.res.statusCode, (performance.now() - started) / 1000);
       });
     }
     await next();
@@ -65,10 +63,35 @@ export function accessLog(logger: Logger, metrics?: Metrics) {
 
 /** The request id: the proxy's `X-Request-Id` when sane, else a fresh UUID; echoed in the response. */
 function requestId(req: IncomingMessage, res: ServerResponse): string {
-  const given = req.headers['x-request-id'];
-  const id = typeof given === 'string' && GIVEN_ID_RE.test(given) ? given : randomUUID();
+  const id = requestIdOf(req);
   res.setHeader('X-Request-Id', id);
   return id;
+}
+
+/** `requestId` without setting the header (the hot lane writes its whole head at once). */
+export function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && GIVEN_ID_RE.test(given) ? given : randomUUID();
+}
+
+/**
+ * The access line of a request answered outside Koa (the hot lane, hot-lane.ts), in pino-http's shape: the same
+ * fields as the lines above (reqId, req, ip, res, responseTime in whole ms, "METHOD /path STATUS").
+ */
+export function logAccess(
+  logger: Logger,
+  line: { reqId: string; method: string; path: string; ip: string; status: number; ms: number },
+): void {
+  logger.info(
+    {
+      reqId: line.reqId,
+      req: { id: line.reqId, method: line.method, path: line.path },
+      ip: line.ip,
+      res: { statusCode: line.status },
+      responseTime: Math.round(line.ms),
+    },
+    `${line.method} ${line.path} ${line.status}`,
+  );
 }
 
 /** The logger of this request (its lines carry `reqId`), or `fallback` outside one. */

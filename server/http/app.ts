@@ -1,3 +1,4 @@
+import type { RequestListener } from 'node:http';
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { HttpDeps } from './deps.js';
@@ -14,8 +15,18 @@ import { clientIp, trustedProxies } from '../util/client-ip.js';
 import { accessLog } from './access-log.js';
 import { probe, probePath } from './probes.js';
 import { verifyFile } from './verify-file.js';
+import { hotLane } from './hot-lane.js';
 
-/** Builds the Koa app of the `http` role. It owns no server: the caller mounts `app.callback()`. */
+/**
+ * The http role's request listener: the hot lane (hot-lane.ts) for the two requests of every login, then Koa.
+ * `hotLane: false` leaves every request to Koa (test/hot-lane.test.ts compares the two).
+ */
+export function httpHandler(deps: HttpDeps, opts: { hotLane?: boolean } = {}): RequestListener {
+  const koa = createHttpApp(deps).callback();
+  return opts.hotLane === false ? koa : hotLane(deps, koa);
+}
+
+/** Builds the Koa app of the `http` role. It owns no server: the role mounts it behind the hot lane (`httpHandler`). */
 export function createHttpApp(deps: HttpDeps): Koa {
   const app = new Koa();
   app.silent = true; // errors are logged by errorMiddleware, once

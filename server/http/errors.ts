@@ -71,10 +71,37 @@ const PAGE_TEXT: Partial<Record<ErrorCode, { zh: string; en: string }>> = {
 /** The sentence for codes without their own. */
 const PAGE_TEXT_UNKNOWN = { zh: '出了点问题，请重新扫码', en: 'Something went wrong — scan the QR code again' };
 
+/** An error as an answer: status, extra headers, and the body with its type. */
+export interface ErrorAnswer {
+  status: number;
+  headers: [string, string][];
+  type: 'html' | 'json';
+  body: string | ReturnType<typeof errorBody>;
+}
+
 /**
- * The one place where errors become responses: the status comes from the error registry; API paths get JSON
- * `{"error","message"}`, phone pages get an HTML page. Unknown errors are logged and shown as `internal`.
+ * The one place where errors become responses, for Koa (`errorMiddleware`) and the hot lane (`hot-lane.ts`)
+ * alike: the status comes from the error registry; API paths get JSON `{"error","message"}`, phone pages get an
+ * HTML page. Unknown errors are logged and shown as `internal`.
  */
+export function errorAnswer(err: unknown, path: string, log: Logger, metrics?: Metrics): ErrorAnswer {
+  const appErr = toAppError(err);
+  if (appErr.status >= 500) log.error({ err, code: appErr.code, path }, 'request failed');
+  // A page asking /api/me before anyone signed in is the normal case, not an event: debug only.
+  else if (appErr.code === 'unauthorized') log.debug({ code: appErr.code, path }, appErr.message);
+  else log.info({ code: appErr.code, path }, appErr.message);
+  if (appErr.status === 429) metrics?.refusals.inc({ code: appErr.code });
+  const headers: [string, string][] = [['Cache-Control', 'no-store']];
+  if (typeof appErr.details?.retryAfterS === 'number')
+    headers.push(['Retry-After', String(appErr.details.retryAfterS)]);
+  if (!isPhonePath(path)) return { status: appErr.status, headers, type: 'json', body: errorBody(appErr) };
+  const page = messagePage(`error-${appErr.code}`, PAGE_TEXT[appErr.code] ?? PAGE_TEXT_UNKNOWN, undefined, {
+    code: appErr.code,
+  });
+  return { status: appErr.status, headers, type: 'html', body: page };
+}
+
+/** Koa's side of `errorAnswer`, and the JSON 404 for a path no route took. */
 export function errorMiddleware(logger: Logger, metrics?: Metrics) {
   return async (ctx: Context, next: Next): Promise<void> => {
     try {
@@ -84,24 +111,11 @@ export function errorMiddleware(logger: Logger, metrics?: Metrics) {
         ctx.body = { error: 'not_found', message: `no route for ${ctx.method} ${ctx.path}` };
       }
     } catch (err) {
-      const appErr = toAppError(err);
-      const log = requestLog(ctx, logger);
-      if (appErr.status >= 500) log.error({ err, code: appErr.code, path: ctx.path }, 'request failed');
-      // A page asking /api/me before anyone signed in is the normal case, not an event: debug only.
-      else if (appErr.code === 'unauthorized') log.debug({ code: appErr.code, path: ctx.path }, appErr.message);
-      else log.info({ code: appErr.code, path: ctx.path }, appErr.message);
-      if (appErr.status === 429) metrics?.refusals.inc({ code: appErr.code });
-      ctx.status = appErr.status;
-      ctx.set('Cache-Control', 'no-store');
-      if (typeof appErr.details?.retryAfterS === 'number') ctx.set('Retry-After', String(appErr.details.retryAfterS));
-      if (isPhonePath(ctx.path)) {
-        ctx.type = 'html';
-        ctx.body = messagePage(`error-${appErr.code}`, PAGE_TEXT[appErr.code] ?? PAGE_TEXT_UNKNOWN, undefined, {
-          code: appErr.code,
-        });
-      } else {
-        ctx.body = errorBody(appErr);
-      }
+      const answer = errorAnswer(err, ctx.path, requestLog(ctx, logger), metrics);
+      ctx.status = answer.status;
+      for (const [name, value] of answer.headers) ctx.set(name, value);
+      ctx.type = answer.type;
+      ctx.body = answer.body;
     }
   };
 }

@@ -32,15 +32,22 @@ export function frameSourcesOf(config: Pick<Config, 'webApp' | 'wechat'>): strin
 /**
  * Headers on every answer (a route may narrow or widen the CSP after it). `no-referrer`: scan URLs and
  * interaction URLs carry login ids and codes, which must not leak to the next site through the Referer.
- * HSTS when the public URL is https (this server speaks no TLS; the proxy in front does).
+ * HSTS when the public URL is https (this server speaks no TLS; the proxy in front does). Built once: the hot
+ * lane (hot-lane.ts) sets the same list.
  */
-export function securityHeaders(opts: { https: boolean; frameSources?: readonly string[] }) {
+export function securityHeaderList(opts: { https: boolean; frameSources?: readonly string[] }): [string, string][] {
   const headers: [string, string][] = [
     ['Content-Security-Policy', contentSecurityPolicy([], opts.frameSources)],
     ['X-Content-Type-Options', 'nosniff'],
     ['Referrer-Policy', 'no-referrer'],
   ];
   if (opts.https) headers.push(['Strict-Transport-Security', 'max-age=31536000']);
+  return headers;
+}
+
+/** `securityHeaderList` on every Koa answer. */
+export function securityHeaders(opts: { https: boolean; frameSources?: readonly string[] }) {
+  const headers = securityHeaderList(opts);
   // Constant values set straight on the node response: ctx.set would check and convert each one on every
   // request (a part of the http role's CPU per scan, bench/RESULTS.md). A route's later ctx.set still replaces.
   return (ctx: Context, next: Next): Promise<void> => {

@@ -115,11 +115,9 @@ export class LoginStore {
       ...(input.modeData && { modeData: input.modeData }),
       ...(input.oidc && { interaction: input.oidc.uid, clientName: input.oidc.clientName }),
     };
-    await CREATE.run(
-      this.#link.command,
-      [this.key(id)],
-      [record.expiresAt + GRACE_MS, ...Object.entries(serialize(record)).flat()],
-    );
+    const args: (string | number)[] = [record.expiresAt + GRACE_MS];
+    for (const [k, v] of Object.entries(serialize(record))) args.push(k, v);
+    await CREATE.run(this.#link.command, [this.key(id)], args);
     this.#events?.created(record);
     return { record, watchToken };
   }

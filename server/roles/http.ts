@@ -1,6 +1,6 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import { createHttpApp } from '../http/app.js';
+import { httpHandler } from '../http/app.js';
 import { buildLoginModes } from '../modes/build.js';
 import { ManagedServer } from '../util/managed-server.js';
 import { WechatOAuthClient } from '../wechat/oauth-client.js';
@@ -8,11 +8,12 @@ import { startCore } from './core.js';
 import type { Running } from './running.js';
 import { OidcService } from '../oidc/service.js';
 
-/** The `http` role: API, scan URL, OAuth callback, phone pages and the login page. */
+/** The `http` role: API, scan URL, OAuth callback, phone pages and the login page. `opts`: see httpHandler. */
 export async function runHttp(
   config: Config,
   logger: Logger,
   port = config.httpPort,
+  opts: { hotLane?: boolean } = {},
 ): Promise<Running & { port: number; metricsPort: number | undefined }> {
   const core = await startCore(config, 'http', logger);
   const oidc = await OidcService.start({ config, link: core.link, logger, source: core.source }).catch(
@@ -23,22 +24,25 @@ export async function runHttp(
   );
   const modes = buildLoginModes(config, core.link, logger);
   const shutdown = new AbortController();
-  const app = createHttpApp({
-    ...core,
-    config,
-    logger,
-    modes: modes.modes,
-    tokenHealth: () => modes.tokenHealth(),
-    shutdown: shutdown.signal,
-    oidc,
-    oauth: new WechatOAuthClient({
-      apiBase: config.wechat.apiBase,
-      appid: config.wechat.appid,
-      secret: config.wechat.secret,
-    }),
-  });
+  const handler = httpHandler(
+    {
+      ...core,
+      config,
+      logger,
+      modes: modes.modes,
+      tokenHealth: () => modes.tokenHealth(),
+      shutdown: shutdown.signal,
+      oidc,
+      oauth: new WechatOAuthClient({
+        apiBase: config.wechat.apiBase,
+        appid: config.wechat.appid,
+        secret: config.wechat.secret,
+      }),
+    },
+    opts,
+  );
   core.metrics.trackTokens(() => modes.tokenHealth());
-  const server = new ManagedServer(app.callback());
+  const server = new ManagedServer(handler);
   let metricsPort: number | undefined;
   const bound = await server
     .start(port, config.host)

@@ -1,17 +1,16 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { AppError } from '../../errors.js';
-import { newLoginId, newSecret, LOGIN_ID_RE } from '../../logins/ids.js';
+import { newSecret, LOGIN_ID_RE } from '../../logins/ids.js';
 import { TERMINAL, toView, type LoginRecord } from '../../logins/model.js';
 import type { HttpDeps } from '../deps.js';
 import { readJson, requireString } from '../body.js';
 import { cookieNames } from '../security.js';
 import { waitForChange } from '../long-poll.js';
-import { loginCreationLimit } from '../rate-limit.js';
+import { loginCreator } from './create-login.js';
 import { qrImage } from '../qr-images.js';
 import { clientKey } from '../../util/client-ip.js';
 import { ConnectionLimit } from '../../util/connection-limit.js';
-import { isLoopbackUrl, lanUrlFor } from '../../dev/lan.js';
 
 /** Longest `?wait=` a long-poll may ask for, in seconds (below common proxy idle timeouts). */
 export const MAX_WAIT_S = 30;
@@ -33,7 +32,8 @@ export function apiRouter(deps: HttpDeps): Router {
   const base = config.basePath;
   // Each waiting long-poll holds a socket and a subscription for up to MAX_WAIT_S: bound them per client.
   const longPolls = new ConnectionLimit(config.connections.maxLongPollsPerIp, 'long-polls from this address');
-  const limitCreation = loginCreationLimit(deps.link, config.loginRateLimit);
+  // Also served by the hot lane (hot-lane.ts), in front of Koa; this route is its reference (test/hot-lane.test.ts).
+  const createLogin = loginCreator(deps);
 
   // What the page offers: only the modes this server has (the others would answer 400 unknown_mode).
   router.get('/config', (ctx) => {
@@ -42,42 +42,10 @@ export function apiRouter(deps: HttpDeps): Router {
   });
 
   router.post('/logins', async (ctx) => {
-    const body = await readJson(ctx);
-    await limitCreation(ctx.ip);
-    const modeName = body.mode === undefined ? 'oauth' : requireString(body, 'mode', 32);
-    const mode = modes.get(modeName);
-    // A login for an OpenID Connect sign-in carries its client's name, so the phone can say where it logs in.
-    const oidc =
-      body.interaction === undefined
-        ? undefined
-        : await requireOidc(deps).describeInteraction(requireString(body, 'interaction', 200));
-    const id = newLoginId();
-    const prepared = await mode.prepare({ id, expiresAt: store.now() + store.loginTtlMs });
-    const { record, watchToken } = await store.create({
-      id,
-      mode: mode.name,
-      scanUrl: prepared.scanUrl,
-      ua: ctx.get('user-agent'),
-      ip: ctx.ip,
-      ...(prepared.modeData && { modeData: prepared.modeData }),
-      ...(oidc && { oidc }),
-    });
+    const created = await createLogin(await readJson(ctx), ctx.ip, ctx.get('user-agent'));
     ctx.status = 201;
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = {
-      id: record.id,
-      watchToken,
-      status: record.status,
-      expiresAt: record.expiresAt,
-      scanUrl: record.scanUrl,
-      qr: { svg: `${base}/api/logins/${record.id}/qr.svg`, png: `${base}/api/logins/${record.id}/qr.png` },
-      ws: config.wsPublicUrl,
-      ...(mode.frameUrl && { frameUrl: mode.frameUrl(record) }),
-      devMode: config.devMode,
-      ...(config.devMode && mode.devPhoneUrl && { simulateUrl: mode.devPhoneUrl(record, config.wechat.openBase) }),
-      // A real phone cannot open a loopback QR: the PUBLIC_URL to restart with (the page's dev hint shows it).
-      ...(config.devMode && isLoopbackUrl(record.scanUrl) && { lanUrl: lanUrlFor(config.publicUrl) }),
-    };
+    ctx.body = created;
   });
 
   // The QR images are public: the login id they belong to is printed in them anyway.
@@ -170,11 +138,6 @@ export function apiRouter(deps: HttpDeps): Router {
   }
 
   return router;
-}
-
-function requireOidc(deps: HttpDeps): NonNullable<HttpDeps['oidc']> {
-  if (!deps.oidc) throw new AppError('bad_request', 'this server is not an OpenID Connect provider');
-  return deps.oidc;
 }
 
 function bearer(ctx: Context): string | undefined {

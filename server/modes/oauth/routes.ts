@@ -5,21 +5,14 @@ import { newSecret } from '../../logins/ids.js';
 import { hashSecret, safeEqual } from '../../util/crypto.js';
 import type { LoginRecord, LoginUser } from '../../logins/model.js';
 import type { PhoneGuard } from '../../logins/store.js';
-import { buildAuthorizeUrl } from '../../wechat/oauth-client.js';
 import { WechatApiError } from '../../wechat/errors.js';
 import type { HttpDeps } from '../../http/deps.js';
 import { OAUTH_MODE } from './mode.js';
 import { answerSnapshot } from './snapshot.js';
 import { readForm } from '../../http/body.js';
-import { cancelledPage, confirmPage, confirmedPage, scanWithWechatPage } from '../../http/pages.js';
-import {
-  cookieNames,
-  csrfToken,
-  describeUserAgent,
-  isWechatBrowser,
-  readState,
-  signState,
-} from '../../http/security.js';
+import { cancelledPage, confirmedPage } from '../../http/pages.js';
+import { OAuthPhone } from './phone.js';
+import { csrfToken, readState } from '../../http/security.js';
 
 /**
  * What the phone sees: the scan URL, WeChat's OAuth callback and the confirm/cancel forms. Errors thrown here
@@ -28,42 +21,16 @@ import {
 export function phoneRouter(deps: HttpDeps): Router {
   const { config, store, oauth, logger } = deps;
   const router = new Router();
-  const secureCookies = config.publicUrl.startsWith('https:');
-  const cookies = cookieNames(config.publicUrl);
+  const phone = new OAuthPhone(deps);
+  const showConfirm = (ctx: Context, rec: LoginRecord, phoneToken: string): void => {
+    ctx.body = phone.confirmPage(rec, phoneToken);
+  };
 
-  // The scan URL in the QR code.
+  // The scan URL in the QR code (also served by the hot lane, http/hot-lane.ts; this route is its reference).
   router.get('/l/:id', async (ctx) => {
-    if (!config.devMode && !isWechatBrowser(ctx.get('user-agent'))) {
-      await store.getLive(ctx.params.id, OAUTH_MODE);
-      ctx.body = scanWithWechatPage();
-      return;
-    }
-    const phoneToken = phoneCookie(ctx);
-    // One script checks the login (as getLive would) and scans it if pending, or returns it unchanged if already
-    // scanned. The cookie is set before the state changes: a failure in between must not leave a scanned login
-    // bound to a phone that never received its cookie. Its lifetime is the login's longest (a new login's).
-    const token = newSecret();
-    setPhoneCookie(ctx, token, store.now() + store.loginTtlMs);
-    const { record: rec, changed } = await store
-      .phoneStep(ctx.params.id, 'scan', { mode: OAUTH_MODE, stay: 'scanned' }, { phoneHash: hashSecret(token) })
-      .catch((err: unknown) => {
-        // Refused (unknown, expired, finished): nothing was written, so the phone keeps the cookie it had (maybe
-        // another login's). A 5xx may have come after the script ran: that answer keeps the new cookie.
-        if (err instanceof AppError && err.status < 500) unsetPhoneCookie(ctx);
-        throw err;
-      });
-    if (changed) setPhoneCookie(ctx, token, rec.expiresAt);
-    else {
-      // Already scanned: nothing changed, so neither does this phone's cookie (it may be another login's).
-      unsetPhoneCookie(ctx);
-      // The same phone coming back (reload, back button) continues; any other device is refused.
-      const matched = matchedPhone(ctx, rec);
-      if (!phoneToken || !matched) {
-        throw new AppError('phone_mismatch', 'this QR code has already been scanned by another phone');
-      }
-      if (rec.user) return showConfirm(ctx, rec, matched);
-    }
-    ctx.redirect(authorizeUrl(rec.id, false));
+    const answer = await phone.scan(ctx.cookies, ctx.params.id, ctx.get('user-agent'));
+    if ('html' in answer) ctx.body = answer.html;
+    else ctx.redirect(answer.redirect);
   });
 
   /**
@@ -77,10 +44,10 @@ export function phoneRouter(deps: HttpDeps): Router {
     const rec = await store.authorize(ctx.params.id ?? '', bearerToken(ctx.get('authorization')));
     if (rec.mode !== OAUTH_MODE) throw new AppError('unknown_mode', 'only an oauth login signs in without a scan');
     const token = newSecret();
-    setPhoneCookie(ctx, token, rec.expiresAt);
+    phone.set(ctx.cookies, token, rec.expiresAt);
     await store.transition(rec.id, 'scan', { phoneHash: hashSecret(token) });
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { url: authorizeUrl(rec.id, true) };
+    ctx.body = { url: phone.authorizeUrl(rec.id, true) };
   });
 
   router.get('/wechat/oauth/callback', async (ctx) => {
@@ -90,13 +57,13 @@ export function phoneRouter(deps: HttpDeps): Router {
     // WeChat's in-app browser may repeat the callback after LOGIN_CONFIRM=auto already confirmed: same phone,
     // same outcome page, not an error. One read serves both that check and getLive's.
     const done = await store.get(id);
-    if (done?.status === 'confirmed' && done.mode === OAUTH_MODE && done.user && matchedPhone(ctx, done)) {
+    if (done?.status === 'confirmed' && done.mode === OAUTH_MODE && done.user && phone.matched(ctx.cookies, done)) {
       if (direct) return backToPage(ctx, done);
       ctx.body = confirmedPage();
       return;
     }
     const rec = store.live(done, OAUTH_MODE);
-    const phoneToken = requirePhone(ctx, rec);
+    const phoneToken = phone.require(ctx.cookies, rec);
     const code = str(ctx.query.code);
     if (!code) {
       // WeChat sends the user back without a code when they refuse consent.
@@ -134,10 +101,10 @@ export function phoneRouter(deps: HttpDeps): Router {
       // A 5xx may come after the script ran (a Redis failover drops its reply): the login may now know only the
       // rotated token. The phone keeps its token and is offered the rotated one as its next; whichever the login
       // knows is the phone's on its next step (matchedPhone), so tapping again after the 503 page continues.
-      if (!(err instanceof AppError) || err.status >= 500) setPhoneCookie(ctx, rotated, rec.expiresAt, 'next');
+      if (!(err instanceof AppError) || err.status >= 500) phone.set(ctx.cookies, rotated, rec.expiresAt, 'next');
       throw err;
     }
-    setPhoneCookie(ctx, rotated, rec.expiresAt);
+    phone.set(ctx.cookies, rotated, rec.expiresAt);
     if (direct) {
       await store.transition(rec.id, 'confirm');
       return backToPage(ctx, rec);
@@ -162,71 +129,10 @@ export function phoneRouter(deps: HttpDeps): Router {
     ctx.body = cancelledPage();
   });
 
-  function authorizeUrl(loginId: string, direct: boolean): string {
-    return buildAuthorizeUrl({
-      openBase: config.wechat.openBase,
-      appid: config.wechat.appid,
-      redirectUri: `${config.appUrl}/wechat/oauth/callback`,
-      scope: config.wechat.scope,
-      state: signState(config.sessionSecret, loginId, direct),
-    });
-  }
-
   /** The same-device sign-in's end: back to the page that asked (the login page, or its OIDC interaction). */
   function backToPage(ctx: Context, rec: LoginRecord): void {
     const uid = rec.interaction && !rec.interaction.startsWith('embed:') ? rec.interaction : undefined;
     ctx.redirect(uid ? `${config.appUrl}/interaction/${encodeURIComponent(uid)}` : `${config.appUrl}/`);
-  }
-
-  function phoneCookie(ctx: Context): string | undefined {
-    return ctx.cookies.get(cookies.phone) ?? undefined;
-  }
-
-  /** Takes back a phone cookie set on this answer (the browser keeps whatever it had). */
-  function unsetPhoneCookie(ctx: Context): void {
-    const set = ctx.response.get('Set-Cookie') as string | string[];
-    const kept = (Array.isArray(set) ? set : [set]).filter((c) => c && !c.startsWith(`${cookies.phone}=`));
-    if (kept.length) ctx.set('Set-Cookie', kept);
-    else ctx.remove('Set-Cookie');
-  }
-
-  /**
-   * The phone's token for this login (httpOnly; only its hash is stored), living as long as the login. `next`: the
-   * token an identify answered 5xx may have stored (see the callback), kept beside the current one.
-   */
-  function setPhoneCookie(ctx: Context, token: string, expiresAt: number, which: 'current' | 'next' = 'current') {
-    ctx.cookies.set(which === 'next' ? cookies.phoneNext : cookies.phone, token, {
-      httpOnly: true,
-      sameSite: 'lax', // sent on WeChat's top-level redirect back to our callback
-      secure: secureCookies,
-      path: '/',
-      maxAge: Math.max(1000, expiresAt - store.now()),
-      overwrite: true,
-    });
-  }
-
-  /**
-   * The phone token this browser holds for the login, or undefined. A `next` token the login knows (its identify
-   * answered 5xx after all) becomes the phone's token on this answer. Cookie fixation stays closed: a planted
-   * token is never the rotated one, which only the server made and only the identifying browser received.
-   */
-  function matchedPhone(ctx: Context, rec: LoginRecord): string | undefined {
-    const knows = (token: string | undefined) =>
-      !!token && !!rec.phoneHash && safeEqual(hashSecret(token), rec.phoneHash);
-    const token = phoneCookie(ctx);
-    if (knows(token)) return token;
-    const next = ctx.cookies.get(cookies.phoneNext) ?? undefined;
-    if (!knows(next)) return undefined;
-    setPhoneCookie(ctx, next!, rec.expiresAt);
-    ctx.cookies.set(cookies.phoneNext, null, { path: '/', secure: secureCookies, httpOnly: true });
-    return next;
-  }
-
-  /** The phone cookie set at scan time, checked against the login; `phone_mismatch` otherwise. */
-  function requirePhone(ctx: Context, rec: LoginRecord): string {
-    const token = matchedPhone(ctx, rec);
-    if (!token) throw new AppError('phone_mismatch', 'open the QR code link on the phone that scanned it');
-    return token;
   }
 
   /**
@@ -235,31 +141,17 @@ export function phoneRouter(deps: HttpDeps): Router {
    * answers what a read-first route did: the login's and the phone's errors before the form's.
    */
   async function phoneForm(ctx: Context): Promise<PhoneGuard> {
-    const token = phoneCookie(ctx);
+    const token = phone.token(ctx.cookies);
     let form: URLSearchParams;
     try {
       form = await readForm(ctx);
     } catch (err) {
-      requirePhone(ctx, await store.getLive(ctx.params.id, OAUTH_MODE));
+      phone.require(ctx.cookies, await store.getLive(ctx.params.id, OAUTH_MODE));
       throw err;
     }
     const csrfOk =
       !!token && safeEqual(form.get('csrf') ?? '', csrfToken(config.sessionSecret, ctx.params.id ?? '', token));
     return { mode: OAUTH_MODE, phoneHash: token ? hashSecret(token) : '', csrfOk };
-  }
-
-  function showConfirm(ctx: Context, rec: LoginRecord, phoneToken: string): void {
-    ctx.body = confirmPage({
-      loginId: rec.id,
-      basePath: config.basePath,
-      hidden: { csrf: csrfToken(config.sessionSecret, rec.id, phoneToken) },
-      requestedAt: rec.createdAt,
-      device: describeUserAgent(rec.ua),
-      ip: rec.ip ?? 'unknown',
-      ...(rec.user?.nickname && { nickname: rec.user.nickname }),
-      ...(rec.user?.avatar && { avatar: rec.user.avatar }),
-      ...(rec.clientName && { client: rec.clientName }),
-    });
   }
 
   /**
