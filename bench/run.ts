@@ -115,9 +115,9 @@ async function main(): Promise<void> {
 }
 
 /**
- * `--runs=N` repeats the systems in turn N times (floor, scanlogin, …, floor, scanlogin, …): this machine's speed
- * drifts by tens of percent within minutes, so one run's ratio can land either side of a bound; the median of
- * the runs' ratios is the figure to compare (bench/RESULTS.md).
+ * `--runs=N` repeats the systems N times, every other run in reverse order (floor, scanlogin; scanlogin, floor; …):
+ * this machine's speed drifts by tens of percent within minutes, so one run's ratio can land either side of a
+ * bound; the median of the runs' ratios is the figure to compare (bench/RESULTS.md).
  */
 async function scanPart(): Promise<void> {
   const systems = (arg('systems')?.split(',') ?? [...SYSTEMS]) as SystemName[];
@@ -126,12 +126,14 @@ async function scanPart(): Promise<void> {
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs: a whole number from 1');
   const all: ScanResult[] = [];
   for (let i = 0; i < runs; i++) {
-    if (runs > 1) say(`scan run ${i + 1} of ${runs}`);
+    // Every other run in reverse order: a drift of the machine's speed during a run then favours each side in turn.
+    const order = i % 2 === 0 ? systems : [...systems].reverse();
+    if (runs > 1) say(`scan run ${i + 1} of ${runs}: ${order.join(', ')}`);
     const r = await benchScan({
       watchers: Number(arg('watchers') ?? 10_000),
       scans: Number(arg('scans') ?? 4000),
       rate: Number(arg('rate') ?? 1000),
-      systems,
+      systems: order,
       say,
     });
     all.push(r);
