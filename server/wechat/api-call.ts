@@ -1,3 +1,4 @@
+import { request } from 'undici';
 import { AppError } from '../errors.js';
 import { WechatApiError } from './errors.js';
 
@@ -18,6 +19,9 @@ export interface RawAnswer {
  * One HTTP call to a WeChat API. `query` is appended to `path`; `json` makes it a POST with that body.
  * Transport failures (unreachable, timed out) become `AppError('wechat_unavailable')` whose message names the
  * path only (the query may carry a secret or an access_token, which must not reach logs).
+ * undici's `request`, not the global `fetch` (the same library underneath): fetch's WHATWG Request, Response,
+ * Headers and web streams were ≈15 % of the http role's CPU in a whole login, which makes two of these calls
+ * (bench/RESULTS.md); keep-alive pooling is undici's in both.
  */
 export async function wechatFetch(
   endpoint: WechatEndpoint,
@@ -28,15 +32,16 @@ export async function wechatFetch(
   const timeoutMs = endpoint.timeoutMs ?? 5000;
   const url = `${endpoint.apiBase.replace(/\/+$/, '')}${path}?${new URLSearchParams(query).toString()}`;
   try {
-    const res = await fetch(url, {
+    const res = await request(url, {
       method: json === undefined ? 'GET' : 'POST',
       ...(json !== undefined && { headers: { 'content-type': 'application/json' }, body: JSON.stringify(json) }),
       signal: AbortSignal.timeout(timeoutMs),
     });
+    const type = res.headers['content-type'];
     return {
-      status: res.status,
-      contentType: res.headers.get('content-type') ?? '',
-      body: Buffer.from(await res.arrayBuffer()),
+      status: res.statusCode,
+      contentType: (Array.isArray(type) ? type[0] : type) ?? '',
+      body: Buffer.from(await res.body.arrayBuffer()),
     };
   } catch (err) {
     const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
