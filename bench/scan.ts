@@ -24,6 +24,7 @@ import type { ChildProcess } from 'node:child_process';
 import { Emitter } from '@socket.io/redis-emitter';
 import { Redis } from 'ioredis';
 import { DEV_DEFAULTS } from '../server/config.js';
+import { EVENT_OMITS } from '../server/logins/scripts.js';
 import { startRedisServer } from '../server/dev/redis-server.js';
 import { freePortExcept } from '../server/util/free-port.js';
 import { loginKey as loginKeyOf } from './floor/logins.js';
@@ -536,8 +537,9 @@ async function runSystem(name: SystemName, opts: ScanOptions): Promise<SystemRes
 
 /**
  * Publishes the next version of each target login at `rate`/s (the message each system's own writer would
- * publish: scanlogin's whole record, the floor's status message, Socket.IO's emit through its emitter); returns
- * publish → page times, the pushes that arrived and the push process's CPU ticks over the window.
+ * publish: scanlogin's event (the record without EVENT_OMITS), the floor's status message, Socket.IO's emit through
+ * its emitter); returns publish → page times, the pushes that arrived and the push process's CPU ticks over the
+ * window.
  */
 async function pushDirect(
   name: SystemName,
@@ -559,7 +561,9 @@ async function pushDirect(
       const h = hashes[i]!;
       const rev = Number(h.rev) + 1;
       if (name === 'scanlogin') {
-        const next = { ...h, status: 'scanned', rev: String(rev), changedAt: now, scannedAt: now, phoneHash: 'b' };
+        // What the transition script publishes: the next version without the fields no watcher reads.
+        const next: Record<string, string> = { ...h, status: 'scanned', rev: String(rev), changedAt: now };
+        for (const f of EVENT_OMITS) delete next[f];
         const message = JSON.stringify(next);
         return () => void pub.publish(`scanlogin:login-events:${l.id}`, message);
       }

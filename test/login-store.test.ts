@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { LoginStore, GRACE_MS } from '../server/logins/store.js';
+import { LoginStore, GRACE_MS, parseRecord } from '../server/logins/store.js';
+import { EVENT_OMITS } from '../server/logins/scripts.js';
 import { LoginWatchHub } from '../server/logins/watch-hub.js';
 import { SessionStore } from '../server/sessions/store.js';
 import { toView, type LoginRecord, type LoginVersion } from '../server/logins/model.js';
@@ -60,7 +61,12 @@ describe('LoginStore', () => {
   });
 
   it('walks pending → scanned → identify → confirmed and publishes every version', async () => {
-    const { record } = await store.create({ mode: 'oauth', scanUrl: 'http://x/l' });
+    const { record } = await store.create({
+      mode: 'oauth',
+      scanUrl: 'http://x/l',
+      ua: 'Mozilla/5.0 UA',
+      ip: '1.2.3.4',
+    });
     const hub = new LoginWatchHub({ link, store, logger: silentLogger() });
     const seen: LoginVersion[] = [];
     const unwatch = await hub.watch(record.id, {
@@ -89,6 +95,28 @@ describe('LoginStore', () => {
     });
     await expect.poll(() => published.length).toBe(3);
     expect(published.map((m) => versionOf(JSON.parse(m) as Record<string, string>))).toEqual(seen);
+    // Without the fields no watcher reads (the phone secret's hash, the requester's IP and User-Agent, …), yet
+    // readable by the previous version's reader (parseRecord on the event), with the same version in it.
+    const events = published.map((m) => JSON.parse(m) as Record<string, string>);
+    for (const e of events) for (const f of EVENT_OMITS) expect([f, e[f]]).toEqual([f, undefined]);
+    const stored = await raw.hgetall(`t:login:${record.id}`);
+    expect([stored.phoneHash, stored.ua, stored.ip, stored.scannedAt !== undefined]).toEqual([
+      'p',
+      'Mozilla/5.0 UA',
+      '1.2.3.4',
+      true,
+    ]);
+    const fields = (v: LoginVersion) => [
+      v.id,
+      v.status,
+      v.rev,
+      v.expiresAt,
+      v.user,
+      v.ticket,
+      v.redeemedAt,
+      v.changedAt,
+    ];
+    expect(events.map((e) => fields(parseRecord(e, 'k')))).toEqual(seen.map(fields));
     await unsubscribe();
     await unwatch();
     expect(link.channelCount).toBe(0);

@@ -1,4 +1,4 @@
-import { LOAD, Script, WRITE } from './scripts.js';
+import { EVENT, LOAD, Script, WRITE } from './scripts.js';
 
 /**
  * Several transitions of one login in one atomic step, each checked, written and PUBLISHed as its own revision —
@@ -7,9 +7,10 @@ import { LOAD, Script, WRITE } from './scripts.js';
  * between can interleave. The checks are TRANSITION's (scripts.ts): expiry first, then each step's `from`.
  * KEYS: login hash, event channel. ARGV: unused, unused, now ms, steps (JSON array of {from: [status], to,
  * fields: {string: string}}), key expiry (absolute ms or ''). Returns {'ok', json1, json2, …} (one record per
- * step) or {errorCode, currentStatus}; on an error nothing was written.
+ * step; each step's event is that record without EVENT_OMITS) or {errorCode, currentStatus}; on an error nothing
+ * was written.
  */
-export const CHAIN = new Script(`${LOAD}${WRITE}
+export const CHAIN = new Script(`${LOAD}${WRITE}${EVENT}
 if live and now >= tonumber(rec['expiresAt']) then return {'login_expired', status} end
 local steps = cjson.decode(ARGV[4])
 for _, step in ipairs(steps) do
@@ -23,9 +24,8 @@ end
 local out = {'ok'}
 for _, step in ipairs(steps) do
   write(step['fields'], step['to'])
-  local json = cjson.encode(rec)
-  redis.call('PUBLISH', KEYS[2], json)
-  out[#out + 1] = json
+  redis.call('PUBLISH', KEYS[2], event_of(rec))
+  out[#out + 1] = cjson.encode(rec)
 end
 if ARGV[5] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[5]) end
 return out

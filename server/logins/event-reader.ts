@@ -2,14 +2,16 @@ import { STATUSES, type LoginStatus, type LoginUser, type LoginVersion } from '.
 import { parseRecord } from './store.js';
 
 /**
- * Reads a published login event (the transition scripts' `cjson.encode` of the whole hash: one flat JSON object
- * of strings) into what a watcher reads (LoginVersion), checked as `parseRecord` checks a record.
+ * Reads a published login event (the transition scripts' `cjson.encode` of the hash without the fields no
+ * watcher reads, EVENT_OMITS in scripts.ts: one flat JSON object of strings) into what a watcher reads
+ * (LoginVersion), checked as `parseRecord` checks a record.
  * Why not `parseRecord`: a push process reads one event per push, and building the whole record (numbers and
  * JSON fields the watcher never reads: createdAt, ticketExpiresAt, scannedAt, modeData…) was a third of the
  * read (bench/RESULTS.md, ws CPU per push). `JSON.parse` itself stays: a hand-written scanner that cut out only
  * these fields measured no cheaper in the push process (same section).
- * The event format is unchanged (old and new processes interoperate). Every field parseRecord requires is
- * checked here; an event that fails a check goes to `parseRecord`, which throws its `corrupt_value` (or reads it):
+ * Old and new processes interoperate: an event still carries every field parseRecord requires (earlier readers
+ * parsed events with it), and whole-record events (published before EVENT_OMITS) read the same. Every field
+ * parseRecord requires is checked here; an event that fails a check goes to `parseRecord`, which throws its `corrupt_value` (or reads it):
  * an event is dropped exactly when it was before, except for a bad optional field the watcher never reads
  * (ticketExpiresAt, scannedAt, modeData).
  */
