@@ -72,12 +72,10 @@ const PAGE_TEXT: Partial<Record<ErrorCode, { zh: string; en: string }>> = {
 const PAGE_TEXT_UNKNOWN = { zh: '出了点问题，请重新扫码', en: 'Something went wrong — scan the QR code again' };
 
 /** An error as an answer: status, extra headers, and the body with its type. */
-export interface ErrorAnswer {
-  status: number;
-  headers: [string, string][];
-  type: 'html' | 'json';
-  body: string | ReturnType<typeof errorBody>;
-}
+export type ErrorAnswer = { status: number; headers: [string, string][] } & (
+  | { type: 'html'; body: string }
+  | { type: 'json'; body: ReturnType<typeof errorBody> }
+);
 
 /**
  * The one place where errors become responses, for Koa (`errorMiddleware`) and the hot lane (`hot-lane.ts`)

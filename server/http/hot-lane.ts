@@ -7,7 +7,7 @@ import { frameSourcesOf, securityHeaderList } from './security-headers.js';
 import { logAccess, requestIdOf } from './access-log.js';
 import { loginCreator } from './routes/create-login.js';
 import { LOGIN_ID_RE } from '../logins/ids.js';
-import { OAuthPhone, type ScanAnswer } from '../modes/oauth/phone.js';
+import { OAuthPhone } from '../modes/oauth/phone.js';
 import { OAUTH_MODE } from '../modes/oauth/mode.js';
 import { clientIp, trustedProxies } from '../util/client-ip.js';
 import { readBody } from '../util/read-body.js';
@@ -19,10 +19,13 @@ interface Answer {
   body: string;
 }
 
-/** A request the lane takes: its route pattern (the metrics label, as Koa's router names it) and its handler. */
+/**
+ * A request the lane takes: its route pattern (the metrics label, as Koa's router names it) and its handler, given
+ * the request's path and the Set-Cookie sink every answer (an error's too) carries.
+ */
 interface HotRoute {
   route: string;
-  handle(req: IncomingMessage, ip: string): Promise<Answer>;
+  handle(req: IncomingMessage, ip: string, path: string, setCookie: SetCookieLines): Promise<Answer>;
 }
 
 /**
@@ -81,55 +84,45 @@ export function hotLane(deps: HttpDeps, koa: RequestListener): RequestListener {
       };
     },
   };
-  const scan = (id: string): HotRoute => ({
+  const scan: HotRoute = {
     route: '/l/:id',
-    async handle(req) {
+    async handle(req, _ip, path, setCookie) {
       // Koa's jar is the same `cookies` object; a https PUBLIC_URL marks it secure there too (app.ts).
-      const setCookie = new SetCookieLines();
       const jar = new Cookies(req, setCookie as unknown as ServerResponse, { secure: https });
-      const cookies = (head: string[]) => {
-        for (const line of setCookie.lines) head.push('Set-Cookie', line);
-        return head;
-      };
-      let answer: ScanAnswer;
-      try {
-        answer = await phone!.scan(jar, id, req.headers['user-agent']);
-      } catch (err) {
-        throw new AnsweredWith(err, cookies([]));
-      }
-      if ('html' in answer) return { status: 200, head: cookies(['Content-Type', HTML_TYPE]), body: answer.html };
+      const answer = await phone!.scan(jar, path.slice(scanPrefix.length), req.headers['user-agent']);
+      if ('html' in answer) return { status: 200, head: ['Content-Type', HTML_TYPE], body: answer.html };
       // Koa's redirect would add a "Redirecting to …" body: WeChat's browser follows the Location and drops it.
-      return { status: 302, head: cookies(['Location', answer.redirect]), body: '' };
+      return { status: 302, head: ['Location', answer.redirect], body: '' };
     },
-  });
+  };
 
   function routeOf(req: IncomingMessage, path: string): HotRoute | undefined {
     if (req.method === 'POST' && path === createPath) return create;
-    if (phone && req.method === 'GET' && path.startsWith(scanPrefix)) {
-      const id = path.slice(scanPrefix.length);
-      if (LOGIN_ID_RE.test(id)) return scan(id);
-    }
-    return undefined;
+    const isScan = phone && req.method === 'GET' && path.startsWith(scanPrefix);
+    return isScan && LOGIN_ID_RE.test(path.slice(scanPrefix.length)) ? scan : undefined;
   }
 
   async function serve(req: IncomingMessage, res: ServerResponse, path: string, hot: HotRoute): Promise<void> {
     const started = performance.now();
     const reqId = requestIdOf(req);
     const ip = clientIp(req.socket.remoteAddress, header(req, 'x-forwarded-for'), trusted);
+    const setCookie = new SetCookieLines();
     let answer: Answer;
     try {
       // As app.ts: during a brief Redis reconnect wait for it (at most 150 ms), then go on and answer what comes.
       if (link.status !== 'ready') await link.ready();
-      answer = await hot.handle(req, ip);
-    } catch (thrown) {
-      const err = thrown instanceof AnsweredWith ? thrown.error : thrown;
+      answer = await hot.handle(req, ip, path, setCookie);
+    } catch (err) {
       const error = errorAnswer(err, path.slice(base.length), logger.child({ reqId }), metrics);
-      const head = thrown instanceof AnsweredWith ? thrown.head : [];
-      for (const [name, value] of error.headers) head.push(name, value);
       const json = error.type === 'json';
-      head.push('Content-Type', json ? JSON_TYPE : HTML_TYPE);
-      answer = { status: error.status, head, body: json ? JSON.stringify(error.body) : (error.body as string) };
+      answer = {
+        status: error.status,
+        head: [...error.headers.flat(), 'Content-Type', json ? JSON_TYPE : HTML_TYPE],
+        body: error.type === 'json' ? JSON.stringify(error.body) : error.body,
+      };
     }
+    // A scan's new cookie goes out on a 5xx too (the script may have run): whatever the jar wrote, on any answer.
+    for (const line of setCookie.lines) answer.head.push('Set-Cookie', line);
     // The whole head in one writeHead (node's fast path: no per-header setHeader).
     res.writeHead(answer.status, [
       'X-Request-Id',
@@ -159,14 +152,6 @@ export function hotLane(deps: HttpDeps, koa: RequestListener): RequestListener {
       res.destroy();
     });
   };
-}
-
-/** An error thrown with the head lines its answer must still carry (a scan's new cookie on a 5xx). */
-class AnsweredWith {
-  constructor(
-    readonly error: unknown,
-    readonly head: string[],
-  ) {}
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

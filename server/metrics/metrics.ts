@@ -42,9 +42,6 @@ export class Metrics {
   readonly httpRequests: Counter<'route' | 'method' | 'status'>;
   readonly httpDuration: Histogram<'route'>;
   readonly #redisSwitches: Counter;
-  /** `httpRequests` / `httpDuration` children by label values: found once, not hashed from labels every request. */
-  readonly #requestChildren = new Map<string, { inc(): void }>();
-  readonly #durationChildren = new Map<string, { observe(seconds: number): void }>();
   readonly #redisReconnects: Counter;
   readonly #redisErrors: Counter;
 
@@ -116,21 +113,14 @@ export class Metrics {
   }
 
   /** A login was created / changed state (logins/store.ts events). */
-  /** One answered request: by route pattern (never the raw path), method and status; its duration by route. */
+  /**
+   * One answered request (Koa's access log and the hot lane): by route pattern (never the raw path), method and
+   * status; its duration by route. Label objects, not cached children: prom-client hashes the labels on every
+   * `inc`/`observe` either way (bench/RESULTS.md).
+   */
   requestAnswered(route: string, method: string, status: number, seconds: number): void {
-    const key = `${route} ${method} ${status}`;
-    let counter = this.#requestChildren.get(key);
-    if (!counter) {
-      counter = this.httpRequests.labels(route, method, String(status));
-      this.#requestChildren.set(key, counter);
-    }
-    counter.inc();
-    let duration = this.#durationChildren.get(route);
-    if (!duration) {
-      duration = this.httpDuration.labels(route);
-      this.#durationChildren.set(route, duration);
-    }
-    duration.observe(seconds);
+    this.httpRequests.inc({ route, method, status: String(status) });
+    this.httpDuration.observe({ route }, seconds);
   }
 
   loginCreated(rec: LoginRecord): void {
