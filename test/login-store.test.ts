@@ -152,6 +152,45 @@ describe('LoginStore', () => {
     expect(seen.filter(([n]) => n === 'b')).toHaveLength(1);
   });
 
+  it('transitionChain: every step written and published in order, or none (a step refused mid-chain, expired)', async () => {
+    const user = { openid: 'o-chain', appid: 'wx-web', mode: 'qrconnect' };
+    const steps = [
+      { name: 'scan' as const },
+      { name: 'identify' as const, fields: { user } },
+      { name: 'confirm' as const },
+    ];
+    const { record } = await store.create({ mode: 'qrconnect', scanUrl: 'http://x/l' });
+    const published: string[] = [];
+    const unsubscribe = await link.subscribe(store.channel(record.id), (m) => void published.push(m));
+    const done = await store.transitionChain(record.id, steps);
+    expect(done.map((r) => [r.status, r.rev])).toEqual([
+      ['scanned', 2],
+      ['scanned', 3],
+      ['confirmed', 4],
+    ]);
+    expect(done[2]!.ticket).toMatch(/^[0-9A-Za-z]{32}$/);
+    await expect.poll(() => published.length).toBe(3);
+    await unsubscribe();
+
+    // Refused at its second step (scan twice): nothing of the first was written.
+    const { record: twice } = await store.create({ mode: 'qrconnect', scanUrl: 'http://x/l' });
+    expect(await codeOf(store.transitionChain(twice.id, [{ name: 'scan' }, { name: 'scan' }]))).toBe(
+      'invalid_transition',
+    );
+    expect(await store.get(twice.id)).toMatchObject({ status: 'pending', rev: 1 });
+    // Finished or past its deadline: refused, unchanged.
+    expect(await codeOf(store.transitionChain(record.id, steps))).toBe('invalid_transition');
+    const { record: late } = await store.create({ mode: 'qrconnect', scanUrl: 'http://x/l' });
+    now += 121_000;
+    try {
+      expect(await codeOf(store.transitionChain(late.id, steps))).toBe('login_expired');
+    } finally {
+      now -= 121_000;
+    }
+    expect(await store.get(late.id)).toMatchObject({ status: 'pending', rev: 1 });
+    expect(await codeOf(store.transitionChain('A'.repeat(24), steps))).toBe('unknown_login');
+  });
+
   it('refuses illegal transitions with the current status and changes nothing', async () => {
     const { record } = await store.create({ mode: 'oauth', scanUrl: 'http://x/l' });
     expect(await codeOf(store.transition(record.id, 'confirm'))).toBe('invalid_transition');

@@ -31,6 +31,10 @@ describe('WebSocket push: every failure is explicit, never silence', () => {
     const c = await WatchClient.watch(stack.wsUrl, 'N'.repeat(24), 'x');
     expect(await c.closed).toBe(4404);
     expect(c.messages).toEqual([{ type: 'error', code: 'unknown_login', message: expect.any(String) }]);
+    // A malformed id is refused the same way, before any subscription.
+    const bad = await WatchClient.watch(stack.wsUrl, 'not an id!', 'x');
+    expect(await bad.closed).toBe(4404);
+    expect(bad.messages).toEqual([{ type: 'error', code: 'unknown_login', message: expect.any(String) }]);
   });
 
   it('wrong watch token → error forbidden, close 4403, no subscription left', async () => {

@@ -72,8 +72,9 @@ export class LoginWatchHub {
    * Starts delivering every new version of login `id`; resolves once the subscription is active (read the
    * current state after this, never before, or a change in between is lost). Returns the unwatch function
    * (the same as `unwatch(id, watcher)`).
-   * Over the per-login cap: throws `too_many_connections` before subscribing (only a watchToken holder gets
-   * here, but one leaked token must not pin unbounded sockets on one channel).
+   * Over the per-login cap: throws `too_many_connections` before subscribing. A ws watch subscribes before its
+   * token is checked (one read then authorizes and answers), so a wrong token holds a slot for that one round
+   * trip; a leaked token must not pin unbounded sockets on one channel.
    */
   async watch(id: string, watcher: LoginWatcher): Promise<() => Promise<void>> {
     await this.add(id, watcher);

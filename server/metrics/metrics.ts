@@ -35,8 +35,6 @@ export class Metrics {
   readonly loginsFinished: Counter<'mode' | 'outcome'>;
   readonly scanToConfirm: Histogram<'mode'>;
   readonly pushLatency: Histogram;
-  /** `pushLatency` with its (empty) label set bound once: observed for every push a ws process writes. */
-  readonly pushLatencyChild: { observe(seconds: number): void };
   readonly longPolls: Gauge;
   readonly refusals: Counter<'code'>;
   readonly httpRequests: Counter<'route' | 'method' | 'status'>;
@@ -74,7 +72,6 @@ export class Metrics {
       buckets: PUSH_BUCKETS,
       registers,
     });
-    this.pushLatencyChild = this.pushLatency.labels();
     this.longPolls = new Gauge({ name: 'scanlogin_long_polls', help: 'Long-polls waiting now', registers });
     this.refusals = new Counter({
       name: 'scanlogin_rate_limit_refusals_total',
@@ -112,7 +109,6 @@ export class Metrics {
     });
   }
 
-  /** A login was created / changed state (logins/store.ts events). */
   /**
    * One answered request (Koa's access log and the hot lane): by route pattern (never the raw path), method and
    * status; its duration by route. Label objects, not cached children: prom-client hashes the labels on every
@@ -123,6 +119,7 @@ export class Metrics {
     this.httpDuration.observe({ route }, seconds);
   }
 
+  /** A login was created / changed state (logins/store.ts events). */
   loginCreated(rec: LoginRecord): void {
     this.loginsCreated.inc({ mode: rec.mode });
   }

@@ -5,8 +5,8 @@ import { WechatApiError, WECHAT_ERRCODES } from './errors.js';
 
 export type OAuthScope = 'snsapi_base' | 'snsapi_userinfo';
 
-/** docs/wechat.md §2: state is `[a-zA-Z0-9]`, at most 128 bytes. */
-const STATE_RE = /^[a-zA-Z0-9]{0,128}$/;
+/** docs/wechat.md §2: state is `[a-zA-Z0-9]`, at most 128 bytes (qrconnect keeps to it too, §10). */
+export const STATE_RE = /^[a-zA-Z0-9]{0,128}$/;
 /** Pause before the single retry of a `-1 system error`, so we do not hit WeChat in the same instant. */
 const RETRY_DELAY_MS = 200;
 

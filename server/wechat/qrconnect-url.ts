@@ -1,7 +1,6 @@
 import { AppError } from '../errors.js';
-
-/** State alphabet we keep to (docs/wechat.md §10: returned unchanged; we use §2's safe `[a-zA-Z0-9]{0,128}`). */
-const STATE_RE = /^[a-zA-Z0-9]{0,128}$/;
+// The state alphabet we keep to (docs/wechat.md §10: returned unchanged; we use §2's safe one).
+import { STATE_RE } from './oauth-client.js';
 
 export interface QrconnectParams {
   readonly openBase: string;

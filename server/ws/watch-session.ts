@@ -2,6 +2,7 @@ import type { RawData, WebSocket } from 'ws';
 import type { Logger } from '../log.js';
 import { AppError, toAppError } from '../errors.js';
 import { TERMINAL, type LoginRecord, type LoginVersion } from '../logins/model.js';
+import { LOGIN_ID_RE } from '../logins/ids.js';
 import type { LoginStore } from '../logins/store.js';
 import type { LoginWatchHub, LoginWatcher } from '../logins/watch-hub.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -53,8 +54,7 @@ export class WatchSession implements LoginWatcher {
   #lastRev = 0;
   /** The login this session is the hub's watcher of, once `hub.add` has resolved. */
   #watched: string | undefined;
-  /** The login whose expiry is scheduled, and its slot in `deps.expiries` (0: none). */
-  #expiring: string | undefined;
+  /** The #watched login's expiry slot in `deps.expiries` (0: none). */
   #expirySlot: Slot = 0;
   #watchSlot: Slot;
   /** Versions that arrived between SUBSCRIBE and the authorizing read: delivered once the token is checked. */
@@ -119,6 +119,8 @@ export class WatchSession implements LoginWatcher {
     try {
       const { id, watchToken } = parseClientMessage(data);
       const { store, hub } = this.deps;
+      // A malformed id costs no subscription: it is as unknown as the read below would find it.
+      if (!LOGIN_ID_RE.test(id)) throw new AppError('unknown_login', 'no such login (it may have expired long ago)');
       // Subscribe first, then one read both authorizes and answers: nothing published in between is lost, and
       // nothing is sent before the token is checked (versions arriving meanwhile wait in #early). A refusal
       // unsubscribes at once (below).
@@ -162,7 +164,7 @@ export class WatchSession implements LoginWatcher {
     this.socket.send(message);
     // Publish → write, for the events this socket was pushed (the first answer and resyncs are reads, not pushes).
     if (pushed && rec.changedAt !== undefined) {
-      this.deps.metrics?.pushLatencyChild.observe(Math.max(0, now - rec.changedAt) / 1000);
+      this.deps.metrics?.pushLatency.observe(Math.max(0, now - rec.changedAt) / 1000);
     }
     if (TERMINAL.has(status)) this.socket.close(1000, status);
   }
@@ -170,14 +172,13 @@ export class WatchSession implements LoginWatcher {
   /** At the deadline, writes the expiry (first writer wins; the event reaches every watcher everywhere). */
   #scheduleExpiry(rec: LoginRecord): void {
     if (TERMINAL.has(rec.status)) return;
-    this.#expiring = this.#watched ?? rec.id; // the hub's copy of the id where there is one: one string less
     this.#expirySlot = this.deps.expiries.add(rec.expiresAt + EXPIRY_SLACK_MS, this);
   }
 
   /** Called by `deps.expiries` once the login's deadline (+ slack) has passed. */
   expire(): void {
     this.#expirySlot = 0;
-    const id = this.#expiring;
+    const id = this.#watched;
     if (id === undefined || this.#state === 'closed') return;
     void (async () => {
       try {
