@@ -1,10 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
-// Integration tests start real redis-server / HTTP / WS / simulator processes (and one spawns 8 processes at
-// once), so they get generous timeouts; they mostly wait on sockets and TTLs, so three files run at once on the
-// machine's two cores (measured: 46 s against 57 s with two; bounds in the tests are generous). The browser
-// journeys run afterwards (groupOrder 1), two files at a time, instead of competing with the integration
-// suites for the CPU; their timing-sensitive logic (fallback timers, backoff) is unit-tested without a browser.
+// Three kinds, one folder each, each runnable alone (`npm run test:unit`, `test:integration`, `test:browser`):
+// - unit: in-process code, no redis-server and no child process;
+// - integration: real redis-server processes, real HTTP/WS servers and the simulator (they mostly wait on
+//   sockets and TTLs, so three files run at once on the machine's two cores);
+// - browser: journeys in Debian's Chromium, afterwards (groupOrder 2), two files at a time, instead of competing
+//   with the integration suites for the CPU; their timing-sensitive logic (fallback timers, backoff) is
+//   unit-tested without a browser.
 const shared = { testTimeout: 30_000, hookTimeout: 60_000 };
 
 export default defineConfig({
@@ -14,14 +16,23 @@ export default defineConfig({
       {
         test: {
           ...shared,
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          maxWorkers: 2,
+          isolate: false,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        test: {
+          ...shared,
           name: 'integration',
-          include: ['test/**/*.test.ts'],
-          exclude: ['test/e2e-*.test.ts'],
+          include: ['test/integration/**/*.test.ts'],
           maxWorkers: 3,
           // Files share a worker's module graph (each starts its own servers and Redis; none mocks a module):
           // imports cost once per worker instead of once per file (≈ 47 s → 15 s of import time).
           isolate: false,
-          sequence: { groupOrder: 0 },
+          sequence: { groupOrder: 1 },
         },
       },
       {
@@ -30,9 +41,9 @@ export default defineConfig({
           name: 'browser',
           // A journey is many steps through two browsers tabs and five processes on two busy cores.
           testTimeout: 60_000,
-          include: ['test/e2e-*.test.ts'],
+          include: ['test/browser/**/*.test.ts'],
           maxWorkers: 2,
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 2 },
         },
       },
     ],

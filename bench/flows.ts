@@ -1,5 +1,5 @@
 /** Whole logins against a cluster: a page watching through the ws balancer, a phone confirming through http. */
-import { Phone } from '../test/helpers/phone.js';
+import { Phone } from '../server/sim/scripted-phone.js';
 import { Page } from './page.js';
 
 export interface Created {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run fuzz -- --runs N [--seed S]`: the fuzz suite (test/fuzz.test.ts) with N inputs of each kind; its
+// `npm run fuzz -- --runs N [--seed S]`: the fuzz suite (test/integration/fuzz.test.ts) with N inputs of each kind; its
 // result lines are appended to bench/RESULTS.md. It also runs the fault phase (Redis paused under the stack).
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync } from 'node:fs';
@@ -10,5 +10,5 @@ const report = 'bench/RESULTS.md';
 if (!existsSync(report)) appendFileSync(report, '# Bench and long-run results\n');
 appendFileSync(report, '\n| date | run | inputs | result |\n| --- | --- | --- | --- |\n');
 const env = { ...process.env, FUZZ_RUNS: values.runs, FUZZ_REPORT: report, FUZZ_FAULTS: '1', ...(values.seed && { FUZZ_SEED: values.seed }) };
-const run = spawnSync('npx', ['vitest', 'run', 'test/fuzz.test.ts'], { stdio: 'inherit', env });
+const run = spawnSync('npx', ['vitest', 'run', 'test/integration/fuzz.test.ts'], { stdio: 'inherit', env });
 process.exit(run.status ?? 1);

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run resilience [-- --pages N --pause-ms M]`: test/resilience.test.ts at full size (200 pages, Redis paused
+// `npm run resilience [-- --pages N --pause-ms M]`: test/integration/resilience.test.ts at full size (200 pages, Redis paused
 // 5 s); its figures are appended to bench/RESULTS.md.
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync } from 'node:fs';
@@ -17,5 +17,5 @@ const env = {
   RESILIENCE_PAUSE_MS: values['pause-ms'],
   RESILIENCE_REPORT: report,
 };
-const run = spawnSync('npx', ['vitest', 'run', 'test/resilience.test.ts'], { stdio: 'inherit', env });
+const run = spawnSync('npx', ['vitest', 'run', 'test/integration/resilience.test.ts'], { stdio: 'inherit', env });
 process.exit(run.status ?? 1);

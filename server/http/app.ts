@@ -19,7 +19,7 @@ import { hotLane } from './hot-lane.js';
 
 /**
  * The http role's request listener: the hot lane (hot-lane.ts) for the two requests of every login, then Koa.
- * `hotLane: false` leaves every request to Koa (test/hot-lane.test.ts compares the two).
+ * `hotLane: false` leaves every request to Koa (test/integration/hot-lane.test.ts compares the two).
  */
 export function httpHandler(deps: HttpDeps, opts: { hotLane?: boolean } = {}): RequestListener {
   const koa = createHttpApp(deps).callback();

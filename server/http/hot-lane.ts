@@ -58,7 +58,7 @@ const HTML_TYPE = 'text/html; charset=utf-8';
  * order and shares every part that decides something: the route logic
  * (`loginCreator`, `OAuthPhone.scan`, which the Koa routes also call), errors (`errorAnswer`), the security
  * headers, the request id and access line, the client IP, the short wait for a reconnecting Redis, and the
- * metrics. test/hot-lane.test.ts sends the same requests, good and bad, to the lane and to the Koa routes and
+ * metrics. test/integration/hot-lane.test.ts sends the same requests, good and bad, to the lane and to the Koa routes and
  * compares the answers.
  */
 export function hotLane(deps: HttpDeps, koa: RequestListener): RequestListener {

@@ -113,7 +113,7 @@ export function clientOptions(t: RedisTarget): { url?: string; options: RedisOpt
       // Follow a failover as soon as a sentinel announces it (+switch-master): disconnect, ask the sentinels
       // again, reconnect (the subscriber's reconnect then resubscribes and resyncs). Without it, ioredis
       // stays on the old master, which Sentinel leaves writable for 8-16 s before demoting it; logins created
-      // or confirmed there meanwhile were lost when it resynced from the new master (test/sentinel.test.ts).
+      // or confirmed there meanwhile were lost when it resynced from the new master (test/integration/sentinel.test.ts).
       failoverDetector: true,
     },
   };

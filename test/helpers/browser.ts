@@ -1,6 +1,6 @@
 /**
  * Browser journeys against the real dev stack (`node dist/server/cli.js dev`: private redis-server, http, ws, WeChat
- * simulator) in a real Chromium: the stack, page helpers and one suite setup shared by the e2e-* files.
+ * simulator) in a real Chromium: the stack, page helpers and one suite setup shared by the files in test/browser.
  * Needs `npm run build` first (the page is served from dist/web, the stack from dist/server).
  */
 import { spawn, type ChildProcess } from 'node:child_process';

@@ -32,7 +32,7 @@ export function apiRouter(deps: HttpDeps): Router {
   const base = config.basePath;
   // Each waiting long-poll holds a socket and a subscription for up to MAX_WAIT_S: bound them per client.
   const longPolls = new ConnectionLimit(config.connections.maxLongPollsPerIp, 'long-polls from this address');
-  // Also served by the hot lane (hot-lane.ts), in front of Koa; this route is its reference (test/hot-lane.test.ts).
+  // Also served by the hot lane (hot-lane.ts), in front of Koa; this route is its reference (test/integration/hot-lane.test.ts).
   const createLogin = loginCreator(deps);
 
   // What the page offers: only the modes this server has (the others would answer 400 unknown_mode).
