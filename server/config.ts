@@ -146,6 +146,12 @@ const EnvSchema = z.object({
   DEV_MODE: flag,
   HEALTH_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   OIDC_JWKS_FILE: z.string().min(1).optional(),
+  OIDC_SSO_WINDOW: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(24 * 3600)
+    .default(300),
   OIDC_CLIENT_ID: z.string().optional(),
   OIDC_CLIENT_SECRET: z.string().optional(),
   OIDC_REDIRECT_URIS: z.string().optional(),
@@ -263,6 +269,11 @@ export interface Config {
     /** `OIDC_JWKS_FILE`; `oidc.jwksFile` in CONFIG_FILE overrides it. Required (one or the other) in production. */
     readonly jwksFile: string | undefined;
     readonly client: ClientEntry | undefined;
+    /**
+     * `OIDC_SSO_WINDOW` (seconds, default 300, 0 = never): how long after the phone's confirmation the browser's
+     * provider session answers another authorization without a scan (docs/SECURITY.md, single sign-on).
+     */
+    readonly ssoWindowS: number;
   };
 }
 
@@ -436,7 +447,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRo
     devMode: e.DEV_MODE,
     healthToken: e.HEALTH_TOKEN,
     logLevel: e.LOG_LEVEL,
-    oidc: { jwksFile: e.OIDC_JWKS_FILE, client: oidcClient },
+    oidc: { jwksFile: e.OIDC_JWKS_FILE, client: oidcClient, ssoWindowS: e.OIDC_SSO_WINDOW },
   };
   return deepFreeze(config);
 }

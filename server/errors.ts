@@ -13,6 +13,7 @@ export const ERRORS = {
   method_not_allowed: { http: 405, ws: 4400, expose: true },
   unknown_login: { http: 404, ws: 4404, expose: true },
   unknown_mode: { http: 400, ws: 4400, expose: true },
+  unknown_client: { http: 400, ws: 4400, expose: true },
   login_expired: { http: 410, ws: 4410, expose: true },
   rate_limited: { http: 429, ws: 4429, expose: true },
   too_many_connections: { http: 429, ws: 4429, expose: true },

@@ -63,6 +63,8 @@ export interface LoginRecord {
   /** Set when the login signs someone in to an OpenID Connect client: its interaction and its name. */
   readonly interaction?: string;
   readonly clientName?: string;
+  /** The embedded QR: the digest of the frame's authorization request, the only one its handoff may complete. */
+  readonly binding?: string;
 }
 
 /**

@@ -39,6 +39,7 @@ local live = (status == 'pending' or status == 'scanned')
  * is 100–200), parsed once per push by every push process (bench/RESULTS.md, ws CPU per push).
  */
 export const EVENT_OMITS = [
+  'binding',
   'ua',
   'ip',
   'phoneHash',

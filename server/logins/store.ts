@@ -41,7 +41,7 @@ export interface CreateLoginInput {
   ip?: string;
   modeData?: Record<string, string>;
   /** The OpenID Connect interaction this login serves, and its client's name (shown on the phone). */
-  oidc?: { uid: string; clientName: string };
+  oidc?: { uid: string; clientName: string; binding?: string };
 }
 
 /**
@@ -114,6 +114,7 @@ export class LoginStore {
       ...(input.ip !== undefined && { ip: input.ip }),
       ...(input.modeData && { modeData: input.modeData }),
       ...(input.oidc && { interaction: input.oidc.uid, clientName: input.oidc.clientName }),
+      ...(input.oidc?.binding && { binding: input.oidc.binding }),
     };
     const args: (string | number)[] = [record.expiresAt + GRACE_MS];
     for (const [k, v] of Object.entries(serialize(record))) args.push(k, v);
@@ -390,6 +391,7 @@ export function parseRecord(flat: Record<string, string>, key: string): LoginRec
   if (flat.modeData !== undefined) rec.modeData = json<Record<string, string>>(flat, key, 'modeData');
   if (flat.interaction !== undefined) rec.interaction = flat.interaction;
   if (flat.clientName !== undefined) rec.clientName = flat.clientName;
+  if (flat.binding !== undefined) rec.binding = flat.binding;
   return rec;
 }
 

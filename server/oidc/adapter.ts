@@ -5,6 +5,19 @@ import { AppError, toAppError } from '../errors.js';
 import { providerMetadata, type ClientRegistry } from './clients.js';
 import { keys } from '../redis/keys.js';
 
+/**
+ * The models a grant's revocation deletes: what was issued under the grant. Not the Interaction or the Session,
+ * which carry a grantId too: revoking the old grant when a browser switches accounts (prompt=login) would delete
+ * the very interaction being resumed ("interaction session not found"). As oidc-provider's example adapter.
+ */
+const GRANTABLE = new Set([
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+]);
+
 /** Every key expires: an artifact oidc-provider stores without a lifetime gets this one (14 days). */
 export const MAX_TTL_S = 14 * 24 * 3600;
 
@@ -85,7 +98,7 @@ class RedisAdapter implements Adapter {
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
     const ttl = Math.min(expiresIn > 0 ? Math.ceil(expiresIn) : MAX_TTL_S, MAX_TTL_S);
-    const grantKey = payload.grantId && this.#name !== 'Grant' ? this.#grantKey(payload.grantId) : '';
+    const grantKey = payload.grantId && GRANTABLE.has(this.#name) ? this.#grantKey(payload.grantId) : '';
     const uidKey = this.#name === 'Session' && payload.uid ? this.#uidKey(payload.uid) : '';
     const tombstone = grantKey && payload.grantId ? keys.oidcGrantRevoked(this.#link.keyPrefix, payload.grantId) : '';
     await redis(() =>

@@ -15,6 +15,7 @@ import { loginPageHtml } from '../http/static.js';
 import { AMR } from './account.js';
 import { errorPage } from './pages.js';
 import type { OidcService } from './service.js';
+import { HANDOFF_RESULT } from './handoff.js';
 
 export interface InteractionDeps {
   config: Config;
@@ -22,8 +23,8 @@ export interface InteractionDeps {
   link: RedisLink;
   store: LoginStore;
   oidc: OidcService;
-  /** The embedded QR's handoff: the identity behind `login_hint=handoff:<code>` (once). */
-  takeHandoff(hint: unknown, clientId: string): Promise<{ user: LoginUser; mode: string } | undefined>;
+  /** The embedded QR's handoff: the identity behind `login_hint=handoff:<code>`, once, for its own request. */
+  takeHandoff(params: Readonly<Record<string, unknown>>): Promise<{ user: LoginUser; mode: string } | undefined>;
 }
 
 /**
@@ -58,9 +59,13 @@ export function interactionRouter(deps: InteractionDeps): Router {
     // Every interaction is a scan, also a consent-only one (signed in here before, but this client, or these
     // scopes, were never granted): the consent is a phone confirmation that names this client.
     const details = await oidc.provider.interactionDetails(ctx.req, ctx.res);
-    // The embedded QR confirmed this person in its frame already: no second scan.
-    const handoff = await deps.takeHandoff(details.params.login_hint, String(details.params.client_id));
-    if (handoff) return signIn(ctx, details, handoff);
+    // The embedded QR confirmed this person in its frame already: no second scan. A code made for another
+    // request is spent and refused: the QR page is shown.
+    const handoff = await deps.takeHandoff(details.params);
+    if (handoff) {
+      await detachSession(details);
+      return signIn(ctx, details, handoff, true);
+    }
     ctx.type = 'html';
     ctx.body = await loginPageHtml(deps.config.basePath);
   });
@@ -83,8 +88,17 @@ export function interactionRouter(deps: InteractionDeps): Router {
     await finish(ctx, { error: 'access_denied', error_description: 'the login was refused on the phone' });
   });
 
-  /** Ends the interaction signed in as this WeChat identity, with every scope asked for granted. */
-  async function signIn(ctx: Context, details: InteractionDetails, who: { user: LoginUser; mode: string }) {
+  /**
+   * Ends the interaction signed in as this WeChat identity, with every scope asked for granted. The provider's
+   * session cookie lasts as long as the browser session (`remember: false`), never days (docs/SECURITY.md,
+   * single sign-on). A handoff's sign-in is marked so that the provider keeps no session of it (handoff.ts).
+   */
+  async function signIn(
+    ctx: Context,
+    details: InteractionDetails,
+    who: { user: LoginUser; mode: string },
+    handoff = false,
+  ) {
     const { user } = who;
     // The user names the app its openid belongs to. A session or handoff written before users carried it (a
     // rolling upgrade, minutes at most) falls back to the app each mode used then.
@@ -100,16 +114,38 @@ export function interactionRouter(deps: InteractionDeps): Router {
       mode,
     });
     logger.info({ uid: details.uid, client: details.params.client_id }, 'OIDC interaction finished');
-    await finish(ctx, { login: { accountId: sub, amr: AMR }, consent: { grantId: await grant(details, sub) } });
+    await finish(ctx, {
+      login: { accountId: sub, amr: AMR, remember: false },
+      consent: { grantId: await grant(details, sub) },
+      ...(handoff && { [HANDOFF_RESULT]: true }),
+    });
   }
 
-  /** A grant of every scope the client asked for (the phone's confirmation is the consent). */
+  /**
+   * A grant of every scope the client asked for (the phone's confirmation is the consent). The browser's earlier
+   * grant for this client is extended only when it is this person's: another account's grant (someone else signed
+   * in before on this browser) is never reused.
+   */
   async function grant(details: InteractionDetails, accountId: string): Promise<string> {
     const clientId = String(details.params.client_id);
-    const existing = details.grantId ? await oidc.provider.Grant.find(details.grantId) : undefined;
+    const found = details.grantId ? await oidc.provider.Grant.find(details.grantId) : undefined;
+    const existing = found?.accountId === accountId && found.clientId === clientId ? found : undefined;
     const g = existing ?? new oidc.provider.Grant({ accountId, clientId });
     g.addOIDCScope(String(details.params.scope ?? 'openid'));
     return g.save();
+  }
+
+  /**
+   * Forgets the browser session the interaction started in (and its grant): a handoff is resumed without it
+   * (handoff.ts), and oidc-provider refuses a resume in another session than the interaction's.
+   */
+  async function detachSession(details: InteractionDetails): Promise<void> {
+    if (!details.session && !details.grantId) return;
+    const model = details as InteractionDetails & { session?: unknown; accountId?: string; grantId?: string };
+    model.session = undefined;
+    model.accountId = undefined;
+    model.grantId = undefined;
+    await details.save(Math.max(1, details.exp - Math.floor(Date.now() / 1000)));
   }
 
   async function finish(ctx: Context, result: InteractionResults): Promise<void> {

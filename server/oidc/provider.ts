@@ -8,6 +8,8 @@ import { redisAdapterFactory } from './adapter.js';
 import type { ClientRegistry } from './clients.js';
 import type { SigningJwk } from './keys.js';
 import { errorPage, logoutPage, loggedOutPage } from './pages.js';
+import { handoffIsolation, isHandoffResult } from './handoff.js';
+import { ssoPolicy } from './sso-policy.js';
 
 /** Where the protocol lives under the issuer. `/authorize` is top level: it is the address people see. */
 export const ROUTES = {
@@ -75,7 +77,11 @@ export function createProvider(deps: ProviderDeps): Provider {
     // A path (the browser stays on this origin), under BASE_PATH like every other page of the http role.
     interactions: {
       url: (_ctx: unknown, interaction: { uid: string }) => `${config.basePath}/interaction/${interaction.uid}`,
+      policy: ssoPolicy(config.oidc.ssoWindowS),
     },
+    // Tokens die with the provider session they came from (oidc-provider's default), except offline access and a
+    // handoff's: the session of a handoff is never kept (handoff.ts), yet the site must be able to use its tokens.
+    expiresWithSession: async (ctx, source) => !isHandoffResult(ctx) && !source.scopes.has('offline_access'),
     features: {
       devInteractions: { enabled: false },
       revocation: { enabled: true },
@@ -90,6 +96,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     renderError: errorPage,
   };
   const provider = new Provider(config.appUrl, configuration);
+  provider.use(handoffIsolation(provider));
   // It believes X-Forwarded-* — safe because OidcService.middleware() rewrites them before every request.
   provider.proxy = true;
   provider.maxIpsCount = 1;

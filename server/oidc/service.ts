@@ -11,7 +11,7 @@ import { AccountStore } from './account.js';
 import { ClientRegistry, OidcSectionSchema, type OidcSection } from './clients.js';
 import { generateSigningKey, readJwksFile, type SigningKeys } from './keys.js';
 import { createProvider, isProviderPath } from './provider.js';
-import { EMBED_PREFIX } from './embed.js';
+import { EMBED_PREFIX, frameRequestProblem, requestBinding } from './embed.js';
 import { parseJsonText } from '../util/json-text.js';
 
 export interface OidcHealth {
@@ -122,13 +122,32 @@ export class OidcService {
 
   /**
    * The client an interaction belongs to (for the phone's confirm page): a provider interaction's uid, or
-   * `embed:<client_id>` for the embedded QR. `bad_request` when it is unknown or gone.
+   * `embed:<client_id>` for the embedded QR — which also names the frame's own authorization request
+   * (`authorize`, its query string): the only one its handoff may complete (`binding`). `bad_request` when the
+   * interaction is unknown or gone; for the embedded QR `unknown_client`, `forbidden` (the client does not allow
+   * embedding) or `bad_request` as the frame page itself would refuse the request.
    */
-  async describeInteraction(uid: string): Promise<{ uid: string; clientName: string }> {
-    let clientId: unknown;
-    if (uid.startsWith(EMBED_PREFIX)) clientId = uid.slice(EMBED_PREFIX.length);
-    else if (/^[A-Za-z0-9_-]{1,64}$/.test(uid))
-      clientId = (await this.#provider.Interaction.find(uid))?.params.client_id;
+  async describeInteraction(
+    uid: string,
+    authorize?: string,
+  ): Promise<{ uid: string; clientName: string; binding?: string }> {
+    if (uid.startsWith(EMBED_PREFIX)) {
+      const clientId = uid.slice(EMBED_PREFIX.length);
+      // The frame page's own refusals, in its order, for the request the frame says it is.
+      const query = new URLSearchParams(authorize ?? '');
+      const problem = frameRequestProblem(
+        this.clients,
+        new URLSearchParams({ ...Object.fromEntries(query), client_id: clientId }),
+      );
+      if (problem) throw new AppError(problem.code, problem.message);
+      if (query.get('client_id') !== clientId)
+        throw new AppError('bad_request', '"authorize" must be the frame\'s /authorize query for this client');
+      const client = this.clients.get(clientId)!;
+      return { uid, clientName: client.client_name ?? clientId, binding: requestBinding(Object.fromEntries(query)) };
+    }
+    const clientId = /^[A-Za-z0-9_-]{1,64}$/.test(uid)
+      ? (await this.#provider.Interaction.find(uid))?.params.client_id
+      : undefined;
     const client = typeof clientId === 'string' ? this.clients.get(clientId) : undefined;
     if (!client) throw new AppError('bad_request', 'this sign-in request is unknown or has expired; start again');
     return { uid, clientName: client.client_name ?? client.client_id };

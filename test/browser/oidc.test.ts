@@ -208,6 +208,77 @@ describe('the embeddable QR (scanlogin.js) in Chromium', () => {
     await context.close();
   });
 
+  it("an attacker's handoff sent through the victim's browser leaves nothing: her own scan signs her in", async () => {
+    const rp = await discoverRp(issuer, 'embed-shop', undefined, `${allowed.origin}/callback`);
+    // The attacker plays the frame for his own account over HTTP and gets a handoff code.
+    const frameReq = await authRequest(rp, { display: 'iframe' });
+    const created = await fetch(`${issuer}/api/logins`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ interaction: 'embed:embed-shop', authorize: frameReq.url.search }),
+    });
+    const login = (await created.json()) as { id: string; watchToken: string; scanUrl: string };
+    const attackerPhone = new Phone();
+    const page1 = await attackerPhone.callback(
+      await attackerPhone.consent(await attackerPhone.scan(login.scanUrl), 'allow', 2),
+    );
+    await attackerPhone.submit(page1.html, 'confirm', issuer);
+    const auth = { authorization: `Bearer ${login.watchToken}`, 'content-type': 'application/json' };
+    const { ticket } = (await (await fetch(`${issuer}/api/logins/${login.id}`, { headers: auth })).json()) as {
+      ticket: string;
+    };
+    await fetch(`${issuer}/api/logins/${login.id}/redeem`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ ticket }),
+    });
+    const { code } = (await (
+      await fetch(`${issuer}/api/embed/handoff`, {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({ id: login.id }),
+      })
+    ).json()) as { code: string };
+    const planted = new URL(frameReq.url);
+    planted.searchParams.delete('display');
+    planted.searchParams.set('login_hint', `handoff:${code}`);
+
+    // His page sends the victim's browser through it; the site lands with his state (which it would refuse).
+    const context = await browser.newContext({ locale: 'en-US' });
+    const page = await context.newPage();
+    await page.goto(planted.toString());
+    await page.waitForURL(/\/callback\?/, { timeout: 20_000 });
+    const attackerSub = (
+      await verifyIdToken(
+        rp,
+        (
+          await exchange(rp, { ...frameReq, url: planted }, new URL(page.url()))
+        ).id_token!,
+        frameReq.nonce,
+      )
+    ).sub;
+    expect((await context.cookies(issuer)).map((c) => c.name).filter((n) => n.startsWith('_session'))).toEqual([]);
+
+    // Later the victim signs in at the site (a plain redirect): the QR page, not "signed in as" the attacker.
+    const plain = await authRequest(rp);
+    await page.goto(plain.url.toString());
+    await page.waitForURL(/\/interaction\//, { timeout: 20_000 });
+    await page.locator('#login-widget[data-state="pending"]').waitFor({ timeout: 15_000 });
+
+    // And through the embedded QR with her own phone: her identity reaches the site.
+    const req = await authRequest(rp);
+    const own = page.waitForResponse((r) => r.url().endsWith('/api/logins') && r.request().method() === 'POST');
+    await page.goto(allowed.pageUrl(issuer, req));
+    const mine = (await (await own).json()) as { scanUrl: string };
+    const phone = new Phone();
+    const confirm = await phone.callback(await phone.consent(await phone.scan(mine.scanUrl), 'allow', 0));
+    await phone.submit(confirm.html, 'confirm', issuer);
+    await page.waitForURL(/\/callback\?/, { timeout: 20_000 });
+    const claims = await verifyIdToken(rp, (await exchange(rp, req, new URL(page.url()))).id_token!, req.nonce);
+    expect(claims.sub).not.toBe(attackerSub);
+    await context.close();
+  });
+
   it('is refused in a frame on any other origin (frame-ancestors)', async () => {
     const rp = await discoverRp(issuer, 'embed-shop', undefined, `${allowed.origin}/callback`);
     const req = await authRequest(rp);

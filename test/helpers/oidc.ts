@@ -52,16 +52,35 @@ export async function authRequest(rp: RelyingParty, extra: Record<string, string
   return { url, state, nonce, verifier };
 }
 
-/** Follows redirects by hand (the browser's cookie jar) until one leaves `base`'s origin; returns that URL. */
+/**
+ * Follows redirects by hand (the browser's cookie jar) until one leaves `base`'s origin; returns that URL. A page
+ * that only auto-submits a form (oidc-provider's form_post, e.g. signing the previous account out before another
+ * signs in) is submitted, as a browser's script does.
+ */
 export async function follow(browser: Phone, start: string, base: string): Promise<{ url: URL; last: Response }> {
   const origin = new URL(base).origin;
   let url = new URL(start);
+  let res = await browser.get(url.toString());
   for (let i = 0; i < 10; i++) {
-    const res = await browser.get(url.toString());
     const location = res.headers.get('location');
+    if (res.status === 200 && !location && (res.headers.get('content-type') ?? '').includes('html')) {
+      const html = await res.clone().text();
+      const form =
+        html.includes('<title>Submitting Callback</title>') && /<form method="post" action="([^"]+)"/.exec(html);
+      if (!form) return { url, last: res };
+      const inputs = [...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"\/>/g)];
+      url = new URL(form[1]!.replaceAll('&amp;', '&'), url);
+      res = await browser.send(url.toString(), {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(inputs.map((m) => [m[1]!, m[2]!])).toString(),
+      });
+      continue;
+    }
     if (res.status < 300 || res.status >= 400 || !location) return { url, last: res };
     url = new URL(location, url);
     if (url.origin !== origin) return { url, last: res };
+    res = await browser.get(url.toString());
   }
   throw new Error('too many redirects');
 }
@@ -117,7 +136,13 @@ export async function qrInteraction(
 export async function signIn(
   rp: RelyingParty,
   httpUrl: string,
-  opts: { browser?: Phone; extra?: Record<string, string>; onConfirmPage?: (html: string) => void } = {},
+  opts: {
+    browser?: Phone;
+    extra?: Record<string, string>;
+    onConfirmPage?: (html: string) => void;
+    /** Which sample user the phone signs in as (default the first). */
+    pick?: number;
+  } = {},
 ): Promise<{ req: AuthRequest; callback: URL; browser: Phone }> {
   const browser = opts.browser ?? new Phone(BROWSER_UA);
   const req = await authRequest(rp, opts.extra);
@@ -127,6 +152,7 @@ export async function signIn(
     return { req, callback: first.url, browser };
   const callback = await qrInteraction(browser, httpUrl, first.url, 'confirm', {
     ...(opts.onConfirmPage && { onConfirmPage: opts.onConfirmPage }),
+    ...(opts.pick !== undefined && { pick: opts.pick }),
   });
   return { req, callback, browser };
 }

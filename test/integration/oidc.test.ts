@@ -257,7 +257,8 @@ describe('OpenID Connect provider (HTTP)', () => {
 
   it("embedded QR in qrconnect: WeChat's frame inside ours, and our callback framable by the embedding site", async () => {
     const rp = await discoverRp(issuer, SPA.client_id, undefined, SPA.redirect_uris[0]!);
-    const frame = await fetch((await authRequest(rp, { display: 'iframe' })).url);
+    const frameReq = await authRequest(rp, { display: 'iframe' });
+    const frame = await fetch(frameReq.url);
     // The embedded page may frame WeChat's page (and the callback it sends that frame to).
     expect(cspDirective(frame.headers.get('content-security-policy'), 'frame-src')).toBe(
       `'self' ${new URL(roles.simUrl).origin}`,
@@ -265,7 +266,7 @@ describe('OpenID Connect provider (HTTP)', () => {
     const created = await fetch(`${issuer}/api/logins`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'user-agent': BROWSER_UA },
-      body: JSON.stringify({ mode: 'qrconnect', interaction: 'embed:spa' }),
+      body: JSON.stringify({ mode: 'qrconnect', interaction: 'embed:spa', authorize: frameReq.url.search }),
     });
     const login = (await created.json()) as { frameUrl: string };
     const { page, code } = await allowAtWechat(roles.simUrl, login.frameUrl);
@@ -314,7 +315,7 @@ describe('OpenID Connect provider (HTTP)', () => {
       const created = await fetch(`${issuer}/api/logins`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'user-agent': BROWSER_UA },
-        body: JSON.stringify({ interaction: 'embed:spa' }),
+        body: JSON.stringify({ interaction: 'embed:spa', authorize: req.url.search }),
       });
       const login = (await created.json()) as { id: string; watchToken: string; scanUrl: string };
       const phone = new Phone();
@@ -346,9 +347,12 @@ describe('OpenID Connect provider (HTTP)', () => {
     expect(stolen.url.pathname).toMatch(/^\/interaction\//);
     expect(stolen.last.status).toBe(200);
 
-    // The right client: the top window's /authorize with the code comes straight back with an authorization code.
+    // The right client: the top window's /authorize (the frame's own parameters, as scanlogin.js repeats them)
+    // with the code comes straight back with an authorization code.
     const { code: code2 } = (await (await (await embedLogin())()).json()) as { code: string };
-    const top = await authRequest(rp, { login_hint: `handoff:${code2}` });
+    const top = { ...req, url: new URL(req.url) };
+    top.url.searchParams.delete('display');
+    top.url.searchParams.set('login_hint', `handoff:${code2}`);
     const back = await follow(new Phone(BROWSER_UA), top.url.toString(), issuer);
     expect(back.url.origin + back.url.pathname).toBe(SPA.redirect_uris[0]);
     const tokens = await exchange(rp, top, back.url);

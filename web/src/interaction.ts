@@ -49,7 +49,8 @@ export function pageInteraction(win: Window): Interaction | undefined {
   }
   if (embedClient) {
     return {
-      loginFields: { interaction: `embed:${embedClient}` },
+      // The frame's own authorization request: the only one the handoff code made from this login may complete.
+      loginFields: { interaction: `embed:${embedClient}`, authorize: win.location.search },
       finish(login) {
         void handOff(win, appUrl(root, '/api/embed/handoff'), login);
         return true;

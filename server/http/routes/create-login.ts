@@ -28,7 +28,10 @@ export function loginCreator(
     const oidc =
       body.interaction === undefined
         ? undefined
-        : await requireOidc(deps).describeInteraction(requireString(body, 'interaction', 200));
+        : await requireOidc(deps).describeInteraction(
+            requireString(body, 'interaction', 200),
+            body.authorize === undefined ? undefined : requireString(body, 'authorize', 4096),
+          );
     const id = newLoginId();
     const prepared = await mode.prepare({ id, expiresAt: store.now() + store.loginTtlMs });
     const { record, watchToken } = await store.create({
