@@ -152,6 +152,7 @@ const EnvSchema = z.object({
     .min(0)
     .max(24 * 3600)
     .default(300),
+  OIDC_RATE_LIMIT: z.coerce.number().int().min(0).max(100_000).default(120),
   OIDC_CLIENT_ID: z.string().optional(),
   OIDC_CLIENT_SECRET: z.string().optional(),
   OIDC_REDIRECT_URIS: z.string().optional(),
@@ -274,6 +275,8 @@ export interface Config {
      * provider session answers another authorization without a scan (docs/SECURITY.md, single sign-on).
      */
     readonly ssoWindowS: number;
+    /** `OIDC_RATE_LIMIT`: requests a minute per client address to /authorize and /oidc/logout (0 = unlimited). */
+    readonly rateLimit: number;
   };
 }
 
@@ -447,7 +450,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRo
     devMode: e.DEV_MODE,
     healthToken: e.HEALTH_TOKEN,
     logLevel: e.LOG_LEVEL,
-    oidc: { jwksFile: e.OIDC_JWKS_FILE, client: oidcClient, ssoWindowS: e.OIDC_SSO_WINDOW },
+    oidc: {
+      jwksFile: e.OIDC_JWKS_FILE,
+      client: oidcClient,
+      ssoWindowS: e.OIDC_SSO_WINDOW,
+      rateLimit: e.OIDC_RATE_LIMIT,
+    },
   };
   return deepFreeze(config);
 }

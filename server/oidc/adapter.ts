@@ -53,6 +53,16 @@ return {'consumed', redis.call('HGET', KEYS[1], 'payload') or ''}
 `);
 
 /**
+ * Deletes an artifact and, for a Session, its uid index when the index still points at it (a session saved under a
+ * new id keeps its uid: the index then names the new key and stays). KEYS: artifact, uid index or ''.
+ */
+const DESTROY = new Script(`
+redis.call('DEL', KEYS[1])
+if KEYS[2] ~= '' and redis.call('GET', KEYS[2]) == KEYS[1] then redis.call('DEL', KEYS[2]) end
+return 1
+`);
+
+/**
  * Deletes every artifact of a grant and the index itself, and leaves a tombstone (as long as a grant can live) so
  * that artifacts written for the grant afterwards are dropped. KEYS: grant index, tombstone. ARGV: ttl seconds.
  */
@@ -137,7 +147,13 @@ class RedisAdapter implements Adapter {
   }
 
   async destroy(id: string): Promise<void> {
-    await redis(() => this.#link.command.del(this.#key(id)));
+    const key = this.#key(id);
+    let uidKey = '';
+    if (this.#name === 'Session') {
+      const uid = parsePayload((await redis(() => this.#link.command.hget(key, 'payload'))) ?? '')?.uid;
+      if (typeof uid === 'string') uidKey = this.#uidKey(uid);
+    }
+    await redis(() => DESTROY.run(this.#link.command, [key, uidKey], []));
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {

@@ -1,6 +1,7 @@
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
+import { SessionCookie } from './session-cookie.js';
 
 /** Marks an interaction result as the embedded QR's handoff (a key of the result oidc-provider stores). */
 export const HANDOFF_RESULT = 'scanlogin_handoff';
@@ -26,32 +27,17 @@ const RESUME_PATH = /^\/authorize\/([A-Za-z0-9_-]{1,64})$/;
  * Hand-written: oidc-provider has no notion of a sign-in that must not become a session.
  */
 export function handoffIsolation(provider: Provider): Middleware {
-  const names = [provider.cookieName('session'), `${provider.cookieName('session')}.sig`];
+  const cookie = new SessionCookie(provider);
   return async (ctx, next) => {
     const uid = ctx.method === 'GET' ? RESUME_PATH.exec(ctx.path)?.[1] : undefined;
     const handoff = uid ? isHandoffResultOf((await provider.Interaction.find(uid))?.result) : false;
-    if (handoff) ctx.req.headers.cookie = withoutCookies(ctx.req.headers.cookie, names);
+    if (handoff) cookie.hide(ctx);
     await next();
     const oidcCtx = ctx as unknown as KoaContextWithOIDC;
-    if (!handoff || !isHandoffResult(oidcCtx)) return;
-    const session = oidcCtx.oidc.session as (typeof oidcCtx.oidc.session & { destroyed?: boolean }) | undefined;
-    if (session && !session.destroyed) await session.destroy();
-    const set = ctx.response.get('set-cookie') as unknown as string[] | string | undefined;
-    const lines = (Array.isArray(set) ? set : set ? [set] : []).filter((c) => !names.includes(c.split('=')[0]!));
-    ctx.remove('set-cookie');
-    if (lines.length) ctx.set('set-cookie', lines);
+    if (handoff && isHandoffResult(oidcCtx)) await cookie.discard(oidcCtx);
   };
 }
 
 function isHandoffResultOf(result: unknown): boolean {
   return (result as Record<string, unknown> | undefined)?.[HANDOFF_RESULT] === true;
-}
-
-/** A Cookie header without the named cookies. */
-function withoutCookies(header: string | undefined, names: readonly string[]): string {
-  return (header ?? '')
-    .split(';')
-    .map((c) => c.trim())
-    .filter((c) => c && !names.includes(c.split('=')[0]!))
-    .join('; ');
 }

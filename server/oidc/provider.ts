@@ -10,6 +10,8 @@ import type { SigningJwk } from './keys.js';
 import { errorPage, logoutPage, loggedOutPage } from './pages.js';
 import { handoffIsolation, isHandoffResult } from './handoff.js';
 import { ssoPolicy } from './sso-policy.js';
+import { anonymousGuard } from './anonymous-guard.js';
+import { sessionlessLogout } from './sessionless-logout.js';
 
 /** Where the protocol lives under the issuer. `/authorize` is top level: it is the address people see. */
 export const ROUTES = {
@@ -38,9 +40,17 @@ export const TTL = {
   AccessToken: 3600,
   IdToken: 3600,
   RefreshToken: 14 * 24 * 3600,
-  Interaction: 3600,
   Grant: 14 * 24 * 3600,
 } as const;
+
+/**
+ * How long a sign-in request (an Interaction: the QR page a site sent its user to) is kept: as long as a person on
+ * that page can still finish a login — two QR codes' lifetimes (the page renews one by itself) and the ticket's —
+ * and at least 5 minutes. Anyone can start one with no secret, so not oidc-provider's hour.
+ */
+export function interactionTtlS(config: Pick<Config, 'loginTtlMs' | 'ticketTtlMs'>): number {
+  return Math.max(300, Math.ceil((2 * config.loginTtlMs + config.ticketTtlMs) / 1000));
+}
 
 export interface ProviderDeps {
   config: Config;
@@ -73,7 +83,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       short: { httpOnly: true, sameSite: 'lax' },
     },
     routes: ROUTES,
-    ttl: { ...TTL, Session: Math.floor(config.sessionTtlMs / 1000) },
+    ttl: { ...TTL, Session: Math.floor(config.sessionTtlMs / 1000), Interaction: interactionTtlS(config) },
     // A path (the browser stays on this origin), under BASE_PATH like every other page of the http role.
     interactions: {
       url: (_ctx: unknown, interaction: { uid: string }) => `${config.basePath}/interaction/${interaction.uid}`,
@@ -96,6 +106,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     renderError: errorPage,
   };
   const provider = new Provider(config.appUrl, configuration);
+  provider.use(anonymousGuard(deps.link, config.oidc.rateLimit));
+  provider.use(sessionlessLogout(provider));
   provider.use(handoffIsolation(provider));
   // It believes X-Forwarded-* — safe because OidcService.middleware() rewrites them before every request.
   provider.proxy = true;

@@ -40,6 +40,7 @@ export async function startDevStack(extraEnv: Record<string, string> = {}): Prom
     ...process.env,
     HOST: '127.0.0.1',
     LOGIN_RATE_LIMIT: '0', // one client creates many logins here; the limit has its own test
+    OIDC_RATE_LIMIT: '0',
     HTTP_PORT: String(httpPort),
     WS_PORT: String(wsPort),
     SIM_PORT: String(simPort),

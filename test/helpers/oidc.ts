@@ -73,7 +73,7 @@ export async function follow(browser: Phone, start: string, base: string): Promi
       res = await browser.send(url.toString(), {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams(inputs.map((m) => [m[1]!, m[2]!])).toString(),
+        body: new URLSearchParams(inputs.map((m): [string, string] => [m[1]!, m[2]!])).toString(),
       });
       continue;
     }

@@ -61,6 +61,7 @@ export async function testRolesConfig(env: Record<string, string>): Promise<Conf
     LOG_LEVEL: 'silent',
     // Suites create hundreds of logins from 127.0.0.1; the limit has its own test (api-errors).
     LOGIN_RATE_LIMIT: '0',
+    OIDC_RATE_LIMIT: '0',
     ...env,
   });
 }
