@@ -1,5 +1,5 @@
 /**
- * The scan bench (issue 13): many idle page sockets on one push process, then scans at a steady rate, each a
+ * The scan bench: many idle page sockets on one push process, then scans at a steady rate, each a
  * `GET /l/:id` from WeChat's user agent (the real path that marks a login scanned and publishes it), measured
  * from outside for three systems in the same run, one after the other, each on its own private redis-server:
  *   floor     bare node:http + bare ws + one ioredis subscriber with per-login channels, the scan's check, write
@@ -88,7 +88,7 @@ export interface SystemResult {
   loginsPerSecond: number | null;
   /**
    * Push process RSS (MiB) after a full GC: before the watchers, with half of them, with all. Per watcher in KB
-   * (1,000 bytes): from none to all (`perWatcherKB`, the issue's figure) and from half to all (noisier: the
+   * (1,000 bytes): from none to all (`perWatcherKB`, the figure the target bounds) and from half to all (noisier: the
    * heap grows in steps). `at100kMiB`: before + per watcher × 100,000.
    */
   memory: {
@@ -124,7 +124,7 @@ export interface ScanResult {
   scans: number;
   rate: number;
   systems: Partial<Record<SystemName, SystemResult>>;
-  /** scanlogin ÷ floor, with the issue's bound for each. */
+  /** scanlogin ÷ floor, with the target's bound for each. */
   ratios: Record<string, { ratio: number; bound: string; met: boolean }>;
 }
 
@@ -646,13 +646,13 @@ function spreadPick(logins: Login[], n: number, parts: number): Login[] {
   return out;
 }
 
-/** The issue's targets, each scanlogin ÷ floor of the same run. */
+/** The targets, each scanlogin ÷ floor of the same run (bench/RESULTS.md lists them with each run). */
 const TARGETS: { name: string; get: (r: SystemResult) => number | null; max?: number; min?: number }[] = [
   { name: 'scan request → page p99', get: (r) => r.scanToPageMs.p99, max: 1.5 },
   { name: 'http CPU per scan', get: (r) => r.httpCpuUsPerScan, max: 1.5 },
   { name: 'logins created per second', get: (r) => r.loginsPerSecond, min: 0.8 },
   { name: 'memory per watcher', get: (r) => r.memory.perWatcherKB, max: 1.25 },
-  // Not the issue's figure (that is the RSS): the same memory without the RSS's page-granular noise.
+  // Not the bounded figure (that is the RSS): the same memory without the RSS's page-granular noise.
   { name: 'memory per watcher (V8 heap)', get: (r) => r.memory.heapPerWatcherKB, max: 1.25 },
   { name: 'ws CPU per push', get: (r) => r.wsCpuUsPerPush, max: 1.2 },
 ];

@@ -54,7 +54,7 @@ const HTML_TYPE = 'text/html; charset=utf-8';
  * Why by hand: on these two requests Koa's own per-request work (its context objects, compose, the cookie and
  * header helpers, the response handling, a redirect body nobody reads) cost more CPU than the login work itself:
  * the scan took 1.9× the CPU of a bare node:http floor, against a bound of 1.5×, and a Koa app with only the
- * essential middleware measured no better (bench/RESULTS.md, issue 13). The lane does the same steps in the same
+ * essential middleware measured no better (bench/RESULTS.md, the hot lane). The lane does the same steps in the same
  * order and shares every part that decides something: the route logic
  * (`loginCreator`, `OAuthPhone.scan`, which the Koa routes also call), errors (`errorAnswer`), the security
  * headers, the request id and access line, the client IP, the short wait for a reconnecting Redis, and the

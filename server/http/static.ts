@@ -26,7 +26,7 @@ const NAME_RE = /^\/[a-z0-9][a-z0-9._-]*\.(?:html|js|css|map|svg|png|ico)$/;
  */
 export async function loginPageHtml(basePath: string, root = packageRoot()): Promise<string> {
   const html = await readFile(path.join(root, 'web', 'public', 'index.html'), 'utf8');
-  // basePath is validated to [A-Za-z0-9._~/-] (config.ts): nothing in it needs escaping in an attribute.
+  // basePath is validated to [A-Za-z0-9._~/-] (config/schema.ts): nothing in it needs escaping in an attribute.
   return html.replace('<head>', `<head>\n  <base href="${basePath}/">`);
 }
 

@@ -1,5 +1,5 @@
 import { STATUSES, type LoginStatus, type LoginUser, type LoginVersion } from './model.js';
-import { parseRecord } from './store.js';
+import { parseRecord } from './record-codec.js';
 
 /**
  * Reads a published login event (the transition scripts' `cjson.encode` of the hash without the fields no

@@ -84,7 +84,7 @@ end
  * fields (JSON object of strings), key expiry (absolute ms or ''), '1' when this is the expiry transition,
  * required fields (JSON object: each must equal the stored value, checked first, else 'forbidden') — how a
  * phone's secret (its stored hash) is checked in the same step that acts on it —, and a phone step's guard
- * (JSON object, '{}' for none; see PhoneGuard in store.ts): with `mode` set, the checks a route made on its own
+ * (JSON object, '{}' for none; see PhoneGuard in phone-guard.ts): with `mode` set, the checks a route made on its own
  * read before acting run here, in that order: the login is of that mode (before the required fields), then
  * still live, then the phone, the form's CSRF verdict and the identity — so the phone's step costs one round
  * trip instead of a read and then a script.

@@ -1,19 +1,16 @@
 import type { RedisLink } from '../redis/link.js';
-import { AppError, type ErrorCode } from '../errors.js';
+import { AppError } from '../errors.js';
 import { newLoginId, newSecret, LOGIN_ID_RE } from './ids.js';
 import { hashSecret, safeEqual } from '../util/crypto.js';
 import { CREATE, REDEEM, TRANSITION } from './scripts.js';
 import { CHAIN } from './chain-script.js';
-import {
-  STATUSES,
-  effectiveStatus,
-  TRANSITIONS,
-  type LoginRecord,
-  type LoginStatus,
-  type LoginUser,
-  type TransitionName,
-} from './model.js';
+import { effectiveStatus, TRANSITIONS, type LoginRecord, type LoginUser, type TransitionName } from './model.js';
+import { guardArg, type PhoneGuard } from './phone-guard.js';
+import { parseRecord, serialize } from './record-codec.js';
+import { scriptError } from './script-errors.js';
 import { channels, keys } from '../redis/keys.js';
+
+export type { PhoneGuard } from './phone-guard.js';
 
 /** How long a finished/expired login stays readable, so late readers see "expired", not "unknown". */
 export const GRACE_MS = 10 * 60_000;
@@ -42,24 +39,6 @@ export interface CreateLoginInput {
   modeData?: Record<string, string>;
   /** The OpenID Connect interaction this login serves, and its client's name (shown on the phone). */
   oidc?: { uid: string; clientName: string; binding?: string };
-}
-
-/**
- * What a phone's step checks inside the transition script, in this order, instead of on a read taken just before
- * it (one round trip instead of two), with the same codes `getLive` and the routes answer: the login exists in
- * `mode` (else `unknown_login`, as for a made-up id); the step's required fields (`forbidden`, see `transition`);
- * the login is live (`login_expired` / `invalid_transition`);
- * `stay`: a login already in this status is returned as it is, nothing written (`changed: false`); `phoneHash`:
- * the phone cookie's token hash must be the login's ('' when the request has none; else `phone_mismatch`);
- * `csrfOk`: the route's verdict on the form's CSRF token (false → `forbidden`); `needUser`: the identity must be
- * known (else `invalid_transition`, "sign in with WeChat before confirming").
- */
-export interface PhoneGuard {
-  mode: string;
-  stay?: LoginStatus;
-  phoneHash?: string;
-  csrfOk?: boolean;
-  needUser?: boolean;
 }
 
 /**
@@ -306,116 +285,5 @@ export class LoginStore {
       this.#events?.changed(steps[i]!.name, record, now);
       return record;
     });
-  }
-}
-
-/** The guard as the script reads it: only the checks asked for, strings only. */
-function guardArg(g: PhoneGuard): string {
-  return JSON.stringify({
-    mode: g.mode,
-    ...(g.stay && { stay: g.stay }),
-    ...(g.phoneHash !== undefined && { phone: g.phoneHash }),
-    ...(g.csrfOk !== undefined && { csrf: g.csrfOk ? '1' : '0' }),
-    ...(g.needUser && { user: '1' }),
-  });
-}
-
-const MESSAGES: Partial<Record<ErrorCode, string>> = {
-  unknown_login: 'no such login (it may have expired long ago)',
-  login_expired: 'this login has expired',
-  invalid_transition: 'this login cannot do that in its current state',
-  forbidden: 'the token does not match this login',
-  phone_mismatch: 'open the QR code link on the phone that scanned it',
-  ticket_used: 'this ticket has already been redeemed',
-  invalid_ticket: 'the ticket does not match this login',
-  corrupt_value: 'the stored login could not be read',
-};
-
-function scriptError(reply: [string, string?], action: string): AppError {
-  const [code, status] = reply;
-  if (code === 'no_identity') return new AppError('invalid_transition', 'sign in with WeChat before confirming');
-  if (code === 'not_due')
-    return new AppError('invalid_transition', 'the login is not due to expire yet', { status, notDue: true });
-  const known = (code in MESSAGES ? code : 'internal') as ErrorCode;
-  return new AppError(
-    known,
-    `${MESSAGES[known] ?? 'unexpected script reply'} (${action})`,
-    status ? { status } : undefined,
-  );
-}
-
-/** Turns a record (or a partial one) into hash fields: strings as they are, numbers as text, objects as JSON. */
-function serialize(fields: object): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(fields)) {
-    if (v === undefined) continue;
-    out[k] = typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v);
-  }
-  return out;
-}
-
-/**
- * Reads a hash (from HGETALL or a published event) into a LoginRecord. Anything malformed — missing version,
- * unknown version, bad numbers or JSON — is `corrupt_value` naming the key, never mistaken for "not found".
- * It runs for every event a push process delivers: fields are assigned, not spread, and the helpers are not
- * closures made per call (bench/RESULTS.md, ws CPU per push).
- */
-export function parseRecord(flat: Record<string, string>, key: string): LoginRecord {
-  if (flat.v !== '1') throw corrupt(key, `unknown schema version ${JSON.stringify(flat.v ?? null)}`);
-  const status = flat.status as LoginStatus;
-  if (!STATUSES.includes(status)) throw corrupt(key, `unknown status ${JSON.stringify(flat.status ?? null)}`);
-  if (!flat.id || !flat.mode || !flat.watchHash || !flat.scanUrl)
-    throw corrupt(key, 'missing id, mode, watchHash or scanUrl');
-  // Built field by field, with no per-call closures or spreads: every event a watcher receives and every
-  // transition's reply comes through here.
-  const rec: { -readonly [K in keyof LoginRecord]: LoginRecord[K] } = {
-    v: 1,
-    id: flat.id,
-    mode: flat.mode,
-    status,
-    rev: num(flat, key, 'rev', true) as number,
-    createdAt: num(flat, key, 'createdAt', true) as number,
-    expiresAt: num(flat, key, 'expiresAt', true) as number,
-    watchHash: flat.watchHash,
-    scanUrl: flat.scanUrl,
-  };
-  if (flat.user !== undefined) rec.user = json<LoginUser>(flat, key, 'user');
-  if (flat.ticket !== undefined) rec.ticket = flat.ticket;
-  if (flat.ticketExpiresAt !== undefined) rec.ticketExpiresAt = num(flat, key, 'ticketExpiresAt', false);
-  if (flat.redeemedAt !== undefined) rec.redeemedAt = num(flat, key, 'redeemedAt', false);
-  if (flat.changedAt !== undefined) rec.changedAt = num(flat, key, 'changedAt', false);
-  if (flat.scannedAt !== undefined) rec.scannedAt = num(flat, key, 'scannedAt', false);
-  if (flat.phoneHash !== undefined) rec.phoneHash = flat.phoneHash;
-  if (flat.ua !== undefined) rec.ua = flat.ua;
-  if (flat.ip !== undefined) rec.ip = flat.ip;
-  if (flat.modeData !== undefined) rec.modeData = json<Record<string, string>>(flat, key, 'modeData');
-  if (flat.interaction !== undefined) rec.interaction = flat.interaction;
-  if (flat.clientName !== undefined) rec.clientName = flat.clientName;
-  if (flat.binding !== undefined) rec.binding = flat.binding;
-  return rec;
-}
-
-function corrupt(key: string, why: string): AppError {
-  return new AppError('corrupt_value', `stored login ${key} is unreadable: ${why}`, { key });
-}
-
-function num(flat: Record<string, string>, key: string, name: string, required: boolean): number | undefined {
-  const raw = flat[name];
-  if (raw === undefined) {
-    if (required) throw corrupt(key, `missing ${name}`);
-    return undefined;
-  }
-  const n = Number(raw);
-  if (!Number.isFinite(n)) throw corrupt(key, `${name} is not a number`);
-  return n;
-}
-
-function json<T>(flat: Record<string, string>, key: string, name: string): T | undefined {
-  const raw = flat[name];
-  if (raw === undefined) return undefined;
-  try {
-    return JSON.parse(raw) as T;
-  } catch {
-    throw corrupt(key, `${name} is not JSON`);
   }
 }

@@ -9,7 +9,8 @@ import { mpQrcodeRouter } from './routes/mp-qrcode.js';
 import { mpPushRouter } from './routes/mp-push.js';
 import { wxacodeRouter } from './routes/wxacode.js';
 import { jscodeRouter } from './routes/jscode.js';
-import { phoneRouter } from './routes/phone.js';
+import { miniProgramPhoneRouter } from './routes/phone/mini-program.js';
+import { officialAccountPhoneRouter } from './routes/phone/official-account.js';
 import { faultInjector, faultsRouter } from './routes/faults.js';
 import { qrconnectRouter } from './routes/qrconnect.js';
 import { userInfoRouter } from './routes/user-info.js';
@@ -60,7 +61,8 @@ export function createSimApp(deps: SimDeps): Koa {
     userInfoRouter(deps),
     wxacodeRouter(deps),
     jscodeRouter(deps),
-    phoneRouter(deps),
+    officialAccountPhoneRouter(deps),
+    miniProgramPhoneRouter(deps),
     qrconnectRouter(deps),
   ]) {
     app.use(router.routes());

@@ -78,7 +78,7 @@ describe('npm start (the dev runner)', () => {
     expect(dev.output()).toMatch(/\[http\]\s+info\s+http listening/);
     expect(dev.output()).toMatch(/\[ws\]\s+info\s+ws listening/);
     const base = `http://127.0.0.1:${h}`;
-    // Issue 12: http starts only once the simulator answers, so a new user clicking 公众号 (or 小程序) the moment
+    // http starts only once the simulator answers, so a new user clicking 公众号 (or 小程序) the moment
     // the stack says it is ready gets a QR code, not a replayed failure of a token fetch made too early.
     const started = dev.output();
     expect(started.indexOf('WeChat simulator listening')).toBeGreaterThan(-1);

@@ -2,7 +2,7 @@
  * WeChat failing on demand (the simulator's /sim/faults) under every login mode: each errcode reaches the page
  * and the phone as its own documented code, the token manager replaces the access_token only on a token error,
  * a crowd under a fault costs a bounded number of WeChat calls, and a failed token fetch is not replayed past
- * its short hold (issue 12). Real simulator, http, ws and redis-server; one Chromium check of the page's words.
+ * its short hold. Real simulator, http, ws and redis-server; one Chromium check of the page's words.
  */
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
@@ -298,9 +298,9 @@ describe('the page', () => {
 });
 
 /**
- * Issue 12: http started while the simulator did not answer yet; the first token fetch failed, and every
- * mp-qrcode and miniprogram login was refused for seconds after the simulator came up (the stored failure
- * replayed). Now the failure is held at most HOLD_MS; the first login after it succeeds.
+ * When http started while the simulator did not answer yet, the first token fetch failed, and every mp-qrcode
+ * and miniprogram login was refused for seconds after the simulator came up (the stored failure replayed). The
+ * failure is held at most HOLD_MS; the first login after it succeeds.
  */
 describe('a failed token fetch does not outlive the failure', () => {
   const stops: (() => Promise<void>)[] = [];

@@ -1,5 +1,5 @@
 /**
- * One person, one identity (issue 12 part 4), end to end on the real stack (http + ws + simulator + redis): the
+ * One person, one identity, end to end on the real stack (http + ws + simulator + redis): the
  * same simulated WeChat user signs in to an OpenID Connect client by each login mode — web OAuth, the Official
  * Account's QR (whose unionid comes from cgi-bin/user/info) and the mini program — and the id_token's `sub` is
  * the same whenever WeChat has a unionid for them. Without one, `sub` is the openid namespaced by its app, so the

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { LoginStore, GRACE_MS, parseRecord } from '../../server/logins/store.js';
+import { LoginStore, GRACE_MS } from '../../server/logins/store.js';
+import { parseRecord } from '../../server/logins/record-codec.js';
 import { EVENT_OMITS } from '../../server/logins/scripts.js';
 import { LoginWatchHub } from '../../server/logins/watch-hub.js';
 import { SessionStore } from '../../server/sessions/store.js';

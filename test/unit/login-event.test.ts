@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { AppError } from '../../server/errors.js';
 import { readLoginEvent, versionOf } from '../../server/logins/event-reader.js';
 import { STATUSES, toView, type LoginVersion, type LoginView } from '../../server/logins/model.js';
-import { parseRecord } from '../../server/logins/store.js';
+import { parseRecord } from '../../server/logins/record-codec.js';
 import { StatusMessages, statusMessage } from '../../server/ws/protocol.js';
 
 const KEY = 'scanlogin:login:x';

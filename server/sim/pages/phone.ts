@@ -4,7 +4,7 @@ import type { ReplyMessage } from '../routes/mp-reply.js';
 
 /**
  * The clickable phone of the Official Account (`mp-qrcode`) and mini-program modes, as the simulator shows it
- * (server/sim/routes/phone.ts). Chinese and English side by side; every value is escaped. Stable ids for browser tests.
+ * (server/sim/routes/phone/). Chinese and English side by side; every value is escaped. Stable ids for browser tests.
  */
 
 /** A Chinese and an English text, shown together. */

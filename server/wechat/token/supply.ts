@@ -8,8 +8,8 @@ import type { FetchedToken, TokenFetcher } from './fetcher.js';
  * How long a failed fetch is replayed to every other caller instead of fetching again. Short on purpose: it
  * only has to turn a crowd that arrives together into one upstream call (the crowd waits on the lock and then
  * reads the marker); held longer, it outlives the failure — e.g. the simulator or WeChat answering again a
- * moment later while every login is still refused (issue 12). One fetch a second per appid is far inside
- * WeChat's limits (stable_token: 10,000 a minute, docs/wechat.md §4).
+ * moment later while every login is still refused (an http role started before the simulator answered).
+ * One fetch a second per appid is far inside WeChat's limits (stable_token: 10,000 a minute, docs/wechat.md §4).
  */
 export const DEFAULT_FAILURE_HOLD_MS = 1000;
 

@@ -1,0 +1,32 @@
+import type { z } from 'zod';
+import { envClient, type ClientEntry } from '../oidc/clients.js';
+import type { Env } from './schema.js';
+
+/** `OIDC_CLIENT_ID` … as one client, validated like a client of the config file (problems named by variable). */
+export function readEnvClient(e: Env, problems: string[]): ClientEntry | undefined {
+  if (!e.OIDC_CLIENT_ID) {
+    for (const key of ['OIDC_CLIENT_SECRET', 'OIDC_REDIRECT_URIS', 'OIDC_CLIENT_NAME'] as const)
+      if (e[key]) problems.push(`${key}: needs OIDC_CLIENT_ID`);
+    return undefined;
+  }
+  const names: Record<string, string> = {
+    client_id: 'OIDC_CLIENT_ID',
+    client_secret: 'OIDC_CLIENT_SECRET',
+    redirect_uris: 'OIDC_REDIRECT_URIS',
+    client_name: 'OIDC_CLIENT_NAME',
+  };
+  try {
+    return envClient({
+      id: e.OIDC_CLIENT_ID,
+      secret: e.OIDC_CLIENT_SECRET,
+      redirectUris: e.OIDC_REDIRECT_URIS?.split(',')
+        .map((u) => u.trim())
+        .filter(Boolean),
+      name: e.OIDC_CLIENT_NAME,
+    });
+  } catch (err) {
+    for (const issue of (err as z.ZodError).issues ?? [])
+      problems.push(`${names[String(issue.path[0])] ?? 'OIDC_CLIENT_ID'}: ${issue.message}`);
+    return undefined;
+  }
+}
