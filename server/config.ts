@@ -153,7 +153,7 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
-/** Every environment variable the configuration reads (the README's table lists exactly these). */
+/** Every environment variable the configuration reads (docs/config.md's table lists exactly these). */
 export const CONFIG_KEYS: readonly string[] = Object.keys(EnvSchema.shape);
 
 export interface Config {

@@ -251,11 +251,12 @@ describe('docker-compose.prod.yml', () => {
   });
 });
 
-describe('README', () => {
-  const readme = readFileSync('README.md', 'utf8');
-  it('shows the two commands and documents every configuration key', () => {
+describe('README and docs/config.md', () => {
+  it('the README shows the two commands; docs/config.md documents every configuration key', () => {
+    const readme = readFileSync('README.md', 'utf8');
     expect(readme).toContain('npm install && npm start');
     expect(readme).toContain('npm test');
-    for (const key of CONFIG_KEYS) expect(readme, key).toContain(`\`${key}\``);
+    const config = readFileSync('docs/config.md', 'utf8');
+    for (const key of CONFIG_KEYS) expect(config, key).toContain(`\`${key}\``);
   });
 });

@@ -25,7 +25,7 @@ const MINI_UA =
 const EXPIRED_QR: Text = { zh: '二维码已过期', en: 'This QR code has expired or is unknown' };
 const LOGIN_FAILED: Text = { zh: '登录失败', en: 'Login failed' };
 
-/** What the mini program would tell its user for the app's error codes (README error table). */
+/** What the mini program would tell its user for the app's error codes (docs/errors.md). */
 const APP_ERROR_TEXT: Readonly<Record<string, Text>> = {
   unknown_login: {
     zh: '二维码无效或已过期，请在电脑上刷新',
