@@ -258,5 +258,11 @@ describe('README and docs/config.md', () => {
     expect(readme).toContain('npm test');
     const config = readFileSync('docs/config.md', 'utf8');
     for (const key of CONFIG_KEYS) expect(config, key).toContain(`\`${key}\``);
+    // …and its table names nothing else: the first cell of each row is the variables it documents.
+    const documented = [...config.matchAll(/^\| ([^|]+) \|/gm)].flatMap((row) =>
+      [...row[1]!.matchAll(/`([A-Z][A-Z0-9_]*)`/g)].map((m) => m[1]!),
+    );
+    expect(documented.filter((key) => !CONFIG_KEYS.includes(key))).toEqual([]);
+    expect(new Set(documented).size).toBe(CONFIG_KEYS.length);
   });
 });
