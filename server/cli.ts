@@ -16,7 +16,7 @@ const USAGE = `usage: scanlogin <role>
   dev    all four as child processes, plus a private redis-server when REDIS_URL is unset (npm start)
   doctor [URL…]  list every process registered in the configured Redis (and those at the given URLs);
                  exit 1 with an explanation when any two disagree about which Redis they use
-Configuration comes from the environment; see README.md.`;
+Configuration comes from the environment; see docs/config.md.`;
 
 const ROLES: readonly ConfigRole[] = ['http', 'ws', 'sim', 'demo', 'dev', 'doctor'];
 const isRole = (name: string): name is ConfigRole => (ROLES as readonly string[]).includes(name);

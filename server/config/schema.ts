@@ -135,5 +135,5 @@ export const EnvSchema = z.object({
 /** The parsed environment, with defaults applied. */
 export type Env = z.infer<typeof EnvSchema>;
 
-/** Every environment variable the configuration reads (the README's table lists exactly these). */
+/** Every environment variable the configuration reads (docs/config.md's table lists exactly these). */
 export const CONFIG_KEYS: readonly string[] = Object.keys(EnvSchema.shape);

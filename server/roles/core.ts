@@ -37,7 +37,7 @@ export async function startCore(config: Config, role: string, logger: Logger, he
   } catch (err) {
     throw new AppError(
       'redis_unavailable',
-      `${(err as Error).message} (npm start sets REDIS_URL for you; see README "Configuration")`,
+      `${(err as Error).message} (npm start sets REDIS_URL for you; see docs/config.md)`,
     );
   }
   const link = new RedisLink({ target: source.target, logger, clientName: `scanlogin:${role}:${process.pid}` });

@@ -1,6 +1,6 @@
 /**
- * BASE_PATH=/login in Chromium, behind a real nginx that hands only `location /login/` to the http role (the
- * README's "Serving under a path"): the login page at /login/, the OIDC interaction at /login/interaction/<uid>,
+ * BASE_PATH=/login in Chromium, behind a real nginx that hands only `location /login/` to the http role (as in
+ * docs/deploy.md, "Serving under a path"): the login page at /login/, the OIDC interaction at /login/interaction/<uid>,
  * and the embeddable QR from /login/scanlogin.js, each logging in. Needs `npm run build` first.
  */
 import { existsSync } from 'node:fs';

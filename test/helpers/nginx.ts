@@ -52,7 +52,7 @@ export interface NginxHandle {
  * it listens on 127.0.0.1:`port`, sends `/ws` to the push server and the rest to the http role on loopback, and
  * reaches them from 127.0.0.2, so a role that ignored X-Forwarded-For would see a different address than the
  * client's 127.0.0.1. With `basePath` (the http role's BASE_PATH) only `location <basePath>/` goes to the http
- * role, path unchanged, as in the README's "Serving under a path"; the rest of the site is nginx's own (404).
+ * role, path unchanged, as in docs/deploy.md "Serving under a path"; the rest of the site is nginx's own (404).
  */
 export async function startNginx(opts: {
   port: number;

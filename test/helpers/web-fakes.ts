@@ -1,7 +1,7 @@
 /**
  * In-process stand-ins for what the login page talks to, for unit tests of web/src without a browser:
  * a WebSocket (the part transport.ts uses), the HTTP API behind a fetch function, and the view. They speak
- * the real protocol (README: HTTP API, WebSocket): same paths, bodies, error codes and close codes.
+ * the real protocol (docs/api.md: HTTP API, WebSocket): same paths, bodies, error codes and close codes.
  * Time is vitest's fake timers; deliveries are asynchronous, as a real socket's and fetch's are.
  */
 import { vi } from 'vitest';

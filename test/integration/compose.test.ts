@@ -251,11 +251,18 @@ describe('docker-compose.prod.yml', () => {
   });
 });
 
-describe('README', () => {
-  const readme = readFileSync('README.md', 'utf8');
-  it('shows the two commands and documents every configuration key', () => {
+describe('README and docs/config.md', () => {
+  it('the README shows the two commands; docs/config.md documents every configuration key', () => {
+    const readme = readFileSync('README.md', 'utf8');
     expect(readme).toContain('npm install && npm start');
     expect(readme).toContain('npm test');
-    for (const key of CONFIG_KEYS) expect(readme, key).toContain(`\`${key}\``);
+    const config = readFileSync('docs/config.md', 'utf8');
+    for (const key of CONFIG_KEYS) expect(config, key).toContain(`\`${key}\``);
+    // …and its table names nothing else: the first cell of each row is the variables it documents.
+    const documented = [...config.matchAll(/^\| ([^|]+) \|/gm)].flatMap((row) =>
+      [...row[1]!.matchAll(/`([A-Z][A-Z0-9_]*)`/g)].map((m) => m[1]!),
+    );
+    expect(documented.filter((key) => !CONFIG_KEYS.includes(key))).toEqual([]);
+    expect(new Set(documented).size).toBe(CONFIG_KEYS.length);
   });
 });

@@ -132,7 +132,7 @@ describe('npm start (the dev runner)', () => {
     });
     expect(redeem.status).toBe(200);
 
-    // `npm run doctor` as the README shows it (no CONFIG_FILE, no REDIS_URL) finds this stack by its folder.
+    // `npm run doctor` as docs/operations.md shows it (no CONFIG_FILE, no REDIS_URL) finds this stack by its folder.
     const doctor = spawnSync(process.execPath, [path.resolve(CLI), 'doctor'], {
       cwd,
       env: { ...process.env, CONFIG_FILE: '', REDIS_URL: '' },

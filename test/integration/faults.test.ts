@@ -24,10 +24,10 @@ import { rawClient } from '../helpers/redis.js';
 import { suiteStack, type TestStack } from '../helpers/stack.js';
 
 const stack = suiteStack();
-/** The documented longest replay of a failed token fetch (README "WeChat failing"): the first login after it works. */
+/** The documented longest replay of a failed token fetch (docs/errors.md "When WeChat fails"): the first login after it works. */
 const HOLD_MS = 1000;
 
-/** What each errcode must become for the page and the phone (README error table, server/wechat/errors.ts). */
+/** What each errcode must become for the page and the phone (docs/errors.md, server/wechat/errors.ts). */
 const EXPECTED: Record<Exclude<FaultErrcode, 40001>, { code: string; status: number }> = {
   [-1]: { code: 'wechat_unavailable', status: 503 },
   40164: { code: 'wechat_refused', status: 502 },

@@ -54,7 +54,7 @@ export const FATAL_ERROR_CODES: ReadonlyMap<string, WatchFatalCode> = new Map([
 export const NETWORK_ERROR = 'network';
 
 /**
- * What the page says when a new login cannot be made, by the server's error code (README error table); codes
+ * What the page says when a new login cannot be made, by the server's error code (docs/errors.md); codes
  * not listed get `errorGeneric`, and a 503 still failing after the retries `errorBusy`. The WeChat codes come
  * from WeChat's errcodes (server/wechat/errors.ts): busy, a quota spent, or the site's WeChat settings.
  */

@@ -6,7 +6,7 @@
 
 const { apiBase } = getApp().globalData;
 
-/** What to tell the person for each of scanlogin's error codes (README "Errors"); anything else: generic. */
+/** What to tell the person for each of scanlogin's error codes (docs/errors.md); anything else: generic. */
 const MESSAGES = {
   login_expired: '二维码已过期，请在电脑上刷新 / The code expired: refresh it on the computer',
   unknown_login: '二维码无效，请在电脑上刷新 / Unknown code: refresh it on the computer',

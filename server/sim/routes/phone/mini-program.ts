@@ -8,7 +8,7 @@ import { MAX_SCENE, SCENE_CHARS } from '../wxacode.js';
 import { badForm, LOGIN_FAILED, page, scanners } from './screen.js';
 import { callApp, type AppAnswer } from './wx-request.js';
 
-/** What the mini program would tell its user for the app's error codes (README error table). */
+/** What the mini program would tell its user for the app's error codes (docs/errors.md). */
 const APP_ERROR_TEXT: Readonly<Record<string, Text>> = {
   unknown_login: {
     zh: '二维码无效或已过期，请在电脑上刷新',
