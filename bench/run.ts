@@ -13,8 +13,10 @@
  *      figures (logins/s, p50/p99, CPU per login per process, Redis commands per login and by command)
  *   8. scans (bench/scan.ts): 10,000 idle watchers on one ws process, 4,000 scans at 1,000/s; scanlogin against a
  *      floor (bare node:http + ws + ioredis) and Socket.IO 4.8, same run, ratios to the floor
+ *   9. anonymous requests (bench/anonymous.ts): bytes Redis keeps per request to /authorize and /oidc/logout, and
+ *      for how long, against creating a login
  * `npm run bench -- --json` prints one JSON object on stdout (the table goes to stderr);
- * `--only=hot|logins|scan` runs one part. BENCH_LOGINS / BENCH_CONCURRENCY size part 7; `--watchers=N`,
+ * `--only=hot|logins|scan|anonymous` runs one part. BENCH_LOGINS / BENCH_CONCURRENCY size part 7; `--watchers=N`,
  * `--scans=N`, `--rate=N` (per second), `--systems=floor,scanlogin,socketio` and `--runs=N` (repeat, medians) size
  * part 8.
  */
@@ -33,6 +35,7 @@ import { runWs } from '../server/roles/ws.js';
 import { freePort } from '../server/util/free-port.js';
 import { benchLogins, type LoginsResult } from './logins.js';
 import { SYSTEMS, type ScanResult, type SystemName, benchScan } from './scan.js';
+import { benchAnonymous, type KeptRow } from './anonymous.js';
 
 const N = Number(process.env.BENCH_N ?? 2000);
 const JSON_OUT = process.argv.includes('--json');
@@ -60,6 +63,7 @@ const results: {
   /** `--runs=N` (N > 1): every run, and each ratio's median over them. */
   scanRuns?: ScanResult[];
   scanMedians?: Record<string, { median: number; bound: string; met: boolean; runs: number[] }>;
+  anonymous?: KeptRow[];
 } = { node: process.version, n: N, rows: {} };
 
 async function time(n: number, fn: (i: number) => Promise<unknown>): Promise<number> {
@@ -89,8 +93,8 @@ function row(name: string, ours: number, bare: number): void {
 
 async function main(): Promise<void> {
   say(`scanlogin bench: N=${N}, node ${process.version}`);
-  if (ONLY && !['hot', 'logins', 'scan'].includes(ONLY))
-    throw new Error(`--only=${ONLY}: expected hot, logins or scan`);
+  if (ONLY && !['hot', 'logins', 'scan', 'anonymous'].includes(ONLY))
+    throw new Error(`--only=${ONLY}: expected hot, logins, scan or anonymous`);
   if (!ONLY || ONLY === 'hot') await hotPaths();
   if (!ONLY || ONLY === 'logins') {
     const logins = Number(process.env.BENCH_LOGINS ?? 2000);
@@ -121,6 +125,17 @@ async function main(): Promise<void> {
     for (const line of r.trace) say(`    ${line}`);
   }
   if (!ONLY || ONLY === 'scan') await scanPart();
+  if (!ONLY || ONLY === 'anonymous') {
+    const rows = (results.anonymous = await benchAnonymous());
+    say('what one anonymous request makes Redis keep (MEMORY USAGE of the keys it left), and for how long:');
+    for (const r of rows)
+      say(
+        `  ${r.request.padEnd(56)} ${r.bytesPerRequest.toFixed(0).padStart(6)} B  kept ${String(r.keptForS).padStart(6)} s  ` +
+          `${r.ratioToLogin.toFixed(2)}× a login  (${Object.entries(r.statuses)
+            .map(([s, c]) => `${c}× ${s}`)
+            .join(', ')})`,
+      );
+  }
   if (JSON_OUT) console.log(JSON.stringify(results, null, 2));
 }
 
