@@ -139,6 +139,8 @@ const EnvSchema = z.object({
   WECHAT_QRCODE_RATE_LIMIT: z.coerce.number().int().min(0).max(100_000).default(600),
   WECHAT_WXACODE_RATE_LIMIT: z.coerce.number().int().min(0).max(100_000).default(600),
   WECHAT_JSCODE_RATE_LIMIT: z.coerce.number().int().min(0).max(100_000).default(600),
+  MP_SCAN_RATE_LIMIT: z.coerce.number().int().min(0).max(100_000).default(30),
+  MP_SCAN_CODES_PER_LOGIN: z.coerce.number().int().min(0).max(1000).default(5),
   WS_WATCH_TIMEOUT: seconds(10, 300),
   MAX_SOCKETS_PER_IP: cap(50),
   MAX_WATCHERS_PER_LOGIN: cap(10),
@@ -245,6 +247,11 @@ export interface Config {
     readonly wxaCode: number;
     readonly jscode2session: number;
   };
+  /**
+   * `POST /api/mp/scan` (0 = unlimited): calls per client (IP, IPv6 /64) in any 60 s, spent before the fleet's
+   * jscode2session budget so one address takes at most this share of it; and codes one login sends to WeChat.
+   */
+  readonly mpScanLimits: { readonly perClient: number; readonly codesPerLogin: number };
   /** Per-process bounds on what one client can hold open (caps: 0 = unlimited). */
   readonly connections: {
     /** A socket that has not sent a valid watch by then is closed (`watch_timeout`). */
@@ -427,6 +434,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRo
       wxaCode: e.WECHAT_WXACODE_RATE_LIMIT,
       jscode2session: e.WECHAT_JSCODE_RATE_LIMIT,
     },
+    mpScanLimits: { perClient: e.MP_SCAN_RATE_LIMIT, codesPerLogin: e.MP_SCAN_CODES_PER_LOGIN },
     connections: {
       watchTimeoutMs: e.WS_WATCH_TIMEOUT * 1000,
       maxSocketsPerIp: e.MAX_SOCKETS_PER_IP,
