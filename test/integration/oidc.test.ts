@@ -96,6 +96,9 @@ describe('OpenID Connect provider (HTTP)', () => {
     const { req, callback } = await signIn(rp, issuer, { onConfirmPage: (html) => (confirmHtml = html) });
     expect(confirmHtml).toContain('Example Shop');
     expect(confirmHtml).toMatch(/Log in to <strong id="client">Example Shop<\/strong> on Chrome on Windows/);
+    // The name is in both languages, but an id names one element.
+    const ids = [...confirmHtml.matchAll(/\sid="([^"]*)"/g)].map((m) => m[1]);
+    expect(ids.filter((id, i) => ids.indexOf(id) !== i)).toEqual([]);
     expect(callback.origin + callback.pathname).toBe(SHOP.redirect_uris[0]);
     expect(callback.searchParams.get('state')).toBe(req.state);
     expect(callback.searchParams.get('iss')).toBe(issuer);
