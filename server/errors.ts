@@ -7,6 +7,9 @@ export const ERRORS = {
   bad_request: { http: 400, ws: 4400, expose: true },
   invalid_json: { http: 400, ws: 4400, expose: true },
   payload_too_large: { http: 413, ws: 1009, expose: true },
+  // A JSON API asked with another Content-Type: only application/json, which a cross-site page cannot send
+  // without a CORS preflight (that no origin passes).
+  unsupported_media_type: { http: 415, ws: 4400, expose: true },
   unauthorized: { http: 401, ws: 4401, expose: true },
   forbidden: { http: 403, ws: 4403, expose: true },
   not_found: { http: 404, ws: 4404, expose: true },
@@ -16,6 +19,9 @@ export const ERRORS = {
   unknown_client: { http: 400, ws: 4400, expose: true },
   login_expired: { http: 410, ws: 4410, expose: true },
   rate_limited: { http: 429, ws: 4429, expose: true },
+  // A mini-program login that has taken its share of wx.login codes (MP_SCAN_CODES_PER_LOGIN): a new login takes
+  // codes again; retrying this one cannot help, so there is no Retry-After.
+  too_many_codes: { http: 429, ws: 4429, expose: true },
   too_many_connections: { http: 429, ws: 4429, expose: true },
   watch_timeout: { http: 408, ws: 4408, expose: true },
   invalid_transition: { http: 409, ws: 4409, expose: true },

@@ -110,6 +110,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRo
       wxaCode: e.WECHAT_WXACODE_RATE_LIMIT,
       jscode2session: e.WECHAT_JSCODE_RATE_LIMIT,
     },
+    mpScanLimits: { perClient: e.MP_SCAN_RATE_LIMIT, codesPerLogin: e.MP_SCAN_CODES_PER_LOGIN },
     connections: {
       watchTimeoutMs: e.WS_WATCH_TIMEOUT * 1000,
       maxSocketsPerIp: e.MAX_SOCKETS_PER_IP,

@@ -111,6 +111,8 @@ export const EnvSchema = z.object({
   WECHAT_QRCODE_RATE_LIMIT: z.coerce.number().int().min(0).max(100_000).default(600),
   WECHAT_WXACODE_RATE_LIMIT: z.coerce.number().int().min(0).max(100_000).default(600),
   WECHAT_JSCODE_RATE_LIMIT: z.coerce.number().int().min(0).max(100_000).default(600),
+  MP_SCAN_RATE_LIMIT: z.coerce.number().int().min(0).max(100_000).default(30),
+  MP_SCAN_CODES_PER_LOGIN: z.coerce.number().int().min(0).max(1000).default(5),
   WS_WATCH_TIMEOUT: seconds(10, 300),
   MAX_SOCKETS_PER_IP: cap(50),
   MAX_WATCHERS_PER_LOGIN: cap(10),

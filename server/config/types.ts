@@ -90,6 +90,11 @@ export interface Config {
     readonly wxaCode: number;
     readonly jscode2session: number;
   };
+  /**
+   * `POST /api/mp/scan` (0 = unlimited): calls per client (IP, IPv6 /64) in any 60 s, spent before the fleet's
+   * jscode2session budget so one address takes at most this share of it; and codes one login sends to WeChat.
+   */
+  readonly mpScanLimits: { readonly perClient: number; readonly codesPerLogin: number };
   /** Per-process bounds on what one client can hold open (caps: 0 = unlimited). */
   readonly connections: {
     /** A socket that has not sent a valid watch by then is closed (`watch_timeout`). */

@@ -2,7 +2,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import Cookies from 'cookies';
 import type { HttpDeps } from './deps.js';
 import { errorAnswer } from './errors.js';
-import { jsonObject } from './body.js';
+import { jsonObject, requireJsonType } from './body.js';
 import { frameSourcesOf, securityHeaderList } from './security-headers.js';
 import { logAccess, requestIdOf } from './access-log.js';
 import { loginCreator } from './routes/create-login.js';
@@ -75,6 +75,7 @@ export function hotLane(deps: HttpDeps, koa: RequestListener): RequestListener {
   const create: HotRoute = {
     route: '/api/logins',
     async handle(req, ip) {
+      requireJsonType(req.headers['content-type']);
       const body = jsonObject(await readBody(req));
       const created = await createLogin(body, ip, req.headers['user-agent'] ?? '');
       return {

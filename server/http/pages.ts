@@ -85,8 +85,11 @@ export function confirmPage(input: ConfirmPageInput): string {
     ? `<p class="who">${input.avatar ? `<img class="avatar" alt="" src="${escapeHtml(input.avatar)}"><br>` : ''}${escapeHtml(input.nickname)}</p>`
     : '';
   const where = `${escapeHtml(input.device)} · ${escapeHtml(input.ip)}`;
-  const client = input.client ? `<strong id="client">${escapeHtml(input.client)}</strong>` : '';
-  const to = client ? { zh: ` ${client}`, en: ` to ${client}` } : { zh: '', en: '' };
+  // The client's name is in both sentences; the id (what tests and scripts find it by) is on the English one only.
+  const client = input.client ? escapeHtml(input.client) : '';
+  const to = client
+    ? { zh: ` <strong>${client}</strong>`, en: ` to <strong id="client">${client}</strong>` }
+    : { zh: '', en: '' };
   const when =
     input.requestedAt === undefined
       ? ''

@@ -67,7 +67,8 @@ export function buildLoginModes(config: Config, link: RedisLink, logger: Logger)
     const jscode = wechatApiLimit(link, 'jscode2session', limits.jscode2session);
     const quotas = { wxaCode: () => wxaCode(appid), jscode2session: () => jscode(appid) };
     const tokens = tokensFor({ appid, secret });
-    list.push(miniProgramMode({ endpoint, tokens, link, client, quotas, page, envVersion }));
+    const scanLimits = config.mpScanLimits;
+    list.push(miniProgramMode({ endpoint, tokens, link, client, quotas, scanLimits, page, envVersion }));
   }
   if (config.webApp) {
     // The website application exchanges its codes with its own pair (docs/wechat.md §10); no global token.

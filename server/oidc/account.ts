@@ -4,6 +4,7 @@ import type { LoginUser } from '../logins/model.js';
 import { AppError } from '../errors.js';
 import { MAX_TTL_S } from './adapter.js';
 import { keys } from '../redis/keys.js';
+import { httpUrl } from '../util/http-url.js';
 
 /** The WeChat identity behind an OpenID Connect subject, as stored when the phone confirmed. */
 export interface WechatAccount {
@@ -84,7 +85,8 @@ export class AccountStore {
         return {
           sub,
           ...(account.nickname && { name: account.nickname }),
-          ...(account.avatar && { picture: account.avatar }),
+          // Checked again here: an account stored before avatars were checked where they enter may hold any text.
+          ...(httpUrl(account.avatar) && { picture: httpUrl(account.avatar) }),
           wechat: {
             openid: account.openid,
             ...(account.unionid && { unionid: account.unionid }),

@@ -10,6 +10,13 @@ const REDIRECT_URI = z
   .url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' })
   .refine((s) => !URL.parse(s)?.hash, 'must not contain a #fragment');
 
+/**
+ * How a client may authenticate at the token endpoint: with its secret (HTTP Basic or in the form) or not at all (a
+ * public client, which must use PKCE). The provider enables exactly these, so discovery advertises only what a
+ * client can register here (no `client_secret_jwt` / `private_key_jwt`: no client could be given their keys).
+ */
+export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
+
 /** One relying party, in the standard OpenID Connect client metadata names (plus `embed_origins`). */
 export const ClientSchema = z.strictObject({
   client_id: z.string().regex(/^[A-Za-z0-9._~-]{1,128}$/, 'client_id: 1–128 of A-Z a-z 0-9 . _ ~ -'),
@@ -20,7 +27,7 @@ export const ClientSchema = z.strictObject({
   embed_origins: z.array(ORIGIN).optional(),
   /** Allowed to receive refresh tokens (when it also asks for `offline_access`). */
   grant_types: z.array(z.enum(['authorization_code', 'refresh_token'])).optional(),
-  token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'none']).optional(),
+  token_endpoint_auth_method: z.enum(CLIENT_AUTH_METHODS).optional(),
 });
 export type ClientEntry = z.infer<typeof ClientSchema>;
 

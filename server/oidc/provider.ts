@@ -5,7 +5,7 @@ import type { RedisLink } from '../redis/link.js';
 import type { AccountStore } from './account.js';
 import { CLAIMS } from './account.js';
 import { redisAdapterFactory } from './adapter.js';
-import type { ClientRegistry } from './clients.js';
+import { CLIENT_AUTH_METHODS, type ClientRegistry } from './clients.js';
 import type { SigningJwk } from './keys.js';
 import { errorPage, logoutPage, loggedOutPage } from './pages.js';
 import { handoffIsolation, isHandoffResult } from './handoff.js';
@@ -75,6 +75,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     claims: CLAIMS,
     scopes: ['openid', 'profile', 'offline_access'],
     responseTypes: ['code'],
+    // What a client can register (clients.ts), and so all that discovery advertises.
+    clientAuthMethods: [...CLIENT_AUTH_METHODS],
     jwks: { keys: deps.keys },
     // Signed cookies (interaction, session) are keyed from SESSION_SECRET, so every http server reads them.
     cookies: {
@@ -94,6 +96,9 @@ export function createProvider(deps: ProviderDeps): Provider {
     expiresWithSession: async (ctx, source) => !isHandoffResult(ctx) && !source.scopes.has('offline_access'),
     features: {
       devInteractions: { enabled: false },
+      // On by default, at `/request`, a path this server never hands the provider (isProviderPath): discovery
+      // named an endpoint nobody could reach. Clients send the authorization request to /authorize.
+      pushedAuthorizationRequests: { enabled: false },
       revocation: { enabled: true },
       rpInitiatedLogout: { enabled: true, logoutSource: logoutPage, postLogoutSuccessSource: loggedOutPage },
     },

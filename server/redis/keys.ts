@@ -9,6 +9,8 @@ export const keys = {
   login: (prefix: string, id: string) => `${prefix}login:${id}`,
   /** A mini-program login's code image (binary), expiring at the login's deadline. */
   loginCode: (prefix: string, id: string) => `${prefix}login-code:${id}`,
+  /** How many wx.login codes a mini-program login has sent to WeChat (a counter, expiring at its deadline). */
+  mpCodeTries: (prefix: string, id: string) => `${prefix}mp-code-tries:${id}`,
   /** A login's QR image as we draw it (`svg` or `png`), expiring at the login's deadline. */
   loginQr: (prefix: string, id: string, format: string) => `${prefix}login-qr:${id}:${format}`,
   /** A browser session (versioned JSON). */

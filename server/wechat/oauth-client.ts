@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AppError } from '../errors.js';
 import { wechatFetch, wechatJson } from './api-call.js';
 import { WechatApiError, WECHAT_ERRCODES } from './errors.js';
+import { httpUrl } from '../util/http-url.js';
 
 export type OAuthScope = 'snsapi_base' | 'snsapi_userinfo';
 
@@ -109,7 +110,8 @@ export class WechatOAuthClient {
     return {
       openid: u.openid,
       nickname: u.nickname,
-      headimgurl: u.headimgurl,
+      // Only an http(s) URL: it becomes an <img src> and the OpenID `picture` claim. '' as WeChat's "no avatar".
+      headimgurl: httpUrl(u.headimgurl) ?? '',
       ...(u.unionid ? { unionid: u.unionid } : {}),
       sex: u.sex ?? 0,
     };

@@ -35,7 +35,7 @@ beforeAll(async () => {
 
 describe('HTTP API failures: documented code, nothing else touched', () => {
   it('POST /api/logins: non-JSON, non-object, oversized and unknown mode', async () => {
-    const notJson = await call('/api/logins', { method: 'POST', body: '{nope' });
+    const notJson = await call('/api/logins', { ...json({}), body: '{nope' });
     expect(notJson).toMatchObject({ status: 400, body: { error: 'invalid_json', message: expect.any(String) } });
     expect((await call('/api/logins', json([1, 2]))).body.error).toBe('invalid_json');
     const big = await call('/api/logins', json({ pad: 'x'.repeat(17 * 1024) }));
@@ -184,7 +184,10 @@ describe('login creation limit', () => {
     const s = await startStack({ LOGIN_RATE_LIMIT: '3', TRUST_PROXY: '127.0.0.1' });
     try {
       const from = (ip: string) =>
-        fetch(`${s.httpUrl}/api/logins`, { method: 'POST', headers: { 'x-forwarded-for': ip } });
+        fetch(`${s.httpUrl}/api/logins`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-forwarded-for': ip },
+        });
       for (let i = 0; i < 3; i++) expect((await from('10.1.1.1')).status).toBe(201);
       const limited = await from('10.1.1.1');
       expect(limited.status).toBe(429);

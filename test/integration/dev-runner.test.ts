@@ -91,7 +91,9 @@ describe('npm start (the dev runner)', () => {
       });
       expect(res.status, `${mode}: ${await res.clone().text()}`).toBe(201);
     }
-    const created = (await (await fetch(`${base}/api/logins`, { method: 'POST' })).json()) as {
+    const created = (await (
+      await fetch(`${base}/api/logins`, { method: 'POST', headers: { 'content-type': 'application/json' } })
+    ).json()) as {
       devMode: boolean;
       ws: string;
       lanUrl?: string;
@@ -205,7 +207,10 @@ describe('npm start follows its config file', () => {
           ),
         );
       await expect.poll(targets, { timeout: 3000 }).toEqual([`${other.url}/0`, `${other.url}/0`]);
-      const created = await fetch(`http://127.0.0.1:${h}/api/logins`, { method: 'POST' });
+      const created = await fetch(`http://127.0.0.1:${h}/api/logins`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+      });
       expect(created.status).toBe(201);
       if (lan) {
         // A phone on the network follows the QR: the app and the simulator's consent page, both at the LAN address.

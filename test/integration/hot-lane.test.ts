@@ -130,6 +130,16 @@ describe('the hot lane answers as the Koa routes do', () => {
       expect(refused.lane.status, body).toBeGreaterThanOrEqual(400);
       expect(refused.lane, body).toEqual(refused.koa);
     }
+    // Another type (or none) is refused before the body is read: a cross-site page can send only those unasked.
+    for (const type of ['text/plain;charset=UTF-8', 'application/x-www-form-urlencoded', '']) {
+      const refused = await both((url) => create(url, '{}', { 'content-type': type }));
+      expect([type, refused.lane.status, refused.lane.body]).toMatchObject([
+        type,
+        415,
+        { error: 'unsupported_media_type' },
+      ]);
+      expect(refused.lane, type).toEqual(refused.koa);
+    }
     const huge = await both((url) => create(url, JSON.stringify({ pad: 'x'.repeat(20_000) })));
     expect(huge.lane.status).toBe(413);
     expect(huge.lane).toEqual(huge.koa);

@@ -50,7 +50,11 @@ describe('behind nginx', () => {
     const res = await fetch(`${nginx.url}/api/logins`, {
       method: 'POST',
       // nginx appends the real peer (127.0.0.1) after whatever the client claims.
-      headers: { 'x-forwarded-for': '6.6.6.6', 'user-agent': 'Mozilla/5.0 (Macintosh; Mac OS X 14_0) Safari/605.1.15' },
+      headers: {
+        'content-type': 'application/json',
+        'x-forwarded-for': '6.6.6.6',
+        'user-agent': 'Mozilla/5.0 (Macintosh; Mac OS X 14_0) Safari/605.1.15',
+      },
     });
     const login = (await res.json()) as { scanUrl: string };
     const phone = new Phone();

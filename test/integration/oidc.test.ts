@@ -15,6 +15,7 @@ import {
   SHOP_CLIENT,
 } from '../helpers/oidc.js';
 import { Phone } from '../../server/sim/scripted-phone.js';
+import { ClientSchema, clientListProblems } from '../../server/oidc/clients.js';
 import { allowAtWechat, callback as qrCallback } from '../helpers/qrconnect.js';
 
 const SHOP = { ...SHOP_CLIENT, grant_types: ['authorization_code', 'refresh_token'] };
@@ -58,9 +59,35 @@ describe('OpenID Connect provider (HTTP)', () => {
       response_types_supported: ['code'],
       code_challenge_methods_supported: ['S256'],
     });
-    expect(meta.token_endpoint_auth_methods_supported).toEqual(
-      expect.arrayContaining(['client_secret_basic', 'client_secret_post', 'none']),
-    );
+  });
+
+  it('advertises exactly the client authentication methods a client can register, and only endpoints it serves', async () => {
+    const meta = (await (await fetch(`${issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    const advertised = meta.token_endpoint_auth_methods_supported as string[];
+    // Every method oidc-provider implements: a client may register one only if our client schema accepts it.
+    const known = ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none'];
+    const registrable = known.filter((method) => {
+      const entry = ClientSchema.safeParse({
+        client_id: `c-${method}`,
+        ...(method !== 'none' && { client_secret: 'a-secret-of-sixteen-or-more' }),
+        redirect_uris: ['https://rp.example/cb'],
+        token_endpoint_auth_method: method,
+      });
+      return entry.success && clientListProblems([entry.data]).length === 0;
+    });
+    expect(registrable.sort()).toEqual(['client_secret_basic', 'client_secret_post', 'none']);
+    expect([...advertised].sort()).toEqual(registrable);
+    // No JWT client authentication, so no algorithms for it either.
+    expect(meta).not.toHaveProperty('token_endpoint_auth_signing_alg_values_supported');
+    // Each endpoint discovery names is one this server serves: a bare GET or POST finds it, whatever it answers.
+    const endpoints = Object.entries(meta).filter(([k]) => k.endsWith('_endpoint') || k === 'jwks_uri');
+    expect(endpoints.length).toBeGreaterThanOrEqual(6);
+    for (const [name, url] of endpoints) {
+      const statuses = [];
+      for (const method of ['GET', 'POST'])
+        statuses.push((await fetch(url as string, { method, redirect: 'manual' })).status);
+      expect([name, statuses.some((s) => s !== 404)]).toEqual([name, true]);
+    }
   });
 
   it('signs a user in end to end: QR page, phone naming the client, code, verified id_token, userinfo', async () => {
@@ -69,6 +96,9 @@ describe('OpenID Connect provider (HTTP)', () => {
     const { req, callback } = await signIn(rp, issuer, { onConfirmPage: (html) => (confirmHtml = html) });
     expect(confirmHtml).toContain('Example Shop');
     expect(confirmHtml).toMatch(/Log in to <strong id="client">Example Shop<\/strong> on Chrome on Windows/);
+    // The name is in both languages, but an id names one element.
+    const ids = [...confirmHtml.matchAll(/\sid="([^"]*)"/g)].map((m) => m[1]);
+    expect(ids.filter((id, i) => ids.indexOf(id) !== i)).toEqual([]);
     expect(callback.origin + callback.pathname).toBe(SHOP.redirect_uris[0]);
     expect(callback.searchParams.get('state')).toBe(req.state);
     expect(callback.searchParams.get('iss')).toBe(issuer);

@@ -95,7 +95,11 @@ describe('a whole login, seen through metrics, the access log and the audit log'
     const confirmed = await watcher.next((m) => m.status === 'confirmed');
     const redeem = await fetch(`${s.httpUrl}/api/logins/${login.id}/redeem`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${login.watchToken}`, 'x-request-id': 'trace-0123456789' },
+      headers: {
+        authorization: `Bearer ${login.watchToken}`,
+        'content-type': 'application/json',
+        'x-request-id': 'trace-0123456789',
+      },
       body: JSON.stringify({ ticket: confirmed.ticket }),
     });
     expect(redeem.headers.get('x-request-id')).toBe('trace-0123456789');
@@ -103,7 +107,11 @@ describe('a whole login, seen through metrics, the access log and the audit log'
     // The same id on an error line of another request (a second redeem: 409 ticket_used).
     await fetch(`${s.httpUrl}/api/logins/${login.id}/redeem`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${login.watchToken}`, 'x-request-id': 'trace-again-0001' },
+      headers: {
+        authorization: `Bearer ${login.watchToken}`,
+        'content-type': 'application/json',
+        'x-request-id': 'trace-again-0001',
+      },
       body: JSON.stringify({ ticket: confirmed.ticket }),
     });
     await watcher.closed;

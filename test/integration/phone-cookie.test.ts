@@ -76,7 +76,11 @@ describe('the phone cookie', () => {
     const tls = await startStack({ PUBLIC_URL: 'https://login.example.test' });
     try {
       const base = `http://127.0.0.1:${tls.config.httpPort}`;
-      const created = await fetch(`${base}/api/logins`, { method: 'POST', body: '{}' });
+      const created = await fetch(`${base}/api/logins`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
       const { id } = (await created.json()) as { id: string };
       const res = await new Phone().get(`${base}/l/${id}`);
       expect(res.status).toBe(302);

@@ -134,7 +134,10 @@ describe('hot-reloadable Redis config (the endless-QR-refresh incident)', () => 
     await expect.poll(async () => (await health(`${roles!.httpUrl}/healthz`)).status, { timeout: 2000 }).toBe(503);
     const h = await health(roles.wsHealthUrl);
     expect(h).toMatchObject({ ok: false, redis: { target: `redis://127.0.0.1:${port}/0`, status: 'switching' } });
-    const res = await fetch(`${roles.httpUrl}/api/logins`, { method: 'POST' });
+    const res = await fetch(`${roles.httpUrl}/api/logins`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({
       error: 'redis_unavailable',

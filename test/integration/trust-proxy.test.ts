@@ -11,7 +11,7 @@ const PROD = { ...PRODUCTION_ENV, TRUST_PROXY: '' };
 async function create(s: TestStack, xff?: string): Promise<{ status: number; ip?: string }> {
   const res = await fetch(`${s.httpUrl}/api/logins`, {
     method: 'POST',
-    headers: xff === undefined ? {} : { 'x-forwarded-for': xff },
+    headers: { 'content-type': 'application/json', ...(xff !== undefined && { 'x-forwarded-for': xff }) },
   });
   if (res.status !== 201) return { status: res.status };
   const { id } = (await res.json()) as { id: string };

@@ -27,6 +27,17 @@ describe('config', () => {
     expect(Object.isFrozen(c.wechat)).toBe(true);
   });
 
+  it('mini-program scan limits: 30 a minute per client (5 % of the fleet default) and 5 codes per login; 0 = off', () => {
+    const c = loadConfig({ DEV_MODE: '1' });
+    expect(c.mpScanLimits).toEqual({ perClient: 30, codesPerLogin: 5 });
+    expect(c.mpScanLimits.perClient / c.wechatRateLimits.jscode2session).toBeLessThanOrEqual(0.05);
+    const off = loadConfig({ DEV_MODE: '1', MP_SCAN_RATE_LIMIT: '0', MP_SCAN_CODES_PER_LOGIN: '0' });
+    expect(off.mpScanLimits).toEqual({ perClient: 0, codesPerLogin: 0 });
+    for (const bad of [{ MP_SCAN_RATE_LIMIT: '-1' }, { MP_SCAN_CODES_PER_LOGIN: 'x' }]) {
+      expect(() => loadConfig({ DEV_MODE: '1', ...bad })).toThrow(ConfigError);
+    }
+  });
+
   it('treats empty variables as unset and strips trailing slashes', () => {
     const c = loadConfig({ DEV_MODE: '1', HTTP_PORT: '', PUBLIC_URL: 'https://login.example.com/', LOGIN_TTL: '30' });
     expect(c.httpPort).toBe(3000);

@@ -5,6 +5,7 @@ import type { LoginMode } from '../registry.js';
 import type { MiniProgramClient } from '../../wechat/miniprogram-client.js';
 import { miniProgramRouter } from './routes.js';
 import { keys } from '../../redis/keys.js';
+import { CodeBudget } from './code-budget.js';
 
 export const MINIPROGRAM_MODE = 'miniprogram';
 
@@ -28,10 +29,18 @@ export function miniProgramMode(opts: {
   client: MiniProgramClient;
   /** Spend one call of the fleet's budget for `getwxacodeunlimit` / `jscode2session`; throw `rate_limited`. */
   quotas?: { wxaCode(): Promise<void>; jscode2session(): Promise<void> };
+  /** `/api/mp/scan` per client per minute and codes per login (MP_SCAN_RATE_LIMIT, MP_SCAN_CODES_PER_LOGIN; 0 = off). */
+  scanLimits?: { perClient: number; codesPerLogin: number };
   clock?: () => number;
 }): LoginMode {
   const clock = opts.clock ?? Date.now;
   const key = (id: string) => keys.loginCode(opts.link.keyPrefix, id);
+  const budget = new CodeBudget({
+    link: opts.link,
+    perClient: opts.scanLimits?.perClient ?? 0,
+    codesPerLogin: opts.scanLimits?.codesPerLogin ?? 0,
+    fleet: opts.quotas?.jscode2session ?? (async () => {}),
+  });
   return {
     name: MINIPROGRAM_MODE,
     async prepare({ id, expiresAt }) {
@@ -47,7 +56,7 @@ export function miniProgramMode(opts: {
     },
     // The simulator plays the mini program the code opens (scene = the login id).
     devPhoneUrl: (login, openBase) => `${openBase}/sim/phone/miniprogram?scene=${encodeURIComponent(login.id)}`,
-    routes: (deps) => miniProgramRouter(deps, opts.client, opts.quotas?.jscode2session),
+    routes: (deps) => miniProgramRouter(deps, opts.client, budget),
     async qrImage(login) {
       const bytes = await opts.link.command.getBuffer(key(login.id));
       const type = bytes && sniffImageType(bytes);

@@ -9,6 +9,7 @@ import type { MiniProgramClient } from '../../wechat/miniprogram-client.js';
 import type { HttpDeps } from '../../http/deps.js';
 import { readJson, requireString } from '../../http/body.js';
 import { requesterOf } from '../../http/security.js';
+import type { CodeBudget } from './code-budget.js';
 
 /** jscode2session errcodes the mini program can act on, as our own codes (docs/wechat.md §8). */
 const CODE_ERRORS: ReadonlyMap<number, { code: 'invalid_code' | 'code_used' | 'code_blocked'; message: string }> =
@@ -34,7 +35,7 @@ const CODE_ERRORS: ReadonlyMap<number, { code: 'invalid_code' | 'code_used' | 'c
 export function miniProgramRouter(
   deps: HttpDeps,
   client: MiniProgramClient,
-  quota: () => Promise<void> = async () => {},
+  budget: Pick<CodeBudget, 'spend'> = { spend: async () => {} },
 ): Router {
   const { store, logger } = deps;
   const router = new Router({ prefix: '/api/mp' });
@@ -45,7 +46,8 @@ export function miniProgramRouter(
     const code = requireString(body, 'code', 128);
     if (rec.status !== 'pending')
       throw new AppError('invalid_transition', 'this code has already been scanned', { status: rec.status });
-    await quota();
+    // The client's budget, the login's code slots and the fleet's budget, before WeChat hears of the code.
+    await budget.spend(rec, ctx.ip);
     const user = await identify(code);
     const mpToken = newSecret();
     await store.transition(rec.id, 'scan', { user, phoneHash: hashSecret(mpToken) });

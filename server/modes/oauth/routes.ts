@@ -173,7 +173,7 @@ export function phoneRouter(deps: HttpDeps): Router {
         ...base,
         ...(info.unionid && { unionid: info.unionid }),
         nickname: info.nickname,
-        avatar: info.headimgurl,
+        ...(info.headimgurl && { avatar: info.headimgurl }),
       };
     }
     logger.debug({ openid: token.openid }, 'snsapi_base login: no profile');

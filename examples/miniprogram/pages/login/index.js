@@ -16,6 +16,7 @@ const MESSAGES = {
   code_used: '微信登录失败，请重试 / WeChat sign-in failed, try again',
   code_blocked: '微信暂时无法登录此账号 / WeChat refused this sign-in',
   rate_limited: '操作太频繁，请稍后再试 / Too many attempts, try again shortly',
+  too_many_codes: '尝试次数过多，请在电脑上刷新二维码 / Too many attempts: refresh the code on the computer',
 };
 
 /** POST JSON to scanlogin; resolves with the answer, rejects with its `{error, message}` for anything but 2xx. */
