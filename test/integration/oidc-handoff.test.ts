@@ -3,6 +3,7 @@
  * window spends at `/authorize?login_hint=handoff:<code>`. An attacker can make one for his own account and send
  * a victim's browser through it; these tests check that this never signs the victim in as him — now or later.
  */
+import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FileRoles, startRolesOnFile } from '../helpers/roles.js';
 import {
@@ -150,6 +151,12 @@ describe('embedded QR hand-over (attacks)', () => {
     const code = await handoffCode(frame, ATTACKER);
     const back = await follow(new Phone(BROWSER_UA), topUrl(frame, code), issuer);
     expect(back.url.origin + back.url.pathname).toBe(SPA.redirect_uris[0]);
+    // Its tokens work although the provider kept no session of that sign-in (they do not expire with it).
+    const top = { ...frame, url: new URL(topUrl(frame, code)) };
+    const tokens = await exchange(spa, top, back.url);
+    const claims = await verifyIdToken(spa, tokens.id_token!, frame.nonce);
+    const info = await client.fetchUserInfo(spa.config, tokens.access_token, claims.sub);
+    expect(info.sub).toBe(claims.sub);
   });
 
   it('embed:<client> is refused for an unknown client and for one without embed_origins', async () => {
