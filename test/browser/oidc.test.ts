@@ -9,7 +9,15 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServerHandle } from '../../server/dev/redis-server.js';
 import { ConfigFile, startRoles, type Roles } from '../helpers/roles.js';
-import { authRequest, cspDirective, discoverRp, exchange, verifyIdToken } from '../helpers/oidc.js';
+import {
+  authRequest,
+  cspDirective,
+  discoverRp,
+  embedHandoffCode,
+  exchange,
+  handoffUrl,
+  verifyIdToken,
+} from '../helpers/oidc.js';
 import { CLI, type DevStack, ROOT, startDevStack, UA } from '../helpers/browser.js';
 import { Phone } from '../../server/sim/scripted-phone.js';
 import { type Site, startSite } from '../helpers/embed-site.js';
@@ -212,36 +220,7 @@ describe('the embeddable QR (scanlogin.js) in Chromium', () => {
     const rp = await discoverRp(issuer, 'embed-shop', undefined, `${allowed.origin}/callback`);
     // The attacker plays the frame for his own account over HTTP and gets a handoff code.
     const frameReq = await authRequest(rp, { display: 'iframe' });
-    const created = await fetch(`${issuer}/api/logins`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ interaction: 'embed:embed-shop', authorize: frameReq.url.search }),
-    });
-    const login = (await created.json()) as { id: string; watchToken: string; scanUrl: string };
-    const attackerPhone = new Phone();
-    const page1 = await attackerPhone.callback(
-      await attackerPhone.consent(await attackerPhone.scan(login.scanUrl), 'allow', 2),
-    );
-    await attackerPhone.submit(page1.html, 'confirm', issuer);
-    const auth = { authorization: `Bearer ${login.watchToken}`, 'content-type': 'application/json' };
-    const { ticket } = (await (await fetch(`${issuer}/api/logins/${login.id}`, { headers: auth })).json()) as {
-      ticket: string;
-    };
-    await fetch(`${issuer}/api/logins/${login.id}/redeem`, {
-      method: 'POST',
-      headers: auth,
-      body: JSON.stringify({ ticket }),
-    });
-    const { code } = (await (
-      await fetch(`${issuer}/api/embed/handoff`, {
-        method: 'POST',
-        headers: auth,
-        body: JSON.stringify({ id: login.id }),
-      })
-    ).json()) as { code: string };
-    const planted = new URL(frameReq.url);
-    planted.searchParams.delete('display');
-    planted.searchParams.set('login_hint', `handoff:${code}`);
+    const planted = new URL(handoffUrl(frameReq, await embedHandoffCode(issuer, frameReq, 2)));
 
     // His page sends the victim's browser through it; the site lands with his state (which it would refuse).
     const context = await browser.newContext({ locale: 'en-US' });

@@ -157,6 +157,50 @@ export async function signIn(
   return { req, callback, browser };
 }
 
+/**
+ * The embedded QR frame's part, over HTTP: a login made for the frame's own `/authorize` (`frame`), confirmed on a
+ * phone as sample user `pick`, redeemed, and traded for a handoff code.
+ */
+export async function embedHandoffCode(issuer: string, frame: AuthRequest, pick: number): Promise<string> {
+  const created = await fetch(`${issuer}/api/logins`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'user-agent': BROWSER_UA },
+    body: JSON.stringify({
+      interaction: `embed:${frame.url.searchParams.get('client_id')}`,
+      authorize: frame.url.search,
+    }),
+  });
+  if (created.status !== 201) throw new Error(`create: HTTP ${created.status} ${await created.text()}`);
+  const login = (await created.json()) as { id: string; watchToken: string; scanUrl: string };
+  const phone = new Phone();
+  const page = await phone.callback(await phone.consent(await phone.scan(login.scanUrl), 'allow', pick));
+  await phone.submit(page.html, 'confirm', issuer);
+  const auth = { authorization: `Bearer ${login.watchToken}`, 'content-type': 'application/json' };
+  const { ticket } = (await (await fetch(`${issuer}/api/logins/${login.id}`, { headers: auth })).json()) as {
+    ticket: string;
+  };
+  await fetch(`${issuer}/api/logins/${login.id}/redeem`, {
+    method: 'POST',
+    headers: auth,
+    body: JSON.stringify({ ticket }),
+  });
+  const res = await fetch(`${issuer}/api/embed/handoff`, {
+    method: 'POST',
+    headers: auth,
+    body: JSON.stringify({ id: login.id }),
+  });
+  if (res.status !== 200) throw new Error(`handoff: HTTP ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { code: string }).code;
+}
+
+/** The top window's /authorize for `frame`, as scanlogin.js builds it: the frame's parameters plus the code. */
+export function handoffUrl(frame: AuthRequest, code: string): string {
+  const url = new URL(frame.url);
+  url.searchParams.delete('display');
+  url.searchParams.set('login_hint', `handoff:${code}`);
+  return url.toString();
+}
+
 /** Exchanges the code (PKCE, state and nonce checked by openid-client). */
 export function exchange(rp: RelyingParty, req: AuthRequest, callback: URL) {
   return client.authorizationCodeGrant(rp.config, callback, {

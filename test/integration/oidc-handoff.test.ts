@@ -9,6 +9,8 @@ import { type FileRoles, startRolesOnFile } from '../helpers/roles.js';
 import {
   type AuthRequest,
   authRequest,
+  embedHandoffCode,
+  handoffUrl,
   BROWSER_UA,
   discoverRp,
   exchange,
@@ -46,45 +48,6 @@ describe('embedded QR hand-over (attacks)', () => {
 
   afterAll(() => roles?.stop());
 
-  /** The frame's part: a login made for the frame's own /authorize, confirmed by `pick`, redeemed, handed off. */
-  async function handoffCode(frame: AuthRequest, pick: number): Promise<string> {
-    const q = frame.url.searchParams;
-    const created = await fetch(`${issuer}/api/logins`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'user-agent': BROWSER_UA },
-      body: JSON.stringify({ interaction: `embed:${q.get('client_id')}`, authorize: frame.url.search }),
-    });
-    if (created.status !== 201) throw new Error(`create: HTTP ${created.status} ${await created.text()}`);
-    const login = (await created.json()) as { id: string; watchToken: string; scanUrl: string };
-    const phone = new Phone();
-    const page = await phone.callback(await phone.consent(await phone.scan(login.scanUrl), 'allow', pick));
-    await phone.submit(page.html, 'confirm', issuer);
-    const auth = { authorization: `Bearer ${login.watchToken}`, 'content-type': 'application/json' };
-    const { ticket } = (await (await fetch(`${issuer}/api/logins/${login.id}`, { headers: auth })).json()) as {
-      ticket: string;
-    };
-    await fetch(`${issuer}/api/logins/${login.id}/redeem`, {
-      method: 'POST',
-      headers: auth,
-      body: JSON.stringify({ ticket }),
-    });
-    const res = await fetch(`${issuer}/api/embed/handoff`, {
-      method: 'POST',
-      headers: auth,
-      body: JSON.stringify({ id: login.id }),
-    });
-    if (res.status !== 200) throw new Error(`handoff: HTTP ${res.status} ${await res.text()}`);
-    return ((await res.json()) as { code: string }).code;
-  }
-
-  /** The top window's /authorize for `frame`, as scanlogin.js builds it: the frame's parameters plus the code. */
-  function topUrl(frame: AuthRequest, code: string): string {
-    const url = new URL(frame.url);
-    url.searchParams.delete('display');
-    url.searchParams.set('login_hint', `handoff:${code}`);
-    return url.toString();
-  }
-
   const subOf = async (rp: RelyingParty, req: AuthRequest, callback: URL) =>
     (await verifyIdToken(rp, (await exchange(rp, req, callback)).id_token!, req.nonce)).sub;
 
@@ -94,9 +57,9 @@ describe('embedded QR hand-over (attacks)', () => {
     // The attacker makes a handoff for his own account (his own frame parameters) and sends the victim's
     // browser through it; the site refuses his `state`, so nothing looks wrong to her.
     const attackerFrame = await authRequest(spa, { display: 'iframe' });
-    const code = await handoffCode(attackerFrame, ATTACKER);
+    const code = await embedHandoffCode(issuer, attackerFrame, ATTACKER);
     const victim = new Phone(BROWSER_UA);
-    await follow(victim, topUrl(attackerFrame, code), issuer);
+    await follow(victim, handoffUrl(attackerFrame, code), issuer);
 
     // Later she signs in at that site, or another: she must be asked to scan, not signed in as the attacker.
     for (const rp of [spa, shop]) {
@@ -122,8 +85,8 @@ describe('embedded QR hand-over (attacks)', () => {
 
     // The victim scans the embedded QR with her own phone; the top window spends her code.
     const frame = await authRequest(spa, { display: 'iframe' });
-    const code = await handoffCode(frame, VICTIM);
-    const top = { ...frame, url: new URL(topUrl(frame, code)) };
+    const code = await embedHandoffCode(issuer, frame, VICTIM);
+    const top = { ...frame, url: new URL(handoffUrl(frame, code)) };
     const back = await follow(browser, top.url.toString(), issuer);
     expect(back.url.origin + back.url.pathname).toBe(SPA.redirect_uris[0]);
     expect(await subOf(spa, top, back.url)).toBe(victimSub);
@@ -137,25 +100,25 @@ describe('embedded QR hand-over (attacks)', () => {
       { code_challenge: 'A'.repeat(43) },
       { scope: 'openid' },
     ]) {
-      const code = await handoffCode(frame, ATTACKER);
-      const url = new URL(topUrl(frame, code));
+      const code = await embedHandoffCode(issuer, frame, ATTACKER);
+      const url = new URL(handoffUrl(frame, code));
       for (const [k, v] of Object.entries(change)) url.searchParams.set(k, v);
       const landed = await follow(new Phone(BROWSER_UA), url.toString(), issuer);
       expect(isQrPage(landed.url), JSON.stringify(change)).toBe(true);
       expect(landed.last.status).toBe(200);
       // Spent: the matching request cannot use it afterwards either.
-      const again = await follow(new Phone(BROWSER_UA), topUrl(frame, code), issuer);
+      const again = await follow(new Phone(BROWSER_UA), handoffUrl(frame, code), issuer);
       expect(isQrPage(again.url)).toBe(true);
     }
     // The request it was made for completes, once.
-    const code = await handoffCode(frame, ATTACKER);
-    const back = await follow(new Phone(BROWSER_UA), topUrl(frame, code), issuer);
+    const code = await embedHandoffCode(issuer, frame, ATTACKER);
+    const back = await follow(new Phone(BROWSER_UA), handoffUrl(frame, code), issuer);
     expect(back.url.origin + back.url.pathname).toBe(SPA.redirect_uris[0]);
     // Its tokens work although the provider kept no session of that sign-in (they do not expire with it).
-    const top = { ...frame, url: new URL(topUrl(frame, code)) };
+    const top = { ...frame, url: new URL(handoffUrl(frame, code)) };
     const tokens = await exchange(spa, top, back.url);
     const claims = await verifyIdToken(spa, tokens.id_token!, frame.nonce);
-    const info = await client.fetchUserInfo(spa.config, tokens.access_token, claims.sub);
+    const info = await client.fetchUserInfo(spa.config, tokens.access_token, claims.sub!);
     expect(info.sub).toBe(claims.sub);
   });
 
