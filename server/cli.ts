@@ -31,8 +31,7 @@ async function main(argv: string[]): Promise<number> {
     return role ? 0 : 2;
   }
   // Needs no configuration of its own (only where the clients file is): an unrelated setting never blocks it.
-  if (role === 'client')
-    return runClientCommand(argv.slice(1), process.env, process.cwd(), console.log, console.error);
+  if (role === 'client') return runClientCommand(argv.slice(1), process.env, process.cwd(), console.log, console.error);
   let config: Config;
   try {
     config = loadConfig(process.env, isRole(role) ? role : undefined);

@@ -63,7 +63,9 @@ export function runClientCommand(
     client_name: name,
     redirect_uris: redirectUris,
     // Where RP-initiated logout may return: the root of each redirect URI's origin, as for OIDC_CLIENT_*.
-    post_logout_redirect_uris: [...new Set(redirectUris.flatMap((u) => (URL.parse(u) ? [`${URL.parse(u)!.origin}/`] : [])))],
+    post_logout_redirect_uris: [
+      ...new Set(redirectUris.flatMap((u) => (URL.parse(u) ? [`${URL.parse(u)!.origin}/`] : []))),
+    ],
   });
   if (!parsed.success) {
     err(flagProblems(parsed.error).join('\n'));

@@ -83,7 +83,10 @@ export class ClientSources {
       this.#show('OIDC clients reloaded', label);
     } catch (err) {
       this.registry.refuse((err as Error).message, label);
-      this.#logger.error({ file: label, err: (err as Error).message }, 'invalid clients file ignored; keeping the current clients');
+      this.#logger.error(
+        { file: label, err: (err as Error).message },
+        'invalid clients file ignored; keeping the current clients',
+      );
     }
   }
 

@@ -39,10 +39,7 @@ describe("a developer's own clients in npm start", () => {
     const first = await startDev(cwd);
     expect(first.output()).toMatch(/\[http\]\s+info\s+OIDC clients loaded count=1 ids=example-shop/);
 
-    const added = runCli(
-      ['client', 'add', '--name', 'My site', '--redirect-uri', 'http://127.0.0.1:9/callback'],
-      cwd,
-    );
+    const added = runCli(['client', 'add', '--name', 'My site', '--redirect-uri', 'http://127.0.0.1:9/callback'], cwd);
     expect(added.code, added.out).toBe(0);
     const id = /^\s*CLIENT_ID=(\S+)$/m.exec(added.stdout)?.[1];
     const secret = /^\s*CLIENT_SECRET=(\S+)$/m.exec(added.stdout)?.[1];
@@ -80,8 +77,7 @@ describe("a developer's own clients in npm start", () => {
     const file = path.join(cwd, '.scanlogin', 'clients.json');
     writeFileSync(file, '{"clients": [ {"client_id": "half-typed"');
     const health = async () =>
-      ((await (await fetch(`${dev.base}/healthz`)).json()) as { oidc: { clients: number; configError?: string } })
-        .oidc;
+      ((await (await fetch(`${dev.base}/healthz`)).json()) as { oidc: { clients: number; configError?: string } }).oidc;
     await expect.poll(async () => (await health()).configError ?? '', { timeout: 5000 }).toContain('clients.json');
     expect((await health()).clients).toBe(2);
     const refused = runCli(['client', 'add', '--name', 'Other', '--redirect-uri', 'http://127.0.0.1:9/o'], cwd);
@@ -98,7 +94,12 @@ describe("a developer's own clients in npm start", () => {
     });
     expect(dev.output()).toMatch(/OIDC clients loaded count=2 ids=env-site,example-shop/);
     expect(await shopSignIn(dev.shop, dev.base)).toContain('Signed in as');
-    const claims = await signInAs(dev.base, 'env-site', 'env-site-secret-0123456789', 'http://127.0.0.1:9/env-callback');
+    const claims = await signInAs(
+      dev.base,
+      'env-site',
+      'env-site-secret-0123456789',
+      'http://127.0.0.1:9/env-callback',
+    );
     expect(claims.aud).toBe('env-site');
   });
 });
