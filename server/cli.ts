@@ -55,6 +55,17 @@ async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // The runner's terminal closing (SIGHUP) ends `npm start` like Ctrl-C; the roles keep SIGHUP for re-reading
+  // their configuration.
+  if (role === 'dev') process.on('SIGHUP', onSignal);
+  // A role `npm start` started has an IPC channel to it: when the runner is gone however it ended (kill -9
+  // included), the channel closes and the role stops, instead of holding its port for ever as an orphan.
+  if (process.channel) {
+    process.once('disconnect', () => {
+      console.error(`the npm start that ran this ${role} is gone: stopping`);
+      firstSignal('SIGTERM');
+    });
+  }
   let running: Running & { ended?: Promise<number> };
   switch (role) {
     // Loaded on demand: only these roles need oidc-provider (which warns about the runtime when imported).

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { pidAlive, processStart } from './process-start.js';
@@ -74,6 +74,8 @@ export interface DevLock {
   readonly file: string;
   /** Removes the lock if it is still ours. Idempotent; synchronous so it can run in an 'exit' handler. */
   release(): void;
+  /** Adds fields to the lock (replaced whole), e.g. the private redis-server a later sweep must stop. */
+  note(fields: Record<string, unknown>): void;
 }
 
 /**
@@ -119,7 +121,15 @@ export function acquireDevLock(lockFile: string, configFile: string): DevLock {
     }
   };
   process.once('exit', release);
-  return { file: lockFile, release };
+  let current = JSON.parse(body) as Record<string, unknown>;
+  const note = (fields: Record<string, unknown>) => {
+    if (released) return;
+    current = { ...current, ...fields };
+    const tmp = `${lockFile}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(current)}\n`);
+    renameSync(tmp, lockFile);
+  };
+  return { file: lockFile, release, note };
 }
 
 /** Creates `file` with `body`, atomically and exclusively: EEXIST when it exists. */

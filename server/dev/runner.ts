@@ -15,6 +15,7 @@ import { isLoopbackHost, isLoopbackUrl, lanUrlFor } from './lan.js';
 import { DEMO_CLIENT_ID } from '../config/oidc-client.js';
 import { devClientsPath } from '../oidc/clients-file.js';
 import { sweepStaleDevFiles } from './stale-files.js';
+import { processStart } from './process-start.js';
 import {
   acquireDevLock,
   busyPorts,
@@ -70,7 +71,9 @@ export async function runDev(config: Config, env: NodeJS.ProcessEnv, write: (lin
   // What runs killed outright left (their locks and config files): no doctor or later start should have to
   // wonder about them. Ours is safe: its lock is live.
   const swept = sweepStaleDevFiles();
-  if (swept) write(`[dev]   removed ${swept} files left by stopped npm start runs from .scanlogin/`);
+  if (swept.removed) write(`[dev]   removed ${swept.removed} files left by stopped npm start runs from .scanlogin/`);
+  for (const pid of swept.stoppedRedis)
+    write(`[dev]   stopped the private redis-server (pid ${pid}) a killed run left`);
   try {
     return await startStack(config, env, write, { configFile, lock, demoPinned });
   } catch (err) {
@@ -95,6 +98,9 @@ async function startStack(
       throw err;
     }
     write(`[dev]   started a private redis-server on port ${redis.port} (no persistence; stopped on exit)`);
+    // Should this run be killed outright, the next one's sweep stops that redis-server (stale-files.ts).
+    const redisPid = redis.process.pid!;
+    opts.lock.note({ redisPid, redisStart: processStart(redisPid) });
   }
   const redisUrl = config.redis.url ?? redis!.url;
   const configFile = opts.configFile;
@@ -142,7 +148,8 @@ async function startStack(
   const ended = new Promise<number>((resolve) => (resolveEnded = resolve));
 
   function spawnRole(role: Role): ChildProcess {
-    const child = spawn(process.execPath, [cli, role], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The IPC channel is the child's lifeline: it closes when this process ends, however (see cli.ts).
+    const child = spawn(process.execPath, [cli, role], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     children.set(role, child);
     // A second Ctrl-C exits without the graceful drain; the children must not outlive us either way.
     const killOnExit = () => child.kill('SIGKILL');

@@ -1,7 +1,7 @@
-import { readdirSync, unlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { liveLockOwner, lockPathFor } from './preflight.js';
-import { pidAlive } from './process-start.js';
+import { pidAlive, processStart } from './process-start.js';
 
 /** The config files `npm start` writes for itself: `dev-redis.json`, `dev-redis-<port>.json` (devConfigPath). */
 const DEV_CONFIG_RE = /^dev-redis(-\d+)?\.json$/;
@@ -38,10 +38,26 @@ export function scanDevFiles(cwd = process.cwd()): { liveConfigs: string[]; stal
   return { liveConfigs, stale };
 }
 
-/** Removes what killed runs left in `<cwd>/.scanlogin/` (see scanDevFiles); returns how many files went. */
-export function sweepStaleDevFiles(cwd = process.cwd()): number {
+/**
+ * Removes what killed runs left in `<cwd>/.scanlogin/` (see scanDevFiles), and stops the private redis-server a
+ * killed run's lock names when it still runs — only when it is provably that process (the start time recorded
+ * in the lock matches), never a later one given the same pid. Its roles stop by themselves (cli.ts).
+ */
+export function sweepStaleDevFiles(cwd = process.cwd()): { removed: number; stoppedRedis: number[] } {
   let removed = 0;
+  const stoppedRedis: number[] = [];
   for (const file of scanDevFiles(cwd).stale) {
+    if (file.endsWith('.lock')) {
+      const redis = orphanRedis(file);
+      if (redis !== undefined) {
+        try {
+          process.kill(redis, 'SIGTERM');
+          stoppedRedis.push(redis);
+        } catch {
+          // Ended in between.
+        }
+      }
+    }
     try {
       unlinkSync(file);
       removed++;
@@ -49,5 +65,16 @@ export function sweepStaleDevFiles(cwd = process.cwd()): number {
       // Gone already (another runner swept it first).
     }
   }
-  return removed;
+  return { removed, stoppedRedis };
+}
+
+/** The pid of the redis-server a stale lock names, when that very process still runs. */
+function orphanRedis(lockFile: string): number | undefined {
+  try {
+    const lock = JSON.parse(readFileSync(lockFile, 'utf8')) as { redisPid?: unknown; redisStart?: unknown };
+    if (typeof lock.redisPid !== 'number' || typeof lock.redisStart !== 'string') return undefined;
+    return processStart(lock.redisPid) === lock.redisStart ? lock.redisPid : undefined;
+  } catch {
+    return undefined;
+  }
 }

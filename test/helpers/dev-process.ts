@@ -73,7 +73,7 @@ export async function startDev(
     shop: `http://${host}:${ports.demo}`,
     ports,
     output: () => out,
-    async waitFor(re, ms = 45_000) {
+    async waitFor(re, ms = 90_000) {
       const deadline = Date.now() + ms;
       while (Date.now() < deadline) {
         const m = re.exec(out);

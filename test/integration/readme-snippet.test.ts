@@ -37,7 +37,7 @@ beforeAll(async () => {
   mkdirSync(path.join(work, 'checkout'));
   stack = await startDev(path.join(work, 'checkout'), {}, { publicHost: 'localhost' });
   sitePort = await freePort();
-});
+}, 120_000); // a whole stack's start on a busy machine: a budget, not a timing
 
 afterAll(async () => {
   if (site && site.exitCode === null && site.signalCode === null) {
@@ -60,71 +60,75 @@ function writeSite(issuer: string, siteUrl: string): string {
 }
 
 describe("the README's site snippet", () => {
-  it('registers the site with the printed command and signs a user in through the printed code', async () => {
-    const siteUrl = `http://localhost:${sitePort}`;
-    // The shell block's `scanlogin client add …` line, run in the scanlogin folder, aimed at this stack's file.
-    const command = blocks
-      .filter((b) => b.lang === 'sh')
-      .flatMap((b) => b.code.split('\n'))
-      .find((line) => /\bscanlogin client add\b/.test(line));
-    expect(command, 'a `scanlogin client add` command in the section').toBeDefined();
-    const add = spawnSync('sh', ['-c', substitute(command!.replace(/\s+#.*$/, ''), SITE, siteUrl)], {
-      cwd: ROOT,
-      env: { ...process.env, OIDC_CLIENTS_FILE: path.join(work, 'checkout', '.scanlogin', 'clients.json') },
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    expect(add.status, `${add.stdout}${add.stderr}`).toBe(0);
-    const clientId = /^\s*CLIENT_ID=(\S+)$/m.exec(add.stdout)![1]!;
-    const clientSecret = /^\s*CLIENT_SECRET=(\S+)$/m.exec(add.stdout)![1]!;
-    await stack.waitFor(new RegExp(`OIDC clients reloaded count=\\d+ ids=.*\\b${clientId}\\b`));
+  it(
+    'registers the site with the printed command and signs a user in through the printed code',
+    { timeout: 90_000 },
+    async () => {
+      const siteUrl = `http://localhost:${sitePort}`;
+      // The shell block's `scanlogin client add …` line, run in the scanlogin folder, aimed at this stack's file.
+      const command = blocks
+        .filter((b) => b.lang === 'sh')
+        .flatMap((b) => b.code.split('\n'))
+        .find((line) => /\bscanlogin client add\b/.test(line));
+      expect(command, 'a `scanlogin client add` command in the section').toBeDefined();
+      const add = spawnSync('sh', ['-c', substitute(command!.replace(/\s+#.*$/, ''), SITE, siteUrl)], {
+        cwd: ROOT,
+        env: { ...process.env, OIDC_CLIENTS_FILE: path.join(work, 'checkout', '.scanlogin', 'clients.json') },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(add.status, `${add.stdout}${add.stderr}`).toBe(0);
+      const clientId = /^\s*CLIENT_ID=(\S+)$/m.exec(add.stdout)![1]!;
+      const clientSecret = /^\s*CLIENT_SECRET=(\S+)$/m.exec(add.stdout)![1]!;
+      await stack.waitFor(new RegExp(`OIDC clients reloaded count=\\d+ ids=.*\\b${clientId}\\b`));
 
-    const file = writeSite(stack.base, siteUrl);
-    site = spawn(process.execPath, [file], {
-      cwd: path.dirname(file),
-      env: { ...process.env, CLIENT_ID: clientId, CLIENT_SECRET: clientSecret },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    site.stdout!.on('data', (b: Buffer) => (siteOut += b.toString()));
-    site.stderr!.on('data', (b: Buffer) => (siteOut += b.toString()));
-    // Up once its home page answers (it discovers scanlogin first: that is where http used to be refused).
-    await expect
-      .poll(
-        async () => {
-          if (site!.exitCode !== null) return `exited: ${siteOut}`;
-          return fetch(`${siteUrl}/`).then(
-            (r) => r.status,
-            () => 'not yet',
-          );
-        },
-        { timeout: 20_000, interval: 100 },
-      )
-      .toBe(200);
+      const file = writeSite(stack.base, siteUrl);
+      site = spawn(process.execPath, [file], {
+        cwd: path.dirname(file),
+        env: { ...process.env, CLIENT_ID: clientId, CLIENT_SECRET: clientSecret },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      site.stdout!.on('data', (b: Buffer) => (siteOut += b.toString()));
+      site.stderr!.on('data', (b: Buffer) => (siteOut += b.toString()));
+      // Up once its home page answers (it discovers scanlogin first: that is where http used to be refused).
+      await expect
+        .poll(
+          async () => {
+            if (site!.exitCode !== null) return `exited: ${siteOut}`;
+            return fetch(`${siteUrl}/`).then(
+              (r) => r.status,
+              () => 'not yet',
+            );
+          },
+          { timeout: 20_000, interval: 100 },
+        )
+        .toBe(200);
 
-    // A browser clicks "Sign in with WeChat": to scanlogin's QR page, the phone scans and confirms, and back.
-    const browser = new Phone(BROWSER_UA);
-    const home = await browser.get(`${siteUrl}/`);
-    expect(await home.text()).toContain('href="/login"');
-    const login = await browser.get(`${siteUrl}/login`);
-    expect(login.status).toBe(302);
-    const toScanlogin = new URL(login.headers.get('location')!);
-    expect(toScanlogin.origin).toBe(stack.base);
-    const qrPage = await follow(browser, toScanlogin.toString(), stack.base);
-    expect(qrPage.url.pathname, await qrPage.last.clone().text()).toMatch(/^\/interaction\//);
-    const callback = await qrInteraction(browser, stack.base, qrPage.url, 'confirm');
-    expect(callback.origin).toBe(siteUrl);
-    const done = await browser.get(callback.toString());
-    const body = await done.text();
-    expect(done.status, `${body}\n${siteOut}`).toBe(200);
-    // The user's name from userinfo, and `sub` from the verified id_token; plain text, never the user's HTML.
-    expect(body).toMatch(/^Signed in as .+ \(.+\)/);
-    expect(done.headers.get('content-type')).toMatch(/^text\/plain/);
+      // A browser clicks "Sign in with WeChat": to scanlogin's QR page, the phone scans and confirms, and back.
+      const browser = new Phone(BROWSER_UA);
+      const home = await browser.get(`${siteUrl}/`);
+      expect(await home.text()).toContain('href="/login"');
+      const login = await browser.get(`${siteUrl}/login`);
+      expect(login.status).toBe(302);
+      const toScanlogin = new URL(login.headers.get('location')!);
+      expect(toScanlogin.origin).toBe(stack.base);
+      const qrPage = await follow(browser, toScanlogin.toString(), stack.base);
+      expect(qrPage.url.pathname, await qrPage.last.clone().text()).toMatch(/^\/interaction\//);
+      const callback = await qrInteraction(browser, stack.base, qrPage.url, 'confirm');
+      expect(callback.origin).toBe(siteUrl);
+      const done = await browser.get(callback.toString());
+      const body = await done.text();
+      expect(done.status, `${body}\n${siteOut}`).toBe(200);
+      // The user's name from userinfo, and `sub` from the verified id_token; plain text, never the user's HTML.
+      expect(body).toMatch(/^Signed in as .+ \(.+\)/);
+      expect(done.headers.get('content-type')).toMatch(/^text\/plain/);
 
-    // The callback again (its sign-in is spent): refused with a message, and the site keeps running.
-    const again = await browser.get(callback.toString());
-    expect(again.status).toBe(400);
-    expect(site.exitCode).toBeNull();
-  });
+      // The callback again (its sign-in is spent): refused with a message, and the site keeps running.
+      const again = await browser.get(callback.toString());
+      expect(again.status).toBe(400);
+      expect(site.exitCode).toBeNull();
+    },
+  );
 
   it('allows plain http only for a scanlogin on this machine: another http issuer is refused', async () => {
     // 127.0.0.2 is this machine too, but not what the snippet allows: openid-client refuses before any request.
