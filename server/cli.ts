@@ -7,6 +7,7 @@ import { runDoctor } from './doctor/run.js';
 import { runWs } from './roles/ws.js';
 import { runSim } from './roles/sim.js';
 import type { Running } from './roles/running.js';
+import { runClientCommand } from './oidc/client-command.js';
 
 const USAGE = `usage: scanlogin <role>
   http   API, scan URL, WeChat OAuth callback, phone pages, login page   (HTTP_PORT, default 3000)
@@ -16,6 +17,8 @@ const USAGE = `usage: scanlogin <role>
   dev    all four as child processes, plus a private redis-server when REDIS_URL is unset (npm start)
   doctor [URL…]  list every process registered in the configured Redis (and those at the given URLs);
                  exit 1 with an explanation when any two disagree about which Redis they use
+  client add --name <name> --redirect-uri <url>  register a site as an OpenID Connect client in
+                 .scanlogin/clients.json (OIDC_CLIENTS_FILE) and print its client_id and client_secret
 Configuration comes from the environment; see docs/config.md.`;
 
 const ROLES: readonly ConfigRole[] = ['http', 'ws', 'sim', 'demo', 'dev', 'doctor'];
@@ -27,6 +30,8 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return role ? 0 : 2;
   }
+  // Needs no configuration of its own (only where the clients file is): an unrelated setting never blocks it.
+  if (role === 'client') return runClientCommand(argv.slice(1), process.env, process.cwd(), console.log, console.error);
   let config: Config;
   try {
     config = loadConfig(process.env, isRole(role) ? role : undefined);
@@ -50,6 +55,17 @@ async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // The runner's terminal closing (SIGHUP) ends `npm start` like Ctrl-C; the roles keep SIGHUP for re-reading
+  // their configuration.
+  if (role === 'dev') process.on('SIGHUP', onSignal);
+  // A role `npm start` started has an IPC channel to it: when the runner is gone however it ended (kill -9
+  // included), the channel closes and the role stops, instead of holding its port for ever as an orphan.
+  if (process.channel) {
+    process.once('disconnect', () => {
+      console.error(`the npm start that ran this ${role} is gone: stopping`);
+      firstSignal('SIGTERM');
+    });
+  }
   let running: Running & { ended?: Promise<number> };
   switch (role) {
     // Loaded on demand: only these roles need oidc-provider (which warns about the runtime when imported).

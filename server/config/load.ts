@@ -1,6 +1,6 @@
 import { parseTrustProxy } from '../util/client-ip.js';
 import { DEV_DEFAULTS } from './dev-values.js';
-import { readEnvClient } from './oidc-client.js';
+import { readDemoClient, readEnvClient } from './oidc-client.js';
 import { checkRules } from './rules.js';
 import { EnvSchema } from './schema.js';
 import type { Config, ConfigRole } from './types.js';
@@ -47,6 +47,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRo
   const problems: string[] = [...trust.problems];
   checkRules(e, { production, needsSecrets, sessionSecret, appid, appSecret, trust }, problems);
   const oidcClient = readEnvClient(e, problems);
+  const demoClient = readDemoClient(e, production, problems);
   const verifyFile = readVerifyFile(e.WECHAT_VERIFY_FILE, problems);
   if (problems.length) throw new ConfigError(problems);
   // In dev mode the other modes work out of the box against the simulator's dev accounts; otherwise a mode
@@ -123,6 +124,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRo
     oidc: {
       jwksFile: e.OIDC_JWKS_FILE,
       client: oidcClient,
+      clientsFile: e.OIDC_CLIENTS_FILE,
+      demoClient,
       ssoWindowS: e.OIDC_SSO_WINDOW,
       rateLimit: e.OIDC_RATE_LIMIT,
     },

@@ -30,3 +30,38 @@ export function readEnvClient(e: Env, problems: string[]): ClientEntry | undefin
     return undefined;
   }
 }
+
+/** Example Shop's client id: the demo role signs in as it, and no other client may take it while it runs. */
+export const DEMO_CLIENT_ID = 'example-shop';
+
+/** Where browsers reach the demo: PUBLIC_URL's scheme and host on the demo's port (e.g. http://localhost:3003). */
+export function demoOrigin(publicUrl: string, port: number): string {
+  const u = new URL(publicUrl);
+  u.port = String(port);
+  return u.origin;
+}
+
+/**
+ * Example Shop as a client (`DEMO_CLIENT_SECRET`, which `npm start` sets): registered by the http role beside
+ * every other client — never instead of the environment's one — so a developer's own `OIDC_CLIENT_*` and the
+ * shop both sign in. Its URIs are the demo's origin (PUBLIC_URL's host on DEMO_PORT). Development only.
+ */
+export function readDemoClient(e: Env, production: boolean, problems: string[]): ClientEntry | undefined {
+  if (!e.DEMO_CLIENT_SECRET) return undefined;
+  if (production) {
+    problems.push('DEMO_CLIENT_SECRET: Example Shop is a development tool; unset it when NODE_ENV=production');
+    return undefined;
+  }
+  if (e.OIDC_CLIENT_ID === DEMO_CLIENT_ID) {
+    problems.push(`OIDC_CLIENT_ID: ${DEMO_CLIENT_ID} is Example Shop's id (DEMO_CLIENT_SECRET is set); choose another`);
+    return undefined;
+  }
+  const origin = demoOrigin(e.PUBLIC_URL ?? `http://localhost:${e.HTTP_PORT}`, e.DEMO_PORT);
+  return {
+    client_id: DEMO_CLIENT_ID,
+    client_secret: e.DEMO_CLIENT_SECRET,
+    client_name: 'Example Shop',
+    redirect_uris: [`${origin}/callback`],
+    post_logout_redirect_uris: [`${origin}/`],
+  };
+}

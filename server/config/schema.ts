@@ -131,6 +131,8 @@ export const EnvSchema = z.object({
   OIDC_CLIENT_SECRET: z.string().optional(),
   OIDC_REDIRECT_URIS: z.string().optional(),
   OIDC_CLIENT_NAME: z.string().optional(),
+  OIDC_CLIENTS_FILE: z.string().min(1).optional(),
+  DEMO_CLIENT_SECRET: z.string().min(16, 'must be at least 16 characters').max(256).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

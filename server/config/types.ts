@@ -108,11 +108,15 @@ export interface Config {
   /** Lets a caller from outside the private networks read /healthz's detail (`Authorization: Bearer …`). */
   readonly healthToken: string | undefined;
   readonly logLevel: string;
-  /** OpenID Connect: the signing keys' JWKS file and the one client the environment may register. */
+  /** OpenID Connect: the signing keys' JWKS file and the clients the environment registers. */
   readonly oidc: {
     /** `OIDC_JWKS_FILE`; `oidc.jwksFile` in CONFIG_FILE overrides it. Required (one or the other) in production. */
     readonly jwksFile: string | undefined;
     readonly client: ClientEntry | undefined;
+    /** `OIDC_CLIENTS_FILE`: a file of clients (`{"clients": […]}`) the http role follows; `npm start` sets one. */
+    readonly clientsFile: string | undefined;
+    /** Example Shop (`DEMO_CLIENT_SECRET`, never in production): registered by the http role, used by the demo. */
+    readonly demoClient: ClientEntry | undefined;
     /**
      * `OIDC_SSO_WINDOW` (seconds, default 300, 0 = never): how long after the phone's confirmation the browser's
      * provider session answers another authorization without a scan (docs/SECURITY.md, single sign-on).

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { pidAlive, processStart } from './process-start.js';
 
 /**
  * Why `npm start` refused to start, before it touched anything (no Redis started, no file written). The CLI
@@ -48,40 +49,51 @@ export function lockPathFor(configFile: string, cwd = process.cwd()): string {
   return path.join(cwd, '.scanlogin', `${path.basename(abs).replace(/\.json$/, '')}-${hash}.lock`);
 }
 
-/** The pid written in a lock file when that process is still alive, else undefined (no lock, or a stale one). */
+/**
+ * The pid written in a lock file when the runner that wrote it still runs, else undefined (no lock, or a stale
+ * one: a runner killed outright leaves its lock behind). Still running = the pid is alive and, where the lock
+ * recorded it, is the same process (`processStart`), not a later one that was given the dead runner's pid.
+ */
 export function liveLockOwner(lockFile: string): number | undefined {
-  let pid: number;
+  let lock: { pid?: unknown; processStart?: unknown };
   try {
-    pid = (JSON.parse(readFileSync(lockFile, 'utf8')) as { pid?: unknown }).pid as number;
+    lock = JSON.parse(readFileSync(lockFile, 'utf8')) as typeof lock;
   } catch {
     return undefined;
   }
-  if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else — still alive.
-    return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
+  const pid = lock.pid;
+  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0 || !pidAlive(pid)) return undefined;
+  if (typeof lock.processStart === 'string') {
+    const now = processStart(pid);
+    if (now !== undefined && now !== lock.processStart) return undefined;
   }
+  return pid;
 }
 
 export interface DevLock {
   readonly file: string;
   /** Removes the lock if it is still ours. Idempotent; synchronous so it can run in an 'exit' handler. */
   release(): void;
+  /** Adds fields to the lock (replaced whole), e.g. the private redis-server a later sweep must stop. */
+  note(fields: Record<string, unknown>): void;
 }
 
 /**
- * Takes the one-instance lock of a config file: created exclusively (`wx`), so two starts racing cannot both win.
- * A lock whose pid is dead (a stack killed with SIGKILL, a reboot) is stale and taken over. Held by a live
- * process → DevStartRefused naming it.
+ * Takes the one-instance lock of a config file. It appears whole or not at all (written aside, then hard-linked
+ * into place, which fails if it exists), so two starts racing cannot both win and nobody ever reads a half-written
+ * lock as a stale one. A lock whose runner is gone (killed with SIGKILL, a reboot) is stale and taken over. Held
+ * by a live runner → DevStartRefused naming it.
  */
 export function acquireDevLock(lockFile: string, configFile: string): DevLock {
-  const body = `${JSON.stringify({ pid: process.pid, configFile, startedAt: new Date().toISOString() })}\n`;
+  const body = `${JSON.stringify({
+    pid: process.pid,
+    ...(processStart(process.pid) && { processStart: processStart(process.pid) }),
+    configFile,
+    startedAt: new Date().toISOString(),
+  })}\n`;
   for (let attempt = 0; ; attempt++) {
     try {
-      writeFileSync(lockFile, body, { flag: 'wx' });
+      createWhole(lockFile, body);
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err;
@@ -109,7 +121,26 @@ export function acquireDevLock(lockFile: string, configFile: string): DevLock {
     }
   };
   process.once('exit', release);
-  return { file: lockFile, release };
+  let current = JSON.parse(body) as Record<string, unknown>;
+  const note = (fields: Record<string, unknown>) => {
+    if (released) return;
+    current = { ...current, ...fields };
+    const tmp = `${lockFile}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(current)}\n`);
+    renameSync(tmp, lockFile);
+  };
+  return { file: lockFile, release, note };
+}
+
+/** Creates `file` with `body`, atomically and exclusively: EEXIST when it exists. */
+function createWhole(file: string, body: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, body);
+  try {
+    linkSync(tmp, file);
+  } finally {
+    unlinkSync(tmp);
+  }
 }
 
 /** The message for ports another process holds, naming each role and what to do. */

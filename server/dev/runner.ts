@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config.js';
@@ -12,6 +12,10 @@ import { ensureDevJwks } from '../oidc/keys.js';
 import { demoBaseUrl } from '../roles/demo.js';
 import { freePortExcept } from '../util/free-port.js';
 import { isLoopbackHost, isLoopbackUrl, lanUrlFor } from './lan.js';
+import { DEMO_CLIENT_ID } from '../config/oidc-client.js';
+import { devClientsPath } from '../oidc/clients-file.js';
+import { sweepStaleDevFiles } from './stale-files.js';
+import { processStart } from './process-start.js';
 import {
   acquireDevLock,
   busyPorts,
@@ -40,14 +44,17 @@ export interface DevStack extends Running {
  * order. With no REDIS_URL it starts a private redis-server (no persistence) on a free port and stops it on exit.
  * WeChat endpoints point at the simulator unless WECHAT_OPEN_BASE / WECHAT_API_BASE are set. Refuses
  * (DevStartRefused, exit 2) before starting or writing anything when a port is busy or another runner holds the
- * lock of the same config file.
+ * lock of the same config file. Clients: Example Shop's own, the developer's `.scanlogin/clients.json` (read,
+ * never written) and OIDC_CLIENT_* — all of them side by side.
  */
 export async function runDev(config: Config, env: NodeJS.ProcessEnv, write: (line: string) => void): Promise<DevStack> {
   // Every child follows one config file, so editing it moves the whole running stack to another Redis.
   const configFile = env.CONFIG_FILE || devConfigPath(config.httpPort);
   const lockFile = lockPathFor(configFile);
-  // Without a client secret of its own there is no demo (it signs in as the environment's client).
-  const withDemo = !env.OIDC_CLIENT_ID || Boolean(env.OIDC_CLIENT_SECRET);
+  if (env.OIDC_CLIENT_ID === DEMO_CLIENT_ID)
+    throw new DevStartRefused(
+      `OIDC_CLIENT_ID: ${DEMO_CLIENT_ID} is Example Shop's client id in npm start; give your site another id`,
+    );
   // Like the config file: the default port on the default stack, a free one for a second stack (tests).
   const demoPinned = Boolean(env.DEMO_PORT) || config.httpPort === 3000;
   // Nothing is started or written before every port is known to be free: a role failing on a busy port after
@@ -56,13 +63,19 @@ export async function runDev(config: Config, env: NodeJS.ProcessEnv, write: (lin
     { role: 'sim', port: config.simPort, host: config.simHost },
     { role: 'ws', port: config.wsPort, host: config.host },
     { role: 'http', port: config.httpPort, host: config.host },
-    ...(withDemo && demoPinned ? [{ role: 'demo', port: config.demoPort, host: config.host }] : []),
+    ...(demoPinned ? [{ role: 'demo', port: config.demoPort, host: config.host }] : []),
   ]);
   if (busy.length) throw new DevStartRefused(busyPortsMessage(busy, liveLockOwner(lockFile)));
   mkdirSync(path.dirname(lockFile), { recursive: true });
   const lock = acquireDevLock(lockFile, path.relative(process.cwd(), configFile) || configFile);
+  // What runs killed outright left (their locks and config files): no doctor or later start should have to
+  // wonder about them. Ours is safe: its lock is live.
+  const swept = sweepStaleDevFiles();
+  if (swept.removed) write(`[dev]   removed ${swept.removed} files left by stopped npm start runs from .scanlogin/`);
+  for (const pid of swept.stoppedRedis)
+    write(`[dev]   stopped the private redis-server (pid ${pid}) a killed run left`);
   try {
-    return await startStack(config, env, write, { configFile, lock, withDemo, demoPinned });
+    return await startStack(config, env, write, { configFile, lock, demoPinned });
   } catch (err) {
     lock.release();
     throw err;
@@ -73,7 +86,7 @@ async function startStack(
   config: Config,
   env: NodeJS.ProcessEnv,
   write: (line: string) => void,
-  opts: { configFile: string; lock: DevLock; withDemo: boolean; demoPinned: boolean },
+  opts: { configFile: string; lock: DevLock; demoPinned: boolean },
 ): Promise<DevStack> {
   let redis: RedisServerHandle | undefined;
   if (!config.redis.url) {
@@ -85,10 +98,16 @@ async function startStack(
       throw err;
     }
     write(`[dev]   started a private redis-server on port ${redis.port} (no persistence; stopped on exit)`);
+    // Should this run be killed outright, the next one's sweep stops that redis-server (stale-files.ts).
+    const redisPid = redis.process.pid!;
+    opts.lock.note({ redisPid, redisStart: processStart(redisPid) });
   }
   const redisUrl = config.redis.url ?? redis!.url;
   const configFile = opts.configFile;
-  if (!env.CONFIG_FILE) writeDevConfigFile(configFile, redisUrl);
+  // Ours to write (and to remove on stop): it names a Redis that lives only as long as this run.
+  const ownConfig = !env.CONFIG_FILE;
+  if (ownConfig) writeDevConfigFile(configFile, redisUrl);
+  const clientsFile = env.OIDC_CLIENTS_FILE || devClientsPath();
   // The phone's browser is sent to the host it reached the app at (`localhost`, or the LAN address in PUBLIC_URL
   // for a real phone); server-to-server calls use the loopback address so a resolver that prefers ::1 cannot miss
   // a simulator bound to 127.0.0.1.
@@ -113,16 +132,14 @@ async function startStack(
     WS_PUBLIC_URL: config.wsPublicUrl,
     // One secret shared by the children (the OAuth state signed by http must verify in http after a restart too).
     SESSION_SECRET: env.SESSION_SECRET || newSecret(),
-    // OpenID Connect: a signing key generated once and kept, and "Example Shop" (the demo role) as a client.
+    // OpenID Connect: a signing key generated once and kept; "Example Shop" (the demo role) as a client of its
+    // own, beside OIDC_CLIENT_* (never instead of it); the developer's sites in the clients file, which the http
+    // role follows and nothing here writes.
     OIDC_JWKS_FILE:
       env.OIDC_JWKS_FILE || (await ensureDevJwks(path.join(process.cwd(), '.scanlogin', 'dev-jwks.json'))),
     DEMO_PORT: String(demoPort),
-    ...(!env.OIDC_CLIENT_ID && {
-      OIDC_CLIENT_ID: 'example-shop',
-      OIDC_CLIENT_SECRET: newSecret(),
-      OIDC_REDIRECT_URIS: `${demoUrl}/callback`,
-      OIDC_CLIENT_NAME: 'Example Shop',
-    }),
+    DEMO_CLIENT_SECRET: env.DEMO_CLIENT_SECRET || newSecret(),
+    OIDC_CLIENTS_FILE: clientsFile,
   };
   const cli = fileURLToPath(new URL('../cli.js', import.meta.url));
   const children = new Map<Role, ChildProcess>();
@@ -131,7 +148,8 @@ async function startStack(
   const ended = new Promise<number>((resolve) => (resolveEnded = resolve));
 
   function spawnRole(role: Role): ChildProcess {
-    const child = spawn(process.execPath, [cli, role], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The IPC channel is the child's lifeline: it closes when this process ends, however (see cli.ts).
+    const child = spawn(process.execPath, [cli, role], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     children.set(role, child);
     // A second Ctrl-C exits without the graceful drain; the children must not outlive us either way.
     const killOnExit = () => child.kill('SIGKILL');
@@ -153,6 +171,7 @@ async function startStack(
     stopped ??= (async () => {
       await Promise.all([...children.values()].map((c) => stopChild(c)));
       await redis?.stop();
+      if (ownConfig) rmSync(configFile, { force: true });
       opts.lock.release();
     })();
     return stopped;
@@ -168,7 +187,7 @@ async function startStack(
       start('ws', `http://127.0.0.1:${config.wsPort}/healthz`),
       start('http', `http://127.0.0.1:${config.httpPort}${config.basePath}/healthz`),
     ]);
-    if (opts.withDemo) await start('demo', `http://127.0.0.1:${demoPort}/`);
+    await start('demo', `http://127.0.0.1:${demoPort}/`);
   } catch (err) {
     await stop();
     throw err;
@@ -176,8 +195,11 @@ async function startStack(
   write('');
   write(`  scanlogin is running — open ${config.appUrl}/`);
   write(`  (WeChat simulator: ${simBase}, push server: ${config.wsPublicUrl}; Ctrl-C stops everything)`);
-  if (children.has('demo'))
-    write(`  Example Shop, a site signing in with OpenID Connect: ${demoUrl} (issuer ${config.appUrl})`);
+  write(`  Example Shop, a site signing in with OpenID Connect: ${demoUrl} (issuer ${config.appUrl})`);
+  write(
+    `  Your own site: npx scanlogin client add --name "My site" --redirect-uri http://localhost:8080/callback` +
+      ` (kept in ${path.relative(process.cwd(), clientsFile) || clientsFile})`,
+  );
   write(
     `  Redis: edit ${path.relative(process.cwd(), configFile) || configFile} to switch every process without a restart`,
   );

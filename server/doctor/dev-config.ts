@@ -1,6 +1,5 @@
-import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { liveLockOwner, lockPathFor } from '../dev/preflight.js';
+import { scanDevFiles } from '../dev/stale-files.js';
 
 /** What to pass when the doctor cannot tell which Redis is meant. */
 export const WHICH_REDIS_HELP = `doctor needs to know which Redis the processes should use; pass one of:
@@ -11,20 +10,13 @@ or only node URLs to compare them with each other: npm run doctor -- http://loca
 
 /**
  * The config file of the `npm start` running from `cwd`, when neither CONFIG_FILE nor REDIS_URL says which Redis
- * is meant: `.scanlogin/dev-redis*.json`, preferring those whose stack is alive (its lock's pid runs).
- * `ambiguous` lists the candidates when more than one stack runs (or, none running, more than one file exists).
+ * is meant: `.scanlogin/dev-redis*.json` of a stack that runs (its lock's runner is alive). Files left by runs
+ * that were killed are never candidates (`stale` counts them): they name a Redis that died with the run.
+ * `ambiguous` lists the candidates when more than one stack runs.
  */
-export function findDevConfig(cwd = process.cwd()): { file?: string; ambiguous?: string[] } {
-  const dir = path.join(cwd, '.scanlogin');
-  let names: string[];
-  try {
-    names = readdirSync(dir).filter((n) => /^dev-redis(-\d+)?\.json$/.test(n));
-  } catch {
-    return {};
-  }
-  const files = names.sort().map((n) => path.join(dir, n));
-  const live = files.filter((f) => liveLockOwner(lockPathFor(f, cwd)) !== undefined);
-  const pool = live.length ? live : files;
-  if (pool.length === 1) return { file: pool[0] };
-  return pool.length ? { ambiguous: pool.map((f) => path.relative(cwd, f)) } : {};
+export function findDevConfig(cwd = process.cwd()): { file?: string; ambiguous?: string[]; stale: number } {
+  const { liveConfigs, stale } = scanDevFiles(cwd);
+  if (liveConfigs.length === 1) return { file: liveConfigs[0], stale: stale.length };
+  if (liveConfigs.length === 0) return { stale: stale.length };
+  return { ambiguous: liveConfigs.map((f) => path.relative(cwd, f)), stale: stale.length };
 }

@@ -9,7 +9,8 @@ import { findProblems, formatTable } from './verdict.js';
 /**
  * `scanlogin doctor [URL…]`: lists every node registered in the configured Redis and every node whose URL is
  * given, and explains any disagreement about which Redis they use. Returns the exit code (0 = all agree).
- * Neither CONFIG_FILE nor REDIS_URL: the config file of the `npm start` running in `cwd`, else the URLs alone.
+ * Neither CONFIG_FILE nor REDIS_URL: the config file of the `npm start` running in `cwd` (never one a stopped run
+ * left behind), else the URLs alone.
  */
 export async function runDoctor(
   config: Config,
@@ -26,10 +27,11 @@ export async function runDoctor(
       redis = { ...redis, configFile: dev.file };
       write(`(no CONFIG_FILE or REDIS_URL: using npm start's ${path.relative(cwd, dev.file)})`);
     } else if (dev.ambiguous) {
-      write(`doctor: several npm start stacks could be meant (${dev.ambiguous.join(', ')}).\n${WHICH_REDIS_HELP}`);
+      write(`doctor: several npm start stacks run here (${dev.ambiguous.join(', ')}).\n${WHICH_REDIS_HELP}`);
       return 2;
     } else if (urls.length === 0) {
-      write(WHICH_REDIS_HELP);
+      const left = dev.stale ? ` (ignoring ${dev.stale} file(s) in .scanlogin/ left by stopped runs)` : '';
+      write(`doctor: no npm start is running in this folder${left}.\n${WHICH_REDIS_HELP}`);
       return 2;
     }
   }

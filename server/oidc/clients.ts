@@ -98,47 +98,79 @@ export function envClient(env: {
   });
 }
 
+/** A client and where it was registered (for messages: "the environment", a file's name). */
+export interface SourcedClient {
+  readonly source: string;
+  readonly client: ClientEntry;
+}
+
 /**
- * The clients in force: the environment's one plus the config file's list. A new list replaces the old
- * one only when it is valid as a whole; otherwise the old list stays and `lastError` says why, so a typo in
- * the file never logs everybody out of every site.
+ * The clients in force: fixed ones from the environment (`OIDC_CLIENT_*`, Example Shop), then one list per file
+ * (CONFIG_FILE's `oidc.clients`, OIDC_CLIENTS_FILE), each replaced on its own. A new list replaces the old one
+ * only when it is valid as a whole, together with every other source (no client_id twice); otherwise the old
+ * list stays and `lastError` says why, so a typo in a file never logs everybody out of every site.
  */
 export class ClientRegistry {
-  #fromFile: readonly ClientEntry[] = [];
-  #lastError: string | undefined;
-  readonly #env: ClientEntry | undefined;
+  readonly #fixed: readonly SourcedClient[];
+  readonly #lists = new Map<string, readonly ClientEntry[]>();
+  readonly #errors = new Map<string, string>();
 
-  constructor(env?: ClientEntry) {
-    this.#env = env;
+  constructor(fixed: readonly SourcedClient[] = []) {
+    this.#fixed = fixed;
   }
 
-  /** Applies the config file's `oidc.clients`; returns the error message when it was refused. */
-  update(clients: readonly ClientEntry[]): string | undefined {
-    const problems = clientListProblems(this.#env ? [this.#env, ...clients] : clients);
-    if (problems.length) {
-      this.#lastError = `oidc.clients: ${problems.join('; ')}`;
-      return this.#lastError;
+  /**
+   * Applies one file's list (`source` names it in messages, e.g. `oidc.clients`); returns the error message
+   * when it was refused.
+   */
+  update(clients: readonly ClientEntry[], source = 'oidc.clients'): string | undefined {
+    const problems = clientListProblems(clients);
+    const others = [...this.#fixed, ...this.#sourced(source)];
+    for (const c of clients) {
+      const other = others.find((o) => o.client.client_id === c.client_id);
+      if (other) problems.push(`client_id ${c.client_id} is registered by ${other.source} already`);
     }
-    this.#fromFile = clients;
-    this.#lastError = undefined;
+    if (problems.length) {
+      this.#errors.set(source, `${source}: ${problems.join('; ')}`);
+      return this.#errors.get(source);
+    }
+    this.#lists.set(source, clients);
+    this.#errors.delete(source);
     return undefined;
   }
 
   /** Records a refused file (malformed JSON or schema) without touching the clients in force. */
-  refuse(message: string): void {
-    this.#lastError = message;
+  refuse(message: string, source = 'oidc.clients'): void {
+    this.#errors.set(source, message);
   }
 
   get lastError(): string | undefined {
-    return this.#lastError;
+    return this.#errors.size ? [...this.#errors.values()].join('; ') : undefined;
   }
 
   get(clientId: string): ClientEntry | undefined {
-    if (this.#env?.client_id === clientId) return this.#env;
-    return this.#fromFile.find((c) => c.client_id === clientId);
+    return this.#all().find((c) => c.client_id === clientId);
   }
 
   get size(): number {
-    return this.#fromFile.length + (this.#env ? 1 : 0);
+    return this.#all().length;
+  }
+
+  /** The ids in force, sorted (for the log line: ids, never secrets). */
+  ids(): string[] {
+    return this.#all()
+      .map((c) => c.client_id)
+      .sort();
+  }
+
+  #all(): ClientEntry[] {
+    return [...this.#fixed.map((f) => f.client), ...[...this.#lists.values()].flat()];
+  }
+
+  /** Every list's clients except `skip`'s, with their source. */
+  #sourced(skip: string): SourcedClient[] {
+    return [...this.#lists].flatMap(([source, list]) =>
+      source === skip ? [] : list.map((client) => ({ source, client })),
+    );
   }
 }

@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
@@ -8,7 +7,9 @@ import type { RedisLink } from '../redis/link.js';
 import type { RedisConfigSource } from '../reload/config-source.js';
 import { AppError } from '../errors.js';
 import { AccountStore } from './account.js';
-import { ClientRegistry, OidcSectionSchema, type OidcSection } from './clients.js';
+import { type ClientRegistry, OidcSectionSchema, type OidcSection } from './clients.js';
+import { statSignature } from '../util/file-signature.js';
+import { ClientSources } from './client-sources.js';
 import { generateSigningKey, readJwksFile, type SigningKeys } from './keys.js';
 import { createProvider, isProviderPath } from './provider.js';
 import { EMBED_PREFIX, frameRequestProblem, requestBinding } from './embed.js';
@@ -23,20 +24,22 @@ export interface OidcHealth {
 
 /**
  * The OpenID Connect side of the http role: the provider, the clients in force and the signing keys.
- * Clients follow CONFIG_FILE (`oidc.clients`) at once — oidc-provider asks the adapter on every use. Keys are
+ * Clients follow CONFIG_FILE (`oidc.clients`) and OIDC_CLIENTS_FILE at once (ClientSources) — oidc-provider
+ * asks the adapter on every use. Keys are
  * re-read when the file changes or on SIGHUP; new keys rebuild the provider (it holds no state: everything
  * is in Redis), so the requests that follow are served with them. A malformed section or key file keeps
  * what is in force, logs one error and shows it in /healthz (`oidc.configError`) until fixed.
  */
 export class OidcService {
   readonly clients: ClientRegistry;
+  readonly #sources: ClientSources;
   readonly accounts: AccountStore;
   #provider: Provider;
   #handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   #keys: SigningKeys;
   #keysError: string | undefined;
   #reloading: Promise<void> = Promise.resolve();
-  #keysPoll: NodeJS.Timeout | undefined;
+  #poll: NodeJS.Timeout | undefined;
   #keysStat = '';
   #jwksFile: string | undefined;
   readonly #deps: { config: Config; link: RedisLink; logger: Logger };
@@ -44,11 +47,12 @@ export class OidcService {
 
   private constructor(
     deps: { config: Config; link: RedisLink; logger: Logger; source?: RedisConfigSource },
-    clients: ClientRegistry,
+    sources: ClientSources,
     keys: SigningKeys,
   ) {
     this.#deps = deps;
-    this.clients = clients;
+    this.#sources = sources;
+    this.clients = sources.registry;
     this.accounts = new AccountStore(deps.link);
     this.#keys = keys;
     this.#jwksFile = keys.source === 'ephemeral' ? undefined : keys.source;
@@ -57,15 +61,20 @@ export class OidcService {
     this.#removeListener = deps.source?.onText((text) => {
       this.#reloading = this.#reloading.then(() => this.#apply(text, deps.source?.file ?? 'CONFIG_FILE'));
     });
-    // A key file replaced in place (rotation) is noticed without touching CONFIG_FILE: a cheap stat poll.
-    this.#keysPoll = setInterval(() => void this.#pollKeys(), 500);
-    this.#keysPoll.unref();
+    // A key file replaced in place (rotation) and the clients file are noticed without touching CONFIG_FILE: a
+    // cheap stat poll.
+    this.#poll = setInterval(() => {
+      void this.#pollKeys();
+      void sources.poll();
+    }, 500);
+    this.#poll.unref();
   }
 
   /**
-   * Reads clients and keys (CONFIG_FILE's `oidc` section, then the environment). Production without a key
-   * file refuses to start; elsewhere a missing key file means a fresh key for this process only (the dev
-   * runner keeps one in `.scanlogin/`). At start-up a malformed section or key file is fatal.
+   * Reads clients and keys (the environment, CONFIG_FILE's `oidc` section, OIDC_CLIENTS_FILE). Production
+   * without a key file refuses to start; elsewhere a missing key file means a fresh key for this process only
+   * (the dev runner keeps one in `.scanlogin/`). At start-up a malformed section, clients file or key file is
+   * fatal.
    */
   static async start(deps: {
     config: Config;
@@ -75,9 +84,7 @@ export class OidcService {
   }): Promise<OidcService> {
     const file = deps.source?.file ?? 'CONFIG_FILE';
     const section = deps.source?.text === undefined ? {} : parseSection(deps.source.text, file);
-    const clients = new ClientRegistry(deps.config.oidc.client);
-    const refused = clients.update(section.clients ?? []);
-    if (refused) throw new Error(`${file}: ${refused}`);
+    const sources = await ClientSources.start(deps.config, section.clients ?? [], file, deps.logger);
     const jwksFile = section.jwksFile ?? deps.config.oidc.jwksFile;
     let keys: SigningKeys;
     if (jwksFile) keys = await readJwksFile(jwksFile);
@@ -87,7 +94,7 @@ export class OidcService {
       deps.logger.warn('no OIDC_JWKS_FILE: signing with a key made for this process (tokens die with it)');
       keys = { keys: [await generateSigningKey()], source: 'ephemeral' };
     }
-    const service = new OidcService(deps, clients, keys);
+    const service = new OidcService(deps, sources, keys);
     // The key file as read now: a replacement from this moment on is a change, however soon it comes.
     if (jwksFile) service.#keysStat = await statSignature(jwksFile);
     return service;
@@ -166,7 +173,7 @@ export class OidcService {
   /** Stops following the config file. */
   stop(): void {
     this.#removeListener?.();
-    clearInterval(this.#keysPoll);
+    clearInterval(this.#poll);
   }
 
   #build(): Provider {
@@ -189,7 +196,7 @@ export class OidcService {
       log.error({ file, err: (err as Error).message }, 'invalid oidc section ignored; keeping the current clients');
       return;
     }
-    const refused = this.clients.update(section.clients ?? []);
+    const refused = this.#sources.applySection(section.clients ?? [], file);
     if (refused) log.error({ file, err: refused }, 'invalid oidc clients ignored; keeping the current clients');
     this.#jwksFile = section.jwksFile ?? this.#deps.config.oidc.jwksFile;
     await this.#loadKeys();
@@ -221,12 +228,6 @@ export class OidcService {
       log.error({ err: this.#keysError }, 'invalid JWKS file ignored; keeping the current keys');
     }
   }
-}
-
-/** What changes when a file is replaced or rewritten (inode, size, mtime). */
-async function statSignature(file: string): Promise<string> {
-  const st = await stat(file).catch(() => undefined);
-  return st ? `${st.ino}:${st.size}:${st.mtimeMs}` : 'missing';
 }
 
 /** The `oidc` section of the config file's text; throws one message naming the file and every problem. */
