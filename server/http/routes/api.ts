@@ -125,8 +125,11 @@ export function apiRouter(deps: HttpDeps): Router {
     ctx.body = { user };
   });
 
+  // Signs this browser out of scanlogin altogether: its own session and the provider's (single sign-on for the
+  // sites; server/oidc/sign-out.ts).
   router.post('/logout', async (ctx) => {
     await sessions.delete(ctx.cookies.get(cookies.session));
+    await deps.oidc?.endBrowserSession(ctx);
     ctx.cookies.set(cookies.session, null, sessionCookie);
     ctx.status = 204;
   });
