@@ -66,8 +66,11 @@ export function interactionRouter(deps: InteractionDeps): Router {
       await detachSession(details);
       return signIn(ctx, details, handoff, true);
     }
+    const clientId = String(details.params.client_id);
     ctx.type = 'html';
-    ctx.body = await loginPageHtml(deps.config.basePath);
+    ctx.body = await loginPageHtml(deps.config.basePath, {
+      client: oidc.clients.get(clientId)?.client_name ?? clientId,
+    });
   });
 
   router.post('/finish', async (ctx) => {

@@ -110,7 +110,7 @@ export interface FakeLogin {
   redeemed: boolean;
 }
 
-type Route = 'me' | 'create' | 'poll' | 'redeem' | 'logout' | 'config';
+type Route = 'session' | 'create' | 'poll' | 'redeem' | 'logout' | 'config';
 /** Instead of the normal answer: an HTTP error, the normal answer late, a fetch that fails, or no answer. */
 export type Fault = { status: number; error: string } | { delayMs: number } | 'network' | 'hang';
 
@@ -120,7 +120,7 @@ const TERMINAL: ReadonlySet<LoginStatus> = new Set(['confirmed', 'cancelled', 'e
 export class FakeBackend {
   readonly logins: FakeLogin[] = [];
   readonly requests: { method: string; path: string; body?: unknown }[] = [];
-  /** The browser's session (the sl_session cookie): the user /api/me answers with. */
+  /** The browser's session (the sl_session cookie): the user /api/session and /api/me answer with. */
   session: User | null = null;
   ttlMs = 120_000;
   /** Added to the clock in the Date header (a server whose clock differs from the page's). */
@@ -167,6 +167,34 @@ export class FakeBackend {
   confirm(login: FakeLogin, as: User = { openid: `o-${login.id}`, nickname: 'Mei', avatar: '/a.png' }): void {
     login.redeemsAs = as;
     this.set(login, 'confirmed', { ticket: `t-${login.id}` });
+  }
+
+  /** The ws role's Redis link went down: every watching socket is told (`{"type":"service","available":false}`). */
+  serviceDown(): void {
+    for (const set of this.watchers.values()) for (const s of set) s.push({ type: 'service', available: false });
+  }
+
+  /**
+   * The ws role's Redis is back: every socket is told, then each watched login's state is sent again (the resync),
+   * or, for a login the restarted Redis no longer has, `unknown_login` and close 4404.
+   */
+  serviceBack(): void {
+    for (const [id, set] of this.watchers) {
+      const login = this.logins.find((l) => l.id === id);
+      for (const s of [...set]) {
+        s.push({ type: 'service', available: true });
+        if (login) s.push(this.statusMessage(login));
+        else {
+          s.push({ type: 'error', code: 'unknown_login' });
+          this.endWatch(s, id, 4404);
+        }
+      }
+    }
+  }
+
+  /** Redis lost `login` (restarted without its data): polls answer 404 from now on. */
+  forget(login: FakeLogin): void {
+    this.logins.splice(this.logins.indexOf(login), 1);
   }
 
   statusMessage(login: FakeLogin): Record<string, unknown> {
@@ -220,6 +248,7 @@ export class FakeBackend {
   private async answer(init: HttpRequest, url: URL, body: unknown): Promise<HttpResponse> {
     const { method } = init;
     const date = new Date(Date.now() + this.dateOffsetMs).toUTCString();
+    if (method === 'GET' && url.pathname === '/api/session') return json(200, { user: this.session });
     if (method === 'GET' && url.pathname === '/api/me') {
       return this.session ? json(200, { user: this.session }) : json(401, { error: 'unauthorized' });
     }
@@ -323,7 +352,7 @@ export class FakeBackend {
 }
 
 function routeOf(method: string, path: string): Route | undefined {
-  if (path === '/api/me') return 'me';
+  if (path === '/api/session' || path === '/api/me') return 'session';
   if (path === '/api/logout') return 'logout';
   if (path === '/api/config') return 'config';
   if (method === 'POST' && path === '/api/logins') return 'create';
