@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Config } from '../config.js';
 import { newSecret } from '../logins/ids.js';
 import { RedisServerMissingError, startRedisServer, type RedisServerHandle } from './redis-server.js';
+import { keepRedisServer } from './redis-keeper.js';
 import type { Running } from '../roles/running.js';
 import { pipeWithPrefix } from './log-lines.js';
 import { ensureDevJwks } from '../oidc/keys.js';
@@ -86,6 +87,13 @@ async function startStack(
     }
     write(`[dev]   started a private redis-server on port ${redis.port} (no persistence; stopped on exit)`);
   }
+  // Started again if it dies under the stack (redis-keeper.ts); once it is lost for good, the roles' reconnect
+  // warnings say nothing the runner has not said.
+  const kept = redis && keepRedisServer(redis, write);
+  const childWrite = (line: string) => {
+    if (kept?.lost && /redis client error|redis link not ready yet/.test(line)) return;
+    write(line);
+  };
   const redisUrl = config.redis.url ?? redis!.url;
   const configFile = opts.configFile;
   if (!env.CONFIG_FILE) writeDevConfigFile(configFile, redisUrl);
@@ -137,8 +145,8 @@ async function startStack(
     const killOnExit = () => child.kill('SIGKILL');
     process.once('exit', killOnExit);
     child.once('exit', () => process.off('exit', killOnExit));
-    pipeWithPrefix(child.stdout!, role, write);
-    pipeWithPrefix(child.stderr!, role, write);
+    pipeWithPrefix(child.stdout!, role, childWrite);
+    pipeWithPrefix(child.stderr!, role, childWrite);
     child.on('exit', (code, signal) => {
       if (stopping) return;
       write(`[dev]   ${role} exited unexpectedly (${signal ?? code}); stopping the stack`);
@@ -152,7 +160,7 @@ async function startStack(
     stopping = true;
     stopped ??= (async () => {
       await Promise.all([...children.values()].map((c) => stopChild(c)));
-      await redis?.stop();
+      await kept?.stop();
       opts.lock.release();
     })();
     return stopped;
