@@ -13,7 +13,7 @@ const en = {
   'mode.oauth': 'WeChat web',
   'mode.mp-qrcode': 'Official account',
   'mode.miniprogram': 'Mini program',
-  'mode.qrconnect': 'WeChat QR (website)',
+  'mode.qrconnect': 'Website QR',
   frameTitle: "WeChat's sign-in QR code",
   modesLabel: 'Sign-in method',
   loading: 'Generating QR code…',
