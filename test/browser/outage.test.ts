@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisServerHandle, startRedisServer } from '../../server/dev/redis-server.js';
-import { CHROMIUM, CLI, qrLoaded, ROOT, SCREENSHOTS, waitState } from '../helpers/browser.js';
+import { CHROMIUM, CLI, qrLoaded, ROOT, waitState } from '../helpers/browser.js';
 import { authRequest, discoverRp, SHOP_CLIENT } from '../helpers/oidc.js';
 import { type FileRoles, startRolesOnFile } from '../helpers/roles.js';
 
@@ -73,7 +73,7 @@ describe('Redis killed under open QR pages (Chromium)', () => {
       expect(await p.isVisible('#countdown')).toBe(false);
       expect(await p.isVisible('#simulate-phone')).toBe(false);
     }
-    await page.screenshot({ path: `${SCREENSHOTS}/page-busy.png` });
+    await page.screenshot({ path: '/tmp/scanlogin-screenshots/page-busy.png' });
     await page.click('#lang-toggle');
     expect(await page.textContent('#status-text')).toBe('登录服务暂时繁忙，二维码稍后自动恢复。');
     await page.click('#lang-toggle');
