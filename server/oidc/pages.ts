@@ -34,7 +34,10 @@ const PERSON_TEXT: Readonly<Record<string, Text>> = {
     zh: '服务暂时繁忙，请稍后再试。',
     en: 'The sign-in service is busy right now. Try again in a moment.',
   },
-  server_error: { zh: '登录服务出了点问题，请稍后再试。', en: 'Something went wrong on our side. Try again in a moment.' },
+  server_error: {
+    zh: '登录服务出了点问题，请稍后再试。',
+    en: 'Something went wrong on our side. Try again in a moment.',
+  },
   rate_limited: { zh: '尝试次数过多，请稍后再试。', en: 'Too many attempts. Try again in a minute.' },
   login_required: {
     zh: '这次登录还没有在手机上确认，请重新扫码。',

@@ -62,7 +62,9 @@ describe("npm start's private redis-server", () => {
       expect(await redisPid(redisPort)).not.toBe(pid);
       // Every role finds it again: the page can make a login.
       const base = `http://127.0.0.1:${h}`;
-      await until('a login', async () => ((await fetch(`${base}/api/logins`, { method: 'POST' })).ok ? true : undefined));
+      await until('a login', async () =>
+        (await fetch(`${base}/api/logins`, { method: 'POST' })).ok ? true : undefined,
+      );
     } finally {
       child.kill('SIGTERM');
       await exited;
@@ -72,9 +74,13 @@ describe("npm start's private redis-server", () => {
   it('one that cannot be started again is reported once, with what to do', async () => {
     const first = await startRedisServer();
     const lines: string[] = [];
-    const kept = keepRedisServer(first, (line) => lines.push(line), async () => {
-      throw new Error('port in use');
-    });
+    const kept = keepRedisServer(
+      first,
+      (line) => lines.push(line),
+      async () => {
+        throw new Error('port in use');
+      },
+    );
     first.process.kill('SIGKILL');
     await until('the report', () => (kept.lost ? true : undefined));
     expect(lines).toHaveLength(2);
