@@ -130,6 +130,8 @@ export class FakeBackend {
   /** Dev mode's `lanUrl` in create responses (a loopback PUBLIC_URL on a machine with a LAN address). */
   lanUrl: string | undefined;
   private readonly faults = new Map<Route, Fault[]>();
+  /** Redis is down (serviceDown): login requests answer 503 `redis_unavailable`. */
+  private down = false;
   private readonly changed = new Set<() => void>();
   private readonly watchers = new Map<string, Set<FakeSocket>>();
 
@@ -169,9 +171,14 @@ export class FakeBackend {
     this.set(login, 'confirmed', { ticket: `t-${login.id}` });
   }
 
-  /** The ws role's Redis link went down: every watching socket is told (`{"type":"service","available":false}`). */
+  /**
+   * Redis went down: every watching socket is told (`{"type":"service","available":false}`), a waiting long-poll
+   * answers 503 `redis_unavailable`, and so does every login request until serviceBack().
+   */
   serviceDown(): void {
+    this.down = true;
     for (const set of this.watchers.values()) for (const s of set) s.push({ type: 'service', available: false });
+    for (const fn of [...this.changed]) fn();
   }
 
   /**
@@ -179,6 +186,7 @@ export class FakeBackend {
    * or, for a login the restarted Redis no longer has, `unknown_login` and close 4404.
    */
   serviceBack(): void {
+    this.down = false;
     for (const [id, set] of this.watchers) {
       const login = this.logins.find((l) => l.id === id);
       for (const s of [...set]) {
@@ -257,6 +265,7 @@ export class FakeBackend {
       this.session = null;
       return json(204, undefined);
     }
+    if (this.down && url.pathname.startsWith('/api/logins')) return json(503, { error: 'redis_unavailable' });
     if (method === 'POST' && url.pathname === '/api/logins') {
       const n = this.logins.length + 1;
       const mode = (body as { mode?: string } | undefined)?.mode ?? 'oauth';
@@ -298,6 +307,8 @@ export class FakeBackend {
     const wait = Number(url.searchParams.get('wait') ?? 0);
     const rev = Number(url.searchParams.get('rev') ?? login.rev);
     if (wait > 0 && login.rev <= rev) await this.changeOf(login, rev, wait * 1000, init);
+    // The real http role answers a waiting long-poll 503 once its Redis is away (long-poll.ts).
+    if (this.down) return json(503, { error: 'redis_unavailable' });
     return json(200, this.snapshot(login));
   }
 
@@ -328,7 +339,7 @@ export class FakeBackend {
         this.changed.delete(check);
         resolve();
       };
-      const check = () => login.rev > rev && done();
+      const check = () => (login.rev > rev || this.down) && done();
       const timer = setTimeout(done, ms);
       this.changed.add(check);
       onAbort(init, (err) => {

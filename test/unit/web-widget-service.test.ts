@@ -109,6 +109,24 @@ describe('the service down (its Redis) while a QR code is shown', () => {
     expect(view.screen).toMatchObject({ state: 'pending', polling: false });
   });
 
+  it('polling: the waiting poll answered 503 shows busy; back, the unchanged login is shown within seconds', async () => {
+    sockets.throwOnOpen = true; // ws:// from an https page: straight to polling
+    await loaded();
+    const login = backend.last;
+    expect(view.screen).toMatchObject({ state: 'pending', polling: true });
+    // The next poll waits (up to 25 s) for a change; the outage answers it instead.
+    backend.serviceDown();
+    await settle();
+    expect(view.screen.state).toBe('busy');
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(view.screen.state).toBe('busy');
+    // Back with the login kept, unchanged: the next try asks without waiting, so the page shows it at once.
+    backend.serviceBack();
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(view.screen).toMatchObject({ state: 'pending', qrSrc: `/api/logins/${login.id}/qr.svg` });
+    expect(backend.creates).toBe(1);
+  });
+
   it('polling: a 503 redis_unavailable shows busy; the next answer shows the login again', async () => {
     sockets.throwOnOpen = true; // ws:// from an https page: straight to polling
     backend.fail('poll', ...Array.from({ length: 3 }, () => ({ status: 503, error: 'redis_unavailable' })));

@@ -51,6 +51,8 @@ export async function pollLoop(loop: PollLoop): Promise<void> {
         if (fatal) return loop.fail(fatal);
         if (down) loop.down();
       }
+      // Back from an outage, the state is news even if unchanged (the page shows it busy): ask without waiting.
+      if (down) waitS = 0;
       await sleep(fullJitter(attempt++, undefined, down ? DOWN_RETRY_CAP_MS : undefined), ctrl.signal);
     }
   }
