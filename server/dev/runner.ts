@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Config } from '../config.js';
 import { newSecret } from '../logins/ids.js';
 import { RedisServerMissingError, startRedisServer, type RedisServerHandle } from './redis-server.js';
+import { keepRedisServer } from './redis-keeper.js';
 import type { Running } from '../roles/running.js';
 import { pipeWithPrefix } from './log-lines.js';
 import { ensureDevJwks } from '../oidc/keys.js';
@@ -98,10 +99,22 @@ async function startStack(
       throw err;
     }
     write(`[dev]   started a private redis-server on port ${redis.port} (no persistence; stopped on exit)`);
-    // Should this run be killed outright, the next one's sweep stops that redis-server (stale-files.ts).
-    const redisPid = redis.process.pid!;
-    opts.lock.note({ redisPid, redisStart: processStart(redisPid) });
   }
+  // Should this run be killed outright, the next one's sweep stops its redis-server (stale-files.ts): the one that
+  // runs now, also after the keeper started it again.
+  const noteRedis = (server: RedisServerHandle) => {
+    const redisPid = server.process.pid!;
+    opts.lock.note({ redisPid, redisStart: processStart(redisPid) });
+    return server;
+  };
+  if (redis) noteRedis(redis);
+  // Started again if it dies under the stack (redis-keeper.ts); once it is lost for good, the roles' reconnect
+  // warnings say nothing the runner has not said.
+  const kept = redis && keepRedisServer(redis, write, async (port) => noteRedis(await startRedisServer({ port })));
+  const childWrite = (line: string) => {
+    if (kept?.lost && /redis client error|redis link not ready yet/.test(line)) return;
+    write(line);
+  };
   const redisUrl = config.redis.url ?? redis!.url;
   const configFile = opts.configFile;
   // Ours to write (and to remove on stop): it names a Redis that lives only as long as this run.
@@ -155,8 +168,8 @@ async function startStack(
     const killOnExit = () => child.kill('SIGKILL');
     process.once('exit', killOnExit);
     child.once('exit', () => process.off('exit', killOnExit));
-    pipeWithPrefix(child.stdout!, role, write);
-    pipeWithPrefix(child.stderr!, role, write);
+    pipeWithPrefix(child.stdout!, role, childWrite);
+    pipeWithPrefix(child.stderr!, role, childWrite);
     child.on('exit', (code, signal) => {
       if (stopping) return;
       write(`[dev]   ${role} exited unexpectedly (${signal ?? code}); stopping the stack`);
@@ -170,7 +183,7 @@ async function startStack(
     stopping = true;
     stopped ??= (async () => {
       await Promise.all([...children.values()].map((c) => stopChild(c)));
-      await redis?.stop();
+      await kept?.stop();
       if (ownConfig) rmSync(configFile, { force: true });
       opts.lock.release();
     })();

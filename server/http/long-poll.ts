@@ -2,14 +2,16 @@ import type { IncomingMessage } from 'node:http';
 import { toView, type LoginRecord, type LoginVersion, type LoginView } from '../logins/model.js';
 import type { HttpDeps } from './deps.js';
 import { AppError } from '../errors.js';
+import { watchOutages } from '../redis/outage.js';
 
 /**
  * The long-poll fallback for pages whose WebSocket is blocked: resolves with the login's view as soon as its
  * revision passes `since`, when it reaches its deadline (then it is marked expired, which publishes the event
- * for every other watcher too), when `waitMs` elapses, or when the client goes away.
+ * for every other watcher too), when `waitMs` elapses, when the client goes away, or when Redis has been away
+ * for a moment (then 503 `redis_unavailable`: the page shows the service as busy at once, not after the wait).
  */
 export async function waitForChange(
-  deps: Pick<HttpDeps, 'store' | 'hub' | 'shutdown' | 'metrics'>,
+  deps: Pick<HttpDeps, 'store' | 'hub' | 'link' | 'shutdown' | 'metrics'>,
   rec: LoginRecord,
   since: number,
   waitMs: number,
@@ -40,6 +42,7 @@ export async function waitForChange(
   const onClose = () => wake();
   req.once('close', onClose);
   deps.shutdown?.addEventListener('abort', onClose);
+  const stopOutages = watchOutages(deps.link, { down: wake });
   try {
     // Re-read after subscribing: a change between the caller's read and the subscription is not lost.
     const fresh = await store.get(rec.id);
@@ -53,6 +56,7 @@ export async function waitForChange(
   } finally {
     deps.metrics?.longPolls.dec();
     clearTimeout(timer);
+    stopOutages();
     req.off('close', onClose);
     deps.shutdown?.removeEventListener('abort', onClose);
     await unwatch();

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import type { Context, Middleware, Next } from 'koa';
 import serve from 'koa-static';
 import { packageRoot } from '../util/package-root.js';
+import { escapeHtml } from './pages.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -24,10 +25,26 @@ const NAME_RE = /^\/[a-z0-9][a-z0-9._-]*\.(?:html|js|css|map|svg|png|ico)$/;
  * `/interaction/<uid>` and `/authorize`, and every asset, fetch, form and redirect in it is relative to the base
  * (web/src/base.ts), so one file works at any of them and under any BASE_PATH.
  */
-export async function loginPageHtml(basePath: string, root = packageRoot()): Promise<string> {
+export async function loginPageHtml(
+  basePath: string,
+  page: LoginPageContext = {},
+  root = packageRoot(),
+): Promise<string> {
   const html = await readFile(path.join(root, 'web', 'public', 'index.html'), 'utf8');
   // basePath is validated to [A-Za-z0-9._~/-] (config/schema.ts): nothing in it needs escaping in an attribute.
-  return html.replace('<head>', `<head>\n  <base href="${basePath}/">`);
+  let head = `<head>\n  <base href="${basePath}/">`;
+  if (page.client !== undefined) head += `\n  <meta name="scanlogin-client" content="${escapeHtml(page.client)}">`;
+  return html.replace('<head>', head);
+}
+
+/** What the server knows about a page it serves and the page cannot learn by itself. */
+export interface LoginPageContext {
+  /**
+   * The site this sign-in is for (its `client_name`): the page says "Sign in to <site>". Only where the request
+   * itself names the client: the interaction (which only the browser holding its cookie may open) and the
+   * embedded frame (whose URL carries `client_id`); client names are what the phone shows anyone who scans.
+   */
+  client?: string;
 }
 
 /**
@@ -50,7 +67,7 @@ export function staticFiles(basePath: string, root = packageRoot()) {
   return async (ctx: Context, next: Next): Promise<void> => {
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
     if (ctx.path === '/' || ctx.path === '/index.html') {
-      const html = await loginPageHtml(basePath, root);
+      const html = await loginPageHtml(basePath, {}, root);
       ctx.set('Cache-Control', 'no-cache');
       ctx.etag = createHash('sha1').update(html).digest('base64url');
       ctx.status = 200; // ctx.fresh only answers for a 2xx

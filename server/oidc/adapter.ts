@@ -219,6 +219,8 @@ function unavailable(err: unknown): Error {
   };
   out.expose = true;
   out.statusCode = code === 'redis_unavailable' ? 503 : app.status;
-  out.error_description = code === 'redis_unavailable' ? 'Redis is unavailable; try again shortly' : app.message;
+  // Said to the person by the error page (pages.ts), in both languages; this is for API clients (JSON answers).
+  out.error_description =
+    code === 'redis_unavailable' ? 'the sign-in service is unavailable; try again shortly' : app.message;
   return out;
 }

@@ -118,10 +118,11 @@ export function embedRoutes(deps: {
       await errorPage(ctx, { error: problem.oauth, error_description: problem.message });
       return;
     }
-    const origins = oidc.clients.get(query.get('client_id')!)?.embed_origins ?? [];
+    const client = oidc.clients.get(query.get('client_id')!)!;
+    const origins = client.embed_origins ?? [];
     ctx.set('Content-Security-Policy', contentSecurityPolicy(origins, frameSourcesOf(deps.config)));
     ctx.type = 'html';
-    ctx.body = await loginPageHtml(deps.config.basePath);
+    ctx.body = await loginPageHtml(deps.config.basePath, { client: client.client_name ?? client.client_id });
   }
 
   const router = new Router();

@@ -16,6 +16,7 @@ import { AMR } from './account.js';
 import { errorPage } from './pages.js';
 import type { OidcService } from './service.js';
 import { HANDOFF_RESULT } from './handoff.js';
+import { AppError } from '../errors.js';
 
 export interface InteractionDeps {
   config: Config;
@@ -40,12 +41,19 @@ export function interactionRouter(deps: InteractionDeps): Router {
   const { oidc, logger } = deps;
   const router = new Router({ prefix: '/interaction/:uid' });
 
-  // oidc-provider's own errors (no interaction cookie, expired interaction) are shown on its error page.
+  // oidc-provider's own errors (no interaction cookie, expired interaction) are shown on its error page, and so is
+  // Redis being away (these are pages a person sees: never a JSON body).
   router.use(async (ctx, next) => {
     ctx.set('Cache-Control', 'no-store');
     try {
       await next();
     } catch (err) {
+      if (redisDown(err)) {
+        logger.warn({ path: ctx.path, err: (err as Error).message }, 'sign-in page: Redis unavailable');
+        ctx.status = 503;
+        await errorPage(ctx, { error: 'redis_unavailable' });
+        return;
+      }
       if (!(err instanceof errors.OIDCProviderError)) throw err;
       ctx.status = err.statusCode;
       await errorPage(ctx, {
@@ -66,8 +74,11 @@ export function interactionRouter(deps: InteractionDeps): Router {
       await detachSession(details);
       return signIn(ctx, details, handoff, true);
     }
+    const clientId = String(details.params.client_id);
     ctx.type = 'html';
-    ctx.body = await loginPageHtml(deps.config.basePath);
+    ctx.body = await loginPageHtml(deps.config.basePath, {
+      client: oidc.clients.get(clientId)?.client_name ?? clientId,
+    });
   });
 
   router.post('/finish', async (ctx) => {
@@ -180,6 +191,14 @@ export function interactionRouter(deps: InteractionDeps): Router {
   }
 
   return router;
+}
+
+/** Redis away: the link's own refusal, or the provider adapter's (adapter.ts `unavailable`, named by its code). */
+function redisDown(err: unknown): boolean {
+  return (
+    (err instanceof AppError && err.code === 'redis_unavailable') ||
+    (err instanceof Error && err.message === 'redis_unavailable')
+  );
 }
 
 /** The WeChat app an openid of this mode belonged to before users carried their appid. */

@@ -12,6 +12,8 @@ import { handoffIsolation, isHandoffResult } from './handoff.js';
 import { ssoPolicy } from './sso-policy.js';
 import { anonymousGuard } from './anonymous-guard.js';
 import { sessionlessLogout } from './sessionless-logout.js';
+import { endAppSessionWithProvider } from './sign-out.js';
+import type { SessionStore } from '../sessions/store.js';
 
 /** Where the protocol lives under the issuer. `/authorize` is top level: it is the address people see. */
 export const ROUTES = {
@@ -58,6 +60,8 @@ export interface ProviderDeps {
   clients: ClientRegistry;
   accounts: AccountStore;
   keys: readonly SigningJwk[];
+  /** scanlogin's own sessions (`sl_session`): a confirmed logout ends this browser's too (sign-out.ts). */
+  sessions: SessionStore;
 }
 
 /**
@@ -114,6 +118,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   provider.use(anonymousGuard(deps.link, config.oidc.rateLimit));
   provider.use(sessionlessLogout(provider));
   provider.use(handoffIsolation(provider));
+  provider.use(endAppSessionWithProvider(deps.sessions, config.publicUrl));
   // It believes X-Forwarded-* — safe because OidcService.middleware() rewrites them before every request.
   provider.proxy = true;
   provider.maxIpsCount = 1;

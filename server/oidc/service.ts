@@ -14,6 +14,8 @@ import { generateSigningKey, readJwksFile, type SigningKeys } from './keys.js';
 import { createProvider, isProviderPath } from './provider.js';
 import { EMBED_PREFIX, frameRequestProblem, requestBinding } from './embed.js';
 import { parseJsonText } from '../util/json-text.js';
+import { SessionStore } from '../sessions/store.js';
+import { endProviderSession } from './sign-out.js';
 
 export interface OidcHealth {
   issuer: string;
@@ -34,6 +36,7 @@ export class OidcService {
   readonly clients: ClientRegistry;
   readonly #sources: ClientSources;
   readonly accounts: AccountStore;
+  readonly #sessions: SessionStore;
   #provider: Provider;
   #handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   #keys: SigningKeys;
@@ -54,6 +57,7 @@ export class OidcService {
     this.#sources = sources;
     this.clients = sources.registry;
     this.accounts = new AccountStore(deps.link);
+    this.#sessions = new SessionStore({ link: deps.link, logger: deps.logger });
     this.#keys = keys;
     this.#jwksFile = keys.source === 'ephemeral' ? undefined : keys.source;
     this.#provider = this.#build();
@@ -160,6 +164,11 @@ export class OidcService {
     return { uid, clientName: client.client_name ?? client.client_id };
   }
 
+  /** Ends this browser's provider session (scanlogin's own "Log out": sign-out.ts). */
+  endBrowserSession(ctx: Context): Promise<void> {
+    return endProviderSession(this.#provider, ctx, this.#deps.config.publicUrl);
+  }
+
   health(): OidcHealth {
     const error = [this.clients.lastError, this.#keysError].filter(Boolean).join('; ');
     return {
@@ -183,6 +192,7 @@ export class OidcService {
       clients: this.clients,
       accounts: this.accounts,
       keys: this.#keys.keys,
+      sessions: this.#sessions,
     });
   }
 

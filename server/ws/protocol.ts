@@ -57,6 +57,14 @@ export class StatusMessages {
   }
 }
 
+/**
+ * `{"type":"service","available":false}`: this node's login store (Redis) is down, so nothing can happen to the
+ * watched login until it is back (`true`; the login's current state, or `unknown_login`, follows it).
+ */
+export function serviceMessage(available: boolean): string {
+  return JSON.stringify({ type: 'service', available });
+}
+
 export function errorMessage(err: AppError): string {
   return JSON.stringify({ type: 'error', code: err.code, message: err.expose ? err.message : 'internal error' });
 }

@@ -14,9 +14,10 @@ import { clientIp, clientKey, trustedProxies } from '../util/client-ip.js';
 import { mayReadHealthDetail } from '../util/health-access.js';
 import { ConnectionLimit } from '../util/connection-limit.js';
 import { toAppError } from '../errors.js';
-import { MAX_PAYLOAD, StatusMessages, errorMessage } from './protocol.js';
+import { MAX_PAYLOAD, StatusMessages, errorMessage, serviceMessage } from './protocol.js';
 import { Deadlines } from './deadlines.js';
 import { type SessionDeps, WatchSession } from './watch-session.js';
+import { watchOutages } from '../redis/outage.js';
 
 export interface PushServerOptions {
   link: RedisLink;
@@ -70,6 +71,7 @@ export class PushServer {
   readonly #socketOnError: (err: Error) => void;
   #heartbeat: NodeJS.Timeout | undefined;
   #stopping: Promise<void> | undefined;
+  #stopOutages: (() => void) | undefined;
 
   constructor(opts: PushServerOptions) {
     this.#opts = { path: '/ws', heartbeatMs: 30_000, watchTimeoutMs: 10_000, ...opts };
@@ -105,6 +107,13 @@ export class PushServer {
     const bound = await this.#http.start(port, host);
     this.#heartbeat = setInterval(() => this.#ping(), this.#opts.heartbeatMs);
     this.#heartbeat.unref();
+    // A page watching a login is told when this process's Redis is down and back (protocol.ts serviceMessage):
+    // its QR code would otherwise look scannable for the whole outage. After "back", each watched login's current
+    // state follows (the hub's resync), or `unknown_login` when the Redis came back without it.
+    this.#stopOutages = watchOutages(this.#opts.link, {
+      down: () => this.#broadcast(serviceMessage(false)),
+      up: () => this.#broadcast(serviceMessage(true)),
+    });
     return bound;
   }
 
@@ -112,6 +121,7 @@ export class PushServer {
   stop(graceMs = 3000): Promise<void> {
     this.#stopping ??= (async () => {
       clearInterval(this.#heartbeat);
+      this.#stopOutages?.();
       const closing = this.#http.stop(graceMs);
       for (const ws of this.#wss.clients) ws.close(1012, 'shutting_down');
       const timer = setTimeout(() => {
@@ -124,6 +134,10 @@ export class PushServer {
       this.#sessions.expiries.clear();
     })();
     return this.#stopping;
+  }
+
+  #broadcast(message: string): void {
+    for (const ws of this.#wss.clients) if (ws.readyState === ws.OPEN) ws.send(message);
   }
 
   #ping(): void {

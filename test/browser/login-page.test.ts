@@ -27,8 +27,14 @@ describe('login page against the dev stack', () => {
   it('happy path: QR → simulated phone → allow → confirm → logged in; survives reload; logout', async () => {
     const page = await suite.freshPage();
     const creates = countLoginCreates(page);
+    // Nothing red in the console: a signed-out visit is not a failed request (it asked /api/me and got 401).
+    const consoleErrors: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
     await page.goto(suite.stack.base);
     await waitState(page, 'pending');
+    expect(consoleErrors).toEqual([]);
 
     // The QR image really loaded, and the countdown runs.
     await qrLoaded(page);
@@ -154,6 +160,8 @@ describe('login page against the dev stack', () => {
     await page.click('#not-you');
     await waitState(page, 'cancelled');
     expect(await page.isVisible('#not-you')).toBe(false);
+    // This computer cancelled it, and the page says so (not "cancelled on the phone").
+    expect(await page.textContent('#status-text')).toBe('You cancelled this sign-in. Scan a new QR code to sign in.');
     await phone.click('#confirm');
     expect(await phone.textContent('body')).toContain('invalid_transition');
   });
@@ -201,16 +209,29 @@ describe('login page against the dev stack', () => {
     expect(await page.textContent('#status-text')).toBe('Open WeChat and scan to sign in');
     expect(await page.textContent('#simulate-phone')).toBe('Simulate phone scan');
     expect(await page.getAttribute('html', 'lang')).toBe('en');
-    // The mode tabs keep to one line, uncut, in both languages.
-    for (const lang of ['en', 'zh']) {
-      for (const id of ['#mode-oauth', '#mode-mp-qrcode', '#mode-miniprogram', '#mode-qrconnect']) {
-        const fits = await page
-          .locator(id)
-          .evaluate((b: { scrollWidth: number; clientWidth: number }) => b.scrollWidth <= b.clientWidth);
-        expect(fits, `${lang} ${id}`).toBe(true);
+    // The mode tabs keep to one row, every label uncut, in both languages, at 320 and 360 px.
+    const tabs = ['#mode-oauth', '#mode-mp-qrcode', '#mode-miniprogram', '#mode-qrconnect'];
+    for (const width of [320, 360]) {
+      await page.setViewportSize({ width, height: 760 });
+      for (const lang of ['en', 'zh']) {
+        const rows = new Set<number>();
+        for (const id of tabs) {
+          const box = await page
+            .locator(id)
+            .evaluate((b: { scrollWidth: number; clientWidth: number; offsetTop: number }) => ({
+              fits: b.scrollWidth <= b.clientWidth,
+              top: b.offsetTop,
+            }));
+          expect(box.fits, `${width} ${lang} ${id}`).toBe(true);
+          rows.add(box.top);
+        }
+        expect(rows.size, `${width} px, ${lang}: the tabs on one row`).toBe(1);
+        expect(Number(await page.evaluate('document.documentElement.scrollWidth'))).toBeLessThanOrEqual(width);
+        await page.click('#lang-toggle');
       }
-      if (lang === 'en') await page.click('#lang-toggle');
     }
+    await page.click('#lang-toggle'); // back to Chinese, for the screenshot
+    expect(await page.getAttribute('html', 'lang')).toBe('zh-CN');
     await page.screenshot({ path: `${SCREENSHOTS}/page-phone-zh.png` });
   });
 

@@ -42,6 +42,8 @@ describe('login modes against the dev stack', () => {
     const scan = await page.request.post(`${suite.stack.base}/api/mp/scan`, { data: { scene: mini.id, code } });
     const { mpToken } = (await scan.json()) as { mpToken: string };
     await waitState(page, 'scanned');
+    // The mini program's scan names the person (an openid): "Not you?" is offered at once.
+    expect(await page.isVisible('#not-you')).toBe(true);
     await page.request.post(`${suite.stack.base}/api/mp/confirm`, { data: { scene: mini.id, mpToken } });
     await waitState(page, 'confirmed');
     expect(await page.textContent('#user-openid')).toBe(mpOpenid);
@@ -64,6 +66,7 @@ describe('login modes against the dev stack', () => {
     };
     expect(push.delivered).toBe(true);
     await waitState(page, 'scanned');
+    expect(await page.isVisible('#not-you')).toBe(true);
     const confirmHtml = await (await page.request.get(push.reply.link)).text();
     const t = /name="t" value="([^"]+)"/.exec(confirmHtml)![1]!;
     await page.request.post(`${suite.stack.base}/l/${oa.id}/mp/confirm`, { form: { t } });
@@ -167,7 +170,7 @@ describe('login modes against the dev stack', () => {
     await page.click('#mode-qrconnect');
     const login = (await (await created).json()) as { frameUrl: string };
     await waitState(page, 'pending');
-    expect(await page.textContent('#mode-qrconnect')).toBe('WeChat QR (website)');
+    expect(await page.textContent('#mode-qrconnect')).toBe('Website QR');
     // No QR image of ours: WeChat's page (the simulator's) draws it, in the frame, with our stylesheet linked.
     expect(await page.isHidden('#qr')).toBe(true);
     expect(await page.getAttribute('#qr-wechat', 'src')).toBe(login.frameUrl);

@@ -64,6 +64,9 @@ describe('OpenID Connect sign-in in Chromium (Example Shop)', () => {
     await page.waitForURL(/\/interaction\/[^/]+$/, { timeout: 15_000 });
     expect(new URL(page.url()).origin).toBe(stack.base);
     await page.waitForSelector('#login-widget[data-state="pending"]', { timeout: 15_000 });
+    // The QR page names the site the person is signing in to, not only the phone does.
+    expect(await page.textContent('#title')).toBe('Sign in to Example Shop');
+    expect(await page.title()).toBe('Sign in to Example Shop · scanlogin');
     step = 'phone';
     const [phone] = await Promise.all([context.waitForEvent('page'), page.click('#simulate-phone')]);
     await phone.waitForSelector('#sim-consent', { timeout: 15_000 });

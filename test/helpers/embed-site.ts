@@ -5,8 +5,8 @@ import type { AuthRequest } from './oidc.js';
 /** A website embedding scanlogin's QR (scanlogin.js), for the iframe journeys. */
 export interface Site {
   origin: string;
-  /** The site's login page embedding the QR for `redirectUri` (default: this site's /callback). */
-  pageUrl(issuer: string, req: AuthRequest, redirectUri?: string): string;
+  /** The site's login page embedding the QR for `redirectUri` (default: this site's /callback), in `lang` (en). */
+  pageUrl(issuer: string, req: AuthRequest, redirectUri?: string, lang?: 'en' | 'zh'): string;
   stop(): Promise<void>;
 }
 
@@ -27,7 +27,7 @@ export async function startSite(clientId = 'embed-shop'): Promise<Site> {
   const origin = `http://localhost:${(server.address() as AddressInfo).port}`;
   return {
     origin,
-    pageUrl(issuer, req, redirectUri = `${origin}/callback`) {
+    pageUrl(issuer, req, redirectUri = `${origin}/callback`, lang = 'en') {
       const o = {
         issuer,
         clientId,
@@ -35,7 +35,7 @@ export async function startSite(clientId = 'embed-shop'): Promise<Site> {
         state: req.state,
         nonce: req.nonce,
         codeChallenge: req.url.searchParams.get('code_challenge'),
-        lang: 'en',
+        lang,
       };
       return `${origin}/?o=${encodeURIComponent(JSON.stringify(o))}`;
     },

@@ -110,7 +110,7 @@ export interface FakeLogin {
   redeemed: boolean;
 }
 
-type Route = 'me' | 'create' | 'poll' | 'redeem' | 'logout' | 'config';
+type Route = 'session' | 'create' | 'poll' | 'redeem' | 'logout' | 'config';
 /** Instead of the normal answer: an HTTP error, the normal answer late, a fetch that fails, or no answer. */
 export type Fault = { status: number; error: string } | { delayMs: number } | 'network' | 'hang';
 
@@ -120,7 +120,7 @@ const TERMINAL: ReadonlySet<LoginStatus> = new Set(['confirmed', 'cancelled', 'e
 export class FakeBackend {
   readonly logins: FakeLogin[] = [];
   readonly requests: { method: string; path: string; body?: unknown }[] = [];
-  /** The browser's session (the sl_session cookie): the user /api/me answers with. */
+  /** The browser's session (the sl_session cookie): the user /api/session and /api/me answer with. */
   session: User | null = null;
   ttlMs = 120_000;
   /** Added to the clock in the Date header (a server whose clock differs from the page's). */
@@ -130,6 +130,8 @@ export class FakeBackend {
   /** Dev mode's `lanUrl` in create responses (a loopback PUBLIC_URL on a machine with a LAN address). */
   lanUrl: string | undefined;
   private readonly faults = new Map<Route, Fault[]>();
+  /** Redis is down (serviceDown): login requests answer 503 `redis_unavailable`. */
+  private down = false;
   private readonly changed = new Set<() => void>();
   private readonly watchers = new Map<string, Set<FakeSocket>>();
 
@@ -167,6 +169,40 @@ export class FakeBackend {
   confirm(login: FakeLogin, as: User = { openid: `o-${login.id}`, nickname: 'Mei', avatar: '/a.png' }): void {
     login.redeemsAs = as;
     this.set(login, 'confirmed', { ticket: `t-${login.id}` });
+  }
+
+  /**
+   * Redis went down: every watching socket is told (`{"type":"service","available":false}`), a waiting long-poll
+   * answers 503 `redis_unavailable`, and so does every login request until serviceBack().
+   */
+  serviceDown(): void {
+    this.down = true;
+    for (const set of this.watchers.values()) for (const s of set) s.push({ type: 'service', available: false });
+    for (const fn of [...this.changed]) fn();
+  }
+
+  /**
+   * The ws role's Redis is back: every socket is told, then each watched login's state is sent again (the resync),
+   * or, for a login the restarted Redis no longer has, `unknown_login` and close 4404.
+   */
+  serviceBack(): void {
+    this.down = false;
+    for (const [id, set] of this.watchers) {
+      const login = this.logins.find((l) => l.id === id);
+      for (const s of [...set]) {
+        s.push({ type: 'service', available: true });
+        if (login) s.push(this.statusMessage(login));
+        else {
+          s.push({ type: 'error', code: 'unknown_login' });
+          this.endWatch(s, id, 4404);
+        }
+      }
+    }
+  }
+
+  /** Redis lost `login` (restarted without its data): polls answer 404 from now on. */
+  forget(login: FakeLogin): void {
+    this.logins.splice(this.logins.indexOf(login), 1);
   }
 
   statusMessage(login: FakeLogin): Record<string, unknown> {
@@ -220,6 +256,7 @@ export class FakeBackend {
   private async answer(init: HttpRequest, url: URL, body: unknown): Promise<HttpResponse> {
     const { method } = init;
     const date = new Date(Date.now() + this.dateOffsetMs).toUTCString();
+    if (method === 'GET' && url.pathname === '/api/session') return json(200, { user: this.session });
     if (method === 'GET' && url.pathname === '/api/me') {
       return this.session ? json(200, { user: this.session }) : json(401, { error: 'unauthorized' });
     }
@@ -228,6 +265,7 @@ export class FakeBackend {
       this.session = null;
       return json(204, undefined);
     }
+    if (this.down && url.pathname.startsWith('/api/logins')) return json(503, { error: 'redis_unavailable' });
     if (method === 'POST' && url.pathname === '/api/logins') {
       const n = this.logins.length + 1;
       const mode = (body as { mode?: string } | undefined)?.mode ?? 'oauth';
@@ -269,6 +307,8 @@ export class FakeBackend {
     const wait = Number(url.searchParams.get('wait') ?? 0);
     const rev = Number(url.searchParams.get('rev') ?? login.rev);
     if (wait > 0 && login.rev <= rev) await this.changeOf(login, rev, wait * 1000, init);
+    // The real http role answers a waiting long-poll 503 once its Redis is away (long-poll.ts).
+    if (this.down) return json(503, { error: 'redis_unavailable' });
     return json(200, this.snapshot(login));
   }
 
@@ -299,7 +339,7 @@ export class FakeBackend {
         this.changed.delete(check);
         resolve();
       };
-      const check = () => login.rev > rev && done();
+      const check = () => (login.rev > rev || this.down) && done();
       const timer = setTimeout(done, ms);
       this.changed.add(check);
       onAbort(init, (err) => {
@@ -323,7 +363,7 @@ export class FakeBackend {
 }
 
 function routeOf(method: string, path: string): Route | undefined {
-  if (path === '/api/me') return 'me';
+  if (path === '/api/session' || path === '/api/me') return 'session';
   if (path === '/api/logout') return 'logout';
   if (path === '/api/config') return 'config';
   if (method === 'POST' && path === '/api/logins') return 'create';

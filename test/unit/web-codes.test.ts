@@ -10,6 +10,7 @@ import {
   FATAL_ERROR_CODES,
   FATAL_WS_CLOSE,
   NETWORK_ERROR,
+  SERVICE_DOWN,
   STATUSES,
   TERMINAL_STATUSES,
   WS_CLOSE,
@@ -18,6 +19,7 @@ import {
 /** The server error each of the page's close-code names stands for (1000 is the WebSocket standard's). */
 const CLOSE_NAME_TO_ERROR: Record<Exclude<keyof typeof WS_CLOSE, 'normal'>, ErrorCode> = {
   serviceRestart: 'shutting_down',
+  tryAgainLater: 'redis_unavailable',
   malformed: 'bad_request',
   unauthorized: 'unauthorized',
   forbidden: 'forbidden',
@@ -62,6 +64,12 @@ describe('web/src/codes.ts equals server/errors.ts', () => {
     for (const code of CREATE_ERROR_MESSAGES.keys()) {
       if (code !== NETWORK_ERROR) expect(isServerCode(code), code).toBe(true);
     }
+  });
+
+  it('the service-down code is the server code the ws role closes with 1013 (try again later)', () => {
+    expect(isServerCode(SERVICE_DOWN)).toBe(true);
+    expect(ERRORS[SERVICE_DOWN as ErrorCode].ws).toBe(WS_CLOSE.tryAgainLater);
+    expect(ERRORS[SERVICE_DOWN as ErrorCode].http).toBe(503);
   });
 
   it("the page's own codes do not collide with the server's", () => {

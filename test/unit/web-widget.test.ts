@@ -13,7 +13,7 @@ let sockets: FakeSockets;
 let view: FakeView;
 let widget: LoginWidget;
 
-function newWidget(extra: Pick<WidgetDeps, 'device' | 'sameDevice'> = {}): LoginWidget {
+function newWidget(extra: Pick<WidgetDeps, 'device' | 'sameDevice' | 'interaction'> = {}): LoginWidget {
   widget = new LoginWidget({ api: createApi(backend.fetch), view, openSocket: sockets.open, ...extra });
   return widget;
 }
@@ -88,7 +88,7 @@ describe('sign-in', () => {
     expect(backend.creates).toBe(1);
     expect(sockets.all).toHaveLength(1);
 
-    // A reload: /api/me recognises the session; no new login.
+    // A reload: /api/session recognises the session; no new login.
     widget.dispose();
     view = new FakeView();
     await loaded();
@@ -126,7 +126,7 @@ describe('sign-in', () => {
     expect(redeems()).toHaveLength(3);
   });
 
-  it('a final redeem failure (409 ticket_used) asks /api/me: signed in by another tab → the user', async () => {
+  it('a final redeem failure (409 ticket_used) asks /api/session: signed in by another tab → the user', async () => {
     await loaded();
     const login = backend.last;
     backend.fail('redeem', { status: 409, error: 'ticket_used' });
@@ -146,7 +146,7 @@ describe('sign-in', () => {
     expect(view.screen.qrSrc).toBeUndefined();
   });
 
-  it('confirmed without a ticket (redeemed elsewhere) → /api/me decides', async () => {
+  it('confirmed without a ticket (redeemed elsewhere) → /api/session decides', async () => {
     await loaded();
     const login = backend.last;
     backend.session = { openid: 'o-else' };
@@ -204,7 +204,57 @@ describe('cancel, expiry and renewal', () => {
     await settle();
     expect(backend.requests.filter((r) => r.path.endsWith('/cancel'))).toHaveLength(1);
     expect(login.status).toBe('cancelled');
-    expect(view.screen).toMatchObject({ state: 'cancelled', notYou: false, refresh: true });
+    // This computer cancelled it: the page says so, not that the phone did.
+    expect(view.screen).toMatchObject({ state: 'cancelled', message: 'cancelledHere', notYou: false, refresh: true });
+  });
+
+  it('mp-qrcode and miniprogram: the scan itself names the person, so "Not you?" comes with it; a name when known', async () => {
+    await loaded();
+    await widget.switchMode('mp-qrcode');
+    await settle();
+    backend.scan(backend.last); // the Official Account's scan event: an openid, no name
+    await settle();
+    expect(view.screen).toMatchObject({ state: 'scanned', message: 'scanned', notYou: true });
+    expect(view.screen.person).toBeUndefined();
+    await widget.switchMode('miniprogram');
+    await settle();
+    backend.scan(backend.last, { nickname: 'Mei', avatar: '/a.png' });
+    await settle();
+    expect(view.screen).toMatchObject({
+      state: 'scanned',
+      notYou: true,
+      person: { nickname: 'Mei', avatar: '/a.png' },
+    });
+    await widget.notYou();
+    await settle();
+    expect(view.screen).toMatchObject({ state: 'cancelled', message: 'cancelledHere' });
+  });
+
+  it('in a site\'s sign-in: named in the heading; "Not you?" stays on the page, the phone\'s refusal ends it', async () => {
+    const abort = vi.fn(() => true);
+    const interaction = { loginFields: { interaction: 'uid1' }, site: 'Example Shop', finish: () => true, abort };
+    void newWidget({ interaction }).start();
+    await settle();
+    expect(view.screen).toMatchObject({ state: 'pending', title: 'titleSite', site: 'Example Shop' });
+    expect(backend.requests.find((r) => r.path === '/api/logins')?.body).toMatchObject({ interaction: 'uid1' });
+    backend.scan(backend.last, { nickname: 'Stranger' });
+    await settle();
+    await widget.notYou();
+    await settle();
+    // The person at the computer disowned the scanner: the right person may still scan, for the same site.
+    expect(abort).not.toHaveBeenCalled();
+    expect(view.screen).toMatchObject({
+      state: 'cancelled',
+      message: 'cancelledHere',
+      refresh: true,
+      site: 'Example Shop',
+    });
+    await widget.refresh();
+    await settle();
+    backend.scan(backend.last, { nickname: 'Mei' });
+    backend.set(backend.last, 'cancelled'); // refused on the phone: access_denied at the site
+    await settle();
+    expect(abort).toHaveBeenCalledTimes(1);
   });
 
   it('dev mode on localhost: the hint names the command that makes the QR scannable by a real phone', async () => {
@@ -379,8 +429,8 @@ describe('modes, failures, transports', () => {
     expect(view.screen.state).toBe('pending');
   });
 
-  it('/api/me failing at load still offers a QR code; a failed logout shows the truth', async () => {
-    backend.fail('me', 'network');
+  it('/api/session failing at load still offers a QR code; a failed logout shows the truth', async () => {
+    backend.fail('session', 'network');
     await loaded();
     expect(view.screen.state).toBe('pending');
     backend.confirm(backend.last);

@@ -11,7 +11,7 @@ export interface ScanUser {
   avatar?: string;
 }
 
-/** The signed-in user, as returned by redeem and /api/me. */
+/** The signed-in user, as returned by redeem, /api/me and /api/session. */
 export interface User {
   openid: string;
   unionid?: string;
@@ -78,7 +78,7 @@ export interface HttpResponse {
 /** `fetch` as this module calls it; the browser's fetch fits. */
 export type Fetch = (path: string, init: HttpRequest) => Promise<HttpResponse>;
 
-/** A signed-in browser: the user, as redeem and /api/me return it. */
+/** A signed-in browser: the user, as redeem, /api/me and /api/session return it. */
 export interface SignedIn {
   user: User;
 }
@@ -177,8 +177,11 @@ export interface Api {
    * WeChat, so there is nothing to scan); the answer sets the phone cookie that binds the OAuth round trip here.
    */
   startDirect(id: string, watchToken: string): Promise<{ url: string }>;
-  /** GET /api/me → the signed-in user, or null when not signed in (401). */
-  fetchMe(signal?: AbortSignal): Promise<SignedIn | null>;
+  /**
+   * GET /api/session → the signed-in user, or null when not signed in. Not /api/me, whose 401 for "nobody" is right
+   * for an API client but is logged as a failed request in the console of every page load.
+   */
+  fetchSession(): Promise<SignedIn | null>;
   /** POST /api/logins → a new pending login (in `mode`, default oauth) with its QR and watch credentials. */
   createLogin(mode?: LoginMode, fields?: Readonly<Record<string, string>>): Promise<Timed<CreatedLogin>>;
   /**
@@ -218,14 +221,12 @@ export function createApi(fetchFn: Fetch): Api {
       return { url: data.url };
     },
 
-    async fetchMe(signal) {
-      try {
-        const { data } = await request<SignedIn>(fetchFn, 'GET', '/api/me', { signal });
-        return { user: data.user };
-      } catch (err) {
-        if (err instanceof ApiError && err.status === 401) return null;
-        throw err;
-      }
+    async fetchSession() {
+      const { data } = await request<{ user?: unknown }>(fetchFn, 'GET', '/api/session');
+      const user = data?.user as User | null | undefined;
+      if (user === null) return null;
+      if (!user || typeof user.openid !== 'string') throw new ApiError(200, 'bad_response', 'malformed /api/session');
+      return { user };
     },
 
     createLogin(mode = 'oauth', fields = {}) {

@@ -2,6 +2,7 @@
 import { createApi } from './api.js';
 import { appRoot, appUrl } from './base.js';
 import { deviceOf, sessionSameDevice } from './device.js';
+import { reportHeight } from './embed-size.js';
 import { detectLang, I18n } from './i18n.js';
 import { pageInteraction, requestedLang } from './interaction.js';
 import { WidgetView } from './view.js';
@@ -13,6 +14,7 @@ const view = new WidgetView(new I18n(requestedLang(location.search) ?? detectLan
 const interaction = pageInteraction(window);
 // The embedded QR (a cross-site frame) keeps no cookies, so it cannot take the same-device path.
 const embedded = window.top !== window;
+if (embedded) reportHeight(window);
 const widget = new LoginWidget({
   api: createApi((path, init) => fetch(appUrl(root, path), init)),
   view,

@@ -26,6 +26,8 @@ export const WS_CLOSE = {
   normal: 1000,
   /** Service restart: the node is being replaced; reconnect at once (another node answers). */
   serviceRestart: 1012,
+  /** Try again later: the node is up but cannot serve now (`redis_unavailable`); the page shows the service busy. */
+  tryAgainLater: 1013,
   malformed: 4400,
   unauthorized: 4401,
   forbidden: 4403,
@@ -49,6 +51,9 @@ export const FATAL_ERROR_CODES: ReadonlyMap<string, WatchFatalCode> = new Map([
   ['not_found', 'unknown_login'],
   ['login_expired', 'login_expired'],
 ]);
+
+/** The server's code for "the login store is down": the page shows the service as busy until a status arrives. */
+export const SERVICE_DOWN = 'redis_unavailable';
 
 /** Client-side code for a fetch that never produced an HTTP response (offline, DNS, connection reset). */
 export const NETWORK_ERROR = 'network';

@@ -5,7 +5,7 @@
  * browser in through WeChat OAuth directly; on a phone's ordinary browser the QR must be scanned from another
  * device (or its link opened in WeChat); on a computer the page is the usual QR code.
  */
-import type { CreatedLogin } from './api.js';
+import type { Api, CreatedLogin } from './api.js';
 
 export type Device = 'wechat' | 'phone' | 'desktop';
 
@@ -34,6 +34,27 @@ export interface TabWindow {
   };
 }
 
+/**
+ * Inside WeChat: the server binds this browser as the login's phone and hands back WeChat's authorize URL; the
+ * page remembers the login and leaves for it (WeChat's OAuth confirms the login at its callback and sends the
+ * browser back). False when the server refused; nothing happens once `wanted()` turned false.
+ */
+export async function leaveForWechat(
+  api: Pick<Api, 'startDirect'>,
+  login: CreatedLogin,
+  same: SameDevice,
+  wanted: () => boolean,
+): Promise<boolean> {
+  let url: string;
+  try {
+    ({ url } = await api.startDirect(login.id, login.watchToken));
+  } catch {
+    return false;
+  }
+  if (wanted()) same.leave(login, url);
+  return true;
+}
+
 /** SameDevice over sessionStorage (this tab only), keyed by the page's path (`/` or `/interaction/<uid>`). */
 export function sessionSameDevice(win: TabWindow): SameDevice {
   const key = `scanlogin:direct:${win.location.pathname}`;
@@ -52,7 +73,7 @@ export function sessionSameDevice(win: TabWindow): SameDevice {
       try {
         win.sessionStorage.setItem(key, JSON.stringify(login));
       } catch {
-        // Without storage the page cannot redeem on return; /api/me still finds a session set elsewhere.
+        // Without storage the page cannot redeem on return; /api/session still finds a session set elsewhere.
       }
       win.location.assign(url);
     },

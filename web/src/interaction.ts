@@ -11,7 +11,7 @@
  */
 import type { CreatedLogin } from './api.js';
 import { appPath, appRoot, appUrl } from './base.js';
-import type { Interaction } from './widget.js';
+import type { Interaction } from './widget-deps.js';
 
 const UID_RE = /^\/interaction\/([A-Za-z0-9_-]{1,64})\/?$/;
 
@@ -29,9 +29,12 @@ export function pageInteraction(win: Window): Interaction | undefined {
   const query = new URLSearchParams(win.location.search);
   const embedClient =
     here === '/authorize' && query.get('display') === 'iframe' ? (query.get('client_id') ?? undefined) : undefined;
+  // The server names the site in the page it serves (server/http/static.ts): never from the URL, which anyone writes.
+  const site = win.document.querySelector<HTMLMetaElement>('meta[name="scanlogin-client"]')?.content || undefined;
   if (uid) {
     return {
       loginFields: { interaction: uid },
+      site,
       finish() {
         // A top-level form POST: the provider answers with the redirect back to the site.
         const form = win.document.createElement('form');
@@ -51,6 +54,7 @@ export function pageInteraction(win: Window): Interaction | undefined {
     return {
       // The frame's own authorization request: the only one the handoff code made from this login may complete.
       loginFields: { interaction: `embed:${embedClient}`, authorize: win.location.search },
+      site,
       finish(login) {
         void handOff(win, appUrl(root, '/api/embed/handoff'), login);
         return true;

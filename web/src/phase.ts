@@ -4,6 +4,8 @@
  *
  *   loading → pending → scanned → redeeming → confirmed
  *                     ↘ cancelled | expired | error   (each offers #refresh)
+ *
+ * While the service says its login store is down, a pending or scanned login is shown as `busy` (its QR masked).
  */
 import type { CreatedLogin, LoginMode, ScanUser, User } from './api.js';
 import type { Device } from './device.js';
@@ -22,10 +24,11 @@ export type Phase =
   | ({ kind: 'pending'; note?: MessageKey } & Shown)
   /** `user` arrives with the second `scanned` (once WeChat identified the phone's owner). */
   | ({ kind: 'scanned'; user?: ScanUser } & Shown)
-  /** The phone confirmed; the page is spending the ticket (or asking /api/me) to sign this browser in. */
+  /** The phone confirmed; the page is spending the ticket (or asking /api/session) to sign this browser in. */
   | ({ kind: 'redeeming'; user?: ScanUser } & Shown)
   | { kind: 'confirmed'; user: User }
-  | { kind: 'cancelled'; qrSrc?: string; user?: ScanUser }
+  /** `here`: this page cancelled it ("Not you?"), not the phone. */
+  | { kind: 'cancelled'; qrSrc?: string; user?: ScanUser; here?: boolean }
   /** `scanned`: it expired while the phone was on its confirm step (the page says so, never renews it silently). */
   | { kind: 'expired'; qrSrc?: string; scanned?: boolean; user?: ScanUser | undefined }
   | { kind: 'error'; message: MessageKey };
@@ -52,8 +55,14 @@ export function qrOf(p: Phase): string | undefined {
   }
 }
 
-/** `#login-widget[data-state]`: the phases, with `redeeming` shown as `scanned` (the QR and person stay). */
-export type WidgetState = Exclude<PhaseKind, 'redeeming'>;
+/**
+ * `#login-widget[data-state]`: the phases, with `redeeming` shown as `scanned` (the QR and person stay), and `busy`
+ * for a pending or scanned login while the service is down.
+ */
+export type WidgetState = Exclude<PhaseKind, 'redeeming'> | 'busy';
+
+/** Modes whose scan itself identifies the person (the Official Account's scan event, the mini program's code). */
+const IDENTIFIED_AT_SCAN: ReadonlySet<LoginMode> = new Set(['mp-qrcode', 'miniprogram']);
 
 export interface Person {
   /** Absent: shown as "WeChat user" (mp-qrcode and miniprogram know only the OpenID). */
@@ -66,8 +75,10 @@ export interface Person {
 /** Everything view.ts shows, derived from the phase by screenOf(); view.ts decides nothing. */
 export interface Screen {
   state: WidgetState;
-  /** The heading: "Sign in with WeChat", then "Signed in". */
+  /** The heading: "Sign in with WeChat" (or "Sign in to <site>"), then "Signed in". */
   title: MessageKey;
+  /** The site this sign-in is for, when the page knows it (an OpenID Connect client's name). */
+  site?: string;
   /** The modes the switch offers (the server's, GET /api/config); the switch is hidden below two. */
   modes: readonly LoginMode[];
   /** A phone's ordinary browser: "scan from another device", with "copy link" (this URL) and "save the QR image". */
@@ -109,12 +120,18 @@ export interface ScreenContext {
   device?: Device | undefined;
   /** The transport of the current watch, if any. */
   transport: TransportKind | null;
+  /** The service said its login store is down, and no status came since. */
+  serviceDown?: boolean;
+  /** The site this sign-in is for (an interaction's client name). */
+  site?: string | undefined;
 }
 
 export function screenOf(p: Phase, ctx: ScreenContext): Screen {
+  // A login the service cannot serve now: nothing on screen may look usable (the QR masked, no countdown, no buttons).
+  if (ctx.serviceDown && isWatching(p)) return busyScreen(p, ctx);
   const screen: Screen = {
     state: p.kind === 'redeeming' ? 'scanned' : p.kind,
-    title: p.kind === 'confirmed' ? 'titleSignedIn' : 'title',
+    title: p.kind === 'confirmed' ? 'titleSignedIn' : ctx.site ? 'titleSite' : 'title',
     // Inside WeChat the page signs in directly, which only the oauth mode can do.
     modes: ctx.device === 'wechat' ? [ctx.mode] : (ctx.offered ?? [ctx.mode]),
     mode: ctx.mode,
@@ -123,8 +140,10 @@ export function screenOf(p: Phase, ctx: ScreenContext): Screen {
     polling: false,
     refresh: p.kind === 'cancelled' || p.kind === 'expired' || p.kind === 'error',
     logout: p.kind === 'confirmed',
-    notYou: p.kind === 'scanned' && p.user !== undefined,
+    // Once the person who scanned is known: with the scan itself in the Official Account and mini program modes.
+    notYou: p.kind === 'scanned' && (p.user !== undefined || IDENTIFIED_AT_SCAN.has(ctx.mode)),
   };
+  if (ctx.site && p.kind !== 'confirmed') screen.site = ctx.site;
   const qrSrc = qrOf(p);
   if (qrSrc !== undefined) screen.qrSrc = qrSrc;
   // Kept through scanned and redeeming (hidden under the "Scanned" panel): dropping it would reload WeChat's page.
@@ -149,6 +168,28 @@ export function screenOf(p: Phase, ctx: ScreenContext): Screen {
   return screen;
 }
 
+function busyScreen(p: Extract<Phase, { kind: 'pending' | 'scanned' }>, ctx: ScreenContext): Screen {
+  const screen: Screen = {
+    state: 'busy',
+    title: ctx.site ? 'titleSite' : 'title',
+    modes: ctx.device === 'wechat' ? [ctx.mode] : (ctx.offered ?? [ctx.mode]),
+    mode: ctx.mode,
+    message: 'serviceDown',
+    signingIn: true,
+    polling: false,
+    refresh: false,
+    logout: false,
+    notYou: false,
+  };
+  const qrSrc = qrOf(p);
+  if (qrSrc !== undefined) screen.qrSrc = qrSrc;
+  if (p.login.frameUrl) screen.frameSrc = p.login.frameUrl;
+  if (ctx.site) screen.site = ctx.site;
+  const person = personOf(p);
+  if (person) screen.person = person;
+  return screen;
+}
+
 function messageOf(p: Phase, mode: LoginMode): MessageKey {
   switch (p.kind) {
     case 'scanned':
@@ -160,6 +201,8 @@ function messageOf(p: Phase, mode: LoginMode): MessageKey {
       return p.message ?? 'loading';
     case 'expired':
       return p.scanned ? 'expiredScanned' : 'expired';
+    case 'cancelled':
+      return p.here ? 'cancelledHere' : 'cancelled';
     default:
       return p.kind;
   }

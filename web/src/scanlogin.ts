@@ -5,9 +5,11 @@
  *   <script src="https://login.example.com/scanlogin.js"></script>   (or https://example.com/login/scanlogin.js)
  *   <script>ScanLogin.mount('login', { clientId, redirectUri, state, nonce, codeChallenge, lang: 'zh' });</script>
  *
- * It draws an iframe of `/authorize?…&display=iframe` (allowed only from the client's `embed_origins`). When
- * the phone has confirmed, the frame posts a one-time code; this script then sends the page to `/authorize`
- * with it, which returns to `redirectUri` with an authorization code (exchange it with the PKCE verifier).
+ * It draws an iframe of `/authorize?…&display=iframe` (allowed only from the client's `embed_origins`). The frame
+ * is as wide as the element it is mounted in, and as tall as what it shows: it posts its height on every change
+ * (`scanlogin:resize`). When the phone has confirmed, the frame posts a one-time code; this script then sends the
+ * page to `/authorize` with it, which returns to `redirectUri` with an authorization code (exchange it with the
+ * PKCE verifier). Options: docs/oidc.md.
  */
 (() => {
   interface MountOptions {
@@ -22,6 +24,11 @@
     /** Default `openid profile`. */
     scope?: string;
   }
+
+  /** The frame's height until it reports its own (about what it shows while it makes the QR code). */
+  const FIRST_HEIGHT_PX = 420;
+  /** A reported height beyond this is not believed (the page never grows that tall). */
+  const MAX_HEIGHT_PX = 2000;
 
   const script = document.currentScript as HTMLScriptElement | null;
   // The provider lives where this script was loaded from, BASE_PATH included (`…/login/scanlogin.js`).
@@ -52,12 +59,16 @@
     const frame = document.createElement('iframe');
     frame.src = authorizeUrl(o, { display: 'iframe' });
     frame.title = 'WeChat login · 微信登录';
-    frame.width = '340';
-    frame.height = '480';
-    frame.style.border = '0';
+    // As wide as its container (never wider than the page), as tall as its content (below).
+    Object.assign(frame.style, { display: 'block', width: '100%', height: `${FIRST_HEIGHT_PX}px`, border: '0' });
     addEventListener('message', (ev: MessageEvent) => {
       if (ev.origin !== origin || ev.source !== frame.contentWindow) return;
-      const data = ev.data as { type?: unknown; code?: unknown } | null;
+      const data = ev.data as { type?: unknown; code?: unknown; height?: unknown } | null;
+      if (data?.type === 'scanlogin:resize') {
+        const h = data.height;
+        if (typeof h === 'number' && h > 0 && h <= MAX_HEIGHT_PX) frame.style.height = `${Math.ceil(h)}px`;
+        return;
+      }
       if (data?.type !== 'scanlogin:handoff' || typeof data.code !== 'string' || !/^[0-9A-Za-z]{32}$/.test(data.code))
         return;
       location.assign(authorizeUrl(o, { login_hint: `handoff:${data.code}` }));

@@ -1,6 +1,6 @@
 /**
  * Turning a confirmed login into a signed-in browser: spend the ticket (POST …/redeem, which sets the session
- * cookie), or, when there is no ticket to spend, find out whether this browser is signed in already.
+ * cookie), or, when there is no ticket to spend, find out (GET /api/session) whether this browser is signed in already.
  */
 import { type Api, ApiError, type CreatedLogin, type SignedIn } from './api.js';
 import { fullJitter, sleep } from './backoff.js';
@@ -14,7 +14,7 @@ const REDEEM_RETRY_MS = 60_000;
  * (e.g. a Redis switch in progress) is retried with full-jitter backoff while the ticket can still be valid;
  * a 4xx is final. Without a ticket (a confirmed status that carries none: redeemed elsewhere, another tab of
  * this browser?) and after a final failure (e.g. 409 ticket_used: another tab may have redeemed it, and our
- * cookie is set already), /api/me decides. Stops early, with null, once `wanted()` turns false.
+ * cookie is set already), /api/session decides. Stops early, with null, once `wanted()` turns false.
  */
 export async function signIn(
   api: Api,
@@ -36,5 +36,5 @@ export async function signIn(
     }
   }
   if (!wanted()) return null;
-  return api.fetchMe().catch(() => null);
+  return api.fetchSession().catch(() => null);
 }

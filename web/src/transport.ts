@@ -10,13 +10,29 @@
  *   fails to produce a status 3 times in a row.
  * - `unknown_login` / `forbidden` / `login_expired` end the watch: repeating the same request cannot succeed,
  *   so they go to the owner, who decides (see the renewal budget in widget.ts).
+ * - The service's login store (Redis) being down is told to the owner (`service(false)`): the ws server says so on
+ *   an open socket (`{"type":"service","available":false}`), a new watch or a poll is refused `redis_unavailable`
+ *   (close 1013, HTTP 503). Neither is a reason to poll instead; the watch keeps trying every few seconds, and
+ *   the next status is the service back.
  *
  * The socket and the HTTP poll are passed in (WatchDeps): the page gives the browser's WebSocket and the API's
  * getLogin, tests give in-process fakes.
  */
-import { type Api, ApiError, type LoginSnapshot, parseSnapshot } from './api.js';
-import { fullJitter, sleep } from './backoff.js';
-import { FATAL_ERROR_CODES, FATAL_WS_CLOSE, TERMINAL_STATUSES, WS_CLOSE, type WatchFatalCode } from './codes.js';
+import type { Api, LoginSnapshot } from './api.js';
+import { parseSnapshot } from './api.js';
+import { fullJitter } from './backoff.js';
+import {
+  FATAL_ERROR_CODES,
+  FATAL_WS_CLOSE,
+  SERVICE_DOWN,
+  TERMINAL_STATUSES,
+  WS_CLOSE,
+  type WatchFatalCode,
+} from './codes.js';
+import { DOWN_RETRY_CAP_MS, pollLoop } from './long-poll.js';
+import type { SocketLike } from './socket.js';
+
+export type { SocketLike } from './socket.js';
 
 export type TransportKind = 'ws' | 'poll';
 
@@ -27,22 +43,8 @@ export interface WatchEvents {
   fatal(code: WatchFatalCode): void;
   /** Which transport is in use now (for display and diagnostics). */
   transport?(kind: TransportKind): void;
-}
-
-/**
- * A handler slot of a WebSocket. Declared through a method so that the DOM's WebSocket, whose handlers take
- * richer event types, fits (method parameters are compared bivariantly).
- */
-type Slot<E> = { handle(ev: E): void }['handle'] | null;
-
-/** The part of the DOM's WebSocket this module uses. */
-export interface SocketLike {
-  onopen: Slot<unknown>;
-  onmessage: Slot<{ data: unknown }>;
-  onclose: Slot<{ code: number }>;
-  onerror: Slot<unknown>;
-  send(data: string): void;
-  close(code?: number): void;
+  /** The service said whether it can serve this login now (false: its login store is down; a status follows it). */
+  service?(available: boolean): void;
 }
 
 export interface WatchDeps {
@@ -167,10 +169,14 @@ export class LoginWatch {
       this.attempt = 0;
       this.deliver(snap);
       return true;
+    } else if (msg.type === 'service' && typeof msg.available === 'boolean') {
+      if (msg.available) this.events.service?.(true);
+      else this.serviceDown();
     } else if (msg.type === 'error' && typeof msg.code === 'string') {
       const fatal = FATAL_ERROR_CODES.get(msg.code);
       if (fatal) this.fail(fatal);
-      // Other errors (shutting_down, redis_unavailable…) are followed by a close, which reconnects.
+      else if (msg.code === SERVICE_DOWN) this.serviceDown();
+      // Other errors (shutting_down…) are followed by a close, which reconnects.
     }
     return false;
   }
@@ -185,6 +191,8 @@ export class LoginWatch {
     // 1012: the node is restarting (a rolling deploy) and another one answers now: reconnect within the first
     // jitter step, and do not count it towards the fallback.
     if (code === WS_CLOSE.serviceRestart) this.attempt = 0;
+    // 1013: the socket works, the service behind it does not yet (its Redis): keep to sockets, try again soon.
+    else if (code === WS_CLOSE.tryAgainLater) return this.scheduleReconnect(DOWN_RETRY_CAP_MS);
     // A socket that delivered a status was working; only sockets that never did count towards the fallback.
     else if (!delivered) this.wsFailures++;
     if (this.wsFailures >= this.maxWsFailures) return this.startPolling();
@@ -197,8 +205,8 @@ export class LoginWatch {
     this.startPolling();
   }
 
-  private scheduleReconnect(): void {
-    const delay = fullJitter(this.attempt++);
+  private scheduleReconnect(capMs?: number): void {
+    const delay = fullJitter(this.attempt++, undefined, capMs);
     const tid = this.transportId;
     this.arm(() => {
       if (tid === this.transportId) this.connect();
@@ -226,32 +234,18 @@ export class LoginWatch {
     this.dropSocket();
     this.setState('poll');
     this.lastRev = -1; // the first poll answer is the current state (see connect())
-    void this.pollLoop(tid);
-  }
-
-  private async pollLoop(tid: number): Promise<void> {
-    let attempt = 0;
-    // First request without wait: it returns the current state at once (a change may have been missed).
-    let waitS = 0;
-    while (tid === this.transportId) {
-      const ctrl = new AbortController();
-      this.pollAbort = ctrl;
-      try {
-        const rev = this.lastRev >= 0 ? this.lastRev : undefined;
-        const snap = await this.deps.getLogin(this.opts.id, this.opts.watchToken, { waitS, rev, signal: ctrl.signal });
-        if (tid !== this.transportId) return;
-        attempt = 0;
-        waitS = this.pollWaitS;
-        this.deliver(snap);
-      } catch (err) {
-        if (tid !== this.transportId) return;
-        if (err instanceof ApiError) {
-          const fatal = FATAL_ERROR_CODES.get(err.code) ?? (err.status === 404 ? 'unknown_login' : undefined);
-          if (fatal) return this.fail(fatal);
-        }
-        await sleep(fullJitter(attempt++), ctrl.signal);
-      }
-    }
+    void pollLoop({
+      id: this.opts.id,
+      watchToken: this.opts.watchToken,
+      waitS: this.pollWaitS,
+      getLogin: this.deps.getLogin,
+      current: () => tid === this.transportId,
+      lastRev: () => this.lastRev,
+      aborter: (ctrl) => (this.pollAbort = ctrl),
+      deliver: (snap) => this.deliver(snap),
+      fail: (code) => this.fail(code),
+      down: () => this.serviceDown(),
+    });
   }
 
   // ---- Shared ------------------------------------------------------------------------------------------
@@ -270,6 +264,12 @@ export class LoginWatch {
     if (key === this.lastKey) return;
     this.lastKey = key;
     this.events.status(snap);
+  }
+
+  /** The service's login store is down: the owner is told, and the next status is news even if it is the same. */
+  private serviceDown(): void {
+    this.lastKey = '';
+    this.events.service?.(false);
   }
 
   private fail(code: WatchFatalCode): void {

@@ -6,7 +6,7 @@
 import { LOGIN_MODES, type LoginMode } from './api.js';
 import type { I18n } from './i18n.js';
 import type { Person, Screen } from './phase.js';
-import type { View } from './widget.js';
+import type { View } from './widget-deps.js';
 
 /** What the visitor's clicks ask for (the language toggle is the view's own business). */
 export interface ViewActions {
@@ -98,10 +98,11 @@ export class WidgetView implements View {
     const { el, i18n } = this;
     const t = i18n.t.bind(i18n);
     document.documentElement.lang = i18n.lang === 'zh' ? 'zh-CN' : 'en';
-    document.title = `${t('title')} · scanlogin`;
+    const title = t(vm.title, { site: vm.site ?? '' });
+    document.title = `${title} · scanlogin`;
     this.root.dataset.state = vm.state;
-    this.root.setAttribute('aria-busy', String(vm.state === 'loading'));
-    el.title.textContent = t(vm.title);
+    this.root.setAttribute('aria-busy', String(vm.state === 'loading' || vm.state === 'busy'));
+    el.title.textContent = title;
     const mode = vm.mode;
     el.subtitle.textContent = t(mode === 'oauth' ? 'subtitle' : `subtitle.${mode}`);
     // Switching is offered while signing in, between the modes the server has; a signed-in page shows the user.

@@ -7,93 +7,29 @@
  * its watch, a redeem that resolves after the user moved on) are dropped, so they never render over the
  * current one.
  */
-import {
-  type Api,
-  ApiError,
-  type CreatedLogin,
-  type LoginMode,
-  type LoginSnapshot,
-  type SignedIn,
-  type Timed,
-} from './api.js';
-import { fullJitter, sleep } from './backoff.js';
-import { CREATE_ERROR_MESSAGES, type WatchFatalCode } from './codes.js';
-import type { Device, SameDevice } from './device.js';
+import type { CreatedLogin, LoginMode, LoginSnapshot, SignedIn } from './api.js';
+import { Attempt, LOCAL_EXPIRY_GRACE_MS } from './attempt.js';
+import type { WatchFatalCode } from './codes.js';
+import { createLogin } from './create-login.js';
+import { leaveForWechat, type SameDevice } from './device.js';
 import type { MessageKey } from './messages.js';
-import { isWatching, type Phase, qrOf, type Screen, screenOf } from './phase.js';
+import { isWatching, type Phase, qrOf, screenOf } from './phase.js';
 import { signIn } from './sign-in.js';
-import { LoginWatch, type TransportKind, type WatchDeps } from './transport.js';
+import { type AfterLoss, RenewalBudget } from './renewal.js';
+import type { WidgetDeps } from './widget-deps.js';
 
-/**
- * Automatic QR renewals allowed per page load.
- *
- * This is the bug scanlogin exists to end: login pages that, on every expiry, silently created a new login,
- * whose expiry created another, forever — in every forgotten background tab — filling Redis and burning
- * the WeChat quota while nobody was looking. One renewal covers the common "it expired while I reached for
- * my phone" case; after that the page stops and waits for a human to click #refresh. User clicks do not
- * refill this budget.
- */
-const MAX_AUTO_RENEWALS = 1;
-
-/** If the server has not reported the expiry this long after the deadline, the page concludes it locally. */
-const LOCAL_EXPIRY_GRACE_MS = 5000;
-
-/** Server Date headers have 1 s resolution; only a larger difference is treated as real clock skew. */
-const MIN_SKEW_MS = 2000;
-
-/**
- * A 503 (`redis_unavailable`, `shutting_down`) is a server that will be back: the page says "busy, retrying" and
- * retries creating the login on its own, with full-jitter backoff (1 s base, 30 s cap) — this many times (a few
- * minutes), after which a human click decides. No login exists while it retries, so nothing piles up in Redis.
- */
-const BUSY_RETRIES = 8;
-const BUSY_BASE_MS = 1000;
-const BUSY_CAP_MS = 30_000;
-
-/** Where the widget shows itself (view.ts in the page). */
-export interface View {
-  render(screen: Screen): void;
-  /** Updates only the countdown line (called every second while it is shown). */
-  renderCountdown(remainingMs: number): void;
-}
-
-/**
- * The page as an OpenID Connect interaction (interaction.ts): a site is waiting for this login. Absent on the
- * plain login page.
- */
-export interface Interaction {
-  /** Extra fields of `POST /api/logins`, so the login names the site (the phone's confirm page shows it). */
-  readonly loginFields: Readonly<Record<string, string>>;
-  /** After a sign-in: hand the login to the site. True when the page is leaving (it shows nothing more). */
-  finish(login: CreatedLogin): boolean;
-  /** After the phone refused: `access_denied` at the site. True when the page is leaving. */
-  abort(): boolean;
-}
-
-export interface WidgetDeps {
-  api: Api;
-  view: View;
-  openSocket: WatchDeps['openSocket'];
-  interaction?: Interaction | undefined;
-  /** Where the page runs (device.ts); default a computer. */
-  device?: Device | undefined;
-  /** Inside WeChat: the memory of the OAuth round trip that signs this browser in without a QR code. */
-  sameDevice?: SameDevice | undefined;
-}
+export type { Interaction, View, WidgetDeps } from './widget-deps.js';
 
 export class LoginWidget {
   private phase: Phase = { kind: 'loading' };
   private generation = 0;
-  private watch: LoginWatch | null = null;
-  private transport: TransportKind | null = null;
-  private autoRenewalsLeft = MAX_AUTO_RENEWALS;
+  /** The login on screen, while there is one. */
+  private attempt: Attempt | null = null;
+  private readonly renewals = new RenewalBudget();
   /** The sign-in method chosen with the mode switch; renewals keep it. */
   private mode: LoginMode = 'oauth';
   /** The modes the server offers (GET /api/config), once known. */
   private offered: readonly LoginMode[] | undefined;
-  /** serverTime ≈ Date.now() + skewMs, estimated from the create response's Date header. */
-  private skewMs = 0;
-  private ticker: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly deps: WidgetDeps) {}
 
@@ -129,13 +65,17 @@ export class LoginWidget {
 
   /**
    * A click on #not-you: the person shown as having scanned is not the one here (a bystander who opened the QR
-   * first, or a relayed QR). The login is cancelled on the server; the watch then shows `cancelled` (or, for a
-   * site's interaction, `access_denied` there). A failure leaves the phase as it is: the phone can still cancel.
+   * first, or a relayed QR). The login is cancelled on the server; the watch then shows it cancelled *here*, with a
+   * new QR code on offer — also in a site's interaction, which stays on the page for the right person to scan (only
+   * a refusal on the phone ends it with `access_denied`). A failure leaves the phase as it is: the phone can still
+   * cancel.
    */
   async notYou(): Promise<void> {
-    const p = this.phase;
-    if (p.kind !== 'scanned') return;
-    await this.deps.api.cancel(p.login.id, p.login.watchToken).catch(() => undefined);
+    const { phase: p, attempt } = this;
+    if (p.kind !== 'scanned' || !attempt) return;
+    // Before the request: the watch may report the cancellation before its answer does.
+    attempt.cancelledHere = true;
+    await this.deps.api.cancel(p.login.id, p.login.watchToken).catch(() => (attempt.cancelledHere = false));
   }
 
   /** A click on #logout: end the session, then offer a new QR code. */
@@ -157,48 +97,35 @@ export class LoginWidget {
   private async newLogin(note?: MessageKey): Promise<void> {
     const gen = this.beginAttempt();
     this.enter({ kind: 'loading', note });
-    let created: Timed<CreatedLogin>;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        created = await this.deps.api.createLogin(this.mode, this.deps.interaction?.loginFields);
-        break;
-      } catch (err) {
-        if (gen !== this.generation) return;
-        const busy = err instanceof ApiError && err.status === 503;
-        if (busy && attempt < BUSY_RETRIES) {
-          this.enter({ kind: 'loading', note, message: 'busy' });
-          await sleep(fullJitter(attempt, BUSY_BASE_MS, BUSY_CAP_MS));
-          if (gen !== this.generation) return;
-          continue;
-        }
-        const said = err instanceof ApiError ? CREATE_ERROR_MESSAGES.get(err.code) : undefined;
-        return this.showError(said ?? (busy ? 'errorBusy' : 'errorGeneric'));
-      }
-    }
-    if (gen !== this.generation) return;
-    const login = created.data;
+    const outcome = await createLogin(this.deps.api, this.mode, this.deps.interaction?.loginFields, {
+      wanted: () => gen === this.generation,
+      busy: () => this.enter({ kind: 'loading', note, message: 'busy' }),
+    });
+    if (!outcome) return;
+    if ('error' in outcome) return this.showError(outcome.error);
+    const login = outcome.login.data;
     const same = this.sameDevice();
     if (same) return this.goDirect(gen, login, same);
-    const skew = created.serverDate !== undefined ? created.serverDate - Date.now() : 0;
-    this.skewMs = Math.abs(skew) > MIN_SKEW_MS ? skew : 0;
+    const attempt = new Attempt(login, outcome.login.serverDate, () => this.tick());
+    this.attempt = attempt;
     this.enter({ kind: 'pending', login, expiresAt: login.expiresAt, note });
-    this.startTicker();
-    const watch = new LoginWatch(
-      { wsUrl: login.ws, id: login.id, watchToken: login.watchToken },
+    // Stopped with the attempt (endAttempt): nothing of an older login reaches the page.
+    attempt.start(
       {
-        status: (s) => gen === this.generation && this.onStatus(s),
-        fatal: (code) => gen === this.generation && this.onFatal(code),
-        transport: (kind) => gen === this.generation && this.onTransport(kind),
+        status: (s) => this.onStatus(s),
+        fatal: (code) => this.onFatal(code),
+        transport: () => this.render(),
+        service: (available) => this.onService(available),
       },
       { openSocket: this.deps.openSocket, getLogin: this.deps.api.getLogin },
     );
-    this.watch = watch;
-    watch.start();
   }
 
   private onStatus(s: LoginSnapshot): void {
-    const p = this.phase;
-    if (!isWatching(p)) return;
+    const { phase: p, attempt } = this;
+    if (!isWatching(p) || !attempt) return;
+    // A status is the service answering again.
+    attempt.serviceDown = false;
     const shown = { login: p.login, expiresAt: s.expiresAt };
     switch (s.status) {
       case 'pending':
@@ -206,12 +133,15 @@ export class LoginWidget {
       case 'scanned':
         return this.enter({ kind: 'scanned', ...shown, user: s.user && { ...s.user } });
       case 'confirmed':
-        this.stopTicker();
+        attempt.stopCountdown();
         return void this.finish({ ...shown, user: p.kind === 'scanned' ? p.user : undefined }, s.ticket);
-      case 'cancelled':
-        this.stopTicker();
-        if (this.deps.interaction?.abort()) return;
-        return this.enter({ kind: 'cancelled', qrSrc: qrOf(p), user: p.kind === 'scanned' ? p.user : undefined });
+      case 'cancelled': {
+        attempt.stopCountdown();
+        const here = attempt.cancelledHere;
+        if (!here && this.deps.interaction?.abort()) return;
+        const user = p.kind === 'scanned' ? p.user : undefined;
+        return this.enter({ kind: 'cancelled', qrSrc: qrOf(p), user, here });
+      }
       case 'expired':
         return this.loginLost('expired');
     }
@@ -219,7 +149,7 @@ export class LoginWidget {
 
   /**
    * confirmed → redeeming → signed in: the one path from a login the phone confirmed to a signed-in page.
-   * `ticket` is absent when the confirmation was redeemed elsewhere (signIn() then asks /api/me).
+   * `ticket` is absent when the confirmation was redeemed elsewhere (signIn() then asks /api/session).
    */
   private async finish(shown: Omit<Extract<Phase, { kind: 'redeeming' }>, 'kind'>, ticket?: string): Promise<void> {
     const gen = this.generation;
@@ -237,25 +167,25 @@ export class LoginWidget {
     this.showError('errorForbidden');
   }
 
-  private onTransport(kind: TransportKind): void {
-    this.transport = kind;
+  /**
+   * The service says whether it can serve the login now. Down: the QR is shown as unusable (a phone scanning it
+   * would only learn on the phone) until a status comes — which tells what is left of the login once the service
+   * is back (nothing, after a Redis restarted without its data: a new QR code then, see loginLost).
+   */
+  private onService(available: boolean): void {
+    const attempt = this.attempt;
+    if (available || !attempt || !isWatching(this.phase)) return;
+    attempt.outage = true;
+    if (attempt.serviceDown) return;
+    attempt.serviceDown = true;
     this.render();
   }
 
-  /**
-   * Inside WeChat: no QR code — the server binds this browser as the phone and hands back WeChat's authorize URL;
-   * WeChat's OAuth confirms the login at its callback and sends the browser back here, to returned().
-   */
+  /** Inside WeChat: no QR code, off to WeChat's OAuth in this browser (device.ts), back to returned(). */
   private async goDirect(gen: number, login: CreatedLogin, same: SameDevice): Promise<void> {
     this.enter({ kind: 'loading', message: 'direct' });
-    let url: string;
-    try {
-      ({ url } = await this.deps.api.startDirect(login.id, login.watchToken));
-    } catch {
-      if (gen === this.generation) this.showError('errorGeneric');
-      return;
-    }
-    if (gen === this.generation) same.leave(login, url);
+    const left = await leaveForWechat(this.deps.api, login, same, () => gen === this.generation);
+    if (!left && gen === this.generation) this.showError('errorGeneric');
   }
 
   /** Back from the same-device OAuth round trip: redeem what it confirmed, or say how it ended. */
@@ -263,15 +193,10 @@ export class LoginWidget {
     const gen = this.beginAttempt();
     const shown = { login, expiresAt: login.expiresAt };
     this.enter({ kind: 'redeeming', ...shown });
-    let snap: LoginSnapshot;
-    try {
-      snap = await this.deps.api.getLogin(login.id, login.watchToken);
-    } catch {
-      // The login is gone or unreadable: whatever happened, a session may exist (or a new login starts).
-      if (gen === this.generation) await this.resume(gen);
-      return;
-    }
+    const snap = await this.deps.api.getLogin(login.id, login.watchToken).catch(() => null);
     if (gen !== this.generation) return;
+    // The login is gone or unreadable: whatever happened, a session may exist (or a new login starts).
+    if (!snap) return this.resume(gen);
     if (snap.status === 'confirmed') return this.finish({ ...shown, user: snap.user }, snap.ticket);
     if (snap.status === 'cancelled' && this.deps.interaction?.abort()) return;
     // Refused at WeChat, or back from the consent page without deciding: a click starts again.
@@ -292,24 +217,17 @@ export class LoginWidget {
     }
   }
 
-  /**
-   * The login expired or vanished: renew once automatically (see MAX_AUTO_RENEWALS), then wait for a click.
-   * Never under a person who scanned it: the phone is on its confirm step, so the page says the code expired.
-   */
+  /** The login expired or vanished: renewed or not as the budget says (renewal.ts). */
   private loginLost(kind: 'expired' | 'unknown_login'): void {
-    const scanned = this.phase.kind === 'scanned' ? this.phase : undefined;
+    const p = this.phase;
+    const scanned = p.kind === 'scanned' ? p : undefined;
+    const next: AfterLoss = this.renewals.after(kind, { scanned: !!scanned, outage: !!this.attempt?.outage });
     this.endAttempt();
-    if (scanned && kind === 'expired') {
-      this.enter({ kind: 'expired', qrSrc: qrOf(scanned), scanned: true, user: scanned.user });
-      return;
-    }
-    if (this.autoRenewalsLeft > 0) {
-      this.autoRenewalsLeft--;
-      void this.newLogin('renewed');
-      return;
-    }
-    if (kind === 'expired') this.enter({ kind: 'expired', qrSrc: qrOf(this.phase) });
-    else this.showError('errorUnknownLogin');
+    if ('renew' in next) void this.newLogin(next.renew);
+    else if ('error' in next) this.showError(next.error);
+    else if (scanned && next.expired.scanned)
+      this.enter({ kind: 'expired', qrSrc: qrOf(p), scanned: true, user: scanned.user });
+    else this.enter({ kind: 'expired', qrSrc: qrOf(p) });
   }
 
   /** Shows the session's user if the cookie is valid, otherwise starts a login. */
@@ -317,9 +235,9 @@ export class LoginWidget {
     let session: SignedIn | null = null;
     try {
       // An interaction always asks the phone: the site is owed a fresh confirmation naming it.
-      if (!this.deps.interaction) session = await this.deps.api.fetchMe();
+      if (!this.deps.interaction) session = await this.deps.api.fetchSession();
     } catch {
-      // /api/me failing is no reason not to offer a QR code; creating the login reports real outages.
+      // /api/session failing is no reason not to offer a QR code; creating the login reports real outages.
     }
     if (gen !== this.generation) return;
     if (session) this.signedIn(session);
@@ -343,10 +261,8 @@ export class LoginWidget {
   }
 
   private endAttempt(): void {
-    this.watch?.stop();
-    this.watch = null;
-    this.transport = null;
-    this.stopTicker();
+    this.attempt?.stop();
+    this.attempt = null;
   }
 
   // ---- Rendering and countdown --------------------------------------------------------------------------
@@ -357,25 +273,22 @@ export class LoginWidget {
   }
 
   private render(): void {
-    const ctx = { mode: this.mode, transport: this.transport, offered: this.offered, device: this.deps.device };
+    const ctx = {
+      mode: this.mode,
+      transport: this.attempt?.transport ?? null,
+      offered: this.offered,
+      device: this.deps.device,
+      serviceDown: this.attempt?.serviceDown ?? false,
+      site: this.deps.interaction?.site,
+    };
     this.deps.view.render(screenOf(this.phase, ctx));
     this.tick();
-  }
-
-  private startTicker(): void {
-    this.stopTicker();
-    this.ticker = setInterval(() => this.tick(), 1000);
-  }
-
-  private stopTicker(): void {
-    if (this.ticker !== undefined) clearInterval(this.ticker);
-    this.ticker = undefined;
   }
 
   private tick(): void {
     const p = this.phase;
     if (!isWatching(p) && p.kind !== 'redeeming') return;
-    const remaining = p.expiresAt - (Date.now() + this.skewMs);
+    const remaining = this.attempt?.remaining(p.expiresAt) ?? p.expiresAt - Date.now();
     this.deps.view.renderCountdown(remaining);
     // The server normally reports the expiry itself; this guards against a transport that went quiet.
     if (isWatching(p) && remaining < -LOCAL_EXPIRY_GRACE_MS) this.loginLost('expired');

@@ -125,8 +125,19 @@ export function apiRouter(deps: HttpDeps): Router {
     ctx.body = { user };
   });
 
+  // The page's question "who is signed in here?": 200 either way (`user: null` for nobody). /api/me's 401 is the
+  // right answer for an API client, but a browser logs it as a failed request on every visit of a signed-out page.
+  router.get('/session', async (ctx) => {
+    const user = await sessions.get(ctx.cookies.get(cookies.session));
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { user };
+  });
+
+  // Signs this browser out of scanlogin altogether: its own session and the provider's (single sign-on for the
+  // sites; server/oidc/sign-out.ts).
   router.post('/logout', async (ctx) => {
     await sessions.delete(ctx.cookies.get(cookies.session));
+    await deps.oidc?.endBrowserSession(ctx);
     ctx.cookies.set(cookies.session, null, sessionCookie);
     ctx.status = 204;
   });
