@@ -14,6 +14,7 @@ const USAGE = `usage: scanlogin <role>
   sim    WeChat simulator (development and tests only)                  (SIM_PORT, default 3002)
   demo   "Example Shop", a sample site signing in through OpenID Connect (DEMO_PORT, default 3003; dev only)
   dev    all four as child processes, plus a private redis-server when REDIS_URL is unset (npm start)
+  keys FILE      write a new OpenID Connect signing key file (JWKS) to FILE, or check and keep the one there
   doctor [URL…]  list every process registered in the configured Redis (and those at the given URLs);
                  exit 1 with an explanation when any two disagree about which Redis they use
 Configuration comes from the environment; see README.md.`;
@@ -27,6 +28,8 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return role ? 0 : 2;
   }
+  // Before the configuration: a key file is made before any role can start (docker-compose.yml's `keys` service).
+  if (role === 'keys') return keysCommand(argv[1]);
   let config: Config;
   try {
     config = loadConfig(process.env, isRole(role) ? role : undefined);
@@ -92,6 +95,24 @@ async function main(argv: string[]): Promise<number> {
     });
     running.ended?.then(resolve);
   });
+}
+
+/** `scanlogin keys FILE`: 0 with a new or a valid existing file; 1 naming the problem of an existing bad one. */
+async function keysCommand(file: string | undefined): Promise<number> {
+  if (!file) {
+    console.error('usage: scanlogin keys FILE');
+    return 2;
+  }
+  const { ensureJwksFile, readJwksFile } = await import('./oidc/keys.js');
+  const outcome = await ensureJwksFile(file);
+  try {
+    const { keys } = await readJwksFile(file);
+    console.log(`${file}: ${outcome === 'created' ? 'new signing key' : 'kept'} (kid ${keys[0]!.kid})`);
+    return 0;
+  } catch (err) {
+    console.error((err as Error).message);
+    return 1;
+  }
 }
 
 main(process.argv.slice(2)).then(
