@@ -18,12 +18,15 @@ images=$( (sed -n 's/^FROM \([^ ]*\).*/\1/p' Dockerfile; sed -n 's/^ *image: *\(
 export COMPOSE_TEST_PREFIX=${COMPOSE_TEST_PREFIX:-scanlogin-composetest}
 cleanup() {
   status=$?
+  # Once, and to the end: npm passes an interrupt on as a second signal, which must not cut the clean-up short.
+  trap - EXIT
+  trap '' INT TERM
   # Whatever a test left up (an interrupted run): both projects down, volumes too. Harmless when already down.
   if [ -n "${composed:-}" ]; then
     for f in dev prod; do
       files=(-f docker-compose.yml)
       [ $f = prod ] && files=(-f docker-compose.prod.yml -f test/compose/prod-sim.yml --profile sentinel)
-      PUBLIC_URL=x WS_PUBLIC_URL=x SESSION_SECRET=x WECHAT_APPID=x WECHAT_SECRET=x \
+      PUBLIC_URL=x WS_PUBLIC_URL=x SESSION_SECRET=x WECHAT_APPID=x WECHAT_SECRET=x TEST_SIM_PORT=0 \
         "${composed[@]}" -p "$COMPOSE_TEST_PREFIX-$f" "${files[@]}" down -v --remove-orphans --timeout 5 >/dev/null 2>&1 || true
     done
   fi
@@ -34,8 +37,12 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 if [ -n "${SCANLOGIN_DOCKER_ENV:-}" ]; then
+  # Job control on while it starts its services in the background: each gets a process group of its own, so that
+  # a Ctrl-C (sent to this one) stops the test but leaves the engine up for the clean-up's `down`.
+  set -m
   # shellcheck disable=SC1090,SC2086
   source "$SCANLOGIN_DOCKER_ENV" $images
+  set +m
   if command -v podman >/dev/null 2>&1; then
     for image in $images; do
       case $image in node:*) bash test/compose/podman-node.sh "$image" ;; esac
