@@ -15,6 +15,7 @@ const USAGE = `usage: scanlogin <role>
   sim    WeChat simulator (development and tests only)                  (SIM_PORT, default 3002)
   demo   "Example Shop", a sample site signing in through OpenID Connect (DEMO_PORT, default 3003; dev only)
   dev    all four as child processes, plus a private redis-server when REDIS_URL is unset (npm start)
+  keys FILE      write a new OpenID Connect signing key file (JWKS) to FILE, or check and keep the one there
   doctor [URL…]  list every process registered in the configured Redis (and those at the given URLs);
                  exit 1 with an explanation when any two disagree about which Redis they use
   client add --name <name> --redirect-uri <url>  register a site as an OpenID Connect client in
@@ -32,6 +33,8 @@ async function main(argv: string[]): Promise<number> {
   }
   // Needs no configuration of its own (only where the clients file is): an unrelated setting never blocks it.
   if (role === 'client') return runClientCommand(argv.slice(1), process.env, process.cwd(), console.log, console.error);
+  // Before the configuration: a key file is made before any role can start (docker-compose.yml's `keys` service).
+  if (role === 'keys') return keysCommand(argv[1]);
   let config: Config;
   try {
     config = loadConfig(process.env, isRole(role) ? role : undefined);
@@ -108,6 +111,24 @@ async function main(argv: string[]): Promise<number> {
     });
     running.ended?.then(resolve);
   });
+}
+
+/** `scanlogin keys FILE`: 0 with a new or a valid existing file; 1 naming the problem of an existing bad one. */
+async function keysCommand(file: string | undefined): Promise<number> {
+  if (!file) {
+    console.error('usage: scanlogin keys FILE');
+    return 2;
+  }
+  const { ensureJwksFile, readJwksFile } = await import('./oidc/keys.js');
+  const outcome = await ensureJwksFile(file);
+  try {
+    const { keys } = await readJwksFile(file);
+    console.log(`${file}: ${outcome === 'created' ? 'new signing key' : 'kept'} (kid ${keys[0]!.kid})`);
+    return 0;
+  } catch (err) {
+    console.error((err as Error).message);
+    return 1;
+  }
 }
 
 main(process.argv.slice(2)).then(

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { parseJsonText } from '../util/json-text.js';
@@ -58,12 +58,29 @@ export async function generateSigningKey(): Promise<SigningJwk> {
 }
 
 /**
- * `npm start`: the development JWKS, generated once and kept (mode 0600) so tokens and the dev client's
- * cached keys survive restarts. Returns the file's path.
+ * A signing key file at `file` unless one is there: `npm start`'s `.scanlogin/dev-jwks.json`, and `scanlogin keys FILE`
+ * (the compose files' key volume). Generated once and kept (mode 0600), so tokens and clients' cached keys survive
+ * restarts and every process reading the file signs alike. Written beside the target and linked into place: a
+ * second writer racing this one finds the first one's complete file and keeps it, never a half-written one.
  */
-export async function ensureDevJwks(file: string): Promise<string> {
-  if (existsSync(file)) return file;
+export async function ensureJwksFile(file: string): Promise<'created' | 'kept'> {
+  if (existsSync(file)) return 'kept';
   mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, `${JSON.stringify({ keys: [await generateSigningKey()] }, null, 2)}\n`, { mode: 0o600 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify({ keys: [await generateSigningKey()] }, null, 2)}\n`, { mode: 0o600 });
+  try {
+    linkSync(tmp, file);
+    return 'created';
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return 'kept';
+    throw err;
+  } finally {
+    unlinkSync(tmp);
+  }
+}
+
+/** `npm start`: the development JWKS (see ensureJwksFile). Returns the file's path. */
+export async function ensureDevJwks(file: string): Promise<string> {
+  await ensureJwksFile(file);
   return file;
 }

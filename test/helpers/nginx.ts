@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -7,10 +7,29 @@ import path from 'node:path';
 
 /** The nginx config of the production compose (docker-compose.prod.yml mounts it). */
 export const DEPLOY_CONF = 'deploy/nginx.conf';
+/** The nginx service's command there: writes the resolver DEPLOY_CONF includes, then starts nginx. */
+export const NGINX_START = 'deploy/nginx-start.sh';
+/** Where DEPLOY_CONF includes the resolver from (written by NGINX_START in the container). */
+export const RESOLVER_INCLUDE = 'include /etc/nginx/resolver.conf;';
+
+/**
+ * Runs NGINX_START as the container would, on `resolvConf`'s text instead of /etc/resolv.conf, with `true` for
+ * nginx; returns the resolver file it wrote (in `dir`) and its text.
+ */
+export function writeResolverConf(dir: string, resolvConf: string): { file: string; text: string } {
+  const resolv = path.join(dir, 'resolv.conf');
+  const file = path.join(dir, 'resolver.conf');
+  writeFileSync(resolv, resolvConf);
+  execFileSync('sh', [NGINX_START, 'true'], {
+    env: { ...process.env, RESOLV_CONF: resolv, RESOLVER_CONF: file },
+    stdio: ['ignore', 'pipe', 'pipe'], // its complaint is in the error thrown, not on the test's stderr
+  });
+  return { file, text: readFileSync(file, 'utf8') };
+}
 
 /**
  * deploy/nginx.conf with what differs on a test machine swapped in: addresses, a private prefix for nginx's
- * own files (pid, logs, temp), no Docker DNS names. Each swap must match exactly once, so an edit of the file
+ * own files (pid, logs, temp, the resolver file), no Docker DNS names. Each swap must match exactly once, so an edit of the file
  * that the test could no longer follow fails loudly instead of testing something else.
  */
 export function renderNginxConf(
@@ -29,6 +48,8 @@ export function renderNginxConf(
         .map((t) => `  ${t}_temp_path ${d}/${t === 'client_body' ? 'body' : t};`)
         .join('\n')}`,
     ],
+    // The upstreams below are addresses: the resolver is written as in the container, never asked.
+    [RESOLVER_INCLUDE, `include ${writeResolverConf(d, 'nameserver 127.0.0.11\n').file};`],
     ['listen 80;', `listen 127.0.0.1:${opts.port};\n    proxy_bind 127.0.0.2;`],
     ['set $scanlogin_ws ws:3001;', `set $scanlogin_ws 127.0.0.1:${opts.wsPort};`],
     ['set $scanlogin_http http:3000;', `set $scanlogin_http 127.0.0.1:${opts.httpPort};`],

@@ -1,153 +1,16 @@
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { silentLogger } from '../../server/log.js';
-import { runSim } from '../../server/roles/sim.js';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
 import { CONFIG_KEYS, type ConfigRole, loadConfig } from '../../server/config.js';
 import { parseConfigFile } from '../../server/reload/config-file.js';
-import { DEPLOY_CONF } from '../helpers/nginx.js';
+import { envOf, loadCompose } from '../helpers/compose-file.js';
+import { DEPLOY_CONF, NGINX_START, RESOLVER_INCLUDE, writeResolverConf } from '../helpers/nginx.js';
 
-// No Docker engine runs on the CI machines, so the compose files are kept honest statically here, and the same
-// topologies run for real elsewhere: separate redis, sim, ws and http processes in the browser end-to-end test,
-// deploy/nginx.conf in front of the roles in test/integration/nginx.test.ts.
-interface Service {
-  image?: string;
-  build?: string;
-  command?: string[];
-  environment?: Record<string, string | number>;
-  ports?: string[];
-  expose?: string[];
-  volumes?: string[];
-  secrets?: string[];
-  profiles?: string[];
-  container_name?: string;
-  user?: string;
-  depends_on?: Record<string, { condition: string }>;
-  healthcheck?: { test: string[] };
-}
-function loadCompose(file: string): Record<string, Service> {
-  return (parse(readFileSync(file, 'utf8'), { merge: true }) as { services: Record<string, Service> }).services;
-}
-const services = loadCompose('docker-compose.yml');
-const appServices = ['sim', 'ws', 'http'] as const;
-
-/**
- * Compose's interpolation for the forms these files use: `${VAR:-default}`, and `${VAR:?message}`, which stops
- * compose with the message when VAR is unset or empty.
- */
-function interpolate(v: string | number, vars: NodeJS.ProcessEnv = process.env): string {
-  return String(v).replace(/\$\{(\w+)(?::([-?])([^}]*))?\}/g, (_, name: string, op?: string, arg = '') => {
-    const value = vars[name];
-    if (value) return value;
-    if (op === '?') throw new Error(`required variable ${name} is missing a value: ${arg}`);
-    return op === '-' ? arg : '';
-  });
-}
-function envOf(name: string, svc = services, vars?: NodeJS.ProcessEnv): Record<string, string> {
-  return Object.fromEntries(Object.entries(svc[name]!.environment ?? {}).map(([k, v]) => [k, interpolate(v, vars)]));
-}
-function published(name: string): number {
-  // `[hostIp:]hostPort:containerPort`
-  const [hostPort, containerPort] = services[name]!.ports![0]!.split(':').slice(-2);
-  expect(hostPort).toBe(containerPort);
-  return Number(hostPort);
-}
-
-describe('docker-compose.yml', () => {
-  it('has redis plus one service per role, each running a role the CLI knows', () => {
-    expect(Object.keys(services).sort()).toEqual(['http', 'redis', 'sim', 'ws']);
-    const usage = execFileSync(process.execPath, ['dist/server/cli.js', 'help'], { encoding: 'utf8' });
-    for (const name of appServices) {
-      expect(services[name]!.build).toBe('.');
-      expect(services[name]!.command).toEqual([name]);
-      expect(usage).toMatch(new RegExp(`^\\s+${name}\\s`, 'm'));
-    }
-    expect(services.redis!.image).toMatch(/^redis:7/);
-  });
-
-  it('gives every role only configuration keys the config module knows, and a valid configuration', () => {
-    for (const name of appServices) {
-      const env = envOf(name);
-      for (const key of Object.keys(env)) expect(CONFIG_KEYS, `${name}: ${key}`).toContain(key);
-      expect(() => loadConfig(env)).not.toThrow();
-    }
-  });
-
-  it('wires ports and URLs consistently: browser-facing URLs use published ports, server-to-server uses service names', () => {
-    const http = loadConfig(envOf('http'));
-    expect(http.httpPort).toBe(published('http'));
-    expect(loadConfig(envOf('ws')).wsPort).toBe(published('ws'));
-    expect(loadConfig(envOf('sim')).simPort).toBe(published('sim'));
-    expect(new URL(http.publicUrl).port).toBe(String(published('http')));
-    expect(new URL(http.wsPublicUrl).port).toBe(String(published('ws')));
-    expect(new URL(http.wsPublicUrl).pathname).toBe('/ws');
-    expect(new URL(http.wechat.openBase).port).toBe(String(published('sim')));
-    expect(new URL(http.wechat.apiBase).host).toBe('sim:3002');
-    expect(new URL(http.redis.url!).hostname).toBe('redis');
-    expect(http.host).toBe('0.0.0.0');
-  });
-
-  it("sends the simulator's event pushes and mini-program calls to the app by service name, not PUBLIC_URL", () => {
-    // Inside the sim container PUBLIC_URL's localhost:3000 is the simulator itself.
-    const sim = loadConfig(envOf('sim'), 'sim');
-    const app = new URL(sim.simAppUrl);
-    expect(app.hostname).toBe('http');
-    expect(Number(app.port)).toBe(loadConfig(envOf('http'), 'http').httpPort);
-    expect(sim.appUrl).toBe('http://localhost:3000'); // phones are still redirected to the public origin
-  });
-
-  it('the simulator role pushes scan events to SIM_APP_URL (here a local stand-in for the http service)', async () => {
-    const received: string[] = [];
-    const app = createServer((req, res) => {
-      received.push(`${req.method} ${req.url?.split('?')[0]}`);
-      req.resume().on('end', () => res.end('success'));
-    });
-    await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
-    const appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
-    const env = { ...envOf('sim'), SIM_PORT: '0', SIM_HOST: '127.0.0.1', SIM_APP_URL: appUrl };
-    const sim = await runSim(loadConfig(env, 'sim'), silentLogger());
-    try {
-      const res = await fetch(`http://127.0.0.1:${sim.port}/sim/mp/scan`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ scene: 'slogin1' }),
-      });
-      expect(((await res.json()) as { delivered: boolean }).delivered).toBe(true);
-      expect(received).toEqual(['POST /wechat/events']);
-    } finally {
-      await sim.stop();
-      app.close();
-    }
-  });
-
-  it('binds the simulator to every interface itself (its default is 127.0.0.1, unreachable through a port map)', () => {
-    expect(loadConfig(envOf('sim')).simHost).toBe('0.0.0.0');
-    // ...and the host publishes it on its own loopback only, as `npm start` keeps it.
-    expect(services.sim!.ports![0]).toMatch(/^127\.0\.0\.1:/);
-  });
-
-  it('starts http and ws only once redis is healthy', () => {
-    expect(services.redis!.command).toEqual(expect.arrayContaining(['redis-server']));
-    for (const name of ['ws', 'http']) expect(services[name]!.depends_on?.redis?.condition).toBe('service_healthy');
-    // ...and http once the simulator answers (it fetches the access_token from it at start-up).
-    expect(services.http!.depends_on?.sim?.condition).toBe('service_healthy');
-    expect(services.sim!.healthcheck?.test.join(' ')).toContain(`127.0.0.1:${published('sim')}/sim/stats`);
-  });
-
-  it('builds an image that runs the compiled CLI and ships the page', () => {
-    const dockerfile = readFileSync('Dockerfile', 'utf8');
-    expect(dockerfile).toMatch(/FROM node:20/);
-    expect(dockerfile).toMatch(/RUN npm run build/);
-    expect(dockerfile).toMatch(/ENTRYPOINT \["node", "dist\/server\/cli\.js"\]/);
-    expect(dockerfile).toMatch(/COPY .*web\/public/);
-  });
-});
-
+// docker-compose.prod.yml, statically (on any machine): test/compose/prod.test.ts brings it up for real, and
+// deploy/nginx.conf runs in front of the roles in test/integration/nginx.test.ts. docker-compose.yml:
+// compose-dev.test.ts.
 describe('docker-compose.prod.yml', () => {
   const prod = loadCompose('docker-compose.prod.yml');
   // What an operator puts in .env (every required variable; none of the published dev values).
@@ -159,7 +22,7 @@ describe('docker-compose.prod.yml', () => {
     WECHAT_SECRET: '00112233445566778899aabbccddeeff',
   };
   const roles = { http: 'http', ws: 'ws' } as const satisfies Record<string, ConfigRole>;
-  const prodEnv = (name: keyof typeof roles, vars = dotEnv) => envOf(name, prod, vars);
+  const prodEnv = (name: keyof typeof roles, vars = dotEnv) => envOf(prod, name, vars);
   const sentinels = ['sentinel-1', 'sentinel-2', 'sentinel-3'];
 
   it('runs nginx in front of http and ws on Redis, with no simulator or demo', () => {
@@ -212,15 +75,48 @@ describe('docker-compose.prod.yml', () => {
     // The push server pings every 30 s: the proxy must not cut an idle socket before that.
     const wsTimeout = Number(/proxy_read_timeout (\d+)s;/.exec(wsBlock)?.[1]);
     expect(wsTimeout).toBeGreaterThan(30);
-    // Docker's DNS, so new replicas are used without reloading nginx.
-    expect(conf).toMatch(/resolver 127\.0\.0\.11 valid=\d+s/);
-    // Valid as mounted, not only as the test renders it (the service names resolve per request, not here).
+    // Valid as mounted, not only as the test renders it (the service names resolve per request, not here): only
+    // the resolver file the start script writes in the container is put elsewhere.
     const dir = mkdtempSync(path.join(tmpdir(), 'scanlogin-nginx-t-'));
     mkdirSync(path.join(dir, 'logs'));
-    const t = spawnSync('nginx', ['-t', '-p', dir, '-c', path.resolve(DEPLOY_CONF), '-g', `pid ${dir}/n.pid;`], {
-      encoding: 'utf8',
-    });
+    const mounted = path.join(dir, 'nginx.conf');
+    const { file } = writeResolverConf(dir, 'nameserver 127.0.0.11\n');
+    expect(conf.split(RESOLVER_INCLUDE)).toHaveLength(2);
+    writeFileSync(mounted, conf.replace(RESOLVER_INCLUDE, `include ${file};`));
+    const t = spawnSync('nginx', ['-t', '-p', dir, '-c', mounted, '-g', `pid ${dir}/n.pid;`], { encoding: 'utf8' });
     expect(t.stderr).toContain('test is successful');
+  });
+
+  it("resolves the replicas through the container's own DNS server, on Docker and on podman alike", () => {
+    // The start script, mounted beside the config, writes the resolver nginx.conf includes, then runs nginx.
+    expect(prod.nginx!.command).toEqual(['sh', '/etc/nginx/scanlogin/nginx-start.sh']);
+    expect(prod.nginx!.volumes).toContain(`./${NGINX_START}:/etc/nginx/scanlogin/nginx-start.sh:ro`);
+    const dir = mkdtempSync(path.join(tmpdir(), 'scanlogin-resolver-'));
+    // Docker's embedded DNS on a compose network.
+    expect(writeResolverConf(dir, 'search lan\nnameserver 127.0.0.11\noptions ndots:0\n').text).toBe(
+      'resolver 127.0.0.11 valid=5s ipv6=off;\n',
+    );
+    // podman's aardvark-dns on the network's gateway, then the host's servers: only the first knows the services
+    // (nginx would ask the others in turn, and get "Host not found" every other time).
+    expect(writeResolverConf(dir, 'search dns.podman\nnameserver 10.89.0.1\nnameserver 10.255.255.53\n').text).toBe(
+      'resolver 10.89.0.1 valid=5s ipv6=off;\n',
+    );
+    expect(writeResolverConf(dir, 'nameserver fe80::1%eth0\nnameserver fd00::1\nnameserver 10.0.0.2\n').text).toBe(
+      'resolver [fd00::1] valid=5s ipv6=off;\n',
+    );
+    // No nameserver: nginx would start and fail every request; the container stops instead, saying why.
+    expect(() => writeResolverConf(dir, '# nothing\n')).toThrow(/no nameserver/);
+  });
+
+  it('fails over from a replica that does not accept within seconds (a scale-down), instead of the default minute', () => {
+    const conf = readFileSync(DEPLOY_CONF, 'utf8');
+    const connect = /^\s*proxy_connect_timeout (\d+)s;/gm;
+    const found = [...conf.matchAll(connect)];
+    // Once, for every location (none sets its own), and short: a live replica accepts at once on the network.
+    expect(found).toHaveLength(1);
+    expect(conf.indexOf(found[0]![0])).toBeLessThan(conf.indexOf('server {'));
+    expect(Number(found[0]![1])).toBeLessThanOrEqual(5);
+    expect(conf).toMatch(/^\s*proxy_next_upstream error timeout;/m);
   });
 
   it('mounts one CONFIG_FILE folder in every container, naming the compose Redis (or its Sentinels)', () => {

@@ -1,0 +1,166 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createLogin } from '../../bench/flows.js';
+import { Page, until } from '../../bench/page.js';
+import { generateSigningKey } from '../../server/oidc/keys.js';
+import { freePort } from '../helpers/ports.js';
+import { answers, ComposeProject, waitFor } from './engine.js';
+import { phoneLogin, redeem, report } from './flows.js';
+
+// docker-compose.prod.yml for real, as an operator runs it: .env's values (here: passed to compose), the signing
+// key file, `--profile sentinel`, two replicas of each role behind nginx, then a scale-down. WeChat is the
+// simulator (test/compose/prod-sim.yml, the only addition). PUBLIC_URL takes no port in production and this
+// machine's port 80 is not the test's: the stack's http://localhost is reached at nginx's free port (`rebase`).
+const PUBLIC_URL = 'http://localhost';
+let nginx = '';
+let key = '';
+let stack: ComposeProject;
+let failed = false;
+const figures: Record<string, number> = {};
+const hex = (n: number) => randomBytes(n).toString('hex');
+
+beforeAll(async () => {
+  try {
+    await bringUp();
+  } catch (err) {
+    failed = true;
+    throw err;
+  }
+}, 900_000);
+
+async function bringUp() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'scanlogin-compose-prod-'));
+  const jwks = path.join(dir, 'oidc-jwks.json');
+  const signing = await generateSigningKey();
+  key = signing.kid;
+  writeFileSync(jwks, JSON.stringify({ keys: [signing] }));
+  chmodSync(jwks, 0o644); // the secret is bind-mounted: readable by the image's user (uid 1000)
+  const nginxPort = await freePort();
+  nginx = `http://127.0.0.1:${nginxPort}`;
+  stack = new ComposeProject(
+    `${process.env.COMPOSE_TEST_PREFIX ?? 'scanlogin-composetest'}-prod`,
+    ['docker-compose.prod.yml', 'test/compose/prod-sim.yml'],
+    {
+      PUBLIC_URL,
+      WS_PUBLIC_URL: 'ws://localhost/ws',
+      SESSION_SECRET: hex(32),
+      WECHAT_APPID: `wx${hex(8)}`,
+      WECHAT_SECRET: hex(16),
+      OIDC_JWKS_PATH: jwks,
+      NGINX_PORT: String(nginxPort),
+      TEST_SIM_PORT: String(await freePort()),
+    },
+    ['sentinel'],
+  );
+  await stack.down();
+  await stack.run(['build'], { label: 'build' });
+  const started = performance.now();
+  await stack.run(['up', '-d', '--scale', 'http=2', '--scale', 'ws=2'], { label: 'up -d (2 http, 2 ws, sentinels)' });
+  await waitFor('nginx answering with a ready http role', () => answers(`${nginx}/readyz`));
+  figures['up → ready through nginx'] = (performance.now() - started) / 1000;
+}
+
+afterEach((ctx) => {
+  if (ctx.task.result?.state === 'fail') failed = true;
+});
+
+afterAll(async () => {
+  if (!stack) return;
+  if (failed) console.log(await stack.logs());
+  await stack.down();
+  report('production', stack, figures);
+}, 120_000);
+
+/** A page watching through nginx's /ws, the phone through nginx and the simulator, the ticket redeemed. */
+async function wholeLogin(): Promise<number> {
+  const started = performance.now();
+  const login = await createLogin(nginx);
+  const page = new Page(`${nginx.replace('http', 'ws')}/ws`, login.id, login.watchToken);
+  page.start();
+  try {
+    await until(() => page.received > 0, 30_000, 'the page watching');
+    await phoneLogin(login.scanUrl, PUBLIC_URL, nginx);
+    await until(() => page.status === 'confirmed', 30_000, 'the page told');
+    expect(await redeem(nginx, login)).toBe(200);
+  } finally {
+    page.stop();
+  }
+  return (performance.now() - started) / 1000;
+}
+
+/** Which containers of `service` logged a line matching `re` (compose prefixes each line with the container). */
+async function containersLogging(service: string, re: RegExp): Promise<Set<string>> {
+  const lines = (await stack.logs(service)).split('\n').filter((l) => re.test(l));
+  return new Set(lines.map((l) => /^(\S+)\s+\|/.exec(l)?.[1]).filter((c): c is string => Boolean(c)));
+}
+
+describe('docker-compose.prod.yml, for real', () => {
+  it("nginx resolves the replicas through the container's DNS server and sends to both", async () => {
+    // Every replica signs with the one key file (the compose secret).
+    for (let i = 0; i < 20; i++) {
+      const jwks = (await (await fetch(`${nginx}/oidc/jwks`)).json()) as { keys: { kid: string }[] };
+      expect(jwks.keys.map((k) => k.kid)).toEqual([key]);
+    }
+    // Twenty requests, each to a replica taken at random from the resolved pair: both served (1 in 500 000
+    // that one did not, were nginx using both).
+    expect((await containersLogging('http', /GET \/oidc\/jwks 200/)).size).toBe(2);
+  });
+
+  it('a whole scan login through nginx, WebSocket included, again and again across the replicas', async () => {
+    const times: number[] = [];
+    for (let i = 0; i < 4; i++) times.push(await wholeLogin());
+    figures['a whole scan login (slowest of 4)'] = Math.max(...times);
+  });
+
+  it('the Sentinel profile watches the primary with three Sentinels', async () => {
+    const quorum = await waitFor('the Sentinels agreeing', async () => {
+      const out = await stack.exec('sentinel-1', ['redis-cli', '-p', '26379', 'sentinel', 'ckquorum', 'scanlogin']);
+      return /^OK 3 usable Sentinels/m.test(out) ? out : undefined;
+    });
+    expect(quorum).toContain('Quorum and failover authorization can be reached');
+  });
+
+  it('during a scale-down nginx goes on with the remaining replicas, pages reconnect, logins complete', async () => {
+    // Pages watching first, through both ws replicas (one of which is about to go).
+    const ws = `${nginx.replace('http', 'ws')}/ws`;
+    const logins = [];
+    for (let i = 0; i < 4; i++) logins.push(await createLogin(nginx));
+    const pages = logins.map((l) => new Page(ws, l.id, l.watchToken));
+    for (const p of pages) p.start();
+    await until(() => pages.every((p) => p.received > 0), 30_000, 'every page watching');
+    // Requests all along, while compose removes a replica of each and nginx may still hold their addresses.
+    const answered: { status: number; s: number }[] = [];
+    let scaling = true;
+    const load = (async () => {
+      while (scaling) {
+        const t = performance.now();
+        const res = await fetch(`${nginx}/readyz`); // no deadline of its own: measured, not asserted
+        await res.arrayBuffer();
+        answered.push({ status: res.status, s: (performance.now() - t) / 1000 });
+      }
+    })();
+    try {
+      await stack.run(['up', '-d', '--scale', 'http=1', '--scale', 'ws=1'], { label: 'up -d (scaled down to 1 + 1)' });
+      // Every page is told of its login, confirmed after the scale-down (those on the removed ws replica reconnect).
+      for (const login of logins) await phoneLogin(login.scanUrl, PUBLIC_URL, nginx);
+      await until(() => pages.every((p) => p.status === 'confirmed'), 60_000, 'every page told');
+      for (const login of logins) expect(await redeem(nginx, login)).toBe(200);
+      figures['after scale-down: a whole scan login'] = await wholeLogin();
+    } finally {
+      scaling = false;
+      await load;
+      for (const p of pages) p.stop();
+    }
+    expect(answered.filter((a) => a.status !== 200)).toEqual([]);
+    figures[`during scale-down: slowest of ${answered.length} requests`] = Math.max(...answered.map((a) => a.s));
+    figures['during scale-down: slowest page reconnection'] =
+      Math.max(0, ...pages.flatMap((p) => p.reconnectMs)) / 1000;
+    expect(pages.some((p) => p.reconnectMs.length > 0)).toBe(true); // some did watch on the removed replica
+    // The profile's services stayed up: `--profile` was given again (see docs/deploy.md).
+    const ps = await stack.run(['ps']);
+    expect(ps.out).toMatch(/sentinel-3/);
+  });
+});
