@@ -5,7 +5,7 @@ import type { Env } from './schema.js';
 /** `OIDC_CLIENT_ID` … as one client, validated like a client of the config file (problems named by variable). */
 export function readEnvClient(e: Env, problems: string[]): ClientEntry | undefined {
   if (!e.OIDC_CLIENT_ID) {
-    for (const key of ['OIDC_CLIENT_SECRET', 'OIDC_REDIRECT_URIS', 'OIDC_CLIENT_NAME'] as const)
+    for (const key of ['OIDC_CLIENT_SECRET', 'OIDC_REDIRECT_URIS', 'OIDC_CLIENT_NAME', 'OIDC_CLIENT_ACCOUNT'] as const)
       if (e[key]) problems.push(`${key}: needs OIDC_CLIENT_ID`);
     return undefined;
   }
@@ -14,6 +14,7 @@ export function readEnvClient(e: Env, problems: string[]): ClientEntry | undefin
     client_secret: 'OIDC_CLIENT_SECRET',
     redirect_uris: 'OIDC_REDIRECT_URIS',
     client_name: 'OIDC_CLIENT_NAME',
+    account: 'OIDC_CLIENT_ACCOUNT',
   };
   try {
     return envClient({
@@ -23,6 +24,7 @@ export function readEnvClient(e: Env, problems: string[]): ClientEntry | undefin
         .map((u) => u.trim())
         .filter(Boolean),
       name: e.OIDC_CLIENT_NAME,
+      account: e.OIDC_CLIENT_ACCOUNT,
     });
   } catch (err) {
     for (const issue of (err as z.ZodError).issues ?? [])

@@ -47,6 +47,11 @@ export function createHttpApp(deps: HttpDeps): Koa {
       role: 'http',
       ...(deps.tokenHealth && { wechat: { accessTokens: deps.tokenHealth() } }),
       ...(deps.oidc && { oidc: deps.oidc.health() }),
+      // The platform's ticket, token and accounts, with every standing problem in a sentence (61005/61006,
+      // a missing or unreadable ticket with its key, 61023): loud here, never a silent "not found".
+      ...(deps.platform && {
+        platform: await deps.platform.health().catch((err: unknown) => ({ ok: false, error: (err as Error).message })),
+      }),
     };
   });
   const api = apiRouter(deps);
