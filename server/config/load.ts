@@ -106,6 +106,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRo
             aesKey: e.WECHAT_COMPONENT_AES_KEY,
           }
         : undefined,
+    componentAppid: e.WECHAT_COMPONENT_APPID,
     adminToken: e.ADMIN_TOKEN,
     sim: {
       tokenTtlMs: e.SIM_TOKEN_TTL * 1000,

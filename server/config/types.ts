@@ -80,6 +80,8 @@ export interface Config {
    * secrets see it unset too.
    */
   readonly platform: PlatformConfig | undefined;
+  /** WECHAT_COMPONENT_APPID for every role (not a secret): what `doctor` inspects in Redis. */
+  readonly componentAppid: string | undefined;
   /** ADMIN_TOKEN: opens the operator page (/admin/platform) from anywhere; unset → loopback callers only. */
   readonly adminToken: string | undefined;
   /**

@@ -64,6 +64,12 @@ export class ComponentTokenUpstream implements UpstreamToken {
     this.#clock = opts.clock ?? Date.now;
   }
 
+  /** A missing or unreadable ticket was refused here, before WeChat: the next caller may find the new push. */
+  shareFailure(err: unknown): boolean {
+    const code = err instanceof AppError ? err.code : undefined;
+    return code !== 'platform_ticket_missing' && code !== 'corrupt_value';
+  }
+
   async fetch(): Promise<FetchedToken> {
     try {
       const fetched = await this.#fetchOnce();

@@ -128,6 +128,17 @@ export class Platform {
     return manager;
   }
 
+  /**
+   * A new ticket was stored: if no usable platform token is stored (a cold fleet, or one stuck on a missing, invalid
+   * or unreadable ticket), get one now instead of at the background loop's next try (its backoff reaches 30 s).
+   * Still one fetch for the fleet: the manager's lock and re-check.
+   */
+  ticketArrived(): void {
+    this.componentTokens.getToken().catch((err: unknown) => {
+      this.#log.warn({ err }, 'no component_access_token with the new ticket');
+    });
+  }
+
   /** A pre-authorization code for one attempt by the operator (`api_create_preauthcode`). */
   async preAuthCode(): Promise<string> {
     return (await createPreAuthCode(this.endpoint, this.componentTokens, this.appid)).preAuthCode;

@@ -31,6 +31,11 @@ export interface UpstreamToken {
   /** Whether `fetch(true)` can make WeChat issue a new token while the current one is valid (stable_token only). */
   readonly forcible: boolean;
   fetch(forceRefresh: boolean): Promise<FetchedToken>;
+  /**
+   * Whether a failure is left in Redis for the other waiters (default: every failure). An upstream that refused
+   * before asking WeChat (a missing input: no ticket yet) says no: the next caller may find the input there.
+   */
+  shareFailure?(err: unknown): boolean;
 }
 
 /** What one upstream call returned: the token and WeChat's `expires_in`, in ms. */

@@ -74,7 +74,8 @@ export class TokenSupply {
     } catch (err) {
       this.#failureCount += 1;
       this.#lastError = err instanceof Error ? err.message : String(err);
-      await this.#cache.recordFailure(failureOf(err, this.#fetcher.api), this.#failureHoldMs).catch(() => undefined);
+      if (this.#fetcher.shareFailure?.(err) ?? true)
+        await this.#cache.recordFailure(failureOf(err, this.#fetcher.api), this.#failureHoldMs).catch(() => undefined);
       throw err;
     }
     this.#lastError = undefined;
