@@ -41,7 +41,7 @@ export async function runSim(
         config: config.platform,
         eventsUrl: `${config.simAppUrl}/wechat/platform/events`,
         messageUrl: `${config.simAppUrl}/wechat/platform/$APPID$/events`,
-        domain: new URL(config.appUrl).host,
+        domain: new URL(config.appUrl).hostname,
         ticketIntervalMs: config.sim.ticketIntervalMs,
       },
     }),

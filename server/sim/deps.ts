@@ -19,7 +19,7 @@ export interface SimPlatformDeps {
   readonly eventsUrl: string;
   /** 消息与事件接收URL, with `$APPID$` where the account's appid goes. */
   readonly messageUrl: string;
-  /** 授权发起页域名 and 公众号开发域名 (`host[:port]`): the authorization page's referrer and redirect, OAuth's redirect. */
+  /** 授权发起页域名 and 公众号开发域名 (a host name, no port): the authorization page's referrer and redirect, OAuth's. */
   readonly domain: string;
 }
 

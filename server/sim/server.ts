@@ -65,7 +65,7 @@ export interface SimServerOptions {
   /**
    * A third-party platform registered in the simulated open platform (docs/wechat.md §12): its settings, the
    * authorization-event URL its tickets go to (ONE URL, so one node), its message URL (with `$APPID$`), its
-   * authorization-initiating and web-development domain (`host[:port]`), and how often the ticket is pushed
+   * authorization-initiating and web-development domain (a host name: domains have no port), and how often the ticket is pushed
    * (default 600 s, WeChat's 10 minutes).
    */
   readonly platform?: {

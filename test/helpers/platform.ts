@@ -1,3 +1,5 @@
+import { Phone } from '../../server/sim/scripted-phone.js';
+import { BROWSER_UA, authRequest, discoverRp, follow } from './oidc.js';
 import { DEV_COMPONENT } from '../../server/config.js';
 import { keys } from '../../server/redis/keys.js';
 
@@ -102,4 +104,37 @@ export async function untilTicket(httpUrl: string, timeoutMs = 15_000): Promise<
     if (Date.now() > deadline) throw new Error(`no usable ticket within ${timeoutMs} ms: ${JSON.stringify(h)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * What the QR page does for a site's sign-in, over HTTP: the site's authorization request followed to the
+ * interaction, then the login created there in `mode` (the account is the site's, docs/oidc.md).
+ */
+export async function loginFor(
+  httpUrl: string,
+  c: { client_id: string; client_secret: string; redirect_uris: readonly string[] },
+  mode: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const rp = await discoverRp(httpUrl, c.client_id, c.client_secret, c.redirect_uris[0]!);
+  const browser = new Phone(BROWSER_UA);
+  const first = await follow(browser, (await authRequest(rp)).url.toString(), httpUrl);
+  const uid = /\/interaction\/([^/]+)$/.exec(first.url.pathname)?.[1];
+  if (!uid) throw new Error(`no interaction: ${first.url} HTTP ${first.last.status}`);
+  const res = await fetch(`${httpUrl}/api/logins`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'user-agent': BROWSER_UA },
+    body: JSON.stringify({ interaction: uid, mode }),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** A site bound to an account (docs/oidc.md, binding a site to an account). */
+export function boundClient(id: string, account: string) {
+  return {
+    client_id: id,
+    client_secret: `${id}-secret-0123456789abcdef`,
+    client_name: `Site of ${id}`,
+    redirect_uris: [`http://${id}.example/cb`],
+    account,
+  };
 }

@@ -16,8 +16,8 @@ import { DEV_COMPONENT } from '../../server/config.js';
 import { startRolesOnFile, type FileRoles } from '../helpers/roles.js';
 import { rawClient } from '../helpers/redis.js';
 import type { Redis } from 'ioredis';
-import { BROWSER_UA, authRequest, discoverRp, exchange, follow, signIn, verifyIdToken } from '../helpers/oidc.js';
-import { authorizeAccount, platformEnv, simControl, untilTicket } from '../helpers/platform.js';
+import { discoverRp, exchange, signIn, verifyIdToken } from '../helpers/oidc.js';
+import { authorizeAccount, loginFor, platformEnv, simControl, untilTicket } from '../helpers/platform.js';
 
 const M = SIM_MERCHANT_APPIDS;
 const client_ = (id: string, account: string) => ({
@@ -32,24 +32,6 @@ const BLOG = client_('blog', M.blog);
 const SCHOOL = client_('school', M.school);
 const MINI = client_('mini', M.coffeeMini);
 const NOWHERE = client_('nowhere', 'wx0000000000000000');
-
-/** The interaction a browser lands on for a client's authorization request, and the login created there. */
-async function loginFor(
-  roles: FileRoles,
-  c: { client_id: string; client_secret: string; redirect_uris: readonly string[] },
-  mode: string,
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  const rp = await discoverRp(roles.httpUrl, c.client_id, c.client_secret, c.redirect_uris[0]!);
-  const browser = new Phone(BROWSER_UA);
-  const first = await follow(browser, (await authRequest(rp)).url.toString(), roles.httpUrl);
-  const uid = /\/interaction\/([^/]+)$/.exec(first.url.pathname)![1]!;
-  const res = await fetch(`${roles.httpUrl}/api/logins`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'user-agent': BROWSER_UA },
-    body: JSON.stringify({ interaction: uid, mode }),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
 
 async function view(httpUrl: string, login: Record<string, unknown>): Promise<Record<string, unknown>> {
   const res = await fetch(`${httpUrl}/api/logins/${login.id as string}`, {
@@ -88,7 +70,7 @@ describe('logins on behalf of the platform accounts', () => {
   });
 
   it('oauth: the link carries component_appid, and a callback naming another account is refused', async () => {
-    const created = await loginFor(roles, COFFEE, 'oauth');
+    const created = await loginFor(roles.httpUrl, COFFEE, 'oauth');
     expect(created.status).toBe(201);
     const phone = new Phone();
     const authorize = await phone.scan(created.body.scanUrl as string);
@@ -103,7 +85,7 @@ describe('logins on behalf of the platform accounts', () => {
   });
 
   it('mp-qrcode: the authorizer token makes the QR, its scan reaches the message URL for that account', async () => {
-    const created = await loginFor(roles, COFFEE, 'mp-qrcode');
+    const created = await loginFor(roles.httpUrl, COFFEE, 'mp-qrcode');
     expect(created.status).toBe(201);
     const pushed = await simControl<{ delivered: boolean; reply?: { link?: string }; attempts: unknown[] }>(
       roles.simUrl,
@@ -116,7 +98,7 @@ describe('logins on behalf of the platform accounts', () => {
   });
 
   it('mp-qrcode: a push naming another account than its URL is ignored', async () => {
-    const created = await loginFor(roles, COFFEE, 'mp-qrcode');
+    const created = await loginFor(roles.httpUrl, COFFEE, 'mp-qrcode');
     const { token, aesKey, appid } = {
       token: DEV_COMPONENT.WECHAT_COMPONENT_TOKEN,
       aesKey: DEV_COMPONENT.WECHAT_COMPONENT_AES_KEY,
@@ -154,25 +136,25 @@ describe('logins on behalf of the platform accounts', () => {
   });
 
   it('mp-qrcode for an unverified subscription account: WeChat refuses the QR (48001 → wechat_refused)', async () => {
-    const created = await loginFor(roles, BLOG, 'mp-qrcode');
+    const created = await loginFor(roles.httpUrl, BLOG, 'mp-qrcode');
     expect(created.status).toBe(502);
     expect(created.body).toMatchObject({ error: 'wechat_refused', errcode: 48001 });
   });
 
   it('an account that did not grant web pages (4) is refused oauth, naming the set', async () => {
-    const created = await loginFor(roles, SCHOOL, 'oauth');
+    const created = await loginFor(roles.httpUrl, SCHOOL, 'oauth');
     expect(created.status).toBe(403);
     expect(created.body).toMatchObject({ error: 'permission_missing', missing: [4] });
   });
 
   it('a client naming an account this deployment does not serve: unknown_account', async () => {
-    const created = await loginFor(roles, NOWHERE, 'oauth');
+    const created = await loginFor(roles.httpUrl, NOWHERE, 'oauth');
     expect(created.status).toBe(400);
     expect(created.body).toMatchObject({ error: 'unknown_account' });
   });
 
   it('miniprogram: the authorizer token draws the code, component jscode2session identifies the user', async () => {
-    const created = await loginFor(roles, MINI, 'miniprogram');
+    const created = await loginFor(roles.httpUrl, MINI, 'miniprogram');
     expect(created.status).toBe(201);
     const img = await fetch(`${roles.httpUrl}${(created.body.qr as { png: string }).png}`);
     expect(img.status).toBe(200);
@@ -190,19 +172,19 @@ describe('logins on behalf of the platform accounts', () => {
   });
 
   it('revocation: the pending login ends with account_revoked, a new one is refused, the operator page shows it', async () => {
-    const pending = await loginFor(roles, COFFEE, 'oauth');
+    const pending = await loginFor(roles.httpUrl, COFFEE, 'oauth');
     expect(pending.status).toBe(201);
     await simControl(roles.simUrl, '/sim/platform/revoke', { appid: M.coffee });
     await expect
       .poll(async () => view(roles.httpUrl, pending.body), { timeout: 10_000, interval: 100 })
       .toMatchObject({ status: 'cancelled', reason: 'account_revoked' });
-    const again = await loginFor(roles, COFFEE, 'oauth');
+    const again = await loginFor(roles.httpUrl, COFFEE, 'oauth');
     expect(again.status).toBe(410);
     expect(again.body).toMatchObject({ error: 'account_revoked' });
     const page = await (await fetch(`${roles.httpUrl}/admin/platform`)).text();
     expect(page).toMatch(new RegExp(`id="account-${M.coffee}" data-revoked="true"`));
     // Authorizing again brings it back.
     await authorizeAccount(roles.httpUrl, M.coffee);
-    expect((await loginFor(roles, COFFEE, 'oauth')).status).toBe(201);
+    expect((await loginFor(roles.httpUrl, COFFEE, 'oauth')).status).toBe(201);
   });
 });

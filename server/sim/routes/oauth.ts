@@ -7,7 +7,6 @@ import { snapshotPage } from '../pages/snapshot.js';
 import { readForm } from '../../util/read-body.js';
 import { errmsgOf, queryParam } from './respond.js';
 import type { Scope } from '../state/oauth-store.js';
-import { oauthDomainCheck } from '../state/app-urls.js';
 
 type Check<T> = { ok: true; value: T } | { ok: false; errcode: number | undefined; message: string };
 
@@ -65,18 +64,17 @@ function checkAuthorize(
   };
 }
 
-/** The platform's web-development domain (公众号开发域名): the host itself or `<appid>.<domain>` (§12.6). */
+/**
+ * The platform's web-development domain (公众号开发域名, §12.6): a domain, so no port — the host name itself or
+ * `<appid>.<domain>` (several nodes of one machine share it in tests).
+ */
 function platformDomainCheck(domain: string): (url: string) => boolean {
-  const exact = oauthDomainCheck(domain);
   return (url) => {
-    if (exact(url)) return true;
     try {
       const u = new URL(url);
-      return (
-        (u.protocol === 'http:' || u.protocol === 'https:') &&
-        /^wx[0-9a-z]+\./i.test(u.host) &&
-        u.host.slice(u.host.indexOf('.') + 1) === domain
-      );
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') return false;
+      const host = u.hostname.toLowerCase();
+      return host === domain || (/^wx[0-9a-z]+\./.test(host) && host.slice(host.indexOf('.') + 1) === domain);
     } catch {
       return false;
     }

@@ -162,9 +162,10 @@ function linkProblem(
   return undefined;
 }
 
+/** A URL's host name: WeChat's domains have no port (several nodes of one test machine share one). */
 function hostOf(url: string | undefined): string | undefined {
   try {
-    return url ? new URL(url).host : undefined;
+    return url ? new URL(url).hostname.toLowerCase() : undefined;
   } catch {
     return undefined;
   }
