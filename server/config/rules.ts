@@ -72,7 +72,8 @@ export function checkRules(e: Env, c: RuleContext, problems: string[]): void {
     e.WECHAT_COMPONENT_TOKEN,
     e.WECHAT_COMPONENT_AES_KEY,
   ];
-  if (component.some(Boolean) && !component.every(Boolean))
+  // Only the roles that use the platform need its secrets; `doctor` inspects it by its appid alone.
+  if (c.needsSecrets && component.some(Boolean) && !component.every(Boolean))
     problems.push(
       'WECHAT_COMPONENT_APPID, WECHAT_COMPONENT_SECRET, WECHAT_COMPONENT_TOKEN, WECHAT_COMPONENT_AES_KEY: set all ' +
         'four (the third-party platform) or none',

@@ -168,6 +168,8 @@ export class Platform {
     };
     await this.authorizations.save(account, grant.refreshToken);
     await this.status.setAccount(account.appid, undefined);
+    // A failure of the old authorization (61023, 61003) must not be replayed to the first caller of the new one.
+    await this.#link.command.del(authorizerTokenKeys(this.#link.keyPrefix, account.appid).failure).catch(() => 0);
     this.#log.info(
       { appid: account.appid, kind: account.kind, funcIds: account.funcIds },
       'account authorized the platform',

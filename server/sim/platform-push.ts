@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { encryptEventMessage, eventSignature } from '../wechat/push/crypto.js';
 import { buildWechatXml } from '../wechat/push/xml.js';
-import type { SimPlatform } from './state/platform.js';
+import type { SimPlatform, SimPlatformConfig } from './state/platform.js';
 
 /** WeChat waits 5 s for the authorization-event URL's answer (docs/wechat.md §12.2). */
 const PUSH_TIMEOUT_MS = 5000;
@@ -24,7 +24,7 @@ export interface PlatformPushResult {
  * with `encrypt_type=aes`. The answer must be exactly `success` within 5 s.
  */
 export async function pushPlatformEvent(
-  platform: SimPlatform,
+  platform: { readonly config: SimPlatformConfig },
   url: string,
   fields: Record<string, string | number>,
   nowMs: number,
