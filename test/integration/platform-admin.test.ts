@@ -20,7 +20,12 @@ describe('operator page without ADMIN_TOKEN: this machine only', () => {
 
   it('a direct loopback caller gets the page; the same request relayed by a proxy is refused', async () => {
     expect((await fetch(`${roles.httpUrl}/admin/platform`)).status).toBe(200);
-    for (const header of [RELAYED, { forwarded: 'for=203.0.113.7' }, { 'x-real-ip': '203.0.113.7' }]) {
+    const relayed: Record<string, string>[] = [
+      RELAYED,
+      { forwarded: 'for=203.0.113.7' },
+      { 'x-real-ip': '203.0.113.7' },
+    ];
+    for (const header of relayed) {
       const res = await fetch(`${roles.httpUrl}/admin/platform`, { headers: header, redirect: 'manual' });
       expect(res.status).toBe(403);
       expect(await res.text()).not.toContain('Authorize an Official Account');
