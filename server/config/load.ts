@@ -46,7 +46,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRo
   const trust = parseTrustProxy(e.TRUST_PROXY);
   const problems: string[] = [...trust.problems];
   checkRules(e, { production, needsSecrets, sessionSecret, appid, appSecret, trust }, problems);
-  const oidcClient = readEnvClient(e, problems);
+  const oidcClient = readEnvClient(e, problems, role === 'dev');
   const verifyFile = readVerifyFile(e.WECHAT_VERIFY_FILE, problems);
   if (problems.length) throw new ConfigError(problems);
   // In dev mode the other modes work out of the box against the simulator's dev accounts; otherwise a mode

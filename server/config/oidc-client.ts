@@ -2,11 +2,15 @@ import type { z } from 'zod';
 import { envClient, type ClientEntry } from '../oidc/clients.js';
 import type { Env } from './schema.js';
 
-/** `OIDC_CLIENT_ID` … as one client, validated like a client of the config file (problems named by variable). */
-export function readEnvClient(e: Env, problems: string[]): ClientEntry | undefined {
+/**
+ * `OIDC_CLIENT_ID` … as one client, validated like a client of the config file (problems named by variable).
+ * `runnerNamesClient`: the dev runner, which names its own client (Example Shop) for its children, so an
+ * OIDC_CLIENT_ACCOUNT without an id binds that one.
+ */
+export function readEnvClient(e: Env, problems: string[], runnerNamesClient = false): ClientEntry | undefined {
   if (!e.OIDC_CLIENT_ID) {
     for (const key of ['OIDC_CLIENT_SECRET', 'OIDC_REDIRECT_URIS', 'OIDC_CLIENT_NAME', 'OIDC_CLIENT_ACCOUNT'] as const)
-      if (e[key]) problems.push(`${key}: needs OIDC_CLIENT_ID`);
+      if (e[key] && !(runnerNamesClient && key === 'OIDC_CLIENT_ACCOUNT')) problems.push(`${key}: needs OIDC_CLIENT_ID`);
     return undefined;
   }
   const names: Record<string, string> = {
