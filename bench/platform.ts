@@ -138,7 +138,9 @@ async function loginsPerSecond(
   return n / ((performance.now() - t0) / 1000);
 }
 
-export async function benchPlatform(opts: { rounds?: number; logins?: number; concurrency?: number } = {}): Promise<PlatformResult> {
+export async function benchPlatform(
+  opts: { rounds?: number; logins?: number; concurrency?: number } = {},
+): Promise<PlatformResult> {
   const rounds = opts.rounds ?? 20;
   const n = opts.logins ?? 300;
   const concurrency = opts.concurrency ?? 8;
@@ -194,7 +196,9 @@ export async function benchPlatform(opts: { rounds?: number; logins?: number; co
       await Promise.all(
         nodes.map(async (node) => {
           for (;;) {
-            const h = (await (await fetch(`${node}/healthz`)).json()) as { platform: { ticket: { createTime?: number } } };
+            const h = (await (await fetch(`${node}/healthz`)).json()) as {
+              platform: { ticket: { createTime?: number } };
+            };
             if (h.platform.ticket.createTime === createTime) return;
             await sleep(2);
           }

@@ -106,11 +106,17 @@ async function main(): Promise<void> {
       concurrency: Number(arg('concurrency') ?? 8),
     }));
     say(`platform: ${r.nodes} http nodes, ${r.rounds} rounds, the simulator pushing to node A only`);
-    say(`  ticket visible on every node after the push: p50 ${r.visibleMs.p50} ms, p95 ${r.visibleMs.p95} ms, max ${r.visibleMs.max} ms`);
-    say(`  ticket usable from cold on every node (platform token fetched): p50 ${r.usableColdMs.p50} ms, p95 ${r.usableColdMs.p95} ms, max ${r.usableColdMs.max} ms`);
+    say(
+      `  ticket visible on every node after the push: p50 ${r.visibleMs.p50} ms, p95 ${r.visibleMs.p95} ms, max ${r.visibleMs.max} ms`,
+    );
+    say(
+      `  ticket usable from cold on every node (platform token fetched): p50 ${r.usableColdMs.p50} ms, p95 ${r.usableColdMs.p95} ms, max ${r.usableColdMs.max} ms`,
+    );
     say(`  api_component_token calls per cold round: ${r.componentTokenCallsPerColdRound.join(' ')}`);
     const l = r.logins;
-    say(`  whole oauth logins, ${l.concurrency} at a time, best of 2 × ${l.n}: direct ${l.directPerS}/s, on behalf ${l.onBehalfPerS}/s (${l.ratio}×)`);
+    say(
+      `  whole oauth logins, ${l.concurrency} at a time, best of 2 × ${l.n}: direct ${l.directPerS}/s, on behalf ${l.onBehalfPerS}/s (${l.ratio}×)`,
+    );
   }
   if (!ONLY || ONLY === 'hot') await hotPaths();
   if (!ONLY || ONLY === 'logins') {

@@ -10,7 +10,8 @@ import type { Env } from './schema.js';
 export function readEnvClient(e: Env, problems: string[], runnerNamesClient = false): ClientEntry | undefined {
   if (!e.OIDC_CLIENT_ID) {
     for (const key of ['OIDC_CLIENT_SECRET', 'OIDC_REDIRECT_URIS', 'OIDC_CLIENT_NAME', 'OIDC_CLIENT_ACCOUNT'] as const)
-      if (e[key] && !(runnerNamesClient && key === 'OIDC_CLIENT_ACCOUNT')) problems.push(`${key}: needs OIDC_CLIENT_ID`);
+      if (e[key] && !(runnerNamesClient && key === 'OIDC_CLIENT_ACCOUNT'))
+        problems.push(`${key}: needs OIDC_CLIENT_ID`);
     return undefined;
   }
   const names: Record<string, string> = {
