@@ -147,6 +147,22 @@ describe('logins on behalf of the platform accounts', () => {
     expect(created.body).toMatchObject({ error: 'permission_missing', missing: [4] });
   });
 
+  it('a visitor cannot choose the account: POST /api/logins ignores an `account` of its own', async () => {
+    const coffeeLogins = `scanlogin:account-logins:{${M.coffee}}`;
+    const before = await redis.zcard(coffeeLogins);
+    const res = await fetch(`${roles.httpUrl}/api/logins`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ mode: 'mp-qrcode', account: M.coffee }),
+    });
+    expect(res.status).toBe(201);
+    const login = (await res.json()) as { id: string };
+    // The deployment's own Official Account's QR: the login names no account, and no coffee token was spent.
+    expect(await redis.hget(`scanlogin:login:${login.id}`, 'account')).toBeNull();
+    expect(await redis.zcard(coffeeLogins)).toBe(before);
+    expect(await redis.zscore(coffeeLogins, login.id)).toBeNull();
+  });
+
   it('a client naming an account this deployment does not serve: unknown_account', async () => {
     const created = await loginFor(roles.httpUrl, NOWHERE, 'oauth');
     expect(created.status).toBe(400);
