@@ -1,4 +1,8 @@
+import { afterAll, beforeAll } from 'vitest';
 import { Phone } from '../../server/sim/scripted-phone.js';
+import { SIM_MERCHANT_APPIDS } from '../../server/sim/state/merchants.js';
+import { pushPlatformEvent } from '../../server/sim/platform-push.js';
+import { startRolesOnFile, type FileRoles } from './roles.js';
 import { BROWSER_UA, authRequest, discoverRp, follow } from './oidc.js';
 import { DEV_COMPONENT } from '../../server/config.js';
 import { keys } from '../../server/redis/keys.js';
@@ -137,4 +141,41 @@ export function boundClient(id: string, account: string) {
     redirect_uris: [`http://${id}.example/cb`],
     account,
   };
+}
+
+export const COFFEE_SITE = boundClient('coffee', SIM_MERCHANT_APPIDS.coffee);
+
+/** The roles on a private Redis, a site bound to the coffee account, the platform and /metrics on. */
+export function suiteRoles(intervalS: number): () => FileRoles {
+  let roles: FileRoles | undefined;
+  beforeAll(async () => {
+    roles = await startRolesOnFile(
+      { oidc: { clients: [COFFEE_SITE] } },
+      { ...platformEnv(intervalS), METRICS_PORT: '0' },
+    );
+  });
+  afterAll(() => roles?.stop());
+  return () => roles!;
+}
+
+export const PLATFORM_CONFIG = {
+  appid: DEV_COMPONENT.WECHAT_COMPONENT_APPID,
+  secret: DEV_COMPONENT.WECHAT_COMPONENT_SECRET,
+  token: DEV_COMPONENT.WECHAT_COMPONENT_TOKEN,
+  aesKey: DEV_COMPONENT.WECHAT_COMPONENT_AES_KEY,
+};
+
+/** A ticket push to `httpUrl` as WeChat signs and encrypts it, with the given ticket and CreateTime. */
+export function pushTicket(
+  httpUrl: string,
+  ticket: string,
+  createTime: number,
+  config: Record<keyof typeof PLATFORM_CONFIG, string> = PLATFORM_CONFIG,
+) {
+  return pushPlatformEvent(
+    { config },
+    `${httpUrl}/wechat/platform/events`,
+    { InfoType: 'component_verify_ticket', ComponentVerifyTicket: ticket, CreateTime: createTime },
+    Date.now(),
+  );
 }

@@ -95,6 +95,19 @@ describe('logins on behalf of the platform accounts', () => {
     expect(pushed.delivered).toBe(true);
     expect(pushed.reply?.link).toContain(`/l/${created.body.id as string}/mp`);
     expect(await view(roles.httpUrl, created.body)).toMatchObject({ status: 'scanned' });
+    // The reply's link, on the phone: Confirm. The unionid comes from cgi-bin/user/info with the account's token.
+    const link = new URL(pushed.reply!.link!);
+    const page = await fetch(link);
+    expect(page.status).toBe(200);
+    const confirmed = await fetch(new URL(`${link.pathname}/confirm`, link), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ t: link.searchParams.get('t')! }),
+    });
+    expect(confirmed.status).toBe(200);
+    expect(await view(roles.httpUrl, created.body)).toMatchObject({ status: 'confirmed' });
+    const user = JSON.parse((await redis.hget(`scanlogin:login:${created.body.id as string}`, 'user'))!);
+    expect(user).toMatchObject({ appid: M.coffee, mode: 'mp-qrcode', unionid: expect.any(String) });
   });
 
   it('mp-qrcode: a push naming another account than its URL is ignored', async () => {
