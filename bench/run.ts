@@ -15,6 +15,8 @@
  *      floor (bare node:http + ws + ioredis) and Socket.IO 4.8, same run, ratios to the floor
  *   9. anonymous requests (bench/anonymous.ts): bytes Redis keeps per request to /authorize and /oidc/logout, and
  *      for how long, against creating a login
+ *  10. the third-party platform (bench/platform.ts, `--only=platform` only): a pushed ticket usable on every node
+ *      (ms), and logins on behalf of an account against direct `oauth` logins per second
  * `npm run bench -- --json` prints one JSON object on stdout (the table goes to stderr);
  * `--only=hot|logins|scan|anonymous` runs one part. BENCH_LOGINS / BENCH_CONCURRENCY size part 7; `--watchers=N`,
  * `--scans=N`, `--rate=N` (per second), `--systems=floor,scanlogin,socketio` and `--runs=N` (repeat, medians) size
@@ -36,6 +38,7 @@ import { freePort } from '../server/util/free-port.js';
 import { benchLogins, type LoginsResult } from './logins.js';
 import { SYSTEMS, type ScanResult, type SystemName, benchScan } from './scan.js';
 import { benchAnonymous, type KeptRow } from './anonymous.js';
+import { benchPlatform, type PlatformResult } from './platform.js';
 
 const N = Number(process.env.BENCH_N ?? 2000);
 const JSON_OUT = process.argv.includes('--json');
@@ -64,6 +67,7 @@ const results: {
   scanRuns?: ScanResult[];
   scanMedians?: Record<string, { median: number; bound: string; met: boolean; runs: number[] }>;
   anonymous?: KeptRow[];
+  platform?: PlatformResult;
 } = { node: process.version, n: N, rows: {} };
 
 async function time(n: number, fn: (i: number) => Promise<unknown>): Promise<number> {
@@ -93,8 +97,27 @@ function row(name: string, ours: number, bare: number): void {
 
 async function main(): Promise<void> {
   say(`scanlogin bench: N=${N}, node ${process.version}`);
-  if (ONLY && !['hot', 'logins', 'scan', 'anonymous'].includes(ONLY))
-    throw new Error(`--only=${ONLY}: expected hot, logins, scan or anonymous`);
+  if (ONLY && !['hot', 'logins', 'scan', 'anonymous', 'platform'].includes(ONLY))
+    throw new Error(`--only=${ONLY}: expected hot, logins, scan, anonymous or platform`);
+  if (ONLY === 'platform') {
+    const r = (results.platform = await benchPlatform({
+      rounds: Number(arg('rounds') ?? 20),
+      logins: Number(arg('logins') ?? 300),
+      concurrency: Number(arg('concurrency') ?? 8),
+    }));
+    say(`platform: ${r.nodes} http nodes, ${r.rounds} rounds, the simulator pushing to node A only`);
+    say(
+      `  ticket visible on every node after the push: p50 ${r.visibleMs.p50} ms, p95 ${r.visibleMs.p95} ms, max ${r.visibleMs.max} ms`,
+    );
+    say(
+      `  ticket usable from cold on every node (platform token fetched): p50 ${r.usableColdMs.p50} ms, p95 ${r.usableColdMs.p95} ms, max ${r.usableColdMs.max} ms`,
+    );
+    say(`  api_component_token calls per cold round: ${r.componentTokenCallsPerColdRound.join(' ')}`);
+    const l = r.logins;
+    say(
+      `  whole oauth logins, ${l.concurrency} at a time, best of 2 × ${l.n}: direct ${l.directPerS}/s, on behalf ${l.onBehalfPerS}/s (${l.ratio}×)`,
+    );
+  }
   if (!ONLY || ONLY === 'hot') await hotPaths();
   if (!ONLY || ONLY === 'logins') {
     const logins = Number(process.env.BENCH_LOGINS ?? 2000);

@@ -9,6 +9,7 @@
  */
 export {
   DEV_APPID,
+  DEV_COMPONENT,
   DEV_DEFAULTS,
   DEV_MP_APPID,
   DEV_MP_SECRET,
@@ -19,4 +20,4 @@ export {
 } from './config/dev-values.js';
 export { ConfigError, loadConfig } from './config/load.js';
 export { CONFIG_KEYS, MP_PAGE_RE } from './config/schema.js';
-export type { Config, ConfigRole, MiniProgramConfig } from './config/types.js';
+export type { Config, ConfigRole, MiniProgramConfig, PlatformConfig } from './config/types.js';

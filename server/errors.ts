@@ -40,6 +40,18 @@ export const ERRORS = {
   wechat_unavailable: { http: 503, ws: 1013, expose: true },
   wechat_quota: { http: 502, ws: 1011, expose: true },
   wechat_refused: { http: 502, ws: 1011, expose: true },
+  // The third-party platform (docs/wechat.md §12). No component_verify_ticket stored yet (WeChat's push has not
+  // reached any node), or WeChat refused the stored one (61005 expired, 61006 invalid): no platform token.
+  platform_ticket_missing: { http: 503, ws: 1013, expose: true },
+  platform_ticket_invalid: { http: 503, ws: 1013, expose: true },
+  // A site names an account this deployment does not serve (never authorized, or not configured).
+  unknown_account: { http: 400, ws: 4400, expose: true },
+  // The account's admin revoked the authorization (`unauthorized` push, 61003): its logins end with this.
+  account_revoked: { http: 410, ws: 4410, expose: true },
+  // The account did not grant the permission set a login mode needs (func_info, 61007).
+  permission_missing: { http: 403, ws: 4403, expose: true },
+  // 61023: WeChat no longer accepts the account's stored refresh token; it must be authorized again.
+  authorization_lost: { http: 502, ws: 1011, expose: true },
   redis_unavailable: { http: 503, ws: 1013, expose: true },
   corrupt_value: { http: 500, ws: 1011, expose: false },
   shutting_down: { http: 503, ws: 1012, expose: true },

@@ -25,3 +25,14 @@ export const DEV_DEFAULTS = {
   WECHAT_WEB_APPID: DEV_WEB_APPID,
   WECHAT_WEB_SECRET: DEV_WEB_SECRET,
 } as const;
+
+/**
+ * A development third-party platform registered in the simulator (never valid on real WeChat). Not among the dev
+ * defaults: the platform is switched on only by setting WECHAT_COMPONENT_* (tests, `docs/simulator.md`).
+ */
+export const DEV_COMPONENT = {
+  WECHAT_COMPONENT_APPID: 'wx9e4c2a7f1b3d5e08',
+  WECHAT_COMPONENT_SECRET: '3c1e5a7b9d2f4a6c8e0b1d3f5a7c9e2b',
+  WECHAT_COMPONENT_TOKEN: 'scanlogindevcomponent',
+  WECHAT_COMPONENT_AES_KEY: 'k3Pq8Zr2Wm5Tn7Yb1Xc4Vd6Fg9Hj0Lk2Mn4Bp6Qr8St',
+} as const;

@@ -46,7 +46,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRo
   const trust = parseTrustProxy(e.TRUST_PROXY);
   const problems: string[] = [...trust.problems];
   checkRules(e, { production, needsSecrets, sessionSecret, appid, appSecret, trust }, problems);
-  const oidcClient = readEnvClient(e, problems);
+  const oidcClient = readEnvClient(e, problems, role === 'dev' || Boolean(e.DEMO_CLIENT_SECRET));
   const demoClient = readDemoClient(e, production, problems);
   const verifyFile = readVerifyFile(e.WECHAT_VERIFY_FILE, problems);
   if (problems.length) throw new ConfigError(problems);
@@ -94,10 +94,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRo
         : undefined,
     // Handed only to the roles that use it (the http role exchanges its codes, the simulator plays WeChat).
     webApp: needsSecrets && webAppid && webSecret ? { appid: webAppid, secret: webSecret } : undefined,
+    platform:
+      needsSecrets &&
+      e.WECHAT_COMPONENT_APPID &&
+      e.WECHAT_COMPONENT_SECRET &&
+      e.WECHAT_COMPONENT_TOKEN &&
+      e.WECHAT_COMPONENT_AES_KEY
+        ? {
+            appid: e.WECHAT_COMPONENT_APPID,
+            secret: e.WECHAT_COMPONENT_SECRET,
+            token: e.WECHAT_COMPONENT_TOKEN,
+            aesKey: e.WECHAT_COMPONENT_AES_KEY,
+          }
+        : undefined,
+    componentAppid: e.WECHAT_COMPONENT_APPID,
+    adminToken: e.ADMIN_TOKEN,
     sim: {
       tokenTtlMs: e.SIM_TOKEN_TTL * 1000,
       tokenOverlapMs: e.SIM_TOKEN_OVERLAP * 1000,
       oauthDomain: (e.SIM_OAUTH_DOMAIN ?? new URL(publicUrl).host).toLowerCase(),
+      ticketIntervalMs: e.SIM_TICKET_INTERVAL * 1000,
     },
     simAppUrl: stripSlash(e.SIM_APP_URL ?? publicUrl) + e.BASE_PATH,
     sessionSecret: sessionSecret ?? '',

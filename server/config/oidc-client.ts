@@ -1,12 +1,16 @@
 import type { z } from 'zod';
-import { envClient, type ClientEntry } from '../oidc/clients.js';
+import { ClientSchema, envClient, type ClientEntry } from '../oidc/clients.js';
 import type { Env } from './schema.js';
 
-/** `OIDC_CLIENT_ID` … as one client, validated like a client of the config file (problems named by variable). */
-export function readEnvClient(e: Env, problems: string[]): ClientEntry | undefined {
+/**
+ * `OIDC_CLIENT_ID` … as one client, validated like a client of the config file (problems named by variable).
+ * `shopTakesAccount`: the dev runner and its roles, which register Example Shop themselves (DEMO_CLIENT_SECRET):
+ * there an OIDC_CLIENT_ACCOUNT without an id binds the shop (readDemoClient).
+ */
+export function readEnvClient(e: Env, problems: string[], shopTakesAccount = false): ClientEntry | undefined {
   if (!e.OIDC_CLIENT_ID) {
-    for (const key of ['OIDC_CLIENT_SECRET', 'OIDC_REDIRECT_URIS', 'OIDC_CLIENT_NAME'] as const)
-      if (e[key]) problems.push(`${key}: needs OIDC_CLIENT_ID`);
+    for (const key of ['OIDC_CLIENT_SECRET', 'OIDC_REDIRECT_URIS', 'OIDC_CLIENT_NAME', 'OIDC_CLIENT_ACCOUNT'] as const)
+      if (e[key] && !(shopTakesAccount && key === 'OIDC_CLIENT_ACCOUNT')) problems.push(`${key}: needs OIDC_CLIENT_ID`);
     return undefined;
   }
   const names: Record<string, string> = {
@@ -14,6 +18,7 @@ export function readEnvClient(e: Env, problems: string[]): ClientEntry | undefin
     client_secret: 'OIDC_CLIENT_SECRET',
     redirect_uris: 'OIDC_REDIRECT_URIS',
     client_name: 'OIDC_CLIENT_NAME',
+    account: 'OIDC_CLIENT_ACCOUNT',
   };
   try {
     return envClient({
@@ -23,6 +28,7 @@ export function readEnvClient(e: Env, problems: string[]): ClientEntry | undefin
         .map((u) => u.trim())
         .filter(Boolean),
       name: e.OIDC_CLIENT_NAME,
+      account: e.OIDC_CLIENT_ACCOUNT,
     });
   } catch (err) {
     for (const issue of (err as z.ZodError).issues ?? [])
@@ -57,11 +63,20 @@ export function readDemoClient(e: Env, production: boolean, problems: string[]):
     return undefined;
   }
   const origin = demoOrigin(e.PUBLIC_URL ?? `http://localhost:${e.HTTP_PORT}`, e.DEMO_PORT);
-  return {
+  // With no client of its own in the environment, OIDC_CLIENT_ACCOUNT binds the shop to that WeChat account.
+  const account = e.OIDC_CLIENT_ID ? undefined : e.OIDC_CLIENT_ACCOUNT;
+  const parsed = ClientSchema.safeParse({
     client_id: DEMO_CLIENT_ID,
     client_secret: e.DEMO_CLIENT_SECRET,
     client_name: 'Example Shop',
     redirect_uris: [`${origin}/callback`],
     post_logout_redirect_uris: [`${origin}/`],
-  };
+    ...(account && { account }),
+  });
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues)
+      problems.push(`${issue.path[0] === 'account' ? 'OIDC_CLIENT_ACCOUNT' : 'DEMO_CLIENT_SECRET'}: ${issue.message}`);
+    return undefined;
+  }
+  return parsed.data;
 }

@@ -66,6 +66,20 @@ export function checkRules(e: Env, c: RuleContext, problems: string[]): void {
     problems.push('WECHAT_MP_APPID, WECHAT_MP_SECRET: set both or neither');
   if (!e.WECHAT_WEB_APPID !== !e.WECHAT_WEB_SECRET)
     problems.push('WECHAT_WEB_APPID, WECHAT_WEB_SECRET: set both or neither');
+  const component = [
+    e.WECHAT_COMPONENT_APPID,
+    e.WECHAT_COMPONENT_SECRET,
+    e.WECHAT_COMPONENT_TOKEN,
+    e.WECHAT_COMPONENT_AES_KEY,
+  ];
+  // Only the roles that use the platform need its secrets; `doctor` inspects it by its appid alone.
+  if (c.needsSecrets && component.some(Boolean) && !component.every(Boolean))
+    problems.push(
+      'WECHAT_COMPONENT_APPID, WECHAT_COMPONENT_SECRET, WECHAT_COMPONENT_TOKEN, WECHAT_COMPONENT_AES_KEY: set all ' +
+        'four (the third-party platform) or none',
+    );
+  if (e.WECHAT_COMPONENT_APPID && e.WECHAT_COMPONENT_APPID === c.appid)
+    problems.push("WECHAT_COMPONENT_APPID: the platform's appid cannot be the Official Account's (WECHAT_APPID)");
   if (e.SIM_TOKEN_OVERLAP >= e.SIM_TOKEN_TTL) problems.push('SIM_TOKEN_OVERLAP: must be shorter than SIM_TOKEN_TTL');
   if (e.SIM_APP_URL && !/^https?:\/\/[^/?#]+\/?$/.test(e.SIM_APP_URL))
     problems.push('SIM_APP_URL: must be an origin (scheme://host[:port]); BASE_PATH is added to it');

@@ -82,6 +82,24 @@ export const EnvSchema = z.object({
     .string()
     .regex(/^[0-9a-zA-Z]{16,64}$/, 'must be the app secret (alphanumeric)')
     .optional(),
+  // The third-party platform (开放平台 第三方平台, docs/wechat.md §12): all four or none (rules.ts).
+  WECHAT_COMPONENT_APPID: z
+    .string()
+    .regex(/^wx[0-9a-zA-Z]{8,32}$/, 'must look like a WeChat appid (wx…)')
+    .optional(),
+  WECHAT_COMPONENT_SECRET: z
+    .string()
+    .regex(/^[0-9a-zA-Z]{16,64}$/, 'must be the platform secret (alphanumeric)')
+    .optional(),
+  WECHAT_COMPONENT_TOKEN: z
+    .string()
+    .regex(/^[0-9a-zA-Z]{3,32}$/, "must be the platform's message token: 3–32 letters or digits")
+    .optional(),
+  WECHAT_COMPONENT_AES_KEY: z
+    .string()
+    .regex(/^[0-9a-zA-Z]{43}$/, "must be the platform's EncodingAESKey: 43 letters or digits")
+    .optional(),
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').max(256).optional(),
   WECHAT_MP_PAGE: z
     .string()
     .max(128)
@@ -98,6 +116,7 @@ export const EnvSchema = z.object({
   SIM_TOKEN_TTL: seconds(7200, 86_400),
   SIM_TOKEN_OVERLAP: seconds(300, 3600),
   SIM_APP_URL: httpUrl.optional(),
+  SIM_TICKET_INTERVAL: seconds(600, 86_400),
   SIM_OAUTH_DOMAIN: z
     .string()
     .regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be a host name, with a port only in dev (e.g. localhost:3000)')
@@ -133,6 +152,7 @@ export const EnvSchema = z.object({
   OIDC_CLIENT_NAME: z.string().optional(),
   OIDC_CLIENTS_FILE: z.string().min(1).optional(),
   DEMO_CLIENT_SECRET: z.string().min(16, 'must be at least 16 characters').max(256).optional(),
+  OIDC_CLIENT_ACCOUNT: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

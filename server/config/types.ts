@@ -62,12 +62,28 @@ export interface Config {
    * The simulator's global access_token lifetime and how long a superseded one keeps working, and the simulated
    * account's authorization domain (`SIM_OAUTH_DOMAIN`, default PUBLIC_URL's host[:port]; docs/wechat.md §2).
    */
-  readonly sim: { readonly tokenTtlMs: number; readonly tokenOverlapMs: number; readonly oauthDomain: string };
+  readonly sim: {
+    readonly tokenTtlMs: number;
+    readonly tokenOverlapMs: number;
+    readonly oauthDomain: string;
+    /** SIM_TICKET_INTERVAL: how often the simulated platform pushes its component_verify_ticket (600 s, WeChat's). */
+    readonly ticketIntervalMs: number;
+  };
   /**
    * The Open Platform website application's own appid/secret (`qrconnect`, docs/wechat.md §10); unset (production
    * only) → no `qrconnect` mode.
    */
   readonly webApp: { readonly appid: string; readonly secret: string } | undefined;
+  /**
+   * The third-party platform (WECHAT_COMPONENT_*, docs/wechat.md §12): its appid and secret, and the message token
+   * and EncodingAESKey that sign and encrypt both of its push URLs. Unset → no platform; the roles that hold no
+   * secrets see it unset too.
+   */
+  readonly platform: PlatformConfig | undefined;
+  /** WECHAT_COMPONENT_APPID for every role (not a secret): what `doctor` inspects in Redis. */
+  readonly componentAppid: string | undefined;
+  /** ADMIN_TOKEN: opens the operator page (/admin/platform) from anywhere; unset → loopback callers only. */
+  readonly adminToken: string | undefined;
   /**
    * SIM_APP_URL + BASE_PATH: where the simulator itself calls the app (event pushes, mini-program requests).
    * Default appUrl; differs where the public origin is not the app from the simulator's side (docker compose).
@@ -125,6 +141,17 @@ export interface Config {
     /** `OIDC_RATE_LIMIT`: requests a minute per client address to /authorize and /oidc/logout (0 = unlimited). */
     readonly rateLimit: number;
   };
+}
+
+/** The third-party platform's own credentials (开放平台 → 第三方平台 → 开发资料). */
+export interface PlatformConfig {
+  /** The component appid. */
+  readonly appid: string;
+  readonly secret: string;
+  /** 消息校验Token: signs the authorization-event URL and the message URL. */
+  readonly token: string;
+  /** 消息加解密Key: both URLs are always encrypted (safe mode only). */
+  readonly aesKey: string;
 }
 
 /** The mini program: its own app pair and what its login codes open. */

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { configuredView, nodeFromUrl, type NodeView, registeredNodes } from './collect.js';
 import { findDevConfig, WHICH_REDIS_HELP } from './dev-config.js';
 import { findProblems, formatTable } from './verdict.js';
+import { describePlatform, inspectPlatformAt } from './platform.js';
 
 /**
  * `scanlogin doctor [URL…]`: lists every node registered in the configured Redis and every node whose URL is
@@ -37,6 +38,7 @@ export async function runDoctor(
   }
   let reference: NodeView | undefined;
   let registered: { nodes: NodeView[]; error?: string } = { nodes: [] };
+  let platform: Awaited<ReturnType<typeof inspectPlatformAt>> | undefined;
   if (redis.configFile || redis.url) {
     let source: RedisConfigSource;
     try {
@@ -47,13 +49,18 @@ export async function runDoctor(
     }
     reference = configuredView(source.target, redis.configFile ?? 'REDIS_URL');
     registered = await registeredNodes(source.target, logger);
+    // The third-party platform: its ticket and tokens as the fleet shares them (WECHAT_COMPONENT_APPID).
+    if (config.componentAppid) platform = await inspectPlatformAt(source.target, config.componentAppid, logger);
   }
   const byUrl = await Promise.all(urls.map((u) => nodeFromUrl(u, config.healthToken)));
   const nodes = [...registered.nodes, ...byUrl];
   write(formatTable(reference ? [reference, ...nodes] : nodes));
   write('');
+  if (platform?.state) write(`${describePlatform(platform.state)}\n`);
   const problems = findProblems(reference, nodes);
   if (registered.error) problems.unshift(registered.error);
+  if (platform?.error) problems.push(platform.error);
+  if (platform?.state) problems.push(...platform.state.problems);
   if (nodes.length === 0 && !registered.error)
     problems.push('no scanlogin process is registered in this Redis, and no URL was given');
   if (problems.length === 0) {

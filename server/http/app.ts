@@ -16,6 +16,8 @@ import { accessLog } from './access-log.js';
 import { probe, probePath } from './probes.js';
 import { verifyFile } from './verify-file.js';
 import { hotLane } from './hot-lane.js';
+import { platformEventsRouter } from '../platform/events-route.js';
+import { adminRouter } from '../platform/admin-routes.js';
 
 /**
  * The http role's request listener: the hot lane (hot-lane.ts) for the two requests of every login, then Koa.
@@ -47,6 +49,11 @@ export function createHttpApp(deps: HttpDeps): Koa {
       role: 'http',
       ...(deps.tokenHealth && { wechat: { accessTokens: deps.tokenHealth() } }),
       ...(deps.oidc && { oidc: deps.oidc.health() }),
+      // The platform's ticket, token and accounts, with every standing problem in a sentence (61005/61006,
+      // a missing or unreadable ticket with its key, 61023): loud here, never a silent "not found".
+      ...(deps.platform && {
+        platform: await deps.platform.health().catch((err: unknown) => ({ ok: false, error: (err as Error).message })),
+      }),
     };
   });
   const api = apiRouter(deps);
@@ -98,6 +105,14 @@ export function createHttpApp(deps: HttpDeps): Koa {
     app.use(interaction.routes()).use(interaction.allowedMethods({ throw: true }));
   }
   app.use(api.routes()).use(api.allowedMethods({ throw: true }));
+  if (deps.platform) {
+    // The third-party platform's push URLs: the authorization events, and each authorized account's messages.
+    const platform = platformEventsRouter(deps, deps.platform);
+    app.use(platform.routes()).use(platform.allowedMethods({ throw: true }));
+    // The operator page: authorize accounts, see their permissions and token health (never public).
+    const admin = adminRouter(deps, deps.platform);
+    app.use(admin.routes()).use(admin.allowedMethods({ throw: true }));
+  }
   // Each login mode brings its own phone-side routes (the scan URL and OAuth callback, WeChat's pushes, …).
   for (const mode of deps.modes.all()) {
     const router = mode.routes?.(deps);

@@ -6,7 +6,8 @@ import type { LoginStore } from '../logins/store.js';
 import type { LoginWatchHub } from '../logins/watch-hub.js';
 import type { ModeRegistry } from '../modes/registry.js';
 import type { SessionStore } from '../sessions/store.js';
-import type { WechatOAuthClient } from '../wechat/oauth-client.js';
+import type { AccountDirectory } from '../accounts/directory.js';
+import type { Platform } from '../platform/platform.js';
 import type { OidcService } from '../oidc/service.js';
 import type { Metrics } from '../metrics/metrics.js';
 
@@ -21,7 +22,10 @@ export interface HttpDeps {
   hub: LoginWatchHub;
   modes: ModeRegistry;
   sessions: SessionStore;
-  oauth: WechatOAuthClient;
+  /** Which account each login runs for, and its WeChat services (accounts/). */
+  accounts: AccountDirectory;
+  /** The third-party platform, when one is configured (its push URLs and the operator page). */
+  platform?: Platform;
   /** Aborted when the role begins to stop: waiting long-polls answer 503 `shutting_down` at once. */
   shutdown?: AbortSignal;
   /** The shared WeChat access_tokens' metrics by appid (shown in /healthz); absent when no mode needs one. */

@@ -52,6 +52,7 @@ export function versionOf(flat: Record<string, string>): LoginVersion | undefine
     if (!isNumber(changedAt)) return undefined;
     out.changedAt = Number(changedAt);
   }
+  if (flat.reason !== undefined) out.reason = flat.reason;
   return out;
 }
 

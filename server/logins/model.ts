@@ -65,6 +65,13 @@ export interface LoginRecord {
   readonly clientName?: string;
   /** The embedded QR: the digest of the frame's authorization request, the only one its handoff may complete. */
   readonly binding?: string;
+  /**
+   * The account the login runs for, when a site named one (its OIDC client's `account`); absent → the deployment's
+   * own app of the mode's kind (accounts/directory.ts).
+   */
+  readonly account?: string;
+  /** Why a login was ended by the server rather than the phone: `account_revoked` (errors.ts). */
+  readonly reason?: string;
 }
 
 /**
@@ -73,7 +80,7 @@ export interface LoginRecord {
  */
 export type LoginVersion = Pick<
   LoginRecord,
-  'id' | 'status' | 'rev' | 'expiresAt' | 'user' | 'ticket' | 'redeemedAt' | 'changedAt'
+  'id' | 'status' | 'rev' | 'expiresAt' | 'user' | 'ticket' | 'redeemedAt' | 'changedAt' | 'reason'
 >;
 
 /** What the page may see about a login (HTTP status body and WS status message). */
@@ -84,6 +91,8 @@ export interface LoginView {
   readonly expiresAt: number;
   readonly user?: { nickname?: string; avatar?: string };
   readonly ticket?: string;
+  /** A login the server ended (`cancelled`): the error code saying why, e.g. `account_revoked`. */
+  readonly reason?: string;
 }
 
 export const TERMINAL: ReadonlySet<LoginStatus> = new Set(['confirmed', 'cancelled', 'expired']);
@@ -111,5 +120,6 @@ export function toView(rec: LoginVersion, now: number): LoginView {
   };
   if (user) view.user = user;
   if (ticket) view.ticket = ticket;
+  if (rec.reason) view.reason = rec.reason;
   return view;
 }

@@ -54,6 +54,8 @@ export function parseRecord(flat: Record<string, string>, key: string): LoginRec
   if (flat.interaction !== undefined) rec.interaction = flat.interaction;
   if (flat.clientName !== undefined) rec.clientName = flat.clientName;
   if (flat.binding !== undefined) rec.binding = flat.binding;
+  if (flat.account !== undefined) rec.account = flat.account;
+  if (flat.reason !== undefined) rec.reason = flat.reason;
   return rec;
 }
 

@@ -48,6 +48,7 @@ export const EVENT_OMITS = [
   'modeData',
   'interaction',
   'clientName',
+  'account',
 ] as const;
 
 // Shared step: the event of `rec` as published (the record without EVENT_OMITS), JSON-encoded.

@@ -39,6 +39,8 @@ export interface CreateLoginInput {
   modeData?: Record<string, string>;
   /** The OpenID Connect interaction this login serves, and its client's name (shown on the phone). */
   oidc?: { uid: string; clientName: string; binding?: string };
+  /** The account a site named (absent: the deployment's own app of the mode's kind). */
+  account?: string;
 }
 
 /**
@@ -94,6 +96,7 @@ export class LoginStore {
       ...(input.modeData && { modeData: input.modeData }),
       ...(input.oidc && { interaction: input.oidc.uid, clientName: input.oidc.clientName }),
       ...(input.oidc?.binding && { binding: input.oidc.binding }),
+      ...(input.account && { account: input.account }),
     };
     const args: (string | number)[] = [record.expiresAt + GRACE_MS];
     for (const [k, v] of Object.entries(serialize(record))) args.push(k, v);

@@ -1,6 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { LinkStatus, RedisLink } from '../redis/link.js';
 import type { LoginRecord, TransitionName } from '../logins/model.js';
+import type { PlatformState } from '../platform/health.js';
 
 const LINK_STATUSES: readonly LinkStatus[] = [
   'connecting',
@@ -204,6 +205,80 @@ export class Metrics {
         },
       });
     }
+  }
+
+  /**
+   * The third-party platform as Redis shows it (platform/health.ts), read once per scrape: the ticket's state and
+   * age, its standing token problem (61005/61006/61004, a missing or unreadable ticket) by code and errcode, the
+   * accounts authorized and revoked, and the accounts with a standing problem (61023, 61003) by code. Alert on
+   * `scanlogin_platform_problem` or `scanlogin_platform_ticket_state{state!="ok"}`.
+   */
+  trackPlatform(read: () => Promise<PlatformState>): void {
+    const registers = [this.registry];
+    let cached: { at: number; state: Promise<PlatformState | undefined> } | undefined;
+    const state = () => {
+      const now = Date.now();
+      if (!cached || now - cached.at > 1000) cached = { at: now, state: read().catch(() => undefined) };
+      return cached.state;
+    };
+    new Gauge({
+      name: 'scanlogin_platform_ticket_state',
+      help: 'The stored component_verify_ticket: 1 for its state (ok, missing, corrupt, expired)',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        const s = await state();
+        if (!s) return;
+        for (const v of ['ok', 'missing', 'corrupt', 'expired'] as const)
+          this.set({ state: v }, s.ticket.state === v ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'scanlogin_platform_ticket_age_seconds',
+      help: 'Age of the stored component_verify_ticket by its CreateTime (valid 12 h; pushed every 10 min)',
+      registers,
+      async collect() {
+        const s = await state();
+        this.reset();
+        if (s?.ticket.ageS !== undefined) this.set(s.ticket.ageS);
+      },
+    });
+    new Gauge({
+      name: 'scanlogin_platform_problem',
+      help: "1 while the platform's token has a standing failure, by our code and WeChat's errcode",
+      labelNames: ['code', 'errcode'],
+      registers,
+      async collect() {
+        const s = await state();
+        this.reset();
+        if (s?.problem) this.set({ code: s.problem.code, errcode: String(s.problem.errcode ?? '') }, 1);
+      },
+    });
+    new Gauge({
+      name: 'scanlogin_platform_accounts',
+      help: 'Accounts that authorized the platform, by state (authorized, revoked)',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        const s = await state();
+        if (!s) return;
+        this.set({ state: 'authorized' }, s.accounts.authorized);
+        this.set({ state: 'revoked' }, s.accounts.revoked);
+      },
+    });
+    new Gauge({
+      name: 'scanlogin_platform_account_problems',
+      help: 'Accounts whose authorization has a standing failure (61023 refresh token refused, 61003), by code',
+      labelNames: ['code'],
+      registers,
+      async collect() {
+        const s = await state();
+        this.reset();
+        const counts = new Map<string, number>();
+        for (const p of Object.values(s?.accountProblems ?? {})) counts.set(p.code, (counts.get(p.code) ?? 0) + 1);
+        for (const [code, n] of counts) this.set({ code }, n);
+      },
+    });
   }
 
   /** The text exposition of every metric. */

@@ -1,5 +1,4 @@
 import type { Config } from '../config.js';
-import type { Logger } from '../log.js';
 import type { RedisLink } from '../redis/link.js';
 import { ModeRegistry, type LoginMode } from './registry.js';
 import { oauthMode } from './oauth/mode.js';
@@ -7,68 +6,31 @@ import { mpQrcodeMode } from './mp-qrcode/mode.js';
 import { miniProgramMode } from './miniprogram/mode.js';
 import { qrconnectMode } from './qrconnect/mode.js';
 import { WechatOAuthClient } from '../wechat/oauth-client.js';
-import { MiniProgramClient } from '../wechat/miniprogram-client.js';
-import { AccessTokenManager, type TokenHealth } from '../wechat/token/manager.js';
 import { wechatApiLimit } from '../http/rate-limit.js';
 
-/** The login modes this http server offers, and what they need that must be stopped with it. */
-export interface LoginModes {
-  readonly modes: ModeRegistry;
-  /** Each shared access_token's metrics (age, upstream fetches, last error), by appid, for /healthz. */
-  tokenHealth(): Record<string, TokenHealth>;
-  stop(): Promise<void>;
-}
-
 /**
- * `oauth` always; `mp-qrcode` when WECHAT_TOKEN is set (WeChat must be able to push its scan events to us);
- * `miniprogram` when the mini program's appid/secret are set, `qrconnect` when the website application's are
- * (outside production all have dev defaults).
- * Both WeChat-drawn modes take the global access_token from one shared AccessTokenManager.
+ * The login modes this http server offers. `oauth` always; `mp-qrcode` when WECHAT_TOKEN is set (WeChat must be able
+ * to push the Official Account's scan events to us) or a third-party platform is (its accounts' scans come to the
+ * platform's message URL); `miniprogram` when the mini program's appid/secret are set or a platform is (for the
+ * mini programs authorized to it); `qrconnect` when the website application's are (outside production all have
+ * dev defaults). Each mode runs for the account a login names (accounts/directory.ts), whose tokens it uses.
  */
-export function buildLoginModes(config: Config, link: RedisLink, logger: Logger): LoginModes {
+export function buildLoginModes(config: Config, link: RedisLink): ModeRegistry {
   const list: LoginMode[] = [oauthMode(config.appUrl)];
   const endpoint = { apiBase: config.wechat.apiBase };
-  // One shared token manager per appid (each app's global access_token is its own), refreshed in the
-  // background so requests always hit the cache.
-  const managers: { appid: string; manager: AccessTokenManager }[] = [];
-  const tokensFor = (app: { appid: string; secret: string }) => {
-    const manager = new AccessTokenManager({
-      link,
-      appid: app.appid,
-      secret: app.secret,
-      apiBase: config.wechat.apiBase,
-      mode: config.wechat.tokenMode,
-      marginMs: config.wechat.tokenMarginMs,
-      logger,
-    });
-    manager.start();
-    managers.push({ appid: app.appid, manager });
-    return manager;
-  };
   // Each WeChat API the public can make us call has a fleet-wide budget per app (WECHAT_*_RATE_LIMIT).
   const limits = config.wechatRateLimits;
-  if (config.wechat.token) {
+  if (config.wechat.token || config.platform) {
     const qrcode = wechatApiLimit(link, 'qrcode-create', limits.qrcodeCreate);
-    const { appid } = config.wechat;
-    list.push(
-      mpQrcodeMode({
-        endpoint,
-        tokens: tokensFor(config.wechat),
-        serverToken: config.wechat.token,
-        quota: () => qrcode(appid),
-      }),
-    );
+    list.push(mpQrcodeMode({ endpoint, serverToken: config.wechat.token, quota: (appid) => qrcode(appid) }));
   }
-  if (config.miniProgram) {
-    // getwxacodeunlimit is drawn with the mini program's own global token, not the Official Account's.
-    const { appid, secret, page, envVersion } = config.miniProgram;
-    const client = new MiniProgramClient({ ...endpoint, appid, secret });
+  if (config.miniProgram || config.platform) {
     const wxaCode = wechatApiLimit(link, 'getwxacodeunlimit', limits.wxaCode);
     const jscode = wechatApiLimit(link, 'jscode2session', limits.jscode2session);
-    const quotas = { wxaCode: () => wxaCode(appid), jscode2session: () => jscode(appid) };
-    const tokens = tokensFor({ appid, secret });
-    const scanLimits = config.mpScanLimits;
-    list.push(miniProgramMode({ endpoint, tokens, link, client, quotas, scanLimits, page, envVersion }));
+    const quotas = { wxaCode: (appid: string) => wxaCode(appid), jscode2session: (appid: string) => jscode(appid) };
+    const page = config.miniProgram?.page ?? 'pages/login/index';
+    const envVersion = config.miniProgram?.envVersion ?? 'release';
+    list.push(miniProgramMode({ endpoint, link, quotas, scanLimits: config.mpScanLimits, page, envVersion }));
   }
   if (config.webApp) {
     // The website application exchanges its codes with its own pair (docs/wechat.md §10); no global token.
@@ -77,13 +39,5 @@ export function buildLoginModes(config: Config, link: RedisLink, logger: Logger)
     const { appUrl, sessionSecret } = config;
     list.push(qrconnectMode({ appUrl, openBase: config.wechat.openBase, sessionSecret, appid, client }));
   }
-  return {
-    modes: new ModeRegistry(list),
-    tokenHealth() {
-      return Object.fromEntries(managers.map(({ appid, manager }) => [appid, manager.health()]));
-    },
-    async stop() {
-      await Promise.all(managers.map(({ manager }) => manager.stop()));
-    },
-  };
+  return new ModeRegistry(list);
 }

@@ -2,6 +2,7 @@ import type Router from '@koa/router';
 import { AppError } from '../errors.js';
 import type { HttpDeps } from '../http/deps.js';
 import type { LoginRecord } from '../logins/model.js';
+import type { Account } from '../accounts/model.js';
 
 /** What a login mode decides when a login is created: what the QR code holds. */
 export interface PreparedLogin {
@@ -17,7 +18,8 @@ export interface PreparedLogin {
  */
 export interface LoginMode {
   readonly name: string;
-  prepare(login: { id: string; expiresAt: number }): Promise<PreparedLogin>;
+  /** `account`: the account the login runs for (accounts/directory.ts decided it may run this mode). */
+  prepare(login: { id: string; expiresAt: number; account: Account }): Promise<PreparedLogin>;
   /**
    * Optional: the login's code image when WeChat draws it (a mini-program code cannot be generated from
    * `scanUrl`). Absent → the API draws a QR code of `scanUrl`. null → the image is gone (the login expired).

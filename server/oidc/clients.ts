@@ -28,6 +28,15 @@ export const ClientSchema = z.strictObject({
   /** Allowed to receive refresh tokens (when it also asks for `offline_access`). */
   grant_types: z.array(z.enum(['authorization_code', 'refresh_token'])).optional(),
   token_endpoint_auth_method: z.enum(CLIENT_AUTH_METHODS).optional(),
+  /**
+   * The WeChat account this site's users scan with (its appid): one of the deployment's own apps, or an account
+   * authorized to its third-party platform (docs/oidc.md, binding a site to an account). Default: the deployment's
+   * own app of the login mode's kind.
+   */
+  account: z
+    .string()
+    .regex(/^wx[0-9a-zA-Z]{8,32}$/, 'account: a WeChat appid (wx…)')
+    .optional(),
 });
 export type ClientEntry = z.infer<typeof ClientSchema>;
 
@@ -85,6 +94,7 @@ export function envClient(env: {
   secret?: string | undefined;
   redirectUris?: readonly string[] | undefined;
   name?: string | undefined;
+  account?: string | undefined;
 }): ClientEntry | undefined {
   if (!env.id) return undefined;
   return ClientSchema.parse({
@@ -95,6 +105,7 @@ export function envClient(env: {
       ...new Set((env.redirectUris ?? []).flatMap((u) => (URL.parse(u) ? [`${URL.parse(u)!.origin}/`] : []))),
     ],
     ...(env.name && { client_name: env.name }),
+    ...(env.account && { account: env.account }),
   });
 }
 

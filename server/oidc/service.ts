@@ -135,13 +135,14 @@ export class OidcService {
    * The client an interaction belongs to (for the phone's confirm page): a provider interaction's uid, or
    * `embed:<client_id>` for the embedded QR — which also names the frame's own authorization request
    * (`authorize`, its query string): the only one its handoff may complete (`binding`). `bad_request` when the
-   * interaction is unknown or gone; for the embedded QR `unknown_client`, `forbidden` (the client does not allow
+   * interaction is unknown or gone; `account` is the WeChat account the client's users scan with (when it names
+   * one). For the embedded QR `unknown_client`, `forbidden` (the client does not allow
    * embedding) or `bad_request` as the frame page itself would refuse the request.
    */
   async describeInteraction(
     uid: string,
     authorize?: string,
-  ): Promise<{ uid: string; clientName: string; binding?: string }> {
+  ): Promise<{ uid: string; clientName: string; binding?: string; account?: string }> {
     if (uid.startsWith(EMBED_PREFIX)) {
       const clientId = uid.slice(EMBED_PREFIX.length);
       // The frame page's own refusals, in its order, for the request the frame says it is.
@@ -154,14 +155,23 @@ export class OidcService {
       if (query.get('client_id') !== clientId)
         throw new AppError('bad_request', '"authorize" must be the frame\'s /authorize query for this client');
       const client = this.clients.get(clientId)!;
-      return { uid, clientName: client.client_name ?? clientId, binding: requestBinding(Object.fromEntries(query)) };
+      return {
+        uid,
+        clientName: client.client_name ?? clientId,
+        binding: requestBinding(Object.fromEntries(query)),
+        ...(client.account && { account: client.account }),
+      };
     }
     const clientId = /^[A-Za-z0-9_-]{1,64}$/.test(uid)
       ? (await this.#provider.Interaction.find(uid))?.params.client_id
       : undefined;
     const client = typeof clientId === 'string' ? this.clients.get(clientId) : undefined;
     if (!client) throw new AppError('bad_request', 'this sign-in request is unknown or has expired; start again');
-    return { uid, clientName: client.client_name ?? client.client_id };
+    return {
+      uid,
+      clientName: client.client_name ?? client.client_id,
+      ...(client.account && { account: client.account }),
+    };
   }
 
   /** Ends this browser's provider session (scanlogin's own "Log out": sign-out.ts). */

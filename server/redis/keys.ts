@@ -37,6 +37,24 @@ export const keys = {
   oidcUid: (prefix: string, uid: string) => `${prefix}oidc:uid:${uid}`,
   /** The one-time code an embedded QR frame hands to scanlogin.js in the top window. */
   oidcHandoff: (prefix: string, code: string) => `${prefix}oidc:handoff:${code}`,
+  // The third-party platform (server/platform/). Every key a script touches together shares one hash tag: the
+  // platform's own keys `{<component appid>}`, an authorized account's `{<authorizer appid>}`.
+  /** The component_verify_ticket (versioned JSON, newest CreateTime wins; no expiry: its age is judged from it). */
+  platformTicket: (prefix: string, component: string) => `${prefix}platform:{${component}}:ticket`,
+  /** The platform's component_access_token; its lock and recovery gates hang below it (`…:lock`, …). */
+  platformToken: (prefix: string, component: string) => `${prefix}platform:{${component}}:token`,
+  /** The platform's last token failure that stays (61005/61006/61004, missing or unreadable ticket), for health. */
+  platformStatus: (prefix: string, component: string) => `${prefix}platform:{${component}}:status`,
+  /** Every account that authorized the platform: a hash, authorizer appid → versioned JSON. Durable: no expiry. */
+  platformAccounts: (prefix: string, component: string) => `${prefix}platform:{${component}}:accounts`,
+  /** Each account's authorizer_refresh_token: a hash, authorizer appid → token. Durable data: no expiry, ever. */
+  platformRefresh: (prefix: string, component: string) => `${prefix}platform:{${component}}:refresh`,
+  /** Each account's last token failure that stays (61023, 61003): a hash, authorizer appid → JSON. */
+  platformAccountStatus: (prefix: string, component: string) => `${prefix}platform:{${component}}:account-status`,
+  /** One authorized account's authorizer_access_token; lock and gates below it. */
+  authorizerToken: (prefix: string, authorizer: string) => `${prefix}authorizer:{${authorizer}}:token`,
+  /** The live logins of one account (a sorted set by deadline), so a revocation ends them without a SCAN. */
+  accountLogins: (prefix: string, appid: string) => `${prefix}account-logins:{${appid}}`,
   /** The fleet lock guarding the work that produces `key`'s value. */
   lock: (key: string) => `${key}:lock`,
 } as const;

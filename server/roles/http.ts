@@ -3,7 +3,9 @@ import type { Logger } from '../log.js';
 import { httpHandler } from '../http/app.js';
 import { buildLoginModes } from '../modes/build.js';
 import { ManagedServer } from '../util/managed-server.js';
-import { WechatOAuthClient } from '../wechat/oauth-client.js';
+import { directAccounts } from '../accounts/direct.js';
+import { AccountDirectory } from '../accounts/directory.js';
+import { Platform } from '../platform/platform.js';
 import { startCore } from './core.js';
 import type { Running } from './running.js';
 import { OidcService } from '../oidc/service.js';
@@ -22,26 +24,34 @@ export async function runHttp(
       throw err;
     },
   );
-  const modes = buildLoginModes(config, core.link, logger);
+  // Every WeChat app this server logs people in with: its own (direct), and the platform's accounts.
+  const platform = Platform.fromConfig(config, core.link, logger);
+  platform?.start();
+  const direct = directAccounts(config, core.link, logger);
+  const accounts = new AccountDirectory({ own: direct.accounts, platform });
+  const modes = buildLoginModes(config, core.link);
+  const tokenHealth = () => ({ ...direct.tokenHealth(), ...platform?.tokenHealth() });
+  const stopAccounts = async () => {
+    await direct.stop();
+    await platform?.stop();
+  };
   const shutdown = new AbortController();
   const handler = httpHandler(
     {
       ...core,
       config,
       logger,
-      modes: modes.modes,
-      tokenHealth: () => modes.tokenHealth(),
+      modes,
+      accounts,
+      ...(platform && { platform }),
+      tokenHealth,
       shutdown: shutdown.signal,
       oidc,
-      oauth: new WechatOAuthClient({
-        apiBase: config.wechat.apiBase,
-        appid: config.wechat.appid,
-        secret: config.wechat.secret,
-      }),
     },
     opts,
   );
-  core.metrics.trackTokens(() => modes.tokenHealth());
+  core.metrics.trackTokens(tokenHealth);
+  if (platform) core.metrics.trackPlatform(() => platform.health());
   const server = new ManagedServer(handler);
   let metricsPort: number | undefined;
   const bound = await server
@@ -52,7 +62,7 @@ export async function runHttp(
     })
     .catch(async (err: unknown) => {
       await server.stop();
-      await modes.stop();
+      await stopAccounts();
       await core.stop();
       throw err;
     });
@@ -64,7 +74,7 @@ export async function runHttp(
       shutdown.abort();
       oidc.stop();
       await server.stop();
-      await modes.stop();
+      await stopAccounts();
       await core.stop();
     },
   };

@@ -34,6 +34,17 @@ export async function runSim(
     oauthDomain: config.sim.oauthDomain,
     // Where browsers reach the simulator: the "WeChat" the phone is sent to (unless that is the real one).
     ...(config.wechat.openBase !== 'https://open.weixin.qq.com' && { publicUrl: config.wechat.openBase }),
+    // The third-party platform's settings in the open platform's console: the ONE authorization-event URL the
+    // tickets go to (SIM_APP_URL's node), the message URL with $APPID$, and the domains (PUBLIC_URL's host).
+    ...(config.platform && {
+      platform: {
+        config: config.platform,
+        eventsUrl: `${config.simAppUrl}/wechat/platform/events`,
+        messageUrl: `${config.simAppUrl}/wechat/platform/$APPID$/events`,
+        domain: new URL(config.appUrl).hostname,
+        ticketIntervalMs: config.sim.ticketIntervalMs,
+      },
+    }),
     // Like the account's server settings in WeChat's console: where scan events go, signed with our token.
     ...(config.wechat.token && {
       pushTarget: {

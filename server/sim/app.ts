@@ -14,6 +14,8 @@ import { officialAccountPhoneRouter } from './routes/phone/official-account.js';
 import { faultInjector, faultsRouter } from './routes/faults.js';
 import { qrconnectRouter } from './routes/qrconnect.js';
 import { userInfoRouter } from './routes/user-info.js';
+import { componentRouter } from './routes/component.js';
+import { platformPagesRouter } from './routes/platform-pages.js';
 
 /**
  * Builds the simulator's Koa app: a guard that turns every failure into a 4xx/5xx answer (a malformed request
@@ -64,6 +66,8 @@ export function createSimApp(deps: SimDeps): Koa {
     officialAccountPhoneRouter(deps),
     miniProgramPhoneRouter(deps),
     qrconnectRouter(deps),
+    componentRouter(deps),
+    platformPagesRouter(deps),
   ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());

@@ -7,6 +7,21 @@ import type { OAuthStore } from './state/oauth-store.js';
 import type { SimTokens } from './state/tokens.js';
 import type { SimUsers } from './state/users.js';
 import type { QrconnectSessions } from './state/qrconnect-sessions.js';
+import type { SimPlatform } from './state/platform.js';
+import type { TicketPusher } from './platform-push.js';
+
+/** The simulated third-party platform and where it pushes (its settings in the open platform's console). */
+export interface SimPlatformDeps {
+  readonly state: SimPlatform;
+  /** The ticket service, pushing to the ONE authorization-event URL. */
+  readonly pusher: TicketPusher;
+  /** 授权事件接收URL. */
+  readonly eventsUrl: string;
+  /** 消息与事件接收URL, with `$APPID$` where the account's appid goes. */
+  readonly messageUrl: string;
+  /** 授权发起页域名 and 公众号开发域名 (a host name, no port): the authorization page's referrer and redirect, OAuth's. */
+  readonly domain: string;
+}
 
 /** The one WeChat app (Official Account) registered in the simulator. */
 export interface SimApp {
@@ -63,6 +78,8 @@ export interface SimDeps {
   /** The website-login QR sessions and how long their long-poll holds an unchanged answer. */
   readonly qrconnect: QrconnectSessions;
   readonly longPollMs: number;
+  /** The third-party platform (`/cgi-bin/component/*`, its authorization page and pushes); unset → none. */
+  readonly platform: SimPlatformDeps | undefined;
   readonly stats: CallStats;
   /** Faults on demand (`/sim/faults`): calls of an API that answer an errcode instead. */
   readonly faults: SimFaults;

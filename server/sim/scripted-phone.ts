@@ -58,6 +58,8 @@ export class Phone {
       redirect_uri: p.get('redirect_uri')!,
       scope: p.get('scope')!,
       state: p.get('state')!,
+      // On an account's behalf the consent form carries the platform's appid too (docs/wechat.md §12.6).
+      ...(p.get('component_appid') && { component_appid: p.get('component_appid')! }),
       openid: openids[pick]!,
       action,
     });

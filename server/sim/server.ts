@@ -13,6 +13,8 @@ import type { PushTarget } from './routes/mp-push.js';
 import { DEV_MP_APPID, DEV_MP_SECRET, DEV_WEB_APPID, DEV_WEB_SECRET } from '../config.js';
 import { appUrlCheck, callbackDomainCheck, oauthDomainCheck } from './state/app-urls.js';
 import { QrconnectSessions } from './state/qrconnect-sessions.js';
+import { SimPlatform, type SimPlatformConfig } from './state/platform.js';
+import { TicketPusher } from './platform-push.js';
 
 export interface SimServerOptions {
   readonly appid: string;
@@ -60,6 +62,19 @@ export interface SimServerOptions {
   readonly oauthDomain?: string;
   /** The simulator refuses to exist in production. */
   readonly production?: boolean;
+  /**
+   * A third-party platform registered in the simulated open platform (docs/wechat.md §12): its settings, the
+   * authorization-event URL its tickets go to (ONE URL, so one node), its message URL (with `$APPID$`), its
+   * authorization-initiating and web-development domain (a host name: domains have no port), and how often the ticket is pushed
+   * (default 600 s, WeChat's 10 minutes).
+   */
+  readonly platform?: {
+    readonly config: SimPlatformConfig;
+    readonly eventsUrl: string;
+    readonly messageUrl: string;
+    readonly domain: string;
+    readonly ticketIntervalMs?: number;
+  };
 }
 
 const CODE_TTL_MS = 5 * 60_000;
@@ -92,6 +107,14 @@ export class SimServer {
     }
     this.#logger = opts.logger ?? silentLogger();
     const clock = opts.clock ?? Date.now;
+    const platformState =
+      opts.platform &&
+      new SimPlatform({
+        config: opts.platform.config,
+        clock,
+        ...(opts.tokenTtlMs !== undefined && { tokenTtlMs: opts.tokenTtlMs }),
+        ...(opts.tokenOverlapMs !== undefined && { tokenOverlapMs: opts.tokenOverlapMs }),
+      });
     const newTokens = () =>
       new SimTokens({ clock, ttlMs: opts.tokenTtlMs, overlapMs: opts.tokenOverlapMs, limits: opts.tokenLimits });
     this.#deps = {
@@ -127,6 +150,21 @@ export class SimServer {
       },
       qrconnect: new QrconnectSessions({ clock, ttlMs: opts.qrconnectTtlMs ?? QRCONNECT_TTL_MS }),
       longPollMs: opts.qrconnectPollMs ?? QRCONNECT_POLL_MS,
+      platform:
+        opts.platform && platformState
+          ? {
+              state: platformState,
+              pusher: new TicketPusher({
+                platform: platformState,
+                url: opts.platform.eventsUrl,
+                intervalMs: opts.platform.ticketIntervalMs ?? 600_000,
+                logger: this.#logger,
+              }),
+              eventsUrl: opts.platform.eventsUrl,
+              messageUrl: opts.platform.messageUrl,
+              domain: opts.platform.domain.toLowerCase(),
+            }
+          : undefined,
       stats: new CallStats(),
       faults: new SimFaults(clock),
       clock,
@@ -154,11 +192,14 @@ export class SimServer {
   async start(opts: { port: number; host: string }): Promise<{ port: number; url: string }> {
     const port = await this.#http.start(opts.port, opts.host);
     this.#url = `http://${displayHost(opts.host)}:${port}`;
+    // The platform's ticket service starts with the open platform: the first push at once.
+    this.#deps.platform?.pusher.start();
     return { port, url: this.#url };
   }
 
   /** Stops accepting, lets in-flight requests finish, then destroys what is still open after 2 s. Idempotent. */
   stop(): Promise<void> {
+    this.#deps.platform?.pusher.stop();
     return this.#http.stop(FORCE_CLOSE_AFTER_MS);
   }
 }

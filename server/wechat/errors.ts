@@ -26,13 +26,22 @@ export const WECHAT_ERRCODES = {
   INVALID_PAGE: 41030,
   DAILY_QUOTA: 45009,
   IP_NOT_WHITELISTED: 40164,
+  // Third-party platform (docs/wechat.md §12.9).
+  COMPONENT_NOT_AUTHORIZED: 61003,
+  COMPONENT_IP_NOT_WHITELISTED: 61004,
+  TICKET_EXPIRED: 61005,
+  TICKET_INVALID: 61006,
+  API_NOT_GRANTED: 61007,
+  REFRESH_TOKEN_INVALID: 61023,
 } as const;
 
 /**
  * Our code for a WeChat errcode, so the page and the phone can say what happened (docs/wechat.md §9):
  * -1 busy → `wechat_unavailable` (503: try again shortly); 45009/45011 a quota → `wechat_quota`; 40164 our IP
  * not whitelisted, 48001 API not authorised, 40013/40125 wrong appid/secret → `wechat_refused` (the site's WeChat
- * settings must change); anything else → `wechat_error`.
+ * settings must change); the platform's (§12.9): 61004 IP → `wechat_refused`, 61005/61006 ticket →
+ * `platform_ticket_invalid`, 61003 → `account_revoked`, 61007 → `permission_missing`, 61023 →
+ * `authorization_lost`; anything else → `wechat_error`.
  */
 const CODE_OF_ERRCODE: ReadonlyMap<number, ErrorCode> = new Map<number, ErrorCode>([
   [WECHAT_ERRCODES.SYSTEM_ERROR, 'wechat_unavailable'],
@@ -42,6 +51,12 @@ const CODE_OF_ERRCODE: ReadonlyMap<number, ErrorCode> = new Map<number, ErrorCod
   [WECHAT_ERRCODES.API_UNAUTHORIZED, 'wechat_refused'],
   [WECHAT_ERRCODES.INVALID_APPID, 'wechat_refused'],
   [WECHAT_ERRCODES.INVALID_APPSECRET, 'wechat_refused'],
+  [WECHAT_ERRCODES.COMPONENT_IP_NOT_WHITELISTED, 'wechat_refused'],
+  [WECHAT_ERRCODES.TICKET_EXPIRED, 'platform_ticket_invalid'],
+  [WECHAT_ERRCODES.TICKET_INVALID, 'platform_ticket_invalid'],
+  [WECHAT_ERRCODES.COMPONENT_NOT_AUTHORIZED, 'account_revoked'],
+  [WECHAT_ERRCODES.API_NOT_GRANTED, 'permission_missing'],
+  [WECHAT_ERRCODES.REFRESH_TOKEN_INVALID, 'authorization_lost'],
 ]);
 
 /** The error code a WechatApiError with `errcode` carries. */

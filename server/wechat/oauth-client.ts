@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AppError } from '../errors.js';
-import { wechatFetch, wechatJson } from './api-call.js';
+import { wechatFetch, wechatJson, type WechatEndpoint } from './api-call.js';
 import { WechatApiError, WECHAT_ERRCODES } from './errors.js';
 import { httpUrl } from '../util/http-url.js';
 
@@ -22,6 +22,8 @@ export function buildAuthorizeUrl(opts: {
   redirectUri: string;
   scope: OAuthScope;
   state: string;
+  /** Web OAuth on an account's behalf: the platform's appid, after `state` (docs/wechat.md §12.6). */
+  componentAppid?: string;
 }): string {
   if (!STATE_RE.test(opts.state)) {
     throw new AppError('internal', 'WeChat OAuth state must match [a-zA-Z0-9]{0,128}');
@@ -30,7 +32,9 @@ export function buildAuthorizeUrl(opts: {
   return (
     `${base}/connect/oauth2/authorize?appid=${encodeURIComponent(opts.appid)}` +
     `&redirect_uri=${encodeURIComponent(opts.redirectUri)}&response_type=code` +
-    `&scope=${opts.scope}&state=${opts.state}#wechat_redirect`
+    `&scope=${opts.scope}&state=${opts.state}` +
+    (opts.componentAppid ? `&component_appid=${encodeURIComponent(opts.componentAppid)}` : '') +
+    '#wechat_redirect'
   );
 }
 
@@ -93,44 +97,61 @@ export class WechatOAuthClient {
       code,
       grant_type: 'authorization_code',
     });
-    const t = parseShape(TokenBody, body, '/sns/oauth2/access_token');
-    return {
-      accessToken: t.access_token,
-      openid: t.openid,
-      scope: t.scope,
-      ...(t.unionid ? { unionid: t.unionid } : {}),
-      isSnapshotUser: t.is_snapshotuser === 1,
-    };
+    return readExchange(body, '/sns/oauth2/access_token');
   }
 
   /** The profile behind an snsapi_userinfo token (48001 for snsapi_base tokens and snapshot users). */
-  async getUserInfo(accessToken: string, openid: string): Promise<WechatUserInfo> {
-    const body = await this.#get('/sns/userinfo', { access_token: accessToken, openid, lang: 'zh_CN' });
-    const u = parseShape(UserInfoBody, body, '/sns/userinfo');
-    return {
-      openid: u.openid,
-      nickname: u.nickname,
-      // Only an http(s) URL: it becomes an <img src> and the OpenID `picture` claim. '' as WeChat's "no avatar".
-      headimgurl: httpUrl(u.headimgurl) ?? '',
-      ...(u.unionid ? { unionid: u.unionid } : {}),
-      sex: u.sex ?? 0,
-    };
+  getUserInfo(accessToken: string, openid: string): Promise<WechatUserInfo> {
+    return fetchUserInfo({ apiBase: this.#apiBase, timeoutMs: this.#timeoutMs }, accessToken, openid);
   }
 
-  /** GET with one retry on errcode -1 (WeChat's documented retryable "system error"); nothing else is retried. */
-  async #get(api: string, params: Record<string, string>): Promise<unknown> {
-    try {
-      return await this.#getOnce(api, params);
-    } catch (err) {
-      if (!(err instanceof WechatApiError) || err.errcode !== WECHAT_ERRCODES.SYSTEM_ERROR) throw err;
-      await new Promise((r) => setTimeout(r, RETRY_DELAY_MS));
-      return this.#getOnce(api, params);
-    }
+  #get(api: string, params: Record<string, string>): Promise<unknown> {
+    return snsGet({ apiBase: this.#apiBase, timeoutMs: this.#timeoutMs }, api, params);
   }
+}
 
-  async #getOnce(api: string, params: Record<string, string>): Promise<unknown> {
-    return wechatJson(api, await wechatFetch({ apiBase: this.#apiBase, timeoutMs: this.#timeoutMs }, api, params));
+/**
+ * `GET /sns/userinfo`: the profile behind an snsapi_userinfo token — the same for a directly configured account
+ * and for one whose OAuth runs through a platform (docs/wechat.md §12.6). 48001 for snsapi_base tokens.
+ */
+export async function fetchUserInfo(
+  endpoint: WechatEndpoint,
+  accessToken: string,
+  openid: string,
+): Promise<WechatUserInfo> {
+  const body = await snsGet(endpoint, '/sns/userinfo', { access_token: accessToken, openid, lang: 'zh_CN' });
+  const u = parseShape(UserInfoBody, body, '/sns/userinfo');
+  return {
+    openid: u.openid,
+    nickname: u.nickname,
+    // Only an http(s) URL: it becomes an <img src> and the OpenID `picture` claim. '' as WeChat's "no avatar".
+    headimgurl: httpUrl(u.headimgurl) ?? '',
+    ...(u.unionid ? { unionid: u.unionid } : {}),
+    sex: u.sex ?? 0,
+  };
+}
+
+/** GET with one retry on errcode -1 (WeChat's documented retryable "system error"); nothing else is retried. */
+export async function snsGet(endpoint: WechatEndpoint, api: string, params: Record<string, string>): Promise<unknown> {
+  try {
+    return wechatJson(api, await wechatFetch(endpoint, api, params));
+  } catch (err) {
+    if (!(err instanceof WechatApiError) || err.errcode !== WECHAT_ERRCODES.SYSTEM_ERROR) throw err;
+    await new Promise((r) => setTimeout(r, RETRY_DELAY_MS));
+    return wechatJson(api, await wechatFetch(endpoint, api, params));
   }
+}
+
+/** The code-exchange answer (`sns/oauth2/access_token` and its component variant), read the same way. */
+export function readExchange(body: unknown, api: string): ExchangedCode {
+  const t = parseShape(TokenBody, body, api);
+  return {
+    accessToken: t.access_token,
+    openid: t.openid,
+    scope: t.scope,
+    ...(t.unionid ? { unionid: t.unionid } : {}),
+    isSnapshotUser: t.is_snapshotuser === 1,
+  };
 }
 
 function parseShape<T>(schema: z.ZodType<T>, body: unknown, api: string): T {

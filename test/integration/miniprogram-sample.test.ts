@@ -12,7 +12,6 @@ import { loadConfig } from '../../server/config.js';
 import type { HttpDeps } from '../../server/http/deps.js';
 import { miniProgramRouter } from '../../server/modes/miniprogram/routes.js';
 import { MINI_PROGRAM_PAGES } from '../../server/sim/server.js';
-import type { MiniProgramClient } from '../../server/wechat/miniprogram-client.js';
 import { ROOT } from '../helpers/browser.js';
 import { createLogin, suiteStack } from '../helpers/stack.js';
 
@@ -52,7 +51,7 @@ describe('examples/miniprogram: static', () => {
   });
 
   it('calls only routes the server has (POST), and every handler its markup names exists', () => {
-    const router = miniProgramRouter({} as HttpDeps, {} as MiniProgramClient);
+    const router = miniProgramRouter({} as HttpDeps);
     const routes = new Set(router.stack.filter((l) => l.methods.includes('POST')).map((l) => l.path));
     const calls = apiCalls();
     expect(calls.map((c) => c.path).sort()).toEqual(['/api/mp/cancel', '/api/mp/confirm', '/api/mp/scan']);

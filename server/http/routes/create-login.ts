@@ -32,8 +32,10 @@ export function loginCreator(
             requireString(body, 'interaction', 200),
             body.authorize === undefined ? undefined : requireString(body, 'authorize', 4096),
           );
+    // The account the login runs for: the site's (its OIDC client names one), else the deployment's own.
+    const account = await deps.accounts.forMode(mode.name, oidc?.account);
     const id = newLoginId();
-    const prepared = await mode.prepare({ id, expiresAt: store.now() + store.loginTtlMs });
+    const prepared = await mode.prepare({ id, expiresAt: store.now() + store.loginTtlMs, account });
     const { record, watchToken } = await store.create({
       id,
       mode: mode.name,
@@ -41,8 +43,13 @@ export function loginCreator(
       ua,
       ip,
       ...(prepared.modeData && { modeData: prepared.modeData }),
-      ...(oidc && { oidc }),
+      ...(oidc && {
+        oidc: { uid: oidc.uid, clientName: oidc.clientName, ...(oidc.binding && { binding: oidc.binding }) },
+      }),
+      ...(oidc?.account && { account: oidc.account }),
     });
+    // A platform account's logins end at once if it revokes its authorization (platform/account-logins.ts).
+    await account.trackLogin?.(record.id, record.expiresAt);
     return {
       id: record.id,
       watchToken,

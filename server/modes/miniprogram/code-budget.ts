@@ -31,8 +31,11 @@ export interface CodeBudgetOptions {
   perClient: number;
   /** Codes one login sends to WeChat; 0 = unlimited (MP_SCAN_CODES_PER_LOGIN). */
   codesPerLogin: number;
-  /** Spends one call of the fleet's jscode2session budget (WECHAT_JSCODE_RATE_LIMIT); throws `rate_limited`. */
-  fleet: () => Promise<void>;
+  /**
+   * Spends one call of the fleet's jscode2session budget (WECHAT_JSCODE_RATE_LIMIT) of the mini program `appid`;
+   * throws `rate_limited`.
+   */
+  fleet: (appid: string) => Promise<void>;
 }
 
 /**
@@ -58,8 +61,8 @@ export class CodeBudget {
     });
   }
 
-  /** Spends what sending one code for `login` (asked from `ip`) costs; throws the refusal's error. */
-  async spend(login: Pick<LoginRecord, 'id' | 'expiresAt'>, ip: string): Promise<void> {
+  /** Spends what sending one code for `login` (asked from `ip`, to mini program `appid`) costs; throws the refusal. */
+  async spend(login: Pick<LoginRecord, 'id' | 'expiresAt'>, ip: string, appid = ''): Promise<void> {
     await this.#client.consume(clientKey(ip));
     const { link, codesPerLogin } = this.#opts;
     const key = keys.mpCodeTries(link.keyPrefix, login.id);
@@ -73,7 +76,7 @@ export class CodeBudget {
       }
     }
     try {
-      await this.#opts.fleet();
+      await this.#opts.fleet(appid);
     } catch (err) {
       if (codesPerLogin > 0) await GIVE_BACK.run(link.command, [key], []);
       throw err;

@@ -1,8 +1,8 @@
 import type { RedisLink } from '../../redis/link.js';
-import type { TokenSource, WechatEndpoint } from '../../wechat/api-call.js';
+import { AppError } from '../../errors.js';
+import type { WechatEndpoint } from '../../wechat/api-call.js';
 import { getUnlimitedWxaCode, sniffImageType } from '../../wechat/qr-client.js';
 import type { LoginMode } from '../registry.js';
-import type { MiniProgramClient } from '../../wechat/miniprogram-client.js';
 import { miniProgramRouter } from './routes.js';
 import { keys } from '../../redis/keys.js';
 import { CodeBudget } from './code-budget.js';
@@ -17,7 +17,6 @@ export const MINIPROGRAM_MODE = 'miniprogram';
  */
 export function miniProgramMode(opts: {
   endpoint: WechatEndpoint;
-  tokens: TokenSource;
   link: RedisLink;
   /**
    * The page the code opens (it reads `scene`, the login id, from its launch options) and which version of the
@@ -25,10 +24,11 @@ export function miniProgramMode(opts: {
    */
   page: string;
   envVersion: 'release' | 'trial' | 'develop';
-  /** The mini program's jscode2session client, used by its `/api/mp/*` routes. */
-  client: MiniProgramClient;
-  /** Spend one call of the fleet's budget for `getwxacodeunlimit` / `jscode2session`; throw `rate_limited`. */
-  quotas?: { wxaCode(): Promise<void>; jscode2session(): Promise<void> };
+  /**
+   * Spend one call of the fleet's budget of mini program `appid` for `getwxacodeunlimit` / `jscode2session`; throw
+   * `rate_limited`.
+   */
+  quotas?: { wxaCode(appid: string): Promise<void>; jscode2session(appid: string): Promise<void> };
   /** `/api/mp/scan` per client per minute and codes per login (MP_SCAN_RATE_LIMIT, MP_SCAN_CODES_PER_LOGIN; 0 = off). */
   scanLimits?: { perClient: number; codesPerLogin: number };
   clock?: () => number;
@@ -39,13 +39,15 @@ export function miniProgramMode(opts: {
     link: opts.link,
     perClient: opts.scanLimits?.perClient ?? 0,
     codesPerLogin: opts.scanLimits?.codesPerLogin ?? 0,
-    fleet: opts.quotas?.jscode2session ?? (async () => {}),
+    fleet: (appid) => opts.quotas?.jscode2session(appid) ?? Promise.resolve(),
   });
   return {
     name: MINIPROGRAM_MODE,
-    async prepare({ id, expiresAt }) {
-      await opts.quotas?.wxaCode();
-      const image = await getUnlimitedWxaCode(opts.endpoint, opts.tokens, {
+    async prepare({ id, expiresAt, account }) {
+      if (!account.tokens) throw new AppError('unknown_mode', `the account ${account.appid} has no access token`);
+      await opts.quotas?.wxaCode(account.appid);
+      // The mini program's own token (direct) or the platform's authorizer token for it (an authorized one).
+      const image = await getUnlimitedWxaCode(opts.endpoint, account.tokens, {
         scene: id,
         page: opts.page,
         envVersion: opts.envVersion,
@@ -56,7 +58,7 @@ export function miniProgramMode(opts: {
     },
     // The simulator plays the mini program the code opens (scene = the login id).
     devPhoneUrl: (login, openBase) => `${openBase}/sim/phone/miniprogram?scene=${encodeURIComponent(login.id)}`,
-    routes: (deps) => miniProgramRouter(deps, opts.client, budget),
+    routes: (deps) => miniProgramRouter(deps, budget),
     async qrImage(login) {
       const bytes = await opts.link.command.getBuffer(key(login.id));
       const type = bytes && sniffImageType(bytes);

@@ -5,11 +5,11 @@ import { hashSecret } from '../../util/crypto.js';
 import { MINIPROGRAM_MODE } from './mode.js';
 import type { LoginRecord, LoginUser } from '../../logins/model.js';
 import { WechatApiError, WECHAT_ERRCODES } from '../../wechat/errors.js';
-import type { MiniProgramClient } from '../../wechat/miniprogram-client.js';
 import type { HttpDeps } from '../../http/deps.js';
 import { readJson, requireString } from '../../http/body.js';
 import { requesterOf } from '../../http/security.js';
 import type { CodeBudget } from './code-budget.js';
+import type { Account } from '../../accounts/model.js';
 
 /** jscode2session errcodes the mini program can act on, as our own codes (docs/wechat.md §8). */
 const CODE_ERRORS: ReadonlyMap<number, { code: 'invalid_code' | 'code_used' | 'code_blocked'; message: string }> =
@@ -34,7 +34,6 @@ const CODE_ERRORS: ReadonlyMap<number, { code: 'invalid_code' | 'code_used' | 'c
  */
 export function miniProgramRouter(
   deps: HttpDeps,
-  client: MiniProgramClient,
   budget: Pick<CodeBudget, 'spend'> = { spend: async () => {} },
 ): Router {
   const { store, logger } = deps;
@@ -46,9 +45,11 @@ export function miniProgramRouter(
     const code = requireString(body, 'code', 128);
     if (rec.status !== 'pending')
       throw new AppError('invalid_transition', 'this code has already been scanned', { status: rec.status });
+    // The mini program the login runs for: the deployment's own, or one authorized to its platform.
+    const account = await deps.accounts.forLogin(rec);
     // The client's budget, the login's code slots and the fleet's budget, before WeChat hears of the code.
-    await budget.spend(rec, ctx.ip);
-    const user = await identify(code);
+    await budget.spend(rec, ctx.ip, account.appid);
+    const user = await identify(code, account);
     const mpToken = newSecret();
     await store.transition(rec.id, 'scan', { user, phoneHash: hashSecret(mpToken) });
     ctx.set('Cache-Control', 'no-store');
@@ -89,13 +90,14 @@ export function miniProgramRouter(
     }
   }
 
-  async function identify(code: string): Promise<LoginUser> {
+  async function identify(code: string, account: Account): Promise<LoginUser> {
+    if (!account.code2Session) throw new AppError('unknown_mode', `the account ${account.appid} is not a mini program`);
     try {
-      const s = await client.code2Session(code);
+      const s = await account.code2Session(code);
       return {
         openid: s.openid,
         ...(s.unionid && { unionid: s.unionid }),
-        appid: client.appid,
+        appid: account.appid,
         mode: MINIPROGRAM_MODE,
       };
     } catch (err) {

@@ -19,7 +19,7 @@ import { type UnionidLookup, withUnionid } from './unionid.js';
  * is confirmed or cancelled, the link is `link_used`. Errors render as pages (the phone is a browser). Confirm
  * first looks up the scanner's unionid (`unionid`, cgi-bin/user/info) and stores it with the confirmation.
  */
-export function confirmRouter(deps: HttpDeps, unionid: UnionidLookup): Router {
+export function confirmRouter(deps: HttpDeps, unionidFor: (rec: LoginRecord) => Promise<UnionidLookup>): Router {
   const { store, logger } = deps;
   const router = new Router();
 
@@ -71,7 +71,10 @@ export function confirmRouter(deps: HttpDeps, unionid: UnionidLookup): Router {
     let fields = {};
     if (action === 'confirm' || !LINK_TOKEN_RE.test(token)) {
       const rec = await linkedLogin(id, token);
-      if (action === 'confirm' && rec.user) fields = { user: await withUnionid(rec.user, unionid, logger) };
+      if (action === 'confirm' && rec.user) {
+        const lookup: UnionidLookup = async (openid) => (await unionidFor(rec))(openid);
+        fields = { user: await withUnionid(rec.user, lookup, logger) };
+      }
     }
     try {
       // One script makes linkedLogin's checks again in its order (this mode, the token's hash, live) and decides:

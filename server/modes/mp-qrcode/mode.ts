@@ -1,4 +1,5 @@
-import type { TokenSource, WechatEndpoint } from '../../wechat/api-call.js';
+import { AppError } from '../../errors.js';
+import type { WechatEndpoint } from '../../wechat/api-call.js';
 import { createSceneQr } from '../../wechat/qr-client.js';
 import { LOGIN_ID_RE } from '../../logins/ids.js';
 import type { LoginMode } from '../registry.js';
@@ -36,28 +37,38 @@ export function loginIdFromScene(scene: string): string | null {
  */
 export function mpQrcodeMode(opts: {
   endpoint: WechatEndpoint;
-  tokens: TokenSource;
-  /** The account's server token (WECHAT_TOKEN), which signs the pushes to `/wechat/events`. */
-  serverToken: string;
-  /** Spends one `qrcode/create` call of the fleet's budget; throws `rate_limited` when it is spent. */
-  quota?: () => Promise<void>;
+  /**
+   * The Official Account's server token (WECHAT_TOKEN), which signs the pushes to `/wechat/events`; unset when only
+   * the platform's accounts run this mode (their scans come to the platform's message URL, platform/).
+   */
+  serverToken?: string | undefined;
+  /** Spends one `qrcode/create` call of the fleet's budget for that account; throws `rate_limited` when spent. */
+  quota?: (appid: string) => Promise<void>;
   clock?: () => number;
 }): LoginMode {
   const clock = opts.clock ?? Date.now;
   return {
     name: MP_QRCODE_MODE,
-    async prepare({ id, expiresAt }) {
-      await opts.quota?.();
-      // The QR lives exactly as long as the login (rounded up to WeChat's whole seconds).
-      const qr = await createSceneQr(opts.endpoint, opts.tokens, sceneForLogin(id), (expiresAt - clock()) / 1000);
+    async prepare({ id, expiresAt, account }) {
+      if (!account.tokens) throw new AppError('unknown_mode', `the account ${account.appid} has no access token`);
+      await opts.quota?.(account.appid);
+      // The QR lives exactly as long as the login (rounded up to WeChat's whole seconds); it is the account's own
+      // QR (its global token, or on its behalf the platform's authorizer token), so its scans reach its server URL.
+      const qr = await createSceneQr(opts.endpoint, account.tokens, sceneForLogin(id), (expiresAt - clock()) / 1000);
       return { scanUrl: qr.url, modeData: { ticket: qr.ticket } };
     },
     // The simulator's phone "scans" the URL the QR holds and pushes the event, as WeChat would.
     devPhoneUrl: (login, openBase) => `${openBase}/sim/phone/mp-qrcode?url=${encodeURIComponent(login.scanUrl)}`,
     routes: (deps) => {
       const router = new Router();
-      const unionid = followerUnionid(opts.endpoint, opts.tokens);
-      router.use(wechatEventsRouter(deps, opts.serverToken).routes(), confirmRouter(deps, unionid).routes());
+      // The unionid comes from cgi-bin/user/info of the login's own account (its token).
+      const unionid = async (rec: Parameters<typeof deps.accounts.forLogin>[0]) => {
+        const account = await deps.accounts.forLogin(rec);
+        if (!account.tokens) throw new AppError('unknown_mode', `the account ${account.appid} has no access token`);
+        return followerUnionid(opts.endpoint, account.tokens);
+      };
+      if (opts.serverToken) router.use(wechatEventsRouter(deps, opts.serverToken).routes());
+      router.use(confirmRouter(deps, unionid).routes());
       return router;
     },
   };

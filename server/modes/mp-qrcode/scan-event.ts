@@ -14,8 +14,10 @@ export interface ScanEvent {
   readonly eventKey: string;
   readonly openid: string;
   readonly ticket: string | undefined;
-  /** The Official Account's appid: the app `openid` belongs to. */
+  /** The Official Account whose server URL received the event: the app `openid` belongs to. */
   readonly appid: string;
+  /** The deployment's own Official Account: what a login that names no account runs for. */
+  readonly ownAppid: string;
 }
 
 /**
@@ -69,6 +71,11 @@ export async function askFromScan(
   const rec = await store.get(id);
   if (!rec || rec.mode !== MP_QRCODE_MODE) {
     logger.warn({ event, loginId: id, mode: rec?.mode }, 'wechat scan event for an unknown login');
+    return IGNORE;
+  }
+  // Only the account the login runs for can scan it: its QR came from that account (and so do its scans).
+  if ((rec.account ?? scan.ownAppid) !== scan.appid) {
+    logger.warn({ event, loginId: id, appid: scan.appid }, 'wechat scan event from another account than the login');
     return IGNORE;
   }
   // WeChat sends the QR's Ticket with every scan of a parametric QR code; the scene alone (`slogin<id>`) is

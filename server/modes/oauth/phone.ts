@@ -53,25 +53,32 @@ export class OAuthPhone {
       });
     if (changed) {
       this.set(jar, token, rec.expiresAt);
-      return { redirect: this.authorizeUrl(rec.id, false) };
+      return { redirect: this.authorizeUrl(rec, false) };
     }
     // The same phone coming back (reload, back button) continues; any other device is refused.
     const matched = this.matched(jar, rec);
     if (!phoneToken || !matched) {
       throw new AppError('phone_mismatch', 'this QR code has already been scanned by another phone');
     }
-    return rec.user ? { html: this.confirmPage(rec, matched) } : { redirect: this.authorizeUrl(rec.id, false) };
+    return rec.user ? { html: this.confirmPage(rec, matched) } : { redirect: this.authorizeUrl(rec, false) };
   }
 
-  /** WeChat's OAuth link for this login; `direct`: the same-device sign-in's (its state says so). */
-  authorizeUrl(loginId: string, direct: boolean): string {
-    const { config } = this.#deps;
+  /**
+   * WeChat's OAuth link for this login, for the account it runs for: the deployment's Official Account, or one
+   * authorized to its platform (then with `component_appid`: WeChat runs the OAuth on its behalf, docs/wechat.md
+   * §12.6, and the callback must be on the platform's web-development domain); `direct`: the same-device
+   * sign-in's (its state says so).
+   */
+  authorizeUrl(rec: Pick<LoginRecord, 'id' | 'account'>, direct: boolean): string {
+    const { config, accounts } = this.#deps;
+    const link = accounts.oauthLink(rec);
     return buildAuthorizeUrl({
       openBase: config.wechat.openBase,
-      appid: config.wechat.appid,
+      appid: link.appid,
       redirectUri: `${config.appUrl}/wechat/oauth/callback`,
       scope: config.wechat.scope,
-      state: signState(config.sessionSecret, loginId, direct),
+      state: signState(config.sessionSecret, rec.id, direct),
+      ...(link.componentAppid && { componentAppid: link.componentAppid }),
     });
   }
 

@@ -19,7 +19,7 @@ import { csrfToken, readState } from '../../http/security.js';
  * are rendered as pages by the error middleware (the phone is a browser, not an API client).
  */
 export function phoneRouter(deps: HttpDeps): Router {
-  const { config, store, oauth, logger } = deps;
+  const { config, store, logger } = deps;
   const router = new Router();
   const phone = new OAuthPhone(deps);
   const showConfirm = (ctx: Context, rec: LoginRecord, phoneToken: string): void => {
@@ -47,7 +47,7 @@ export function phoneRouter(deps: HttpDeps): Router {
     phone.set(ctx.cookies, token, rec.expiresAt);
     await store.transition(rec.id, 'scan', { phoneHash: hashSecret(token) });
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { url: phone.authorizeUrl(rec.id, true) };
+    ctx.body = { url: phone.authorizeUrl(rec, true) };
   });
 
   router.get('/wechat/oauth/callback', async (ctx) => {
@@ -64,6 +64,11 @@ export function phoneRouter(deps: HttpDeps): Router {
     }
     const rec = store.live(done, OAUTH_MODE);
     const phoneToken = phone.require(ctx.cookies, rec);
+    // On an account's behalf WeChat adds the account's appid to the callback (docs/wechat.md §12.6): it must be the
+    // login's own account, or the code is another account's.
+    const link = deps.accounts.oauthLink(rec);
+    if (link.componentAppid && str(ctx.query.appid) !== link.appid)
+      throw new AppError('invalid_state', "the callback's appid is not the account this login runs for");
     const code = str(ctx.query.code);
     if (!code) {
       // WeChat sends the user back without a code when they refuse consent.
@@ -77,7 +82,7 @@ export function phoneRouter(deps: HttpDeps): Router {
     if (rec.user) return showConfirm(ctx, rec, phoneToken);
     let user: LoginUser | typeof SNAPSHOT;
     try {
-      user = await identify(code);
+      user = await identify(code, rec);
     } catch (err) {
       const again = err instanceof WechatApiError ? await store.get(rec.id) : null;
       if (again?.user) return showConfirm(ctx, again, phoneToken);
@@ -158,13 +163,18 @@ export function phoneRouter(deps: HttpDeps): Router {
    * Exchanges the OAuth code and, for snsapi_userinfo, fetches the profile. `SNAPSHOT` for a snapshot user: a
    * virtual identity (docs/wechat.md §3) that is never logged in, and whose profile call would only answer 48001.
    */
-  async function identify(code: string): Promise<LoginUser | typeof SNAPSHOT> {
+  async function identify(code: string, rec: LoginRecord): Promise<LoginUser | typeof SNAPSHOT> {
+    // The login's account: the deployment's Official Account (its secret) or one of the platform's (the platform's
+    // token, docs/wechat.md §12.6). A revoked account answers account_revoked here.
+    const account = await deps.accounts.forLogin(rec);
+    const oauth = account.oauth;
+    if (!oauth) throw new AppError('unknown_mode', `the account ${account.appid} has no web OAuth`);
     const token = await oauth.exchangeCode(code);
     if (token.isSnapshotUser) return SNAPSHOT;
     const base: LoginUser = {
       openid: token.openid,
       ...(token.unionid && { unionid: token.unionid }),
-      appid: config.wechat.appid,
+      appid: account.appid,
       mode: OAUTH_MODE,
     };
     if (token.scope.split(',').includes('snsapi_userinfo')) {

@@ -7,6 +7,8 @@ export interface ConsentRequest {
   readonly redirectUri: string;
   readonly scope: Scope;
   readonly state: string;
+  /** Set when the platform asks on the account's behalf (`component_appid`, docs/wechat.md §12.6). */
+  readonly componentAppid?: string;
 }
 
 const STYLE = `
@@ -71,6 +73,7 @@ ${hidden('appid', req.appid)}
 ${hidden('redirect_uri', req.redirectUri)}
 ${hidden('scope', req.scope)}
 ${hidden('state', req.state)}
+${req.componentAppid ? hidden('component_appid', req.componentAppid) : ''}
 <p>选择扫码的微信用户 / Choose the WeChat user:</p>
 <ul>
 ${rows}

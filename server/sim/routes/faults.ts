@@ -59,8 +59,15 @@ export function faultInjector(deps: SimDeps): Middleware {
     deps.stats.hit(ctx.path);
     const now = deps.clock();
     if (errcode === 40164) return wxError(ctx, errcode, now, ipNotWhitelisted(ctx));
+    if (errcode === 61004) return wxError(ctx, errcode, now, componentIpNotRegistered(ctx));
     wxError(ctx, errcode, now);
   };
+}
+
+/** WeChat's 61004 names the caller's address too (docs/wechat.md §12.3). */
+function componentIpNotRegistered(ctx: Context): string {
+  const ip = (ctx.req.socket.remoteAddress ?? '0.0.0.0').replace(/^::ffff:/, '');
+  return `access clientip is not registered, requestIP: ${ip}`;
 }
 
 /** WeChat's 40164 names the caller's address in both forms (observed: `invalid ip 1.2.3.4 ipv6 ::ffff:1.2.3.4`). */

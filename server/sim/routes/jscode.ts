@@ -24,7 +24,7 @@ export function jscodeRouter(deps: SimDeps): Router {
     if (queryParam(ctx, 'grant_type') !== 'authorization_code') return wxFail(ctx, 40002, now);
     const code = queryParam(ctx, 'js_code');
     if (!code) return wxFail(ctx, 41008, now);
-    const redeemed = deps.jsCodes.redeem(code);
+    const redeemed = deps.jsCodes.redeem(code, mp.app.appid);
     if (!redeemed.ok) return wxFail(ctx, redeemed.errcode, now);
     const user = mp.users.get(redeemed.openid);
     wxJson(ctx, {
@@ -37,13 +37,22 @@ export function jscodeRouter(deps: SimDeps): Router {
 
   router.post('/sim/miniprogram/login', async (ctx) => {
     const body = (await readJsonBody(ctx)) ?? {};
-    const openid = typeof body.openid === 'string' ? body.openid : mp.users.list()[0]!.openid;
-    if (!mp.users.get(openid)) {
+    // `appid`: a mini program authorized to the simulated platform instead of the simulator's own.
+    const merchant = typeof body.appid === 'string' ? deps.platform?.state.merchant(body.appid) : undefined;
+    if (typeof body.appid === 'string' && body.appid !== mp.app.appid && merchant?.kind !== 'mini-program') {
       ctx.status = 400;
-      ctx.body = { error: 'unknown mini program user (openid)', users: mp.users.list().map((u) => u.openid) };
+      ctx.body = { error: 'unknown mini program (appid)' };
       return;
     }
-    ctx.body = { code: deps.jsCodes.issue(openid, body.blocked === true), openid };
+    const users = merchant?.users ?? mp.users;
+    const openid = typeof body.openid === 'string' ? body.openid : users.list()[0]!.openid;
+    if (!users.get(openid)) {
+      ctx.status = 400;
+      ctx.body = { error: 'unknown mini program user (openid)', users: users.list().map((u) => u.openid) };
+      return;
+    }
+    const appid = merchant?.appid ?? mp.app.appid;
+    ctx.body = { code: deps.jsCodes.issue(openid, body.blocked === true, appid), openid };
   });
 
   router.get('/sim/miniprogram/users', (ctx) => {

@@ -1,10 +1,13 @@
 import Router from '@koa/router';
-import { createHash, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { encryptEventMessage, eventSignature, AES_KEY_RE } from '../../wechat/push/crypto.js';
 import { buildWechatXml } from '../../wechat/push/xml.js';
 import type { SimDeps } from '../deps.js';
 import { readReply, type ReplyMessage } from './mp-reply.js';
 import { readJsonBody } from './respond.js';
+import { originalIdOf } from '../state/merchants.js';
+import type { SimUsers } from '../state/users.js';
+import type { SimQr } from '../state/mp-store.js';
 
 /** WeChat waits 5 s for the developer's server and tries 3 times in all (docs/wechat.md §6.3). */
 export const PUSH_TIMEOUT_MS = 5000;
@@ -55,9 +58,27 @@ export function mpPushRouter(deps: SimDeps): Router {
     }
     if (!scene) return bad('give ticket, url or scene');
     // A bare scene of a QR the simulator issued is that QR: WeChat's event carries its Ticket.
-    ticket ??= deps.qrCodes.find({ scene })?.ticket;
-    const openid = str('openid') ?? deps.users.list()[0]!.openid;
-    if (!deps.users.get(openid)) return bad('unknown sample user (openid)');
+    const qr = deps.qrCodes.find(ticket ? { ticket } : { scene });
+    ticket ??= qr?.ticket;
+    // A QR the platform made on an account's behalf: its scans go to the platform's message URL for that account.
+    const platformPush = qr && platformPushFor(deps, qr);
+    const users = platformPush?.users ?? deps.users;
+    const openid = str('openid') ?? users.list()[0]!.openid;
+    if (!users.get(openid)) return bad('unknown sample user (openid)');
+    if (platformPush) {
+      const timeoutMs = typeof body.timeoutMs === 'number' && body.timeoutMs > 0 ? body.timeoutMs : PUSH_TIMEOUT_MS;
+      ctx.body = await pushScanEvent(deps, {
+        scene,
+        ...(ticket && { ticket }),
+        openid,
+        subscribed: body.subscribed === true,
+        target: platformPush.target,
+        appid: platformPush.appid,
+        toUser: platformPush.toUser,
+        timeoutMs,
+      });
+      return;
+    }
     const target: PushTarget | undefined = str('target')
       ? { url: str('target')!, token: str('token') ?? '', ...(str('aesKey') && { aesKey: str('aesKey')! }) }
       : deps.pushTarget && {
@@ -94,8 +115,10 @@ export interface ScanPush {
   /** true → `SCAN` (already a follower), false → `subscribe` (a new follower). */
   readonly subscribed: boolean;
   readonly target: PushTarget;
-  /** The appid inside an AES message; default the account's. */
+  /** The appid inside an AES message; default the account's (a platform's pushes: the component appid). */
   readonly appid?: string;
+  /** The push's `ToUserName`: the account's original id; default the simulator's own account's. */
+  readonly toUser?: string;
   /** Per-try timeout; default 5 s (WeChat's). */
   readonly timeoutMs?: number;
 }
@@ -128,7 +151,7 @@ export async function pushScanEvent(deps: SimDeps, push: ScanPush): Promise<Scan
   const { scene, openid, subscribed, target } = push;
   const event = subscribed ? 'SCAN' : 'subscribe';
   const xml = buildWechatXml({
-    ToUserName: originalId(deps.app.appid),
+    ToUserName: push.toUser ?? originalIdOf(deps.app.appid),
     FromUserName: openid,
     CreateTime: Math.floor(deps.clock() / 1000),
     MsgType: 'event',
@@ -137,7 +160,7 @@ export async function pushScanEvent(deps: SimDeps, push: ScanPush): Promise<Scan
     ...(push.ticket && { Ticket: push.ticket }),
   });
   const timeoutMs = push.timeoutMs ?? PUSH_TIMEOUT_MS;
-  const request = signedRequest(target, openid, xml, push.appid ?? deps.app.appid, deps.clock());
+  const request = signedRequest(target, openid, xml, push.appid ?? deps.app.appid, push.toUser, deps.clock());
   const attempts: Attempt[] = [];
   // The same signed request each time (same FromUserName + CreateTime): WeChat's retries are byte-for-byte
   // repeats. Only a try without an answer is retried: any HTTP answer, a 5xx included, is final (docs/wechat.md
@@ -176,6 +199,7 @@ function signedRequest(
   openid: string,
   xml: string,
   appid: string,
+  toUser: string | undefined,
   nowMs: number,
 ): { url: string; body: string } {
   const timestamp = String(Math.floor(nowMs / 1000));
@@ -191,7 +215,7 @@ function signedRequest(
     const encrypted = encryptEventMessage(target.aesKey, appid, xml);
     params.set('encrypt_type', 'aes');
     params.set('msg_signature', eventSignature([target.token, timestamp, nonce, encrypted]));
-    body = buildWechatXml({ ToUserName: originalId(appid), Encrypt: encrypted });
+    body = buildWechatXml({ ToUserName: toUser ?? originalIdOf(appid), Encrypt: encrypted });
   }
   const url = new URL(target.url);
   for (const [k, v] of params) url.searchParams.set(k, v);
@@ -216,7 +240,24 @@ async function deliver(url: string, body: string, timeoutMs: number): Promise<At
   }
 }
 
-/** The account's original id (`gh_` + 12 hex), derived from the appid like the sample users' openids. */
-function originalId(appid: string): string {
-  return `gh_${createHash('sha256').update(`gh:${appid}`).digest('hex').slice(0, 12)}`;
+/**
+ * Where a scan of a QR the platform made on an account's behalf goes (docs/wechat.md §12.7): the platform's message
+ * URL with `$APPID$` replaced by the account's appid, signed with the platform's token, encrypted with its key for
+ * the component appid, `ToUserName` the account's original id; the scanner is one of the account's users. Undefined
+ * for the simulator's own account's QR codes.
+ */
+export function platformPushFor(
+  deps: SimDeps,
+  qr: SimQr,
+): { target: PushTarget; appid: string; toUser: string; users: SimUsers } | undefined {
+  const p = deps.platform;
+  const merchant = qr.appid ? p?.state.merchant(qr.appid) : undefined;
+  if (!p || !merchant) return undefined;
+  const { token, aesKey, appid } = p.state.config;
+  return {
+    target: { url: p.messageUrl.replace('$APPID$', merchant.appid), token, aesKey },
+    appid,
+    toUser: merchant.ghId,
+    users: merchant.users,
+  };
 }

@@ -3,6 +3,7 @@ import QRCode from 'qrcode';
 import type { SimDeps } from '../deps.js';
 import { readJsonBody, wxError as wxFail } from './respond.js';
 import { queryParam, wxJson } from './respond.js';
+import { tokenOwner } from './token-owner.js';
 
 /** docs/wechat.md §5: scene_str 1–64 characters; expire_seconds at most 30 days, 60 s when absent. */
 const MAX_SCENE_STR = 64;
@@ -19,8 +20,13 @@ export function mpQrcodeRouter(deps: SimDeps): Router {
 
   router.post('/cgi-bin/qrcode/create', counted, async (ctx) => {
     const now = deps.clock();
-    const tokenProblem = deps.tokens.check(queryParam(ctx, 'access_token') ?? '');
-    if (tokenProblem !== 0) return wxFail(ctx, tokenProblem, now);
+    // The account's own global token, or on its behalf the platform's authorizer token (帐号服务, set 3).
+    const own = { appid: deps.app.appid, users: deps.users, tokens: deps.tokens };
+    const owner = tokenOwner(deps, queryParam(ctx, 'access_token') ?? '', own, 3);
+    if (typeof owner === 'number') return wxFail(ctx, owner, now);
+    // Only verified service accounts have parametric QR codes (docs/wechat.md §12.7).
+    if (owner.merchant && (owner.merchant.serviceType !== 2 || owner.merchant.verifyType < 0))
+      return wxFail(ctx, 48001, now);
     const body = await readJsonBody(ctx);
     if (!body) return wxFail(ctx, 47001, now);
     const scene = sceneOf(body);
@@ -31,7 +37,7 @@ export function mpQrcodeRouter(deps: SimDeps): Router {
     }
     // Longer than 30 days is cut to 30 days, as WeChat does.
     const expireSeconds = Math.min(MAX_EXPIRE_S, rawExpire ?? DEFAULT_EXPIRE_S);
-    const qr = deps.qrCodes.create(scene, expireSeconds);
+    const qr = deps.qrCodes.create(scene, expireSeconds, owner.appid);
     deps.logger.info({ scene, expireSeconds }, 'sim parametric QR created');
     wxJson(ctx, { ticket: qr.ticket, expire_seconds: expireSeconds, url: qr.url });
   });

@@ -20,22 +20,35 @@ const STATE_RE = /^[a-zA-Z0-9]{0,128}$/;
  */
 function checkAuthorize(
   get: (name: string) => string | undefined,
-  appid: string,
+  deps: SimDeps,
   isOAuthRedirect: (url: string) => boolean,
 ): Check<ConsentRequest> {
   const fail = (errcode: number | undefined, message: string) => ({ ok: false as const, errcode, message });
   const reqAppid = get('appid');
   if (!reqAppid) return fail(10012, 'appid 不能为空 / appid is missing');
-  if (reqAppid !== appid) return fail(40013, errmsgOf(40013));
+  const componentAppid = get('component_appid');
+  const platform = deps.platform;
+  if (componentAppid !== undefined) {
+    // On an account's behalf (docs/wechat.md §12.6): the platform's, for an account that authorized it with 网页服务.
+    if (!platform || componentAppid !== platform.state.config.appid) return fail(61011, errmsgOf(61011));
+    const auth = platform.state.authorization(reqAppid);
+    if (!auth) return fail(platform.state.merchant(reqAppid) ? 61003 : 40013, errmsgOf(61003));
+    if (!auth.funcIds.includes(4)) return fail(61007, errmsgOf(61007));
+  } else if (reqAppid !== deps.app.appid) return fail(40013, errmsgOf(40013));
   const redirectUri = get('redirect_uri');
   if (!redirectUri) return fail(10011, 'redirect_uri 不能为空 / redirect_uri is missing');
   if (!isHttpUrl(redirectUri))
     return fail(10003, 'redirect_uri 参数错误 / redirect_uri must be an absolute http(s) URL');
-  // WeChat sends the phone only to the account's authorization domain (docs/wechat.md §2): never an open redirect.
-  if (!isOAuthRedirect(redirectUri))
+  // WeChat sends the phone only to the account's authorization domain (docs/wechat.md §2) — on an account's behalf,
+  // to the platform's web-development domain (公众号开发域名, §12.6): never an open redirect.
+  const allowed =
+    componentAppid !== undefined ? platformDomainCheck(platform!.domain)(redirectUri) : isOAuthRedirect(redirectUri);
+  if (!allowed)
     return fail(
       10003,
-      "redirect_uri 参数错误 / redirect_uri is not on the account's authorization domain (网页授权域名)",
+      componentAppid !== undefined
+        ? "redirect_uri 参数错误 / redirect_uri is not on the platform's web-development domain (公众号开发域名)"
+        : "redirect_uri 参数错误 / redirect_uri is not on the account's authorization domain (网页授权域名)",
     );
   if (get('response_type') !== 'code') return fail(undefined, 'response_type 参数错误 / response_type must be "code"');
   const scope = get('scope');
@@ -45,7 +58,32 @@ function checkAuthorize(
   }
   const state = get('state') ?? '';
   if (!STATE_RE.test(state)) return fail(undefined, 'state 参数错误 / state must be [a-zA-Z0-9]{0,128}');
-  return { ok: true, value: { appid: reqAppid, redirectUri, scope: scope as Scope, state } };
+  return {
+    ok: true,
+    value: { appid: reqAppid, redirectUri, scope: scope as Scope, state, ...(componentAppid && { componentAppid }) },
+  };
+}
+
+/**
+ * The platform's web-development domain (公众号开发域名, §12.6): a domain, so no port — the host name itself or
+ * `<appid>.<domain>` (several nodes of one machine share it in tests).
+ */
+function platformDomainCheck(domain: string): (url: string) => boolean {
+  return (url) => {
+    try {
+      const u = new URL(url);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') return false;
+      const host = u.hostname.toLowerCase();
+      return host === domain || (/^wx[0-9a-z]+\./.test(host) && host.slice(host.indexOf('.') + 1) === domain);
+    } catch {
+      return false;
+    }
+  };
+}
+
+/** The sample users of the account a request is for: the simulator's own, or a platform account's. */
+function usersFor(deps: SimDeps, req: ConsentRequest) {
+  return req.componentAppid ? (deps.platform?.state.merchant(req.appid)?.users ?? deps.users) : deps.users;
 }
 
 function isHttpUrl(s: string): boolean {
@@ -82,12 +120,12 @@ export function connectRouter(deps: SimDeps): Router {
   const router = new Router();
   router.use(deps.stats.middleware());
   router.get('/connect/oauth2/authorize', (ctx) => {
-    const check = checkAuthorize((n) => queryParam(ctx, n), deps.app.appid, deps.isOAuthRedirect);
+    const check = checkAuthorize((n) => queryParam(ctx, n), deps, deps.isOAuthRedirect);
     if (!check.ok) {
       deps.logger.info({ errcode: check.errcode, problem: check.message }, 'sim authorize rejected');
       return page(ctx, 200, errorPage(check));
     }
-    page(ctx, 200, consentPage(check.value, deps.users.list()));
+    page(ctx, 200, consentPage(check.value, usersFor(deps, check.value).list()));
   });
   return router;
 }
@@ -102,11 +140,7 @@ export function consentRouter(deps: SimDeps): Router {
     const form = await readForm(ctx.req, { requireType: true });
     const get = (n: string) => form.get(n) ?? undefined;
     // The form is client-controlled, so everything the authorize page checked is checked again.
-    const check = checkAuthorize(
-      (n) => (n === 'response_type' ? 'code' : get(n)),
-      deps.app.appid,
-      deps.isOAuthRedirect,
-    );
+    const check = checkAuthorize((n) => (n === 'response_type' ? 'code' : get(n)), deps, deps.isOAuthRedirect);
     if (!check.ok) return page(ctx, 400, errorPage(check));
     const req = check.value;
     const action = get('action');
@@ -117,7 +151,7 @@ export function consentRouter(deps: SimDeps): Router {
     if (action === 'snapshot') return snapshotRedirect(ctx, req);
     if (action !== 'allow')
       return page(ctx, 400, errorPage({ errcode: undefined, message: 'action must be allow, deny or snapshot' }));
-    const user = deps.users.get(get('openid') ?? '');
+    const user = usersFor(deps, req).get(get('openid') ?? '');
     if (!user) return page(ctx, 400, errorPage({ errcode: undefined, message: 'unknown sample user (openid)' }));
     const code = newOAuthCode();
     deps.oauth.addCode(code, { appid: req.appid, openid: user.openid, scope: req.scope });
@@ -127,6 +161,8 @@ export function consentRouter(deps: SimDeps): Router {
       callbackUrl(req.redirectUri, [
         ['code', code],
         ['state', req.state],
+        // On an account's behalf WeChat names the account in the callback (docs/wechat.md §12.6).
+        ...(req.componentAppid ? ([['appid', req.appid]] as const) : []),
       ]),
     );
   });
@@ -163,7 +199,7 @@ export function consentRouter(deps: SimDeps): Router {
   /** The link behind a snapshot page, checked like the authorize page's; else the error page is answered. */
   function snapshotRequest(ctx: Context): ConsentRequest | undefined {
     const get = (n: string) => (n === 'response_type' ? 'code' : queryParam(ctx, n));
-    const check = checkAuthorize(get, deps.app.appid, deps.isAppUrl);
+    const check = checkAuthorize(get, deps, deps.isAppUrl);
     if (!check.ok) return void page(ctx, 400, errorPage(check));
     if (check.value.scope !== 'snsapi_userinfo') {
       const message = 'WeChat opens snapshot pages for snsapi_userinfo links only';

@@ -38,6 +38,15 @@ const ERRMSG = {
   40226: 'code blocked',
   40097: 'invalid args',
   41030: 'invalid page',
+  // The third-party platform (docs/wechat.md §12.9).
+  61003: 'component is not authorized by this account',
+  // The real text names the caller's address: `access clientip is not registered, requestIP: 1.2.3.4`.
+  61004: 'access clientip is not registered',
+  61005: 'component ticket is expired',
+  61006: 'component ticket is invalid',
+  61007: 'api is unauthorized to component',
+  61011: 'invalid component',
+  61023: 'refresh_token is invalid',
 } as const;
 
 export type WxErrcode = keyof typeof ERRMSG;

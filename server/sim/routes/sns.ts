@@ -15,7 +15,9 @@ export function snsRouter(deps: SimDeps): Router {
   router.use(deps.stats.middleware());
   // The apps whose codes these endpoints take, with the users (per-app openids) of each.
   const apps: readonly { app: SimApp; users: SimUsers }[] = [{ app: deps.app, users: deps.users }, deps.web];
-  const usersOf = (appid: string) => apps.find((a) => a.app.appid === appid)?.users;
+  // …and the platform's accounts, whose codes are exchanged through the platform (routes/component.ts).
+  const usersOf = (appid: string) =>
+    apps.find((a) => a.app.appid === appid)?.users ?? deps.platform?.state.merchant(appid)?.users;
 
   router.get('/sns/oauth2/access_token', (ctx) => {
     const fail = (errcode: WxErrcode) => wxError(ctx, errcode, deps.clock());

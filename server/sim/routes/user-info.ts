@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import type { SimDeps } from '../deps.js';
 import { queryParam, wxError, wxJson } from './respond.js';
+import { tokenOwner } from './token-owner.js';
 
 /**
  * api.weixin.qq.com `GET /cgi-bin/user/info?access_token&openid&lang` (docs/wechat.md §11), counted: the Official
@@ -14,11 +15,13 @@ export function userInfoRouter(deps: SimDeps): Router {
   const router = new Router();
   router.get('/cgi-bin/user/info', deps.stats.middleware(), (ctx) => {
     const now = deps.clock();
-    const tokenProblem = deps.tokens.check(queryParam(ctx, 'access_token') ?? '');
-    if (tokenProblem !== 0) return wxError(ctx, tokenProblem, now);
+    // The account's own token, or on its behalf the platform's authorizer token (用户管理, set 2).
+    const own = { appid: deps.app.appid, users: deps.users, tokens: deps.tokens };
+    const owner = tokenOwner(deps, queryParam(ctx, 'access_token') ?? '', own, 2);
+    if (typeof owner === 'number') return wxError(ctx, owner, now);
     const openid = queryParam(ctx, 'openid');
     if (!openid) return wxError(ctx, 41009, now);
-    const user = deps.users.get(openid);
+    const user = owner.users.get(openid);
     if (!user || user.snapshot) return wxError(ctx, 40003, now);
     wxJson(ctx, {
       subscribe: 1,

@@ -4,6 +4,7 @@ import { readJsonBody, wxError as wxFail } from './respond.js';
 import { queryParam } from './respond.js';
 import { qrJpeg } from '../jpeg.js';
 import { MP_PAGE_RE } from '../../config.js';
+import { tokenOwner } from './token-owner.js';
 
 /** docs/wechat.md §7: scene is ≤ 32 visible characters from this set. */
 export const SCENE_CHARS = /^[0-9a-zA-Z!#$&'()*+,/:;=?@\-._~]+$/;
@@ -23,8 +24,12 @@ export function wxacodeRouter(deps: SimDeps): Router {
   router.post('/wxa/getwxacodeunlimit', deps.stats.middleware(), async (ctx) => {
     const now = deps.clock();
     // A mini program's code is drawn with the mini program's own token, never the Official Account's.
-    const tokenProblem = deps.miniProgram.tokens.check(queryParam(ctx, 'access_token') ?? '');
-    if (tokenProblem !== 0) return wxFail(ctx, tokenProblem, now);
+    // Or an authorized mini program's authorizer token (开发管理, set 18), never an Official Account's.
+    const mp = deps.miniProgram;
+    const own = { appid: mp.app.appid, users: mp.users, tokens: mp.tokens };
+    const owner = tokenOwner(deps, queryParam(ctx, 'access_token') ?? '', own, 18);
+    if (typeof owner === 'number') return wxFail(ctx, owner, now);
+    if (owner.merchant && owner.merchant.kind !== 'mini-program') return wxFail(ctx, 48001, now);
     const body = await readJsonBody(ctx);
     if (!body) return wxFail(ctx, 40169, now);
     const scene = body.scene;

@@ -9,14 +9,25 @@ export const FAULT_APIS = [
   'sns/oauth2/access_token',
   'sns/userinfo',
   'sns/jscode2session',
+  'cgi-bin/component/api_component_token',
+  'cgi-bin/component/api_create_preauthcode',
+  'cgi-bin/component/api_query_auth',
+  'cgi-bin/component/api_authorizer_token',
+  'cgi-bin/component/api_get_authorizer_info',
+  'sns/oauth2/component/access_token',
+  'sns/component/jscode2session',
 ] as const;
 export type FaultApi = (typeof FAULT_APIS)[number];
 
 /**
- * The errcodes a fault can answer (docs/wechat.md §9): -1 busy, 40164 IP not whitelisted, 45009 daily quota,
- * 45011 frequency, 48001 API not authorised, 40001 token invalid.
+ * The errcodes a fault can answer (docs/wechat.md §9, §12.9): -1 busy, 40164 IP not whitelisted, 45009 daily quota,
+ * 45011 frequency, 48001 API not authorised, 40001 token invalid; the platform's 61003 not authorized by the account,
+ * 61004 platform IP not whitelisted, 61005 ticket expired, 61006 ticket invalid, 61007 permission set not granted,
+ * 61023 refresh token invalid.
  */
-export const FAULT_ERRCODES = [-1, 40164, 45009, 45011, 48001, 40001] as const;
+export const FAULT_ERRCODES = [
+  -1, 40164, 45009, 45011, 48001, 40001, 61003, 61004, 61005, 61006, 61007, 61023,
+] as const;
 export type FaultErrcode = (typeof FAULT_ERRCODES)[number];
 
 /** Longest window a fault may be set for (an hour), and most calls it may take (so a typo cannot wedge a stack). */

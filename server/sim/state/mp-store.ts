@@ -7,6 +7,8 @@ export interface SimQr {
   readonly url: string;
   readonly scene: string;
   readonly expiresAt: number;
+  /** The Official Account that made it (the simulator's own, or one on whose behalf the platform made it). */
+  readonly appid?: string;
 }
 
 const urlId = customAlphabet('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-', 22);
@@ -29,13 +31,14 @@ export class SimQrCodes {
     this.#clock = clock;
   }
 
-  create(scene: string, expireSeconds: number): SimQr {
+  create(scene: string, expireSeconds: number, appid?: string): SimQr {
     if (++this.#inserts % SWEEP_EVERY === 0) this.#sweep();
     const qr: SimQr = {
       ticket: `gQ${randomBytes(48).toString('base64')}`,
       url: `http://weixin.qq.com/q/${urlId()}`,
       scene,
       expiresAt: this.#clock() + expireSeconds * 1000,
+      ...(appid && { appid }),
     };
     this.#byTicket.set(qr.ticket, qr);
     this.#byUrl.set(qr.url, qr);
@@ -69,6 +72,8 @@ export class SimQrCodes {
 
 interface JsCode {
   readonly openid: string;
+  /** The mini program whose wx.login() made it: another app's jscode2session refuses it (40029). */
+  readonly appid: string | undefined;
   readonly expiresAt: number;
   readonly blocked: boolean;
   used: boolean;
@@ -90,21 +95,25 @@ export class SimJsCodes {
     this.#ttlMs = ttlMs;
   }
 
-  /** A new code for `openid`; `blocked` makes it a risky user's, which jscode2session refuses with 40226. */
-  issue(openid: string, blocked = false): string {
+  /**
+   * A new code for `openid` of mini program `appid`; `blocked` makes it a risky user's, which jscode2session refuses
+   * with 40226.
+   */
+  issue(openid: string, blocked = false, appid?: string): string {
     if (++this.#inserts % SWEEP_EVERY === 0) {
       const now = this.#clock();
       for (const [k, v] of this.#codes) if (now >= v.expiresAt) this.#codes.delete(k);
     }
     const code = jsCodeId();
-    this.#codes.set(code, { openid, expiresAt: this.#clock() + this.#ttlMs, blocked, used: false });
+    this.#codes.set(code, { openid, appid, expiresAt: this.#clock() + this.#ttlMs, blocked, used: false });
     return code;
   }
 
-  /** Unknown or expired → 40029; second use → 40163; risky user → 40226. */
-  redeem(code: string): JsCodeRedeem {
+  /** Unknown, expired or another mini program's → 40029; second use → 40163; risky user → 40226. */
+  redeem(code: string, appid?: string): JsCodeRedeem {
     const entry = this.#codes.get(code);
     if (!entry || this.#clock() >= entry.expiresAt) return { ok: false, errcode: 40029 };
+    if (appid !== undefined && entry.appid !== undefined && entry.appid !== appid) return { ok: false, errcode: 40029 };
     if (entry.blocked) return { ok: false, errcode: 40226 };
     if (entry.used) return { ok: false, errcode: 40163 };
     entry.used = true;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import { WechatApiError } from '../errors.js';
-import type { TokenIssuer } from './fetcher.js';
+import { TOKEN_ISSUERS, type TokenIssuer } from './fetcher.js';
 
 // The two values kept in Redis per appid, as plain versioned JSON any language can read: the token and the
 // marker a failed fetch leaves for the other waiters. Decoding never throws.
@@ -25,7 +25,15 @@ export interface FetchFailure {
 }
 
 /** The codes a failure without an errcode may carry (a marker naming another is read as `wechat_error`). */
-const FAILURE_CODES = ['wechat_error', 'wechat_unavailable'] as const;
+const FAILURE_CODES = [
+  'wechat_error',
+  'wechat_unavailable',
+  // The platform's: no usable component_verify_ticket, or no usable authorization of the account (platform/).
+  'platform_ticket_missing',
+  'corrupt_value',
+  'unknown_account',
+  'account_revoked',
+] as const;
 type FailureCode = (typeof FAILURE_CODES)[number];
 
 /** A decoded token value: usable, absent, or unreadable (left by another writer, replaced on refresh). */
@@ -40,7 +48,7 @@ const Entry = z.object({
   token: z.string().min(1),
   expiresAt: z.number().int(),
   fetchedAt: z.number().int(),
-  source: z.enum(['stable_token', 'token']),
+  source: z.enum(TOKEN_ISSUERS),
 });
 const Failure = z.object({
   errcode: z.number().optional(),
@@ -83,7 +91,10 @@ export function decodeToken(raw: string | null): CacheValue {
 export function failureOf(err: unknown, api: string): FetchFailure {
   if (err instanceof WechatApiError)
     return { api: err.api, errcode: err.errcode, errmsg: err.errmsg, message: err.message };
-  const code = err instanceof AppError && err.code === 'wechat_unavailable' ? err.code : undefined;
+  const code =
+    err instanceof AppError && (FAILURE_CODES as readonly string[]).includes(err.code) && err.code !== 'wechat_error'
+      ? (err.code as FailureCode)
+      : undefined;
   return { api, message: err instanceof Error ? err.message : String(err), ...(code && { code }) };
 }
 

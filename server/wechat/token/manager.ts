@@ -3,9 +3,9 @@ import type { Logger } from '../../log.js';
 import { FleetLock } from '../../redis/fleet-lock.js';
 import type { RedisLink } from '../../redis/link.js';
 import { WECHAT_ERRCODES } from '../errors.js';
-import { TokenCache, tokenKeys, type CacheSnapshot } from './cache.js';
+import { TokenCache, tokenKeys, type CacheSnapshot, type TokenKeys } from './cache.js';
 import { failureError, type CachedToken } from './codec.js';
-import { TokenFetcher, type TokenIssuer, type TokenMode } from './fetcher.js';
+import { TokenFetcher, type TokenIssuer, type TokenMode, type UpstreamToken } from './fetcher.js';
 import { RecoveryPolicy } from './recovery-policy.js';
 import { TokenRefresher } from './refresher.js';
 import { TokenSupply } from './supply.js';
@@ -14,12 +14,21 @@ export interface AccessTokenManagerOptions {
   readonly link: RedisLink;
   /** Prefix of the Redis keys; default: the link's current prefix (so a reloaded config applies at once). */
   readonly keyPrefix?: string;
+  /** Whose token: the app's appid (or the platform's component appid, or an authorized account's). */
   readonly appid: string;
-  readonly secret: string;
+  /** The app's own secret: with `apiBase` and `mode`, what a TokenFetcher needs (unless `upstream` is given). */
+  readonly secret?: string;
   /** e.g. `https://api.weixin.qq.com` */
-  readonly apiBase: string;
+  readonly apiBase?: string;
   /** `stable` (default): `cgi-bin/stable_token`; `token`: `cgi-bin/token`. */
   readonly mode?: TokenMode;
+  /**
+   * Another issuer instead of the app's own global token: the platform's component_access_token or an authorized
+   * account's authorizer_access_token (platform/). Default: a TokenFetcher of `appid`/`secret`/`mode`.
+   */
+  readonly upstream?: UpstreamToken;
+  /** The Redis keys of this token under a prefix; default `tokenKeys(prefix, appid)` (`wechat:token:<appid>`). */
+  readonly keys?: (prefix: string) => TokenKeys;
   /** Refresh when less than this is left; default 300 000 ms (stable_token renews 5 minutes early). */
   readonly marginMs?: number;
   readonly logger: Logger;
@@ -67,7 +76,7 @@ const REJECTED_TOKEN = new Set<number>([
  */
 export class AccessTokenManager {
   readonly #cache: TokenCache;
-  readonly #fetcher: TokenFetcher;
+  readonly #fetcher: UpstreamToken;
   readonly #supply: TokenSupply;
   readonly #lock: FleetLock;
   readonly #policy: RecoveryPolicy;
@@ -82,14 +91,18 @@ export class AccessTokenManager {
 
   constructor(opts: AccessTokenManagerOptions) {
     const { link, appid, keyPrefix, logger } = opts;
-    const keys = () => tokenKeys(keyPrefix ?? link.keyPrefix, appid);
+    const keysAt = opts.keys ?? ((prefix: string) => tokenKeys(prefix, appid));
+    const keys = () => keysAt(keyPrefix ?? link.keyPrefix);
     const timeoutMs = opts.timeoutMs ?? 5000;
     const mode = opts.mode ?? 'stable';
     this.#log = logger;
     this.#clock = opts.clock ?? Date.now;
     this.#marginMs = opts.marginMs ?? 300_000;
     this.#cache = new TokenCache(link, keys);
-    this.#fetcher = new TokenFetcher({ apiBase: opts.apiBase, appid, secret: opts.secret, mode, timeoutMs });
+    if (!opts.upstream && (opts.apiBase === undefined || opts.secret === undefined))
+      throw new Error('AccessTokenManager needs either `upstream` or `apiBase` and `secret`');
+    this.#fetcher =
+      opts.upstream ?? new TokenFetcher({ apiBase: opts.apiBase!, appid, secret: opts.secret!, mode, timeoutMs });
     this.#supply = new TokenSupply({
       link,
       cache: this.#cache,
@@ -235,7 +248,7 @@ export class AccessTokenManager {
     // Normal mode first: after another party's force_refresh it already returns the new token, and it
     // spends none of the 20 daily forces. Only a token WeChat still hands out as current is forced away.
     const entry = await this.#fetch(owner, false);
-    if (entry.token !== failed || this.#fetcher.mode !== 'stable') return entry;
+    if (entry.token !== failed || !this.#fetcher.forcible) return entry;
     if (!(await this.#policy.mayForce())) {
       this.#log.warn({ key }, `stable_token force_refresh allowance (${this.#policy.forceDailyLimit}/day) used up`);
       return undefined;

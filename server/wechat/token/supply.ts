@@ -2,7 +2,7 @@ import type { Logger } from '../../log.js';
 import type { RedisLink } from '../../redis/link.js';
 import type { TokenCache } from './cache.js';
 import { failureOf, type CachedToken, type CacheValue } from './codec.js';
-import type { FetchedToken, TokenFetcher } from './fetcher.js';
+import type { FetchedToken, UpstreamToken } from './fetcher.js';
 
 /**
  * How long a failed fetch is replayed to every other caller instead of fetching again. Short on purpose: it
@@ -22,7 +22,7 @@ export const DEFAULT_FAILURE_HOLD_MS = 1000;
 export class TokenSupply {
   readonly #link: RedisLink;
   readonly #cache: TokenCache;
-  readonly #fetcher: TokenFetcher;
+  readonly #fetcher: UpstreamToken;
   readonly #log: Logger;
   readonly #clock: () => number;
   readonly #failureHoldMs: number;
@@ -34,7 +34,7 @@ export class TokenSupply {
   constructor(opts: {
     link: RedisLink;
     cache: TokenCache;
-    fetcher: TokenFetcher;
+    fetcher: UpstreamToken;
     logger: Logger;
     clock: () => number;
     failureHoldMs?: number;
@@ -74,7 +74,8 @@ export class TokenSupply {
     } catch (err) {
       this.#failureCount += 1;
       this.#lastError = err instanceof Error ? err.message : String(err);
-      await this.#cache.recordFailure(failureOf(err, this.#fetcher.api), this.#failureHoldMs).catch(() => undefined);
+      if (this.#fetcher.shareFailure?.(err) ?? true)
+        await this.#cache.recordFailure(failureOf(err, this.#fetcher.api), this.#failureHoldMs).catch(() => undefined);
       throw err;
     }
     this.#lastError = undefined;

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { SimDeps } from '../../deps.js';
 import { readForm } from '../../../util/read-body.js';
-import { PUSH_FAILED_MESSAGE, pushScanEvent, type Attempt } from '../mp-push.js';
+import { PUSH_FAILED_MESSAGE, platformPushFor, pushScanEvent, type Attempt } from '../mp-push.js';
 import { mpReplyPage, mpScanPage, outcomePage, type Text } from '../../pages/phone.js';
 import { queryParam } from '../respond.js';
 import { badForm, LOGIN_FAILED, page, scanners } from './screen.js';
@@ -19,9 +19,10 @@ export function officialAccountPhoneRouter(deps: SimDeps): Router {
 
   router.get('/mp-qrcode', (ctx) => {
     const url = queryParam(ctx, 'url');
-    if (!url || !deps.qrCodes.find({ url }))
-      return page(ctx, 404, outcomePage({ ok: false, title: EXPIRED_QR, detail: unknownQr(url) }));
-    page(ctx, 200, mpScanPage(url, scanners(deps.users)));
+    const qr = url ? deps.qrCodes.find({ url }) : undefined;
+    if (!url || !qr) return page(ctx, 404, outcomePage({ ok: false, title: EXPIRED_QR, detail: unknownQr(url) }));
+    // A QR made on a platform account's behalf is scanned by that account's users (per-app openids).
+    page(ctx, 200, mpScanPage(url, scanners(platformPushFor(deps, qr)?.users ?? deps.users)));
   });
 
   router.post('/mp-qrcode', async (ctx) => {
@@ -30,10 +31,12 @@ export function officialAccountPhoneRouter(deps: SimDeps): Router {
     // Looked up again: the QR may have expired while the page was open.
     const qr = url ? deps.qrCodes.find({ url }) : undefined;
     if (!qr) return page(ctx, 404, outcomePage({ ok: false, title: EXPIRED_QR, detail: unknownQr(url) }));
-    const user = deps.users.get(form.get('openid') ?? '');
+    const onBehalf = platformPushFor(deps, qr);
+    const user = (onBehalf?.users ?? deps.users).get(form.get('openid') ?? '');
     const action = form.get('action');
     if (!user || (action !== 'follow' && action !== 'scan')) return page(ctx, 400, badForm());
-    if (!deps.pushTarget?.token) {
+    const pushTarget = onBehalf?.target ?? deps.pushTarget;
+    if (!pushTarget?.token) {
       return page(
         ctx,
         503,
@@ -50,10 +53,11 @@ export function officialAccountPhoneRouter(deps: SimDeps): Router {
       ticket: qr.ticket,
       openid: user.openid,
       subscribed: action === 'scan',
-      target: deps.pushTarget,
+      target: pushTarget,
+      ...(onBehalf && { appid: onBehalf.appid, toUser: onBehalf.toUser }),
     });
     const lines = [
-      `${result.event} → ${deps.pushTarget.url}`,
+      `${result.event} → ${pushTarget.url}`,
       ...result.attempts.map(describeAttempt),
       ...(result.refused ? [result.refused] : []),
     ];
