@@ -82,8 +82,11 @@ describe('docker-compose.yml', () => {
       // the http role registers, redirecting back to where the browser reaches it.
       expect(published('http', demo.demoPort, vars)).toBe(demo.demoPort);
       expect(demoBaseUrl(demo)).toBe(`http://localhost:${demo.demoPort}`);
-      expect(http.oidc.client?.redirect_uris).toEqual([`${demoBaseUrl(demo)}/callback`]);
-      expect(demo.oidc.client).toEqual(http.oidc.client);
+      // The shop is the http role's client with the very secret the demo role signs in with (the demo role refuses
+      // to start without one).
+      expect(http.oidc.demoClient?.redirect_uris).toEqual([`${demoBaseUrl(demo)}/callback`]);
+      expect(demo.oidc.demoClient?.client_secret).toBeTruthy();
+      expect(demo.oidc.demoClient).toEqual(http.oidc.demoClient);
       // ...and the issuer it discovers is the http role's, which is its own localhost there.
       expect(demo.appUrl).toBe(http.appUrl);
       expect(new URL(demo.appUrl).hostname).toBe('localhost');
