@@ -75,9 +75,9 @@ export class ComposeProject {
     return { code, out };
   }
 
-  /** Runs `command` in the service's (first) container; its output. */
-  async exec(service: string, command: string[]): Promise<string> {
-    return (await this.run(['exec', '-T', service, ...command])).out;
+  /** Runs `command` in the service's container (the first, or replica `index` of a scaled service); its output. */
+  async exec(service: string, command: string[], index = 1): Promise<string> {
+    return (await this.run(['exec', '-T', `--index=${index}`, service, ...command])).out;
   }
 
   async logs(service?: string): Promise<string> {

@@ -97,6 +97,10 @@ async function containersLogging(service: string, re: RegExp): Promise<Set<strin
   return new Set(lines.map((l) => /^(\S+)\s+\|/.exec(l)?.[1]).filter((c): c is string => Boolean(c)));
 }
 
+/** Prints the ws replica's open sockets (its /healthz detail, read from inside the container). */
+const WS_SOCKETS =
+  "fetch('http://127.0.0.1:3001/healthz').then((r) => r.json()).then((h) => console.log('sockets=' + h.sockets))";
+
 describe('docker-compose.prod.yml, for real', () => {
   it("nginx resolves the replicas through the container's DNS server and sends to both", async () => {
     // Every replica signs with the one key file (the compose secret).
@@ -124,13 +128,24 @@ describe('docker-compose.prod.yml, for real', () => {
   });
 
   it('during a scale-down nginx goes on with the remaining replicas, pages reconnect, logins complete', async () => {
-    // Pages watching first, through both ws replicas (one of which is about to go).
+    // Pages watching first, through both ws replicas: more are opened until the second replica — the one a scale-down
+    // to one removes — holds some (nginx balances by its own rules), so the reconnection below is really tested.
     const ws = `${nginx.replace('http', 'ws')}/ws`;
-    const logins = [];
-    for (let i = 0; i < 4; i++) logins.push(await createLogin(nginx));
-    const pages = logins.map((l) => new Page(ws, l.id, l.watchToken));
-    for (const p of pages) p.start();
-    await until(() => pages.every((p) => p.received > 0), 30_000, 'every page watching');
+    const logins: Awaited<ReturnType<typeof createLogin>>[] = [];
+    const pages: Page[] = [];
+    const socketsOnSecond = async () => {
+      const out = await stack.exec('ws', ['node', '-e', WS_SOCKETS], 2);
+      return Number(/sockets=(\d+)/.exec(out)?.[1] ?? 0);
+    };
+    while (pages.length < 4 || ((await socketsOnSecond()) === 0 && pages.length < 24)) {
+      const login = await createLogin(nginx);
+      const page = new Page(ws, login.id, login.watchToken);
+      logins.push(login);
+      pages.push(page);
+      page.start();
+      await until(() => page.received > 0, 30_000, 'the page watching');
+    }
+    expect(await socketsOnSecond()).toBeGreaterThan(0);
     // Requests all along, while compose removes a replica of each and nginx may still hold their addresses.
     const answered: { status: number; s: number }[] = [];
     let scaling = true;
