@@ -150,6 +150,7 @@ export class Platform {
    * refresh token — durable, no expiry. Returns the stored account.
    */
   async authorize(authCode: string): Promise<Authorization> {
+    const askedAt = this.#clock();
     const grant = await queryAuth(this.endpoint, this.componentTokens, this.appid, authCode);
     const info = await getAuthorizerInfo(this.endpoint, this.componentTokens, this.appid, grant.authorizerAppid);
     const now = this.#clock();
@@ -170,6 +171,11 @@ export class Platform {
     await this.status.setAccount(account.appid, undefined);
     // A failure of the old authorization (61023, 61003) must not be replayed to the first caller of the new one.
     await this.#link.command.del(authorizerTokenKeys(this.#link.keyPrefix, account.appid).failure).catch(() => 0);
+    // api_query_auth handed out the account's first authorizer_access_token: kept in the fleet's cache of its tokens
+    // (one per account), so the first login on its behalf costs no api_authorizer_token. Losing it costs one refresh.
+    await this.authorizerTokens(account.appid)
+      .adopt({ token: grant.accessToken, expiresInMs: grant.expiresInMs }, askedAt)
+      .catch((err: unknown) => this.#log.warn({ err, appid: account.appid }, 'could not keep the first authorizer token'));
     this.#log.info(
       { appid: account.appid, kind: account.kind, funcIds: account.funcIds },
       'account authorized the platform',
