@@ -207,6 +207,12 @@ describe('logins on behalf of the platform accounts', () => {
     await expect
       .poll(async () => view(roles.httpUrl, pending.body), { timeout: 10_000, interval: 100 })
       .toMatchObject({ status: 'cancelled', reason: 'account_revoked' });
+    // A phone scanning its QR afterwards is told why it cannot sign in, not that the login "already finished".
+    const scanned = await new Phone().get(pending.body.scanUrl as string);
+    expect(scanned.status).toBe(410);
+    const html = await scanned.text();
+    expect(html).toContain('error-account_revoked');
+    expect(html).toContain('tell the site');
     const again = await loginFor(roles.httpUrl, COFFEE, 'oauth');
     expect(again.status).toBe(410);
     expect(again.body).toMatchObject({ error: 'account_revoked' });
