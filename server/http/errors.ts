@@ -70,7 +70,7 @@ const PAGE_TEXT: Partial<Record<ErrorCode, { zh: string; en: string }>> = {
   },
   unknown_account: {
     zh: '该网站设置的微信公众号不由本登录服务提供，请告知该网站',
-    en: "This site is set up with a WeChat account the sign-in service does not serve — tell the site",
+    en: 'This site is set up with a WeChat account the sign-in service does not serve — tell the site',
   },
   authorization_lost: {
     zh: '该网站的微信公众号需要重新授权登录服务，请稍后再试，或告知该网站',

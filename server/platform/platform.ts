@@ -175,7 +175,9 @@ export class Platform {
     // (one per account), so the first login on its behalf costs no api_authorizer_token. Losing it costs one refresh.
     await this.authorizerTokens(account.appid)
       .adopt({ token: grant.accessToken, expiresInMs: grant.expiresInMs }, askedAt)
-      .catch((err: unknown) => this.#log.warn({ err, appid: account.appid }, 'could not keep the first authorizer token'));
+      .catch((err: unknown) =>
+        this.#log.warn({ err, appid: account.appid }, 'could not keep the first authorizer token'),
+      );
     this.#log.info(
       { appid: account.appid, kind: account.kind, funcIds: account.funcIds },
       'account authorized the platform',

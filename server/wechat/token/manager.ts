@@ -5,13 +5,7 @@ import type { RedisLink } from '../../redis/link.js';
 import { WECHAT_ERRCODES } from '../errors.js';
 import { TokenCache, tokenKeys, type CacheSnapshot, type TokenKeys } from './cache.js';
 import { failureError, type CachedToken } from './codec.js';
-import {
-  type FetchedToken,
-  TokenFetcher,
-  type TokenIssuer,
-  type TokenMode,
-  type UpstreamToken,
-} from './fetcher.js';
+import { type FetchedToken, TokenFetcher, type TokenIssuer, type TokenMode, type UpstreamToken } from './fetcher.js';
 import { RecoveryPolicy } from './recovery-policy.js';
 import { TokenRefresher } from './refresher.js';
 import { TokenSupply } from './supply.js';
