@@ -119,7 +119,10 @@ describe('config: a deployment with a platform and no app of its own', () => {
     expect(() => loadConfig({ ...NO_OWN_APP, ...PLATFORM, ...site }, 'http')).toThrow(
       /OIDC_CLIENT_ACCOUNT: required for OIDC_CLIENT_ID when the deployment has no WeChat app of its own/,
     );
-    const bound = loadConfig({ ...NO_OWN_APP, ...PLATFORM, ...site, OIDC_CLIENT_ACCOUNT: 'wx1a2b3c4d5e6f7081' }, 'http');
+    const bound = loadConfig(
+      { ...NO_OWN_APP, ...PLATFORM, ...site, OIDC_CLIENT_ACCOUNT: 'wx1a2b3c4d5e6f7081' },
+      'http',
+    );
     expect(bound.oidc.client).toMatchObject({ client_id: 'shop', account: 'wx1a2b3c4d5e6f7081' });
     // With a mini program of its own, a site may leave the account to the deployment (its mini program's).
     const mp = { WECHAT_MP_APPID: 'wx2222333344445555', WECHAT_MP_SECRET: 'c'.repeat(32) };

@@ -5,8 +5,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createApi, parseModes } from '../../web/src/api.js';
-import { MESSAGES } from '../../web/src/messages.js';
-import { firstMode, pageModes } from '../../web/src/page-modes.js';
+import { MESSAGES, type MessageKey } from '../../web/src/messages.js';
+import { MODES_META, firstMode, pageModes } from '../../web/src/page-modes.js';
 import { LoginWidget, type WidgetDeps } from '../../web/src/widget.js';
 import { FakeBackend, FakeSameDevice, FakeSockets, FakeView, settle } from '../helpers/web-fakes.js';
 
@@ -116,8 +116,14 @@ describe("the platform's refusals when a QR code is made", () => {
   }
 
   it('every one of these sentences exists in both languages, and none is the generic one', () => {
-    const keys = [...cases.map(([, , m]) => m), 'errorPlatformWaiting', 'errorPlatformTicket', 'errorNoModes'];
-    for (const key of [...keys, 'cancelledByService'] as const) {
+    const keys: MessageKey[] = [
+      ...cases.map(([, , m]) => m),
+      'errorPlatformWaiting',
+      'errorPlatformTicket',
+      'errorNoModes',
+      'cancelledByService',
+    ];
+    for (const key of keys) {
       expect(MESSAGES.en[key], key).toMatch(/\w/);
       expect(MESSAGES.zh[key], key).toMatch(/[\u4e00-\u9fff]/);
       expect(MESSAGES.en[key]).not.toBe(MESSAGES.en.errorGeneric);
@@ -162,15 +168,10 @@ describe('the modes the server writes into the page', () => {
   });
 
   it('pageModes reads the meta tag (known modes only, in the page’s order); none → undefined', () => {
-    const doc = (content?: string) => ({
-      querySelector: ((sel: string) =>
-        sel === 'meta[name="scanlogin-modes"]' && content !== undefined
-          ? { content }
-          : null) as Document['querySelector'],
-    });
-    expect(pageModes(doc('mp-qrcode oauth surprise'))).toEqual(['oauth', 'mp-qrcode']);
-    expect(pageModes(doc(''))).toEqual([]);
-    expect(pageModes(doc())).toBeUndefined();
+    expect(MODES_META).toBe('meta[name="scanlogin-modes"]');
+    expect(pageModes('mp-qrcode oauth surprise')).toEqual(['oauth', 'mp-qrcode']);
+    expect(pageModes('')).toEqual([]);
+    expect(pageModes(undefined)).toBeUndefined();
     expect(firstMode(['miniprogram', 'mp-qrcode'])).toBe('miniprogram');
     expect(firstMode(['mp-qrcode', 'oauth'])).toBe('oauth');
   });

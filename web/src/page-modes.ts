@@ -6,10 +6,15 @@
  */
 import { type Api, type LoginMode, parseModeList } from './api.js';
 
-/** The modes the page names, in the switch's order; undefined when it names none (then GET /api/config says). */
-export function pageModes(doc: Pick<Document, 'querySelector'>): LoginMode[] | undefined {
-  const meta = doc.querySelector<HTMLMetaElement>('meta[name="scanlogin-modes"]');
-  return meta ? parseModeList(meta.content) : undefined;
+/** The meta tag the server writes them in. */
+export const MODES_META = 'meta[name="scanlogin-modes"]';
+
+/**
+ * The modes the page names (`content`: its MODES_META tag's, undefined when there is none), in the switch's order;
+ * undefined when it names none (then GET /api/config says).
+ */
+export function pageModes(content: string | undefined): LoginMode[] | undefined {
+  return content === undefined ? undefined : parseModeList(content);
 }
 
 /** The mode a page starts in: web OAuth when offered (it also works inside WeChat), else the first offered. */
