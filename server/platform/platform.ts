@@ -5,6 +5,7 @@ import type { LoginStore } from '../logins/store.js';
 import type { RedisLink } from '../redis/link.js';
 import type { WechatEndpoint } from '../wechat/api-call.js';
 import { createPreAuthCode, getAuthorizerInfo, queryAuth } from '../wechat/component-api.js';
+import { sendCustomText } from '../wechat/custom-message.js';
 import type { PushSecrets } from '../wechat/push/authenticate.js';
 import type { AccessTokenManager, TokenHealth } from '../wechat/token/manager.js';
 import { AccountLogins } from './account-logins.js';
@@ -183,6 +184,17 @@ export class Platform {
       'account authorized the platform',
     );
     return account;
+  }
+
+  /**
+   * The full-release check's API step (release-check.ts): exchange WeChat's code, then send `<code>_from_api` to the
+   * test user with the authorizer token the exchange gave. The account is not stored; the code must be `appid`'s.
+   */
+  async answerReleaseApiTest(appid: string, code: string, openid: string): Promise<void> {
+    const grant = await queryAuth(this.endpoint, this.componentTokens, this.appid, code);
+    if (grant.authorizerAppid !== appid)
+      throw new AppError('invalid_state', `the code is ${grant.authorizerAppid}'s, not ${appid}'s`);
+    await sendCustomText(this.endpoint, grant.accessToken, openid, `${code}_from_api`);
   }
 
   /**
