@@ -67,7 +67,7 @@ export function releaseCheckRouter(deps: SimDeps): Router {
     const api = await send(`${QUERY_AUTH_PREFIX}${authCode}`);
     const empty = api.status === 200 && api.body === '';
     const message = empty
-      ? await customMessage(deps, p, merchant.appid, openid, `${authCode}_from_api`, sentAt, waitMs)
+      ? await customMessage(p, merchant.appid, openid, `${authCode}_from_api`, sentAt, waitMs)
       : false;
     steps.push({
       step: 'api',
@@ -104,9 +104,8 @@ async function pushText(deps: SimDeps, p: SimPlatformDeps, openid: string, conte
   return deliver(request.url, request.body, PUSH_TIMEOUT_MS);
 }
 
-/** Waits (polling the record, as a test would) for the customer-service message the check expects. */
+/** Waits up to `waitMs` for the customer-service message the check expects (polling the record). */
 async function customMessage(
-  deps: SimDeps,
   p: SimPlatformDeps,
   appid: string,
   touser: string,
