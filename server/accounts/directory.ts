@@ -35,6 +35,31 @@ export class AccountDirectory {
 
   /** The account a new login of `mode` runs for: `named` (a site's), or the deployment's own of the mode's kind. */
   async forMode(mode: string, named?: string): Promise<Account> {
+    const found = await this.#check(mode, named);
+    return 'source' in found ? found : this.#platformAccount(found);
+  }
+
+  /**
+   * Of `candidates` (the modes this server has), those a login for `named` (a site's account; undefined: the
+   * deployment's own) can run, in their order — what a login page offers. Only the checks of forMode, no services
+   * made (an account's token manager starts with its first login, not with a page view); the deployment's own
+   * accounts need no Redis. A refusal leaves the mode out; Redis failing is thrown (`redis_unavailable`).
+   */
+  async modesFor(candidates: readonly string[], named?: string): Promise<string[]> {
+    const offered: string[] = [];
+    for (const mode of candidates) {
+      try {
+        await this.#check(mode, named);
+        offered.push(mode);
+      } catch (err) {
+        if (!(err instanceof AppError) || err.status >= 500) throw err;
+      }
+    }
+    return offered;
+  }
+
+  /** forMode's checks: the own account that runs `mode`, or the platform's record of `named`; else its refusal. */
+  async #check(mode: string, named: string | undefined): Promise<Account | Authorization> {
     const kind = MODE_KIND[mode];
     if (!kind) throw new AppError('unknown_mode', `unknown login mode "${mode}"`);
     const own = named === undefined ? this.#own.find((a) => a.kind === kind) : this.#own.find((a) => a.appid === named);
@@ -63,7 +88,7 @@ export class AccountDirectory {
         `the account ${named} has not granted the platform ${missing.map((id) => PERMISSION_NAMES[id] ?? `set ${id}`).join(', ')}, which "${mode}" needs: its admin can grant it by authorizing again`,
         { account: named, missing },
       );
-    return this.#platformAccount(record);
+    return record;
   }
 
   /** The account a stored login runs for, checked again (a revocation or a narrowed grant shows here). */

@@ -49,13 +49,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRo
   const oidcClient = readEnvClient(e, problems, role === 'dev' || Boolean(e.DEMO_CLIENT_SECRET));
   const demoClient = readDemoClient(e, production, problems);
   const verifyFile = readVerifyFile(e.WECHAT_VERIFY_FILE, problems);
-  if (problems.length) throw new ConfigError(problems);
   // In dev mode the other modes work out of the box against the simulator's dev accounts; otherwise a mode
   // whose secrets are unset is simply not offered.
   const mpAppid = dev('WECHAT_MP_APPID');
   const mpSecret = dev('WECHAT_MP_SECRET');
   const webAppid = dev('WECHAT_WEB_APPID');
   const webSecret = dev('WECHAT_WEB_SECRET');
+  // No app of its own (a platform-only deployment): a site naming no account could run no login at all.
+  const ownApp = Boolean(appid || (mpAppid && mpSecret) || (webAppid && webSecret));
+  for (const [client, key] of [
+    [oidcClient, 'OIDC_CLIENT_ID'],
+    [demoClient, 'DEMO_CLIENT_SECRET'],
+  ] as const) {
+    if (needsSecrets && client && !client.account && !ownApp)
+      problems.push(
+        `OIDC_CLIENT_ACCOUNT: required for ${key} when the deployment has no WeChat app of its own (every site ` +
+          'names the account its users scan with, docs/oidc.md)',
+      );
+  }
+  if (problems.length) throw new ConfigError(problems);
 
   const publicUrl = stripSlash(e.PUBLIC_URL ?? `http://localhost:${e.HTTP_PORT}`);
   const config: Config = {

@@ -22,10 +22,29 @@ export interface RuleContext {
 export function checkRules(e: Env, c: RuleContext, problems: string[]): void {
   const { production } = c;
   const devHint = production ? '' : ' (or DEV_MODE=1 for the published dev values, never in production)';
+  const component = [
+    e.WECHAT_COMPONENT_APPID,
+    e.WECHAT_COMPONENT_SECRET,
+    e.WECHAT_COMPONENT_TOKEN,
+    e.WECHAT_COMPONENT_AES_KEY,
+  ];
   if (c.needsSecrets) {
     if (!c.sessionSecret) problems.push(`SESSION_SECRET: required${devHint}`);
-    if (!c.appid) problems.push(`WECHAT_APPID: required (the Official Account's appid)${devHint}`);
-    if (!c.appSecret) problems.push(`WECHAT_SECRET: required (the Official Account's secret)${devHint}`);
+    // With a third-party platform the deployment may have no app of its own: it serves the accounts authorized to
+    // the platform only, and every site names its account (docs/config.md, a platform-only deployment).
+    if (!component.every(Boolean)) {
+      const or = `, unless the deployment serves only the accounts authorized to its platform (WECHAT_COMPONENT_*)`;
+      if (!c.appid) problems.push(`WECHAT_APPID: required (the Official Account's appid)${or}${devHint}`);
+      if (!c.appSecret) problems.push(`WECHAT_SECRET: required (the Official Account's secret)${or}${devHint}`);
+    } else if (!c.appid !== !c.appSecret) {
+      problems.push(
+        'WECHAT_APPID, WECHAT_SECRET: set both or neither (neither: the deployment serves only its platform’s accounts)',
+      );
+    }
+    // The Official Account's own settings mean nothing without it (they would sign and forward nobody's pushes).
+    if (!c.appid)
+      for (const key of ['WECHAT_TOKEN', 'WECHAT_AES_KEY', 'WECHAT_EVENTS_FORWARD_URL'] as const)
+        if (e[key]) problems.push(`${key}: belongs to the deployment's own Official Account: needs WECHAT_APPID`);
   }
   if (production) {
     for (const [key, value] of Object.entries(DEV_DEFAULTS)) {
@@ -66,12 +85,6 @@ export function checkRules(e: Env, c: RuleContext, problems: string[]): void {
     problems.push('WECHAT_MP_APPID, WECHAT_MP_SECRET: set both or neither');
   if (!e.WECHAT_WEB_APPID !== !e.WECHAT_WEB_SECRET)
     problems.push('WECHAT_WEB_APPID, WECHAT_WEB_SECRET: set both or neither');
-  const component = [
-    e.WECHAT_COMPONENT_APPID,
-    e.WECHAT_COMPONENT_SECRET,
-    e.WECHAT_COMPONENT_TOKEN,
-    e.WECHAT_COMPONENT_AES_KEY,
-  ];
   // Only the roles that use the platform need its secrets; `doctor` inspects it by its appid alone.
   if (c.needsSecrets && component.some(Boolean) && !component.every(Boolean))
     problems.push(

@@ -96,9 +96,11 @@ export function createHttpApp(deps: HttpDeps): Koa {
     if (deps.link.status !== 'ready') await deps.link.ready();
     await next();
   });
+  // What each login page offers: the modes its logins can run (the deployment's own accounts', or a site's).
+  const pageModes = (account: string | undefined) => deps.accounts.modesFor(deps.modes.names(), account);
   if (deps.oidc) {
-    const embed = embedRoutes({ ...deps, oidc: deps.oidc });
-    const interaction = interactionRouter({ ...deps, oidc: deps.oidc, takeHandoff: embed.takeHandoff });
+    const embed = embedRoutes({ ...deps, oidc: deps.oidc, pageModes });
+    const interaction = interactionRouter({ ...deps, oidc: deps.oidc, pageModes, takeHandoff: embed.takeHandoff });
     app.use(embed.framePage);
     app.use(embed.router.routes()).use(embed.router.allowedMethods({ throw: true }));
     app.use(deps.oidc.middleware());
@@ -118,6 +120,6 @@ export function createHttpApp(deps: HttpDeps): Koa {
     const router = mode.routes?.(deps);
     if (router) app.use(router.routes()).use(router.allowedMethods({ throw: true }));
   }
-  app.use(staticFiles(deps.config.basePath));
+  app.use(staticFiles(deps.config.basePath, pageModes));
   return app;
 }

@@ -58,6 +58,32 @@ const PAGE_TEXT: Partial<Record<ErrorCode, { zh: string; en: string }>> = {
   },
   code_used: { zh: '这个登录码已经用过，请重新扫码', en: 'This sign-in code was already used — scan again' },
   rate_limited: { zh: '尝试次数过多，请稍后再试', en: 'Too many attempts — try again in a minute' },
+  // The third-party platform (docs/wechat.md §12): what stands between the person and the site's account is the
+  // site's to fix (or the service's, for the ticket), never the phone's; the sentence says whom to tell or when to retry.
+  account_revoked: {
+    zh: '该网站的微信公众号已取消对登录服务的授权，现在无法登录，请告知该网站',
+    en: "This site's WeChat account withdrew its authorization of the sign-in service — you cannot sign in now; tell the site",
+  },
+  permission_missing: {
+    zh: '该网站的微信公众号没有开通这种登录方式，请在电脑上换一种登录方式，或告知该网站',
+    en: "This site's WeChat account has not allowed this sign-in method — pick another method on the computer, or tell the site",
+  },
+  unknown_account: {
+    zh: '该网站设置的微信公众号不由本登录服务提供，请告知该网站',
+    en: 'This site is set up with a WeChat account the sign-in service does not serve — tell the site',
+  },
+  authorization_lost: {
+    zh: '该网站的微信公众号需要重新授权登录服务，请稍后再试，或告知该网站',
+    en: "This site's WeChat account must authorize the sign-in service again — try later, or tell the site",
+  },
+  platform_ticket_missing: {
+    zh: '登录服务正在等待微信接通，请几分钟后重新扫码',
+    en: 'The sign-in service is waiting for WeChat to reach it — scan again in a few minutes',
+  },
+  platform_ticket_invalid: {
+    zh: '登录服务暂时无法代表该网站连接微信，请稍后重新扫码',
+    en: "The sign-in service cannot reach WeChat on this site's behalf right now — scan again later",
+  },
   redis_unavailable: {
     zh: '服务暂时繁忙，请稍后再试',
     en: 'The service is busy right now — try again in a moment',

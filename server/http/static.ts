@@ -34,6 +34,8 @@ export async function loginPageHtml(
   // basePath is validated to [A-Za-z0-9._~/-] (config/schema.ts): nothing in it needs escaping in an attribute.
   let head = `<head>\n  <base href="${basePath}/">`;
   if (page.client !== undefined) head += `\n  <meta name="scanlogin-client" content="${escapeHtml(page.client)}">`;
+  if (page.modes !== undefined)
+    head += `\n  <meta name="scanlogin-modes" content="${escapeHtml(page.modes.join(' '))}">`;
   return html.replace('<head>', head);
 }
 
@@ -45,7 +47,16 @@ export interface LoginPageContext {
    * embedded frame (whose URL carries `client_id`); client names are what the phone shows anyone who scans.
    */
   client?: string;
+  /**
+   * The login modes this page's logins can run (accounts/directory.ts `modesFor`): the deployment's own accounts'
+   * on the plain page, the site's account's in its interaction and embedded frame. Nothing a visitor could not see
+   * anyway: it is the page's mode switch, which the page shows to whoever opens it.
+   */
+  modes?: readonly string[];
 }
+
+/** The modes a login page offers: for a site's account (`account`), or the deployment's own (undefined). */
+export type PageModes = (account: string | undefined) => Promise<readonly string[]>;
 
 /**
  * Serves the login page: `/` is the HTML above (built per request, its ETag from its content), every other file
@@ -54,7 +65,7 @@ export interface LoginPageContext {
  * no bytes: `Cache-Control: no-cache` (revalidate every time) with a weak ETag (size + mtime) and Last-Modified, so
  * the browser's conditional request is answered 304.
  */
-export function staticFiles(basePath: string, root = packageRoot()) {
+export function staticFiles(basePath: string, pageModes: PageModes, root = packageRoot()) {
   const served = new WeakSet<ServerResponse>();
   const setHeaders = (res: ServerResponse, _file: string, stats: Stats) => {
     served.add(res);
@@ -67,7 +78,7 @@ export function staticFiles(basePath: string, root = packageRoot()) {
   return async (ctx: Context, next: Next): Promise<void> => {
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
     if (ctx.path === '/' || ctx.path === '/index.html') {
-      const html = await loginPageHtml(basePath, {}, root);
+      const html = await loginPageHtml(basePath, { modes: await pageModes(undefined) }, root);
       ctx.set('Cache-Control', 'no-cache');
       ctx.etag = createHash('sha1').update(html).digest('base64url');
       ctx.status = 200; // ctx.fresh only answers for a 2xx

@@ -28,3 +28,11 @@ export function scriptError(reply: [string, string?], action: string): AppError 
     status ? { status } : undefined,
   );
 }
+
+/** The `reason` of a login ended by its account's revocation (platform/account-logins.ts writes it). */
+export const REVOKED = 'account_revoked';
+
+/** What a phone acting on such a login is told: why it is over, not merely that it is. */
+export function revokedError(): AppError {
+  return new AppError(REVOKED, "this login's account withdrew its authorization of the platform");
+}

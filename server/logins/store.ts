@@ -7,7 +7,7 @@ import { CHAIN } from './chain-script.js';
 import { effectiveStatus, TRANSITIONS, type LoginRecord, type LoginUser, type TransitionName } from './model.js';
 import { guardArg, type PhoneGuard } from './phone-guard.js';
 import { parseRecord, serialize } from './record-codec.js';
-import { scriptError } from './script-errors.js';
+import { REVOKED, revokedError, scriptError } from './script-errors.js';
 import { channels, keys } from '../redis/keys.js';
 
 export type { PhoneGuard } from './phone-guard.js';
@@ -128,6 +128,8 @@ export class LoginStore {
     if (status === 'expired') {
       throw new AppError('login_expired', 'this QR code has expired; refresh it on your computer');
     }
+    // A login the server ended says why (its account revoked the platform), not merely that it is over.
+    if (status === 'cancelled' && rec.reason === REVOKED) throw revokedError();
     if (status !== 'pending' && status !== 'scanned') {
       throw new AppError('invalid_transition', `this login is already ${status}`, { status });
     }
@@ -171,7 +173,16 @@ export class LoginStore {
     require: Partial<Record<keyof LoginRecord, string>> = {},
   ): Promise<{ record: LoginRecord; changed: boolean }> {
     if (!id || !LOGIN_ID_RE.test(id)) throw new AppError('unknown_login', 'this QR code is unknown or expired');
-    return this.#transition(id, name, fields, require, guard);
+    try {
+      return await this.#transition(id, name, fields, require, guard);
+    } catch (err) {
+      // The phone is told why a login the server ended is over (one more read, on this failure only).
+      if (err instanceof AppError && err.code === 'invalid_transition' && err.details?.status === 'cancelled') {
+        const rec = await this.get(id).catch(() => null);
+        if (rec?.reason === REVOKED) throw revokedError();
+      }
+      throw err;
+    }
   }
 
   /**

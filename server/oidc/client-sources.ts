@@ -40,7 +40,9 @@ export class ClientSources {
       ...(client ? [{ source: 'the environment (OIDC_CLIENT_ID)', client }] : []),
       ...(demoClient ? [{ source: 'Example Shop (DEMO_CLIENT_SECRET)', client: demoClient }] : []),
     ];
-    const sources = new ClientSources(new ClientRegistry(fixed), clientsFile, logger);
+    // A deployment with no app of its own (only its platform's accounts): every site must name its account.
+    const accountRequired = !config.wechat.appid && !config.miniProgram && !config.webApp;
+    const sources = new ClientSources(new ClientRegistry(fixed, { accountRequired }), clientsFile, logger);
     const refused = sources.registry.update(section);
     if (refused) throw new Error(`${sectionFile}: ${refused}`);
     if (clientsFile) {

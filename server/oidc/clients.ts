@@ -123,11 +123,17 @@ export interface SourcedClient {
  */
 export class ClientRegistry {
   readonly #fixed: readonly SourcedClient[];
+  readonly #accountRequired: boolean;
   readonly #lists = new Map<string, readonly ClientEntry[]>();
   readonly #errors = new Map<string, string>();
 
-  constructor(fixed: readonly SourcedClient[] = []) {
+  /**
+   * `accountRequired`: the deployment has no WeChat app of its own (only its platform's accounts), so a site that
+   * names no account could run no login: such a list is refused (docs/config.md, a platform-only deployment).
+   */
+  constructor(fixed: readonly SourcedClient[] = [], opts: { accountRequired?: boolean } = {}) {
     this.#fixed = fixed;
+    this.#accountRequired = opts.accountRequired ?? false;
   }
 
   /**
@@ -136,6 +142,11 @@ export class ClientRegistry {
    */
   update(clients: readonly ClientEntry[], source = 'oidc.clients'): string | undefined {
     const problems = clientListProblems(clients);
+    if (this.#accountRequired)
+      for (const c of clients.filter((c) => !c.account))
+        problems.push(
+          `${c.client_id}: must name its WeChat account (\`account\`): this deployment has no app of its own`,
+        );
     const others = [...this.#fixed, ...this.#sourced(source)];
     for (const c of clients) {
       const other = others.find((o) => o.client.client_id === c.client_id);

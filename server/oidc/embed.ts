@@ -7,9 +7,9 @@ import type { LoginStore } from '../logins/store.js';
 import type { LoginUser } from '../logins/model.js';
 import { newSecret } from '../logins/ids.js';
 import { hashSecret } from '../util/crypto.js';
-import { AppError, type ErrorCode } from '../errors.js';
+import { AppError, toAppError, type ErrorCode } from '../errors.js';
 import { readJson, requireString } from '../http/body.js';
-import { loginPageHtml } from '../http/static.js';
+import { loginPageHtml, type PageModes } from '../http/static.js';
 import { errorPage } from './pages.js';
 import type { OidcService } from './service.js';
 import type { ClientRegistry } from './clients.js';
@@ -100,6 +100,8 @@ export function frameRequestProblem(clients: ClientRegistry, query: URLSearchPar
  */
 export function embedRoutes(deps: {
   config: Config;
+  /** The modes a login page for a site's account offers (static.ts). */
+  pageModes: PageModes;
   oidc: OidcService;
   link: RedisLink;
   store: LoginStore;
@@ -121,8 +123,18 @@ export function embedRoutes(deps: {
     const client = oidc.clients.get(query.get('client_id')!)!;
     const origins = client.embed_origins ?? [];
     ctx.set('Content-Security-Policy', contentSecurityPolicy(origins, frameSourcesOf(deps.config)));
+    let modes: readonly string[];
+    try {
+      modes = await deps.pageModes(client.account);
+    } catch (err) {
+      // The site's account could not be read (Redis away): the frame could make no login either.
+      if (toAppError(err).code !== 'redis_unavailable') throw err;
+      ctx.status = 503;
+      await errorPage(ctx, { error: 'redis_unavailable' });
+      return;
+    }
     ctx.type = 'html';
-    ctx.body = await loginPageHtml(deps.config.basePath, { client: client.client_name ?? client.client_id });
+    ctx.body = await loginPageHtml(deps.config.basePath, { client: client.client_name ?? client.client_id, modes });
   }
 
   const router = new Router();

@@ -11,7 +11,7 @@ import type { LoginStore } from '../logins/store.js';
 import type { LoginUser } from '../logins/model.js';
 import { keys } from '../redis/keys.js';
 import { cookieNames } from '../http/security.js';
-import { loginPageHtml } from '../http/static.js';
+import { loginPageHtml, type PageModes } from '../http/static.js';
 import { AMR } from './account.js';
 import { errorPage } from './pages.js';
 import type { OidcService } from './service.js';
@@ -24,6 +24,8 @@ export interface InteractionDeps {
   link: RedisLink;
   store: LoginStore;
   oidc: OidcService;
+  /** The modes a login page for a site's account offers (static.ts). */
+  pageModes: PageModes;
   /** The embedded QR's handoff: the identity behind `login_hint=handoff:<code>`, once, for its own request. */
   takeHandoff(params: Readonly<Record<string, unknown>>): Promise<{ user: LoginUser; mode: string } | undefined>;
 }
@@ -75,10 +77,11 @@ export function interactionRouter(deps: InteractionDeps): Router {
       return signIn(ctx, details, handoff, true);
     }
     const clientId = String(details.params.client_id);
+    const client = oidc.clients.get(clientId);
+    // The modes the site's account runs (its granted permission sets): the page offers only those.
+    const modes = await deps.pageModes(client?.account);
     ctx.type = 'html';
-    ctx.body = await loginPageHtml(deps.config.basePath, {
-      client: oidc.clients.get(clientId)?.client_name ?? clientId,
-    });
+    ctx.body = await loginPageHtml(deps.config.basePath, { client: client?.client_name ?? clientId, modes });
   });
 
   router.post('/finish', async (ctx) => {

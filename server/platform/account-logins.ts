@@ -1,11 +1,12 @@
 import { AppError, toAppError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { REVOKED } from '../logins/script-errors.js';
 import type { LoginStore } from '../logins/store.js';
 import { keys } from '../redis/keys.js';
 import type { RedisLink } from '../redis/link.js';
 
 /** What a login ended by its account's revocation carries: the documented code the page and the phone show. */
-export const REVOKED_REASON = 'account_revoked';
+export const REVOKED_REASON = REVOKED;
 
 /**
  * The live logins of each platform account, so that the account's `unauthorized` push ends them at once with a
@@ -56,7 +57,7 @@ export class AccountLogins {
         ended += 1;
       } catch (err) {
         const code = err instanceof AppError ? err.code : undefined;
-        if (code !== 'invalid_transition' && code !== 'login_expired' && code !== 'unknown_login') {
+        if (code !== 'invalid_transition' && code !== 'login_expired' && code !== 'unknown_login' && code !== REVOKED) {
           this.#log.warn({ err, loginId: id, appid }, 'could not end a login of a revoked account');
         }
       }

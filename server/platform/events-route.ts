@@ -9,6 +9,7 @@ import { pushQuery, scanPushHandler, SUCCESS } from '../modes/mp-qrcode/scan-pus
 import { openPush, requirePushSignature } from '../wechat/push/authenticate.js';
 import { PushReplayGuard } from '../wechat/push/replay-guard.js';
 import type { Platform } from './platform.js';
+import { answerReleaseCheck } from './release-check.js';
 
 /**
  * How long an authorization event's work may run before `success` is answered anyway: WeChat waits 5 s and treats
@@ -120,6 +121,9 @@ export function platformEventsRouter(deps: HttpDeps, platform: Platform): Router
     scanPushHandler(deps, {
       secrets,
       guard,
+      // WeChat's full-release check comes through its own test accounts, which no site is bound to.
+      before: (ctx, msg, reply, logger) =>
+        answerReleaseCheck(platform, String(ctx.params.appid ?? ''), msg, reply, logger),
       async account(ctx) {
         const appid = String(ctx.params.appid ?? '');
         if (!APPID_RE.test(appid)) return undefined;

@@ -5,6 +5,7 @@ import type { LoginStore } from '../logins/store.js';
 import type { RedisLink } from '../redis/link.js';
 import type { WechatEndpoint } from '../wechat/api-call.js';
 import { createPreAuthCode, getAuthorizerInfo, queryAuth } from '../wechat/component-api.js';
+import { sendCustomText } from '../wechat/custom-message.js';
 import type { PushSecrets } from '../wechat/push/authenticate.js';
 import type { AccessTokenManager, TokenHealth } from '../wechat/token/manager.js';
 import { AccountLogins } from './account-logins.js';
@@ -150,6 +151,7 @@ export class Platform {
    * refresh token — durable, no expiry. Returns the stored account.
    */
   async authorize(authCode: string): Promise<Authorization> {
+    const askedAt = this.#clock();
     const grant = await queryAuth(this.endpoint, this.componentTokens, this.appid, authCode);
     const info = await getAuthorizerInfo(this.endpoint, this.componentTokens, this.appid, grant.authorizerAppid);
     const now = this.#clock();
@@ -170,11 +172,29 @@ export class Platform {
     await this.status.setAccount(account.appid, undefined);
     // A failure of the old authorization (61023, 61003) must not be replayed to the first caller of the new one.
     await this.#link.command.del(authorizerTokenKeys(this.#link.keyPrefix, account.appid).failure).catch(() => 0);
+    // api_query_auth handed out the account's first authorizer_access_token: kept in the fleet's cache of its tokens
+    // (one per account), so the first login on its behalf costs no api_authorizer_token. Losing it costs one refresh.
+    await this.authorizerTokens(account.appid)
+      .adopt({ token: grant.accessToken, expiresInMs: grant.expiresInMs }, askedAt)
+      .catch((err: unknown) =>
+        this.#log.warn({ err, appid: account.appid }, 'could not keep the first authorizer token'),
+      );
     this.#log.info(
       { appid: account.appid, kind: account.kind, funcIds: account.funcIds },
       'account authorized the platform',
     );
     return account;
+  }
+
+  /**
+   * The full-release check's API step (release-check.ts): exchange WeChat's code, then send `<code>_from_api` to the
+   * test user with the authorizer token the exchange gave. The account is not stored; the code must be `appid`'s.
+   */
+  async answerReleaseApiTest(appid: string, code: string, openid: string): Promise<void> {
+    const grant = await queryAuth(this.endpoint, this.componentTokens, this.appid, code);
+    if (grant.authorizerAppid !== appid)
+      throw new AppError('invalid_state', `the code is ${grant.authorizerAppid}'s, not ${appid}'s`);
+    await sendCustomText(this.endpoint, grant.accessToken, openid, `${code}_from_api`);
   }
 
   /**

@@ -16,6 +16,8 @@ import { qrconnectRouter } from './routes/qrconnect.js';
 import { userInfoRouter } from './routes/user-info.js';
 import { componentRouter } from './routes/component.js';
 import { platformPagesRouter } from './routes/platform-pages.js';
+import { customSendRouter } from './routes/custom-send.js';
+import { releaseCheckRouter } from './routes/release-check.js';
 
 /**
  * Builds the simulator's Koa app: a guard that turns every failure into a 4xx/5xx answer (a malformed request
@@ -68,6 +70,8 @@ export function createSimApp(deps: SimDeps): Koa {
     qrconnectRouter(deps),
     componentRouter(deps),
     platformPagesRouter(deps),
+    customSendRouter(deps),
+    releaseCheckRouter(deps),
   ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());

@@ -37,6 +37,7 @@ export function statusMessage(view: LoginView): string {
   out += `,"expiresAt":${view.expiresAt}`;
   if (view.user !== undefined) out += `,"user":${JSON.stringify(view.user)}`;
   if (view.ticket !== undefined) out += `,"ticket":${JSON.stringify(view.ticket)}`;
+  if (view.reason !== undefined) out += `,"reason":${JSON.stringify(view.reason)}`;
   return `${out}}`;
 }
 

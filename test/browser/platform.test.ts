@@ -92,4 +92,43 @@ describe('third-party platform in Chromium: authorize an account, sign in on its
     expect(await admin.locator('#platform-ok').count()).toBe(1);
     expect(pageErrors).toEqual([]);
   });
+
+  it("the shop's QR page offers the account's modes; its admin revoking ends the pending login, and the page says so", async () => {
+    // Another person's browser (the first is signed in at the shop).
+    const other = await browser.newContext({ locale: 'en-US' });
+    const page = await other.newPage();
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    await page.goto(stack.shop);
+    await page.click('#sign-in');
+    await page.waitForURL(/\/interaction\/[^/]+$/, { timeout: 15_000 });
+    await page.waitForSelector('#login-widget[data-state="pending"]', { timeout: 15_000 });
+    const interaction = page.url();
+    // The account is an Official Account that granted every set: web OAuth and its QR, none of the deployment's
+    // own mini program or website application (whose logins would not run for it).
+    expect(await page.isVisible('#mode-oauth')).toBe(true);
+    expect(await page.isVisible('#mode-mp-qrcode')).toBe(true);
+    expect(await page.isHidden('#mode-miniprogram')).toBe(true);
+    expect(await page.isHidden('#mode-qrconnect')).toBe(true);
+
+    // The account's admin cancels the authorization in WeChat: the platform is told, the login ends at once.
+    const revoked = await fetch(`${stack.sim}/sim/platform/revoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ appid: COFFEE }),
+    });
+    expect(revoked.status).toBe(200);
+    await page.waitForSelector('#login-widget[data-state="cancelled"]', { timeout: 15_000 });
+    const said = (await page.textContent('#status-text')) ?? '';
+    expect(said).toContain('withdrawn its permission');
+    expect(said).not.toContain('cancelled on the phone');
+    // Not a refusal: the person stays on the page (the shop is not told access_denied), a new QR code on offer.
+    expect(page.url()).toBe(interaction);
+    expect(await page.isVisible('#refresh')).toBe(true);
+    // A new QR code for the revoked account says the same.
+    await page.click('#refresh');
+    await page.waitForSelector('#login-widget[data-state="error"]', { timeout: 15_000 });
+    expect(await page.textContent('#status-text')).toContain('withdrawn its permission');
+    expect(pageErrors).toEqual([]);
+    await other.close();
+  });
 });

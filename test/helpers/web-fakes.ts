@@ -105,6 +105,8 @@ export interface FakeLogin {
   expiresAt: number;
   user?: ScanUser;
   ticket?: string;
+  /** Why the server ended it (`cancelled` by the server, e.g. `account_revoked`). */
+  reason?: string;
   /** Who the ticket signs in. */
   redeemsAs?: User;
   redeemed: boolean;
@@ -152,7 +154,7 @@ export class FakeBackend {
   }
 
   /** A transition as the server makes it: new revision, published to watchers and waiting long-polls. */
-  set(login: FakeLogin, status: LoginStatus, extra: { user?: ScanUser; ticket?: string } = {}): void {
+  set(login: FakeLogin, status: LoginStatus, extra: { user?: ScanUser; ticket?: string; reason?: string } = {}): void {
     Object.assign(login, { status, rev: login.rev + 1 }, extra);
     for (const fn of [...this.changed]) fn();
     for (const socket of this.watchers.get(login.id) ?? []) {
@@ -206,8 +208,8 @@ export class FakeBackend {
   }
 
   statusMessage(login: FakeLogin): Record<string, unknown> {
-    const { id, status, rev, expiresAt, user, ticket } = login;
-    return { type: 'status', ...this.snapshot({ id, status, rev, expiresAt, user, ticket }) };
+    const { id, status, rev, expiresAt, user, ticket, reason } = login;
+    return { type: 'status', ...this.snapshot({ id, status, rev, expiresAt, user, ticket, reason }) };
   }
 
   /** Answers a socket as the ws role does: current state on `watch`, then every change; errors close. */
@@ -350,7 +352,7 @@ export class FakeBackend {
     });
   }
 
-  private snapshot(l: Pick<FakeLogin, 'id' | 'status' | 'rev' | 'expiresAt' | 'user' | 'ticket'>) {
+  private snapshot(l: Pick<FakeLogin, 'id' | 'status' | 'rev' | 'expiresAt' | 'user' | 'ticket' | 'reason'>) {
     return {
       id: l.id,
       status: l.status,
@@ -358,6 +360,7 @@ export class FakeBackend {
       expiresAt: l.expiresAt,
       ...(l.user && { user: l.user }),
       ...(l.ticket && l.status === 'confirmed' && { ticket: l.ticket }),
+      ...(l.reason && { reason: l.reason }),
     };
   }
 }

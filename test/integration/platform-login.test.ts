@@ -15,6 +15,7 @@ import { encryptEventMessage, eventSignature } from '../../server/wechat/push/cr
 import { DEV_COMPONENT } from '../../server/config.js';
 import { startRolesOnFile, type FileRoles } from '../helpers/roles.js';
 import { rawClient } from '../helpers/redis.js';
+import { WatchClient } from '../helpers/ws-client.js';
 import type { Redis } from 'ioredis';
 import { discoverRp, exchange, signIn, verifyIdToken } from '../helpers/oidc.js';
 import { authorizeAccount, loginFor, platformEnv, simControl, untilTicket } from '../helpers/platform.js';
@@ -203,10 +204,21 @@ describe('logins on behalf of the platform accounts', () => {
   it('revocation: the pending login ends with account_revoked, a new one is refused, the operator page shows it', async () => {
     const pending = await loginFor(roles.httpUrl, COFFEE, 'oauth');
     expect(pending.status).toBe(201);
+    const watcher = await WatchClient.watch(roles.wsUrl, pending.body.id as string, pending.body.watchToken as string);
+    await watcher.next((m) => m.status === 'pending');
     await simControl(roles.simUrl, '/sim/platform/revoke', { appid: M.coffee });
+    // The page watching it hears why over its socket (not only a later poll): the account, not the phone.
+    expect(await watcher.next((m) => m.status === 'cancelled', 10_000)).toMatchObject({ reason: 'account_revoked' });
+    watcher.socket.close();
     await expect
       .poll(async () => view(roles.httpUrl, pending.body), { timeout: 10_000, interval: 100 })
       .toMatchObject({ status: 'cancelled', reason: 'account_revoked' });
+    // A phone scanning its QR afterwards is told why it cannot sign in, not that the login "already finished".
+    const scanned = await new Phone().get(pending.body.scanUrl as string);
+    expect(scanned.status).toBe(410);
+    const html = await scanned.text();
+    expect(html).toContain('error-account_revoked');
+    expect(html).toContain('tell the site');
     const again = await loginFor(roles.httpUrl, COFFEE, 'oauth');
     expect(again.status).toBe(410);
     expect(again.body).toMatchObject({ error: 'account_revoked' });

@@ -16,10 +16,13 @@ import {
   COMPONENT_APPID,
   loginFor,
   platformHealth,
+  simCalls,
   simControl,
   untilTicket,
 } from '../helpers/platform.js';
 import { SIM_MERCHANT_APPIDS } from '../../server/sim/state/merchants.js';
+
+const AUTHORIZER_TOKEN = '/cgi-bin/component/api_authorizer_token';
 
 describe('the platform token: 61005/61006 are loud', () => {
   const stack = suiteRoles(600);
@@ -94,6 +97,27 @@ describe('authorizer tokens: durable refresh tokens', () => {
       expect(second).toMatch(/^refreshtoken@@@/);
       expect(second).not.toBe(first);
       await simControl(s.simUrl, '/sim/platform/refresh-token', { rotate: false });
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it("the authorization's own token (api_query_auth) is stored: the first use costs no api_authorizer_token", async () => {
+    const s = stack();
+    const redis = rawClient(s.redis.url);
+    try {
+      await untilTicket(s.httpUrl);
+      const tokenKey = keys.authorizerToken('scanlogin:', SIM_MERCHANT_APPIDS.coffee);
+      await redis.del(tokenKey);
+      const before = (await simCalls(s.simUrl))[AUTHORIZER_TOKEN] ?? 0;
+      await authorizeAccount(s.httpUrl, SIM_MERCHANT_APPIDS.coffee);
+      // The token api_query_auth handed out is in the fleet's cache, as a refresh would have stored it.
+      const stored = JSON.parse((await redis.get(tokenKey)) ?? 'null') as Record<string, unknown> | null;
+      expect(stored).toMatchObject({ v: 1, source: 'authorizer_token', token: expect.any(String) });
+      expect(await redis.pttl(tokenKey)).toBeGreaterThan(0);
+      // The account's first QR code is drawn with it: WeChat accepts it, and no refresh was asked for.
+      expect((await loginFor(s.httpUrl, COFFEE_SITE, 'mp-qrcode')).status).toBe(201);
+      expect((await simCalls(s.simUrl))[AUTHORIZER_TOKEN] ?? 0).toBe(before);
     } finally {
       redis.disconnect();
     }

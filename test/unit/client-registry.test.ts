@@ -40,3 +40,15 @@ describe('ClientRegistry: every source side by side', () => {
     expect(r.lastError).toMatch(/^oidc\.clients:/);
   });
 });
+
+describe('ClientRegistry: a deployment with no WeChat app of its own', () => {
+  it('refuses a site that names no account (it could run no login), and keeps the list in force', () => {
+    const r = new ClientRegistry([], { accountRequired: true });
+    expect(r.update([{ ...client('bound'), account: 'wx1a2b3c4d5e6f7081' }])).toBeUndefined();
+    const refused = r.update([{ ...client('bound'), account: 'wx1a2b3c4d5e6f7081' }, client('unbound')]);
+    expect(refused).toMatch(/^oidc\.clients: unbound: must name its WeChat account \(`account`\)/);
+    expect(r.ids()).toEqual(['bound']);
+    // A deployment with an app of its own serves such a site with it.
+    expect(new ClientRegistry().update([client('unbound')])).toBeUndefined();
+  });
+});

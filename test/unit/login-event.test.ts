@@ -137,6 +137,8 @@ describe('statusMessage', () => {
       { id: 'lgn_a', status: 'pending', rev: 1, expiresAt: NOW },
       { id: 'lgn_a', status: 'scanned', rev: 3, expiresAt: NOW, user: { nickname: '张三 "q" \\', avatar: undefined } },
       { id: 'lgn_a', status: 'confirmed', rev: 4, expiresAt: NOW, user: { avatar: 'https://a/b' }, ticket: 't_1' },
+      // Ended by the server: the page says why (its account revoked the platform), over the socket as over HTTP.
+      { id: 'lgn_a', status: 'cancelled', rev: 2, expiresAt: NOW, reason: 'account_revoked' },
     ];
     for (const view of views) expect(statusMessage(view)).toBe(spread(view));
   });

@@ -4,9 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ERRORS, type ErrorCode } from '../../server/errors.js';
+import { REVOKED } from '../../server/logins/script-errors.js';
 import { STATUSES as SERVER_STATUSES, TERMINAL as SERVER_TERMINAL } from '../../server/logins/model.js';
 import {
   CREATE_ERROR_MESSAGES,
+  ENDED_MESSAGES,
   FATAL_ERROR_CODES,
   FATAL_WS_CLOSE,
   NETWORK_ERROR,
@@ -64,6 +66,20 @@ describe('web/src/codes.ts equals server/errors.ts', () => {
     for (const code of CREATE_ERROR_MESSAGES.keys()) {
       if (code !== NETWORK_ERROR) expect(isServerCode(code), code).toBe(true);
     }
+  });
+
+  it('every reason the server ends a login with has words, and so has each platform refusal at create', () => {
+    expect(ENDED_MESSAGES.has(REVOKED), REVOKED).toBe(true);
+    for (const code of ENDED_MESSAGES.keys()) expect(isServerCode(code), code).toBe(true);
+    const platform: ErrorCode[] = [
+      'account_revoked',
+      'permission_missing',
+      'unknown_account',
+      'authorization_lost',
+      'platform_ticket_missing',
+      'platform_ticket_invalid',
+    ];
+    for (const code of platform) expect(CREATE_ERROR_MESSAGES.has(code), code).toBe(true);
   });
 
   it('the service-down code is the server code the ws role closes with 1013 (try again later)', () => {

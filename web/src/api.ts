@@ -28,6 +28,8 @@ export interface LoginSnapshot {
   rev?: number;
   user?: ScanUser;
   ticket?: string;
+  /** A login the server ended (`cancelled`), not the phone: the error code saying why, e.g. `account_revoked`. */
+  reason?: string;
 }
 
 /** The answer to POST /api/logins. */
@@ -144,6 +146,7 @@ export function parseSnapshot(raw: unknown): LoginSnapshot | null {
     };
   }
   if (typeof r.ticket === 'string') snap.ticket = r.ticket;
+  if (typeof r.reason === 'string' && /^[a-z_]{1,64}$/.test(r.reason)) snap.reason = r.reason;
   return snap;
 }
 
@@ -154,9 +157,12 @@ export function parseSnapshot(raw: unknown): LoginSnapshot | null {
 export const LOGIN_MODES = ['oauth', 'mp-qrcode', 'miniprogram', 'qrconnect'] as const;
 export type LoginMode = (typeof LOGIN_MODES)[number];
 
-/** What the server offers the page (GET /api/config). */
+/** What the server offers the plain login page (GET /api/config). */
 export interface PageConfig {
-  /** The login modes this server has, in the switch's order; never empty (oauth is always offered). */
+  /**
+   * The login modes the plain page's logins can run (the deployment's own accounts'), in the switch's order. Empty
+   * on a deployment that serves only its platform's accounts: every sign-in starts at a site.
+   */
   modes: LoginMode[];
 }
 
@@ -164,13 +170,18 @@ export interface PageConfig {
 export function parseModes(raw: unknown): LoginMode[] | null {
   const modes = (raw as { modes?: unknown } | null)?.modes;
   if (!Array.isArray(modes)) return null;
-  const known = LOGIN_MODES.filter((m) => modes.includes(m));
-  return known.length > 0 ? known : null;
+  return LOGIN_MODES.filter((m) => modes.includes(m));
+}
+
+/** The modes of a space-separated list (the page's `scanlogin-modes` meta tag) that this page knows, in its order. */
+export function parseModeList(list: string): LoginMode[] {
+  const named = list.split(/\s+/);
+  return LOGIN_MODES.filter((m) => named.includes(m));
 }
 
 /** The HTTP API as the page uses it. */
 export interface Api {
-  /** GET /api/config → the modes this server offers (the mode switch shows only those). */
+  /** GET /api/config → the modes the plain page offers (when the page itself does not say, see page-modes.ts). */
   fetchConfig(): Promise<PageConfig>;
   /**
    * POST /api/logins/:id/direct → the WeChat authorize URL for signing in *this* browser (the page runs inside

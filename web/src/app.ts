@@ -5,6 +5,7 @@ import { deviceOf, sessionSameDevice } from './device.js';
 import { reportHeight } from './embed-size.js';
 import { detectLang, I18n } from './i18n.js';
 import { pageInteraction, requestedLang } from './interaction.js';
+import { MODES_META, pageModes } from './page-modes.js';
 import { WidgetView } from './view.js';
 import { LoginWidget } from './widget.js';
 
@@ -20,6 +21,7 @@ const widget = new LoginWidget({
   view,
   openSocket: (url) => new WebSocket(url),
   interaction,
+  modes: pageModes(document.querySelector<HTMLMetaElement>(MODES_META)?.content),
   device: embedded ? 'desktop' : deviceOf(navigator.userAgent),
   sameDevice: embedded ? undefined : sessionSameDevice(window),
 });

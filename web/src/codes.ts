@@ -69,4 +69,26 @@ export const CREATE_ERROR_MESSAGES: ReadonlyMap<string, MessageKey> = new Map<st
   ['wechat_quota', 'errorWechatQuota'],
   ['wechat_refused', 'errorWechatRefused'],
   ['wechat_error', 'errorWechat'],
+  // A mode this page's logins cannot run (the page offers only those it can: a stale page, a changed config).
+  ['unknown_mode', 'errorModeUnavailable'],
+  // The site's account on the third-party platform (docs/errors.md): the site's to fix, or the service's to wait out.
+  ['account_revoked', 'errorAccountRevoked'],
+  ['permission_missing', 'errorPermissionMissing'],
+  ['unknown_account', 'errorUnknownAccount'],
+  ['authorization_lost', 'errorAuthorizationLost'],
+  ['platform_ticket_missing', 'errorPlatformWaiting'],
+  ['platform_ticket_invalid', 'errorPlatformTicket'],
 ]);
+
+/**
+ * What the page says of a login the server ended (`cancelled` with a `reason`, the error code saying why), by that
+ * code; any other reason gets `cancelledByService`. Never "cancelled on the phone": nobody there cancelled it.
+ */
+export const ENDED_MESSAGES: ReadonlyMap<string, MessageKey> = new Map<string, MessageKey>([
+  ['account_revoked', 'errorAccountRevoked'],
+]);
+
+/** What the page says of a login the server ended with `reason`; undefined for one only the phone ended. */
+export function endedMessage(reason: string | undefined): MessageKey | undefined {
+  return reason === undefined ? undefined : (ENDED_MESSAGES.get(reason) ?? 'cancelledByService');
+}

@@ -27,11 +27,15 @@ export type Phase =
   /** The phone confirmed; the page is spending the ticket (or asking /api/session) to sign this browser in. */
   | ({ kind: 'redeeming'; user?: ScanUser } & Shown)
   | { kind: 'confirmed'; user: User }
-  /** `here`: this page cancelled it ("Not you?"), not the phone. */
-  | { kind: 'cancelled'; qrSrc?: string; user?: ScanUser; here?: boolean }
+  /**
+   * `here`: this page cancelled it ("Not you?"), not the phone. `ended`: the server ended it (its account revoked
+   * the platform, …), and what the page says instead.
+   */
+  | { kind: 'cancelled'; qrSrc?: string; user?: ScanUser; here?: boolean; ended?: MessageKey }
   /** `scanned`: it expired while the phone was on its confirm step (the page says so, never renews it silently). */
   | { kind: 'expired'; qrSrc?: string; scanned?: boolean; user?: ScanUser | undefined }
-  | { kind: 'error'; message: MessageKey };
+  /** `retry: false`: a new QR code would meet the same (a page with no sign-in of its own): no #refresh. */
+  | { kind: 'error'; message: MessageKey; retry?: false };
 
 export type PhaseKind = Phase['kind'];
 
@@ -79,7 +83,7 @@ export interface Screen {
   title: MessageKey;
   /** The site this sign-in is for, when the page knows it (an OpenID Connect client's name). */
   site?: string;
-  /** The modes the switch offers (the server's, GET /api/config); the switch is hidden below two. */
+  /** The modes the switch offers (those the page's logins can run, page-modes.ts); hidden below two. */
   modes: readonly LoginMode[];
   /** A phone's ordinary browser: "scan from another device", with "copy link" (this URL) and "save the QR image". */
   otherDevice?: { scanUrl: string; pngSrc: string };
@@ -138,7 +142,7 @@ export function screenOf(p: Phase, ctx: ScreenContext): Screen {
     message: messageOf(p, ctx.mode),
     signingIn: p.kind !== 'confirmed',
     polling: false,
-    refresh: p.kind === 'cancelled' || p.kind === 'expired' || p.kind === 'error',
+    refresh: p.kind === 'cancelled' || p.kind === 'expired' || (p.kind === 'error' && p.retry !== false),
     logout: p.kind === 'confirmed',
     // Once the person who scanned is known: with the scan itself in the Official Account and mini program modes.
     notYou: p.kind === 'scanned' && (p.user !== undefined || IDENTIFIED_AT_SCAN.has(ctx.mode)),
@@ -202,7 +206,7 @@ function messageOf(p: Phase, mode: LoginMode): MessageKey {
     case 'expired':
       return p.scanned ? 'expiredScanned' : 'expired';
     case 'cancelled':
-      return p.here ? 'cancelledHere' : 'cancelled';
+      return p.ended ?? (p.here ? 'cancelledHere' : 'cancelled');
     default:
       return p.kind;
   }

@@ -1,5 +1,5 @@
 /** What the login widget (widget.ts) is given: where it shows itself, the page's interaction, the API, the socket. */
-import type { Api, CreatedLogin } from './api.js';
+import type { Api, CreatedLogin, LoginMode } from './api.js';
 import type { Device, SameDevice } from './device.js';
 import type { Screen } from './phase.js';
 import type { WatchDeps } from './transport.js';
@@ -31,6 +31,8 @@ export interface WidgetDeps {
   view: View;
   openSocket: WatchDeps['openSocket'];
   interaction?: Interaction | undefined;
+  /** The modes the server wrote into the page (page-modes.ts); absent: the page asks GET /api/config. */
+  modes?: readonly LoginMode[] | undefined;
   /** Where the page runs (device.ts); default a computer. */
   device?: Device | undefined;
   /** Inside WeChat: the memory of the OAuth round trip that signs this browser in without a QR code. */

@@ -3,16 +3,16 @@
  * redeem the ticket, show the user — and hands the derived screen to the view. No DOM here: the view, the
  * API (over fetch) and the socket are passed in.
  *
- * Every login attempt gets a generation number; results of an older attempt (a late create, a status from
- * its watch, a redeem that resolves after the user moved on) are dropped, so they never render over the
- * current one.
+ * Every login attempt gets a generation number; results of an older attempt (a late create, a status from its
+ * watch, a redeem that resolves after the user moved on) are dropped, so they never render over the current one.
  */
 import type { CreatedLogin, LoginMode, LoginSnapshot, SignedIn } from './api.js';
 import { Attempt, LOCAL_EXPIRY_GRACE_MS } from './attempt.js';
-import type { WatchFatalCode } from './codes.js';
+import { endedMessage, type WatchFatalCode } from './codes.js';
 import { createLogin } from './create-login.js';
 import { leaveForWechat, type SameDevice } from './device.js';
 import type { MessageKey } from './messages.js';
+import { fetchOffered, firstMode } from './page-modes.js';
 import { isWatching, type Phase, qrOf, screenOf } from './phase.js';
 import { signIn } from './sign-in.js';
 import { type AfterLoss, RenewalBudget } from './renewal.js';
@@ -26,17 +26,20 @@ export class LoginWidget {
   /** The login on screen, while there is one. */
   private attempt: Attempt | null = null;
   private readonly renewals = new RenewalBudget();
-  /** The sign-in method chosen with the mode switch; renewals keep it. */
+  /** The sign-in method chosen with the mode switch; renewals keep it. Only oauth signs in a WeChat browser itself. */
   private mode: LoginMode = 'oauth';
-  /** The modes the server offers (GET /api/config), once known. */
+  /** The modes this page's logins can run (written into the page, else GET /api/config), once known. */
   private offered: readonly LoginMode[] | undefined;
 
-  constructor(private readonly deps: WidgetDeps) {}
+  constructor(private readonly deps: WidgetDeps) {
+    this.offered = deps.modes;
+    this.mode = firstMode(deps.modes ?? ['oauth']);
+  }
 
   /** On load: show the signed-in user if there is one, otherwise start a login. */
   async start(): Promise<void> {
     this.render();
-    void this.loadConfig();
+    if (!this.offered) void this.askModes();
     // Back from WeChat's OAuth in this very browser: redeem the login it confirmed.
     const back = this.sameDevice()?.take();
     if (back) return this.returned(back);
@@ -57,8 +60,7 @@ export class LoginWidget {
   /** A click on the mode switch: a human asking, so a new login in that mode (never automatic, never a loop). */
   async switchMode(mode: LoginMode): Promise<void> {
     const { kind } = this.phase;
-    if (mode === this.mode && (kind === 'pending' || kind === 'loading')) return;
-    if (kind === 'confirmed') return;
+    if (kind === 'confirmed' || (mode === this.mode && (kind === 'pending' || kind === 'loading'))) return;
     this.mode = mode;
     await this.newLogin();
   }
@@ -96,6 +98,8 @@ export class LoginWidget {
 
   private async newLogin(note?: MessageKey): Promise<void> {
     const gen = this.beginAttempt();
+    // A platform-only deployment's plain page (a site's page with no mode still asks: the refusal says why).
+    if (this.offered?.length === 0 && !this.deps.interaction) return this.showError('errorNoModes', false);
     this.enter({ kind: 'loading', note });
     const outcome = await createLogin(this.deps.api, this.mode, this.deps.interaction?.loginFields, {
       wanted: () => gen === this.generation,
@@ -138,9 +142,11 @@ export class LoginWidget {
       case 'cancelled': {
         attempt.stopCountdown();
         const here = attempt.cancelledHere;
-        if (!here && this.deps.interaction?.abort()) return;
+        // Ended by the server, not refused on the phone: the site is not told access_denied; the page says why.
+        const ended = endedMessage(s.reason);
+        if (!here && !ended && this.deps.interaction?.abort()) return;
         const user = p.kind === 'scanned' ? p.user : undefined;
-        return this.enter({ kind: 'cancelled', qrSrc: qrOf(p), user, here });
+        return this.enter({ kind: 'cancelled', qrSrc: qrOf(p), user, here, ...(ended && { ended }) });
       }
       case 'expired':
         return this.loginLost('expired');
@@ -198,23 +204,21 @@ export class LoginWidget {
     // The login is gone or unreadable: whatever happened, a session may exist (or a new login starts).
     if (!snap) return this.resume(gen);
     if (snap.status === 'confirmed') return this.finish({ ...shown, user: snap.user }, snap.ticket);
-    if (snap.status === 'cancelled' && this.deps.interaction?.abort()) return;
+    const ended = endedMessage(snap.reason);
+    if (snap.status === 'cancelled' && !ended && this.deps.interaction?.abort()) return;
     // Refused at WeChat, or back from the consent page without deciding: a click starts again.
-    this.enter(snap.status === 'expired' ? { kind: 'expired' } : { kind: 'cancelled', user: snap.user });
+    if (snap.status === 'expired') return this.enter({ kind: 'expired' });
+    this.enter({ kind: 'cancelled', user: snap.user, ...(ended && { ended }) });
   }
 
   private sameDevice(): SameDevice | undefined {
-    return this.deps.device === 'wechat' ? this.deps.sameDevice : undefined;
+    return this.deps.device === 'wechat' && this.mode === 'oauth' ? this.deps.sameDevice : undefined;
   }
 
-  /** The modes the server offers, for the switch; a failure keeps only the current mode on show. */
-  private async loadConfig(): Promise<void> {
-    try {
-      this.offered = (await this.deps.api.fetchConfig()).modes;
-      this.render();
-    } catch {
-      // The switch then shows only the current mode, which works regardless; a reload asks again.
-    }
+  /** A page that names no modes asks GET /api/config; a failure keeps only the current mode on show (it works). */
+  private async askModes(): Promise<void> {
+    this.offered = await fetchOffered(this.deps.api);
+    this.render();
   }
 
   /** The login expired or vanished: renewed or not as the budget says (renewal.ts). */
@@ -249,9 +253,9 @@ export class LoginWidget {
     this.enter({ kind: 'confirmed', user: session.user });
   }
 
-  private showError(message: MessageKey): void {
+  private showError(message: MessageKey, retry = true): void {
     this.endAttempt();
-    this.enter({ kind: 'error', message });
+    this.enter({ kind: 'error', message, ...(!retry && { retry: false as const }) });
   }
 
   /** Abandons whatever the current attempt was doing and returns the new generation. */

@@ -35,10 +35,12 @@ export function apiRouter(deps: HttpDeps): Router {
   // Also served by the hot lane (hot-lane.ts), in front of Koa; this route is its reference (test/integration/hot-lane.test.ts).
   const createLogin = loginCreator(deps);
 
-  // What the page offers: only the modes this server has (the others would answer 400 unknown_mode).
-  router.get('/config', (ctx) => {
+  // What the plain login page offers: the modes its logins can run — those of the deployment's own accounts (a
+  // mode this server has only for the platform's accounts would answer unknown_mode there). A site's page is told
+  // its account's modes in the page itself (static.ts).
+  router.get('/config', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { modes: modes.all().map((m) => m.name) };
+    ctx.body = { modes: await deps.accounts.modesFor(modes.names()) };
   });
 
   router.post('/logins', async (ctx) => {

@@ -51,6 +51,16 @@ export interface ScanPushTarget {
    * undefined → the push is not for a served account: answered `success`, nothing done.
    */
   account(ctx: Context): Promise<PushAccount | undefined>;
+  /**
+   * Answers an authentic push before anything else, or leaves it (undefined): the platform's full-release check
+   * (platform/release-check.ts). `reply(text)`: a passive text reply to the pushing user.
+   */
+  before?(
+    ctx: Context,
+    msg: Readonly<Record<string, string>>,
+    reply: (text: string) => PushAnswer,
+    logger: Logger,
+  ): PushAnswer | undefined;
   /** The account's other backend (the deployment's own URL only, WECHAT_EVENTS_FORWARD_URL). */
   readonly forwardUrl?: string | undefined;
   readonly guard: PushReplayGuard;
@@ -74,6 +84,8 @@ export function scanPushHandler(deps: HttpDeps, target: ScanPushTarget): (ctx: C
   async function answerPush(ctx: Context, push: Push, logger: Logger): Promise<PushAnswer> {
     const { q, msg } = push;
     await guard.claimNonce(q.timestamp ?? '', q.nonce ?? '', msg);
+    const early = target.before?.(ctx, msg, (text) => replyTo(push, text), logger);
+    if (early) return early;
     const account = await target.account(ctx);
     if (!account) {
       logger.warn({ msgType: msg.MsgType }, 'wechat push for an account this deployment does not serve: ignored');
@@ -130,15 +142,21 @@ export function scanPushHandler(deps: HttpDeps, target: ScanPushTarget): (ctx: C
     const outcome = await askFromScan(store, logger, scan, (loginId) => hashSecret(token(loginId)), retry);
     if (outcome.kind !== 'ask') return SUCCESS;
     if (outcome.changed) await guard.markDone(eventId);
+    return replyTo(push, askText(outcome.login, confirmLink(config.appUrl, outcome.login.id, token(outcome.login.id))));
+  }
+
+  /** A passive text reply to the user who pushed (encrypted when the push was). */
+  function replyTo(push: Push, text: string): PushAnswer {
+    const { q, msg } = push;
     return textReply(
       // ToUserName is the account's original id (gh_…); a shape check keeps whatever else out of the reply.
       {
         toUser: OPENID_RE.test(msg.ToUserName ?? '') ? msg.ToUserName! : '',
-        fromUser: openid,
+        fromUser: OPENID_RE.test(msg.FromUserName ?? '') ? msg.FromUserName! : '',
         nonce: q.nonce ?? '',
         encrypted: q.encrypt_type === 'aes',
       },
-      askText(outcome.login, confirmLink(config.appUrl, outcome.login.id, token(outcome.login.id))),
+      text,
       secrets,
       store.now(),
     );

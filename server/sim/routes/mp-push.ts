@@ -194,7 +194,7 @@ export async function pushScanEvent(deps: SimDeps, push: ScanPush): Promise<Scan
 }
 
 /** The query string and body WeChat sends: `signature` always, plus `encrypt_type`/`msg_signature` in safe mode. */
-function signedRequest(
+export function signedRequest(
   target: PushTarget,
   openid: string,
   xml: string,
@@ -222,7 +222,7 @@ function signedRequest(
   return { url: url.href, body };
 }
 
-async function deliver(url: string, body: string, timeoutMs: number): Promise<Attempt> {
+export async function deliver(url: string, body: string, timeoutMs: number): Promise<Attempt> {
   const started = performance.now();
   const ms = () => Math.round(performance.now() - started);
   try {

@@ -16,6 +16,7 @@ export const FAULT_APIS = [
   'cgi-bin/component/api_get_authorizer_info',
   'sns/oauth2/component/access_token',
   'sns/component/jscode2session',
+  'cgi-bin/message/custom/send',
 ] as const;
 export type FaultApi = (typeof FAULT_APIS)[number];
 

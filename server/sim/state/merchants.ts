@@ -51,6 +51,26 @@ export function simMerchants(): SimMerchant[] {
   ];
 }
 
+/**
+ * The test Official Account of WeChat's full-release check (全网发布, docs/wechat.md §12.11): WeChat's own fixed appid
+ * and original id. It authorizes the platform only for the check (never on the authorization page), and its
+ * messages are the check's.
+ */
+export const RELEASE_TEST_ACCOUNT = { appid: 'wx570bc396a51b8ff8', ghId: 'gh_3c884a361561' } as const;
+
+export function releaseTestMerchant(): SimMerchant {
+  const { appid, ghId } = RELEASE_TEST_ACCOUNT;
+  return {
+    appid,
+    ghId,
+    name: '全网发布测试公众号',
+    kind: 'official-account',
+    serviceType: 2,
+    verifyType: 0,
+    users: new SimUsers(appid),
+  };
+}
+
 /** An account's original id (`gh_` + 12 hex), derived from its appid (as the simulator's own account's). */
 export function originalIdOf(appid: string): string {
   return `gh_${createHash('sha256').update(`gh:${appid}`).digest('hex').slice(0, 12)}`;

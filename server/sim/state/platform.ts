@@ -1,5 +1,5 @@
 import { customAlphabet } from 'nanoid';
-import { grantableSets, simMerchants, type SimMerchant } from './merchants.js';
+import { grantableSets, releaseTestMerchant, simMerchants, type SimMerchant } from './merchants.js';
 import { SimTokens } from './tokens.js';
 
 /** The simulated platform's own settings (开放平台 → 第三方平台 → 开发资料), as the app's WECHAT_COMPONENT_*. */
@@ -37,6 +37,14 @@ const AUTH_CODE_TTL_MS = 600_000;
 /** How long a superseded refresh token keeps working (WeChat staff: about 5 minutes). */
 const REFRESH_OVERLAP_MS = 300_000;
 
+/** One customer-service text message an account sent. */
+export interface SimCustomMessage {
+  readonly appid: string;
+  readonly touser: string;
+  readonly content: string;
+  readonly at: number;
+}
+
 export type TicketCheck = { ok: true } | { ok: false; errcode: 61005 | 61006 };
 export type RefreshAnswer =
   | { ok: true; token: string; expiresIn: number; refreshToken: string }
@@ -62,6 +70,10 @@ export class SimPlatform {
   readonly #authorizations = new Map<string, Authorization>();
   /** Hand out a new refresh token on every api_authorizer_token (WeChat may; tests switch it on). */
   rotateRefreshTokens = false;
+  /** WeChat's test Official Account of the full-release check (not on the authorization page). */
+  readonly releaseTest: SimMerchant = releaseTestMerchant();
+  /** The customer-service messages the accounts sent, newest last. */
+  readonly customMessages: SimCustomMessage[] = [];
 
   constructor(opts: { config: SimPlatformConfig; clock: () => number; tokenTtlMs?: number; tokenOverlapMs?: number }) {
     this.config = opts.config;
@@ -73,7 +85,18 @@ export class SimPlatform {
   }
 
   merchant(appid: string): SimMerchant | undefined {
-    return this.merchants.find((m) => m.appid === appid);
+    return (
+      this.merchants.find((m) => m.appid === appid) ?? (appid === this.releaseTest.appid ? this.releaseTest : undefined)
+    );
+  }
+
+  /**
+   * A customer-service message (`cgi-bin/message/custom/send`) an account sent one of its users: what the
+   * full-release check looks for (release-check.ts). The last 100 are kept.
+   */
+  recordCustomMessage(m: SimCustomMessage): void {
+    this.customMessages.push(m);
+    if (this.customMessages.length > 100) this.customMessages.shift();
   }
 
   /** A fresh ticket for a push; every earlier one stays valid until its 12 h are over. */

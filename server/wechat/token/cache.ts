@@ -44,6 +44,22 @@ redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 redis.call('DEL', KEYS[3])
 return 1`;
 
+/**
+ * Stores a token WeChat issued outside a refresh unless the cache holds one fetched at the same time or later (a
+ * refresh that ran meanwhile got the newer token, which supersedes this one); clears the failure marker.
+ */
+const WRITE_IF_NEWER = `
+local raw = redis.call('GET', KEYS[1])
+if raw then
+  local ok, value = pcall(cjson.decode, raw)
+  if ok and type(value) == 'table' and tonumber(value.fetchedAt) and tonumber(value.fetchedAt) >= tonumber(ARGV[2]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+redis.call('DEL', KEYS[2])
+return 1`;
+
 /** Deletes the cached value only if it still carries the token that failed (a newer one is left alone). */
 const DELETE_IF_TOKEN = `
 local raw = redis.call('GET', KEYS[1])
@@ -93,6 +109,28 @@ export class TokenCache {
         keys.failure,
         lockValue,
         encodeToken(entry),
+        String(ttl),
+      ),
+    );
+    return done === 1;
+  }
+
+  /**
+   * Stores `entry`, a token WeChat issued outside a refresh (no lock: it is not a fetch), unless the cache holds one
+   * fetched at the same time or later; clears any failure marker. Returns whether it was stored.
+   */
+  async writeIfNewer(entry: CachedToken, nowMs: number): Promise<boolean> {
+    const keys = this.#keys();
+    const ttl = entry.expiresAt - nowMs;
+    if (ttl <= 0) return false;
+    const done = await redis(() =>
+      this.#link.command.eval(
+        WRITE_IF_NEWER,
+        2,
+        keys.token,
+        keys.failure,
+        encodeToken(entry),
+        String(entry.fetchedAt),
         String(ttl),
       ),
     );

@@ -5,7 +5,7 @@ import type { RedisLink } from '../../redis/link.js';
 import { WECHAT_ERRCODES } from '../errors.js';
 import { TokenCache, tokenKeys, type CacheSnapshot, type TokenKeys } from './cache.js';
 import { failureError, type CachedToken } from './codec.js';
-import { TokenFetcher, type TokenIssuer, type TokenMode, type UpstreamToken } from './fetcher.js';
+import { type FetchedToken, TokenFetcher, type TokenIssuer, type TokenMode, type UpstreamToken } from './fetcher.js';
 import { RecoveryPolicy } from './recovery-policy.js';
 import { TokenRefresher } from './refresher.js';
 import { TokenSupply } from './supply.js';
@@ -157,6 +157,23 @@ export class AccessTokenManager {
       if (!fresh) throw err;
       return call(fresh.token);
     }
+  }
+
+  /**
+   * Keeps a token WeChat handed out with another answer — `api_query_auth` gives an account's first
+   * authorizer_access_token with its refresh token — so its first use costs no refresh. `fetchedAt`: when the
+   * request that got it was sent (our expiry is then never later than WeChat's). A newer cached token wins.
+   */
+  async adopt(fetched: FetchedToken, fetchedAt: number): Promise<boolean> {
+    const entry: CachedToken = {
+      token: fetched.token,
+      expiresAt: fetchedAt + fetched.expiresInMs,
+      fetchedAt,
+      source: this.#fetcher.issuer,
+    };
+    const stored = await this.#cache.writeIfNewer(entry, this.#clock());
+    if (stored) this.#saw(entry);
+    return stored;
   }
 
   /** What this process knows: the last token it saw, its own upstream fetches and last fetch error. */
