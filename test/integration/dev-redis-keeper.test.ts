@@ -63,7 +63,9 @@ describe("npm start's private redis-server", () => {
       // Every role finds it again: the page can make a login.
       const base = `http://127.0.0.1:${h}`;
       await until('a login', async () =>
-        (await fetch(`${base}/api/logins`, { method: 'POST' })).ok ? true : undefined,
+        (await fetch(`${base}/api/logins`, { method: 'POST', headers: { 'content-type': 'application/json' } })).ok
+          ? true
+          : undefined,
       );
     } finally {
       child.kill('SIGTERM');

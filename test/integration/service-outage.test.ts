@@ -23,7 +23,10 @@ describe('the ws and http roles when Redis dies and comes back', () => {
   });
 
   it('sockets hear "service unavailable", long-polls answer 503 at once; back: "available", then the login is gone', async () => {
-    const created = await fetch(`${roles.httpUrl}/api/logins`, { method: 'POST' });
+    const created = await fetch(`${roles.httpUrl}/api/logins`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+    });
     const login = (await created.json()) as { id: string; watchToken: string };
     const page = await WatchClient.watch(roles.wsUrl, login.id, login.watchToken);
     await page.next((m) => m.type === 'status' && m.status === 'pending');
