@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import './test/setup/run-mark.js';
 
 // Three kinds, one folder each, each runnable alone (`npm run test:unit`, `test:integration`, `test:browser`):
 // - unit: in-process code, no redis-server and no child process;
@@ -7,11 +8,16 @@ import { defineConfig } from 'vitest/config';
 // - browser: journeys in Debian's Chromium, afterwards (groupOrder 2), two files at a time, instead of competing
 //   with the integration suites for the CPU; their timing-sensitive logic (fallback timers, backoff) is
 //   unit-tested without a browser.
-const shared = { testTimeout: 30_000, hookTimeout: 60_000 };
+// Bounds that only limit a hang: tests wait for the state they mean (expect.poll, vi.waitFor, helpers), never for
+// a time, and a machine busy with other work may take many times longer than a quiet one.
+const shared = { testTimeout: 30_000, hookTimeout: 60_000, expect: { poll: { timeout: 20_000 } } };
+// Projects that start processes: the net that kills what a test left running (test/setup/processes.ts).
+const spawning = { ...shared, setupFiles: ['test/setup/processes.ts'] };
 
 export default defineConfig({
   test: {
     reporters: ['default'],
+    globalSetup: ['test/setup/global.ts'],
     projects: [
       {
         test: {
@@ -25,7 +31,7 @@ export default defineConfig({
       },
       {
         test: {
-          ...shared,
+          ...spawning,
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           maxWorkers: 3,
@@ -37,7 +43,7 @@ export default defineConfig({
       },
       {
         test: {
-          ...shared,
+          ...spawning,
           name: 'browser',
           // A journey is many steps through two browsers tabs and five processes on two busy cores.
           testTimeout: 60_000,

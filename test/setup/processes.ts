@@ -1,0 +1,64 @@
+/**
+ * The safety net under every test file that starts processes (integration, browser): whatever a test or a file
+ * started and did not stop is killed. A file's own teardown (afterEach/afterAll, `stop()`) is the first line; this
+ * catches what it missed — a test that timed out while its body still awaited, a `finally` never reached, a dev
+ * runner whose roles outlived it. Each file (and each running test) puts its scope in `process.env`, which every
+ * process spawned meanwhile inherits, down to grandchildren (helpers/processes.ts).
+ *  - a test that failed or timed out: the processes spawned during it are killed after its own teardown
+ *    (afterEach, onTestFinished) ran;
+ *  - the end of a file: everything spawned by the file, and any descendant of this worker started since the
+ *    file began (a child that cleared its environment, e.g. nginx), is killed — and named on stderr, since a
+ *    passing file that leaves a process running has a teardown to fix.
+ * test/setup/global.ts kills whatever still carries the run's mark once the whole run is over.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import {
+  describeProcesses,
+  killAll,
+  leftBehind,
+  type ProcessInfo,
+  RUN_VAR,
+  SCOPE_VAR,
+  ticksNow,
+} from '../helpers/processes.js';
+
+const run = process.env[RUN_VAR] ?? 'no-run';
+let files = 0;
+let fileScope = '';
+let fileStart = 0;
+let fileName = 'this file';
+
+function report(what: string, killed: readonly ProcessInfo[]): void {
+  if (killed.length)
+    process.stderr.write(
+      `[test teardown] killed ${killed.length} process(es) ${what}:\n${describeProcesses(killed)}\n`,
+    );
+}
+
+beforeAll(() => {
+  // Each scope ends with '/', so one is never a prefix of another (file 1 of file 10, test 1 of test 10).
+  fileScope = `${run}:${process.pid}:${++files}/`;
+  process.env[SCOPE_VAR] = fileScope;
+  fileStart = ticksNow();
+});
+
+beforeEach(({ task, onTestFailed }) => {
+  fileName = task.file.name;
+  const scope = `${fileScope}${task.id}/`;
+  const since = ticksNow();
+  process.env[SCOPE_VAR] = scope;
+  // Last of the test's teardown (after afterEach and onTestFinished): only what those missed is left.
+  onTestFailed(async () =>
+    report(`left by the failed test "${task.name}"`, await killAll(leftBehind(SCOPE_VAR, scope, since))),
+  );
+});
+
+afterEach(() => {
+  process.env[SCOPE_VAR] = fileScope;
+});
+
+afterAll(async () => {
+  report(`left by ${fileName}`, await killAll(leftBehind(SCOPE_VAR, fileScope, fileStart)));
+  delete process.env[SCOPE_VAR];
+  fileName = 'this file';
+});
