@@ -43,7 +43,7 @@ describe('OpenID Connect sign-in in Chromium (Example Shop)', () => {
     if (task.result?.state !== 'fail') return;
     const pages = context.pages().map((p) => p.url());
     console.error(
-      `browser/oidc: failed at step "${step}"; open pages ${JSON.stringify(pages)}; stack log tail:\n${stack.logs.join('').split('\n').slice(-60).join('\n')}`,
+      `browser/oidc: failed at step "${step}"; open pages ${JSON.stringify(pages)}; stack log tail:\n${stack.output().split('\n').slice(-60).join('\n')}`,
     );
   });
 
