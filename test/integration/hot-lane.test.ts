@@ -211,6 +211,17 @@ describe('the hot lane answers as the Koa routes do', () => {
 
   it('Redis gone: both answer 503 redis_unavailable, the scan page and the JSON alike', async () => {
     await redis.stop();
+    // Each role's link says why Redis is away, and that changes as it notices (a closed connection, then refused
+    // reconnects): the answers agree once both links have tried to reconnect.
+    const lastErrors = () =>
+      Promise.all(
+        (['lane', 'koa'] as const).map(
+          async (name) =>
+            ((await (await fetch(`${servers[name].url}/healthz`)).json()) as { redis: { lastError?: string } }).redis
+              .lastError ?? '',
+        ),
+      );
+    await expect.poll(async () => (await lastErrors()).every((e) => e.includes('ECONNREFUSED'))).toBe(true);
     const created = await both((url) => create(url, '{}'));
     expect(created.lane.status).toBe(503);
     expect(created.lane.body).toMatchObject({ error: 'redis_unavailable' });
