@@ -42,7 +42,8 @@ it('a test that times out leaves no process behind: npm start, its roles and its
     );
   };
   while (inner.exitCode === null) {
-    for (const p of started()) seen.set(p.pid, p);
+    // (Kept as first seen with a command: a process being killed reads with an empty one.)
+    for (const p of started()) if (p.command && !seen.has(p.pid)) seen.set(p.pid, p);
     await new Promise((r) => setTimeout(r, 250));
   }
   await exited;
@@ -56,7 +57,11 @@ it('a test that times out leaves no process behind: npm start, its roles and its
   expect(count(/^redis-server /)).toBe(2);
   // (A machine busy enough may time the test out before every role is up.)
   if (out.includes('both stacks are running')) {
-    for (const role of ['sim', 'http', 'ws', 'demo']) expect(count(new RegExp(`cli\\.js ${role}$`)), role).toBe(2);
+    for (const role of ['sim', 'http', 'ws', 'demo'])
+      expect(
+        count(new RegExp(`cli\\.js ${role}$`)),
+        `${role} in:\n${describeProcesses([...seen.values()])}\n${out}`,
+      ).toBe(2);
   }
   // The helper's stack went with its process group; the one nobody stopped was found by the net and killed.
   const report = out.slice(out.indexOf('[test teardown]'));

@@ -11,6 +11,7 @@
  *    passing file that leaves a process running has a teardown to fix.
  * test/setup/global.ts kills whatever still carries the run's mark once the whole run is over.
  */
+import { appendFileSync, readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import {
   describeProcesses,
@@ -35,11 +36,23 @@ function report(what: string, killed: readonly ProcessInfo[]): void {
     );
 }
 
+/** This process's CPU time and that of its reaped children (ticks): a file's CPU cost, its processes' included. */
+function cpuTicks(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return [11, 12, 13, 14].reduce((n, i) => n + Number(f[i]), 0);
+}
+let cpuStart = 0;
+let wallStart = 0;
+
 beforeAll(() => {
   // Each scope ends with '/', so one is never a prefix of another (file 1 of file 10, test 1 of test 10).
   fileScope = `${run}:${process.pid}:${++files}/`;
   process.env[SCOPE_VAR] = fileScope;
   fileStart = ticksNow();
+  fileName = 'this file';
+  cpuStart = cpuTicks();
+  wallStart = Date.now();
 });
 
 beforeEach(({ task, onTestFailed }) => {
@@ -60,5 +73,13 @@ afterEach(() => {
 afterAll(async () => {
   report(`left by ${fileName}`, await killAll(leftBehind(SCOPE_VAR, fileScope, fileStart)));
   delete process.env[SCOPE_VAR];
-  fileName = 'this file';
+  // TEST_CPU_REPORT=<file>: one line per test file, "CPU seconds (its processes' included) <tab> wall seconds
+  // <tab> file" — what a file costs, which a busy machine's wall-clock durations do not tell.
+  if (process.env.TEST_CPU_REPORT) {
+    const cpu = ((cpuTicks() - cpuStart) / 100).toFixed(1);
+    appendFileSync(
+      process.env.TEST_CPU_REPORT,
+      `${cpu}\t${((Date.now() - wallStart) / 1000).toFixed(1)}\t${fileName}\n`,
+    );
+  }
 });
