@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { onTestFinished } from 'vitest';
@@ -14,7 +15,9 @@ export const CLI = path.join(packageRoot(), 'dist/server/cli.js');
  * on those, nor on what runs there (a developer's own `npm start`). No REDIS_URL and no CONFIG_FILE: the runner
  * starts its private redis-server.
  */
-export async function devPorts(): Promise<{ env: Record<string, string>; ports: [number, number, number, number] }> {
+export async function devPorts(
+  extra: NodeJS.ProcessEnv = {},
+): Promise<{ env: NodeJS.ProcessEnv; ports: [number, number, number, number] }> {
   const [h, w, s, d] = [await freePort(), await freePort(), await freePort(), await freePort()];
   return {
     env: {
@@ -25,9 +28,22 @@ export async function devPorts(): Promise<{ env: Record<string, string>; ports: 
       DEMO_PORT: String(d),
       REDIS_URL: '',
       CONFIG_FILE: '',
+      ...extra,
     },
     ports: [h, w, s, d],
   };
+}
+
+/** Whether something accepts connections on 127.0.0.1:`port` now. */
+export function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
 }
 
 export interface DevRun {

@@ -1,39 +1,17 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import net from 'node:net';
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
-import { CLI, type DevRun, devPorts, runDev as run } from '../helpers/dev-runner.js';
-import { listProcesses } from '../helpers/processes.js';
+import { describe, expect, it } from 'vitest';
+import { CLI, devPorts, portOpen, runDev as run } from '../helpers/dev-runner.js';
 import { lockPathFor } from '../../server/dev/preflight.js';
 import { isLoopbackUrl, lanAddress, lanUrlFor } from '../../server/dev/lan.js';
 import { Phone } from '../../server/sim/scripted-phone.js';
 import { createLogin } from '../helpers/stack.js';
 import { WatchClient } from '../helpers/ws-client.js';
-import { startRedisServer } from '../helpers/redis.js';
 
 const execFileAsync = promisify(execFile);
-
-/** A dev stack on free loopback ports (all four roles') with a private redis-server (no REDIS_URL, no CONFIG_FILE). */
-async function privateStackEnv(
-  extra: NodeJS.ProcessEnv = {},
-): Promise<{ env: NodeJS.ProcessEnv; ports: [number, number, number, number] }> {
-  const { env, ports } = await devPorts();
-  return { env: { ...env, ...extra }, ports };
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 describe('npm start (the dev runner)', () => {
   it('runs the stack on a private redis-server, survives a second start on its ports, stops on SIGTERM', async () => {
@@ -41,7 +19,7 @@ describe('npm start (the dev runner)', () => {
     const {
       env,
       ports: [h, w, s],
-    } = await privateStackEnv({ PUBLIC_URL: '', WS_PUBLIC_URL: '' });
+    } = await devPorts({ PUBLIC_URL: '', WS_PUBLIC_URL: '' });
     const configFile = path.join(cwd, '.scanlogin', `dev-redis-${h}.json`);
     // A lock left by a stack that was killed outright: its pid is gone, so it is stale and taken over.
     mkdirSync(path.dirname(configFile), { recursive: true });
@@ -133,7 +111,7 @@ describe('npm start (the dev runner)', () => {
     // A PATH that has node but no redis-server.
     const bin = mkdtempSync(path.join(tmpdir(), 'scanlogin-nored-'));
     symlinkSync(process.execPath, path.join(bin, 'node'));
-    const { env } = await privateStackEnv({ PATH: bin });
+    const { env } = await devPorts({ PATH: bin });
     const dev = run(env);
     expect(await dev.exited, dev.output()).toBe(1);
     expect(dev.output()).toContain('install redis-server');
@@ -142,90 +120,10 @@ describe('npm start (the dev runner)', () => {
   });
 
   it('refuses an invalid configuration with one message listing every problem (exit 2)', async () => {
-    const { env } = await privateStackEnv({ HTTP_PORT: 'x', LOGIN_CONFIRM: 'never' });
+    const { env } = await devPorts({ HTTP_PORT: 'x', LOGIN_CONFIRM: 'never' });
     const dev = run(env);
     expect(await dev.exited).toBe(2);
     expect(dev.output()).toMatch(/invalid configuration:[\s\S]*HTTP_PORT[\s\S]*LOGIN_CONFIRM/);
-  });
-});
-
-describe('npm start follows its config file', () => {
-  it('editing .scanlogin/dev-redis-<port>.json moves http and ws to another Redis without a restart', async () => {
-    const other = await startRedisServer();
-    onTestFinished(() => other.stop());
-    const {
-      env,
-      ports: [h, w],
-    } = await privateStackEnv();
-    // With a LAN address, as the start-up hint says for a real phone: the QR and the consent page on that address.
-    const lan = lanAddress();
-    if (lan) Object.assign(env, { HOST: '0.0.0.0', SIM_HOST: '0.0.0.0', PUBLIC_URL: `http://${lan}:${h}` });
-    const dev = run(env);
-    await dev.waitFor(new RegExp(`edit \\.scanlogin/dev-redis-${h}\\.json`));
-    writeFileSync(
-      path.join(dev.cwd, '.scanlogin', `dev-redis-${h}.json`),
-      JSON.stringify({ redis: { url: other.url } }),
-    );
-    const targets = async () =>
-      Promise.all(
-        [`http://127.0.0.1:${h}/healthz`, `http://127.0.0.1:${w}/healthz`].map(
-          async (u) => ((await (await fetch(u)).json()) as { redis: { target: string } }).redis.target,
-        ),
-      );
-    await expect.poll(targets).toEqual([`${other.url}/0`, `${other.url}/0`]);
-    const created = await fetch(`http://127.0.0.1:${h}/api/logins`, { method: 'POST' });
-    expect(created.status).toBe(201);
-    if (lan) {
-      // A phone on the network follows the QR: the app and the simulator's consent page, both at the LAN address.
-      expect(dev.output()).not.toContain('A real phone cannot open localhost');
-      const base = `http://${lan}:${h}`;
-      const login = await createLogin(base);
-      expect(login.scanUrl.startsWith(`${base}/l/`)).toBe(true);
-      const phone = new Phone();
-      const authorize = await phone.scan(login.scanUrl);
-      expect(authorize.host).toBe(`${lan}:${env.SIM_PORT}`);
-      const page = await phone.callback(await phone.consent(authorize, 'allow'));
-      expect(page.status).toBe(200);
-      expect((await phone.submit(page.html, 'confirm', base)).status).toBe(200);
-    }
-    await dev.stop();
-    expect(await dev.exited).toBe(0);
-  });
-});
-
-describe('npm start never leaves processes behind', () => {
-  /** `npm start` on a private stack, once its redis-server is up; `ports` = the roles' and Redis'. */
-  async function startingStack() {
-    const { env, ports } = await privateStackEnv();
-    const dev = run(env);
-    const redisPort = Number((await dev.waitFor(/private redis-server on port (\d+)/))[1]);
-    return { dev, ports: [...ports, redisPort] };
-  }
-  const anyOpen = async (ports: number[]) => (await Promise.all(ports.map(portOpen))).some(Boolean);
-  /** The live processes of the runner's group (its roles and redis-server are in it: the helper starts it alone). */
-  const group = (dev: DevRun) =>
-    listProcesses([])
-      .filter((p) => p.pgid === dev.child.pid && p.state !== 'Z')
-      .map((p) => p.command);
-
-  it('a signal while the stack is still starting stops it once up, leaving nothing behind', async () => {
-    const { dev, ports } = await startingStack();
-    dev.child.kill('SIGTERM'); // before any role listens (and before "running")
-    const code = await dev.exited;
-    expect(code, dev.output()).toBe(0);
-    expect(group(dev)).toEqual([]);
-    expect(await anyOpen(ports)).toBe(false);
-  });
-
-  it('a second signal skips the drain but still kills the roles and the private redis-server', async () => {
-    const { dev, ports } = await startingStack();
-    await dev.waitFor(/scanlogin is running/);
-    dev.child.kill('SIGINT');
-    dev.child.kill('SIGTERM'); // the impatient second signal
-    expect(await dev.exited).toBe(130);
-    // The runner SIGKILLs its children as it exits: they are gone soon after, never waited for.
-    await expect.poll(() => group(dev)).toEqual([]);
-    expect(await anyOpen(ports)).toBe(false);
   });
 });
 
@@ -233,7 +131,7 @@ describe('a second npm start', () => {
   // (the same ports as a running stack: in the first test above, which keeps that stack working)
   it('on free ports but with a live lock on its config file exits 2 before starting anything', async () => {
     const cwd = mkdtempSync(path.join(tmpdir(), 'scanlogin-lock-'));
-    const { env, ports } = await privateStackEnv();
+    const { env, ports } = await devPorts();
     const configFile = path.join(cwd, '.scanlogin', `dev-redis-${ports[0]}.json`);
     mkdirSync(path.dirname(configFile), { recursive: true });
     writeFileSync(lockPathFor(configFile, cwd), JSON.stringify({ pid: process.pid }));
