@@ -46,7 +46,7 @@ export default defineConfig({
           ...spawning,
           name: 'browser',
           // A journey is many steps through two browsers tabs and five processes on two busy cores.
-          testTimeout: 60_000,
+          testTimeout: 90_000,
           include: ['test/browser/**/*.test.ts'],
           maxWorkers: 2,
           sequence: { groupOrder: 2 },
