@@ -6,8 +6,8 @@ import { readdirSync, readFileSync } from 'node:fs';
  *    environment it was started with, so variables the run sets in `process.env` mark the whole tree, and stay
  *    with a process whose parent died (it then belongs to init, outside any walk of the test's tree). But a
  *    program that rewrites its process title over its environment (redis-server, nginx) loses it;
- *  - the tree: descendants of the test's process started since a moment (their start time), while their
- *    parents live;
+ *  - the tree: the test process's children started since a moment (their start time), and their descendants
+ *    while their parents live;
  *  - the group: a process started in a group of its own (a dev runner the helper starts detached, Chromium)
  *    takes its whole group along, children whose parent already died included.
  * Hand-written: no package reads /proc environments or start times, and `pgrep` cannot match a variable's value.
@@ -95,14 +95,17 @@ export function descendants(pid: number, procs = listProcesses()): ProcessInfo[]
 }
 
 /**
- * What a scope of the test run left: processes marked `name` = `prefix`…, descendants of this process started
- * since `since` (ticks), and the other members of their groups, unless a group is this process's own.
+ * What a scope of the test run left: the processes it started — this process's children started since `since`
+ * (ticks), and processes marked `name` = `prefix`… — with all their descendants and the other members of their
+ * groups (unless a group is this process's own). Not what a process that was already running started meanwhile:
+ * the renderers a browser opens for a test's page belong to the browser, which belongs to the file.
  */
 export function leftBehind(name: string, prefix: string, since: number): ProcessInfo[] {
   const procs = listProcesses([name]);
   const found = new Map<number, ProcessInfo>();
   for (const p of marked(name, prefix, procs)) found.set(p.pid, p);
-  for (const p of descendants(process.pid, procs)) if (p.started >= since) found.set(p.pid, p);
+  for (const p of procs) if (p.ppid === process.pid && p.started >= since && p.state !== 'Z') found.set(p.pid, p);
+  for (const root of [...found.values()]) for (const p of descendants(root.pid, procs)) found.set(p.pid, p);
   const own = procs.find((p) => p.pid === process.pid)?.pgid;
   const groups = new Set([...found.values()].map((p) => p.pgid).filter((g) => g > 1 && g !== own));
   for (const p of procs) if (groups.has(p.pgid) && p.state !== 'Z' && p.pid !== process.pid) found.set(p.pid, p);

@@ -19,10 +19,11 @@ const VITEST = path.join(path.dirname(createRequire(import.meta.url).resolve('vi
 
 it('a test that times out leaves no process behind: npm start, its roles and its redis-server', async () => {
   // test/fixtures/teardown: one test starts two dev stacks (one through the helper, one with a bare spawn nobody
-  // stops) and hangs until vitest times it out. Everything it started carries PROBE.
+  // stops) and hangs until vitest times it out; another fails while a process the file started starts one more.
+  // Everything they started carries PROBE.
   const probe = randomUUID();
   const inner = spawn(process.execPath, [VITEST, 'run', '--config', 'test/fixtures/teardown/vitest.config.ts'], {
-    env: { ...process.env, [PROBE]: probe, FORCE_COLOR: '0' },
+    env: { ...process.env, [PROBE]: probe, FORCE_COLOR: undefined, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
@@ -49,6 +50,10 @@ it('a test that times out leaves no process behind: npm start, its roles and its
   await exited;
 
   expect(out).toMatch(/Test timed out in \d+ms/);
+  expect(out).toMatch(/Error: failing on purpose/);
+  // A test's failure takes along what it started, not what the file had started (a browser's new renderer).
+  expect(out).toMatch(/the keeper \d+ still runs/);
+  expect(out).toMatch(/Tests {2}2 failed \| 1 passed \(3\)/);
   const pids = /started: helped (\d+), bare (\d+)/.exec(out);
   expect(pids, out).not.toBeNull();
   const commands = [...seen.values()].map((p) => p.command);

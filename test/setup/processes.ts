@@ -3,12 +3,12 @@
  * started and did not stop is killed. A file's own teardown (afterEach/afterAll, `stop()`) is the first line; this
  * catches what it missed — a test that timed out while its body still awaited, a `finally` never reached, a dev
  * runner whose roles outlived it. Each file (and each running test) puts its scope in `process.env`, which every
- * process spawned meanwhile inherits, down to grandchildren (helpers/processes.ts).
- *  - a test that failed or timed out: the processes spawned during it are killed after its own teardown
- *    (afterEach, onTestFinished) ran;
- *  - the end of a file: everything spawned by the file, and any descendant of this worker started since the
- *    file began (a child that cleared its environment, e.g. nginx), is killed — and named on stderr, since a
- *    passing file that leaves a process running has a teardown to fix.
+ * process spawned meanwhile inherits, down to grandchildren; and what this worker spawned since is its children
+ * (helpers/processes.ts, leftBehind).
+ *  - a test that failed or timed out: what it started is killed after its own teardown (afterEach,
+ *    onTestFinished) ran;
+ *  - the end of a file: everything the file started is killed — and named on stderr, since a passing file that
+ *    leaves a process running has a teardown to fix.
  * test/setup/global.ts kills whatever still carries the run's mark once the whole run is over.
  */
 import { appendFileSync, readFileSync } from 'node:fs';
