@@ -301,10 +301,10 @@ describe('the page', () => {
     try {
       const page = await (await browser.newContext({ locale: 'zh-CN' })).newPage();
       await page.goto(`${stack().httpUrl}/`);
-      await page.waitForSelector('#login-widget[data-state="pending"]', { timeout: 15_000 });
+      await page.waitForSelector('#login-widget[data-state="pending"]', { timeout: 30_000 });
       await fault({ api: 'cgi-bin/qrcode/create', errcode: 45009, ms: 60_000 });
       await page.click('#mode-mp-qrcode');
-      await page.waitForSelector('#login-widget[data-state="error"]', { timeout: 15_000 });
+      await page.waitForSelector('#login-widget[data-state="error"]', { timeout: 30_000 });
       expect(await page.textContent('#status-text')).toBe(MESSAGES.zh.errorWechatQuota);
       expect(await page.isVisible('#refresh')).toBe(true);
     } finally {

@@ -14,7 +14,7 @@ import { createLogin, startStack, type TestStack } from '../helpers/stack.js';
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
 const SEED = Number(process.env.FUZZ_SEED ?? 20_240_610);
 /** Only limits a hang: hundreds of requests on a busy machine take many times longer than on a quiet one. */
-const LONG = { timeout: Math.max(60_000, RUNS * 100) };
+const LONG = { timeout: Math.max(90_000, RUNS * 100) };
 
 let stack: TestStack;
 /** The login created before the run: its id (and a wrong token) makes generated requests reach deep code. */

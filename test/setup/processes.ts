@@ -11,6 +11,7 @@
  *    leaves a process running has a teardown to fix.
  * test/setup/global.ts kills whatever still carries the run's mark once the whole run is over.
  */
+import { randomUUID } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import {
@@ -24,7 +25,6 @@ import {
 } from '../helpers/processes.js';
 
 const run = process.env[RUN_VAR] ?? 'no-run';
-let files = 0;
 let fileScope = '';
 let fileStart = 0;
 let fileName = 'this file';
@@ -47,7 +47,7 @@ let wallStart = 0;
 
 beforeAll(() => {
   // Each scope ends with '/', so one is never a prefix of another (file 1 of file 10, test 1 of test 10).
-  fileScope = `${run}:${process.pid}:${++files}/`;
+  fileScope = `${run}:${process.pid}:${randomUUID().slice(0, 8)}/`;
   process.env[SCOPE_VAR] = fileScope;
   fileStart = ticksNow();
   fileName = 'this file';
@@ -58,7 +58,8 @@ beforeAll(() => {
 beforeEach(({ task, onTestFailed }) => {
   fileName = task.file.name;
   const scope = `${fileScope}${task.id}/`;
-  const since = ticksNow();
+  // From the next tick: one started in this tick may be a hook's (a describe's beforeAll runs just before).
+  const since = ticksNow() + 1;
   process.env[SCOPE_VAR] = scope;
   // Last of the test's teardown (after afterEach and onTestFinished): only what those missed is left.
   onTestFailed(async () =>
