@@ -7,7 +7,7 @@ import './test/setup/run-mark.js';
 //   spent waiting on sockets, TTLs and child processes (CPU seconds are a fraction of their wall time, see
 //   TEST_CPU_REPORT in test/setup/processes.ts), so four files run at once on the machine's two cores, the unit
 //   files among them;
-// - browser: journeys in Debian's Chromium, afterwards (groupOrder 2), three files at a time, instead of competing
+// - browser: journeys in Debian's Chromium, afterwards (groupOrder 2), two files at a time, instead of competing
 //   with the integration suites for the CPU; their timing-sensitive logic (fallback timers, backoff) is
 //   unit-tested without a browser.
 // Bounds that only limit a hang: tests wait for the state they mean (expect.poll, vi.waitFor, helpers), never for
@@ -54,7 +54,7 @@ export default defineConfig({
           // A journey is many steps through two browsers tabs and five processes on two busy cores.
           testTimeout: 90_000,
           include: ['test/browser/**/*.test.ts'],
-          maxWorkers: 3,
+          maxWorkers: 2,
           // Like the integration files: each starts its own browser and dev stack, none mocks a module.
           isolate: false,
           sequence: { groupOrder: 2 },
