@@ -1,15 +1,16 @@
 import { defineConfig } from 'vitest/config';
 import './test/setup/run-mark.js';
+import { MixedSequencer } from './test/setup/sequencer.js';
 
 // Three kinds, one folder each, each runnable alone (`npm run test:unit`, `test:integration`, `test:browser`):
 // - unit: in-process code, no redis-server and no child process;
-// - integration: real redis-server processes, real HTTP/WS servers and the simulator. Most of their time is
-//   spent waiting on sockets, TTLs and child processes (CPU seconds are a fraction of their wall time, see
-//   TEST_CPU_REPORT in test/setup/processes.ts), so four files run at once on the machine's two cores, the unit
-//   files among them;
-// - browser: journeys in Debian's Chromium, afterwards (groupOrder 2), two files at a time, instead of competing
-//   with the integration suites for the CPU; their timing-sensitive logic (fallback timers, backoff) is
-//   unit-tested without a browser.
+// - integration: real redis-server processes, real HTTP/WS servers and the simulator;
+// - browser: journeys in Debian's Chromium; their timing-sensitive logic (fallback timers, backoff) is unit-tested
+//   without a browser.
+// `npm test` runs them as one group, four files at a time, the longest first whatever their kind
+// (test/setup/sequencer.ts): most files spend most of their time waiting on sockets, TTLs, pages and child
+// processes (CPU seconds are a fraction of their wall time: TEST_CPU_REPORT, test/setup/processes.ts), so the
+// journeys run beside the integration files instead of after them.
 // Bounds that only limit a hang: tests wait for the state they mean (expect.poll, vi.waitFor, helpers), never for
 // a time, and a machine busy with other work may take many times longer than a quiet one.
 const shared = { testTimeout: 30_000, hookTimeout: 60_000, expect: { poll: { timeout: 20_000 } } };
@@ -22,14 +23,14 @@ export default defineConfig({
   test: {
     reporters: ['default'],
     globalSetup: ['test/setup/global.ts'],
+    sequence: { sequencer: MixedSequencer },
     projects: [
       {
         test: {
           ...shared,
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
-          // Beside the integration files (the same group shares one worker count): a few seconds of CPU that
-          // need not wait for them or hold them up.
+          // (One group shares one worker count.)
           maxWorkers: 4,
           isolate: false,
           sequence: { groupOrder: 1 },
@@ -54,10 +55,10 @@ export default defineConfig({
           // A journey is many steps through two browsers tabs and five processes on two busy cores.
           testTimeout: 90_000,
           include: ['test/browser/**/*.test.ts'],
-          maxWorkers: 2,
+          maxWorkers: 4,
           // Like the integration files: each starts its own browser and dev stack, none mocks a module.
           isolate: false,
-          sequence: { groupOrder: 2 },
+          sequence: { groupOrder: 1 },
         },
       },
     ],
