@@ -81,8 +81,11 @@ export class RoleProcess {
   }
 }
 
-/** Resolves once `/livez` (or the simulator's root) answers on `port`; rejects if the process exits first. */
-async function waitLive(port: number, proc: ChildProcess, timeoutMs = 20_000): Promise<void> {
+/**
+ * Resolves once `/livez` (or the simulator's root) answers on `port`; rejects if the process exits first.
+ * `timeoutMs` only bounds a hang: five processes starting at once on a busy machine can take long.
+ */
+async function waitLive(port: number, proc: ChildProcess, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`role on ${port} exited while starting`);

@@ -72,14 +72,14 @@ afterAll(async () => {
 });
 
 const waitState = (page: Page, s: string) =>
-  page.waitForSelector(`#login-widget[data-state="${s}"]`, { timeout: 15_000 });
+  page.waitForSelector(`#login-widget[data-state="${s}"]`, { timeout: 30_000 });
 
 /** The phone tab from #simulate-phone, through the simulator's consent, on scanlogin's confirm page. */
 async function phoneConfirmPage(context: BrowserContext, page: Page): Promise<Page> {
   const [phone] = await Promise.all([context.waitForEvent('page'), page.click('#simulate-phone')]);
-  await phone.waitForSelector('#sim-consent', { timeout: 15_000 });
+  await phone.waitForSelector('#sim-consent', { timeout: 30_000 });
   await phone.click('#sim-allow');
-  await phone.waitForSelector('#confirm', { timeout: 15_000 });
+  await phone.waitForSelector('#confirm', { timeout: 30_000 });
   expect(new URL(phone.url()).pathname).toBe('/login/wechat/oauth/callback');
   return phone;
 }
@@ -124,13 +124,13 @@ describe('BASE_PATH=/login behind nginx, in Chromium', () => {
     const context = await browser.newContext({ locale: 'en-US' });
     const page = await context.newPage();
     await page.goto(req.url.toString());
-    await page.waitForURL(/\/login\/interaction\/[^/]+$/, { timeout: 15_000 });
+    await page.waitForURL(/\/login\/interaction\/[^/]+$/, { timeout: 30_000 });
     await waitState(page, 'pending');
 
     const phone = await phoneConfirmPage(context, page);
     expect(await phone.textContent('#client')).toBe('Base Shop');
     await phone.click('#confirm');
-    await page.waitForURL(/\/callback\?/, { timeout: 20_000 });
+    await page.waitForURL(/\/callback\?/, { timeout: 30_000 });
     const callback = new URL(page.url());
     expect(callback.origin).toBe(site.origin);
     const tokens = await exchange(rp, req, callback);
@@ -148,7 +148,7 @@ describe('BASE_PATH=/login behind nginx, in Chromium', () => {
     await waitState(page, 'pending');
     const phone = await phoneConfirmPage(context, page);
     await phone.click('#cancel');
-    await page.waitForURL(/\/callback\?/, { timeout: 20_000 });
+    await page.waitForURL(/\/callback\?/, { timeout: 30_000 });
     const back = new URL(page.url());
     expect([back.origin, back.searchParams.get('error')]).toEqual([site.origin, 'access_denied']);
     await context.close();
@@ -164,14 +164,14 @@ describe('BASE_PATH=/login behind nginx, in Chromium', () => {
     const createdRes = await created;
     expect(new URL(createdRes.url()).pathname).toBe('/login/api/logins');
     const login = (await createdRes.json()) as { scanUrl: string };
-    await page.frameLocator('iframe').locator('#login-widget[data-state="pending"]').waitFor({ timeout: 15_000 });
+    await page.frameLocator('iframe').locator('#login-widget[data-state="pending"]').waitFor({ timeout: 30_000 });
 
     const phone = new Phone();
     const confirm = await phone.callback(await phone.consent(await phone.scan(login.scanUrl), 'allow'));
     expect(confirm.html).toContain('Base Shop');
     await phone.submit(confirm.html, 'confirm', nginx.url);
 
-    await page.waitForURL(/\/callback\?/, { timeout: 20_000 });
+    await page.waitForURL(/\/callback\?/, { timeout: 30_000 });
     const callback = new URL(page.url());
     expect(callback.searchParams.get('state')).toBe(req.state);
     const tokens = await exchange(rp, req, callback);

@@ -17,11 +17,12 @@ describe('expiry with a short LOGIN_TTL', () => {
     await waitState(page, 'pending');
 
     // First login expires → one automatic renewal → that one expires → #refresh and a stop.
-    await waitState(page, 'expired', 5 * TTL_S * 1000);
+    await waitState(page, 'expired', 30_000);
     expect(await page.isVisible('#refresh')).toBe(true);
     expect(creates()).toBe(2);
 
-    // Keep watching until at least three TTLs have passed: nothing else may be created.
+    // Keep watching until at least three TTLs have passed: nothing else may be created. (A check that nothing
+    // happens can only watch for a while; a busy machine makes it weaker, never wrong.)
     const observeUntil = started + 3 * TTL_S * 1000 + 2000;
     await page.waitForTimeout(Math.max(0, observeUntil - Date.now()));
     expect(await state(page)).toBe('expired');
@@ -32,7 +33,7 @@ describe('expiry with a short LOGIN_TTL', () => {
     await page.click('#refresh');
     await waitState(page, 'pending');
     expect(creates()).toBe(3);
-    await waitState(page, 'expired', 3 * TTL_S * 1000);
+    await waitState(page, 'expired', 30_000);
     expect(creates()).toBe(3);
   });
 });

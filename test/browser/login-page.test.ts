@@ -59,7 +59,7 @@ describe('login page against the dev stack', () => {
     };
     expect(chosen.nickname).not.toBe('');
     await phone.click('#sim-allow');
-    await phone.waitForSelector('#confirm', { timeout: 15_000 });
+    await phone.waitForSelector('#confirm', { timeout: 30_000 });
 
     // Scanned, with the scanner's nickname, while the phone shows its confirm page.
     await waitState(page, 'scanned');
@@ -119,19 +119,19 @@ describe('login page against the dev stack', () => {
     const phone = await openPhone(suite.context, page);
     await phone.click('#sim-snapshot');
     // WeChat's snapshot page: its notice, the site's page (opened with the virtual identity), the bottom button.
-    await phone.waitForSelector('#sim-full-service', { timeout: 15_000 });
+    await phone.waitForSelector('#sim-full-service', { timeout: 30_000 });
     expect(await phone.textContent('#sim-snapshot-notice')).toContain('当前仅可浏览部分内容');
     await phone.click('#sim-snapshot-open');
-    await phone.waitForSelector('main[data-page="snapshot"]', { timeout: 15_000 });
+    await phone.waitForSelector('main[data-page="snapshot"]', { timeout: 30_000 });
     expect(await phone.textContent('h1')).toBe('请点击屏幕底部的「使用完整服务」');
     // Kept scanned, with no identity: the page waits; nothing was cancelled.
     await waitState(page, 'scanned');
     expect(await page.isVisible('#refresh')).toBe(false);
     await phone.goBack();
     await phone.click('#sim-full-service');
-    await phone.waitForSelector('#sim-consent', { timeout: 15_000 });
+    await phone.waitForSelector('#sim-consent', { timeout: 30_000 });
     await phone.click('#sim-allow');
-    await phone.waitForSelector('#confirm', { timeout: 15_000 });
+    await phone.waitForSelector('#confirm', { timeout: 30_000 });
     await phone.click('#confirm');
     await waitState(page, 'confirmed', 20_000);
     expect(await page.textContent('#user-name')).toBe('张三');
@@ -144,7 +144,7 @@ describe('login page against the dev stack', () => {
     await waitState(page, 'pending');
     const phone = await openPhone(suite.context, page);
     await phone.click('#sim-allow');
-    await phone.waitForSelector('#cancel', { timeout: 15_000 });
+    await phone.waitForSelector('#cancel', { timeout: 30_000 });
     await phone.click('#cancel');
     await waitState(page, 'cancelled');
   });
@@ -155,7 +155,7 @@ describe('login page against the dev stack', () => {
     await waitState(page, 'pending');
     const phone = await openPhone(suite.context, page);
     await phone.click('#sim-allow');
-    await phone.waitForSelector('#confirm', { timeout: 15_000 });
+    await phone.waitForSelector('#confirm', { timeout: 30_000 });
     await page.waitForSelector('#not-you:visible');
     await page.click('#not-you');
     await waitState(page, 'cancelled');
@@ -180,12 +180,12 @@ describe('login page against the dev stack', () => {
     });
     await page.goto(suite.stack.base);
     await waitState(page, 'pending');
-    await page.waitForSelector('#transport:not([hidden])', { timeout: 15_000 });
+    await page.waitForSelector('#transport:not([hidden])', { timeout: 30_000 });
     expect(sockets).toBe(3);
 
     const phone = await openPhone(suite.context, page);
     await phone.click('#sim-allow');
-    await phone.waitForSelector('#confirm', { timeout: 15_000 });
+    await phone.waitForSelector('#confirm', { timeout: 30_000 });
     await waitState(page, 'scanned');
     await phone.click('#confirm');
     await waitState(page, 'confirmed');
@@ -240,7 +240,7 @@ describe('login page against the dev stack', () => {
     const creates = countLoginCreates(page);
     await page.goto(suite.stack.base);
     // The page leaves at once for WeChat's consent page (the simulator's, in dev).
-    await page.waitForSelector('#sim-consent', { timeout: 15_000 });
+    await page.waitForSelector('#sim-consent', { timeout: 30_000 });
     await page.click('#sim-allow');
     // Back on the page, signed in: no confirm page came in between.
     await waitState(page, 'confirmed');

@@ -78,7 +78,7 @@ describe('login modes against the dev stack', () => {
 
   it(
     'every mode by clicking: #simulate-phone → the phone tab → confirmed with that user',
-    { timeout: 90_000 },
+    { timeout: 120_000 },
     async () => {
       const page = await suite.freshPage();
       await page.goto(suite.stack.base);
@@ -92,7 +92,7 @@ describe('login modes against the dev stack', () => {
         await created;
         await waitState(page, 'pending');
         const [phone] = await Promise.all([suite.context.waitForEvent('page'), page.click('#simulate-phone')]);
-        await phone.waitForSelector(form, { timeout: 15_000 });
+        await phone.waitForSelector(form, { timeout: 30_000 });
         return phone;
       };
       /** Picks the phone's second sample user (not the default) and returns its openid. */
@@ -105,10 +105,10 @@ describe('login modes against the dev stack', () => {
       const confirmFromReply = async (phone: Page) => {
         await waitState(page, 'scanned');
         await phone.click('#sim-mp-link');
-        await phone.waitForSelector('#confirm', { timeout: 15_000 });
+        await phone.waitForSelector('#confirm', { timeout: 30_000 });
         expect(await phone.textContent('main')).toContain('Chrome on');
         await phone.click('#confirm');
-        await phone.waitForSelector('main[data-page="confirmed"]', { timeout: 15_000 });
+        await phone.waitForSelector('main[data-page="confirmed"]', { timeout: 30_000 });
       };
       const loggedInAs = async (openid: string) => {
         await waitState(page, 'confirmed');
@@ -121,12 +121,12 @@ describe('login modes against the dev stack', () => {
       let phone = await openModePhone('miniprogram', '#sim-mini-form');
       let openid = await pickSecondUser(phone, '#sim-mini-form');
       await phone.click('#sim-mini-login');
-      await phone.waitForSelector('#sim-mini-confirm', { timeout: 15_000 });
+      await phone.waitForSelector('#sim-mini-confirm', { timeout: 30_000 });
       expect(await phone.textContent('#sim-mini-requester')).toContain('Chrome on');
       await waitState(page, 'scanned');
       await phone.screenshot({ path: '/tmp/scanlogin-phone-miniprogram.png' });
       await phone.click('#sim-mini-confirm');
-      await phone.waitForSelector('#sim-result[data-code="confirmed"]', { timeout: 15_000 });
+      await phone.waitForSelector('#sim-result[data-code="confirmed"]', { timeout: 30_000 });
       await loggedInAs(openid);
       await phone.close();
 
@@ -135,16 +135,16 @@ describe('login modes against the dev stack', () => {
       openid = await pickSecondUser(phone, '#sim-mp-form');
       await phone.screenshot({ path: '/tmp/scanlogin-phone-mp-qrcode.png' });
       await phone.click('#sim-mp-follow');
-      await phone.waitForSelector('#sim-result[data-code="subscribe"]', { timeout: 15_000 });
+      await phone.waitForSelector('#sim-result[data-code="subscribe"]', { timeout: 30_000 });
       await confirmFromReply(phone);
       await loggedInAs(openid);
       await phone.close();
       // … and a follower ("Scan (already following)" → SCAN), on the new login after logout.
       [phone] = await Promise.all([suite.context.waitForEvent('page'), page.click('#simulate-phone')]);
-      await phone.waitForSelector('#sim-mp-form', { timeout: 15_000 });
+      await phone.waitForSelector('#sim-mp-form', { timeout: 30_000 });
       openid = await phone.locator('#sim-mp-form input[name="openid"]:checked').inputValue();
       await phone.click('#sim-mp-scan');
-      await phone.waitForSelector('#sim-result[data-code="SCAN"]', { timeout: 15_000 });
+      await phone.waitForSelector('#sim-result[data-code="SCAN"]', { timeout: 30_000 });
       await confirmFromReply(phone);
       await loggedInAs(openid);
       await phone.close();
@@ -153,7 +153,7 @@ describe('login modes against the dev stack', () => {
       phone = await openModePhone('oauth', '#sim-consent');
       openid = await pickSecondUser(phone, '#sim-consent');
       await phone.click('#sim-allow');
-      await phone.waitForSelector('#confirm', { timeout: 15_000 });
+      await phone.waitForSelector('#confirm', { timeout: 30_000 });
       await phone.click('#confirm');
       await waitState(page, 'confirmed');
       expect(await page.textContent('#user-openid')).toBe(openid);
@@ -175,7 +175,7 @@ describe('login modes against the dev stack', () => {
     expect(await page.isHidden('#qr')).toBe(true);
     expect(await page.getAttribute('#qr-wechat', 'src')).toBe(login.frameUrl);
     const frame = page.frameLocator('#qr-wechat');
-    await frame.locator('#sim-qrconnect-qr svg').waitFor({ timeout: 15_000 });
+    await frame.locator('#sim-qrconnect-qr svg').waitFor({ timeout: 30_000 });
     expect(await frame.locator('link[rel="stylesheet"]').getAttribute('href')).toBe(`${suite.stack.base}/wxlogin.css`);
     await page.screenshot({ path: '/tmp/scanlogin-page-qrconnect.png' });
 
@@ -184,18 +184,18 @@ describe('login modes against the dev stack', () => {
       suite.context.waitForEvent('page'),
       frame.locator('#sim-qrconnect-phone').click(),
     ]);
-    await phone.waitForSelector('#sim-qrconnect-form', { timeout: 15_000 });
+    await phone.waitForSelector('#sim-qrconnect-form', { timeout: 30_000 });
     const radio = phone.locator('#sim-qrconnect-form input[name="openid"]').nth(1);
     await radio.check();
     const openid = await radio.inputValue();
     await phone.click('#sim-qrconnect-scan');
-    await phone.waitForSelector('#sim-qrconnect-allow', { timeout: 15_000 });
+    await phone.waitForSelector('#sim-qrconnect-allow', { timeout: 30_000 });
     // WeChat's page follows the scan itself (404 on its long-poll); our page hears nothing until the callback.
-    await frame.locator('#sim-qrconnect-status[data-errcode="404"]').waitFor({ timeout: 15_000 });
+    await frame.locator('#sim-qrconnect-status[data-errcode="404"]').waitFor({ timeout: 30_000 });
     expect(await page.getAttribute('#login-widget', 'data-state')).toBe('pending');
     const landed = page.waitForResponse((r) => new URL(r.url()).pathname === '/wechat/qrconnect/callback');
     await phone.click('#sim-qrconnect-allow');
-    await phone.waitForSelector('#sim-result[data-code="confirmed"]', { timeout: 15_000 });
+    await phone.waitForSelector('#sim-result[data-code="confirmed"]', { timeout: 30_000 });
 
     // 405 → the frame goes to our callback (self_redirect), which confirms; the page learns it over its watch.
     const callback = await landed;

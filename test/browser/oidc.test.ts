@@ -51,7 +51,7 @@ describe('OpenID Connect sign-in in Chromium (Example Shop)', () => {
     if (task.result?.state !== 'fail') return;
     const pages = context.pages().map((p) => p.url());
     console.error(
-      `browser/oidc: failed at step "${step}"; open pages ${JSON.stringify(pages)}; stack log tail:\n${stack.logs.join('').split('\n').slice(-60).join('\n')}`,
+      `browser/oidc: failed at step "${step}"; open pages ${JSON.stringify(pages)}; stack log tail:\n${stack.output().split('\n').slice(-60).join('\n')}`,
     );
   });
 
@@ -61,18 +61,18 @@ describe('OpenID Connect sign-in in Chromium (Example Shop)', () => {
     await page.click('#sign-in');
     // /authorize → the QR page, as the interaction.
     step = 'authorize → interaction';
-    await page.waitForURL(/\/interaction\/[^/]+$/, { timeout: 15_000 });
+    await page.waitForURL(/\/interaction\/[^/]+$/, { timeout: 30_000 });
     expect(new URL(page.url()).origin).toBe(stack.base);
-    await page.waitForSelector('#login-widget[data-state="pending"]', { timeout: 15_000 });
+    await page.waitForSelector('#login-widget[data-state="pending"]', { timeout: 30_000 });
     // The QR page names the site the person is signing in to, not only the phone does.
     expect(await page.textContent('#title')).toBe('Sign in to Example Shop');
     expect(await page.title()).toBe('Sign in to Example Shop · scanlogin');
     step = 'phone';
     const [phone] = await Promise.all([context.waitForEvent('page'), page.click('#simulate-phone')]);
-    await phone.waitForSelector('#sim-consent', { timeout: 15_000 });
+    await phone.waitForSelector('#sim-consent', { timeout: 30_000 });
     step = 'consent';
     await phone.click('#sim-allow');
-    await phone.waitForSelector('#confirm', { timeout: 15_000 });
+    await phone.waitForSelector('#confirm', { timeout: 30_000 });
     step = 'confirm page';
     return phone;
   }
@@ -88,7 +88,7 @@ describe('OpenID Connect sign-in in Chromium (Example Shop)', () => {
     await phone.click('#confirm', { noWaitAfter: true });
 
     // Redeem → finish → the shop's callback → the shop's page with the verified claims.
-    await page.waitForSelector('#claims', { timeout: 20_000 });
+    await page.waitForSelector('#claims', { timeout: 30_000 });
     expect(new URL(page.url()).origin).toBe(stack.shop);
     const claims = JSON.parse((await page.textContent('#claims'))!) as Record<string, unknown>;
     expect(claims).toMatchObject({ iss: stack.base, aud: 'example-shop', amr: ['wechat_qr'] });
@@ -99,15 +99,15 @@ describe('OpenID Connect sign-in in Chromium (Example Shop)', () => {
 
     // RP-initiated logout: the shop sends the browser to end_session; the user confirms; back at the shop.
     await page.click('#sign-out');
-    await page.waitForSelector('#logout-yes', { timeout: 15_000 });
+    await page.waitForSelector('#logout-yes', { timeout: 30_000 });
     await page.click('#logout-yes');
-    await page.waitForSelector('#sign-in', { timeout: 15_000 });
+    await page.waitForSelector('#sign-in', { timeout: 30_000 });
     expect(new URL(page.url()).origin).toBe(stack.shop);
 
     // The provider's session ended too: signing in again asks for a scan.
     await page.click('#sign-in');
-    await page.waitForURL(/\/interaction\/[^/]+$/, { timeout: 15_000 });
-    await page.waitForSelector('#login-widget[data-state="pending"]', { timeout: 15_000 });
+    await page.waitForURL(/\/interaction\/[^/]+$/, { timeout: 30_000 });
+    await page.waitForSelector('#login-widget[data-state="pending"]', { timeout: 30_000 });
     expect(pageErrors).toEqual([]);
     await page.close();
   });
@@ -120,10 +120,10 @@ describe('OpenID Connect sign-in in Chromium (Example Shop)', () => {
       await page.goto(stack.shop);
       await page.click('#sign-in');
       // /authorize → the interaction page, which leaves at once for WeChat's consent (the simulator's, in dev).
-      await page.waitForSelector('#sim-consent', { timeout: 15_000 });
+      await page.waitForSelector('#sim-consent', { timeout: 30_000 });
       await page.click('#sim-allow');
       // Back through the interaction (no confirm page: the requester is this very browser) to the shop.
-      await page.waitForSelector('#claims', { timeout: 20_000 });
+      await page.waitForSelector('#claims', { timeout: 30_000 });
       expect(new URL(page.url()).origin).toBe(stack.shop);
       const claims = JSON.parse((await page.textContent('#claims'))!) as Record<string, unknown>;
       expect(claims).toMatchObject({ iss: stack.base, aud: 'example-shop', amr: ['wechat_qr'] });
@@ -143,7 +143,7 @@ describe('OpenID Connect sign-in in Chromium (Example Shop)', () => {
     // click does not wait for the phone's navigation, and the tab closes with the context.
     await phone.click('#cancel', { noWaitAfter: true });
     step = 'back at the shop with the error';
-    await page.waitForSelector('#error', { timeout: 20_000 });
+    await page.waitForSelector('#error', { timeout: 30_000 });
     expect(new URL(page.url()).origin).toBe(stack.shop);
     expect(await page.textContent('#error code')).toBe('access_denied');
     await page.close();
@@ -201,7 +201,7 @@ describe('the embeddable QR (scanlogin.js) in Chromium', () => {
     await page.goto(allowed.pageUrl(issuer, req));
     const login = (await (await created).json()) as { scanUrl: string };
     const frame = page.frameLocator('iframe');
-    await frame.locator('#login-widget[data-state="pending"]').waitFor({ timeout: 15_000 });
+    await frame.locator('#login-widget[data-state="pending"]').waitFor({ timeout: 30_000 });
 
     // The phone (over HTTP) names the client and confirms.
     const phone = new Phone();
@@ -209,7 +209,7 @@ describe('the embeddable QR (scanlogin.js) in Chromium', () => {
     expect(confirm.html).toContain('Embed Shop');
     await phone.submit(confirm.html, 'confirm', issuer);
 
-    await page.waitForURL(/\/callback\?/, { timeout: 20_000 });
+    await page.waitForURL(/\/callback\?/, { timeout: 30_000 });
     const callback = new URL(page.url());
     expect(callback.origin).toBe(allowed.origin);
     expect(callback.searchParams.get('state')).toBe(req.state);
@@ -229,7 +229,7 @@ describe('the embeddable QR (scanlogin.js) in Chromium', () => {
     const context = await browser.newContext({ locale: 'en-US' });
     const page = await context.newPage();
     await page.goto(planted.toString());
-    await page.waitForURL(/\/callback\?/, { timeout: 20_000 });
+    await page.waitForURL(/\/callback\?/, { timeout: 30_000 });
     const attackerSub = (
       await verifyIdToken(
         rp,
@@ -244,8 +244,8 @@ describe('the embeddable QR (scanlogin.js) in Chromium', () => {
     // Later the victim signs in at the site (a plain redirect): the QR page, not "signed in as" the attacker.
     const plain = await authRequest(rp);
     await page.goto(plain.url.toString());
-    await page.waitForURL(/\/interaction\//, { timeout: 20_000 });
-    await page.locator('#login-widget[data-state="pending"]').waitFor({ timeout: 15_000 });
+    await page.waitForURL(/\/interaction\//, { timeout: 30_000 });
+    await page.locator('#login-widget[data-state="pending"]').waitFor({ timeout: 30_000 });
 
     // And through the embedded QR with her own phone: her identity reaches the site.
     const req = await authRequest(rp);
@@ -255,7 +255,7 @@ describe('the embeddable QR (scanlogin.js) in Chromium', () => {
     const phone = new Phone();
     const confirm = await phone.callback(await phone.consent(await phone.scan(mine.scanUrl), 'allow', 0));
     await phone.submit(confirm.html, 'confirm', issuer);
-    await page.waitForURL(/\/callback\?/, { timeout: 20_000 });
+    await page.waitForURL(/\/callback\?/, { timeout: 30_000 });
     const claims = await verifyIdToken(rp, (await exchange(rp, req, new URL(page.url()))).id_token!, req.nonce);
     expect(claims.sub).not.toBe(attackerSub);
     await context.close();

@@ -3,12 +3,11 @@
  * simulator) in a real Chromium: the stack, page helpers and one suite setup shared by the files in test/browser.
  * Needs `npm run build` first (the page is served from dist/web, the stack from dist/server).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
-import { freePort } from './ports.js';
+import { devPorts, runDev } from './dev-runner.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = `${ROOT}dist/server/cli.js`;
@@ -20,72 +19,52 @@ export interface DevStack {
   sim: string;
   /** Example Shop, the sample site signing in through OpenID Connect. */
   shop: string;
-  logs: string[];
+  /** What the runner and its roles printed so far. */
+  output(): string;
   stop(): Promise<void>;
 }
 
 /**
  * Starts `scanlogin dev` on free ports (Example Shop included) and resolves once the runner says it is running,
- * which it does only when every role answers.
+ * which it does only when every role answers. The runner runs in its own process group (helpers/dev-runner.ts).
  */
 export async function startDevStack(extraEnv: Record<string, string> = {}): Promise<DevStack> {
-  const [httpPort, wsPort, simPort, demoPort] = [
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePort(),
-  ];
+  const { env: ports } = await devPorts();
+  const [httpPort, wsPort, simPort, demoPort] = [ports.HTTP_PORT, ports.WS_PORT, ports.SIM_PORT, ports.DEMO_PORT];
   const base = `http://127.0.0.1:${httpPort}`;
   const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    HOST: '127.0.0.1',
+    ...ports,
     LOGIN_RATE_LIMIT: '0', // one client creates many logins here; the limit has its own test
     OIDC_RATE_LIMIT: '0',
-    HTTP_PORT: String(httpPort),
-    WS_PORT: String(wsPort),
-    SIM_PORT: String(simPort),
-    DEMO_PORT: String(demoPort),
     PUBLIC_URL: base,
     WS_PUBLIC_URL: `ws://127.0.0.1:${wsPort}/ws`,
+    // Always in development, with the runner's own OIDC client (the shop), whatever this shell has (an undefined
+    // value leaves the variable out of the child's environment).
+    NODE_ENV: undefined,
+    OIDC_CLIENT_ID: undefined,
+    OIDC_CLIENT_SECRET: undefined,
+    OIDC_REDIRECT_URIS: undefined,
     ...extraEnv,
   };
-  // Always the stack's own private redis-server, in development, with the runner's own OIDC client (the shop).
-  for (const key of ['REDIS_URL', 'NODE_ENV', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'OIDC_REDIRECT_URIS']) {
-    if (!(key in extraEnv)) delete env[key];
+  const dev = runDev(env);
+  try {
+    await dev.waitFor(/scanlogin is running/);
+  } catch (err) {
+    await dev.stop();
+    throw err;
   }
-  const logs: string[] = [];
-  const child: ChildProcess = spawn(process.execPath, [CLI, 'dev'], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  child.stdout!.on('data', (b: Buffer) => logs.push(b.toString()));
-  child.stderr!.on('data', (b: Buffer) => logs.push(b.toString()));
-
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(timer);
+  return {
+    base,
+    sim: `http://127.0.0.1:${simPort}`,
+    shop: `http://127.0.0.1:${demoPort}`,
+    output: () => dev.output(),
+    stop: () => dev.stop(),
   };
-
-  const deadline = Date.now() + 45_000;
-  let died = false;
-  void exited.then(() => (died = true));
-  while (Date.now() < deadline && !died) {
-    if (logs.join('').includes('scanlogin is running')) {
-      return { base, sim: `http://127.0.0.1:${simPort}`, shop: `http://127.0.0.1:${demoPort}`, logs, stop };
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await stop();
-  throw new Error(`scanlogin dev did not start${died ? ' (it exited)' : ''}:\n${logs.join('')}`);
 }
 
 export const state = (page: Page) => page.getAttribute('#login-widget', 'data-state');
-export const waitState = (page: Page, s: string, timeout = 15_000) =>
+/** Waits for the widget's state; `timeout` only limits a hang (a journey's steps on a busy machine take long). */
+export const waitState = (page: Page, s: string, timeout = 30_000) =>
   page.waitForSelector(`#login-widget[data-state="${s}"]`, { timeout });
 
 /** Counts the POST /api/logins requests a page makes (each one is a new QR code). */
@@ -100,7 +79,7 @@ export function countLoginCreates(page: Page): () => number {
 /** Clicks #simulate-phone and returns the phone tab, sitting on the simulator's consent form. */
 export async function openPhone(context: BrowserContext, page: Page): Promise<Page> {
   const [phone] = await Promise.all([context.waitForEvent('page'), page.click('#simulate-phone')]);
-  await phone.waitForSelector('#sim-consent', { timeout: 15_000 });
+  await phone.waitForSelector('#sim-consent', { timeout: 30_000 });
   return phone;
 }
 

@@ -127,8 +127,8 @@ function fields(flat: string[]): Record<string, string> {
   return out;
 }
 
-/** Polls `check` every 100 ms until it is true; throws naming `what` after `timeoutMs` (default 10 s). */
-export async function until(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+/** Polls `check` every 100 ms until it is true; throws naming `what` after `timeoutMs` (default 20 s: a hang). */
+export async function until(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check().catch(() => false)) return;

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import type { Logger } from '../../server/log.js';
 import type { Config } from '../../server/config.js';
 import { startRedisServer, type RedisServerHandle } from '../../server/dev/redis-server.js';
@@ -61,6 +61,28 @@ export async function createLogin(httpUrl: string, body: unknown = {}): Promise<
   });
   if (res.status !== 201) throw new Error(`create login: HTTP ${res.status} ${await res.text()}`);
   return (await res.json()) as CreatedLogin;
+}
+
+/**
+ * A metric's value on a role's /metrics (`name{role="http"} 3`), NaN when absent: how a test knows a server has
+ * reached a state it cannot see otherwise (e.g. `scanlogin_long_polls`: a long-poll is parked).
+ */
+export async function metricValue(metricsUrl: string, name: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
+  return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1]);
+}
+
+/** The login's status as its watcher reads it (GET /api/logins/:id): `expired` once its deadline has passed. */
+export async function loginStatus(httpUrl: string, login: Pick<CreatedLogin, 'id' | 'watchToken'>): Promise<string> {
+  const res = await fetch(`${httpUrl}/api/logins/${login.id}`, {
+    headers: { authorization: `Bearer ${login.watchToken}` },
+  });
+  return ((await res.json()) as { status: string }).status;
+}
+
+/** Waits until the login's deadline has passed (a test stack with a short LOGIN_TTL), instead of sleeping the TTL. */
+export async function untilExpired(httpUrl: string, login: Pick<CreatedLogin, 'id' | 'watchToken'>): Promise<void> {
+  await expect.poll(() => loginStatus(httpUrl, login)).toBe('expired');
 }
 
 /** A stack for the enclosing suite (started before its tests, stopped after); call the result inside a test. */

@@ -44,8 +44,8 @@ export class WatchClient {
     this.socket.send(typeof msg === 'string' ? msg : JSON.stringify(msg));
   }
 
-  /** Waits until a message matching `pred` has arrived (default 5 s). */
-  async next(pred: (m: WsMessage) => boolean, timeoutMs = 5000): Promise<WsMessage> {
+  /** Waits until a message matching `pred` has arrived; `timeoutMs` (default 20 s) only limits a hang. */
+  async next(pred: (m: WsMessage) => boolean, timeoutMs = 20_000): Promise<WsMessage> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = this.messages.find(pred);

@@ -1,7 +1,8 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogin, startStack, type TestStack } from '../helpers/stack.js';
+import { createLogin, metricValue, startStack, type TestStack } from '../helpers/stack.js';
 import { WatchClient } from '../helpers/ws-client.js';
+import { Phone } from '../../server/sim/scripted-phone.js';
 
 // Small limits so each bound is reached with a handful of real sockets and requests.
 let s: TestStack;
@@ -13,6 +14,7 @@ beforeAll(async () => {
     MAX_LONG_POLLS_PER_IP: '1',
     // The tests play a proxy at 127.0.0.1 when they send X-Forwarded-For.
     TRUST_PROXY: '127.0.0.1',
+    METRICS_PORT: '0',
   });
 });
 afterAll(() => s?.stop());
@@ -31,7 +33,9 @@ describe('sockets without a watch', () => {
     const login = await createLogin(s.httpUrl);
     const c = await WatchClient.watch(s.wsUrl, login.id, login.watchToken, xff('10.0.0.2'));
     await c.next((m) => m.status === 'pending');
-    await new Promise((r) => setTimeout(r, 1300)); // waiting out WS_WATCH_TIMEOUT
+    // A socket opened after it that never watches: once that one is closed for it, c's timeout has passed too.
+    const idle = new WatchClient(s.wsUrl, xff('10.0.0.3'));
+    expect(await idle.closed).toBe(4408);
     expect(c.closeCode).toBeUndefined();
     c.close();
     await c.closed;
@@ -66,12 +70,12 @@ describe('sockets per client IP', () => {
         'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
     );
     mute.resume(); // reads the error and the close frame, never answers
-    const started = Date.now();
+    // Cut off by the server (after 1 s) — not by the library's own close timeout (30 s), which this test's
+    // timeout, below it, would never wait out.
     await new Promise<void>((resolve) => mute.once('close', () => resolve()));
-    expect(Date.now() - started).toBeLessThan(10_000); // the library's own close timeout is 30 s
     for (const c of mine) c.close();
     await Promise.all(mine.map((c) => c.closed));
-  });
+  }, 20_000);
 
   it('IPv6 clients are counted per /64', async () => {
     const v6 = ['2001:db8:5::1', '2001:db8:5::2', '2001:db8:5::3'].map((ip) => new WatchClient(s.wsUrl, xff(ip)));
@@ -109,13 +113,15 @@ describe('long-polls per client IP', () => {
       fetch(`${s.httpUrl}/api/logins/${login.id}?wait=${wait}`, {
         headers: { authorization: `Bearer ${login.watchToken}`, ...xff(ip) },
       });
-    const first = poll('10.0.3.1', 1);
-    await new Promise((r) => setTimeout(r, 200));
+    // Held until the login changes below (not for a time: a second's wait could end before the second arrives).
+    const first = poll('10.0.3.1', 25);
+    await expect.poll(() => metricValue(s.httpMetricsUrl!, 'scanlogin_long_polls')).toBe(1); // the first is waiting
     const second = await poll('10.0.3.1', 1);
     expect(second.status).toBe(429);
     expect(await second.json()).toMatchObject({ error: 'too_many_connections' });
     expect((await poll('10.0.3.2', 0)).status).toBe(200); // a plain read is no long-poll
-    expect((await first).status).toBe(200);
+    await new Phone().scan(login.scanUrl); // a change: the first poll answers
+    expect(await (await first).json()).toMatchObject({ status: 'scanned' });
     expect((await poll('10.0.3.1', 1)).status).toBe(200);
   });
 });

@@ -1,65 +1,17 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
-import net from 'node:net';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { freePort } from '../helpers/ports.js';
+import { CLI, devPorts, portOpen, runDev as run } from '../helpers/dev-runner.js';
 import { lockPathFor } from '../../server/dev/preflight.js';
 import { isLoopbackUrl, lanAddress, lanUrlFor } from '../../server/dev/lan.js';
 import { Phone } from '../../server/sim/scripted-phone.js';
 import { createLogin } from '../helpers/stack.js';
 import { WatchClient } from '../helpers/ws-client.js';
 
-const CLI = 'dist/server/cli.js';
-
-/** A dev stack on three free loopback ports with a private redis-server (no REDIS_URL, no CONFIG_FILE). */
-async function privateStackEnv(
-  extra: NodeJS.ProcessEnv = {},
-): Promise<{ env: NodeJS.ProcessEnv; ports: [number, number, number] }> {
-  const [h, w, s] = [await freePort(), await freePort(), await freePort()];
-  const env = { HOST: '127.0.0.1', HTTP_PORT: String(h), WS_PORT: String(w), SIM_PORT: String(s), REDIS_URL: '' };
-  return { env: { ...env, CONFIG_FILE: '', ...extra }, ports: [h, w, s] };
-}
-
-function run(env: NodeJS.ProcessEnv, cwd?: string) {
-  const child = spawn(process.execPath, [path.resolve(CLI), 'dev'], {
-    cwd,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (out += b.toString()));
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
-  return {
-    child,
-    exited,
-    output: () => out,
-    async waitFor(re: RegExp, ms = 30_000): Promise<RegExpMatchArray> {
-      const deadline = Date.now() + ms;
-      while (Date.now() < deadline) {
-        const m = re.exec(out);
-        if (m) return m;
-        if (child.exitCode !== null) break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      throw new Error(`no ${re} in output:\n${out}`);
-    },
-  };
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
+const execFileAsync = promisify(execFile);
 
 describe('npm start (the dev runner)', () => {
   it('runs the stack on a private redis-server, survives a second start on its ports, stops on SIGTERM', async () => {
@@ -67,7 +19,7 @@ describe('npm start (the dev runner)', () => {
     const {
       env,
       ports: [h, w, s],
-    } = await privateStackEnv({ PUBLIC_URL: '', WS_PUBLIC_URL: '' });
+    } = await devPorts({ PUBLIC_URL: '', WS_PUBLIC_URL: '' });
     const configFile = path.join(cwd, '.scanlogin', `dev-redis-${h}.json`);
     // A lock left by a stack that was killed outright: its pid is gone, so it is stale and taken over.
     mkdirSync(path.dirname(configFile), { recursive: true });
@@ -135,14 +87,13 @@ describe('npm start (the dev runner)', () => {
     expect(redeem.status).toBe(200);
 
     // `npm run doctor` as docs/operations.md shows it (no CONFIG_FILE, no REDIS_URL) finds this stack by its folder.
-    const doctor = spawnSync(process.execPath, [path.resolve(CLI), 'doctor'], {
+    // (Not spawnSync: a blocked event loop could not even time the test out.)
+    const doctor = await execFileAsync(process.execPath, [CLI, 'doctor'], {
       cwd,
       env: { ...process.env, CONFIG_FILE: '', REDIS_URL: '' },
-      encoding: 'utf8',
     });
     expect(doctor.stdout).toContain(`using npm start's .scanlogin/dev-redis-${h}.json`);
     expect(doctor.stdout).toMatch(/OK: \d node\(s\) agree on redis:\/\/127\.0\.0\.1:/);
-    expect(doctor.status).toBe(0);
 
     dev.child.kill('SIGTERM');
     expect(await dev.exited).toBe(0);
@@ -162,103 +113,19 @@ describe('npm start (the dev runner)', () => {
     // A PATH that has node but no redis-server.
     const bin = mkdtempSync(path.join(tmpdir(), 'scanlogin-nored-'));
     symlinkSync(process.execPath, path.join(bin, 'node'));
-    const dev = run({ PATH: bin, REDIS_URL: '', HTTP_PORT: String(await freePort()) });
-    expect(await dev.exited).toBe(1);
+    const { env } = await devPorts({ PATH: bin });
+    const dev = run(env);
+    expect(await dev.exited, dev.output()).toBe(1);
     expect(dev.output()).toContain('install redis-server');
     expect(dev.output()).toContain('REDIS_URL=');
     expect(dev.output()).toContain('docker compose up');
   });
 
   it('refuses an invalid configuration with one message listing every problem (exit 2)', async () => {
-    const dev = run({ HTTP_PORT: 'x', LOGIN_CONFIRM: 'never' });
+    const { env } = await devPorts({ HTTP_PORT: 'x', LOGIN_CONFIRM: 'never' });
+    const dev = run(env);
     expect(await dev.exited).toBe(2);
     expect(dev.output()).toMatch(/invalid configuration:[\s\S]*HTTP_PORT[\s\S]*LOGIN_CONFIRM/);
-  });
-});
-
-describe('npm start follows its config file', () => {
-  it('editing .scanlogin/dev-redis-<port>.json moves http and ws to another Redis without a restart', async () => {
-    const { startRedisServer } = await import('../../server/dev/redis-server.js');
-    const other = await startRedisServer();
-    const cwd = (await import('node:fs')).mkdtempSync(path.join(tmpdir(), 'scanlogin-dev-'));
-    const {
-      env,
-      ports: [h, w],
-    } = await privateStackEnv();
-    // With a LAN address, as the start-up hint says for a real phone: the QR and the consent page on that address.
-    const lan = lanAddress();
-    if (lan) Object.assign(env, { HOST: '0.0.0.0', SIM_HOST: '0.0.0.0', PUBLIC_URL: `http://${lan}:${h}` });
-    const child = spawn(process.execPath, [path.resolve(CLI), 'dev'], {
-      cwd,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    try {
-      await expect.poll(() => out, { timeout: 30_000 }).toContain(`edit .scanlogin/dev-redis-${h}.json`);
-      const file = path.join(cwd, '.scanlogin', `dev-redis-${h}.json`);
-      const { writeFileSync } = await import('node:fs');
-      writeFileSync(file, JSON.stringify({ redis: { url: other.url } }));
-      const targets = async () =>
-        Promise.all(
-          [`http://127.0.0.1:${h}/healthz`, `http://127.0.0.1:${w}/healthz`].map(
-            async (u) => ((await (await fetch(u)).json()) as { redis: { target: string } }).redis.target,
-          ),
-        );
-      await expect.poll(targets, { timeout: 3000 }).toEqual([`${other.url}/0`, `${other.url}/0`]);
-      const created = await fetch(`http://127.0.0.1:${h}/api/logins`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-      });
-      expect(created.status).toBe(201);
-      if (lan) {
-        // A phone on the network follows the QR: the app and the simulator's consent page, both at the LAN address.
-        expect(out).not.toContain('A real phone cannot open localhost');
-        const base = `http://${lan}:${h}`;
-        const login = await createLogin(base);
-        expect(login.scanUrl.startsWith(`${base}/l/`)).toBe(true);
-        const phone = new Phone();
-        const authorize = await phone.scan(login.scanUrl);
-        expect(authorize.host).toBe(`${lan}:${env.SIM_PORT}`);
-        const page = await phone.callback(await phone.consent(authorize, 'allow'));
-        expect(page.status).toBe(200);
-        expect((await phone.submit(page.html, 'confirm', base)).status).toBe(200);
-      }
-    } finally {
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      await exited;
-      await other.stop();
-    }
-  });
-});
-
-describe('npm start never leaves processes behind', () => {
-  /** `npm start` on a private stack, once its redis-server is up; `ports` = the roles' and Redis'. */
-  async function startingStack() {
-    const { env, ports } = await privateStackEnv();
-    const dev = run(env);
-    const redisPort = Number((await dev.waitFor(/private redis-server on port (\d+)/))[1]);
-    return { dev, ports: [...ports, redisPort] };
-  }
-  const anyOpen = async (ports: number[]) => (await Promise.all(ports.map(portOpen))).some(Boolean);
-
-  it('a signal while the stack is still starting stops it once up, leaving nothing behind', async () => {
-    const { dev, ports } = await startingStack();
-    dev.child.kill('SIGTERM'); // before any role listens (and before "running")
-    const code = await dev.exited;
-    expect(code, dev.output()).toBe(0);
-    expect(await anyOpen(ports)).toBe(false);
-  });
-
-  it('a second signal skips the drain but still kills the roles and the private redis-server', async () => {
-    const { dev, ports } = await startingStack();
-    await dev.waitFor(/scanlogin is running/);
-    dev.child.kill('SIGINT');
-    dev.child.kill('SIGTERM'); // the impatient second signal
-    expect(await dev.exited).toBe(130);
-    await expect.poll(() => anyOpen(ports), { timeout: 5000 }).toBe(false);
   });
 });
 
@@ -266,7 +133,7 @@ describe('a second npm start', () => {
   // (the same ports as a running stack: in the first test above, which keeps that stack working)
   it('on free ports but with a live lock on its config file exits 2 before starting anything', async () => {
     const cwd = mkdtempSync(path.join(tmpdir(), 'scanlogin-lock-'));
-    const { env, ports } = await privateStackEnv();
+    const { env, ports } = await devPorts();
     const configFile = path.join(cwd, '.scanlogin', `dev-redis-${ports[0]}.json`);
     mkdirSync(path.dirname(configFile), { recursive: true });
     writeFileSync(lockPathFor(configFile, cwd), JSON.stringify({ pid: process.pid }));

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { lockPathFor } from '../../server/dev/preflight.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisServer, type RedisServerHandle } from '../helpers/redis.js';
+import { rawClient, startRedisServer, type RedisServerHandle } from '../helpers/redis.js';
+import { keys } from '../../server/redis/keys.js';
 import { ConfigFile, startRoles, type Roles } from '../helpers/roles.js';
 
 let A: RedisServerHandle;
@@ -44,7 +45,13 @@ function doctor(
 
 describe('scanlogin doctor', () => {
   it('lists the registered nodes and exits 0 when they agree', async () => {
-    await new Promise((r) => setTimeout(r, 200)); // first heartbeat
+    // Both roles have registered in A (their first heartbeat is written just after they start).
+    const raw = rawClient(A.url);
+    try {
+      await expect.poll(async () => (await raw.keys(keys.nodesPattern('scanlogin:'))).length).toBe(2);
+    } finally {
+      raw.disconnect();
+    }
     const { code, out } = await doctor({ CONFIG_FILE: file.path });
     expect(out).toMatch(/^http\s+\d+/m);
     expect(out).toMatch(/^ws\s+\d+/m);
@@ -98,7 +105,7 @@ describe('scanlogin doctor', () => {
     await expect
       .poll(
         async () => (await doctor({ REDIS_URL: B.url }, [`${good.httpUrl}`, good.wsHealthUrl, rogue.httpUrl])).code,
-        { timeout: 5000, interval: 300 },
+        { interval: 300 },
       )
       .toBe(0);
   });

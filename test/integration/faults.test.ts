@@ -53,6 +53,22 @@ async function json(url: string, init: { method?: string; body?: unknown; token?
   return { status: res.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
 }
 
+/**
+ * Waits until no failed token fetch is held any more for the stack's accounts (the marker in Redis is gone),
+ * having checked that it is held no longer than HOLD_MS.
+ */
+async function holdOver(config: Config): Promise<void> {
+  const raw = rawClient(config.redis.url!);
+  try {
+    const appids = [config.wechat.appid, config.miniProgram?.appid].filter((a): a is string => Boolean(a));
+    const markers = appids.map((appid) => `${keys.token(config.redis.keyPrefix, appid)}:failure`);
+    for (const marker of markers) expect(await raw.pttl(marker)).toBeLessThanOrEqual(HOLD_MS);
+    await expect.poll(() => raw.exists(...markers)).toBe(0);
+  } finally {
+    raw.disconnect();
+  }
+}
+
 const fault = async (spec: FaultSpec, s = stack()) => {
   const res = await json(`${s.simUrl}/sim/faults`, { body: spec });
   expect(res.status).toBe(201);
@@ -257,7 +273,7 @@ describe('no retry storm', () => {
     expect(made['/cgi-bin/stable_token']).toBeLessThanOrEqual(2);
     // Healed: after the short hold the next login fetches a token (one caller, once) and is made.
     await json(`${s.simUrl}/sim/faults`, { method: 'DELETE' });
-    await new Promise((r) => setTimeout(r, HOLD_MS + 100));
+    await holdOver(s.config);
     const healed = await callsDuring(['/cgi-bin/stable_token'], async () => {
       const after = await Promise.all(Array.from({ length: 20 }, () => createLogin('mp-qrcode')));
       for (const a of after) expect(a.status).toBe(201);
@@ -287,10 +303,10 @@ describe('the page', () => {
     try {
       const page = await (await browser.newContext({ locale: 'zh-CN' })).newPage();
       await page.goto(`${stack().httpUrl}/`);
-      await page.waitForSelector('#login-widget[data-state="pending"]', { timeout: 15_000 });
+      await page.waitForSelector('#login-widget[data-state="pending"]', { timeout: 30_000 });
       await fault({ api: 'cgi-bin/qrcode/create', errcode: 45009, ms: 60_000 });
       await page.click('#mode-mp-qrcode');
-      await page.waitForSelector('#login-widget[data-state="error"]', { timeout: 15_000 });
+      await page.waitForSelector('#login-widget[data-state="error"]', { timeout: 30_000 });
       expect(await page.textContent('#status-text')).toBe(MESSAGES.zh.errorWechatQuota);
       expect(await page.isVisible('#refresh')).toBe(true);
     } finally {
@@ -334,7 +350,7 @@ describe('a failed token fetch does not outlive the failure', () => {
     }
     const sim = await runSim(config, silentLogger(), simPort);
     stops.unshift(() => sim.stop());
-    await new Promise((r) => setTimeout(r, HOLD_MS + 100));
+    await holdOver(config);
     for (const mode of ['mp-qrcode', 'miniprogram']) {
       const made = await json(`${base}/api/logins`, { body: { mode } });
       expect(made.status, `${mode}: ${JSON.stringify(made.body)}`).toBe(201);

@@ -198,13 +198,14 @@ describe('mode "mp-qrcode": Official Account parametric QR', () => {
   });
 
   it("WeChat's retries are deduplicated: 3 deliveries, one transition, every one answered with the same link", async () => {
-    // A slow network between WeChat and us: the first two answers to pushes arrive after WeChat's timeout. The
-    // slow link is the app's public origin itself, since the simulator pushes only to the registered app.
+    // A bad network between WeChat and us: the app's answers to the first two pushes are lost on the way back
+    // (the connection drops once the app has answered), so WeChat tries again. The bad link is the app's public
+    // origin itself, since the simulator pushes only to the registered app. (Lost, not late: a late answer races
+    // WeChat's per-try timeout, which the third try's answer would have to beat on a busy machine too.)
     const httpPort = await freePort();
-    let seen = 0;
+    const answered: string[] = [];
     const proxy = http.createServer((req, res) => {
       const isPush = req.url?.startsWith('/wechat/events') ?? false;
-      const n = isPush ? ++seen : 0;
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -218,7 +219,10 @@ describe('mode "mp-qrcode": Official Account parametric QR', () => {
           ...(req.method !== 'GET' && req.method !== 'HEAD' && { body: Buffer.concat(chunks) }),
         })
           .then(async (r) => ({ status: r.status, text: await r.text() }))
-          .then(({ status, text }) => setTimeout(() => res.writeHead(status).end(text), isPush && n < 3 ? 1500 : 0));
+          .then(({ status, text }) => {
+            if (isPush && answered.push(text) < 3) req.socket.destroy();
+            else res.writeHead(status).end(text);
+          });
       });
     });
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
@@ -229,14 +233,16 @@ describe('mode "mp-qrcode": Official Account parametric QR', () => {
     });
     try {
       const login = await createLogin(slow.httpUrl, { mode: 'mp-qrcode' });
-      const push = await json(`${slow.simUrl}/sim/mp/scan`, { body: { url: login.scanUrl, timeoutMs: 1000 } });
+      const push = await json(`${slow.simUrl}/sim/mp/scan`, { body: { url: login.scanUrl } });
       const attempts = push.body.attempts as { status?: number; body?: string; error?: string }[];
       expect(attempts).toHaveLength(3);
-      expect(attempts[0]!.error).toMatch(/no answer within 1000 ms/);
+      expect(attempts[0]!.error).toBeDefined();
+      expect(attempts[1]!.error).toBeDefined();
       expect(attempts[2]).toMatchObject({ status: 200 });
-      expect(replyLink(attempts[2]!.body!)).toBe((push.body.reply as { link: string }).link);
       expect(push.body.delivered).toBe(true);
-      expect(seen).toBe(3);
+      // The app answered every delivery, each with the same link (the two WeChat never got included).
+      const link = (push.body.reply as { link: string }).link;
+      expect(answered.map(replyLink)).toEqual([link, link, link]);
       const v = await view(slow, login);
       expect(v).toMatchObject({ status: 'scanned', rev: 2 }); // created (1) + one transition
     } finally {
@@ -317,7 +323,7 @@ describe('mode "mp-qrcode": Official Account parametric QR', () => {
     try {
       const login = await createLogin(short.httpUrl, { mode: 'mp-qrcode' });
       const fields = await scanFields(short, login.id, 'oLate');
-      await new Promise((r) => setTimeout(r, 1100));
+      await expect.poll(async () => (await view(short, login)).status).toBe('expired'); // the deadline has passed
       // The simulator's QR expired with the login (expire_seconds = LOGIN_TTL) and sends nothing, so the late
       // event (with the QR's Ticket, as WeChat's would carry) is made here.
       const res = await signedEvent(short, fields)();

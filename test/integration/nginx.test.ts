@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis.js';
 import { startRoles, type Roles } from '../helpers/roles.js';
 import { startNginx, type NginxHandle } from '../helpers/nginx.js';
-import { createLogin } from '../helpers/stack.js';
+import { createLogin, metricValue } from '../helpers/stack.js';
 import { Phone } from '../../server/sim/scripted-phone.js';
 import { WatchClient } from '../helpers/ws-client.js';
 import { freePort } from '../helpers/ports.js';
@@ -21,6 +21,7 @@ beforeAll(async () => {
     WS_PUBLIC_URL: `ws://127.0.0.1:${port}/ws`,
     TRUST_PROXY: '127.0.0.2', // nginx reaches the roles from there
     MAX_SOCKETS_PER_IP: '2',
+    METRICS_PORT: '0',
   });
   nginx = await startNginx({ port, httpPort: roles.config.httpPort, wsPort: roles.config.wsPort });
 });
@@ -83,10 +84,10 @@ describe('behind nginx', () => {
 
   it('long-polling works through the proxy', async () => {
     const login = await createLogin(nginx.url);
-    const poll = fetch(`${nginx.url}/api/logins/${login.id}?wait=10`, {
+    const poll = fetch(`${nginx.url}/api/logins/${login.id}?wait=25`, {
       headers: { authorization: `Bearer ${login.watchToken}` },
     });
-    await new Promise((r) => setTimeout(r, 200));
+    await expect.poll(() => metricValue(roles.httpMetricsUrl!, 'scanlogin_long_polls')).toBe(1); // held by http
     await new Phone().scan(login.scanUrl);
     expect(((await (await poll).json()) as { status: string }).status).toBe('scanned');
   });

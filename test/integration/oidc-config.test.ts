@@ -19,7 +19,8 @@ const SHOP = {
   redirect_uris: ['http://shop.example/callback'],
 };
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
+/** Polls `fn` until it gives a value; `timeoutMs` only limits a hang. */
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

@@ -115,6 +115,19 @@ describe('a whole login, seen through metrics, the access log and the audit log'
       body: JSON.stringify({ ticket: confirmed.ticket }),
     });
     await watcher.closed;
+    // What is counted or logged as a response or socket closes may come after the client has seen it close.
+    const redeemLine = () => lines.filter((l) => (l.req as { id?: string } | undefined)?.id === 'trace-0123456789');
+    await expect
+      .poll(async () => [
+        sample(
+          await metricsOf(s.httpMetricsUrl),
+          'scanlogin_http_requests_total',
+          'route="/api/logins/:id/redeem",method="POST",status="409"',
+        ),
+        sample(await metricsOf(s.wsMetricsUrl), 'scanlogin_ws_sockets'),
+        redeemLine().length,
+      ])
+      .toEqual([1, 0, 1]);
 
     const httpText = await metricsOf(s.httpMetricsUrl);
     expect(sample(httpText, 'scanlogin_logins_created_total', 'mode="oauth"')).toBe(1);
@@ -138,7 +151,7 @@ describe('a whole login, seen through metrics, the access log and the audit log'
     expect(sample(wsText, 'scanlogin_watched_logins')).toBe(0);
     expect(sample(wsText, 'scanlogin_redis_link_status', 'status="ready"')).toBe(1);
 
-    const access = lines.filter((l) => (l.req as { id?: string } | undefined)?.id === 'trace-0123456789');
+    const access = redeemLine();
     expect(access).toHaveLength(1);
     expect(access[0]).toMatchObject({
       res: { statusCode: 200 },

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogin, startStack, type TestStack } from '../helpers/stack.js';
+import { type CreatedLogin, createLogin, startStack, type TestStack, untilExpired } from '../helpers/stack.js';
 import { Phone } from '../../server/sim/scripted-phone.js';
 import { csrfToken, readState, signState } from '../../server/http/security.js';
 
@@ -36,7 +36,7 @@ describe('phone-side failures: a clear page, never a redirect, nothing else touc
     expect(unknownHtml).toMatch(/<p class="code">[^<]*<code id="error-code">unknown_login<\/code><\/p>/);
     expect(unknownHtml).not.toMatch(/<h1>[^<]*unknown_login/);
     const login = await createLogin(shortStack.httpUrl);
-    await new Promise((r) => setTimeout(r, 1100));
+    await untilExpired(shortStack.httpUrl, login);
     const expired = await new Phone().get(login.scanUrl);
     expect(expired.status).toBe(410);
     expect(expired.headers.get('location')).toBeNull();
@@ -209,15 +209,29 @@ describe('phone-side failures: a clear page, never a redirect, nothing else touc
   });
 });
 
+/**
+ * A login `phone` scanned, once its deadline has passed. LOGIN_TTL is 1 s: a busy machine may take longer than that
+ * between creating a login and scanning it, and then the scan meets an expired login — so take a new one.
+ */
+async function scannedThenExpired(s: TestStack, phone: Phone): Promise<CreatedLogin> {
+  for (;;) {
+    const login = await createLogin(s.httpUrl);
+    const scan = await phone.get(login.scanUrl);
+    if (scan.status === 302) {
+      await untilExpired(s.httpUrl, login);
+      return login;
+    }
+    expect(scan.status, 'expired before the scan').toBe(410);
+  }
+}
+
 describe('phone steps checked inside the transition script: the codes a read before it gave', () => {
   const phoneCode = async (res: Response) => /id="error-code">(\w+)</.exec(await res.text())?.[1];
 
   it('confirm and cancel: unknown, malformed, other-mode and expired logins, a missing phone cookie', async () => {
     const mini = await createLogin(stack.httpUrl, { mode: 'miniprogram' });
-    const expiring = await createLogin(shortStack.httpUrl);
     const expiringPhone = new Phone();
-    await expiringPhone.scan(expiring.scanUrl);
-    await new Promise((r) => setTimeout(r, 1100));
+    const expiring = await scannedThenExpired(shortStack, expiringPhone);
     for (const which of ['confirm', 'cancel']) {
       const phone = new Phone();
       for (const id of ['U'.repeat(24), 'bad', mini.id]) {

@@ -17,28 +17,36 @@ async function health(url: string): Promise<{ http: number; body: HealthBody }> 
 }
 
 /** Polls both roles' /healthz until each shows `status` (with 503 unless ready). */
-async function bothShow(urls: string[], status: string, timeout: number): Promise<void> {
+async function bothShow(urls: string[], status: string): Promise<void> {
   const want = status === 'ready' ? 200 : 503;
   await expect
     .poll(async () => (await Promise.all(urls.map(health))).map((h) => `${h.http}:${h.body.redis.status}`), {
-      timeout,
       interval: 50,
     })
     .toEqual(urls.map(() => `${want}:${status}`));
 }
 
-/** GET /api/logins/:id: its status, error code and how long the answer took. */
+/** GET /api/logins/:id: its status, and the error code and message of a refusal. */
 async function readLogin(
   httpUrl: string,
   login: CreatedLogin,
-): Promise<{ status: number; error?: string; ms: number }> {
-  const t0 = performance.now();
+): Promise<{ status: number; error?: string; message?: string }> {
   const res = await fetch(`${httpUrl}/api/logins/${login.id}`, {
     headers: { authorization: `Bearer ${login.watchToken}` },
   });
-  const body = (await res.json()) as { error?: string };
-  return { status: res.status, ...(body.error && { error: body.error }), ms: performance.now() - t0 };
+  const body = (await res.json()) as { error?: string; message?: string };
+  return { status: res.status, ...(body.error && { error: body.error, message: body.message }) };
 }
+
+/**
+ * A read refused at once by the link, which knows Redis is away and says how — not one that rode ioredis'
+ * retries and timed out (it used to take 4.4 s). How long it took is bench/'s business, not a test's.
+ */
+const refusedAtOnce = (how: string) => ({
+  status: 503,
+  error: 'redis_unavailable',
+  message: expect.stringContaining(`the login store (Redis) is unavailable: ${how}`),
+});
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -69,41 +77,36 @@ function pause(server: RedisServerHandle): () => void {
 }
 
 describe('/healthz is truthful and requests fail fast', () => {
-  it('Redis stopped under a running stack: reconnecting + lastError, 503 within 1 s; ready once it is back', async () => {
+  it('Redis stopped under a running stack: reconnecting + lastError, 503 at once; ready once it is back', async () => {
     const s = await stack();
     const login = await createLogin(s.httpUrl);
     await s.redis.stop();
-    await bothShow(healthUrls(s), 'reconnecting', 5000);
+    await bothShow(healthUrls(s), 'reconnecting');
     const { body } = await health(`${s.httpUrl}/healthz`);
     expect(body).toMatchObject({ ok: false, redis: { status: 'reconnecting', lastError: expect.any(String) } });
 
-    const read = await readLogin(s.httpUrl, login);
-    expect(read).toMatchObject({ status: 503, error: 'redis_unavailable' });
-    expect(read.ms).toBeLessThan(1000); // it used to take 4.4 s riding ioredis' retries
+    expect(await readLogin(s.httpUrl, login)).toMatchObject(refusedAtOnce('reconnecting to'));
 
     const again = await startRedisServer({ port: s.redis.port });
     cleanups.push(() => again.stop());
-    await bothShow(healthUrls(s), 'ready', 10_000);
+    await bothShow(healthUrls(s), 'ready');
     expect((await health(`${s.httpUrl}/healthz`)).body).toMatchObject({ ok: true, redis: { generation: 1 } });
     expect((await readLogin(s.httpUrl, login)).status).toBe(404); // a fresh server: the login is gone
   });
 
-  it('Redis paused (SIGSTOP): reconnecting, 503 within 1 s; SIGCONT → ready, and the data is still there', async () => {
+  it('Redis paused (SIGSTOP): reconnecting, 503 at once; SIGCONT → ready, and the data is still there', async () => {
     const s = await stack();
     const login = await createLogin(s.httpUrl);
     const resume = pause(s.redis);
     // A request already on its way when Redis goes silent is not left hanging: the command times out (2 s) → 503.
     const inFlight = readLogin(s.httpUrl, login);
-    await bothShow(healthUrls(s), 'reconnecting', 10_000);
+    await bothShow(healthUrls(s), 'reconnecting');
     expect(await inFlight).toMatchObject({ status: 503, error: 'redis_unavailable' });
-    expect((await inFlight).ms).toBeLessThan(4000);
     expect((await health(`${s.httpUrl}/healthz`)).body.redis.lastError).toMatch(/did not answer/);
-    const read = await readLogin(s.httpUrl, login);
-    expect(read).toMatchObject({ status: 503, error: 'redis_unavailable' });
-    expect(read.ms).toBeLessThan(1000);
+    expect(await readLogin(s.httpUrl, login)).toMatchObject(refusedAtOnce('reconnecting to'));
 
     resume();
-    await bothShow(healthUrls(s), 'ready', 10_000);
+    await bothShow(healthUrls(s), 'ready');
     expect(await readLogin(s.httpUrl, login)).toMatchObject({ status: 200 });
   });
 
@@ -121,15 +124,13 @@ describe('/healthz is truthful and requests fail fast', () => {
 
     const resume = pause(B);
     file.writeRedis(B.url);
-    await bothShow(urls, 'switching', 5000);
+    await bothShow(urls, 'switching');
     const { body } = await health(`${roles.httpUrl}/healthz`);
     expect(body.redis).toMatchObject({ target: `${B.url}/0`, status: 'switching' });
-    const read = await readLogin(roles.httpUrl, login);
-    expect(read).toMatchObject({ status: 503, error: 'redis_unavailable' });
-    expect(read.ms).toBeLessThan(1000);
+    expect(await readLogin(roles.httpUrl, login)).toMatchObject(refusedAtOnce(`switching to ${B.url}/0`));
 
     resume();
-    await bothShow(urls, 'ready', 10_000);
+    await bothShow(urls, 'ready');
     expect((await health(`${roles.httpUrl}/healthz`)).body.redis).toMatchObject({
       target: `${B.url}/0`,
       generation: 2,

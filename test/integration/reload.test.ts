@@ -23,16 +23,13 @@ afterEach(async () => {
 
 const healthUrls = (r: Roles) => [`${r.httpUrl}/healthz`, r.wsHealthUrl];
 
-/** Waits until every role's /healthz names `url` and is ok; returns how long it took. */
-async function converged(r: Roles, url: string, withinMs = 2000): Promise<number> {
-  const t0 = Date.now();
+/** Waits until every role's /healthz names `url` and is ok. */
+async function converged(r: Roles, url: string): Promise<void> {
   await expect
     .poll(async () => (await Promise.all(healthUrls(r).map(health))).map((h) => `${h.ok}:${h.redis.target}`), {
-      timeout: withinMs,
       interval: 50,
     })
     .toEqual([`true:${url}/0`, `true:${url}/0`]);
-  return Date.now() - t0;
 }
 
 async function appClients(raw: Redis): Promise<string[]> {
@@ -65,8 +62,7 @@ describe('hot-reloadable Redis config (the endless-QR-refresh incident)', () => 
     await watcher.next((m) => m.status === 'pending');
 
     file.writeRedis(B.url);
-    const ms = await converged(roles, B.url);
-    expect(ms).toBeLessThan(2000);
+    await converged(roles, B.url);
 
     // The login that lived only in A gets an explicit terminal answer, never silence.
     expect(await watcher.closed).toBe(4404);
@@ -75,7 +71,7 @@ describe('hot-reloadable Redis config (the endless-QR-refresh incident)', () => 
     // Everything new lives in B and completes end to end through the push server.
     expect(await completeLogin(roles)).toEqual(['pending', 'scanned', 'scanned', 'confirmed']);
     expect(await rawB.keys('scanlogin:login:*')).not.toHaveLength(0);
-    await expect.poll(() => appClients(rawA), { timeout: 3000 }).toEqual([]);
+    await expect.poll(() => appClients(rawA)).toEqual([]);
     const [h] = await Promise.all([health(`${roles.httpUrl}/healthz`)]);
     expect(h.redis.generation).toBe(2);
     expect(h.redis.runId).toBe(((await rawB.info('server')).match(/run_id:(\w+)/) ?? [])[1]);
@@ -111,12 +107,10 @@ describe('hot-reloadable Redis config (the endless-QR-refresh incident)', () => 
     roles = await startRoles({ CONFIG_FILE: file.path });
     file.write('{"redis": {"url": "http://not-redis"');
     await expect
-      .poll(async () => (await health(`${roles!.httpUrl}/healthz`)).redis.configError ?? '', { timeout: 2000 })
+      .poll(async () => (await health(`${roles!.httpUrl}/healthz`)).redis.configError ?? '')
       .toContain('not valid JSON');
     file.write({ redis: { url: 'http://not-redis' } });
-    await expect
-      .poll(async () => (await health(roles!.wsHealthUrl)).redis.configError ?? '', { timeout: 2000 })
-      .toContain('redis.url');
+    await expect.poll(async () => (await health(roles!.wsHealthUrl)).redis.configError ?? '').toContain('redis.url');
     const h = await health(`${roles.httpUrl}/healthz`);
     expect(h).toMatchObject({ ok: true, redis: { target: `${A.url}/0`, generation: 1 } });
     expect((await completeLogin(roles)).at(-1)).toBe('confirmed');
@@ -131,7 +125,7 @@ describe('hot-reloadable Redis config (the endless-QR-refresh incident)', () => 
     roles = await startRoles({ CONFIG_FILE: file.path });
     const port = await freePort();
     file.writeRedis(`redis://127.0.0.1:${port}`);
-    await expect.poll(async () => (await health(`${roles!.httpUrl}/healthz`)).status, { timeout: 2000 }).toBe(503);
+    await expect.poll(async () => (await health(`${roles!.httpUrl}/healthz`)).status).toBe(503);
     const h = await health(roles.wsHealthUrl);
     expect(h).toMatchObject({ ok: false, redis: { target: `redis://127.0.0.1:${port}/0`, status: 'switching' } });
     const res = await fetch(`${roles.httpUrl}/api/logins`, {
@@ -145,11 +139,11 @@ describe('hot-reloadable Redis config (the endless-QR-refresh incident)', () => 
     });
     const ws = await WatchClient.watch(roles.wsUrl, 'x'.repeat(24), 'y');
     expect(await ws.closed).toBe(1013);
-    await expect.poll(() => appClients(rawA), { timeout: 3000 }).toEqual([]);
+    await expect.poll(() => appClients(rawA)).toEqual([]);
 
     const C = await startRedisServer({ port });
     try {
-      await converged(roles, C.url, 5000);
+      await converged(roles, C.url);
       expect((await completeLogin(roles)).at(-1)).toBe('confirmed');
     } finally {
       await roles.stop();
@@ -168,7 +162,7 @@ describe('hot-reloadable Redis config (the endless-QR-refresh incident)', () => 
     // The operator migrated the data to the new prefix, then changed the config.
     await rawA.rename(`one:login:${login.id}`, `two:login:${login.id}`);
     file.write({ redis: { url: A.url, keyPrefix: 'two:' } });
-    await expect.poll(async () => (await health(roles!.wsHealthUrl)).redis.generation, { timeout: 2000 }).toBe(2);
+    await expect.poll(async () => (await health(roles!.wsHealthUrl)).redis.generation).toBe(2);
     await new Phone().scan(login.scanUrl);
     await watcher.next((m) => m.status === 'scanned'); // published on two:login-events:<id>, still delivered
     const [, subs] = (await rawA.pubsub('NUMSUB', `two:login-events:${login.id}`)) as [string, number];

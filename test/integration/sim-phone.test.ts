@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
 import { DEV_APPID, DEV_SECRET } from '../../server/config.js';
 import { SimServer } from '../../server/sim/server.js';
-import { createLogin, startStack, type CreatedLogin, type TestStack } from '../helpers/stack.js';
+import { createLogin, startStack, type CreatedLogin, type TestStack, untilExpired } from '../helpers/stack.js';
 
 interface Page {
   status: number;
@@ -265,7 +265,7 @@ describe('outside dev mode, with a 1 s LOGIN_TTL', () => {
     expect(mini.simulateUrl).toBeUndefined();
     expect(oa.simulateUrl).toBeUndefined();
     const phone = await get(`${stack.simUrl}/sim/phone/miniprogram?scene=${mini.id}`);
-    await new Promise((r) => setTimeout(r, 1300));
+    await untilExpired(stack.httpUrl, mini);
 
     const expired = await post(`${stack.simUrl}/sim/phone/miniprogram/login`, {
       scene: mini.id,
@@ -275,8 +275,9 @@ describe('outside dev mode, with a 1 s LOGIN_TTL', () => {
     expect(errorCode(expired.html)).toBe('login_expired');
     expect(expired.html).toContain('二维码已过期，请在电脑上刷新');
     // The Official Account's QR expired with its login: WeChat's own "expired" screen.
-    const oaPage = await get(`${stack.simUrl}/sim/phone/mp-qrcode?url=${encodeURIComponent(oa.scanUrl)}`);
-    expect(oaPage.status).toBe(404);
+    const oaPageUrl = `${stack.simUrl}/sim/phone/mp-qrcode?url=${encodeURIComponent(oa.scanUrl)}`;
+    await expect.poll(async () => (await get(oaPageUrl)).status).toBe(404); // (WeChat's clock, not the app's)
+    const oaPage = await get(oaPageUrl);
     expect(oaPage.html).toContain('二维码已过期');
   });
 });

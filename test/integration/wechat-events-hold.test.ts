@@ -11,7 +11,7 @@ import { DEV_APPID, DEV_SECRET } from '../../server/config.js';
 import { SimServer } from '../../server/sim/server.js';
 import { PUSH_FAILED_MESSAGE } from '../../server/sim/routes/mp-push.js';
 import { parseWechatXml } from '../../server/wechat/push/xml.js';
-import { createLogin, suiteStack, type CreatedLogin, type TestStack } from '../helpers/stack.js';
+import { createLogin, startStack, type CreatedLogin, type TestStack } from '../helpers/stack.js';
 
 const TOKEN = 'holdtoken123';
 
@@ -50,18 +50,57 @@ async function linkShows(s: TestStack, status: string): Promise<void> {
   await expect
     .poll(
       async () => ((await (await fetch(`${s.httpUrl}/healthz`)).json()) as { redis: { status: string } }).redis.status,
-      { timeout: 10_000, interval: 100 },
+      { interval: 100 },
     )
     .toBe(status);
 }
 
+/**
+ * A pass-through proxy in front of the app's public origin (the simulator pushes only there) that counts the
+ * pushes it has seen: how a test knows that WeChat's next try has arrived. A push WeChat gives up on is given up on
+ * here too, so the app sees its caller hang up.
+ */
+async function countingProxy(appPort: () => number): Promise<{ url: string; pushes: () => number; close(): void }> {
+  let pushes = 0;
+  const server = http.createServer((req, res) => {
+    if (req.url?.startsWith('/wechat/events') && req.method === 'POST') pushes++;
+    const upstream = http.request(
+      { host: '127.0.0.1', port: appPort(), path: req.url, method: req.method, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    res.on('close', () => upstream.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    pushes: () => pushes,
+    close() {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
+
 describe('/wechat/events holds a push while Redis recovers', () => {
-  const stack = suiteStack({ WECHAT_TOKEN: TOKEN });
+  let s: TestStack;
+  let proxy: Awaited<ReturnType<typeof countingProxy>>;
+  beforeAll(async () => {
+    proxy = await countingProxy(() => s.config.httpPort);
+    s = await startStack({ WECHAT_TOKEN: TOKEN, PUBLIC_URL: proxy.url });
+  });
+  afterAll(async () => {
+    await s?.stop();
+    proxy?.close();
+  });
   let resume: (() => void) | undefined;
   afterEach(() => resume?.()); // never leave a stopped redis-server behind
 
   it('no 5xx while Redis is gone: unanswered tries, then the retry that meets Redis again acts once', async () => {
-    const s = stack();
     const lost = await createLogin(s.httpUrl, { mode: 'mp-qrcode' });
     const held = await createLogin(s.httpUrl, { mode: 'mp-qrcode' });
     s.redis.process.kill('SIGSTOP');
@@ -72,17 +111,19 @@ describe('/wechat/events holds a push while Redis recovers', () => {
     };
     await linkShows(s, 'reconnecting');
 
-    // Redis stays away for all three tries (WeChat's timeout shortened to 1 s): no try is answered at all —
+    // Redis stays away for all three tries (WeChat's timeout shortened to 0.3 s): no try is answered at all —
     // neither 503 (the user would see an error and WeChat would not retry) nor a `success` that drops the scan.
-    const gone = await scan(s.simUrl, { url: lost.scanUrl, timeoutMs: 1000 });
+    const gone = await scan(s.simUrl, { url: lost.scanUrl, timeoutMs: 300 });
     expect(gone.attempts).toHaveLength(3);
-    for (const a of gone.attempts) expect(a).toMatchObject({ error: 'no answer within 1000 ms' });
+    for (const a of gone.attempts) expect(a).toMatchObject({ error: 'no answer within 300 ms' });
     expect(gone).toMatchObject({ delivered: false, userSees: 'error', userMessage: PUSH_FAILED_MESSAGE });
 
-    // Redis comes back during WeChat's second try: the first try was held for 4 s and left unanswered (Redis is
-    // resumed after that), the second is held until Redis is ready and answered with the confirm link.
+    // Redis comes back during WeChat's second try: the first try is held (up to 4 s) and left unanswered, WeChat
+    // gives up on it after 4.5 s and tries again; once that second try has arrived, Redis is resumed, and the
+    // second try — held until Redis is ready — is answered with the confirm link.
+    const before = proxy.pushes();
     const pending = scan(s.simUrl, { url: held.scanUrl, timeoutMs: 4500 });
-    await new Promise((r) => setTimeout(r, 4600));
+    await expect.poll(() => proxy.pushes() - before, { timeout: 30_000 }).toBe(2);
     resume();
     const push = await pending;
     expect(push.attempts).toHaveLength(2);

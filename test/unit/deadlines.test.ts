@@ -1,51 +1,55 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Deadlines } from '../../server/ws/deadlines.js';
 
-/** A clock the test moves; the timers are real but short (the queue arms them from this clock). */
-function clocked() {
-  let t = 1_000_000;
+// Fake timers move the clock and the queue's one timer together, so "due" and "not yet due" are exact, whatever
+// the machine's load (real 10 ms timers compared with a 30 ms wait missed on a busy machine).
+beforeEach(() => {
+  vi.useFakeTimers({ now: 1_000_000 });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+function queue() {
   const due: string[] = [];
   const q = new Deadlines<string>(
     (item) => due.push(item),
     10,
-    () => t,
+    () => Date.now(),
   );
-  return { q, due, advance: (ms: number) => (t += ms) };
+  return { q, due };
 }
 
-const settle = () => new Promise((r) => setTimeout(r, 30));
-
 describe('Deadlines (many deadlines on one timer)', () => {
-  it('hands an item over once its deadline has passed, never before, earliest slot first', async () => {
-    const { q, due, advance } = clocked();
+  it('hands an item over once its deadline has passed, never before, earliest slot first', () => {
+    const { q, due } = queue();
     q.add(1_000_050, 'late');
     q.add(1_000_005, 'early');
     q.add(1_000_010, 'early-same-slot');
-    await settle();
-    expect(due).toEqual([]); // the clock has not moved: nothing is due
-    advance(10);
-    await settle();
+    vi.advanceTimersByTime(4); // 1_000_004: nothing is due
+    expect(due).toEqual([]);
+    vi.advanceTimersByTime(6); // 1_000_010: the end of the first slot (at most one resolution late)
     expect(due.sort()).toEqual(['early', 'early-same-slot']);
-    advance(100);
-    await settle();
+    vi.advanceTimersByTime(39); // 1_000_049
+    expect(due).not.toContain('late');
+    vi.advanceTimersByTime(1);
     expect(due).toContain('late');
     expect(q.size).toBe(0);
+    expect(vi.getTimerCount()).toBe(0); // nothing left armed
   });
 
-  it('a deleted item is never handed over; deleting twice or with slot 0 is harmless', async () => {
-    const { q, due, advance } = clocked();
+  it('a deleted item is never handed over; deleting twice or with slot 0 is harmless', () => {
+    const { q, due } = queue();
     const a = q.add(1_000_020, 'a');
     q.add(1_000_020, 'b');
     q.delete(a, 'a');
     q.delete(a, 'a');
     q.delete(0, 'b');
-    advance(50);
-    await settle();
+    vi.advanceTimersByTime(50);
     expect(due).toEqual(['b']);
   });
 
   it('an item whose handler throws does not stop the others', async () => {
-    let t = 0;
     const seen: number[] = [];
     const errors: unknown[] = [];
     const onError = (err: unknown) => errors.push(err);
@@ -57,26 +61,26 @@ describe('Deadlines (many deadlines on one timer)', () => {
           seen.push(n);
         },
         10,
-        () => t,
+        () => Date.now(),
       );
-      q.add(5, 1);
-      q.add(5, 2);
-      t = 20;
-      q.add(15, 3);
-      await settle();
+      q.add(1_000_005, 1);
+      q.add(1_000_005, 2);
+      q.add(1_000_015, 3);
+      vi.advanceTimersByTime(20);
       expect(seen.sort()).toEqual([2, 3]);
-      expect(String(errors[0])).toContain('boom');
+      // The handler's error is thrown as an uncaught exception (from a microtask), as a timer callback's would be.
+      await vi.waitFor(() => expect(String(errors[0])).toContain('boom'));
     } finally {
       process.off('uncaughtException', onError);
     }
   });
 
-  it('clear() drops every item and its timer', async () => {
-    const { q, due, advance } = clocked();
+  it('clear() drops every item and its timer', () => {
+    const { q, due } = queue();
     q.add(1_000_010, 'x');
     q.clear();
-    advance(100);
-    await settle();
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(100);
     expect(due).toEqual([]);
     expect(q.size).toBe(0);
   });
