@@ -4,7 +4,7 @@
  * each role, a rolling restart, Redis restarted empty and Redis paused: nothing confirmed is lost, and no child
  * lets an error escape. Small counts here; `npm run resilience` runs the full-size numbers (RESILIENCE_* below).
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, rssMiB, startCluster } from '../../bench/cluster.js';
 import { confirm, createLogin, openPage } from '../../bench/flows.js';
@@ -19,8 +19,17 @@ const SETTLE_MS = 30_000 + PAGES * 100;
 
 let cluster: Cluster;
 
+const SOAK_MINUTES = Number(process.env.SOAK_MINUTES ?? 0);
+/** Roles the soak probes (`npm run soak -- --probe http2,ws2`): memory samples into SOAK_DIR. */
+const SOAK_PROBE = (process.env.SOAK_PROBE ?? '').split(',').filter(Boolean);
+/** And heap snapshots of them (`--snapshots`): each costs the process RSS of its own, so a run that watches RSS has none. */
+const SOAK_SNAPSHOTS = process.env.SOAK_SNAPSHOTS === '1';
+const SOAK_DIR = process.env.SOAK_DIR ?? 'bench/soak';
+
 beforeAll(async () => {
-  cluster = await startCluster({ port: freePort });
+  const probing = SOAK_MINUTES > 0 && SOAK_PROBE.length > 0;
+  if (probing) mkdirSync(SOAK_DIR, { recursive: true });
+  cluster = await startCluster({ port: freePort, probe: probing ? { roles: SOAK_PROBE, dir: SOAK_DIR } : undefined });
 }, 60_000);
 
 /** Every page a case opened: stopped after it, so a failed case's pages do not keep reconnecting into the next. */
@@ -157,18 +166,24 @@ describe('two http and two ws processes behind balancers', () => {
   }, 60_000);
 });
 
-const SOAK_MINUTES = Number(process.env.SOAK_MINUTES ?? 0);
-
 /**
  * `npm run soak -- --minutes N`: whole logins at a steady rate for N minutes while the faults above come round
  * in turn on ws1, http1 and Redis (ws2 and http2 run throughout, so their RSS at start and end compares).
+ * With snapshots, probed roles get one before the first login, after the first round of faults (warm) and at the end.
  */
 describe.runIf(SOAK_MINUTES > 0)('soak', () => {
   it(
     'steady logins under scheduled faults: 0 lost, 0 errors, RSS flat',
     async () => {
       const until_ = Date.now() + SOAK_MINUTES * 60_000;
+      const probed = SOAK_SNAPSHOTS ? cluster.all().filter((r) => SOAK_PROBE.includes(r.name)) : [];
+      const snapshots: string[] = [];
+      const snapshot = async (when: string) => {
+        for (const r of probed) snapshots.push(`${r.name} ${when}: ${await r.heapSnapshot()}`);
+      };
+      // RSS is read before each snapshot: writing one costs the process memory of its own.
       const rssStart = Object.fromEntries(cluster.all().map((r) => [r.name, rssMiB(r.pid)]));
+      await snapshot('start');
       let done = 0;
       let lost = 0;
       let emptied = 0;
@@ -207,6 +222,7 @@ describe.runIf(SOAK_MINUTES > 0)('soak', () => {
         flows.add(flow);
         if (Date.now() >= nextFault) {
           await faults[f++ % faults.length]!().catch((err: Error) => errors.push(`fault: ${err.message}`));
+          if (f === faults.length) await snapshot('warm');
           nextFault = Date.now() + 30_000;
         }
         await new Promise((r) => setTimeout(r, 250)); // ≈ 4 logins a second
@@ -216,6 +232,8 @@ describe.runIf(SOAK_MINUTES > 0)('soak', () => {
         .all()
         .map((r) => `${r.name} ${rssStart[r.name]?.toFixed(0)}→${rssMiB(r.pid).toFixed(0)}`)
         .join(', ');
+      await snapshot('end');
+      if (snapshots.length > 0) console.log(snapshots.join('\n'));
       const line = `soak ${SOAK_MINUTES} min | ${done} confirmed, ${emptied} ended unknown_login (Redis emptied), ${f} faults | lost ${lost}, errors ${errors.length} | RSS MiB ${rss}`;
       console.log(line, errors.slice(0, 5));
       report(line);
