@@ -184,6 +184,9 @@ describe.runIf(SOAK_MINUTES > 0)('soak', () => {
       // RSS is read before each snapshot: writing one costs the process memory of its own.
       const rssStart = Object.fromEntries(cluster.all().map((r) => [r.name, rssMiB(r.pid)]));
       await snapshot('start');
+      // And after the first round of faults: the start is read just after launch, when a role may still hold its
+      // start-up garbage (the http role's V8 heap is twice its steady size then), so warm → end is the fair comparison.
+      let rssWarm: Record<string, number> = {};
       let done = 0;
       let lost = 0;
       let emptied = 0;
@@ -204,16 +207,19 @@ describe.runIf(SOAK_MINUTES > 0)('soak', () => {
           errors.push((err as Error).message);
         }
       };
-      const faults: (() => Promise<unknown>)[] = [
-        () => cluster.ws[0]!.stop('SIGKILL').then(() => cluster.ws[0]!.start()),
-        () => cluster.http[0]!.stop('SIGTERM').then(() => cluster.http[0]!.start()),
-        async () => {
-          cluster.redis.process.kill('SIGSTOP');
-          await new Promise((r) => setTimeout(r, 5000));
-          cluster.redis.process.kill('SIGCONT');
-        },
-        () => cluster.ws[0]!.stop('SIGTERM').then(() => cluster.ws[0]!.start()),
-        () => cluster.restartRedis(),
+      const faults: [string, () => Promise<unknown>][] = [
+        ['kill -9 ws1', () => cluster.ws[0]!.stop('SIGKILL').then(() => cluster.ws[0]!.start())],
+        ['SIGTERM http1', () => cluster.http[0]!.stop('SIGTERM').then(() => cluster.http[0]!.start())],
+        [
+          'Redis paused 5 s',
+          async () => {
+            cluster.redis.process.kill('SIGSTOP');
+            await new Promise((r) => setTimeout(r, 5000));
+            cluster.redis.process.kill('SIGCONT');
+          },
+        ],
+        ['SIGTERM ws1', () => cluster.ws[0]!.stop('SIGTERM').then(() => cluster.ws[0]!.start())],
+        ['Redis restarted empty', () => cluster.restartRedis()],
       ];
       let nextFault = Date.now() + 30_000;
       let f = 0;
@@ -221,8 +227,15 @@ describe.runIf(SOAK_MINUTES > 0)('soak', () => {
         const flow = one().finally(() => flows.delete(flow));
         flows.add(flow);
         if (Date.now() >= nextFault) {
-          await faults[f++ % faults.length]!().catch((err: Error) => errors.push(`fault: ${err.message}`));
-          if (f === faults.length) await snapshot('warm');
+          const [name, fault] = faults[f++ % faults.length]!;
+          // When probing, each fault's time beside the memory samples: a step in RSS can be put down to one.
+          if (SOAK_PROBE.length > 0)
+            appendFileSync(`${SOAK_DIR}/faults.jsonl`, `${JSON.stringify({ t: Date.now(), name })}\n`);
+          await fault().catch((err: Error) => errors.push(`fault: ${err.message}`));
+          if (f === faults.length) {
+            rssWarm = Object.fromEntries(cluster.all().map((r) => [r.name, rssMiB(r.pid)]));
+            await snapshot('warm');
+          }
           nextFault = Date.now() + 30_000;
         }
         await new Promise((r) => setTimeout(r, 250)); // ≈ 4 logins a second
@@ -230,11 +243,14 @@ describe.runIf(SOAK_MINUTES > 0)('soak', () => {
       await Promise.all(flows);
       const rss = cluster
         .all()
-        .map((r) => `${r.name} ${rssStart[r.name]?.toFixed(0)}→${rssMiB(r.pid).toFixed(0)}`)
+        .map(
+          (r) =>
+            `${r.name} ${[rssStart[r.name], rssWarm[r.name], rssMiB(r.pid)].map((x) => x?.toFixed(0) ?? '?').join('→')}`,
+        )
         .join(', ');
       await snapshot('end');
       if (snapshots.length > 0) console.log(snapshots.join('\n'));
-      const line = `soak ${SOAK_MINUTES} min | ${done} confirmed, ${emptied} ended unknown_login (Redis emptied), ${f} faults | lost ${lost}, errors ${errors.length} | RSS MiB ${rss}`;
+      const line = `soak ${SOAK_MINUTES} min | ${done} confirmed, ${emptied} ended unknown_login (Redis emptied), ${f} faults | lost ${lost}, errors ${errors.length} | RSS MiB start→warm→end ${rss}`;
       console.log(line, errors.slice(0, 5));
       report(line);
       expect(errors).toEqual([]);
