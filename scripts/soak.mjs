@@ -4,8 +4,9 @@
 // RSS at start and end, errors and lost logins. --probe names roles (sim, http1, http2, ws1, ws2) to watch: each writes
 // memory samples every 10 s to <dir>/<role>.jsonl; with --snapshots also heap snapshots at start, warm (after the first
 // round of faults) and end into <dir> (tens of MB each; bench/soak*/ is not committed). A snapshot raises the process's
-// RSS for the rest of the run (the writer's buffers stay with the allocator): watch RSS in a run without them. Read them with scripts/memory-samples.mjs and
-// scripts/heap-diff.mjs.
+// RSS for the rest of the run (the writer's buffers stay with the allocator): watch RSS in a run without them. Each
+// fault's time goes to <dir>/faults.jsonl. Read them with scripts/memory-samples.mjs, scripts/proc-maps.mjs (a live
+// process's RSS by mapping) and `node dist/bench/heap-diff.js A.heapsnapshot B.heapsnapshot`.
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
