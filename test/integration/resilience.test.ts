@@ -193,18 +193,30 @@ describe.runIf(SOAK_MINUTES > 0)('soak', () => {
       const errors: string[] = [];
       const flows = new Set<Promise<void>>();
       const one = async () => {
+        let page: Page | undefined;
         try {
-          const [page] = await openPages(1);
-          await confirm((page as Page & { login: Parameters<typeof confirm>[0] }).login, cluster.httpUrl).catch(
-            () => undefined, // a login Redis forgot cannot be confirmed: the page's end below says so
+          const { page: p, login } = await openPage(cluster.httpUrl, cluster.wsUrl);
+          page = p;
+          // Watching, or already ended: Redis restarted empty between the create and the watch (unknown_login).
+          await until(
+            () => p.received > 0 || p.done,
+            SETTLE_MS,
+            'the page to be watching',
+            () => JSON.stringify(p.closeCodes),
           );
-          await until(() => page!.done, SETTLE_MS, 'the page to end').catch(() => undefined);
-          if (page!.status === 'confirmed') done++;
-          else if (page!.fatal === 'unknown_login') emptied++;
+          if (!p.done) {
+            await confirm(login, cluster.httpUrl).catch(
+              () => undefined, // a login Redis forgot cannot be confirmed: the page's end below says so
+            );
+          }
+          await until(() => p.done, SETTLE_MS, 'the page to end').catch(() => undefined);
+          if (p.status === 'confirmed') done++;
+          else if (p.fatal === 'unknown_login') emptied++;
           else lost++;
-          page!.stop();
         } catch (err) {
           errors.push((err as Error).message);
+        } finally {
+          page?.stop();
         }
       };
       const faults: [string, () => Promise<unknown>][] = [
