@@ -6,15 +6,18 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { DEV_DEFAULTS } from '../server/config.js';
 import { type RedisServerHandle, startRedisServer } from '../server/dev/redis-server.js';
 import { packageRoot } from '../server/util/package-root.js';
 
 /** The built CLI (`npm run build`), whether this file runs from dist/ or from source under vitest. */
 const CLI = path.join(packageRoot(), 'dist/server/cli.js');
+/** Preloaded into probed roles: memory samples (bench/memory-probe.ts). */
+const PROBE = pathToFileURL(path.join(packageRoot(), 'dist/bench/memory-probe.js')).href;
 /** Output lines that mean a child crashed or let an error escape (Node's own wording, any log level). */
 export const CRASH_RE = /unhandledRejection|uncaughtException|triggerUncaughtException|UnhandledPromiseRejection/;
 
@@ -33,6 +36,10 @@ export class RoleProcess {
     readonly role: Role,
     readonly port: number,
     private readonly env: Record<string, string>,
+    /** Node's own flags before the CLI (a probe's preload, `--heapsnapshot-signal`). */
+    private readonly nodeArgs: string[] = [],
+    /** Where node writes this role's heap snapshots (`--diagnostic-dir`), when it is probed. */
+    readonly snapshotDir?: string,
   ) {}
 
   get pid(): number | undefined {
@@ -41,7 +48,7 @@ export class RoleProcess {
 
   async start(): Promise<void> {
     this.#expectExit = false;
-    const proc = spawn(process.execPath, [CLI, this.role], {
+    const proc = spawn(process.execPath, [...this.nodeArgs, CLI, this.role], {
       env: { ...process.env, ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -70,6 +77,29 @@ export class RoleProcess {
     proc.kill(signal);
     await exited;
     return performance.now() - started;
+  }
+
+  /**
+   * Has node write a heap snapshot of the running process (SIGUSR2, which `--heapsnapshot-signal` gives to V8;
+   * only for a probed role) and resolves with its path once written: node writes it on the main thread, so the
+   * first `/livez` answered after the file appears comes after the last byte.
+   */
+  async heapSnapshot(timeoutMs = 300_000): Promise<string> {
+    const dir = this.snapshotDir;
+    const pid = this.pid;
+    if (!dir || !pid) throw new Error(`${this.name} is not probed or not running`);
+    const mine = () => readdirSync(dir).filter((f) => f.endsWith('.heapsnapshot') && f.split('.')[3] === String(pid));
+    const before = new Set(mine());
+    this.proc!.kill('SIGUSR2');
+    const deadline = Date.now() + timeoutMs;
+    let file: string | undefined;
+    while (!file) {
+      if (Date.now() > deadline) throw new Error(`${this.name}: no heap snapshot within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+      file = mine().find((f) => !before.has(f));
+    }
+    await waitLive(this.port, this.proc!, timeoutMs);
+    return path.join(dir, file);
   }
 
   /** Lines that show an error escaping (unhandled rejection, uncaught exception). */
@@ -167,6 +197,11 @@ export interface Cluster {
 export async function startCluster(opts: {
   port: () => Promise<number>;
   env?: Record<string, string>;
+  /**
+   * Roles to watch over a long run (by name: sim, http1, http2, ws1, ws2): each is started with the memory probe
+   * (samples to `<dir>/<name>.jsonl`) and can write heap snapshots into `dir` (RoleProcess.heapSnapshot).
+   */
+  probe?: { roles: string[]; dir: string; everyMs?: number };
 }): Promise<Cluster> {
   const [h1, h2, w1, w2, s, hb, wb, rp] = await Promise.all(Array.from({ length: 8 }, () => opts.port()));
   let redis = await startRedisServer({ port: rp });
@@ -189,9 +224,19 @@ export async function startCluster(opts: {
     MAX_SOCKETS_PER_IP: '0',
     ...opts.env,
   };
-  const sim = new RoleProcess('sim', 'sim', s!, env);
-  const http = [h1, h2].map((p, i) => new RoleProcess(`http${i + 1}`, 'http', p!, { ...env, HTTP_PORT: String(p) }));
-  const ws = [w1, w2].map((p, i) => new RoleProcess(`ws${i + 1}`, 'ws', p!, { ...env, WS_PORT: String(p) }));
+  const role = (name: string, kind: Role, port: number, roleEnv: Record<string, string>) => {
+    const probe = opts.probe;
+    if (!probe?.roles.includes(name)) return new RoleProcess(name, kind, port, roleEnv);
+    const probeEnv = {
+      MEMORY_PROBE_FILE: path.join(probe.dir, `${name}.jsonl`),
+      MEMORY_PROBE_MS: String(probe.everyMs ?? 10_000),
+    };
+    const args = ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${probe.dir}`, '--import', PROBE];
+    return new RoleProcess(name, kind, port, { ...roleEnv, ...probeEnv }, args, probe.dir);
+  };
+  const sim = role('sim', 'sim', s!, env);
+  const http = [h1, h2].map((p, i) => role(`http${i + 1}`, 'http', p!, { ...env, HTTP_PORT: String(p) }));
+  const ws = [w1, w2].map((p, i) => role(`ws${i + 1}`, 'ws', p!, { ...env, WS_PORT: String(p) }));
   const balancers = [new Balancer([h1!, h2!]), new Balancer([w1!, w2!])];
   const all = () => [sim, ...http, ...ws];
   const stop = async () => {

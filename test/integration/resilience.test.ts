@@ -4,7 +4,7 @@
  * each role, a rolling restart, Redis restarted empty and Redis paused: nothing confirmed is lost, and no child
  * lets an error escape. Small counts here; `npm run resilience` runs the full-size numbers (RESILIENCE_* below).
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, rssMiB, startCluster } from '../../bench/cluster.js';
 import { confirm, createLogin, openPage } from '../../bench/flows.js';
@@ -20,8 +20,17 @@ const SETTLE_MS = 30_000 + PAGES * 100;
 
 let cluster: Cluster;
 
+const SOAK_MINUTES = Number(process.env.SOAK_MINUTES ?? 0);
+/** Roles the soak probes (`npm run soak -- --probe http2,ws2`): memory samples into SOAK_DIR. */
+const SOAK_PROBE = (process.env.SOAK_PROBE ?? '').split(',').filter(Boolean);
+/** And heap snapshots of them (`--snapshots`): each costs the process RSS of its own, so a run that watches RSS has none. */
+const SOAK_SNAPSHOTS = process.env.SOAK_SNAPSHOTS === '1';
+const SOAK_DIR = process.env.SOAK_DIR ?? 'bench/soak';
+
 beforeAll(async () => {
-  cluster = await startCluster({ port: freePort });
+  const probing = SOAK_MINUTES > 0 && SOAK_PROBE.length > 0;
+  if (probing) mkdirSync(SOAK_DIR, { recursive: true });
+  cluster = await startCluster({ port: freePort, probe: probing ? { roles: SOAK_PROBE, dir: SOAK_DIR } : undefined });
 }, 120_000); // five processes starting at once on a busy machine
 
 /** Every page a case opened: stopped after it, so a failed case's pages do not keep reconnecting into the next. */
@@ -166,48 +175,72 @@ describe('two http and two ws processes behind balancers', () => {
   }, 60_000);
 });
 
-const SOAK_MINUTES = Number(process.env.SOAK_MINUTES ?? 0);
-
 /**
  * `npm run soak -- --minutes N`: whole logins at a steady rate for N minutes while the faults above come round
  * in turn on ws1, http1 and Redis (ws2 and http2 run throughout, so their RSS at start and end compares).
+ * With snapshots, probed roles get one before the first login, after the first round of faults (warm) and at the end.
  */
 describe.runIf(SOAK_MINUTES > 0)('soak', () => {
   it(
     'steady logins under scheduled faults: 0 lost, 0 errors, RSS flat',
     async () => {
       const until_ = Date.now() + SOAK_MINUTES * 60_000;
+      const probed = SOAK_SNAPSHOTS ? cluster.all().filter((r) => SOAK_PROBE.includes(r.name)) : [];
+      const snapshots: string[] = [];
+      const snapshot = async (when: string) => {
+        for (const r of probed) snapshots.push(`${r.name} ${when}: ${await r.heapSnapshot()}`);
+      };
+      // RSS is read before each snapshot: writing one costs the process memory of its own.
       const rssStart = Object.fromEntries(cluster.all().map((r) => [r.name, rssMiB(r.pid)]));
+      await snapshot('start');
+      // And after the first round of faults: the start is read just after launch, when a role may still hold its
+      // start-up garbage (the http role's V8 heap is twice its steady size then), so warm → end is the fair comparison.
+      let rssWarm: Record<string, number> = {};
       let done = 0;
       let lost = 0;
       let emptied = 0;
       const errors: string[] = [];
       const flows = new Set<Promise<void>>();
       const one = async () => {
+        let page: Page | undefined;
         try {
-          const [page] = await openPages(1);
-          await confirm((page as Page & { login: Parameters<typeof confirm>[0] }).login, cluster.httpUrl).catch(
-            () => undefined, // a login Redis forgot cannot be confirmed: the page's end below says so
+          const { page: p, login } = await openPage(cluster.httpUrl, cluster.wsUrl);
+          page = p;
+          // Watching, or already ended: Redis restarted empty between the create and the watch (unknown_login).
+          await until(
+            () => p.received > 0 || p.done,
+            SETTLE_MS,
+            'the page to be watching',
+            () => JSON.stringify(p.closeCodes),
           );
-          await until(() => page!.done, SETTLE_MS, 'the page to end').catch(() => undefined);
-          if (page!.status === 'confirmed') done++;
-          else if (page!.fatal === 'unknown_login') emptied++;
+          if (!p.done) {
+            await confirm(login, cluster.httpUrl).catch(
+              () => undefined, // a login Redis forgot cannot be confirmed: the page's end below says so
+            );
+          }
+          await until(() => p.done, SETTLE_MS, 'the page to end').catch(() => undefined);
+          if (p.status === 'confirmed') done++;
+          else if (p.fatal === 'unknown_login') emptied++;
           else lost++;
-          page!.stop();
         } catch (err) {
           errors.push((err as Error).message);
+        } finally {
+          page?.stop();
         }
       };
-      const faults: (() => Promise<unknown>)[] = [
-        () => cluster.ws[0]!.stop('SIGKILL').then(() => cluster.ws[0]!.start()),
-        () => cluster.http[0]!.stop('SIGTERM').then(() => cluster.http[0]!.start()),
-        async () => {
-          cluster.redis.process.kill('SIGSTOP');
-          await new Promise((r) => setTimeout(r, 5000));
-          cluster.redis.process.kill('SIGCONT');
-        },
-        () => cluster.ws[0]!.stop('SIGTERM').then(() => cluster.ws[0]!.start()),
-        () => cluster.restartRedis(),
+      const faults: [string, () => Promise<unknown>][] = [
+        ['kill -9 ws1', () => cluster.ws[0]!.stop('SIGKILL').then(() => cluster.ws[0]!.start())],
+        ['SIGTERM http1', () => cluster.http[0]!.stop('SIGTERM').then(() => cluster.http[0]!.start())],
+        [
+          'Redis paused 5 s',
+          async () => {
+            cluster.redis.process.kill('SIGSTOP');
+            await new Promise((r) => setTimeout(r, 5000));
+            cluster.redis.process.kill('SIGCONT');
+          },
+        ],
+        ['SIGTERM ws1', () => cluster.ws[0]!.stop('SIGTERM').then(() => cluster.ws[0]!.start())],
+        ['Redis restarted empty', () => cluster.restartRedis()],
       ];
       let nextFault = Date.now() + 30_000;
       let f = 0;
@@ -215,7 +248,15 @@ describe.runIf(SOAK_MINUTES > 0)('soak', () => {
         const flow = one().finally(() => flows.delete(flow));
         flows.add(flow);
         if (Date.now() >= nextFault) {
-          await faults[f++ % faults.length]!().catch((err: Error) => errors.push(`fault: ${err.message}`));
+          const [name, fault] = faults[f++ % faults.length]!;
+          // When probing, each fault's time beside the memory samples: a step in RSS can be put down to one.
+          if (SOAK_PROBE.length > 0)
+            appendFileSync(`${SOAK_DIR}/faults.jsonl`, `${JSON.stringify({ t: Date.now(), name })}\n`);
+          await fault().catch((err: Error) => errors.push(`fault: ${err.message}`));
+          if (f === faults.length) {
+            rssWarm = Object.fromEntries(cluster.all().map((r) => [r.name, rssMiB(r.pid)]));
+            await snapshot('warm');
+          }
           nextFault = Date.now() + 30_000;
         }
         await new Promise((r) => setTimeout(r, 250)); // ≈ 4 logins a second
@@ -223,9 +264,14 @@ describe.runIf(SOAK_MINUTES > 0)('soak', () => {
       await Promise.all(flows);
       const rss = cluster
         .all()
-        .map((r) => `${r.name} ${rssStart[r.name]?.toFixed(0)}→${rssMiB(r.pid).toFixed(0)}`)
+        .map(
+          (r) =>
+            `${r.name} ${[rssStart[r.name], rssWarm[r.name], rssMiB(r.pid)].map((x) => x?.toFixed(0) ?? '?').join('→')}`,
+        )
         .join(', ');
-      const line = `soak ${SOAK_MINUTES} min | ${done} confirmed, ${emptied} ended unknown_login (Redis emptied), ${f} faults | lost ${lost}, errors ${errors.length} | RSS MiB ${rss}`;
+      await snapshot('end');
+      if (snapshots.length > 0) console.log(snapshots.join('\n'));
+      const line = `soak ${SOAK_MINUTES} min | ${done} confirmed, ${emptied} ended unknown_login (Redis emptied), ${f} faults | lost ${lost}, errors ${errors.length} | RSS MiB start→warm→end ${rss}`;
       console.log(line, errors.slice(0, 5));
       report(line);
       expect(errors).toEqual([]);
