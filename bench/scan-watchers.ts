@@ -5,8 +5,8 @@
  *   {cmd:'watch', kind, url, localAddress, logins:[{i,id,watchToken}]} → {type:'ready', watching, failed,
  *     failedLogins, error?}
  *     each socket sends its watch message and counts once its first status ("pending") arrives;
- *   {cmd:'report'} → {type:'report', got:[[i, ms]...]}: when each login's "scanned" push arrived (CLOCK_MONOTONIC
- *     ms, comparable with the bench's clock);
+ *   {cmd:'report'} → {type:'report', got:[[i, ms]...], confirmed:[[i, ms]...]}: when each login's "scanned" and
+ *     "confirmed" pushes arrived (CLOCK_MONOTONIC ms, comparable with the bench's clock);
  *   {cmd:'pings'} → {type:'pings', last}: when a server ping last arrived (ms, or null), to time the scans
  *     clear of the server's heartbeat round;
  *   {cmd:'close'} → closes every socket, {type:'closed'}.
@@ -29,12 +29,14 @@ type Msg =
 const CONCURRENCY = 64;
 const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 const got: [number, number][] = [];
+const confirmed: [number, number][] = [];
 let lastPing: number | null = null;
 const closers: (() => void)[] = [];
 const send = (m: unknown) => process.send!(m);
 
 function onStatus(login: Login, status: unknown, first: () => void): void {
   if (status === 'scanned') got.push([login.i, nowMs()]);
+  else if (status === 'confirmed') confirmed.push([login.i, nowMs()]);
   else if (status === 'pending') first();
 }
 
@@ -91,11 +93,12 @@ async function watchAll(m: Extract<Msg, { cmd: 'watch' }>): Promise<void> {
 
 process.on('message', (m: Msg) => {
   if (m.cmd === 'watch') void watchAll(m);
-  else if (m.cmd === 'report') send({ type: 'report', got });
+  else if (m.cmd === 'report') send({ type: 'report', got, confirmed });
   else if (m.cmd === 'pings') send({ type: 'pings', last: lastPing });
   else if (m.cmd === 'close') {
     for (const close of closers.splice(0)) close();
     got.length = 0;
+    confirmed.length = 0;
     send({ type: 'closed' });
   }
 });
