@@ -64,7 +64,11 @@ export interface SocketsResult {
     delivered: number;
     lost: number;
     p50Ms: number;
+    p90Ms: number;
     p99Ms: number;
+    maxMs: number;
+    /** Deliveries slower than 1 s: when the confirm was sent (s from the first) and the delay (ms). */
+    slow: [number, number][];
     firstError?: string;
   };
   loadAverage: number;
@@ -292,7 +296,13 @@ export async function benchClusterSockets(opts: SocketsOptions): Promise<Sockets
       if ([...sentAt.keys()].every((i) => arrived.has(i)) || nowMs() > deadline) break;
       await sleep(200);
     }
-    const delays = [...sentAt].filter(([i]) => arrived.has(i)).map(([i, t]) => arrived.get(i)! - t);
+    const delivered = [...sentAt].filter(([i]) => arrived.has(i));
+    const delays = delivered.map(([i, t]) => arrived.get(i)! - t);
+    const first = Math.min(...sentAt.values());
+    const slow = delivered
+      .filter(([i, t]) => arrived.get(i)! - t > 1000)
+      .map(([i, t]): [number, number] => [Math.round((t - first) / 100) / 10, Math.round(arrived.get(i)! - t)])
+      .sort((a, b) => a[0] - b[0]);
     const perWatcher = after.reduce((s, a, k) => s + a.rss - before[k]!.rss, 0) / Math.max(1, watching) / 1000;
     return {
       redis: redisName,
@@ -316,7 +326,10 @@ export async function benchClusterSockets(opts: SocketsOptions): Promise<Sockets
         delivered: delays.length,
         lost: sentAt.size - delays.length,
         p50Ms: pct(delays, 0.5),
+        p90Ms: pct(delays, 0.9),
         p99Ms: pct(delays, 0.99),
+        maxMs: pct(delays, 1),
+        slow,
         ...(errors[0] && { firstError: errors[0] }),
       },
       loadAverage,

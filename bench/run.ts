@@ -198,8 +198,11 @@ async function clusterSocketsPart(): Promise<void> {
   const c = r.confirms;
   say(
     `  confirmations: ${c.ok} of ${c.sent} confirmed, ${c.delivered} delivered, ${c.lost} lost; confirm request → page ` +
-      `p50 ${f(c.p50Ms, 1)} ms, p99 ${f(c.p99Ms, 1)} ms${c.firstError ? ` (first error: ${c.firstError})` : ''}`,
+      `p50 ${f(c.p50Ms, 1)}, p90 ${f(c.p90Ms, 1)}, p99 ${f(c.p99Ms, 1)}, max ${f(c.maxMs, 1)} ms` +
+      `${c.firstError ? ` (first error: ${c.firstError})` : ''}`,
   );
+  if (c.slow.length)
+    say(`  over 1 s: ${c.slow.length}, at [s after the first confirm, ms]: ${JSON.stringify(c.slow.slice(0, 40))}`);
 }
 
 async function clusterLoginsPart(): Promise<void> {
