@@ -100,3 +100,23 @@ export async function clusterRunId(cluster: Cluster): Promise<string> {
     .sort();
   return createHash('sha1').update(ids.join(',')).digest('hex');
 }
+
+/** The cluster in a few lines for `scanlogin doctor`: state, coverage, one line per node. */
+export function describeCluster(v: ClusterView): string {
+  const lines = [`Redis Cluster: state ${v.state}, ${v.slotsCovered}/16384 slots covered`];
+  for (const n of [...v.nodes].sort((a, b) => a.address.localeCompare(b.address)))
+    lines.push(
+      `  ${n.address.padEnd(22)} ${n.role.padEnd(8)} ${n.status.padEnd(9)} ${n.role === 'master' ? `${n.slots} slots` : `of ${n.masterId?.slice(0, 8) ?? '?'}`}`,
+    );
+  return lines.join('\n');
+}
+
+/** What doctor reports as problems of the cluster itself. */
+export function clusterProblems(v: ClusterView): string[] {
+  const problems: string[] = [];
+  if (v.state !== 'ok') problems.push(`the Redis Cluster's state is ${v.state}`);
+  if (v.slotsCovered < 16384)
+    problems.push(`${16384 - v.slotsCovered} of 16384 slots have no live master: logins on them fail`);
+  for (const n of v.nodes) if (n.status !== 'ok') problems.push(`cluster node ${n.address} (${n.role}) is ${n.status}`);
+  return problems;
+}

@@ -1,11 +1,17 @@
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { performance } from 'node:perf_hooks';
-import { Redis, type Cluster, type RedisOptions } from 'ioredis';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import {
+  openShard,
+  ShardProbe,
+  shardReady,
+  viewOf,
+  type ResubscribeReason,
+  type Shard,
+  type ShardView,
+} from './shard.js';
 import { slotOf } from './slot.js';
 
-/** Why channels were subscribed again: counted in metrics, handed to resync listeners. */
-export type ResubscribeReason = 'moved' | 'failover' | 'probe' | 'reconnect';
+export type { ResubscribeReason, ShardView } from './shard.js';
 
 export interface ShardedSubscriberOptions {
   /** The link's command client: its slot map says who owns a slot; it refreshes the map and sends the probes. */
@@ -16,30 +22,6 @@ export interface ShardedSubscriberOptions {
   prefix: string;
   /** How often each shard's probe is published; a probe not back by the next one is a silent shard. Default 5 s. */
   probeIntervalMs?: number;
-}
-
-/** One master's subscriber connection and the shard channels it carries. */
-interface Shard {
-  readonly node: string;
-  readonly conn: Redis;
-  readonly channels: Set<string>;
-  everReady: boolean;
-  /** SSUBSCRIBEs in flight on it: a shard about to get channels is not closed as empty. */
-  pending: number;
-  /** Its probe channel (a slot this master owns), once subscribed. */
-  probe: string | undefined;
-  /** The probe published and not seen back yet. */
-  outstanding: string | undefined;
-  lastProbeAt: number | undefined;
-}
-
-/** A shard as /healthz shows it. */
-export interface ShardView {
-  node: string;
-  status: string;
-  channels: number;
-  /** When its probe last came back (ISO), if ever. */
-  probeOkAt?: string;
 }
 
 /**
@@ -66,7 +48,6 @@ export class ShardedSubscriber extends EventEmitter {
   #status: 'connecting' | 'ready' | 'end' = 'connecting';
   readonly #opts: ShardedSubscriberOptions;
   readonly #cluster: Cluster;
-  readonly #probeMs: number;
   /** Every channel asked for (full names), and the shard each is subscribed on. */
   readonly #wanted = new Set<string>();
   readonly #where = new Map<string, Shard>();
@@ -76,20 +57,24 @@ export class ShardedSubscriber extends EventEmitter {
   #reconciling: Promise<void> | undefined;
   #again = false;
   #retry: NodeJS.Timeout | undefined;
-  #probeTimer: NodeJS.Timeout | undefined;
-  #lastTick = 0;
+  readonly #probe: ShardProbe;
 
   constructor(opts: ShardedSubscriberOptions) {
     super();
     this.#opts = opts;
     this.#cluster = opts.cluster;
-    this.#probeMs = opts.probeIntervalMs ?? 5000;
+    this.#probe = new ShardProbe({
+      intervalMs: opts.probeIntervalMs ?? 5000,
+      prefix: opts.prefix,
+      shards: () => this.#shards.values(),
+      owner: (slot) => this.#owner(slot),
+      publish: (channel, token) => this.#cluster.spublish(channel, token),
+      silent: (shard) => this.#markDirty(shard, 'probe'),
+    });
     const onReady = () => {
       if (this.#status !== 'connecting') return;
       this.#status = 'ready';
-      this.#lastTick = performance.now();
-      this.#probeTimer = setInterval(() => this.#probeTick(), this.#probeMs);
-      this.#probeTimer.unref();
+      this.#probe.start();
       this.emit('ready');
     };
     if (this.#cluster.status === 'ready') queueMicrotask(onReady);
@@ -103,12 +88,7 @@ export class ShardedSubscriber extends EventEmitter {
 
   /** The shards (masters) this subscriber holds a connection to, for health. */
   shards(): ShardView[] {
-    return [...this.#shards.values()].map((s) => ({
-      node: s.node,
-      status: s.conn.status,
-      channels: s.channels.size,
-      ...(s.lastProbeAt && { probeOkAt: new Date(s.lastProbeAt).toISOString() }),
-    }));
+    return [...this.#shards.values()].map(viewOf);
   }
 
   /** SSUBSCRIBEs `channels` (full names), each on its slot's owner; resolves once every owner acknowledged. */
@@ -148,7 +128,7 @@ export class ShardedSubscriber extends EventEmitter {
   async #end(close: (conn: Redis) => Promise<void>): Promise<void> {
     if (this.#status === 'end') return;
     this.#status = 'end';
-    clearInterval(this.#probeTimer);
+    this.#probe.stop();
     clearTimeout(this.#retry);
     const shards = [...this.#shards.values()];
     this.#shards.clear();
@@ -166,7 +146,7 @@ export class ShardedSubscriber extends EventEmitter {
         const shard = this.#shard(node);
         shard.pending++;
         try {
-          await this.#ready(shard);
+          await shardReady(shard);
           await shard.conn.ssubscribe(...channels);
         } finally {
           shard.pending--;
@@ -203,77 +183,24 @@ export class ShardedSubscriber extends EventEmitter {
   #shard(node: string): Shard {
     let shard = this.#shards.get(node);
     if (!shard) {
-      const sep = node.lastIndexOf(':');
-      const conn = new Redis({
-        ...this.#opts.nodeOptions,
-        host: node.slice(0, sep),
-        port: Number(node.slice(sep + 1)),
-        // Commands to a node that is down fail at once (the reconcile loop retries); the link replays nothing
-        // here: this class re-subscribes its own channels.
-        enableOfflineQueue: false,
-        autoResubscribe: false,
-        retryStrategy: (times) => Math.min(50 * 2 ** times, 2000),
+      const s = openShard(node, this.#opts.nodeOptions, {
+        message: (channel, message) => this.#onMessage(s, channel, message),
+        error: (err) => this.emit('error', err),
+        // ioredis 6: an unsolicited `sunsubscribe` (the slot changed owner) arrives as 'moved'.
+        moved: () => this.#markDirty(s, 'moved'),
+        lost: () => {
+          if (this.#shards.get(node) === s && s.channels.size) this.#markDirty(s, 'reconnect');
+        },
+        back: () => this.#kick(),
       });
-      const s: Shard = {
-        node,
-        conn,
-        channels: new Set(),
-        everReady: false,
-        pending: 0,
-        probe: undefined,
-        outstanding: undefined,
-        lastProbeAt: undefined,
-      };
       shard = s;
       this.#shards.set(node, s);
-      conn.on('smessage', (channel: string, message: string) => this.#onMessage(s, channel, message));
-      conn.on('error', (err: Error) => this.emit('error', err));
-      // ioredis 6: an unsolicited `sunsubscribe` (the slot changed owner) arrives as 'moved'.
-      conn.on('moved', () => this.#markDirty(s, 'moved'));
-      conn.on('close', () => {
-        s.probe = undefined;
-        s.outstanding = undefined;
-        if (this.#shards.get(node) === s && s.channels.size) this.#markDirty(s, 'reconnect');
-      });
-      conn.on('ready', () => {
-        if (s.everReady) this.#kick();
-        s.everReady = true;
-      });
     }
     return shard;
   }
 
-  /** Resolves once `shard`'s connection is ready (rejects after 5 s: the retry loop tries again later). */
-  async #ready(shard: Shard): Promise<void> {
-    const conn = shard.conn;
-    if (conn.status === 'ready') return;
-    // A connection that was up and dropped (its node died or restarts) is not waited for: the slot map may name
-    // the promoted replica by the next try.
-    if (conn.status !== 'wait' && conn.status !== 'connecting' && conn.status !== 'connect')
-      throw new Error(`cluster node ${shard.node} is not connected (${conn.status})`);
-    let onReady: (() => void) | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        onReady = resolve;
-        conn.once('ready', onReady);
-        timer = setTimeout(() => reject(new Error(`cluster node ${shard.node} not ready within 5 s`)), 5000);
-      });
-    } finally {
-      clearTimeout(timer);
-      if (onReady) conn.off('ready', onReady);
-    }
-  }
-
   #onMessage(shard: Shard, channel: string, message: string): void {
-    if (channel === shard.probe) {
-      if (message === shard.outstanding) {
-        shard.outstanding = undefined;
-        shard.lastProbeAt = Date.now();
-      }
-      return;
-    }
-    this.emit('message', channel, message);
+    if (!this.#probe.received(shard, channel, message)) this.emit('message', channel, message);
   }
 
   /** Every channel of `shard` is to be subscribed again (then re-read by the link's owners). */
@@ -353,51 +280,5 @@ export class ShardedSubscriber extends EventEmitter {
       }, 500);
       this.#retry.unref();
     }
-  }
-
-  /**
-   * Every `probeIntervalMs`: a shard whose previous probe has not come back is silent (its channels are
-   * subscribed again); then each shard publishes a new probe to its own probe channel. A tick that fires late
-   * (this process was not scheduled) judges nothing: the probe may be sitting unread in the socket.
-   */
-  #probeTick(): void {
-    const now = performance.now();
-    const late = now - this.#lastTick - this.#probeMs > this.#probeMs / 2;
-    this.#lastTick = now;
-    for (const shard of this.#shards.values()) {
-      if (!shard.channels.size || shard.conn.status !== 'ready') continue;
-      if (shard.outstanding && !late) {
-        shard.outstanding = undefined;
-        shard.probe = undefined; // lost with the others: subscribed again below
-        this.#markDirty(shard, 'probe');
-        continue;
-      }
-      void this.#sendProbe(shard);
-    }
-  }
-
-  async #sendProbe(shard: Shard): Promise<void> {
-    try {
-      if (!shard.probe || this.#owner(slotOf(shard.probe)) !== shard.node) {
-        const probe = this.#probeChannelOn(shard.node);
-        if (!probe) return;
-        await shard.conn.ssubscribe(probe);
-        shard.probe = probe;
-      }
-      const token = randomBytes(6).toString('hex');
-      shard.outstanding = token;
-      await this.#cluster.spublish(shard.probe, token);
-    } catch {
-      shard.outstanding = undefined; // the cluster could not take the probe: nothing to judge by
-    }
-  }
-
-  /** A probe channel whose slot `node` owns: `<prefix>probe:{<n>}` for the first such n. */
-  #probeChannelOn(node: string): string | undefined {
-    for (let n = 0; n < 100_000; n++) {
-      const channel = `${this.#opts.prefix}probe:{${n}}`;
-      if (this.#owner(slotOf(channel)) === node) return channel;
-    }
-    return undefined;
   }
 }

@@ -5,6 +5,11 @@ import { RedisLink } from '../../server/redis/link.js';
 import { slotOf } from '../../server/redis/slot.js';
 import { clusterTarget } from '../../server/redis/target.js';
 import type { ResubscribeReason } from '../../server/redis/sharded-subscriber.js';
+import { redisHealth } from '../../server/redis/health.js';
+import { Metrics } from '../../server/metrics/metrics.js';
+import { NodeRegistry } from '../../server/redis/registry.js';
+import { registeredNodes } from '../../server/doctor/collect.js';
+import { clusterProblems, describeCluster } from '../../server/redis/cluster-view.js';
 import { startRedisCluster, type RedisCluster } from '../helpers/cluster.js';
 
 // The link on a real Redis Cluster (3 masters + 3 replicas of redis-server 7.0.15): commands routed by slot,
@@ -15,6 +20,7 @@ const PREFIX = 'cl:';
 const COUNT = 24;
 let cluster: RedisCluster;
 let link: RedisLink;
+let metrics: Metrics;
 /** Logical channels, one per "login" (its own hash tag, as cluster-keys names login channels). */
 const channels = Array.from({ length: COUNT }, (_, i) => `ev:{c${i}}`);
 /** What each channel's owner believes (from messages, or a re-read of its key after a resync). */
@@ -68,6 +74,8 @@ beforeAll(async () => {
     clientName: 'cluster-link-test',
   });
   await link.start();
+  metrics = new Metrics('ws');
+  metrics.trackLink(link);
   link.observe({ resubscribed: (reason) => reasons.push(reason) });
   link.onResync((_, list) => {
     for (const c of list ?? channels) {
@@ -103,6 +111,54 @@ describe('RedisLink on a Redis Cluster', () => {
     expect(await link.serverRunId()).toMatch(/^[0-9a-f]{40}$/);
   });
 
+  it('health, metrics and doctor show the cluster: coverage, every node with its role and status, subscriptions per master', async () => {
+    const h = await redisHealth(link);
+    expect(h.ok).toBe(true);
+    expect(h.redis.target).toBe(
+      `cluster://${cluster.section.cluster.nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`,
+    );
+    expect(h.redis.cluster).toMatchObject({ state: 'ok', slotsCovered: 16384 });
+    const nodes = h.redis.cluster!.nodes;
+    expect(nodes).toHaveLength(6);
+    expect(
+      nodes
+        .filter((n) => n.role === 'master' && n.status === 'ok')
+        .map((n) => n.address)
+        .sort(),
+    ).toEqual((await cluster.masters()).map((m) => `127.0.0.1:${m.port}`).sort());
+    expect(nodes.filter((n) => n.role === 'replica')).toHaveLength(3);
+    expect(h.redis.shards!.reduce((n, s) => n + s.channels, 0)).toBe(COUNT);
+    expect(h.redis.shards!.every((s) => s.status === 'ready')).toBe(true);
+
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/^scanlogin_redis_cluster_slots_covered\{role="ws"\} 16384$/m);
+    expect(text).toMatch(/^scanlogin_redis_cluster_nodes\{role="replica",status="ok"\} 3$/m);
+    const perNode = [...text.matchAll(/^scanlogin_redis_shard_channels\{node="[^"]+",role="ws"\} (\d+)$/gm)].map((m) =>
+      Number(m[1]),
+    );
+    expect(perNode.reduce((a, b) => a + b, 0)).toBe(COUNT);
+
+    // doctor: the registry entries are scanned on every master (they hash to different slots), the cluster shown.
+    const registries = ['http', 'ws', 'sim', 'demo'].map(
+      (role) => new NodeRegistry({ link, role, logger: silentLogger() }),
+    );
+    try {
+      await Promise.all(registries.map((r) => r.beat()));
+      const found = await registeredNodes(link.target, silentLogger());
+      expect(found.error).toBeUndefined();
+      // Four keys on (almost surely) more than one master: every one is found.
+      const owners = await Promise.all(registries.map(async (r) => (await cluster.ownerOf(slotOf(r.key()))).id));
+      expect(found.nodes.map((n) => n.role).sort()).toEqual(['demo', 'http', 'sim', 'ws']);
+      expect(found.nodes.every((n) => n.ok && n.runId === found.nodes[0]!.runId)).toBe(true);
+      expect(new Set(owners).size).toBeGreaterThan(1);
+      expect(found.cluster!.slotsCovered).toBe(16384);
+      expect(clusterProblems(found.cluster!)).toEqual([]);
+      expect(describeCluster(found.cluster!)).toMatch(/state ok, 16384\/16384 slots covered/);
+    } finally {
+      await Promise.all(registries.map((r) => r.stop()));
+    }
+  });
+
   it('slot migration: the moved channels follow their slots, are resynced, and every channel keeps delivering', async () => {
     resynced.clear();
     const moved = channels.slice(0, 4);
@@ -117,6 +173,9 @@ describe('RedisLink on a Redis Cluster', () => {
     await expect.poll(() => moved.filter((c) => !resynced.has(c))).toEqual([]);
     await expect.poll(() => moved.filter((c) => seen.get(c) !== `during-move:${c}`)).toEqual([]);
     expect(reasons).toContain('moved');
+    expect(await metrics.registry.metrics()).toMatch(
+      /^scanlogin_redis_resubscribes_total\{reason="moved",role="ws"\} [1-9]/m,
+    );
     await everyChannelDelivers('after-move');
     expect(link.shards!.reduce((n, s) => n + s.channels, 0)).toBe(COUNT);
   });
