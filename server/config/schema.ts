@@ -32,6 +32,11 @@ export const EnvSchema = z.object({
   WS_METRICS_PORT: optionalPort,
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   CONFIG_FILE: z.string().min(1).optional(),
+  /** A Redis Cluster's seed nodes, `host:port,host:port` (instead of REDIS_URL); REDIS_USERNAME/PASSWORD/TLS go with it. */
+  REDIS_CLUSTER_NODES: z.string().min(1).optional(),
+  REDIS_USERNAME: z.string().min(1).optional(),
+  REDIS_PASSWORD: z.string().min(1).optional(),
+  REDIS_TLS: flag,
   REDIS_KEY_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9:_.-]{0,64}$/)

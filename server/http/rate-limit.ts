@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisCommands } from '../redis/clients.js';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { RedisLink } from '../redis/link.js';
 import { AppError } from '../errors.js';
@@ -55,7 +55,7 @@ export interface RateLimitSpec {
 export class SharedRateLimit {
   readonly #link: RedisLink;
   readonly #spec: RateLimitSpec;
-  readonly #limiters = new WeakMap<Redis, RateLimiterRedis>();
+  readonly #limiters = new WeakMap<RedisCommands, RateLimiterRedis>();
 
   constructor(link: RedisLink, spec: RateLimitSpec) {
     this.#link = link;
@@ -83,7 +83,7 @@ export class SharedRateLimit {
     }
   }
 
-  #limiter(client: Redis): RateLimiterRedis {
+  #limiter(client: RedisCommands): RateLimiterRedis {
     let limiter = this.#limiters.get(client);
     if (!limiter) {
       limiter = new RateLimiterRedis({
