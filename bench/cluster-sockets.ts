@@ -69,6 +69,8 @@ export interface SocketsResult {
     maxMs: number;
     /** Deliveries slower than 1 s: when the confirm was sent (s from the first) and the delay (ms). */
     slow: [number, number][];
+    /** When the push processes' heartbeat rounds (a ping to every socket) began, s from the first confirm. */
+    heartbeatRounds: number[];
     firstError?: string;
   };
   loadAverage: number;
@@ -296,6 +298,11 @@ export async function benchClusterSockets(opts: SocketsOptions): Promise<Sockets
       if ([...sentAt.keys()].every((i) => arrived.has(i)) || nowMs() > deadline) break;
       await sleep(200);
     }
+    const rounds = new Set<number>();
+    for (const c of w.clients) {
+      const r = await c.ask<{ rounds: number[] }>({ cmd: 'pings' }, 'pings');
+      for (const t of r.rounds) rounds.add(Math.round((t - Math.min(...sentAt.values())) / 1000));
+    }
     const delivered = [...sentAt].filter(([i]) => arrived.has(i));
     const delays = delivered.map(([i, t]) => arrived.get(i)! - t);
     const first = Math.min(...sentAt.values());
@@ -330,6 +337,7 @@ export async function benchClusterSockets(opts: SocketsOptions): Promise<Sockets
         p99Ms: pct(delays, 0.99),
         maxMs: pct(delays, 1),
         slow,
+        heartbeatRounds: [...rounds].filter((t) => t > -30).sort((a, b) => a - b),
         ...(errors[0] && { firstError: errors[0] }),
       },
       loadAverage,

@@ -201,6 +201,7 @@ async function clusterSocketsPart(): Promise<void> {
       `p50 ${f(c.p50Ms, 1)}, p90 ${f(c.p90Ms, 1)}, p99 ${f(c.p99Ms, 1)}, max ${f(c.maxMs, 1)} ms` +
       `${c.firstError ? ` (first error: ${c.firstError})` : ''}`,
   );
+  say(`  heartbeat rounds began at (s after the first confirm, per watcher process): ${c.heartbeatRounds.join(', ')}`);
   if (c.slow.length)
     say(`  over 1 s: ${c.slow.length}, at [s after the first confirm, ms]: ${JSON.stringify(c.slow.slice(0, 40))}`);
 }

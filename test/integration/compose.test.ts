@@ -177,11 +177,12 @@ describe('docker-compose.prod.yml', () => {
     const check = spawnSync('sh', ['-n', 'deploy/redis-cluster-init.sh'], { encoding: 'utf8' });
     expect(check.stderr).toBe('');
     expect(check.status).toBe(0);
-    // The CONFIG_FILE to switch to names every node as a seed.
-    const alt = JSON.parse(readFileSync('deploy/config/scanlogin.cluster.json', 'utf8')) as {
-      redis: { cluster: { nodes: { host: string; port: number }[] } };
-    };
-    expect(alt.redis.cluster.nodes).toEqual(clusterNodes.map((host) => ({ host, port: 6379 })));
+    // The CONFIG_FILE to switch to: a cluster target naming every node as a seed.
+    const alt = 'deploy/config/scanlogin.cluster.json';
+    const target = parseConfigFile(readFileSync(alt, 'utf8'), alt, 'scanlogin:');
+    expect(target.kind).toBe('cluster');
+    if (target.kind !== 'cluster') return;
+    expect(target.nodes).toEqual(clusterNodes.map((host) => ({ host, port: 6379 })));
   });
 });
 
