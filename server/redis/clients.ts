@@ -1,6 +1,9 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis, type Cluster, type RedisOptions } from 'ioredis';
 import { AppError } from '../errors.js';
 import { clientOptions, type RedisTarget } from './target.js';
+
+/** A command client: one Redis (standalone, Sentinel) or a Redis Cluster; what code outside the link may rely on. */
+export type RedisCommands = Redis | Cluster;
 
 /** The two connections a RedisLink holds to one target: one for commands, one in subscriber mode. */
 export interface LinkClients {

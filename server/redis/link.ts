@@ -7,7 +7,7 @@ import { LinkState, type LinkObserver, type LinkStatus } from './link-status.js'
 import { SubscriptionSet, type MessageListener } from './link-subscriptions.js';
 import { describeTarget, sameTarget, type RedisTarget } from './target.js';
 
-export type { ConnectClients, LinkClients } from './clients.js';
+export type { ConnectClients, LinkClients, RedisCommands } from './clients.js';
 export type { ResyncListener } from './link-connector.js';
 export type { LinkObserver, LinkStatus } from './link-status.js';
 export type { MessageListener } from './link-subscriptions.js';
@@ -92,6 +92,11 @@ export class RedisLink {
   /** The command client. Throws `redis_unavailable` at once unless the link is ready. */
   get command(): Redis {
     return this.#serving().command;
+  }
+
+  /** True while the link serves a Redis Cluster: scripts then publish with SPUBLISH (sharded pub/sub). */
+  get sharded(): boolean {
+    return false;
   }
 
   /** Number of channels currently subscribed (shown in /healthz). */
