@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RedisOptions } from 'ioredis';
 import { z } from 'zod';
+import { keyPrefixSchema } from './key-prefix.js';
 
 /**
  * Which Redis a process uses: a standalone URL, or a Sentinel-managed master. It comes from `CONFIG_FILE`
@@ -20,7 +21,7 @@ export type RedisTarget =
       readonly keyPrefix: string;
     };
 
-const KEY_PREFIX = z.string().regex(/^[A-Za-z0-9:_.-]{0,64}$/, 'keyPrefix: letters, digits and :_.- only (at most 64)');
+const KEY_PREFIX = keyPrefixSchema;
 
 /** The `redis` section of a CONFIG_FILE (JSON). */
 export const RedisSectionSchema = z.union([
