@@ -1,9 +1,3 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../server/errors.js';
@@ -26,64 +20,22 @@ import { SessionStore } from '../../server/sessions/store.js';
 import { PushReplayGuard } from '../../server/wechat/push/replay-guard.js';
 import { TokenCache, tokenKeys } from '../../server/wechat/token/cache.js';
 import { RecoveryPolicy } from '../../server/wechat/token/recovery-policy.js';
-import { freePort } from '../helpers/ports.js';
+import { startRedisCluster, type RedisCluster } from '../helpers/cluster.js';
 import { until } from '../helpers/sentinel.js';
 
 // Every script and multi-key operation of scanlogin, run against a real Redis Cluster (3 masters of redis-server,
-// cluster-enabled, slots spread by `redis-cli --cluster create`): none may fail with CROSSSLOT or "non local key",
-// and a login's events arrive by SSUBSCRIBE on the node that owns the login's slot.
+// slots spread by `redis-cli --cluster create`): none may fail with CROSSSLOT or "non local key", and a login's
+// events arrive by SSUBSCRIBE on the node that owns the login's slot.
 
-const exec = promisify(execFile);
 const PREFIX = 'ck:';
 
-interface Node {
-  port: number;
-  child: ChildProcess;
-}
-
-let dir: string;
-const nodes: Node[] = [];
+let rc: RedisCluster;
 let cluster: Cluster;
-const plain = new Map<number, Redis>();
 let link: RedisLink;
 
-/** A plain connection to one node (not cluster-aware: it is refused keys of other nodes' slots). */
-function nodeClient(port: number): Redis {
-  let c = plain.get(port);
-  if (!c) {
-    c = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1 });
-    plain.set(port, c);
-  }
-  return c;
-}
-
-async function startNode(): Promise<Node> {
-  const port = await freePort();
-  const busPort = await freePort();
-  const child = spawn(
-    'redis-server',
-    [
-      ...['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes'],
-      ...['--cluster-port', String(busPort), '--cluster-config-file', `nodes-${port}.conf`],
-      ...['--cluster-node-timeout', '2000', '--dir', dir, '--save', '', '--appendonly', 'no'],
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  let out = '';
-  child.stdout!.on('data', (b: Buffer) => {
-    out += b.toString();
-  });
-  await until(async () => /Ready to accept connections/.test(out), `redis-server ${port} ready`);
-  child.stdout!.removeAllListeners('data').resume();
-  return { port, child };
-}
-
-/** The node that owns `slot` now, from CLUSTER SLOTS. */
+/** The port of the master that owns `key`'s slot now. */
 async function ownerPort(key: string): Promise<number> {
-  const any = nodeClient(nodes[0]!.port);
-  const slot = Number(await any.call('CLUSTER', 'KEYSLOT', key));
-  const ranges = (await any.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
-  return ranges.find(([from, to]) => slot >= from && slot <= to)![2][1];
+  return (await rc.ownerOf(await rc.slotOf(key))).port;
 }
 
 /**
@@ -95,38 +47,27 @@ function clusterLink(client: Cluster): RedisLink {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'scanlogin-cluster-keys-'));
-  for (let i = 0; i < 3; i++) nodes.push(await startNode());
-  const addrs = nodes.map((n) => `127.0.0.1:${n.port}`);
-  await exec('redis-cli', ['--cluster', 'create', ...addrs, '--cluster-replicas', '0', '--cluster-yes']);
-  await until(async () => {
-    for (const n of nodes) {
-      const info = (await nodeClient(n.port).call('CLUSTER', 'INFO')) as string;
-      if (!/cluster_state:ok/.test(info) || !/cluster_known_nodes:3/.test(info)) return false;
-    }
-    return true;
-  }, 'cluster_state:ok on every node');
-  cluster = new Cluster(
-    nodes.map((n) => ({ host: '127.0.0.1', port: n.port })),
-    { redisOptions: { maxRetriesPerRequest: 1 } },
-  );
+  rc = await startRedisCluster({ masters: 3, replicasPerMaster: 0 });
+  cluster = new Cluster(rc.section.cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1 } });
   await until(async () => (await cluster.ping()) === 'PONG', 'the cluster client is ready');
   link = clusterLink(cluster);
 }, 60_000);
 
 afterAll(async () => {
   cluster?.disconnect();
-  for (const c of plain.values()) c.disconnect();
-  await Promise.all(
-    nodes.map(async ({ child }) => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const gone = once(child, 'exit');
-      child.kill('SIGKILL');
-      await gone;
-    }),
-  );
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await rc?.stop();
 });
+
+/** A sharded subscriber of `channel` on the master that owns its slot, as the link's is; collects the events. */
+async function shardWatcher(channel: string): Promise<{ events: { status: string; rev: string }[]; close(): void }> {
+  const sub = new Redis({ host: '127.0.0.1', port: await ownerPort(channel), maxRetriesPerRequest: 1 });
+  const events: { status: string; rev: string }[] = [];
+  sub.on('smessage', (ch: string, message: string) => {
+    if (ch === channel) events.push(JSON.parse(message) as { status: string; rev: string });
+  });
+  await sub.ssubscribe(channel);
+  return { events, close: () => sub.disconnect() };
+}
 
 async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
   try {
@@ -158,14 +99,9 @@ describe('a Redis Cluster: the keyspace works with one slot per login', () => {
     const owner = await ownerPort(store.key(record.id));
     expect(await ownerPort(channel)).toBe(owner);
 
-    // A subscriber on the owning node, as the link's sharded subscriber is.
-    const sub = new Redis({ host: '127.0.0.1', port: owner, maxRetriesPerRequest: 1 });
-    const events: { status: string; rev: string }[] = [];
-    sub.on('smessage', (ch: string, message: string) => {
-      if (ch === channel) events.push(JSON.parse(message) as { status: string; rev: string });
-    });
+    const watcher = await shardWatcher(channel);
+    const { events } = watcher;
     try {
-      await sub.ssubscribe(channel);
       await store.transition(record.id, 'scan');
       await store.transition(record.id, 'identify', { user: { openid: 'o1', nickname: 'Ann' } });
       const { ticket } = await store.transition(record.id, 'confirm');
@@ -180,7 +116,7 @@ describe('a Redis Cluster: the keyspace works with one slot per login', () => {
       await sessions.delete(sessionId);
       expect(await sessions.get(sessionId)).toBeNull();
     } finally {
-      sub.disconnect();
+      watcher.close();
     }
   });
 
@@ -193,12 +129,19 @@ describe('a Redis Cluster: the keyspace works with one slot per login', () => {
     expect((await store.phoneStep(a.id, 'scan', { mode: 'oauth', stay: 'scanned' })).changed).toBe(false);
 
     const b = (await store.create({ mode: 'qrconnect', scanUrl: 'http://x/l' })).record;
-    const chain = await store.transitionChain(b.id, [
-      { name: 'scan' },
-      { name: 'identify', fields: { user: { openid: 'o2' } } },
-      { name: 'confirm' },
-    ]);
-    expect(chain.map((r) => r.status)).toEqual(['scanned', 'scanned', 'confirmed']);
+    const watcher = await shardWatcher(PREFIX + channels.loginEvents(b.id));
+    try {
+      const chain = await store.transitionChain(b.id, [
+        { name: 'scan' },
+        { name: 'identify', fields: { user: { openid: 'o2' } } },
+        { name: 'confirm' },
+      ]);
+      expect(chain.map((r) => r.status)).toEqual(['scanned', 'scanned', 'confirmed']);
+      // Each step is its own event, sharded-published on the login's node (a classic PUBLISH reaches no SSUBSCRIBE).
+      await expect.poll(() => watcher.events.map((e) => e.rev)).toEqual(['2', '3', '4']);
+    } finally {
+      watcher.close();
+    }
 
     const c = (await store.create({ mode: 'oauth', scanUrl: 'http://x/l' })).record;
     now += store.loginTtlMs;
@@ -236,8 +179,6 @@ describe('a Redis Cluster: the keyspace works with one slot per login', () => {
       [1, 2, 3].map(() => store.create({ mode: 'oauth', scanUrl: 'http://x/l', account: 'wxacct' })),
     );
     for (const { record } of made) await accounts.track('wxacct', record.id, record.expiresAt);
-    const owners = new Set(await Promise.all(made.map(({ record }) => ownerPort(store.key(record.id)))));
-    expect(owners.size).toBeGreaterThan(0);
     expect(await accounts.endAll('wxacct', store)).toBe(3);
     for (const { record } of made) expect((await store.get(record.id))?.status).toBe('cancelled');
   });
