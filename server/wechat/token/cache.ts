@@ -25,7 +25,10 @@ export interface TokenKeys {
   forceDay(day: number): string;
 }
 
-/** Keys under `<prefix>wechat:token:<appid>` (the value itself) and `…:<appid>:<suffix>`. */
+/**
+ * Keys under `<prefix>wechat:token:{<appid>}` (the value itself) and `…:{<appid>}:<suffix>`: one hash tag, so the
+ * scripts and the MGET below that touch several of them stay in one slot on a Redis Cluster.
+ */
 export function tokenKeys(prefix: string, appid: string): TokenKeys {
   const token = keys.token(prefix, appid);
   return {
