@@ -82,6 +82,10 @@ export async function startBenchCluster(opts: { masters: number; replicas?: numb
             path.join(dir, `nodes-${port}.conf`),
             '--cluster-node-timeout',
             '2000',
+            // A node learns its own address from the first peer that talks to it: a 1-master cluster has none, and
+            // its CLUSTER SLOTS would name an empty host, which ioredis cannot connect to (it waited for ever).
+            '--cluster-announce-ip',
+            '127.0.0.1',
           ],
         }),
       );

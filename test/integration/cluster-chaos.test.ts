@@ -106,9 +106,7 @@ async function serverStatus(login: Created): Promise<string> {
   return res.ok ? ((await res.json()) as { status: string }).status : `HTTP ${res.status}`;
 }
 
-// Ready when the cluster target (cluster-link) and the cluster-safe keys and scripts (cluster-keys) are on main:
-// until then the roles cannot run on a cluster at all.
-describe.skip('Redis Cluster under slot migration, manual failover and kill -9, with 300 pages watching', () => {
+describe('Redis Cluster under slot migration, manual failover and kill -9, with 300 pages watching', () => {
   it('loses no confirmation, shows no 5xx but redis_unavailable, and every page ends confirmed', async () => {
     for (let i = 0; i < PAGES; i++) {
       const login = await createLogin(roles.httpUrl);
