@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -11,13 +11,16 @@ import { answers, ComposeProject, waitFor } from './engine.js';
 import { phoneLogin, redeem, report } from './flows.js';
 
 // docker-compose.prod.yml for real, as an operator runs it: .env's values (here: passed to compose), the signing
-// key file, `--profile sentinel`, two replicas of each role behind nginx, then a scale-down. WeChat is the
-// simulator (test/compose/prod-sim.yml, the only addition). PUBLIC_URL takes no port in production and this
+// key file, `--profile sentinel` and `--profile cluster`, two replicas of each role behind nginx, then a scale-down,
+// then the stack moved onto the cluster by editing its CONFIG_FILE. WeChat is the simulator and the CONFIG_FILE
+// folder a copy of deploy/config/ (test/compose/prod-sim.yml, the only additions). PUBLIC_URL takes no port in production and this
 // machine's port 80 is not the test's: the stack's http://localhost is reached at nginx's free port (`rebase`).
 const PUBLIC_URL = 'http://localhost';
 let nginx = '';
 let key = '';
 let stack: ComposeProject;
+/** The stack's CONFIG_FILE folder: a copy of deploy/config/. */
+let configDir = '';
 let failed = false;
 const figures: Record<string, number> = {};
 const hex = (n: number) => randomBytes(n).toString('hex');
@@ -38,6 +41,12 @@ async function bringUp() {
   key = signing.kid;
   writeFileSync(jwks, JSON.stringify({ keys: [signing] }));
   chmodSync(jwks, 0o644); // the secret is bind-mounted: readable by the image's user (uid 1000)
+  configDir = mkdtempSync(path.join(tmpdir(), 'scanlogin-compose-config-'));
+  chmodSync(configDir, 0o755); // read by the image's user (uid 1000)
+  for (const f of readdirSync('deploy/config')) {
+    copyFileSync(path.join('deploy/config', f), path.join(configDir, f));
+    chmodSync(path.join(configDir, f), 0o644);
+  }
   const nginxPort = await freePort();
   nginx = `http://127.0.0.1:${nginxPort}`;
   stack = new ComposeProject(
@@ -52,13 +61,16 @@ async function bringUp() {
       OIDC_JWKS_PATH: jwks,
       NGINX_PORT: String(nginxPort),
       TEST_SIM_PORT: String(await freePort()),
+      TEST_CONFIG_DIR: configDir,
     },
-    ['sentinel'],
+    ['sentinel', 'cluster'],
   );
   await stack.down();
   await stack.run(['build'], { label: 'build' });
   const started = performance.now();
-  await stack.run(['up', '-d', '--scale', 'http=2', '--scale', 'ws=2'], { label: 'up -d (2 http, 2 ws, sentinels)' });
+  await stack.run(['up', '-d', '--scale', 'http=2', '--scale', 'ws=2'], {
+    label: 'up -d (2 http, 2 ws, sentinels, cluster)',
+  });
   await waitFor('nginx answering with a ready http role', () => answers(`${nginx}/readyz`));
   figures['up → ready through nginx'] = (performance.now() - started) / 1000;
 }
@@ -96,6 +108,10 @@ async function containersLogging(service: string, re: RegExp): Promise<Set<strin
   const lines = (await stack.logs(service)).split('\n').filter((l) => re.test(l));
   return new Set(lines.map((l) => /^(\S+)\s+\|/.exec(l)?.[1]).filter((c): c is string => Boolean(c)));
 }
+
+/** Prints the Redis target a role's /healthz names (read from inside its container, on its own port). */
+const TARGET = (port: number) =>
+  `fetch('http://127.0.0.1:${port}/healthz').then((r) => r.json()).then((h) => console.log('target=' + h.redis.target))`;
 
 /** Prints the ws replica's open sockets (its /healthz detail, read from inside the container). */
 const WS_SOCKETS =
@@ -178,4 +194,47 @@ describe('docker-compose.prod.yml, for real', () => {
     const ps = await stack.run(['ps']);
     expect(ps.out).toMatch(/sentinel-3/);
   });
+
+  it('the cluster profile forms a cluster; an edit of CONFIG_FILE moves every replica onto it; logins go through it', async () => {
+    const started = performance.now();
+    // redis-cluster-init ran once the six nodes answered: every node sees the whole cluster healthy (asked from
+    // one container: each `compose exec` costs seconds on a busy machine).
+    const everyNode = (cmd: string) => ['sh', '-c', `for n in 1 2 3 4 5 6; do redis-cli -h redis-node-$n ${cmd}; done`];
+    await waitFor('cluster_state:ok on every node', async () => {
+      const out = await stack.exec('redis-node-1', everyNode('cluster info'));
+      const ok = out.match(/^cluster_state:ok/gm)?.length === 6 && out.match(/^cluster_known_nodes:6/gm)?.length === 6;
+      return ok ? true : undefined;
+    });
+    figures['cluster: test start → cluster_state:ok on every node'] = (performance.now() - started) / 1000;
+    const nodes = await stack.exec('redis-node-1', ['redis-cli', 'cluster', 'nodes']);
+    expect(nodes.split('\n').filter((l) => / master /.test(l) || /,master /.test(l))).toHaveLength(3);
+    expect(nodes.split('\n').filter((l) => /slave /.test(l))).toHaveLength(3);
+
+    // The operator's move (docs/deploy.md): the cluster file over scanlogin.json, replaced in one rename.
+    const moved = performance.now();
+    copyFileSync(path.join(configDir, 'scanlogin.cluster.json'), path.join(configDir, '.next.json'));
+    chmodSync(path.join(configDir, '.next.json'), 0o644);
+    renameSync(path.join(configDir, '.next.json'), path.join(configDir, 'scanlogin.json'));
+    // Every replica of both roles follows (after the scale-down: one of each).
+    for (const [service, port] of [
+      ['http', 3000],
+      ['ws', 3001],
+    ] as const) {
+      await waitFor(`${service} on the cluster`, async () => {
+        const out = await stack.exec(service, ['node', '-e', TARGET(port)]);
+        return /target=.*redis-node-1/.test(out) ? true : undefined;
+      });
+    }
+    await waitFor('nginx answering with a ready http role', () => answers(`${nginx}/readyz`));
+    figures['cluster: CONFIG_FILE edited → both roles on the cluster'] = (performance.now() - moved) / 1000;
+    const times: number[] = [];
+    for (let i = 0; i < 4; i++) times.push(await wholeLogin());
+    figures['cluster: a whole scan login (slowest of 4)'] = Math.max(...times);
+    // Through the cluster, not the standalone Redis beside it: no login key there from these logins.
+    const login = await createLogin(nginx);
+    const onStandalone = await stack.exec('redis', ['redis-cli', '--scan', '--pattern', `*${login.id}*`]);
+    expect(onStandalone.trim()).toBe('');
+    const found = await stack.exec('redis-node-1', everyNode(`--scan --pattern '*${login.id}*'`));
+    expect(found).toContain(login.id);
+  }, 300_000);
 });

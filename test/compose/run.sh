@@ -25,8 +25,8 @@ cleanup() {
   if [ -n "${composed:-}" ]; then
     for f in dev prod; do
       files=(-f docker-compose.yml)
-      [ $f = prod ] && files=(-f docker-compose.prod.yml -f test/compose/prod-sim.yml --profile sentinel)
-      PUBLIC_URL=x WS_PUBLIC_URL=x SESSION_SECRET=x WECHAT_APPID=x WECHAT_SECRET=x TEST_SIM_PORT=0 \
+      [ $f = prod ] && files=(-f docker-compose.prod.yml -f test/compose/prod-sim.yml --profile sentinel --profile cluster)
+      PUBLIC_URL=x WS_PUBLIC_URL=x SESSION_SECRET=x WECHAT_APPID=x WECHAT_SECRET=x TEST_SIM_PORT=0 TEST_CONFIG_DIR=/tmp \
         "${composed[@]}" -p "$COMPOSE_TEST_PREFIX-$f" "${files[@]}" down -v --remove-orphans --timeout 5 >/dev/null 2>&1 || true
     done
   fi
