@@ -62,7 +62,11 @@ export interface ConfigFigures {
 export interface ClusterLoginsResult {
   logins: number;
   concurrency: number;
+  rate?: number;
+  /** Each configuration's medians over the rounds (one round: its figures). */
   configs: ConfigFigures[];
+  /** Every round's figures, in the order they ran. */
+  rounds: ConfigFigures[][];
   /** Configurations left out, and why. */
   skipped: { name: ConfigName; why: string }[];
   ratios: Record<string, number>;
@@ -171,7 +175,7 @@ const commands = async (r: Redis) => Number(/^total_commands_processed:(\d+)/m.e
 
 async function runConfig(
   name: ConfigName,
-  opts: { logins: number; concurrency: number; replicas: number; idleMs: number },
+  opts: { logins: number; concurrency: number; replicas: number; idleMs: number; rate?: number },
 ): Promise<ConfigFigures> {
   const redis = await startRedisFor(name, opts.replicas);
   const admins = redis.nodes.map((n) => new Redis(n.port, '127.0.0.1', { connectionName: 'bench' }));
@@ -198,7 +202,7 @@ async function runConfig(
     const loadAverage = os.loadavg()[0]!;
     const lat: number[] = [];
     const t0 = performance.now();
-    const errors = await drive(started.httpUrl, opts.logins, opts.concurrency, lat);
+    const errors = await drive(started.httpUrl, opts.logins, opts.concurrency, lat, opts.rate);
     const seconds = (performance.now() - t0) / 1000;
     const cpu = redis.nodes.map((n, i) => ((cpuTicks(n.pid) - cpu0[i]!) * 1000) / CLK_TCK);
     const roleCpu = roles.map((r, i) => ((cpuTicks(r.child.pid!) - role0[i]!) * 1000) / CLK_TCK / opts.logins);
@@ -242,6 +246,10 @@ export async function benchClusterLogins(opts: {
   configs?: readonly ConfigName[];
   replicas?: number;
   idleMs?: number;
+  /** Logins started per second (see drive); unset: as fast as the clients go. */
+  rate?: number;
+  /** Every configuration this many times, every other round in reverse order; figures are the medians. */
+  runs?: number;
   say?: (line: string) => void;
 }): Promise<ClusterLoginsResult> {
   const say = opts.say ?? (() => {});
@@ -249,20 +257,32 @@ export async function benchClusterLogins(opts: {
   const clusterTarget = CONFIG_KEYS.includes('REDIS_CLUSTER_NODES');
   const skipped: ClusterLoginsResult['skipped'] = [];
   const configs: ConfigFigures[] = [];
-  for (const name of want) {
-    if (name !== 'standalone' && !clusterTarget) {
-      skipped.push({ name, why: 'this build has no cluster target (REDIS_CLUSTER_NODES is not a config key)' });
-      continue;
+  const rounds: ConfigFigures[][] = [];
+  for (let round = 0; round < (opts.runs ?? 1); round++) {
+    const order = round % 2 === 0 ? want : [...want].reverse();
+    const figures: ConfigFigures[] = [];
+    for (const name of order) {
+      if (name !== 'standalone' && !clusterTarget) {
+        if (round === 0)
+          skipped.push({ name, why: 'this build has no cluster target (REDIS_CLUSTER_NODES is not a config key)' });
+        continue;
+      }
+      say(`  round ${round + 1}, ${name}: ${opts.logins} logins, ${opts.concurrency} clients …`);
+      figures.push(
+        await runConfig(name, {
+          logins: opts.logins,
+          concurrency: opts.concurrency,
+          replicas: opts.replicas ?? 0,
+          idleMs: opts.idleMs ?? 5000,
+          ...(opts.rate && { rate: opts.rate }),
+        }),
+      );
     }
-    say(`  ${name}: ${opts.logins} logins, ${opts.concurrency} clients …`);
-    configs.push(
-      await runConfig(name, {
-        logins: opts.logins,
-        concurrency: opts.concurrency,
-        replicas: opts.replicas ?? 0,
-        idleMs: opts.idleMs ?? 5000,
-      }),
-    );
+    rounds.push(figures);
+  }
+  for (const name of want) {
+    const each = rounds.map((r) => r.find((c) => c.name === name)).filter((c) => c !== undefined);
+    if (each.length) configs.push(medianConfig(each));
   }
   const by = (n: ConfigName) => configs.find((c) => c.name === n);
   const total = (c: ConfigFigures) =>
@@ -277,5 +297,38 @@ export async function benchClusterLogins(opts: {
     ratios['3 masters together ÷ 1 master'] = total(three) / total(one);
   }
   if (three && alone) ratios['busiest of 3 masters ÷ standalone'] = busiest(three) / busiest(alone);
-  return { logins: opts.logins, concurrency: opts.concurrency, configs, skipped, ratios };
+  return {
+    logins: opts.logins,
+    concurrency: opts.concurrency,
+    ...(opts.rate && { rate: opts.rate }),
+    configs,
+    rounds,
+    skipped,
+    ratios,
+  };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** One configuration's figures over several rounds: each figure's median (node by node, in the same order). */
+function medianConfig(each: ConfigFigures[]): ConfigFigures {
+  if (each.length === 1) return each[0]!;
+  const m = (get: (c: ConfigFigures) => number) => median(each.map(get));
+  const first = each[0]!;
+  return {
+    ...first,
+    errors: each.reduce((s, c) => s + c.errors, 0),
+    loginsPerSecond: m((c) => c.loginsPerSecond),
+    p50Ms: m((c) => c.p50Ms),
+    p99Ms: m((c) => c.p99Ms),
+    roles: { http: m((c) => c.roles.http), ws: m((c) => c.roles.ws), sim: m((c) => c.roles.sim) },
+    nodes: first.nodes.map((n, i) => ({
+      ...n,
+      cpuMsPerLogin: m((c) => c.nodes[i]!.cpuMsPerLogin),
+      rawCpuMsPerLogin: m((c) => c.nodes[i]!.rawCpuMsPerLogin),
+      idleCpuMsPerS: m((c) => c.nodes[i]!.idleCpuMsPerS),
+      commandsPerLogin: m((c) => c.nodes[i]!.commandsPerLogin),
+    })),
+    loadAverage: m((c) => c.loadAverage),
+  };
 }

@@ -337,13 +337,29 @@ export async function benchLogins(opts: { logins: number; concurrency: number })
   }
 }
 
-/** `n` logins over `concurrency` clients; returns the errors, pushes each login's latency (ms) into `lat`. */
-export async function drive(httpUrl: string, n: number, concurrency: number, lat: number[]): Promise<string[]> {
-  let left = n;
+/**
+ * `n` logins over `concurrency` clients; returns the errors, pushes each login's latency (ms) into `lat`. With
+ * `rate` (logins per second), login k starts no earlier than k / rate s after the first (open loop while the
+ * clients keep up): runs compared at the same rate see the same load, whatever the machine's neighbours do.
+ */
+export async function drive(
+  httpUrl: string,
+  n: number,
+  concurrency: number,
+  lat: number[],
+  rate?: number,
+): Promise<string[]> {
+  let next = 0;
   const errors: string[] = [];
+  const t0 = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (left-- > 0) {
+      while (next < n) {
+        const k = next++;
+        if (rate) {
+          const wait = t0 + (k * 1000) / rate - performance.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        }
         const t = process.hrtime.bigint();
         try {
           await login(httpUrl);

@@ -18,8 +18,8 @@
  *  10. the third-party platform (bench/platform.ts, `--only=platform` only): a pushed ticket usable on every node
  *      (ms), and logins on behalf of an account against direct `oauth` logins per second
  *  11. Redis Cluster, whole logins (bench/cluster-logins.ts, `--only=cluster-logins` only): each redis-server's CPU
- *      per login on one Redis, a 1-master and a 3-master cluster (`--logins=N`, `--concurrency=N`,
- *      `--configs=standalone,1,3`, `--replicas=N` per master)
+ *      per login on one Redis, a 1-master and a 3-master cluster (`--logins=N`, `--concurrency=N`, `--rate=N` logins
+ *      started per second, `--runs=N` rounds with medians, `--configs=standalone,1,3`, `--replicas=N` per master)
  *  12. Redis Cluster, page sockets (bench/cluster-sockets.ts, `--only=cluster-sockets` only): many watchers over
  *      several push processes on the cluster, memory per watcher against the bare ws floor, confirmations p99
  * `npm run bench -- --json` prints one JSON object on stdout (the table goes to stderr);
@@ -45,7 +45,13 @@ import { SYSTEMS, type ScanResult, type SystemName, benchScan } from './scan.js'
 import { benchAnonymous, type KeptRow } from './anonymous.js';
 import { benchPlatform, type PlatformResult } from './platform.js';
 import { benchClusterSockets, type SocketsResult } from './cluster-sockets.js';
-import { benchClusterLogins, type ClusterLoginsResult, CONFIGS, type ConfigName } from './cluster-logins.js';
+import {
+  benchClusterLogins,
+  type ClusterLoginsResult,
+  CONFIGS,
+  type ConfigFigures,
+  type ConfigName,
+} from './cluster-logins.js';
 
 const N = Number(process.env.BENCH_N ?? 2000);
 const JSON_OUT = process.argv.includes('--json');
@@ -220,12 +226,23 @@ async function clusterLoginsPart(): Promise<void> {
     concurrency: Number(arg('concurrency') ?? 24),
     configs: configs ?? CONFIGS,
     replicas: Number(arg('replicas') ?? 0),
+    ...(arg('rate') && { rate: Number(arg('rate')) }),
+    runs: Number(arg('runs') ?? 1),
     say,
   }));
   const f = (x: number, d = 2) => x.toFixed(d);
   say(
-    `whole logins, ${r.logins} per configuration, ${r.concurrency} clients; redis CPU per login, idle rate taken off`,
+    `whole logins, ${r.logins} per configuration, ${r.concurrency} clients${r.rate ? ` at ≤ ${r.rate}/s` : ''}, ` +
+      `${r.rounds.length} round(s), medians; redis CPU per login, idle rate taken off`,
   );
+  if (r.rounds.length > 1)
+    for (const [k, round] of r.rounds.entries()) {
+      const busiest = (c: ConfigFigures) =>
+        Math.max(...c.nodes.filter((n) => n.role !== 'replica').map((n) => n.cpuMsPerLogin)).toFixed(3);
+      say(
+        `  round ${k + 1}: ${round.map((c) => `${c.name} ${busiest(c)} ms (${f(c.loginsPerSecond, 0)}/s)`).join(', ')}`,
+      );
+    }
   for (const c of r.configs) {
     say(
       `  ${c.name.padEnd(10)} ${f(c.loginsPerSecond, 0)} logins/s, p50 ${f(c.p50Ms, 0)} / p99 ${f(c.p99Ms, 0)} ms, ` +
