@@ -118,7 +118,12 @@ function isRedisUnavailable(err: unknown): boolean {
     code === 'ECONNRESET' ||
     code === 'ETIMEDOUT' ||
     // ioredis gives these no code; its commandTimeout rejects with a plain "Command timed out".
-    /Connection is closed|Stream isn't writeable|enableOfflineQueue|^Command timed out$/.test(err.message)
+    /Connection is closed|Stream isn't writeable|enableOfflineQueue|^Command timed out$/.test(err.message) ||
+    // Redis Cluster: no node answered the slots refresh (ClusterAllFailedError), or ioredis gave up following a
+    // slot while its master was being replaced (maxRedirections of MOVED/ASK/TRYAGAIN/CLUSTERDOWN: a kill -9
+    // promotion takes 3.8–5 s), or the cluster's own refusals reached us: the store is unavailable, not broken.
+    name === 'ClusterAllFailedError' ||
+    /^Too many Cluster redirections|^CLUSTERDOWN |^TRYAGAIN /.test(err.message)
   );
 }
 
