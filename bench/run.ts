@@ -186,6 +186,7 @@ async function clusterSocketsPart(): Promise<void> {
     masters: Number(arg('masters') ?? 3),
     confirms: Number(arg('confirms') ?? 2000),
     concurrency: Number(arg('concurrency') ?? 16),
+    standalone: arg('redis') === 'standalone',
     say,
   }));
   const f = (x: number, d = 2) => x.toFixed(d);
@@ -203,7 +204,8 @@ async function clusterSocketsPart(): Promise<void> {
   );
   const c = r.confirms;
   say(
-    `  confirmations: ${c.ok} of ${c.sent} confirmed, ${c.delivered} delivered, ${c.lost} lost; confirm request → page ` +
+    `  confirmations: ${c.ok} of ${c.sent} confirmed, ${c.delivered} delivered, ${c.lost} not delivered (of which ` +
+      `${c.lostSocketCut} on a socket the server closed: ${JSON.stringify(c.cutCodes)}); confirm request → page ` +
       `p50 ${f(c.p50Ms, 1)}, p90 ${f(c.p90Ms, 1)}, p99 ${f(c.p99Ms, 1)}, max ${f(c.maxMs, 1)} ms` +
       `${c.firstError ? ` (first error: ${c.firstError})` : ''}`,
   );

@@ -30,6 +30,8 @@ const CONCURRENCY = 64;
 const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 const got: [number, number][] = [];
 const confirmed: [number, number][] = [];
+/** Sockets the server closed after their watch began: [login, close code] (a page would reconnect and re-read). */
+const closedAfterReady: [number, number][] = [];
 let lastPing: number | null = null;
 /** When each heartbeat round began here (the first ping after a quiet 5 s). */
 const rounds: number[] = [];
@@ -53,9 +55,19 @@ function watchWs(url: string, localAddress: string, login: Login): Promise<void>
     closers.push(() => ws.terminate());
     ws.on('ping', onPing);
     ws.once('open', () => ws.send(JSON.stringify({ type: 'watch', id: login.id, watchToken: login.watchToken })));
-    ws.on('message', (data) => onStatus(login, (JSON.parse(String(data)) as { status?: string }).status, resolve));
+    let watching = false;
+    const ready = () => {
+      watching = true;
+      resolve();
+    };
+    ws.on('message', (data) => onStatus(login, (JSON.parse(String(data)) as { status?: string }).status, ready));
     ws.once('error', reject);
-    ws.once('close', (code) => reject(new Error(`closed ${code}`)));
+    ws.once('close', (code) => {
+      // 1000 after "confirmed" is the server ending a finished watch; anything else cut a live one.
+      if (watching && !(code === 1000 && confirmed.some(([i]) => i === login.i)))
+        closedAfterReady.push([login.i, code]);
+      reject(new Error(`closed ${code}`));
+    });
   });
 }
 
@@ -100,12 +112,13 @@ async function watchAll(m: Extract<Msg, { cmd: 'watch' }>): Promise<void> {
 
 process.on('message', (m: Msg) => {
   if (m.cmd === 'watch') void watchAll(m);
-  else if (m.cmd === 'report') send({ type: 'report', got, confirmed });
+  else if (m.cmd === 'report') send({ type: 'report', got, confirmed, closedAfterReady });
   else if (m.cmd === 'pings') send({ type: 'pings', last: lastPing, rounds });
   else if (m.cmd === 'close') {
     for (const close of closers.splice(0)) close();
     got.length = 0;
     confirmed.length = 0;
+    closedAfterReady.length = 0;
     send({ type: 'closed' });
   }
 });
