@@ -264,15 +264,19 @@ async function stopChild(child: ChildProcess, graceMs = 8000): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Polls `url` until it answers 2xx; fails at once when the role's process exits first. */
-async function waitHttp(url: string, role: Role, child: ChildProcess, timeoutMs = 20_000): Promise<void> {
+/**
+ * Polls `url` until it answers 2xx; fails at once when the role's process exits first. A role's first answer
+ * can take seconds on a busy laptop (a cold process compiling its modules while others start beside it), so
+ * each probe may wait up to 5 s and the whole wait a minute: only a role that never answers ends `npm start`.
+ */
+async function waitHttp(url: string, role: Role, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null)
       throw new Error(`${role} exited (${child.signalCode ?? child.exitCode}) before it was up`);
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
       if (res.ok) return;
       last = `HTTP ${res.status}`;
     } catch (err) {

@@ -112,19 +112,29 @@ export async function stopAllDev(): Promise<void> {
   await Promise.all([...running].map((d) => d.stop()));
 }
 
-/** Runs the CLI to completion (e.g. `client add`, `doctor`) in `cwd`; returns its exit code and output. */
+/**
+ * Runs the CLI to completion (e.g. `client add`, `doctor`) in `cwd`; returns its exit code and output.
+ * Asynchronous on purpose: a synchronous spawn would stop this process's event loop for seconds on a busy machine
+ * (a running dev stack's output piling up unread, keep-alive sockets closed under a fetch about to reuse them).
+ */
 export function runCli(
   args: string[],
   cwd: string,
   env: Record<string, string> = {},
-): { code: number | null; out: string; stdout: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], {
-    cwd,
-    env: { ...process.env, CONFIG_FILE: '', REDIS_URL: '', OIDC_CLIENTS_FILE: '', ...env },
-    encoding: 'utf8',
-    timeout: 30_000,
+): Promise<{ code: number | null; out: string; stdout: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd,
+      env: { ...process.env, CONFIG_FILE: '', REDIS_URL: '', OIDC_CLIENTS_FILE: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 30_000,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('close', (code) => resolve({ code, out: `${stdout}${stderr}`, stdout }));
   });
-  return { code: r.status, out: `${r.stdout}${r.stderr}`, stdout: r.stdout };
 }
 
 /** A pid that was alive a moment ago and is not any more: what a lock of a killed runner names. */

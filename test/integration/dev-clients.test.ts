@@ -82,7 +82,7 @@ describe("a developer's own clients in npm start", () => {
       const first = await startDev(cwd);
       expect(first.output()).toMatch(/\[http\]\s+info\s+OIDC clients loaded count=1 ids=example-shop/);
 
-      const added = runCli(
+      const added = await runCli(
         ['client', 'add', '--name', 'My site', '--redirect-uri', 'http://127.0.0.1:9/callback'],
         cwd,
       );
@@ -107,7 +107,7 @@ describe("a developer's own clients in npm start", () => {
       expect((await signInAs(second.base, id!, secret!, 'http://127.0.0.1:9/callback')).aud).toBe(id);
       expect(readFileSync(file, 'utf8')).toBe(written);
       // A second site gets an id of its own.
-      const other = runCli(['client', 'add', '--name', 'My site', '--redirect-uri', 'http://127.0.0.1:9/b'], cwd);
+      const other = await runCli(['client', 'add', '--name', 'My site', '--redirect-uri', 'http://127.0.0.1:9/b'], cwd);
       expect(/^\s*CLIENT_ID=(\S+)$/m.exec(other.stdout)?.[1]).toBe('my-site-2');
       await second.waitFor(/OIDC clients reloaded count=3 ids=example-shop,my-site,my-site-2/);
       expect(await second.stop()).toBe(0);
@@ -121,7 +121,7 @@ describe("a developer's own clients in npm start", () => {
     async () => {
       const cwd = tempCheckout();
       const dev = await startDev(cwd);
-      const added = runCli(['client', 'add', '--name', 'Site', '--redirect-uri', 'http://127.0.0.1:9/cb'], cwd);
+      const added = await runCli(['client', 'add', '--name', 'Site', '--redirect-uri', 'http://127.0.0.1:9/cb'], cwd);
       expect(added.code, added.out).toBe(0);
       await dev.waitFor(/OIDC clients reloaded count=2/);
       const file = path.join(cwd, '.scanlogin', 'clients.json');
@@ -131,7 +131,7 @@ describe("a developer's own clients in npm start", () => {
           .oidc;
       await expect.poll(async () => (await health()).configError ?? '', { timeout: 5000 }).toContain('clients.json');
       expect((await health()).clients).toBe(2);
-      const refused = runCli(['client', 'add', '--name', 'Other', '--redirect-uri', 'http://127.0.0.1:9/o'], cwd);
+      const refused = await runCli(['client', 'add', '--name', 'Other', '--redirect-uri', 'http://127.0.0.1:9/o'], cwd);
       expect(refused.code).toBe(2);
       expect(refused.out).toContain('clients.json');
       expect(readFileSync(file, 'utf8')).toBe('{"clients": [ {"client_id": "half-typed"');
@@ -185,7 +185,7 @@ describe('files left by a killed npm start', () => {
       const clients = JSON.stringify({ clients: [] });
       writeFileSync(path.join(dir, 'clients.json'), clients);
 
-      const before = runCli(['doctor'], cwd);
+      const before = await runCli(['doctor'], cwd);
       expect(before.out).not.toMatch(/several npm start stacks|using npm start's/);
       expect(before.out).toContain('no npm start is running in this folder');
       expect(before.code).toBe(2);
@@ -198,7 +198,7 @@ describe('files left by a killed npm start', () => {
       );
       expect(readFileSync(path.join(dir, 'clients.json'), 'utf8')).toBe(clients);
 
-      const during = runCli(['doctor'], cwd);
+      const during = await runCli(['doctor'], cwd);
       expect(during.out).toContain(`using npm start's .scanlogin/dev-redis-${dev.ports.http}.json`);
       expect(during.out).toMatch(/OK: \d node\(s\) agree/);
       expect(during.code).toBe(0);

@@ -3,7 +3,7 @@
  * cleared by a fresh push; refresh tokens stored with no TTL and replaced when WeChat hands out new ones; 61023 loud
  * with its recovery. Real redis-server, real roles, the simulator playing the open platform.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { keys } from '../../server/redis/keys.js';
@@ -44,7 +44,7 @@ describe('the platform token: 61005/61006 are loud', () => {
       expect(h.problems.join('\n')).toMatch(/platform_ticket_invalid \(61005\)/);
       const metrics = await (await fetch(s.httpMetricsUrl!)).text();
       expect(metrics).toMatch(/scanlogin_platform_problem\{code="platform_ticket_invalid",errcode="61005"[^}]*\} 1/);
-      const doctor = runDoctorCli({ REDIS_URL: s.redis.url, WECHAT_COMPONENT_APPID: COMPONENT_APPID });
+      const doctor = await runDoctorCli({ REDIS_URL: s.redis.url, WECHAT_COMPONENT_APPID: COMPONENT_APPID });
       expect(doctor.status).toBe(1);
       expect(doctor.stdout).toContain(`platform ${COMPONENT_APPID}: ticket ok`);
       expect(doctor.stdout).toMatch(/platform token: platform_ticket_invalid \(61005\)/);
@@ -165,11 +165,21 @@ async function startAuthorization(httpUrl: string): Promise<number> {
   return res.status;
 }
 
-function runDoctorCli(env: Record<string, string>): { status: number | null; stdout: string } {
-  const r = spawnSync(process.execPath, [path.resolve('dist/server/cli.js'), 'doctor'], {
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent', ...env },
-    encoding: 'utf8',
-    timeout: 30_000,
+/**
+ * `scanlogin doctor` in a child process. Asynchronous on purpose: a synchronous spawn blocks this process's event
+ * loop for seconds on a busy machine, the simulator closes the idle keep-alive connection meanwhile, and the next
+ * fetch reuses the closed socket (ECONNRESET).
+ */
+function runDoctorCli(env: Record<string, string>): Promise<{ status: number | null; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [path.resolve('dist/server/cli.js'), 'doctor'],
+      { env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent', ...env }, encoding: 'utf8', timeout: 30_000 },
+      (err, stdout) => {
+        if (err && typeof err.code !== 'number') reject(err);
+        else resolve({ status: err ? (err.code as number) : 0, stdout });
+      },
+    );
   });
-  return { status: r.status, stdout: r.stdout };
 }
