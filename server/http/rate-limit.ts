@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import type { RedisLink } from '../redis/link.js';
+import type { RedisCommands, RedisLink } from '../redis/link.js';
 import { AppError } from '../errors.js';
 import { keys } from '../redis/keys.js';
 import { clientKey } from '../util/client-ip.js';
@@ -55,7 +54,7 @@ export interface RateLimitSpec {
 export class SharedRateLimit {
   readonly #link: RedisLink;
   readonly #spec: RateLimitSpec;
-  readonly #limiters = new WeakMap<Redis, RateLimiterRedis>();
+  readonly #limiters = new WeakMap<RedisCommands, RateLimiterRedis>();
 
   constructor(link: RedisLink, spec: RateLimitSpec) {
     this.#link = link;
@@ -83,7 +82,7 @@ export class SharedRateLimit {
     }
   }
 
-  #limiter(client: Redis): RateLimiterRedis {
+  #limiter(client: RedisCommands): RateLimiterRedis {
     let limiter = this.#limiters.get(client);
     if (!limiter) {
       limiter = new RateLimiterRedis({
