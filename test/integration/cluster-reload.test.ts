@@ -2,10 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cluster, Redis } from 'ioredis';
 import { silentLogger } from '../../server/log.js';
 import { RedisLink } from '../../server/redis/link.js';
-import { clusterTarget, standaloneTarget, type RedisTarget } from '../../server/redis/target.js';
+import { slotOf } from '../../server/redis/slot.js';
+import { clusterTarget, standaloneTarget, targetFromSection, type RedisTarget } from '../../server/redis/target.js';
 import { startRedisCluster, type RedisCluster } from '../helpers/cluster.js';
 import { rawClient, startRedisServer, type RedisServerHandle } from '../helpers/redis.js';
 import { ConfigFile, health, startRoles, type Roles } from '../helpers/roles.js';
+import { startSentinelCluster, type SentinelCluster } from '../helpers/sentinel.js';
 import { createLogin } from '../helpers/stack.js';
 import { Phone } from '../../server/sim/scripted-phone.js';
 import { WatchClient } from '../helpers/ws-client.js';
@@ -19,11 +21,13 @@ let B: RedisServerHandle;
 let rawA: Redis;
 let rawB: Redis;
 let cluster: RedisCluster;
+let sentinel: SentinelCluster;
 beforeAll(async () => {
-  [A, B, cluster] = await Promise.all([
+  [A, B, cluster, sentinel] = await Promise.all([
     startRedisServer(),
     startRedisServer(),
     startRedisCluster({ replicasPerMaster: 0 }),
+    startSentinelCluster(),
   ]);
   rawA = rawClient(A.url);
   rawB = rawClient(B.url);
@@ -31,13 +35,13 @@ beforeAll(async () => {
 afterAll(async () => {
   rawA?.disconnect();
   rawB?.disconnect();
-  await Promise.all([A?.stop(), B?.stop(), cluster?.stop()]);
+  await Promise.all([A?.stop(), B?.stop(), cluster?.stop(), sentinel?.stop()]);
 });
 
 const clusterUrl = () => `cluster://${cluster.section.cluster.nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`;
 
 describe('switching between standalone and cluster', () => {
-  it('the link: standalone → cluster → standalone → cluster under a trickle of events; each switch converges, none is lost after it', async () => {
+  it('the link: standalone → cluster → standalone → cluster → Sentinel under a trickle of events; each switch converges, none is lost after it', async () => {
     const PREFIX = 'sw:';
     const channels = Array.from({ length: 12 }, (_, i) => `ev:{s${i}}`);
     /** Every message each channel received. */
@@ -63,6 +67,7 @@ describe('switching between standalone and cluster', () => {
         [clusterTarget(cluster.section.cluster, PREFIX), true],
         [standaloneTarget(B.url, PREFIX), false],
         [clusterTarget(cluster.section.cluster, PREFIX), true],
+        [targetFromSection({ ...sentinel.section, keyPrefix: PREFIX }, PREFIX), false],
       ];
       for (const [i, [target, sharded]] of phases.entries()) {
         await link.switchTo(target);
@@ -79,10 +84,14 @@ describe('switching between standalone and cluster', () => {
       }
       trickling = false;
       await trickle;
-      // Back on the cluster: the channels are shard channels there, nothing is left on A or B.
-      expect(link.shards!.reduce((k, s) => k + s.channels, 0)).toBe(channels.length);
-      expect(await rawA.call('PUBSUB', 'NUMSUB', PREFIX + channels[0]!)).toEqual([PREFIX + channels[0]!, 0]);
-      expect(await rawB.call('PUBSUB', 'NUMSUB', PREFIX + channels[0]!)).toEqual([PREFIX + channels[0]!, 0]);
+      // On the Sentinel master now: nothing is left subscribed on A, B or the cluster.
+      expect(link.shards).toBeUndefined();
+      const ch = PREFIX + channels[0]!;
+      expect(await rawA.call('PUBSUB', 'NUMSUB', ch)).toEqual([ch, 0]);
+      expect(await rawB.call('PUBSUB', 'NUMSUB', ch)).toEqual([ch, 0]);
+      const owner = await cluster.ownerOf(slotOf(ch));
+      await expect.poll(() => cluster.client(owner.port).call('PUBSUB', 'SHARDNUMSUB', ch)).toEqual([ch, 0]);
+      expect(await sentinel.client(sentinel.master.port).call('PUBSUB', 'NUMSUB', ch)).toEqual([ch, 1]);
     } finally {
       await link.stop();
     }
