@@ -25,6 +25,7 @@ import { Emitter } from '@socket.io/redis-emitter';
 import { Redis } from 'ioredis';
 import { DEV_DEFAULTS } from '../server/config.js';
 import { EVENT_OMITS } from '../server/logins/scripts.js';
+import { channels, keys } from '../server/redis/keys.js';
 import { startRedisServer } from '../server/dev/redis-server.js';
 import { freePortExcept } from '../server/util/free-port.js';
 import { loginKey as loginKeyOf } from './floor/logins.js';
@@ -205,7 +206,7 @@ async function startSystem(name: SystemName, redisUrl: string, port: () => Promi
       name === 'floor'
         ? { pattern: 'floor:ev:*', idRe: '^floor:ev:(.+)$' }
         : name === 'scanlogin'
-          ? { pattern: '*login-events:*', idRe: 'login-events:(.+)$' }
+          ? { pattern: '*login-events:*', idRe: 'login-events:\\{(.+)\\}$' }
           : { pattern: 'socket.io#/#*', idRe: '^socket\\.io#/#(.+)#$' },
     heartbeat: name !== 'socketio',
     readyAt: nowMs(),
@@ -551,7 +552,7 @@ async function pushDirect(
 ): Promise<{ leg: number[]; pushed: number; wsTicks: number; windowMs: number }> {
   const pub = new Redis(redisUrl);
   try {
-    const key = (id: string) => (name === 'scanlogin' ? `scanlogin:login:${id}` : loginKeyOf(id));
+    const key = (id: string) => (name === 'scanlogin' ? keys.login('scanlogin:', id) : loginKeyOf(id));
     const read = pub.pipeline();
     for (const l of targets) read.hgetall(key(l.id));
     const hashes = ((await read.exec()) ?? []).map(([, h]) => h as Record<string, string>);
@@ -565,7 +566,7 @@ async function pushDirect(
         const next: Record<string, string> = { ...h, status: 'scanned', rev: String(rev), changedAt: now };
         for (const f of EVENT_OMITS) delete next[f];
         const message = JSON.stringify(next);
-        return () => void pub.publish(`scanlogin:login-events:${l.id}`, message);
+        return () => void pub.publish(`scanlogin:${channels.loginEvents(l.id)}`, message);
       }
       const view = { type: 'status', id: l.id, status: 'scanned', rev, expiresAt: Number(h.expiresAt) };
       if (emitter) return () => emitter.to(l.id).emit('status', view);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { keyPrefixSchema } from '../redis/key-prefix.js';
 
 /*
  * The environment as zod reads it: every variable, its type, bounds and default. Only the shape of each value is
@@ -37,10 +38,7 @@ export const EnvSchema = z.object({
   REDIS_USERNAME: z.string().min(1).optional(),
   REDIS_PASSWORD: z.string().min(1).optional(),
   REDIS_TLS: flag,
-  REDIS_KEY_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9:_.-]{0,64}$/)
-    .default('scanlogin:'),
+  REDIS_KEY_PREFIX: keyPrefixSchema.default('scanlogin:'),
   PUBLIC_URL: httpUrl.optional(),
   // A URL path of plain segments: it is pasted into URLs, HTML attributes and the OIDC issuer unescaped.
   BASE_PATH: z

@@ -1,6 +1,5 @@
-import type { RedisCommands } from '../redis/clients.js';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import type { RedisLink } from '../redis/link.js';
+import type { RedisCommands, RedisLink } from '../redis/link.js';
 import { AppError } from '../errors.js';
 import { keys } from '../redis/keys.js';
 import { clientKey } from '../util/client-ip.js';

@@ -1,7 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { RedisCommands } from '../redis/clients.js';
 
-/** A Lua script run by EVALSHA, falling back to EVAL once when the server does not have it cached. */
+/**
+ * A Lua script run by EVALSHA, falling back to EVAL once when the server does not have it cached. On a Redis
+ * Cluster the client sends it to the master of the first key's slot, so every key of one call must share a slot
+ * (a hash tag, keys.ts) — the server refuses anything else with CROSSSLOT.
+ */
 export class Script {
   readonly sha: string;
   constructor(readonly source: string) {
@@ -79,16 +83,17 @@ end
 `;
 
 /**
- * Checks the current status, writes the new one and PUBLISHes its event (EVENT_OMITS) in the same script, so a
+ * Checks the current status, writes the new one and publishes its event (EVENT_OMITS) in the same script, so a
  * state change can never happen without its event (and no event without its change).
- * KEYS: login hash, event channel. ARGV: allowed-from (comma list), new status, now ms,
+ * KEYS: login hash, event channel (declared, not only passed: on a cluster the channel is a shard channel of the
+ * login's slot, and a script may SPUBLISH only there). ARGV: allowed-from (comma list), new status, now ms,
  * fields (JSON object of strings), key expiry (absolute ms or ''), '1' when this is the expiry transition,
  * required fields (JSON object: each must equal the stored value, checked first, else 'forbidden') — how a
  * phone's secret (its stored hash) is checked in the same step that acts on it —, and a phone step's guard
  * (JSON object, '{}' for none; see PhoneGuard in phone-guard.ts): with `mode` set, the checks a route made on its own
  * read before acting run here, in that order: the login is of that mode (before the required fields), then
  * still live, then the phone, the form's CSRF verdict and the identity — so the phone's step costs one round
- * trip instead of a read and then a script.
+ * trip instead of a read and then a script —, and the publish command (`publish`, or `spublish` on a cluster).
  * Returns {'ok', recordJson}, {'same', recordJson} (the guard's `stay` status: nothing written), or
  * {errorCode, currentStatus}.
  */
@@ -118,7 +123,7 @@ end
 if not allowed then return {'invalid_transition', status} end
 write(cjson.decode(ARGV[4]), ARGV[2])
 if ARGV[5] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[5]) end
-redis.call('PUBLISH', KEYS[2], event_of(rec))
+redis.call(ARGV[9], KEYS[2], event_of(rec))
 return {'ok', cjson.encode(rec)}
 `);
 
@@ -135,7 +140,7 @@ return 1
 /**
  * Redeems a confirmed login's one-time ticket and creates the session in the same atomic step, so a ticket
  * is never spent without a session (or reused). Reads only the fields it checks (HMGET, not the whole hash).
- * KEYS: login hash, session key. ARGV: watch-token hash, ticket, now ms, session TTL ms.
+ * KEYS: login hash, session key (tagged with the login, so both are in one slot on a cluster: session-id.ts). ARGV: watch-token hash, ticket, now ms, session TTL ms.
  * Returns {'ok', userJson} or {errorCode, currentStatus}.
  */
 export const REDEEM = new Script(`

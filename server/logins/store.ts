@@ -6,46 +6,22 @@ import { CREATE, REDEEM, TRANSITION } from './scripts.js';
 import { CHAIN } from './chain-script.js';
 import { effectiveStatus, TRANSITIONS, type LoginRecord, type LoginUser, type TransitionName } from './model.js';
 import { guardArg, type PhoneGuard } from './phone-guard.js';
+import type { CreateLoginInput, LoginEvents, LoginStoreOptions } from './store-options.js';
 import { parseRecord, serialize } from './record-codec.js';
 import { REVOKED, revokedError, scriptError } from './script-errors.js';
-import { channels, keys } from '../redis/keys.js';
+import { channels, keys, publishCommand } from '../redis/keys.js';
+import { newSessionId, newSessionKey as sessionKeyOf } from '../sessions/session-id.js';
 
 export type { PhoneGuard } from './phone-guard.js';
+export type { CreateLoginInput, LoginEvents, LoginStoreOptions } from './store-options.js';
 
 /** How long a finished/expired login stays readable, so late readers see "expired", not "unknown". */
 export const GRACE_MS = 10 * 60_000;
 
-/** Told of every login this process creates and every transition it writes (metrics, the audit log). */
-export interface LoginEvents {
-  created(record: LoginRecord): void;
-  changed(name: TransitionName, record: LoginRecord, now: number): void;
-}
-
-export interface LoginStoreOptions {
-  link: RedisLink;
-  events?: LoginEvents;
-  clock?: () => number;
-  /** Default 120 s. */
-  loginTtlMs?: number;
-  /** Default 60 s. */
-  ticketTtlMs?: number;
-}
-
-export interface CreateLoginInput {
-  mode: string;
-  scanUrl: string;
-  ua?: string;
-  ip?: string;
-  modeData?: Record<string, string>;
-  /** The OpenID Connect interaction this login serves, and its client's name (shown on the phone). */
-  oidc?: { uid: string; clientName: string; binding?: string };
-  /** The account a site named (absent: the deployment's own app of the mode's kind). */
-  account?: string;
-}
-
 /**
- * Logins in Redis: one hash per login (`<prefix>login:<id>`), changed only by Lua scripts that check the
- * current state, write the new one and publish it on `<prefix>login-events:<id>` atomically.
+ * Logins in Redis: one hash per login (`<prefix>login:{<id>}`), changed only by Lua scripts that check the
+ * current state, write the new one and publish it on `<prefix>login-events:{<id>}` atomically (one hash tag: one
+ * slot on a cluster, where the event goes out with SPUBLISH).
  */
 export class LoginStore {
   readonly #link: RedisLink;
@@ -227,6 +203,7 @@ export class LoginStore {
         name === 'expire' ? '1' : '0',
         JSON.stringify(require),
         guard ? guardArg(guard) : '{}',
+        publishCommand(this.#link),
       ],
     )) as [string, string?];
     const changed = reply[0] === 'ok';
@@ -251,24 +228,25 @@ export class LoginStore {
   }
 
   /**
-   * Spends the one-time ticket of a confirmed login and creates the session in the same atomic step.
-   * Returns the user. Errors: unknown_login, forbidden, login_expired, invalid_transition, ticket_used, invalid_ticket.
+   * Spends the one-time ticket of a confirmed login and creates the session in the same atomic step (its id is
+   * made here: it names the login, whose hash tag the session key shares, session-id.ts). Returns the user and the
+   * session id. Errors: unknown_login, forbidden, login_expired, invalid_transition, ticket_used, invalid_ticket.
    */
   async redeem(
     id: string,
     watchToken: string,
     ticket: string,
-    sessionId: string,
     sessionTtlMs: number,
-  ): Promise<LoginUser> {
+  ): Promise<{ user: LoginUser; sessionId: string }> {
     if (!LOGIN_ID_RE.test(id)) throw new AppError('unknown_login', 'no such login');
+    const sessionId = newSessionId(id);
     const reply = (await REDEEM.run(
       this.#link.command,
-      [this.key(id), keys.session(this.#link.keyPrefix, sessionId)],
+      [this.key(id), sessionKeyOf(this.#link.keyPrefix, id, sessionId)],
       [hashSecret(watchToken), ticket, this.#clock(), sessionTtlMs],
     )) as [string, string?];
     if (reply[0] !== 'ok') throw scriptError(reply, 'redeem');
-    return JSON.parse(reply[1] ?? 'null') as LoginUser;
+    return { user: JSON.parse(reply[1] ?? 'null') as LoginUser, sessionId };
   }
 
   /**
@@ -291,7 +269,7 @@ export class LoginStore {
     const reply = (await CHAIN.run(
       this.#link.command,
       [this.key(id), this.#link.keyPrefix + this.channel(id)],
-      ['', '', now, JSON.stringify(encoded), keyExpireAt],
+      ['', '', now, JSON.stringify(encoded), keyExpireAt, publishCommand(this.#link)],
     )) as string[];
     if (reply[0] !== 'ok') throw scriptError(reply as [string, string?], steps.map((s) => s.name).join('+'));
     return reply.slice(1).map((json, i) => {

@@ -22,23 +22,34 @@ const GRANTABLE = new Set([
 export const MAX_TTL_S = 14 * 24 * 3600;
 
 /**
- * Writes one artifact: the hash `{payload}` (replacing what was there, `consumed` included) with its own
- * expiry, its grant index entry (a set whose expiry is pushed out to the longest member's) and its
- * session-uid index — unless its grant was revoked: two exchanges of one code racing, the loser revokes the grant
- * while the winner may still be writing its tokens, and those must not outlive the revocation (returns 0).
- * KEYS: artifact, grant index or '', uid index or '', grant tombstone or ''. ARGV: payload JSON, ttl seconds.
+ * A revoked grant's tombstone outlives any artifact of it: the longest lifetime, plus a day for one written (by a
+ * request that entered the grant just before the revocation) a little after the tombstone.
+ */
+const TOMBSTONE_TTL_S = MAX_TTL_S + 24 * 3600;
+
+/**
+ * Writes one artifact: the hash `{payload}` (replacing what was there, `consumed` included) with its own expiry.
+ * KEYS: artifact. ARGV: payload JSON, ttl seconds.
  */
 const UPSERT = new Script(`
-local ttl = tonumber(ARGV[2])
-if KEYS[4] ~= '' and redis.call('EXISTS', KEYS[4]) == 1 then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'payload', ARGV[1])
-redis.call('EXPIRE', KEYS[1], ttl)
-if KEYS[2] ~= '' then
-  redis.call('SADD', KEYS[2], KEYS[1])
-  if redis.call('TTL', KEYS[2]) < ttl then redis.call('EXPIRE', KEYS[2], ttl) end
-end
-if KEYS[3] ~= '' then redis.call('SET', KEYS[3], KEYS[1], 'EX', ttl) end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+return 1
+`);
+
+/**
+ * Enters an artifact in its grant's index (a set whose expiry is pushed out to the longest member's) — unless the
+ * grant was revoked: two exchanges of one code racing, the loser revokes the grant while the winner may still be
+ * writing its tokens, and those must not outlive the revocation (0: do not write the artifact). The index and the
+ * tombstone share the grant's hash tag; the artifact lives in its own slot (its key is all `find(id)` knows), so it
+ * is written by its own command after this one. KEYS: grant index, tombstone. ARGV: artifact key, ttl seconds.
+ */
+const ENTER_GRANT = new Script(`
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+local ttl = tonumber(ARGV[2])
+redis.call('SADD', KEYS[1], ARGV[1])
+if redis.call('TTL', KEYS[1]) < ttl then redis.call('EXPIRE', KEYS[1], ttl) end
 return 1
 `);
 
@@ -53,33 +64,36 @@ return {'consumed', redis.call('HGET', KEYS[1], 'payload') or ''}
 `);
 
 /**
- * Deletes an artifact and, for a Session, its uid index when the index still points at it (a session saved under a
- * new id keeps its uid: the index then names the new key and stays). KEYS: artifact, uid index or ''.
+ * Deletes a Session's uid index when it still points at `ARGV[1]` (a session saved under a new id keeps its uid:
+ * the index then names the new key and stays). KEYS: uid index. ARGV: the destroyed session's key.
  */
-const DESTROY = new Script(`
-redis.call('DEL', KEYS[1])
-if KEYS[2] ~= '' and redis.call('GET', KEYS[2]) == KEYS[1] then redis.call('DEL', KEYS[2]) end
-return 1
+const UNINDEX_UID = new Script(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 `);
 
 /**
- * Deletes every artifact of a grant and the index itself, and leaves a tombstone (as long as a grant can live) so
- * that artifacts written for the grant afterwards are dropped. KEYS: grant index, tombstone. ARGV: ttl seconds.
+ * Revokes a grant in its own slot: leaves a tombstone (as long as a grant's artifact can live, and a day more) so
+ * that its artifacts read as gone from now on and those written afterwards are dropped, deletes the index and
+ * returns its members — the artifact keys, in other slots, which the caller deletes one by one (tidying only: the
+ * tombstone already made them invisible). KEYS: grant index, tombstone. ARGV: ttl seconds.
  */
 const REVOKE_GRANT = new Script(`
-local members = redis.call('SMEMBERS', KEYS[1])
-for _, key in ipairs(members) do redis.call('DEL', key) end
-redis.call('DEL', KEYS[1])
 redis.call('SET', KEYS[2], '1', 'EX', tonumber(ARGV[1]))
-return #members
+local members = redis.call('SMEMBERS', KEYS[1])
+redis.call('DEL', KEYS[1])
+return members
 `);
 
 /**
  * oidc-provider's storage in Redis, through the RedisLink: `<prefix>oidc:<Model>:<id>` per artifact (a hash
- * `{payload, consumed?}` expiring with the artifact), `<prefix>oidc:grant:<grantId>` indexes a grant's
- * artifacts for revocation, `<prefix>oidc:uid:<uid>` finds a session by its uid. Keys take the link's
- * prefix at each call, so a reloaded CONFIG_FILE applies at once; a Redis that is away answers 503
- * `redis_unavailable` like every other route. Clients are not stored: `Client.find` reads the configuration.
+ * `{payload, consumed?}` expiring with the artifact), `<prefix>oidc:grant:{<grantId>}` indexes a grant's
+ * artifacts for revocation beside its tombstone `oidc:grant-revoked:{<grantId>}`, `<prefix>oidc:uid:<uid>` finds a
+ * session by its uid. No operation spans two hash slots, so it runs on a Redis Cluster as on one Redis: an
+ * artifact, its grant and its uid index are written by separate commands, in an order that keeps revocation whole
+ * (docs/architecture.md, "Keyspace on a cluster"). Keys take the link's prefix at each call, so a reloaded
+ * CONFIG_FILE applies at once; a Redis that is away answers 503 `redis_unavailable` like every other route. Clients
+ * are not stored: `Client.find` reads the configuration.
  */
 export function redisAdapterFactory(link: RedisLink, clients: ClientRegistry): (name: string) => Adapter {
   return (name) => (name === 'Client' ? new ConfiguredClients(clients) : new RedisAdapter(link, name));
@@ -106,14 +120,24 @@ class RedisAdapter implements Adapter {
     return keys.oidcUid(this.#link.keyPrefix, uid);
   }
 
+  #tombstone(grantId: string): string {
+    return keys.oidcGrantRevoked(this.#link.keyPrefix, grantId);
+  }
+
   async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
     const ttl = Math.min(expiresIn > 0 ? Math.ceil(expiresIn) : MAX_TTL_S, MAX_TTL_S);
-    const grantKey = payload.grantId && GRANTABLE.has(this.#name) ? this.#grantKey(payload.grantId) : '';
-    const uidKey = this.#name === 'Session' && payload.uid ? this.#uidKey(payload.uid) : '';
-    const tombstone = grantKey && payload.grantId ? keys.oidcGrantRevoked(this.#link.keyPrefix, payload.grantId) : '';
-    await redis(() =>
-      UPSERT.run(this.#link.command, [this.#key(id), grantKey, uidKey, tombstone], [JSON.stringify(payload), ttl]),
-    );
+    const key = this.#key(id);
+    const grantId = this.#grantOf(payload);
+    // The grant first: once the artifact is in the index, a revocation either finds it there or left its tombstone
+    // before this entry (then nothing is written). An entry whose artifact never got written is harmless.
+    if (grantId) {
+      const grant = [this.#grantKey(grantId), this.#tombstone(grantId)];
+      if ((await redis(() => ENTER_GRANT.run(this.#link.command, grant, [key, ttl]))) !== 1) return;
+    }
+    await redis(() => UPSERT.run(this.#link.command, [key], [JSON.stringify(payload), ttl]));
+    if (this.#name === 'Session' && typeof payload.uid === 'string') {
+      await redis(() => this.#link.command.set(this.#uidKey(payload.uid as string), key, 'EX', ttl));
+    }
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
@@ -148,17 +172,23 @@ class RedisAdapter implements Adapter {
 
   async destroy(id: string): Promise<void> {
     const key = this.#key(id);
-    let uidKey = '';
-    if (this.#name === 'Session') {
-      const uid = parsePayload((await redis(() => this.#link.command.hget(key, 'payload'))) ?? '')?.uid;
-      if (typeof uid === 'string') uidKey = this.#uidKey(uid);
-    }
-    await redis(() => DESTROY.run(this.#link.command, [key, uidKey], []));
+    let uid: unknown;
+    if (this.#name === 'Session')
+      uid = parsePayload((await redis(() => this.#link.command.hget(key, 'payload'))) ?? '')?.uid;
+    await redis(() => this.#link.command.del(key));
+    if (typeof uid === 'string') await redis(() => UNINDEX_UID.run(this.#link.command, [this.#uidKey(uid)], [key]));
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
-    const tombstone = keys.oidcGrantRevoked(this.#link.keyPrefix, grantId);
-    await redis(() => REVOKE_GRANT.run(this.#link.command, [this.#grantKey(grantId), tombstone], [MAX_TTL_S]));
+    const grant = [this.#grantKey(grantId), this.#tombstone(grantId)];
+    const members = (await redis(() => REVOKE_GRANT.run(this.#link.command, grant, [TOMBSTONE_TTL_S]))) as string[];
+    // One DEL per artifact: they live in slots of their own (a multi-key DEL would be CROSSSLOT on a cluster).
+    await redis(() => Promise.all(members.map((key) => this.#link.command.del(key))));
+  }
+
+  /** The grant whose index and tombstone govern this artifact (only what a revocation deletes has one). */
+  #grantOf(payload: AdapterPayload): string | undefined {
+    return payload.grantId && GRANTABLE.has(this.#name) ? payload.grantId : undefined;
   }
 
   async #read(key: string): Promise<AdapterPayload | undefined> {
@@ -166,6 +196,10 @@ class RedisAdapter implements Adapter {
     if (!flat.payload) return undefined;
     const payload = parsePayload(flat.payload);
     if (!payload) throw unavailable(new AppError('corrupt_value', `stored ${key} is not JSON`));
+    // A revoked grant's artifacts are gone from the moment of its tombstone, whether or not their keys were deleted
+    // yet (the revoking process may have died, or their node been away, between the tombstone and the DELs).
+    const grantId = this.#grantOf(payload);
+    if (grantId && (await redis(() => this.#link.command.exists(this.#tombstone(grantId)))) === 1) return undefined;
     return flat.consumed ? { ...payload, consumed: Number(flat.consumed) } : payload;
   }
 }

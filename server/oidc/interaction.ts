@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import type { RedisLink } from '../redis/link.js';
 import type { LoginStore } from '../logins/store.js';
 import type { LoginUser } from '../logins/model.js';
-import { keys } from '../redis/keys.js';
+import { sessionKey } from '../sessions/session-id.js';
 import { cookieNames } from '../http/security.js';
 import { loginPageHtml, type PageModes } from '../http/static.js';
 import { AMR } from './account.js';
@@ -178,9 +178,9 @@ export function interactionRouter(deps: InteractionDeps): Router {
    * made for this very interaction (a session from another tab or an older login does not count).
    */
   async function confirmedUser(ctx: Context, uid: string): Promise<{ user: LoginUser; mode: string } | undefined> {
-    const sessionId = ctx.cookies.get(cookieNames(deps.config.publicUrl).session);
-    if (!sessionId || !/^[0-9A-Za-z]{32}$/.test(sessionId)) return undefined;
-    const raw = await deps.link.command.get(keys.session(deps.link.keyPrefix, sessionId));
+    const key = sessionKey(deps.link.keyPrefix, ctx.cookies.get(cookieNames(deps.config.publicUrl).session));
+    if (!key) return undefined;
+    const raw = await deps.link.command.get(key);
     let session: { loginId?: string; user?: LoginUser } | undefined;
     try {
       session = raw ? (JSON.parse(raw) as typeof session) : undefined;

@@ -3,18 +3,28 @@
  * and no two rooms pick the same name. Keys take the link's current prefix (read at each use, so a reloaded
  * `keyPrefix` applies to every key at once); channels are logical names the link prefixes itself, so live
  * subscriptions move with a prefix reload.
+ *
+ * Hash tags: Redis Cluster places a key (and a shard channel) by the first non-empty `{…}` in its name, and one
+ * script or MULTI may only touch keys of one slot (CROSSSLOT otherwise; docs/architecture.md, "Keyspace on a
+ * cluster"). So every key a script touches together carries the same tag: a login's keys and its channel
+ * `{<login id>}` (a session too: it is written by the login's REDEEM), an appid's token, lock and gates
+ * `{<appid>}`, an OIDC grant's index and tombstone `{<grant id>}`. Keys only ever used alone need no tag.
  */
 export const keys = {
   /** One login's hash (state machine fields), readable for a grace period after its deadline. */
-  login: (prefix: string, id: string) => `${prefix}login:${id}`,
+  login: (prefix: string, id: string) => `${prefix}login:{${id}}`,
   /** A mini-program login's code image (binary), expiring at the login's deadline. */
-  loginCode: (prefix: string, id: string) => `${prefix}login-code:${id}`,
+  loginCode: (prefix: string, id: string) => `${prefix}login-code:{${id}}`,
   /** How many wx.login codes a mini-program login has sent to WeChat (a counter, expiring at its deadline). */
-  mpCodeTries: (prefix: string, id: string) => `${prefix}mp-code-tries:${id}`,
+  mpCodeTries: (prefix: string, id: string) => `${prefix}mp-code-tries:{${id}}`,
   /** A login's QR image as we draw it (`svg` or `png`), expiring at the login's deadline. */
-  loginQr: (prefix: string, id: string, format: string) => `${prefix}login-qr:${id}:${format}`,
-  /** A browser session (versioned JSON). */
-  session: (prefix: string, sessionId: string) => `${prefix}session:${sessionId}`,
+  loginQr: (prefix: string, id: string, format: string) => `${prefix}login-qr:{${id}}:${format}`,
+  /**
+   * A browser session (versioned JSON), in the slot of the login whose REDEEM wrote it (server/sessions/session-id.ts).
+   */
+  session: (prefix: string, loginId: string, secret: string) => `${prefix}session:{${loginId}}:${secret}`,
+  /** A session written before sessions carried their login's tag (read and deleted, never written). */
+  legacySession: (prefix: string, sessionId: string) => `${prefix}session:${sessionId}`,
   /** One process's registration for `doctor` (versioned JSON, heartbeat-refreshed). */
   node: (prefix: string, nodeId: string) => `${prefix}nodes:${nodeId}`,
   /** The SCAN pattern matching every node registration. */
@@ -26,13 +36,13 @@ export const keys = {
   /** A WeChat scan event that already did its work (dedupes WeChat's retries). */
   wxEvent: (prefix: string, parts: readonly string[]) => `${prefix}wx-event:${parts.join(':')}`,
   /** One appid's shared global access_token; its lock and recovery gates hang below it (`…:lock`, …). */
-  token: (prefix: string, appid: string) => `${prefix}wechat:token:${appid}`,
+  token: (prefix: string, appid: string) => `${prefix}wechat:token:{${appid}}`,
   /** One OpenID Connect artifact (oidc-provider model name: AccessToken, AuthorizationCode, Session, …). */
   oidc: (prefix: string, model: string, id: string) => `${prefix}oidc:${model}:${id}`,
-  /** The artifacts of one OIDC grant (a set), so revoking the grant finds them all. */
-  oidcGrant: (prefix: string, grantId: string) => `${prefix}oidc:grant:${grantId}`,
-  /** A revoked OIDC grant's tombstone: artifacts written for it afterwards are dropped, not stored. */
-  oidcGrantRevoked: (prefix: string, grantId: string) => `${prefix}oidc:grant-revoked:${grantId}`,
+  /** The artifacts of one OIDC grant (a set of their keys, which live in their own slots), so revoking finds them. */
+  oidcGrant: (prefix: string, grantId: string) => `${prefix}oidc:grant:{${grantId}}`,
+  /** A revoked OIDC grant's tombstone: its artifacts read as gone, and those written afterwards are dropped. */
+  oidcGrantRevoked: (prefix: string, grantId: string) => `${prefix}oidc:grant-revoked:{${grantId}}`,
   /** An OIDC interaction's session lookup by uid. */
   oidcUid: (prefix: string, uid: string) => `${prefix}oidc:uid:${uid}`,
   /** The one-time code an embedded QR frame hands to scanlogin.js in the top window. */
@@ -60,6 +70,14 @@ export const keys = {
 } as const;
 
 export const channels = {
-  /** Every new version of one login (published by the same Lua script that writes it). */
-  loginEvents: (id: string) => `login-events:${id}`,
+  /** Every new version of one login (published by the same Lua script that writes it; the login's slot). */
+  loginEvents: (id: string) => `login-events:{${id}}`,
 } as const;
+
+/** The pub/sub command a script publishes with: sharded (`SPUBLISH`, the channel's own shard) on a cluster. */
+export type PublishCommand = 'publish' | 'spublish';
+
+/** `SPUBLISH` while `link` serves a cluster (its subscribers SSUBSCRIBE there), `PUBLISH` elsewhere; read per call. */
+export function publishCommand(link: { readonly sharded: boolean }): PublishCommand {
+  return link.sharded ? 'spublish' : 'publish';
+}

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RedisOptions } from 'ioredis';
 import { z } from 'zod';
+import { keyPrefixSchema } from './key-prefix.js';
 
 /**
  * Which Redis a process uses: a standalone URL, a Sentinel-managed master, or a Redis Cluster (seed nodes). It
@@ -39,7 +40,7 @@ export interface HostPort {
 
 const HOST_PORT = z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65535) });
 
-const KEY_PREFIX = z.string().regex(/^[A-Za-z0-9:_.-]{0,64}$/, 'keyPrefix: letters, digits and :_.- only (at most 64)');
+const KEY_PREFIX = keyPrefixSchema;
 
 /** The `redis` section of a CONFIG_FILE (JSON). */
 export const RedisSectionSchema = z.union([

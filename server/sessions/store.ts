@@ -1,13 +1,11 @@
 import type { RedisLink } from '../redis/link.js';
 import type { Logger } from '../log.js';
 import type { LoginUser } from '../logins/model.js';
-import { keys } from '../redis/keys.js';
-
-const SESSION_ID_RE = /^[0-9A-Za-z]{32}$/;
+import { sessionKey } from './session-id.js';
 
 /**
- * Browser sessions: `<prefix>session:<id>` holds versioned JSON `{"v":1,"user","loginId","createdAt"}`
- * (written by the redeem script). An unreadable value is logged with its key and deleted, so it is replaced
+ * Browser sessions: `<prefix>session:{<login id>}:<secret>` (session-id.ts; older ones `<prefix>session:<id>`)
+ * holds versioned JSON `{"v":1,"user","loginId","createdAt"}` (written by the redeem script). An unreadable value is logged with its key and deleted, so it is replaced
  * by the next login instead of looking like "not logged in" for ever.
  */
 export class SessionStore {
@@ -19,13 +17,14 @@ export class SessionStore {
     this.#log = opts.logger;
   }
 
-  key(sessionId: string): string {
-    return keys.session(this.#link.keyPrefix, sessionId);
+  /** The key of the session a cookie names (undefined: not a session id). */
+  key(sessionId: string | undefined): string | undefined {
+    return sessionKey(this.#link.keyPrefix, sessionId);
   }
 
   async get(sessionId: string | undefined): Promise<LoginUser | null> {
-    if (!sessionId || !SESSION_ID_RE.test(sessionId)) return null;
     const key = this.key(sessionId);
+    if (!key) return null;
     const raw = await this.#link.command.get(key);
     if (raw === null) return null;
     try {
@@ -40,7 +39,7 @@ export class SessionStore {
   }
 
   async delete(sessionId: string | undefined): Promise<void> {
-    if (!sessionId || !SESSION_ID_RE.test(sessionId)) return;
-    await this.#link.command.del(this.key(sessionId));
+    const key = this.key(sessionId);
+    if (key) await this.#link.command.del(key);
   }
 }

@@ -163,7 +163,7 @@ describe('HTTP API failures: documented code, nothing else touched', () => {
   it('none of the failures above changed the bystander login', async () => {
     const raw = rawClient(stack.redis.url);
     try {
-      const flat = await raw.hgetall(`scanlogin:login:${bystander.id}`);
+      const flat = await raw.hgetall(`scanlogin:login:{${bystander.id}}`);
       expect(flat).toMatchObject({ status: 'pending', rev: '1' });
     } finally {
       raw.disconnect();

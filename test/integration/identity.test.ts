@@ -13,7 +13,7 @@ import { BROWSER_UA, authRequest, discoverRp, exchange, follow, SHOP_CLIENT, ver
 import { Phone } from '../../server/sim/scripted-phone.js';
 import { type FileRoles, startRolesOnFile } from '../helpers/roles.js';
 import { rawClient } from '../helpers/redis.js';
-import { keys } from '../../server/redis/keys.js';
+import { sessionKey } from '../../server/sessions/session-id.js';
 
 type Mode = 'oauth' | 'mp-qrcode' | 'miniprogram';
 const ZHANGSAN = 0; // bound to the Open Platform account: has a unionid
@@ -152,7 +152,7 @@ describe('one person, one sub across login modes (OpenID Connect)', () => {
     const redis = rawClient(roles.redis.url);
     try {
       const { claims, info } = await signInBy('oauth', LISI, async (sessionId) => {
-        const key = keys.session(roles.config.redis.keyPrefix, sessionId);
+        const key = sessionKey(roles.config.redis.keyPrefix, sessionId)!;
         const session = JSON.parse((await redis.get(key))!) as { user: Record<string, unknown> };
         delete session.user.appid;
         delete session.user.mode;

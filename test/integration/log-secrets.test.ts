@@ -50,10 +50,11 @@ describe('no secret reaches the logs, even under faults', () => {
     }
     const ok = await redeem();
     expect(ok.status).toBe(200);
-    const sessionId = /sl_session=(\w+)/.exec(ok.headers.getSetCookie().join())?.[1];
+    // The session id is `<login id>.<secret>`: the login id is in every request path; the secret must be nowhere.
+    const sessionId = /sl_session=\w{24}\.(\w+)/.exec(ok.headers.getSetCookie().join())?.[1];
     expect(sessionId).toMatch(/^\w{32}$/);
     // The Official Account's shared access_token, fetched in the background by the http role.
-    const stored = await raw.get(`scanlogin:wechat:token:${DEV_DEFAULTS.WECHAT_APPID}`);
+    const stored = await raw.get(`scanlogin:wechat:token:{${DEV_DEFAULTS.WECHAT_APPID}}`);
     raw.disconnect();
     const accessToken = stored ? (JSON.parse(stored) as { token: string }).token : undefined;
 

@@ -52,11 +52,11 @@ describe('LoginStore', () => {
     });
     expect(record.id).toMatch(/^[0-9A-Za-z]{24}$/);
     expect(watchToken).toMatch(/^[0-9A-Za-z]{32}$/);
-    const flat = await raw.hgetall(`t:login:${record.id}`);
+    const flat = await raw.hgetall(`t:login:{${record.id}}`);
     expect(flat.v).toBe('1');
     expect(flat.status).toBe('pending');
     expect(Object.values(flat)).not.toContain(watchToken);
-    const pttl = await raw.pexpiretime(`t:login:${record.id}`);
+    const pttl = await raw.pexpiretime(`t:login:{${record.id}}`);
     expect(pttl).toBe(now + 120_000 + GRACE_MS);
     expect(await store.get(record.id)).toEqual(record);
   });
@@ -100,7 +100,7 @@ describe('LoginStore', () => {
     // readable by the previous version's reader (parseRecord on the event), with the same version in it.
     const events = published.map((m) => JSON.parse(m) as Record<string, string>);
     for (const e of events) for (const f of EVENT_OMITS) expect([f, e[f]]).toEqual([f, undefined]);
-    const stored = await raw.hgetall(`t:login:${record.id}`);
+    const stored = await raw.hgetall(`t:login:{${record.id}}`);
     expect([stored.phoneHash, stored.ua, stored.ip, stored.scannedAt !== undefined]).toEqual([
       'p',
       'Mozilla/5.0 UA',
@@ -217,14 +217,16 @@ describe('LoginStore', () => {
     await store.transition(record.id, 'scan');
     await store.transition(record.id, 'identify', { user: { openid: 'o2', nickname: 'Bob' } });
     const { ticket } = await store.transition(record.id, 'confirm');
-    const sid = newSecret();
-    expect(await codeOf(store.redeem(record.id, 'wrong', ticket!, sid, 1000))).toBe('forbidden');
-    expect(await codeOf(store.redeem(record.id, watchToken, 'nope', sid, 1000))).toBe('invalid_ticket');
-    expect(await sessions.get(sid)).toBeNull();
-    const user = await store.redeem(record.id, watchToken, ticket!, sid, 60_000);
+    expect(await codeOf(store.redeem(record.id, 'wrong', ticket!, 1000))).toBe('forbidden');
+    expect(await codeOf(store.redeem(record.id, watchToken, 'nope', 1000))).toBe('invalid_ticket');
+    expect(await raw.keys(`t:session:*`)).toEqual([]);
+    const { user, sessionId } = await store.redeem(record.id, watchToken, ticket!, 60_000);
     expect(user).toEqual({ openid: 'o2', nickname: 'Bob' });
-    expect(await sessions.get(sid)).toEqual(user);
-    expect(await codeOf(store.redeem(record.id, watchToken, ticket!, newSecret(), 1000))).toBe('ticket_used');
+    // The session id names its login; the key shares the login's hash tag (one slot on a cluster).
+    expect(sessionId).toMatch(new RegExp(`^${record.id}\\.[0-9A-Za-z]{32}$`));
+    expect(await raw.keys(`t:session:*`)).toEqual([`t:session:{${record.id}}:${sessionId.slice(25)}`]);
+    expect(await sessions.get(sessionId)).toEqual(user);
+    expect(await codeOf(store.redeem(record.id, watchToken, ticket!, 1000))).toBe('ticket_used');
     expect(toView((await store.get(record.id))!, now).ticket).toBeUndefined();
   });
 
@@ -234,18 +236,18 @@ describe('LoginStore', () => {
     await store.transition(record.id, 'identify', { user: { openid: 'o3' } });
     const { ticket } = await store.transition(record.id, 'confirm');
     now += 60_000;
-    expect(await codeOf(store.redeem(record.id, watchToken, ticket!, newSecret(), 1000))).toBe('login_expired');
+    expect(await codeOf(store.redeem(record.id, watchToken, ticket!, 1000))).toBe('login_expired');
   });
 
   it('reports an unreadable record as corrupt_value naming the key, not as absent', async () => {
     const id = 'C'.repeat(24);
-    await raw.hset(`t:login:${id}`, { status: 'pending', id });
+    await raw.hset(`t:login:{${id}}`, { status: 'pending', id });
     const err = await store.get(id).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AppError);
     expect((err as AppError).code).toBe('corrupt_value');
-    expect((err as AppError).message).toContain(`t:login:${id}`);
+    expect((err as AppError).message).toContain(`t:login:{${id}}`);
     expect(await codeOf(store.transition(id, 'scan'))).toBe('corrupt_value');
-    expect(await codeOf(store.redeem(id, 'w', 't', newSecret(), 1000))).toBe('corrupt_value');
+    expect(await codeOf(store.redeem(id, 'w', 't', 1000))).toBe('corrupt_value');
   });
 
   it('replaces a corrupt session value instead of failing for ever', async () => {
@@ -254,6 +256,19 @@ describe('LoginStore', () => {
     await raw.set(`t:session:${sid}`, '\x04\bo:\x0bsession'); // e.g. a Marshal/pickle blob from another stack
     expect(await sessions.get(sid)).toBeNull();
     expect(await raw.exists(`t:session:${sid}`)).toBe(0);
+  });
+
+  it('reads and ends a session made before sessions carried their login (a bare id, `session:<id>`)', async () => {
+    const sessions = new SessionStore({ link, logger: silentLogger() });
+    const sid = newSecret();
+    const user = { openid: 'o-old', nickname: 'Old' };
+    await raw.set(`t:session:${sid}`, JSON.stringify({ v: 1, user, loginId: 'L'.repeat(24), createdAt: now }));
+    expect(await sessions.get(sid)).toEqual(user);
+    await sessions.delete(sid);
+    expect(await raw.exists(`t:session:${sid}`)).toBe(0);
+    // Neither form with anything else: no key is read for it.
+    expect(await sessions.get(`${'L'.repeat(24)}.${sid}x`)).toBeNull();
+    expect(await sessions.get(`x${sid}`)).toBeNull();
   });
 });
 
@@ -268,7 +283,7 @@ describe('phone steps: the script makes the checks of a read before it, with the
       name: 'past its deadline (not yet marked)',
       id: async () => {
         const { record } = await store.create({ mode: 'oauth', scanUrl: 'http://x/l' });
-        await raw.hset(`t:login:${record.id}`, 'expiresAt', String(now - 1));
+        await raw.hset(`t:login:{${record.id}}`, 'expiresAt', String(now - 1));
         return record.id;
       },
     },
@@ -276,7 +291,7 @@ describe('phone steps: the script makes the checks of a read before it, with the
       name: 'marked expired',
       id: async () => {
         const { record } = await store.create({ mode: 'oauth', scanUrl: 'http://x/l' });
-        await raw.hset(`t:login:${record.id}`, 'expiresAt', String(now - 1));
+        await raw.hset(`t:login:{${record.id}}`, 'expiresAt', String(now - 1));
         await store.transition(record.id, 'expire');
         return record.id;
       },
@@ -294,7 +309,7 @@ describe('phone steps: the script makes the checks of a read before it, with the
   for (const s of situations) {
     it(`${s.name}: the same code as getLive, nothing written`, async () => {
       const id = await s.id();
-      const before = await raw.hgetall(`t:login:${id}`);
+      const before = await raw.hgetall(`t:login:{${id}}`);
       const expected = await codeOf(store.getLive(id, 'oauth'));
       expect(expected).not.toBe('no error');
       for (const step of [
@@ -304,7 +319,7 @@ describe('phone steps: the script makes the checks of a read before it, with the
       ]) {
         expect(await codeOf(step)).toBe(expected);
       }
-      expect(await raw.hgetall(`t:login:${id}`)).toEqual(before);
+      expect(await raw.hgetall(`t:login:{${id}}`)).toEqual(before);
     });
   }
 

@@ -123,7 +123,7 @@ describe('mp-qrcode: the scan event asks, the phone confirms', () => {
     // The link token is not stored: only its hash.
     const redis = rawClient(stack.redis.url);
     try {
-      const stored = await redis.hgetall(`${stack.config.redis.keyPrefix}login:${login.id}`);
+      const stored = await redis.hgetall(`${stack.config.redis.keyPrefix}login:{${login.id}}`);
       const token = new URL(link!).searchParams.get('t')!;
       expect(JSON.stringify(stored)).not.toContain(token);
       expect(JSON.parse(stored.user!)).toEqual({

@@ -107,7 +107,7 @@ describe('logins on behalf of the platform accounts', () => {
     });
     expect(confirmed.status).toBe(200);
     expect(await view(roles.httpUrl, created.body)).toMatchObject({ status: 'confirmed' });
-    const user = JSON.parse((await redis.hget(`scanlogin:login:${created.body.id as string}`, 'user'))!);
+    const user = JSON.parse((await redis.hget(`scanlogin:login:{${created.body.id as string}}`, 'user'))!);
     expect(user).toMatchObject({ appid: M.coffee, mode: 'mp-qrcode', unionid: expect.any(String) });
   });
 
@@ -118,7 +118,7 @@ describe('logins on behalf of the platform accounts', () => {
       aesKey: DEV_COMPONENT.WECHAT_COMPONENT_AES_KEY,
       appid: DEV_COMPONENT.WECHAT_COMPONENT_APPID,
     };
-    const ticket = (await redis.hget(`scanlogin:login:${created.body.id as string}`, 'modeData'))!;
+    const ticket = (await redis.hget(`scanlogin:login:{${created.body.id as string}}`, 'modeData'))!;
     const xml = buildWechatXml({
       ToUserName: originalIdOf(M.school),
       FromUserName: 'oAnyUser0000000000000000000',
@@ -172,7 +172,7 @@ describe('logins on behalf of the platform accounts', () => {
     expect(res.status).toBe(201);
     const login = (await res.json()) as { id: string };
     // The deployment's own Official Account's QR: the login names no account, and no coffee token was spent.
-    expect(await redis.hget(`scanlogin:login:${login.id}`, 'account')).toBeNull();
+    expect(await redis.hget(`scanlogin:login:{${login.id}}`, 'account')).toBeNull();
     expect(await redis.zcard(coffeeLogins)).toBe(before);
     expect(await redis.zscore(coffeeLogins, login.id)).toBeNull();
   });
@@ -197,7 +197,7 @@ describe('logins on behalf of the platform accounts', () => {
       body: JSON.stringify({ scene: created.body.id, code }),
     });
     expect(scan.status).toBe(200);
-    const user = JSON.parse((await redis.hget(`scanlogin:login:${created.body.id as string}`, 'user'))!);
+    const user = JSON.parse((await redis.hget(`scanlogin:login:{${created.body.id as string}}`, 'user'))!);
     expect(user).toMatchObject({ appid: M.coffeeMini, mode: 'miniprogram' });
   });
 

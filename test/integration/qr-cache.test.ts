@@ -18,7 +18,7 @@ describe('QR images', () => {
       for (const format of ['svg', 'png'] as const) {
         const url = `${s.httpUrl}/api/logins/${login.id}/qr.${format}`;
         const first = Buffer.from(await (await fetch(url)).arrayBuffer());
-        const key = `${s.config.redis.keyPrefix}login-qr:${login.id}:${format}`;
+        const key = `${s.config.redis.keyPrefix}login-qr:{${login.id}}:${format}`;
         expect(await raw.getBuffer(key)).toEqual(first);
         // Kept until the login's deadline: when the key expires (Redis' clock, the same as the app's), not how
         // long it has left (a reading that ages while a busy machine gets round to comparing it).

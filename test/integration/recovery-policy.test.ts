@@ -34,7 +34,7 @@ describe('interval gate', () => {
     expect(all[0]!.intervalMs).toBe(30_000);
     const claims = await Promise.all(all.flatMap((p) => [p.mayRecover(), p.mayRecover()]));
     expect(claims.filter(Boolean)).toHaveLength(1);
-    const pttl = await raw.pttl(`scanlogin:wechat:token:${appid}:recovery`);
+    const pttl = await raw.pttl(`scanlogin:wechat:token:{${appid}}:recovery`);
     expect(pttl).toBeGreaterThan(25_000);
     expect(pttl).toBeLessThanOrEqual(30_000);
   });
@@ -42,7 +42,7 @@ describe('interval gate', () => {
   it('opens again once the interval has passed', async () => {
     const { all, appid } = await policies(2, { intervalMs: 1000 });
     const [a, b] = all as [RecoveryPolicy, RecoveryPolicy];
-    const gate = `scanlogin:wechat:token:${appid}:recovery`;
+    const gate = `scanlogin:wechat:token:{${appid}}:recovery`;
     expect(await a.mayRecover()).toBe(true);
     // Refused while the gate stands (a gate still there after the call was there during it; a machine busy
     // enough to outlast the interval makes this check say nothing, never fail).
@@ -67,7 +67,7 @@ describe('daily force allowance', () => {
 
     now = BEIJING_MIDNIGHT;
     expect(await b.mayForce()).toBe(true);
-    const counter = `scanlogin:wechat:token:${appid}:force:${beijingDay(now)}`;
+    const counter = `scanlogin:wechat:token:{${appid}}:force:${beijingDay(now)}`;
     expect(await raw.get(counter)).toBe('1');
     // Kept two days, so a clock stepping back over midnight still finds yesterday's count.
     expect(await raw.pttl(counter)).toBeGreaterThan(86_400_000);

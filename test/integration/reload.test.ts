@@ -160,12 +160,12 @@ describe('hot-reloadable Redis config (the endless-QR-refresh incident)', () => 
     const watcher = await WatchClient.watch(login.ws, login.id, login.watchToken);
     await watcher.next((m) => m.status === 'pending');
     // The operator migrated the data to the new prefix, then changed the config.
-    await rawA.rename(`one:login:${login.id}`, `two:login:${login.id}`);
+    await rawA.rename(`one:login:{${login.id}}`, `two:login:{${login.id}}`);
     file.write({ redis: { url: A.url, keyPrefix: 'two:' } });
     await expect.poll(async () => (await health(roles!.wsHealthUrl)).redis.generation).toBe(2);
     await new Phone().scan(login.scanUrl);
     await watcher.next((m) => m.status === 'scanned'); // published on two:login-events:<id>, still delivered
-    const [, subs] = (await rawA.pubsub('NUMSUB', `two:login-events:${login.id}`)) as [string, number];
+    const [, subs] = (await rawA.pubsub('NUMSUB', `two:login-events:{${login.id}}`)) as [string, number];
     expect(subs).toBe(1);
   });
 

@@ -114,7 +114,9 @@ describe('two http and two ws processes behind balancers', () => {
     const raw = rawClient(cluster.redis.url);
     try {
       await expect
-        .poll(async () => ((await raw.pubsub('NUMSUB', `scanlogin:login-events:${polled.id}`)) as [string, number])[1])
+        .poll(
+          async () => ((await raw.pubsub('NUMSUB', `scanlogin:login-events:{${polled.id}}`)) as [string, number])[1],
+        )
         .toBe(1);
     } finally {
       raw.disconnect();

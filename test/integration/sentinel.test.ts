@@ -68,7 +68,7 @@ describe('Redis Sentinel', () => {
     }
     const { login, statuses } = await completeLogin();
     expect(statuses).toEqual(['pending', 'scanned', 'scanned', 'confirmed']);
-    expect(await cluster.client(cluster.master.port).hget(`scanlogin:login:${login.id}`, 'status')).toBe('confirmed');
+    expect(await cluster.client(cluster.master.port).hget(`scanlogin:login:{${login.id}}`, 'status')).toBe('confirmed');
   });
 
   it('SENTINEL FAILOVER mid-flow: subscribers follow the new master, resubscribe, resync; every watcher gets confirmed', async () => {
@@ -147,7 +147,7 @@ describe('Redis Sentinel', () => {
     // The confirmations were written to the new master (the old one is demoted and resynced later: anything
     // written there after the promotion would be lost), and their tickets redeem.
     const newRaw = cluster.client(newMaster);
-    for (const login of logins) expect(await newRaw.hget(`scanlogin:login:${login.id}`, 'status')).toBe('confirmed');
+    for (const login of logins) expect(await newRaw.hget(`scanlogin:login:{${login.id}}`, 'status')).toBe('confirmed');
     expect(await Promise.all(logins.map((l, i) => redeem(l, confirmed[i]!.ticket as string)))).toEqual(
       logins.map(() => 200),
     );
@@ -156,7 +156,7 @@ describe('Redis Sentinel', () => {
     const after = await Promise.all(Array.from({ length: 3 }, completeLogin));
     for (const { login, statuses } of after) {
       expect(statuses.at(-1)).toBe('confirmed');
-      expect(await newRaw.hget(`scanlogin:login:${login.id}`, 'status')).toBe('confirmed');
+      expect(await newRaw.hget(`scanlogin:login:{${login.id}}`, 'status')).toBe('confirmed');
     }
 
     const resyncs = watchers.map((w) => resyncDeliveries(w.messages));

@@ -17,7 +17,7 @@ let raw: Redis;
 let link: RedisLink;
 let sim: SimServer;
 let simUrl: string;
-const key = `adopt:wechat:token:${DEV_APPID}`;
+const key = `adopt:wechat:token:{${DEV_APPID}}`;
 
 beforeAll(async () => {
   redis = await startRedisServer();

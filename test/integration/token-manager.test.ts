@@ -61,7 +61,7 @@ async function startManager(
     ...opts,
   });
   managers.push(manager);
-  return { manager, prefix, key: `${prefix}wechat:token:${DEV_APPID}`, link };
+  return { manager, prefix, key: `${prefix}wechat:token:{${DEV_APPID}}`, link };
 }
 
 function captureLogs(): { logger: Logger; lines: Array<Record<string, unknown>> } {
@@ -115,7 +115,7 @@ describe('stampede', () => {
       throw new Error(`${COMPILED_MANAGER} is missing: run \`npm run build\` first (npm test does)`);
     const base = await startSim();
     const prefix = `stampede${++prefixSeq}:`;
-    const key = `${prefix}wechat:token:${DEV_APPID}`;
+    const key = `${prefix}wechat:token:{${DEV_APPID}}`;
     await seedExpired(key);
     const env = {
       ...process.env,

@@ -17,7 +17,7 @@ async function create(s: TestStack, xff?: string): Promise<{ status: number; ip?
   const { id } = (await res.json()) as { id: string };
   const raw = rawClient(s.redis.url);
   try {
-    return { status: 201, ip: (await raw.hget(`scanlogin:login:${id}`, 'ip')) ?? undefined };
+    return { status: 201, ip: (await raw.hget(`scanlogin:login:{${id}}`, 'ip')) ?? undefined };
   } finally {
     raw.disconnect();
   }

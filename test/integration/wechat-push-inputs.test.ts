@@ -56,7 +56,7 @@ describe('/wechat/events inputs that end up in Redis keys', () => {
   it('a scan event whose FromUserName or CreateTime is not WeChat-shaped is answered success and changes nothing', async () => {
     const login = await createLogin(s.httpUrl, { mode: 'mp-qrcode' });
     const raw = rawClient(s.redis.url);
-    const modeData = await raw.hget(`${s.config.redis.keyPrefix}login:${login.id}`, 'modeData');
+    const modeData = await raw.hget(`${s.config.redis.keyPrefix}login:{${login.id}}`, 'modeData');
     raw.disconnect();
     const ticket = (JSON.parse(modeData ?? '{}') as { ticket: string }).ticket;
     const scan = { ToUserName: 'gh_x', MsgType: 'event', Event: 'SCAN', EventKey: `slogin${login.id}`, Ticket: ticket };

@@ -19,7 +19,7 @@ afterAll(() => Promise.all([stack?.stop(), shortStack?.stop()]));
 async function numsub(s: TestStack, id: string): Promise<number> {
   const raw = rawClient(s.redis.url);
   try {
-    const [, n] = (await raw.pubsub('NUMSUB', `scanlogin:login-events:${id}`)) as [string, number];
+    const [, n] = (await raw.pubsub('NUMSUB', `scanlogin:login-events:{${id}}`)) as [string, number];
     return n;
   } finally {
     raw.disconnect();

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { AppError } from '../../errors.js';
-import { newSecret, LOGIN_ID_RE } from '../../logins/ids.js';
+import { LOGIN_ID_RE } from '../../logins/ids.js';
 import { TERMINAL, toView, type LoginRecord } from '../../logins/model.js';
 import type { HttpDeps } from '../deps.js';
 import { readJson, requireString } from '../body.js';
@@ -113,8 +113,7 @@ export function apiRouter(deps: HttpDeps): Router {
     const watchToken = bearer(ctx);
     if (!watchToken) throw new AppError('unauthorized', 'missing "Authorization: Bearer <watchToken>"');
     const ticket = requireString(await readJson(ctx), 'ticket', 64);
-    const sessionId = newSecret();
-    const user = await store.redeem(id, watchToken, ticket, sessionId, config.sessionTtlMs);
+    const { user, sessionId } = await store.redeem(id, watchToken, ticket, config.sessionTtlMs);
     ctx.cookies.set(cookies.session, sessionId, { ...sessionCookie, maxAge: config.sessionTtlMs });
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { user };

@@ -25,9 +25,19 @@ export interface TokenKeys {
   forceDay(day: number): string;
 }
 
-/** Keys under `<prefix>wechat:token:<appid>` (the value itself) and `…:<appid>:<suffix>`. */
+/**
+ * Keys under `<prefix>wechat:token:{<appid>}` (the value itself) and `…:{<appid>}:<suffix>`: one hash tag, so the
+ * scripts and the MGET below that touch several of them stay in one slot on a Redis Cluster.
+ */
 export function tokenKeys(prefix: string, appid: string): TokenKeys {
-  const token = keys.token(prefix, appid);
+  return tokenKeysUnder(keys.token(prefix, appid));
+}
+
+/**
+ * The lock, failure marker and refresh gates of the token stored at `token`, named below it: they share its hash
+ * tag (one slot) whatever kind of token it is (an app's, the platform's, an authorized account's).
+ */
+export function tokenKeysUnder(token: string): TokenKeys {
   return {
     token,
     lock: keys.lock(token),

@@ -27,7 +27,7 @@ export interface AccessTokenManagerOptions {
    * account's authorizer_access_token (platform/). Default: a TokenFetcher of `appid`/`secret`/`mode`.
    */
   readonly upstream?: UpstreamToken;
-  /** The Redis keys of this token under a prefix; default `tokenKeys(prefix, appid)` (`wechat:token:<appid>`). */
+  /** The Redis keys of this token under a prefix; default `tokenKeys(prefix, appid)` (`wechat:token:{<appid>}`). */
   readonly keys?: (prefix: string) => TokenKeys;
   /** Refresh when less than this is left; default 300 000 ms (stable_token renews 5 minutes early). */
   readonly marginMs?: number;
@@ -64,7 +64,7 @@ const REJECTED_TOKEN = new Set<number>([
 
 /**
  * One shared WeChat global access_token per appid for every process of the fleet.
- * The token lives in Redis at `<prefix>wechat:token:<appid>` as versioned JSON. A refresh is single-flight
+ * The token lives in Redis at `<prefix>wechat:token:{<appid>}` as versioned JSON. A refresh is single-flight
  * inside the process (one promise) and across processes (a FleetLock; waiters re-read the cache until the
  * holder has stored its token), so one refresh costs one upstream fetch however many callers there are.
  * `start()` runs a background loop that refreshes before `marginMs` is left, so requests hit the cache; a
