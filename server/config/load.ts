@@ -1,3 +1,4 @@
+import { parseNodeList } from '../redis/target.js';
 import { parseTrustProxy } from '../util/client-ip.js';
 import { DEV_DEFAULTS } from './dev-values.js';
 import { readDemoClient, readEnvClient } from './oidc-client.js';
@@ -67,6 +68,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRo
           'names the account its users scan with, docs/oidc.md)',
       );
   }
+  const redisCluster = readRedisCluster(e, problems);
   if (problems.length) throw new ConfigError(problems);
 
   const publicUrl = stripSlash(e.PUBLIC_URL ?? `http://localhost:${e.HTTP_PORT}`);
@@ -82,7 +84,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role?: ConfigRo
     demoPort: e.DEMO_PORT,
     metricsPort: e.METRICS_PORT,
     wsMetricsPort: e.WS_METRICS_PORT,
-    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, configFile: e.CONFIG_FILE },
+    redis: { url: e.REDIS_URL, cluster: redisCluster, keyPrefix: e.REDIS_KEY_PREFIX, configFile: e.CONFIG_FILE },
     publicUrl,
     basePath: e.BASE_PATH,
     appUrl: publicUrl + e.BASE_PATH,
@@ -168,4 +170,32 @@ function stripSlash(url: string): string {
 function deepFreeze<T>(obj: T): T {
   for (const v of Object.values(obj as object)) if (v && typeof v === 'object') deepFreeze(v);
   return Object.freeze(obj);
+}
+
+/** REDIS_CLUSTER_NODES and its companions; one problem per mistake (a list that does not parse, both targets set). */
+function readRedisCluster(
+  e: {
+    REDIS_URL?: string;
+    REDIS_CLUSTER_NODES?: string;
+    REDIS_USERNAME?: string;
+    REDIS_PASSWORD?: string;
+    REDIS_TLS: boolean;
+  },
+  problems: string[],
+): Config['redis']['cluster'] {
+  if (!e.REDIS_CLUSTER_NODES) return undefined;
+  if (e.REDIS_URL) problems.push('REDIS_CLUSTER_NODES: set either REDIS_URL or REDIS_CLUSTER_NODES, not both');
+  try {
+    const nodes = parseNodeList(e.REDIS_CLUSTER_NODES);
+    if (!nodes.length) throw new Error('name at least one node');
+    return {
+      nodes,
+      ...(e.REDIS_USERNAME && { username: e.REDIS_USERNAME }),
+      ...(e.REDIS_PASSWORD && { password: e.REDIS_PASSWORD }),
+      tls: e.REDIS_TLS,
+    };
+  } catch (err) {
+    problems.push(`REDIS_CLUSTER_NODES: ${(err as Error).message} (expected host:port,host:port)`);
+    return undefined;
+  }
 }

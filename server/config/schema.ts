@@ -33,6 +33,11 @@ export const EnvSchema = z.object({
   WS_METRICS_PORT: optionalPort,
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   CONFIG_FILE: z.string().min(1).optional(),
+  /** A Redis Cluster's seed nodes, `host:port,host:port` (instead of REDIS_URL); REDIS_USERNAME/PASSWORD/TLS go with it. */
+  REDIS_CLUSTER_NODES: z.string().min(1).optional(),
+  REDIS_USERNAME: z.string().min(1).optional(),
+  REDIS_PASSWORD: z.string().min(1).optional(),
+  REDIS_TLS: flag,
   REDIS_KEY_PREFIX: keyPrefixSchema.default('scanlogin:'),
   PUBLIC_URL: httpUrl.optional(),
   // A URL path of plain segments: it is pasted into URLs, HTML attributes and the OIDC issuer unescaped.

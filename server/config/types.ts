@@ -20,6 +20,15 @@ export interface Config {
   /** The Redis from the environment; CONFIG_FILE, when it exists, overrides it and is hot-reloaded. */
   readonly redis: {
     readonly url: string | undefined;
+    /** REDIS_CLUSTER_NODES (+ REDIS_USERNAME/PASSWORD/TLS): a Redis Cluster instead of `url`. */
+    readonly cluster:
+      | {
+          readonly nodes: readonly { readonly host: string; readonly port: number }[];
+          readonly username?: string;
+          readonly password?: string;
+          readonly tls: boolean;
+        }
+      | undefined;
     readonly keyPrefix: string;
     readonly configFile: string | undefined;
   };

@@ -1,4 +1,6 @@
+import { Cluster, type Redis } from 'ioredis';
 import type { Logger } from '../log.js';
+import { clusterView, type ClusterView } from '../redis/cluster-view.js';
 import { RedisLink } from '../redis/link.js';
 import type { NodeEntry } from '../redis/registry.js';
 import { describeTarget, targetHash, type RedisTarget } from '../redis/target.js';
@@ -21,18 +23,21 @@ export interface NodeView {
 export async function registeredNodes(
   target: RedisTarget,
   logger: Logger,
-): Promise<{ nodes: NodeView[]; error?: string }> {
+): Promise<{ nodes: NodeView[]; cluster?: ClusterView; error?: string }> {
   const link = new RedisLink({ target, logger, clientName: `scanlogin:doctor:${process.pid}` });
   try {
     await link.start(3000);
-    const found: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, batch] = await link.command.scan(cursor, 'MATCH', keys.nodesPattern(target.keyPrefix), 'COUNT', 200);
-      cursor = next;
-      found.push(...batch);
-    } while (cursor !== '0');
-    const values = found.length ? await link.command.mget(...found) : [];
+    const command = link.command;
+    // On a cluster every master holds its own slots' keys: SCAN each, and read the entries one by one (an MGET
+    // of keys in several slots is CROSSSLOT).
+    const servers = command instanceof Cluster ? command.nodes('master') : [command];
+    const found = (await Promise.all(servers.map((s) => scanAll(s, keys.nodesPattern(target.keyPrefix))))).flat();
+    const values =
+      command instanceof Cluster
+        ? await Promise.all(found.map((k) => command.get(k)))
+        : found.length
+          ? await command.mget(...found)
+          : [];
     const nodes = found.map((key, i): NodeView => {
       try {
         const e = JSON.parse(values[i] ?? 'null') as NodeEntry;
@@ -58,7 +63,7 @@ export async function registeredNodes(
         };
       }
     });
-    return { nodes };
+    return { nodes, ...(command instanceof Cluster && { cluster: await clusterView(command) }) };
   } catch (err) {
     return {
       nodes: [],
@@ -67,6 +72,18 @@ export async function registeredNodes(
   } finally {
     await link.stop();
   }
+}
+
+/** Every key of one server matching `pattern` (SCAN, 200 at a time). */
+async function scanAll(server: Redis, pattern: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await server.scan(cursor, 'MATCH', pattern, 'COUNT', 200);
+    cursor = next;
+    found.push(...batch);
+  } while (cursor !== '0');
+  return found;
 }
 
 /**

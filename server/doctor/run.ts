@@ -3,6 +3,7 @@ import { silentLogger } from '../log.js';
 import { RedisConfigSource } from '../reload/config-source.js';
 import path from 'node:path';
 import { configuredView, nodeFromUrl, type NodeView, registeredNodes } from './collect.js';
+import { clusterProblems, describeCluster } from '../redis/cluster-view.js';
 import { findDevConfig, WHICH_REDIS_HELP } from './dev-config.js';
 import { findProblems, formatTable } from './verdict.js';
 import { describePlatform, inspectPlatformAt } from './platform.js';
@@ -37,9 +38,9 @@ export async function runDoctor(
     }
   }
   let reference: NodeView | undefined;
-  let registered: { nodes: NodeView[]; error?: string } = { nodes: [] };
+  let registered: Awaited<ReturnType<typeof registeredNodes>> = { nodes: [] };
   let platform: Awaited<ReturnType<typeof inspectPlatformAt>> | undefined;
-  if (redis.configFile || redis.url) {
+  if (redis.configFile || redis.url || redis.cluster) {
     let source: RedisConfigSource;
     try {
       source = await RedisConfigSource.fromConfig(redis, logger);
@@ -47,7 +48,10 @@ export async function runDoctor(
       write(`doctor: ${(err as Error).message}\n${WHICH_REDIS_HELP}`);
       return 2;
     }
-    reference = configuredView(source.target, redis.configFile ?? 'REDIS_URL');
+    reference = configuredView(
+      source.target,
+      redis.configFile ?? (redis.cluster ? 'REDIS_CLUSTER_NODES' : 'REDIS_URL'),
+    );
     registered = await registeredNodes(source.target, logger);
     // The third-party platform: its ticket and tokens as the fleet shares them (WECHAT_COMPONENT_APPID).
     if (config.componentAppid) platform = await inspectPlatformAt(source.target, config.componentAppid, logger);
@@ -57,7 +61,9 @@ export async function runDoctor(
   write(formatTable(reference ? [reference, ...nodes] : nodes));
   write('');
   if (platform?.state) write(`${describePlatform(platform.state)}\n`);
+  if (registered.cluster) write(`${describeCluster(registered.cluster)}\n`);
   const problems = findProblems(reference, nodes);
+  if (registered.cluster) problems.push(...clusterProblems(registered.cluster));
   if (registered.error) problems.unshift(registered.error);
   if (platform?.error) problems.push(platform.error);
   if (platform?.state) problems.push(...platform.state.problems);

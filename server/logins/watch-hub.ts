@@ -36,7 +36,8 @@ interface Entry {
  * subscriber per process (the link's); the hub subscribes a login's channel once while it has watchers, parses
  * each event once and hands the record to every watcher of that login.
  * After the link swaps to another Redis (config reload) or its subscriber reconnects (failover), events may
- * have been missed, so every watched login is re-read and pushed — or reported gone — never left silent.
+ * have been missed, so every watched login is re-read and pushed — or reported gone — never left silent; and so
+ * is every login whose channel alone was subscribed again (a cluster's slot moved, its master failed over).
  * Per watcher it keeps only a Set entry (the push role holds tens of thousands of idle watchers: bench/scan.ts).
  */
 export class LoginWatchHub {
@@ -55,7 +56,7 @@ export class LoginWatchHub {
     this.#log = opts.logger;
     this.#maxPerLogin = opts.maxWatchersPerLogin ?? 0;
     this.#keyOf = (id) => opts.store.key(id);
-    this.#link.onResync((generation) => void this.#resync(generation));
+    this.#link.onResync((generation, channels) => void this.#resync(generation, channels));
   }
 
   /** Logins with at least one watcher in this process (each holds one channel subscription). */
@@ -154,9 +155,18 @@ export class LoginWatchHub {
     for (const w of entry.watchers) w.onRecord(record, false);
   }
 
-  async #resync(generation: number): Promise<void> {
-    const ids = [...this.#entries.keys()];
-    this.#log.info({ logins: ids.length, generation }, 'resyncing watched logins');
+  /**
+   * Re-reads watched logins and hands each watcher the login as it is now: all of them after a swap or reconnect,
+   * or those whose `channels` were subscribed again (on a cluster, a slot that moved or a master that failed
+   * over: pub/sub delivers at most once, so a confirmation published while the subscription moved is gone).
+   */
+  async #resync(generation: number, channels?: readonly string[]): Promise<void> {
+    let ids = [...this.#entries.keys()];
+    if (channels) {
+      const moved = new Set(channels);
+      ids = ids.filter((id) => moved.has(this.#store.channel(id)));
+    }
+    this.#log.info({ logins: ids.length, generation, partial: channels !== undefined }, 'resyncing watched logins');
     await Promise.all(
       ids.map(async (id) => {
         let record: LoginRecord | null;

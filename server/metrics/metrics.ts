@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { LinkStatus, RedisLink } from '../redis/link.js';
+import { trackRedisCluster } from './redis-cluster.js';
 import type { LoginRecord, TransitionName } from '../logins/model.js';
 import type { PlatformState } from '../platform/health.js';
 
@@ -160,6 +161,7 @@ export class Metrics {
       },
       clientError: () => this.#redisErrors.inc(),
     });
+    trackRedisCluster(this.registry, link);
   }
 
   /** A gauge read when scraped (open sockets, watched logins). */

@@ -5,7 +5,7 @@ import type { RedisLink } from '../redis/link.js';
 import type { TokenSource, WechatEndpoint } from '../wechat/api-call.js';
 import { refreshAuthorizerToken } from '../wechat/component-api.js';
 import { WechatApiError, WECHAT_ERRCODES } from '../wechat/errors.js';
-import type { TokenKeys } from '../wechat/token/cache.js';
+import { tokenKeysUnder, type TokenKeys } from '../wechat/token/cache.js';
 import type { FetchedToken, UpstreamToken } from '../wechat/token/fetcher.js';
 import { AccessTokenManager } from '../wechat/token/manager.js';
 import type { AuthorizationStore } from './authorizations.js';
@@ -13,14 +13,7 @@ import { problemOf, type PlatformStatus } from './status.js';
 
 /** An authorized account's token keys, all tagged with its appid. */
 export function authorizerTokenKeys(prefix: string, authorizerAppid: string): TokenKeys {
-  const token = keys.authorizerToken(prefix, authorizerAppid);
-  return {
-    token,
-    lock: keys.lock(token),
-    failure: `${token}:failure`,
-    recovery: `${token}:recovery`,
-    forceDay: (day) => `${token}:force:${day}`,
-  };
+  return tokenKeysUnder(keys.authorizerToken(prefix, authorizerAppid));
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import { keys } from '../redis/keys.js';
 import type { RedisLink } from '../redis/link.js';
 import { wechatFetch, wechatJson, type WechatEndpoint } from '../wechat/api-call.js';
-import type { TokenKeys } from '../wechat/token/cache.js';
+import { tokenKeysUnder, type TokenKeys } from '../wechat/token/cache.js';
 import type { FetchedToken, UpstreamToken } from '../wechat/token/fetcher.js';
 import { AccessTokenManager } from '../wechat/token/manager.js';
 import { problemOf, type PlatformStatus } from './status.js';
@@ -16,14 +16,7 @@ const TokenBody = z.object({ component_access_token: z.string().min(1), expires_
 
 /** The platform token's keys, all tagged with the component appid (one slot for the lock-and-write script). */
 export function componentTokenKeys(prefix: string, componentAppid: string): TokenKeys {
-  const token = keys.platformToken(prefix, componentAppid);
-  return {
-    token,
-    lock: keys.lock(token),
-    failure: `${token}:failure`,
-    recovery: `${token}:recovery`,
-    forceDay: (day) => `${token}:force:${day}`,
-  };
+  return tokenKeysUnder(keys.platformToken(prefix, componentAppid));
 }
 
 /**

@@ -1,4 +1,7 @@
+import { Cluster } from 'ioredis';
+import { clusterView, type ClusterView } from './cluster-view.js';
 import type { RedisLink } from './link.js';
+import type { ShardView } from './shard.js';
 import type { RedisConfigSource } from '../reload/config-source.js';
 import { describeTarget, targetHash } from './target.js';
 
@@ -16,6 +19,10 @@ export interface RedisHealth {
     lastError?: string;
     configFile?: string;
     configError?: string;
+    /** On a Redis Cluster: its state, slot coverage and nodes (roles, status), as one of its masters sees it. */
+    cluster?: ClusterView;
+    /** On a Redis Cluster: each master this process subscribes on, its channels and its probe. */
+    shards?: ShardView[];
   };
 }
 
@@ -23,7 +30,9 @@ export interface RedisHealth {
  * This process's view of its Redis, for `/healthz` on every role. Ok only when the link is `ready` and Redis
  * answers within 1 s; any other link status (connecting, reconnecting, switching, stopping) is reported as it
  * is, with the link's last error, without asking Redis. An invalid config file is reported
- * (`configError`) without failing health: the process still serves from the last valid configuration.
+ * (`configError`) without failing health: the process still serves from the last valid configuration. On a
+ * cluster it adds the cluster's state and nodes and this process's subscriptions per master; a cluster whose
+ * state is `fail` (a master being replaced) does not fail health by itself: most logins are still served.
  */
 export async function redisHealth(link: RedisLink, source?: RedisConfigSource): Promise<RedisHealth> {
   const base = {
@@ -40,10 +49,21 @@ export async function redisHealth(link: RedisLink, source?: RedisConfigSource): 
     return { ok: false, redis: { ...base, ...(link.lastError && { lastError: link.lastError }) } };
   }
   try {
-    const runId = await withTimeout(link.serverRunId(), 1000);
+    const command = link.command;
+    const [runId, cluster] = await Promise.all([
+      withTimeout(link.serverRunId(), 1000),
+      command instanceof Cluster ? withTimeout(clusterView(command), 1000) : undefined,
+    ]);
+    const shards = link.shards;
     return {
       ok: true,
-      redis: { ...base, ...(runId && { runId }), ...(source?.lastError && { lastError: source.lastError }) },
+      redis: {
+        ...base,
+        ...(runId && { runId }),
+        ...(cluster && { cluster }),
+        ...(shards && { shards }),
+        ...(source?.lastError && { lastError: source.lastError }),
+      },
     };
   } catch (err) {
     return { ok: false, redis: { ...base, lastError: link.lastError ?? (err as Error).message } };

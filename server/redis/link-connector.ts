@@ -1,20 +1,33 @@
 import { performance } from 'node:perf_hooks';
-import type { Redis } from 'ioredis';
+import type { EventEmitter } from 'node:events';
 import type { Logger } from '../log.js';
-import { bothReady, closeClients, waitReady, type ConnectClients } from './clients.js';
+import {
+  bothReady,
+  closeClients,
+  waitReady,
+  type ConnectClients,
+  type RedisCommands,
+  type SubscriberClient,
+} from './clients.js';
 import type { LinkState } from './link-status.js';
 import type { SubscriptionSet } from './link-subscriptions.js';
 import { Liveness } from './liveness.js';
+import type { ResubscribeReason } from './sharded-subscriber.js';
 import { describeTarget, type RedisTarget } from './target.js';
 
-/** Called after a swap to a new Redis and after any reconnect: events may have been missed. */
-export type ResyncListener = (generation: number) => void;
+/**
+ * Called after a swap to a new Redis and after any reconnect (`channels` undefined: every channel), and after
+ * some channels alone were subscribed again (on a cluster, when their slot moved, their master failed over, or
+ * their shard's probe went silent; `channels` are logical names): events on them may have been missed.
+ */
+export type ResyncListener = (generation: number, channels?: readonly string[]) => void;
 
 /** The clients for one target, with what the link knows about them. */
 export interface Pair {
   readonly target: RedisTarget;
-  readonly command: Redis;
-  readonly subscriber: Redis;
+  readonly command: RedisCommands;
+  readonly subscriber: SubscriberClient;
+  readonly sharded: boolean;
   /** 0 until first installed; then the link generation it was installed as. */
   generation: number;
   since: number;
@@ -98,7 +111,7 @@ export class LinkConnector {
     this.#state.set(status);
     if (old) {
       this.#liveness.unwatch(old.command);
-      this.#liveness.unwatch(old.subscriber);
+      this.#liveness.unwatch(old.subscriber as RedisCommands);
       // The old pair is no longer served from; let its in-flight commands finish, then close it.
       void closeClients(old);
     }
@@ -162,6 +175,7 @@ export class LinkConnector {
     this.#lastError = undefined;
     this.#state.set('ready');
     // A new Redis (a switch) or a reconnect of this one: events may have been missed.
+    if (!fresh) this.#state.resubscribed('reconnect', this.#opts.subscriptions.size);
     if (!fresh || pair.generation > 1) this.#emitResync();
   }
 
@@ -177,7 +191,7 @@ export class LinkConnector {
   }
 
   /** The liveness check gave up on a client that stopped answering: drop it so that ioredis reconnects. */
-  #onSilent(client: Redis, why: string): void {
+  #onSilent(client: RedisCommands, why: string): void {
     const pair = this.#pair;
     if (!pair || (client !== pair.command && client !== pair.subscriber)) return;
     this.#lastError = why;
@@ -187,10 +201,10 @@ export class LinkConnector {
     client.disconnect(true);
   }
 
-  #emitResync(): void {
+  #emitResync(channels?: readonly string[]): void {
     for (const listener of [...this.#resync]) {
       try {
-        listener(this.#generation);
+        listener(this.#generation, channels);
       } catch (err) {
         this.#log.error({ err }, 'resync listener threw');
       }
@@ -198,11 +212,11 @@ export class LinkConnector {
   }
 
   #createPair(target: RedisTarget): Pair {
-    const { command, subscriber } = this.#opts.connect(target);
-    const pair: Pair = { target, command, subscriber, generation: 0, since: 0, drops: 0 };
+    const { command, subscriber, sharded } = this.#opts.connect(target);
+    const pair: Pair = { target, command, subscriber, sharded, generation: 0, since: 0, drops: 0 };
     for (const [kind, client] of [
-      ['command', command],
-      ['subscriber', subscriber],
+      ['command', command as EventEmitter],
+      ['subscriber', subscriber as EventEmitter],
     ] as const) {
       client.on('error', (err: Error) => {
         if (pair !== this.#pair) return; // an old pair's errors say nothing about the link
@@ -211,14 +225,25 @@ export class LinkConnector {
         this.#state.clientError(err.message);
       });
       client.on('close', () => this.#onDrop(pair, kind));
-      this.#liveness.watch(client);
     }
+    // The sharded subscriber checks its own connections (a probe per shard); the others answer PINGs.
+    this.#liveness.watch(command);
+    if (!sharded) this.#liveness.watch(subscriber as RedisCommands);
     const subscriptions = this.#opts.subscriptions;
     subscriber.on('message', (channel: string, message: string) => {
       // Messages from a pair that is no longer current (an old Redis) are dropped.
       const prefix = this.#opts.keyPrefix();
       if (pair === this.#pair && channel.startsWith(prefix))
         subscriptions.dispatch(channel.slice(prefix.length), message);
+    });
+    // Some channels alone came back (sharded subscriber): their owners re-read what they may have missed.
+    subscriber.on('resubscribed', (channels: string[], reason: ResubscribeReason) => {
+      if (pair !== this.#pair || this.#state.status !== 'ready') return; // a whole replay resyncs everything
+      const prefix = this.#opts.keyPrefix();
+      const logical = channels.filter((c) => c.startsWith(prefix)).map((c) => c.slice(prefix.length));
+      this.#log.info({ reason, channels: logical.length }, 'redis channels subscribed again');
+      this.#state.resubscribed(reason, logical.length);
+      this.#emitResync(logical);
     });
     return pair;
   }

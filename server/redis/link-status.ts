@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { ResubscribeReason } from './sharded-subscriber.js';
 
 /**
  * What the link can do right now. Only `ready` serves; every other status answers `redis_unavailable` at once.
@@ -17,6 +18,8 @@ export type LinkStatus = 'connecting' | 'ready' | 'reconnecting' | 'switching' |
 export interface LinkObserver {
   status?(next: LinkStatus, prev: LinkStatus): void;
   clientError?(message: string): void;
+  /** Channels were subscribed again (a reconnect's replay, or on a cluster a shard's recovery), and why. */
+  resubscribed?(reason: ResubscribeReason, channels: number): void;
 }
 
 export interface LinkStateOptions {
@@ -113,6 +116,10 @@ export class LinkState {
 
   clientError(message: string): void {
     for (const o of this.#observers) o.clientError?.(message);
+  }
+
+  resubscribed(reason: ResubscribeReason, channels: number): void {
+    for (const o of this.#observers) o.resubscribed?.(reason, channels);
   }
 
   /** The `redis_unavailable` error for the current status, saying why (`lastError`) when known. */

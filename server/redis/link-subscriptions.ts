@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { SubscriberClient } from './clients.js';
 
 export type MessageListener = (message: string, channel: string) => void;
 
@@ -65,8 +65,8 @@ export class SubscriptionSet {
     return true;
   }
 
-  /** SUBSCRIBEs every owned channel (with `prefix`) on `subscriber`, in one command. */
-  async replay(subscriber: Redis, prefix: string): Promise<void> {
+  /** SUBSCRIBEs every owned channel (with `prefix`) on `subscriber`, in one call (one SSUBSCRIBE per slot on a cluster). */
+  async replay(subscriber: SubscriberClient, prefix: string): Promise<void> {
     const channels = [...this.#channels.keys()].map((c) => prefix + c);
     if (channels.length) await subscriber.subscribe(...channels);
   }

@@ -1,7 +1,9 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
 import { AppError } from '../errors.js';
-import { ioredisClients, type ConnectClients } from './clients.js';
+import { Cluster } from 'ioredis';
+import { ioredisClients, type ConnectClients, type RedisCommands } from './clients.js';
+import { clusterRunId } from './cluster-view.js';
+import type { ShardedSubscriber, ShardView } from './sharded-subscriber.js';
 import { LinkConnector, type Pair, type ResyncListener } from './link-connector.js';
 import { LinkState, type LinkObserver, type LinkStatus } from './link-status.js';
 import { SubscriptionSet, type MessageListener } from './link-subscriptions.js';
@@ -89,14 +91,26 @@ export class RedisLink {
     return this.#connector.lastError;
   }
 
-  /** The command client. Throws `redis_unavailable` at once unless the link is ready. */
-  get command(): Redis {
+  /**
+   * The command client: one Redis, or on a cluster target an ioredis Cluster (keys of one command or script must
+   * share a slot). Throws `redis_unavailable` at once unless the link is ready.
+   */
+  get command(): RedisCommands {
     return this.#serving().command;
   }
 
-  /** True while the link serves a Redis Cluster: scripts then publish with SPUBLISH (sharded pub/sub). */
+  /**
+   * True while the serving clients are a cluster's: events must then be published with SPUBLISH (the link
+   * subscribes with SSUBSCRIBE on each channel's master), PUBLISH otherwise. Follows a switch with the pair.
+   */
   get sharded(): boolean {
-    return false;
+    return this.#connector.pair?.sharded ?? this.#desired.kind === 'cluster';
+  }
+
+  /** On a cluster: each master this process holds a subscriber connection to, with its channels; else undefined. */
+  get shards(): ShardView[] | undefined {
+    const pair = this.#connector.pair;
+    return pair?.sharded ? (pair.subscriber as ShardedSubscriber).shards() : undefined;
   }
 
   /** Number of channels currently subscribed (shown in /healthz). */
@@ -212,9 +226,14 @@ export class RedisLink {
     });
   }
 
-  /** Runs `INFO server` and returns the server's run_id (identifies the exact Redis process). */
+  /**
+   * Which Redis this is: the server's run_id (INFO server) — on a cluster, a fingerprint of its node ids
+   * (cluster-view.ts), which a failover does not change, so processes on one cluster show the same.
+   */
   async serverRunId(): Promise<string | undefined> {
-    const info = await this.command.info('server');
+    const command = this.command;
+    if (command instanceof Cluster) return clusterRunId(command);
+    const info = await command.info('server');
     return /run_id:(\w+)/.exec(info)?.[1];
   }
 

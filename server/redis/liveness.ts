@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { Redis } from 'ioredis';
+import type { RedisCommands } from './clients.js';
 
 interface Waiting {
   /** What the client is waiting for: the reply to our PING, or the end of its connection handshake. */
@@ -13,7 +13,7 @@ export interface LivenessOptions {
   /** How long a PING or a handshake may stay unanswered before the client is given up. Default 3 s. */
   timeoutMs?: number;
   /** Called once per verdict; the caller drops the connection (ioredis then reconnects). */
-  onDead(client: Redis, why: string): void;
+  onDead(client: RedisCommands, why: string): void;
 }
 
 /**
@@ -25,7 +25,7 @@ export interface LivenessOptions {
  * clocks: the replies may be sitting unread in the socket.
  */
 export class Liveness {
-  readonly #watched = new Map<Redis, Waiting | undefined>();
+  readonly #watched = new Map<RedisCommands, Waiting | undefined>();
   readonly #intervalMs: number;
   readonly timeoutMs: number;
   readonly #onDead: LivenessOptions['onDead'];
@@ -38,11 +38,11 @@ export class Liveness {
     this.#onDead = opts.onDead;
   }
 
-  watch(client: Redis): void {
+  watch(client: RedisCommands): void {
     this.#watched.set(client, undefined);
   }
 
-  unwatch(client: Redis): void {
+  unwatch(client: RedisCommands): void {
     this.#watched.delete(client);
   }
 
@@ -76,12 +76,12 @@ export class Liveness {
       } else if (now - waiting.since >= this.timeoutMs) {
         this.#watched.set(client, undefined);
         const what = phase === 'ping' ? 'a PING' : 'the connection handshake';
-        this.#onDead(client, `Redis did not answer ${what} within ${this.timeoutMs / 1000} s`);
+        this.#onDead(client, `RedisCommands did not answer ${what} within ${this.timeoutMs / 1000} s`);
       }
     }
   }
 
-  #begin(client: Redis, phase: Waiting['phase'], now: number): void {
+  #begin(client: RedisCommands, phase: Waiting['phase'], now: number): void {
     const waiting: Waiting = { phase, since: now };
     this.#watched.set(client, waiting);
     if (phase !== 'ping') return;

@@ -44,7 +44,8 @@ export class NodeRegistry {
     void this.beat();
     this.#timer = setInterval(() => void this.beat(), HEARTBEAT_MS);
     this.#timer.unref();
-    this.#offResync = this.opts.link.onResync(() => void this.beat());
+    // A whole resync (a swap, a reconnect), not channels re-subscribed on a cluster: the Redis may be new to us.
+    this.#offResync = this.opts.link.onResync((_, channels) => void (channels ? undefined : this.beat()));
   }
 
   async beat(): Promise<void> {

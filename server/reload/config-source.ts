@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import type { Config } from '../config.js';
-import { describeTarget, sameTarget, standaloneTarget, type RedisTarget } from '../redis/target.js';
+import { clusterTarget, describeTarget, sameTarget, standaloneTarget, type RedisTarget } from '../redis/target.js';
 import { parseConfigFile } from './config-file.js';
 
 export type SourceState = 'idle' | 'watching' | 'stopped';
@@ -76,7 +76,9 @@ export class RedisConfigSource {
     }
     if (!target) {
       throw new Error(
-        opts.file ? `CONFIG_FILE ${opts.file} does not exist and REDIS_URL is not set` : 'REDIS_URL is not set',
+        opts.file
+          ? `CONFIG_FILE ${opts.file} does not exist and neither REDIS_URL nor REDIS_CLUSTER_NODES is set`
+          : 'neither REDIS_URL nor REDIS_CLUSTER_NODES is set',
       );
     }
     const source = new RedisConfigSource({ ...opts, pollMs: opts.pollMs ?? 250, target });
@@ -84,11 +86,15 @@ export class RedisConfigSource {
     return source;
   }
 
-  /** The source a role's configuration describes: CONFIG_FILE when set, REDIS_URL (+ REDIS_KEY_PREFIX) otherwise. */
+  /**
+   * The source a role's configuration describes: CONFIG_FILE when set, REDIS_URL or REDIS_CLUSTER_NODES (+
+   * REDIS_KEY_PREFIX) otherwise.
+   */
   static fromConfig(redis: Config['redis'], logger: Logger): Promise<RedisConfigSource> {
     return RedisConfigSource.load({
       ...(redis.configFile && { file: redis.configFile }),
       ...(redis.url && { envTarget: standaloneTarget(redis.url, redis.keyPrefix) }),
+      ...(redis.cluster && { envTarget: clusterTarget(redis.cluster, redis.keyPrefix) }),
       defaultPrefix: redis.keyPrefix,
       logger,
     });

@@ -30,7 +30,14 @@ export interface TokenKeys {
  * scripts and the MGET below that touch several of them stay in one slot on a Redis Cluster.
  */
 export function tokenKeys(prefix: string, appid: string): TokenKeys {
-  const token = keys.token(prefix, appid);
+  return tokenKeysUnder(keys.token(prefix, appid));
+}
+
+/**
+ * The lock, failure marker and refresh gates of the token stored at `token`, named below it: they share its hash
+ * tag (one slot) whatever kind of token it is (an app's, the platform's, an authorized account's).
+ */
+export function tokenKeysUnder(token: string): TokenKeys {
   return {
     token,
     lock: keys.lock(token),

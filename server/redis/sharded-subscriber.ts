@@ -1,0 +1,284 @@
+import { EventEmitter } from 'node:events';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import {
+  openShard,
+  ShardProbe,
+  shardReady,
+  viewOf,
+  type ResubscribeReason,
+  type Shard,
+  type ShardView,
+} from './shard.js';
+import { slotOf } from './slot.js';
+
+export type { ResubscribeReason, ShardView } from './shard.js';
+
+export interface ShardedSubscriberOptions {
+  /** The link's command client: its slot map says who owns a slot; it refreshes the map and sends the probes. */
+  cluster: Cluster;
+  /** Options of each per-master connection (auth, TLS, name, timeouts). */
+  nodeOptions: RedisOptions;
+  /** Prefix of the probe channels (the key prefix): `<prefix>probe:{<tag>}`. */
+  prefix: string;
+  /** How often each shard's probe is published; a probe not back by the next one is a silent shard. Default 5 s. */
+  probeIntervalMs?: number;
+}
+
+/**
+ * Sharded pub/sub on a Redis Cluster, one plain connection per master: each channel is SSUBSCRIBEd on the master
+ * that owns its slot (one command per slot), and kept there. Hand-written because the clients' own layers lose
+ * subscriptions: the server drops every shard-channel subscription of a slot that changes owner (resharding,
+ * failover) and sends only an unsolicited `sunsubscribe`, which ioredis 5.x's `shardedSubscribers` ignores for
+ * good and node-redis ignored until 6.0.1; ioredis 6's group re-subscribes but never says which channels it did,
+ * and scanlogin must re-read exactly those logins (delivery is at most once: what was published meanwhile is gone).
+ * What brings a channel back, each counted by reason ('resubscribed' event with the channels):
+ *  - an unsolicited `sunsubscribe` (ioredis 6 emits `moved` on the connection): refresh the slot map, move the
+ *    channels whose owner changed ('moved', or 'failover' when their node is no master any more), re-subscribe the
+ *    shard's others in place (the push does not say which slot went);
+ *  - a connection lost (a master killed): its channels wait for the slot map to name a live owner ('failover'),
+ *    or for the connection to come back ('reconnect');
+ *  - a probe per shard: each connection subscribes a channel of its own shard and publishes to it every
+ *    `probeIntervalMs`; a probe not back by the next one means the connection went silent without any error (a
+ *    node that lost our subscriptions, a middlebox that re-dialled): every channel of the shard is subscribed again
+ *    ('probe'). Centrifugo found such silent subscribers in production (centrifugal/centrifugo#1189).
+ * Looks enough like an ioredis subscriber (`status`, `subscribe`, `unsubscribe`, 'message', 'ready', 'close',
+ * `quit`, `disconnect`) for the link to hold it in place of one.
+ */
+export class ShardedSubscriber extends EventEmitter {
+  #status: 'connecting' | 'ready' | 'end' = 'connecting';
+  readonly #opts: ShardedSubscriberOptions;
+  readonly #cluster: Cluster;
+  /** Every channel asked for (full names), and the shard each is subscribed on. */
+  readonly #wanted = new Set<string>();
+  readonly #where = new Map<string, Shard>();
+  /** Channels to subscribe again, with why. */
+  readonly #dirty = new Map<string, ResubscribeReason>();
+  readonly #shards = new Map<string, Shard>();
+  #reconciling: Promise<void> | undefined;
+  #again = false;
+  #retry: NodeJS.Timeout | undefined;
+  readonly #probe: ShardProbe;
+
+  constructor(opts: ShardedSubscriberOptions) {
+    super();
+    this.#opts = opts;
+    this.#cluster = opts.cluster;
+    this.#probe = new ShardProbe({
+      intervalMs: opts.probeIntervalMs ?? 5000,
+      prefix: opts.prefix,
+      shards: () => this.#shards.values(),
+      owner: (slot) => this.#owner(slot),
+      publish: (channel, token) => this.#cluster.spublish(channel, token),
+      silent: (shard) => this.#markDirty(shard, 'probe'),
+    });
+    const onReady = () => {
+      if (this.#status !== 'connecting') return;
+      this.#status = 'ready';
+      this.#probe.start();
+      this.emit('ready');
+    };
+    if (this.#cluster.status === 'ready') queueMicrotask(onReady);
+    else this.#cluster.once('ready', onReady);
+    this.#cluster.on('refresh', () => this.#kick());
+  }
+
+  get status(): string {
+    return this.#status;
+  }
+
+  /** The shards (masters) this subscriber holds a connection to, for health. */
+  shards(): ShardView[] {
+    return [...this.#shards.values()].map(viewOf);
+  }
+
+  /** SSUBSCRIBEs `channels` (full names), each on its slot's owner; resolves once every owner acknowledged. */
+  async subscribe(...channels: string[]): Promise<void> {
+    if (this.#status === 'end') throw new Error('Connection is closed.');
+    for (const c of channels) this.#wanted.add(c);
+    const bySlot = new Map<number, string[]>();
+    for (const c of channels) bySlot.set(slotOf(c), [...(bySlot.get(slotOf(c)) ?? []), c]);
+    await Promise.all([...bySlot].map(([slot, group]) => this.#subscribeSlot(slot, group)));
+  }
+
+  async unsubscribe(...channels: string[]): Promise<void> {
+    const byShard = new Map<Shard, string[]>();
+    for (const c of channels) {
+      this.#wanted.delete(c);
+      this.#dirty.delete(c);
+      const shard = this.#where.get(c);
+      this.#where.delete(c);
+      if (!shard?.channels.delete(c)) continue;
+      byShard.set(shard, [...(byShard.get(shard) ?? []), c]);
+    }
+    await Promise.all(
+      [...byShard].map(async ([shard, group]) => {
+        if (shard.conn.status === 'ready') await shard.conn.sunsubscribe(...group).catch(() => {});
+      }),
+    );
+  }
+
+  async quit(): Promise<void> {
+    await this.#end(async (conn) => void (await conn.quit().catch(() => conn.disconnect())));
+  }
+
+  disconnect(): void {
+    void this.#end(async (conn) => conn.disconnect());
+  }
+
+  async #end(close: (conn: Redis) => Promise<void>): Promise<void> {
+    if (this.#status === 'end') return;
+    this.#status = 'end';
+    this.#probe.stop();
+    clearTimeout(this.#retry);
+    const shards = [...this.#shards.values()];
+    this.#shards.clear();
+    await Promise.all(shards.map((s) => close(s.conn)));
+    this.emit('close');
+    this.emit('end');
+  }
+
+  /** SSUBSCRIBE one slot's channels on its owner; a MOVED (stale slot map) refreshes the map and tries again. */
+  async #subscribeSlot(slot: number, channels: string[]): Promise<Shard> {
+    for (let attempt = 0; ; attempt++) {
+      const node = this.#owner(slot);
+      try {
+        if (!node) throw new Error(`CLUSTERDOWN slot ${slot} is not served`);
+        const shard = this.#shard(node);
+        shard.pending++;
+        try {
+          await shardReady(shard);
+          await shard.conn.ssubscribe(...channels);
+        } finally {
+          shard.pending--;
+        }
+        for (const c of channels) {
+          const before = this.#where.get(c);
+          if (before && before !== shard) before.channels.delete(c);
+          if (!this.#wanted.has(c)) continue; // unsubscribed meanwhile: its SUNSUBSCRIBE may have gone elsewhere
+          this.#where.set(c, shard);
+          shard.channels.add(c);
+        }
+        return shard;
+      } catch (err) {
+        if (attempt >= 2 || this.#status === 'end') throw err;
+        await this.#refresh();
+      }
+    }
+  }
+
+  /** The master owning `slot` in the command client's slot map ("host:port", natMap applied). */
+  #owner(slot: number): string | undefined {
+    return (this.#cluster.slots[slot] as string[] | undefined)?.[0];
+  }
+
+  #isMaster(node: string): boolean {
+    return this.#cluster.slots.some((owners) => owners?.[0] === node);
+  }
+
+  #refresh(): Promise<void> {
+    return new Promise((resolve) => this.#cluster.refreshSlotsCache(() => resolve()));
+  }
+
+  /** The connection to `node`, opened on first use. */
+  #shard(node: string): Shard {
+    let shard = this.#shards.get(node);
+    if (!shard) {
+      const s = openShard(node, this.#opts.nodeOptions, {
+        message: (channel, message) => this.#onMessage(s, channel, message),
+        error: (err) => this.emit('error', err),
+        // ioredis 6: an unsolicited `sunsubscribe` (the slot changed owner) arrives as 'moved'.
+        moved: () => this.#markDirty(s, 'moved'),
+        lost: () => {
+          if (this.#shards.get(node) === s && s.channels.size) this.#markDirty(s, 'reconnect');
+        },
+        back: () => this.#kick(),
+      });
+      shard = s;
+      this.#shards.set(node, s);
+    }
+    return shard;
+  }
+
+  #onMessage(shard: Shard, channel: string, message: string): void {
+    if (!this.#probe.received(shard, channel, message)) this.emit('message', channel, message);
+  }
+
+  /** Every channel of `shard` is to be subscribed again (then re-read by the link's owners). */
+  #markDirty(shard: Shard, reason: ResubscribeReason): void {
+    if (this.#status === 'end') return;
+    for (const c of shard.channels) if (!this.#dirty.has(c)) this.#dirty.set(c, reason);
+    // A refreshed slot map first: the push and a lost connection both mean the owner may have changed.
+    void this.#refresh().then(() => this.#kick());
+  }
+
+  /** Runs a reconcile now, or once more after the running one. */
+  #kick(): void {
+    if (this.#status !== 'ready') return;
+    if (this.#reconciling) {
+      this.#again = true;
+      return;
+    }
+    this.#reconciling = this.#reconcile().finally(() => {
+      this.#reconciling = undefined;
+      if (this.#again) {
+        this.#again = false;
+        this.#kick();
+      }
+    });
+  }
+
+  /**
+   * Brings every wanted channel to its owner: those on a shard that no longer owns their slot, and the dirty
+   * ones (re-subscribed where they are). What fails (owner down, map stale) is retried after a refresh.
+   */
+  async #reconcile(): Promise<void> {
+    const todo = new Map<number, { channels: string[]; reasons: ResubscribeReason[] }>();
+    for (const c of this.#wanted) {
+      const at = this.#where.get(c);
+      const slot = slotOf(c);
+      const owner = this.#owner(slot);
+      const dirty = this.#dirty.get(c);
+      let reason: ResubscribeReason | undefined;
+      if (at && owner && at.node !== owner) reason = this.#isMaster(at.node) ? 'moved' : 'failover';
+      else if (dirty) reason = dirty;
+      if (!reason) continue;
+      this.#dirty.delete(c);
+      const group = todo.get(slot) ?? { channels: [], reasons: [] };
+      group.channels.push(c);
+      group.reasons.push(reason);
+      todo.set(slot, group);
+    }
+    const done = new Map<ResubscribeReason, string[]>();
+    let failed = false;
+    await Promise.all(
+      [...todo].map(async ([slot, { channels, reasons }]) => {
+        try {
+          await this.#subscribeSlot(slot, channels);
+          for (const [i, c] of channels.entries()) done.set(reasons[i]!, [...(done.get(reasons[i]!) ?? []), c]);
+        } catch {
+          failed = true;
+          for (const [i, c] of channels.entries())
+            if (this.#wanted.has(c) && !this.#dirty.has(c)) this.#dirty.set(c, reasons[i]!);
+        }
+      }),
+    );
+    // Connections left without channels (a demoted or dead master, a shard whose slots all moved) are closed.
+    for (const [node, shard] of this.#shards) {
+      if (shard.channels.size || shard.pending) continue;
+      this.#shards.delete(node);
+      shard.conn.disconnect();
+    }
+    for (const [reason, channels] of done) {
+      const live = channels.filter((c) => this.#wanted.has(c));
+      if (live.length) this.emit('resubscribed', live, reason);
+    }
+    if (failed || this.#dirty.size) {
+      clearTimeout(this.#retry);
+      this.#retry = setTimeout(() => {
+        this.#cluster.refreshSlotsCache();
+        this.#kick();
+      }, 500);
+      this.#retry.unref();
+    }
+  }
+}
