@@ -114,6 +114,12 @@ function isRedisUnavailable(err: unknown): boolean {
   const code = (err as { code?: string }).code;
   return (
     name === 'MaxRetriesPerRequestError' ||
+    // A Redis Cluster while a master is being replaced: no node answered, the redirections ran out, or the slot
+    // has no live master yet (CLUSTERDOWN, TRYAGAIN during a resharding, a replica that is not promoted yet).
+    name === 'ClusterAllFailedError' ||
+    /^(CLUSTERDOWN|TRYAGAIN|MASTERDOWN)\b|Too many Cluster redirections|Failed to refresh slots cache/.test(
+      err.message,
+    ) ||
     code === 'ECONNREFUSED' ||
     code === 'ECONNRESET' ||
     code === 'ETIMEDOUT' ||

@@ -119,6 +119,7 @@ function clusterClients(
     cluster: command,
     nodeOptions: node('sub'),
     prefix: target.keyPrefix,
+    ...(target.natMap && { natMap: target.natMap }),
     ...(probeIntervalMs !== undefined && { probeIntervalMs }),
   });
   return { command, subscriber, sharded: true };

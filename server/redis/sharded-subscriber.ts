@@ -10,6 +10,7 @@ import {
   type ShardView,
 } from './shard.js';
 import { slotOf } from './slot.js';
+import { SlotOwners } from './slot-owners.js';
 
 export type { ResubscribeReason, ShardView } from './shard.js';
 
@@ -22,6 +23,8 @@ export interface ShardedSubscriberOptions {
   prefix: string;
   /** How often each shard's probe is published; a probe not back by the next one is a silent shard. Default 5 s. */
   probeIntervalMs?: number;
+  /** The target's natMap: an address a node announces (in MOVED, in the slot map) → the address to dial. */
+  natMap?: Readonly<Record<string, { host: string; port: number }>>;
 }
 
 /**
@@ -54,6 +57,7 @@ export class ShardedSubscriber extends EventEmitter {
   /** Channels to subscribe again, with why. */
   readonly #dirty = new Map<string, ResubscribeReason>();
   readonly #shards = new Map<string, Shard>();
+  readonly #owners: SlotOwners;
   #reconciling: Promise<void> | undefined;
   #again = false;
   #retry: NodeJS.Timeout | undefined;
@@ -63,6 +67,7 @@ export class ShardedSubscriber extends EventEmitter {
     super();
     this.#opts = opts;
     this.#cluster = opts.cluster;
+    this.#owners = new SlotOwners(opts.cluster, opts.natMap);
     this.#probe = new ShardProbe({
       intervalMs: opts.probeIntervalMs ?? 5000,
       prefix: opts.prefix,
@@ -97,7 +102,12 @@ export class ShardedSubscriber extends EventEmitter {
     for (const c of channels) this.#wanted.add(c);
     const bySlot = new Map<number, string[]>();
     for (const c of channels) bySlot.set(slotOf(c), [...(bySlot.get(slotOf(c)) ?? []), c]);
-    await Promise.all([...bySlot].map(([slot, group]) => this.#subscribeSlot(slot, group)));
+    const results = await Promise.allSettled([...bySlot].map(([slot, group]) => this.#subscribeSlot(slot, group)));
+    const failed = results.find((r) => r.status === 'rejected');
+    if (!failed) return;
+    // The caller (the link) forgets a channel whose SUBSCRIBE failed: so does this, unless it was placed anyway.
+    for (const c of channels) if (!this.#where.has(c) && !this.#dirty.has(c)) this.#wanted.delete(c);
+    throw failed.reason;
   }
 
   async unsubscribe(...channels: string[]): Promise<void> {
@@ -160,23 +170,16 @@ export class ShardedSubscriber extends EventEmitter {
         }
         return shard;
       } catch (err) {
-        if (attempt >= 2 || this.#status === 'end') throw err;
-        await this.#refresh();
+        if (attempt >= 3 || this.#status === 'end') throw err;
+        // `MOVED <slot> <host:port>` names the owner: go there at once. A slot map refreshed from a node that has
+        // not heard of the move yet (gossip takes a moment) would send us back to the old owner.
+        if (!this.#owners.noteMoved(err)) await this.#owners.refresh();
       }
     }
   }
 
-  /** The master owning `slot` in the command client's slot map ("host:port", natMap applied). */
   #owner(slot: number): string | undefined {
-    return (this.#cluster.slots[slot] as string[] | undefined)?.[0];
-  }
-
-  #isMaster(node: string): boolean {
-    return this.#cluster.slots.some((owners) => owners?.[0] === node);
-  }
-
-  #refresh(): Promise<void> {
-    return new Promise((resolve) => this.#cluster.refreshSlotsCache(() => resolve()));
+    return this.#owners.owner(slot);
   }
 
   /** The connection to `node`, opened on first use. */
@@ -208,7 +211,7 @@ export class ShardedSubscriber extends EventEmitter {
     if (this.#status === 'end') return;
     for (const c of shard.channels) if (!this.#dirty.has(c)) this.#dirty.set(c, reason);
     // A refreshed slot map first: the push and a lost connection both mean the owner may have changed.
-    void this.#refresh().then(() => this.#kick());
+    void this.#owners.refresh().then(() => this.#kick());
   }
 
   /** Runs a reconcile now, or once more after the running one. */
@@ -239,7 +242,7 @@ export class ShardedSubscriber extends EventEmitter {
       const owner = this.#owner(slot);
       const dirty = this.#dirty.get(c);
       let reason: ResubscribeReason | undefined;
-      if (at && owner && at.node !== owner) reason = this.#isMaster(at.node) ? 'moved' : 'failover';
+      if (at && owner && at.node !== owner) reason = this.#owners.isMaster(at.node) ? 'moved' : 'failover';
       else if (dirty) reason = dirty;
       if (!reason) continue;
       this.#dirty.delete(c);
