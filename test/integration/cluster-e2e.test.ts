@@ -87,6 +87,11 @@ describe('scanlogin on a Redis Cluster', () => {
       const from = await cluster.ownerOf(slot);
       await cluster.migrateSlot(slot, masters.find((m) => m.id !== from.id)!);
     }
+    // The pages of logins 1 and 2 were re-read when their channels moved (the hub's per-channel resync): each got
+    // its state again — a repeat of the revision it had.
+    const repeats = (w: WatchClient) =>
+      w.messages.filter((m, k) => m.type === 'status' && k > 0 && m.rev === w.messages[k - 1]!.rev).length;
+    await expect.poll(() => [1, 2].map((i) => repeats(watchers[i]!) > 0)).toEqual([true, true]);
     expect((await finish(0)).status).toBe(200);
 
     // 2. A manual failover of the master owning login 3; login 3 is confirmed at once.
