@@ -1,5 +1,6 @@
 import { defineConfig } from 'vitest/config';
 import './test/setup/run-mark.js';
+import './test/setup/compile-cache.js';
 import { MixedSequencer } from './test/setup/sequencer.js';
 
 // Three kinds, one folder each, each runnable alone (`npm run test:unit`, `test:integration`, `test:browser`):

@@ -338,7 +338,7 @@ export async function benchLogins(opts: { logins: number; concurrency: number })
 }
 
 /** `n` logins over `concurrency` clients; returns the errors, pushes each login's latency (ms) into `lat`. */
-async function drive(httpUrl: string, n: number, concurrency: number, lat: number[]): Promise<string[]> {
+export async function drive(httpUrl: string, n: number, concurrency: number, lat: number[]): Promise<string[]> {
   let left = n;
   const errors: string[] = [];
   await Promise.all(

@@ -17,6 +17,11 @@
  *      for how long, against creating a login
  *  10. the third-party platform (bench/platform.ts, `--only=platform` only): a pushed ticket usable on every node
  *      (ms), and logins on behalf of an account against direct `oauth` logins per second
+ *  11. Redis Cluster, whole logins (bench/cluster-logins.ts, `--only=cluster-logins` only): each redis-server's CPU
+ *      per login on one Redis, a 1-master and a 3-master cluster (`--logins=N`, `--concurrency=N`,
+ *      `--configs=standalone,1,3`, `--replicas=N` per master)
+ *  12. Redis Cluster, page sockets (bench/cluster-sockets.ts, `--only=cluster-sockets` only): many watchers over
+ *      several push processes on the cluster, memory per watcher against the bare ws floor, confirmations p99
  * `npm run bench -- --json` prints one JSON object on stdout (the table goes to stderr);
  * `--only=hot|logins|scan|anonymous` runs one part. BENCH_LOGINS / BENCH_CONCURRENCY size part 7; `--watchers=N`,
  * `--scans=N`, `--rate=N` (per second), `--systems=floor,scanlogin,socketio` and `--runs=N` (repeat, medians) size
@@ -39,6 +44,8 @@ import { benchLogins, type LoginsResult } from './logins.js';
 import { SYSTEMS, type ScanResult, type SystemName, benchScan } from './scan.js';
 import { benchAnonymous, type KeptRow } from './anonymous.js';
 import { benchPlatform, type PlatformResult } from './platform.js';
+import { benchClusterSockets, type SocketsResult } from './cluster-sockets.js';
+import { benchClusterLogins, type ClusterLoginsResult, CONFIGS, type ConfigName } from './cluster-logins.js';
 
 const N = Number(process.env.BENCH_N ?? 2000);
 const JSON_OUT = process.argv.includes('--json');
@@ -68,6 +75,8 @@ const results: {
   scanMedians?: Record<string, { median: number; bound: string; met: boolean; runs: number[] }>;
   anonymous?: KeptRow[];
   platform?: PlatformResult;
+  clusterLogins?: ClusterLoginsResult;
+  clusterSockets?: SocketsResult;
 } = { node: process.version, n: N, rows: {} };
 
 async function time(n: number, fn: (i: number) => Promise<unknown>): Promise<number> {
@@ -97,8 +106,9 @@ function row(name: string, ours: number, bare: number): void {
 
 async function main(): Promise<void> {
   say(`scanlogin bench: N=${N}, node ${process.version}`);
-  if (ONLY && !['hot', 'logins', 'scan', 'anonymous', 'platform'].includes(ONLY))
-    throw new Error(`--only=${ONLY}: expected hot, logins, scan, anonymous or platform`);
+  const parts = ['hot', 'logins', 'scan', 'anonymous', 'platform', 'cluster-logins', 'cluster-sockets'];
+  if (ONLY && !parts.includes(ONLY)) throw new Error(`--only=${ONLY}: expected one of ${parts.join(', ')}`);
+  if (ONLY === 'cluster-logins') await clusterLoginsPart();
   if (ONLY === 'platform') {
     const r = (results.platform = await benchPlatform({
       rounds: Number(arg('rounds') ?? 20),
@@ -118,6 +128,7 @@ async function main(): Promise<void> {
       `  whole oauth logins, ${l.concurrency} at a time, best of 2 × ${l.n}: direct ${l.directPerS}/s, on behalf ${l.onBehalfPerS}/s (${l.ratio}×)`,
     );
   }
+  if (ONLY === 'cluster-sockets') await clusterSocketsPart();
   if (!ONLY || ONLY === 'hot') await hotPaths();
   if (!ONLY || ONLY === 'logins') {
     const logins = Number(process.env.BENCH_LOGINS ?? 2000);
@@ -160,6 +171,76 @@ async function main(): Promise<void> {
       );
   }
   if (JSON_OUT) console.log(JSON.stringify(results, null, 2));
+}
+
+async function clusterSocketsPart(): Promise<void> {
+  const r = (results.clusterSockets = await benchClusterSockets({
+    watchers: Number(arg('watchers') ?? 100_000),
+    push: Number(arg('push') ?? 6),
+    masters: Number(arg('masters') ?? 3),
+    confirms: Number(arg('confirms') ?? 2000),
+    concurrency: Number(arg('concurrency') ?? 16),
+    say,
+  }));
+  const f = (x: number, d = 2) => x.toFixed(d);
+  say(
+    `page sockets on ${r.redis}: ${r.watching} of ${r.watchersRequested} watching (${r.failedWatchers} failed${r.firstWatchError ? `: ${r.firstWatchError}` : ''})`,
+  );
+  say(
+    `  logins created ${f(r.loginsPerSecond, 0)}/s; all watching in ${f(r.watchSeconds, 1)} s; load ${f(r.loadAverage, 1)} at start`,
+  );
+  for (const [k, p] of r.push.entries())
+    say(`  push ${k + 1}: ${p.watching} watching, RSS ${f(p.rssBeforeMiB, 0)} → ${f(p.rssAfterMiB, 0)} MiB`);
+  say(
+    `  memory per watcher ${f(r.perWatcherKB)} KB; floor ${f(r.floor.perWatcherKB)} KB with ${r.floor.watching} on one ` +
+      `process (${f(r.floor.rssBeforeMiB, 0)} → ${f(r.floor.rssAfterMiB, 0)} MiB): ${f(r.memoryRatio)}×`,
+  );
+  const c = r.confirms;
+  say(
+    `  confirmations: ${c.ok} of ${c.sent} confirmed, ${c.delivered} delivered, ${c.lost} lost; confirm request → page ` +
+      `p50 ${f(c.p50Ms, 1)}, p90 ${f(c.p90Ms, 1)}, p99 ${f(c.p99Ms, 1)}, max ${f(c.maxMs, 1)} ms` +
+      `${c.firstError ? ` (first error: ${c.firstError})` : ''}`,
+  );
+  say(`  heartbeat rounds began at (s after the first confirm, per watcher process): ${c.heartbeatRounds.join(', ')}`);
+  if (c.slow.length)
+    say(`  over 1 s: ${c.slow.length}, at [s after the first confirm, ms]: ${JSON.stringify(c.slow.slice(0, 40))}`);
+}
+
+async function clusterLoginsPart(): Promise<void> {
+  const names: Record<string, ConfigName> = { standalone: 'standalone', '1': '1 master', '3': '3 masters' };
+  const configs = arg('configs')
+    ?.split(',')
+    .map((c) => {
+      const name = names[c];
+      if (!name) throw new Error(`--configs: ${c}? expected standalone, 1 or 3`);
+      return name;
+    });
+  const r = (results.clusterLogins = await benchClusterLogins({
+    logins: Number(arg('logins') ?? 2000),
+    concurrency: Number(arg('concurrency') ?? 24),
+    configs: configs ?? CONFIGS,
+    replicas: Number(arg('replicas') ?? 0),
+    say,
+  }));
+  const f = (x: number, d = 2) => x.toFixed(d);
+  say(
+    `whole logins, ${r.logins} per configuration, ${r.concurrency} clients; redis CPU per login, idle rate taken off`,
+  );
+  for (const c of r.configs) {
+    say(
+      `  ${c.name.padEnd(10)} ${f(c.loginsPerSecond, 0)} logins/s, p50 ${f(c.p50Ms, 0)} / p99 ${f(c.p99Ms, 0)} ms, ` +
+        `${c.errors} errors${c.firstError ? ` (first: ${c.firstError})` : ''}; roles http ${f(c.roles.http)} + ws ` +
+        `${f(c.roles.ws)} + sim ${f(c.roles.sim)} ms; load ${f(c.loadAverage, 1)}`,
+    );
+    for (const n of c.nodes)
+      say(
+        `    ${n.role.padEnd(10)} :${n.port} ${n.slots ? `slots ${n.slots[0]}-${n.slots[1]}`.padEnd(18) : ''.padEnd(18)} ` +
+          `${f(n.cpuMsPerLogin, 3)} ms/login (raw ${f(n.rawCpuMsPerLogin, 3)}, idle ${f(n.idleCpuMsPerS, 1)} ms/s), ` +
+          `${f(n.commandsPerLogin, 1)} commands/login, ${n.keys} keys`,
+      );
+  }
+  for (const s of r.skipped) say(`  ${s.name}: skipped — ${s.why}`);
+  for (const [name, x] of Object.entries(r.ratios)) say(`  ${name.padEnd(46)} ${f(x)}×`);
 }
 
 /**

@@ -5,10 +5,10 @@
  *   {cmd:'watch', kind, url, localAddress, logins:[{i,id,watchToken}]} → {type:'ready', watching, failed,
  *     failedLogins, error?}
  *     each socket sends its watch message and counts once its first status ("pending") arrives;
- *   {cmd:'report'} → {type:'report', got:[[i, ms]...]}: when each login's "scanned" push arrived (CLOCK_MONOTONIC
- *     ms, comparable with the bench's clock);
- *   {cmd:'pings'} → {type:'pings', last}: when a server ping last arrived (ms, or null), to time the scans
- *     clear of the server's heartbeat round;
+ *   {cmd:'report'} → {type:'report', got:[[i, ms]...], confirmed:[[i, ms]...]}: when each login's "scanned" and
+ *     "confirmed" pushes arrived (CLOCK_MONOTONIC ms, comparable with the bench's clock);
+ *   {cmd:'pings'} → {type:'pings', last, rounds}: when a server ping last arrived (ms, or null), to time the scans
+ *     clear of the server's heartbeat round, and when each round began;
  *   {cmd:'close'} → closes every socket, {type:'closed'}.
  * `kind` 'ws' speaks scanlogin's protocol (scanlogin and the floor), 'sio' the Socket.IO events.
  */
@@ -29,12 +29,21 @@ type Msg =
 const CONCURRENCY = 64;
 const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 const got: [number, number][] = [];
+const confirmed: [number, number][] = [];
 let lastPing: number | null = null;
+/** When each heartbeat round began here (the first ping after a quiet 5 s). */
+const rounds: number[] = [];
+function onPing(): void {
+  const now = nowMs();
+  if (lastPing === null || now - lastPing > 5000) rounds.push(now);
+  lastPing = now;
+}
 const closers: (() => void)[] = [];
 const send = (m: unknown) => process.send!(m);
 
 function onStatus(login: Login, status: unknown, first: () => void): void {
   if (status === 'scanned') got.push([login.i, nowMs()]);
+  else if (status === 'confirmed') confirmed.push([login.i, nowMs()]);
   else if (status === 'pending') first();
 }
 
@@ -42,7 +51,7 @@ function watchWs(url: string, localAddress: string, login: Login): Promise<void>
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { localAddress, perMessageDeflate: false });
     closers.push(() => ws.terminate());
-    ws.on('ping', () => (lastPing = nowMs()));
+    ws.on('ping', onPing);
     ws.once('open', () => ws.send(JSON.stringify({ type: 'watch', id: login.id, watchToken: login.watchToken })));
     ws.on('message', (data) => onStatus(login, (JSON.parse(String(data)) as { status?: string }).status, resolve));
     ws.once('error', reject);
@@ -91,11 +100,12 @@ async function watchAll(m: Extract<Msg, { cmd: 'watch' }>): Promise<void> {
 
 process.on('message', (m: Msg) => {
   if (m.cmd === 'watch') void watchAll(m);
-  else if (m.cmd === 'report') send({ type: 'report', got });
-  else if (m.cmd === 'pings') send({ type: 'pings', last: lastPing });
+  else if (m.cmd === 'report') send({ type: 'report', got, confirmed });
+  else if (m.cmd === 'pings') send({ type: 'pings', last: lastPing, rounds });
   else if (m.cmd === 'close') {
     for (const close of closers.splice(0)) close();
     got.length = 0;
+    confirmed.length = 0;
     send({ type: 'closed' });
   }
 });

@@ -48,7 +48,7 @@ const WECHAT_UA =
   'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 ' +
   'MicroMessenger/8.0.47(0x18002f2f) NetType/WIFI Language/zh_CN';
 /** Sockets per watcher process (each has its own 127.0.0.x and stays far below the 20,000 open files limit). */
-const PER_CLIENT = 5000;
+export const PER_CLIENT = 5000;
 const CREATE_CONCURRENCY = 32;
 const WARM_LOGINS = 400;
 /**
@@ -129,7 +129,7 @@ export interface ScanResult {
   ratios: Record<string, { ratio: number; bound: string; met: boolean }>;
 }
 
-interface Login {
+export interface Login {
   i: number;
   id: string;
   watchToken: string;
@@ -214,7 +214,11 @@ async function startSystem(name: SystemName, redisUrl: string, port: () => Promi
 }
 
 /** `n` logins over `concurrency` keep-alive connections; returns them with the seconds it took. */
-async function createLogins(port: number, n: number, from: number): Promise<{ logins: Login[]; seconds: number }> {
+export async function createLogins(
+  port: number,
+  n: number,
+  from: number,
+): Promise<{ logins: Login[]; seconds: number }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CREATE_CONCURRENCY });
   const logins: Login[] = new Array(n);
   let next = 0;
@@ -257,7 +261,7 @@ async function createLogins(port: number, n: number, from: number): Promise<{ lo
 }
 
 /** One watcher process: its IPC as request/answer. */
-class Watchers {
+export class Watchers {
   readonly child: ChildProcess;
   constructor(readonly localAddress: string) {
     this.child = spawnWorker(path.join(HERE, 'scan-watchers.js'));

@@ -1,13 +1,7 @@
 #!/usr/bin/env node
 import { ConfigError, type ConfigRole, loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
-import { runDev } from './dev/runner.js';
-import { DevStartRefused } from './dev/preflight.js';
-import { runDoctor } from './doctor/run.js';
-import { runWs } from './roles/ws.js';
-import { runSim } from './roles/sim.js';
 import type { Running } from './roles/running.js';
-import { runClientCommand } from './oidc/client-command.js';
 
 const USAGE = `usage: scanlogin <role>
   http   API, scan URL, WeChat OAuth callback, phone pages, login page   (HTTP_PORT, default 3000)
@@ -31,8 +25,13 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return role ? 0 : 2;
   }
+  // Each command and role imports only its own modules: a process of `npm start` loads the code of its role, not
+  // that of the five others (module loading is most of a role's start-up CPU: ≈ 1 s of ≈ 3 s per stack).
   // Needs no configuration of its own (only where the clients file is): an unrelated setting never blocks it.
-  if (role === 'client') return runClientCommand(argv.slice(1), process.env, process.cwd(), console.log, console.error);
+  if (role === 'client') {
+    const { runClientCommand } = await import('./oidc/client-command.js');
+    return runClientCommand(argv.slice(1), process.env, process.cwd(), console.log, console.error);
+  }
   // Before the configuration: a key file is made before any role can start (docker-compose.yml's `keys` service).
   if (role === 'keys') return keysCommand(argv[1]);
   let config: Config;
@@ -45,7 +44,10 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  if (role === 'doctor') return runDoctor(config, argv.slice(1), (line) => console.log(line));
+  if (role === 'doctor') {
+    const { runDoctor } = await import('./doctor/run.js');
+    return runDoctor(config, argv.slice(1), (line) => console.log(line));
+  }
   // Signals are taken before anything starts: without a listener SIGINT/SIGTERM end the process at once, skipping
   // the 'exit' handlers that kill a dev stack's children — a signal in the instant between "running" and a
   // listener left orphans. The first signal stops the role once it is up; a second one does not wait.
@@ -71,20 +73,24 @@ async function main(argv: string[]): Promise<number> {
   }
   let running: Running & { ended?: Promise<number> };
   switch (role) {
-    // Loaded on demand: only these roles need oidc-provider (which warns about the runtime when imported).
+    // (oidc-provider, which only http and demo load, warns about the runtime when imported.)
     case 'http':
       running = await (await import('./roles/http.js')).runHttp(config, createLogger('http', config.logLevel));
       break;
     case 'ws':
-      running = await runWs(config, createLogger('ws', config.logLevel));
+      running = await (await import('./roles/ws.js')).runWs(config, createLogger('ws', config.logLevel));
       break;
     case 'sim':
-      running = await runSim(config, createLogger('sim', config.logLevel));
+      running = await (await import('./roles/sim.js')).runSim(config, createLogger('sim', config.logLevel));
       break;
     case 'demo':
       running = await (await import('./roles/demo.js')).runDemo(config, createLogger('demo', config.logLevel));
       break;
-    case 'dev':
+    case 'dev': {
+      const [{ runDev }, { DevStartRefused }] = await Promise.all([
+        import('./dev/runner.js'),
+        import('./dev/preflight.js'),
+      ]);
       try {
         running = await runDev(config, process.env, (line) => console.log(line));
       } catch (err) {
@@ -94,6 +100,7 @@ async function main(argv: string[]): Promise<number> {
         return err.exitCode;
       }
       break;
+    }
     default:
       console.error(`unknown role "${role}"\n${USAGE}`);
       return 2;

@@ -10,10 +10,9 @@ import { keepRedisServer } from './redis-keeper.js';
 import type { Running } from '../roles/running.js';
 import { pipeWithPrefix } from './log-lines.js';
 import { ensureDevJwks } from '../oidc/keys.js';
-import { demoBaseUrl } from '../roles/demo.js';
 import { freePortExcept } from '../util/free-port.js';
 import { isLoopbackHost, isLoopbackUrl, lanUrlFor } from './lan.js';
-import { DEMO_CLIENT_ID } from '../config/oidc-client.js';
+import { DEMO_CLIENT_ID, demoOrigin } from '../config/oidc-client.js';
 import { devClientsPath } from '../oidc/clients-file.js';
 import { sweepStaleDevFiles } from './stale-files.js';
 import { processStart } from './process-start.js';
@@ -133,7 +132,9 @@ async function startStack(
   const demoPort = opts.demoPinned
     ? config.demoPort
     : await freePortExcept([config.httpPort, config.wsPort, config.simPort, ...(redis ? [redis.port] : [])]);
-  const demoUrl = demoBaseUrl(config, demoPort);
+  // (As roles/demo.ts's demoBaseUrl; not imported from there: that would load the shop's koa and openid-client
+  // into the runner.)
+  const demoUrl = demoOrigin(config.publicUrl, demoPort);
   const childEnv: NodeJS.ProcessEnv = {
     ...env,
     REDIS_URL: redisUrl,

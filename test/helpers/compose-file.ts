@@ -16,6 +16,7 @@ export interface Service {
   secrets?: string[];
   profiles?: string[];
   container_name?: string;
+  restart?: string;
   user?: string;
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test?: string[]; disable?: boolean };

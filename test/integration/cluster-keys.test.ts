@@ -1,4 +1,4 @@
-import { Cluster, Redis } from 'ioredis';
+import { type Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../server/errors.js';
 import { silentLogger } from '../../server/log.js';
@@ -15,13 +15,14 @@ import { AuthorizationStore, type Authorization } from '../../server/platform/au
 import { TicketStore } from '../../server/platform/ticket-store.js';
 import { FleetLock } from '../../server/redis/fleet-lock.js';
 import { channels, keys } from '../../server/redis/keys.js';
-import type { RedisLink } from '../../server/redis/link.js';
+import { slotOf } from '../../server/redis/slot.js';
+import { RedisLink } from '../../server/redis/link.js';
+import { targetFromSection } from '../../server/redis/target.js';
 import { SessionStore } from '../../server/sessions/store.js';
 import { PushReplayGuard } from '../../server/wechat/push/replay-guard.js';
 import { TokenCache, tokenKeys } from '../../server/wechat/token/cache.js';
 import { RecoveryPolicy } from '../../server/wechat/token/recovery-policy.js';
 import { startRedisCluster, type RedisCluster } from '../helpers/cluster.js';
-import { until } from '../helpers/sentinel.js';
 
 // Every script and multi-key operation of scanlogin, run against a real Redis Cluster (3 masters of redis-server,
 // slots spread by `redis-cli --cluster create`): none may fail with CROSSSLOT or "non local key", and a login's
@@ -38,23 +39,17 @@ async function ownerPort(key: string): Promise<number> {
   return (await rc.ownerOf(await rc.slotOf(key))).port;
 }
 
-/**
- * What the code reads of a RedisLink, over a real ioredis Cluster: its command client, prefix and `sharded`.
- * (The link's own cluster target is built beside this work; these tests exercise the keyspace, not the link.)
- */
-function clusterLink(client: Cluster): RedisLink {
-  return { command: client, keyPrefix: PREFIX, sharded: true } as unknown as RedisLink;
-}
-
 beforeAll(async () => {
   rc = await startRedisCluster({ masters: 3, replicasPerMaster: 0 });
-  cluster = new Cluster(rc.section.cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1 } });
-  await until(async () => (await cluster.ping()) === 'PONG', 'the cluster client is ready');
-  link = clusterLink(cluster);
+  // The link as every role makes it, on a cluster target: its command client is an ioredis Cluster.
+  link = new RedisLink({ target: targetFromSection(rc.section, PREFIX), logger: silentLogger(), clientName: 'ck' });
+  await link.start();
+  expect(link.sharded).toBe(true);
+  cluster = link.command as Cluster;
 }, 60_000);
 
 afterAll(async () => {
-  cluster?.disconnect();
+  await link?.stop();
   await rc?.stop();
 });
 
@@ -79,6 +74,23 @@ async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
 }
 
 describe('a Redis Cluster: the keyspace works with one slot per login', () => {
+  it("the slot calculator the unit tests and the link use is the server's (CLUSTER KEYSLOT), edge cases too", async () => {
+    // `x{}y{z}`: an empty first tag means the whole key is hashed (a popular CRC16 library hashes `z` instead).
+    const samples = [
+      '',
+      'a',
+      '{',
+      '{}',
+      '{}x',
+      'x{}y{z}',
+      '{a}{b}',
+      '中文{标签}',
+      PREFIX + channels.loginEvents('abc'),
+    ];
+    for (let i = 0; i < 50; i++) samples.push(keys.login(PREFIX, newLoginId()), `${newSecret()}{${i}}`);
+    for (const key of samples) expect({ key, slot: slotOf(key) }).toEqual({ key, slot: await rc.slotOf(key) });
+  });
+
   it('the test can fail: the keyspace before hash tags fails with CROSSSLOT on this cluster', async () => {
     // Find an id whose untagged key and channel fall in different slots (almost every id does).
     let id = newLoginId();
@@ -117,6 +129,33 @@ describe('a Redis Cluster: the keyspace works with one slot per login', () => {
       expect(await sessions.get(sessionId)).toBeNull();
     } finally {
       watcher.close();
+    }
+  });
+
+  it("through the link: its sharded subscriber hears the logins of every master, each on its login's node", async () => {
+    const store = new LoginStore({ link });
+    // Logins until every master owns some (their ids are random: the slots spread).
+    const byOwner = new Map<number, string[]>();
+    while (byOwner.size < 3) {
+      const { record } = await store.create({ mode: 'oauth', scanUrl: 'http://x/l' });
+      const owner = await ownerPort(store.key(record.id));
+      byOwner.set(owner, [...(byOwner.get(owner) ?? []), record.id]);
+    }
+    const ids = [...byOwner.values()].flat();
+    const heard = new Map<string, string[]>();
+    const offs = await Promise.all(
+      ids.map((id) =>
+        link.subscribe(store.channel(id), (m) => {
+          const e = JSON.parse(m) as { id: string; status: string };
+          heard.set(e.id, [...(heard.get(e.id) ?? []), e.status]);
+        }),
+      ),
+    );
+    try {
+      for (const id of ids) await store.transition(id, 'scan');
+      await expect.poll(() => ids.map((id) => heard.get(id)?.join())).toEqual(ids.map(() => 'scanned'));
+    } finally {
+      await Promise.all(offs.map((off) => off()));
     }
   });
 

@@ -24,9 +24,13 @@ describe('docker-compose.prod.yml', () => {
   const roles = { http: 'http', ws: 'ws' } as const satisfies Record<string, ConfigRole>;
   const prodEnv = (name: keyof typeof roles, vars = dotEnv) => envOf(prod, name, vars);
   const sentinels = ['sentinel-1', 'sentinel-2', 'sentinel-3'];
+  const clusterNodes = [1, 2, 3, 4, 5, 6].map((i) => `redis-node-${i}`);
 
   it('runs nginx in front of http and ws on Redis, with no simulator or demo', () => {
-    expect(Object.keys(prod).sort()).toEqual(['http', 'nginx', 'redis', 'redis-replica', ...sentinels, 'ws'].sort());
+    const cluster = [...clusterNodes, 'redis-cluster-init'];
+    expect(Object.keys(prod).sort()).toEqual(
+      ['http', 'nginx', 'redis', 'redis-replica', ...sentinels, ...cluster, 'ws'].sort(),
+    );
     for (const name of Object.keys(roles)) {
       expect(prod[name]!.build).toBe('.');
       expect(prod[name]!.command).toEqual([name]);
@@ -144,6 +148,41 @@ describe('docker-compose.prod.yml', () => {
     expect(prod['redis-replica']!.command).toEqual(expect.arrayContaining(['--replicaof', 'redis', '6379']));
     for (const name of ['redis-replica', ...sentinels]) expect(prod[name]!.profiles).toEqual(['sentinel']);
     for (const name of sentinels) expect(prod[name]!.command!.join(' ')).toMatch(/--sentinel/);
+  });
+
+  it('has a cluster profile: six cluster nodes on volumes of their own, formed by a one-shot service', () => {
+    const volumes = new Set<string>();
+    for (const name of clusterNodes) {
+      const node = prod[name]!;
+      expect(node.profiles, name).toEqual(['cluster']);
+      const args = node.command!.join(' ');
+      expect(args).toMatch(/^redis-server .*--cluster-enabled yes/);
+      // nodes.conf (the node's id, its view of the cluster) and the AOF on the node's own volume.
+      expect(args).toMatch(/--cluster-config-file nodes\.conf/);
+      expect(args).toMatch(/--appendonly yes/);
+      expect(args).toMatch(/--maxmemory-policy volatile-lru/);
+      expect(node.volumes).toHaveLength(1);
+      expect(node.volumes![0]).toMatch(/:\/data$/);
+      volumes.add(node.volumes![0]!);
+    }
+    expect(volumes.size).toBe(clusterNodes.length);
+    const init = prod['redis-cluster-init']!;
+    expect(init.profiles).toEqual(['cluster']);
+    expect(init.restart).toBe('no');
+    expect(init.command).toEqual(['sh', '/etc/scanlogin-cluster/redis-cluster-init.sh']);
+    expect(init.volumes).toContain('./deploy/redis-cluster-init.sh:/etc/scanlogin-cluster/redis-cluster-init.sh:ro');
+    expect(String(envOf(prod, 'redis-cluster-init', dotEnv).REDIS_CLUSTER_HOSTS).split(' ')).toEqual(clusterNodes);
+    expect(Object.keys(init.depends_on!).sort()).toEqual([...clusterNodes].sort());
+    // The script is POSIX sh (the redis image may be Alpine's busybox or Debian's dash).
+    const check = spawnSync('sh', ['-n', 'deploy/redis-cluster-init.sh'], { encoding: 'utf8' });
+    expect(check.stderr).toBe('');
+    expect(check.status).toBe(0);
+    // The CONFIG_FILE to switch to: a cluster target naming every node as a seed.
+    const alt = 'deploy/config/scanlogin.cluster.json';
+    const target = parseConfigFile(readFileSync(alt, 'utf8'), alt, 'scanlogin:');
+    expect(target.kind).toBe('cluster');
+    if (target.kind !== 'cluster') return;
+    expect(target.nodes).toEqual(clusterNodes.map((host) => ({ host, port: 6379 })));
   });
 });
 

@@ -1,17 +1,20 @@
-import calculateSlot from 'cluster-key-slot';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../server/config.js';
 import { newLoginId } from '../../server/logins/ids.js';
 import { authorizerTokenKeys } from '../../server/platform/authorizer-token.js';
 import { componentTokenKeys } from '../../server/platform/component-token.js';
 import { channels, keys, publishCommand } from '../../server/redis/keys.js';
+import { slotOf } from '../../server/redis/slot.js';
 import { parseConfigFile } from '../../server/reload/config-file.js';
 import { newSessionId, sessionKey } from '../../server/sessions/session-id.js';
 import { tokenKeys } from '../../server/wechat/token/cache.js';
 
 const PREFIX = 'scanlogin:';
-/** The slot Redis Cluster puts a key or a shard channel in (CRC16 of the first non-empty {…}, mod 16384). */
-const slot = (key: string) => calculateSlot(key);
+/**
+ * The slot Redis Cluster puts a key or a shard channel in (CRC16 of the first non-empty {…}, mod 16384): the link's
+ * own calculator, checked against the server's CLUSTER KEYSLOT in test/integration/cluster-keys.test.ts.
+ */
+const slot = slotOf;
 
 describe('keyspace on a cluster: what one script touches shares one slot', () => {
   it("every key of one login, its session and its channel (as the link subscribes it) are in the login's slot", () => {
@@ -113,6 +116,7 @@ describe('key prefix', () => {
     const sections = [
       { url: 'redis://127.0.0.1:1', keyPrefix: 'x{y}:' },
       { sentinels: [{ host: 's', port: 26379 }], name: 'm', keyPrefix: 'x{y}:' },
+      { cluster: { nodes: [{ host: '127.0.0.1', port: 7000 }], keyPrefix: 'x{y}:' } },
     ];
     for (const redis of sections) {
       expect(() => parseConfigFile(JSON.stringify({ redis }), 'c.json', 'p:')).toThrow(RULE);

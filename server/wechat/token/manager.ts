@@ -2,11 +2,11 @@ import { AppError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { FleetLock } from '../../redis/fleet-lock.js';
 import type { RedisLink } from '../../redis/link.js';
-import { WECHAT_ERRCODES } from '../errors.js';
 import { TokenCache, tokenKeys, type CacheSnapshot, type TokenKeys } from './cache.js';
 import { failureError, type CachedToken } from './codec.js';
 import { type FetchedToken, TokenFetcher, type TokenIssuer, type TokenMode, type UpstreamToken } from './fetcher.js';
 import { RecoveryPolicy } from './recovery-policy.js';
+import { isRejectedToken, TokenRecovery } from './recovery.js';
 import { TokenRefresher } from './refresher.js';
 import { TokenSupply } from './supply.js';
 
@@ -55,13 +55,6 @@ export interface TokenHealth {
   readonly source: TokenIssuer;
 }
 
-/** errcodes that mean "this token is no good" (docs/wechat.md §4): superseded, expired, unknown. */
-const REJECTED_TOKEN = new Set<number>([
-  WECHAT_ERRCODES.INVALID_CREDENTIAL,
-  WECHAT_ERRCODES.ACCESS_TOKEN_EXPIRED,
-  WECHAT_ERRCODES.INVALID_ACCESS_TOKEN,
-]);
-
 /**
  * One shared WeChat global access_token per appid for every process of the fleet.
  * The token lives in Redis at `<prefix>wechat:token:{<appid>}` as versioned JSON. A refresh is single-flight
@@ -69,7 +62,7 @@ const REJECTED_TOKEN = new Set<number>([
  * holder has stored its token), so one refresh costs one upstream fetch however many callers there are.
  * `start()` runs a background loop that refreshes before `marginMs` is left, so requests hit the cache; a
  * request that finds no usable token refreshes on demand under the same lock. A token WeChat rejects is
- * replaced as the RecoveryPolicy allows. No Redis → `redis_unavailable`, and no upstream fetch.
+ * replaced as the RecoveryPolicy allows (recovery.ts). No Redis → `redis_unavailable`, and no upstream fetch.
  * A failed fetch is replayed to the callers that waited for it and to new ones for `failureHoldMs` (1 s); then
  * the next caller asks WeChat again (still one fetch for the fleet), so a failure never outlives its cause.
  * Only a token error (40001/42001/40014) replaces a token; -1, 40164, 45009, 45011, 48001 never do.
@@ -79,12 +72,11 @@ export class AccessTokenManager {
   readonly #fetcher: UpstreamToken;
   readonly #supply: TokenSupply;
   readonly #lock: FleetLock;
-  readonly #policy: RecoveryPolicy;
+  readonly #recovery: TokenRecovery;
   readonly #log: Logger;
   readonly #clock: () => number;
   readonly #marginMs: number;
   readonly #lockTtlMs: number;
-  readonly #recovering = new Map<string, Promise<CachedToken | undefined>>();
   #refreshing: Promise<CachedToken> | undefined;
   #refresher: TokenRefresher | undefined;
   #seen: CachedToken | undefined;
@@ -111,7 +103,6 @@ export class AccessTokenManager {
       clock: this.#clock,
       ...(opts.failureHoldMs !== undefined && { failureHoldMs: opts.failureHoldMs }),
     });
-    this.#policy = new RecoveryPolicy({ link, keys, clock: this.#clock });
     // The lock outlives a timed-out fetch plus the write; waiters outlive the lock, so a dead holder is replaced.
     this.#lockTtlMs = 2 * timeoutMs;
     this.#lock = new FleetLock({
@@ -119,6 +110,17 @@ export class AccessTokenManager {
       logger,
       busyError: (_key, waitedMs) =>
         new AppError('wechat_unavailable', `no access_token: the refresh lock was held for over ${waitedMs} ms`),
+    });
+    this.#recovery = new TokenRecovery({
+      cache: this.#cache,
+      lock: this.#lock,
+      lockTtlMs: this.#lockTtlMs,
+      policy: new RecoveryPolicy({ link, keys, clock: this.#clock }),
+      forcible: () => this.#fetcher.forcible,
+      logger,
+      clock: this.#clock,
+      fetch: (owner, force) => this.#fetch(owner, force),
+      found: (snap, entry) => this.#found(snap, entry),
     });
   }
 
@@ -143,7 +145,7 @@ export class AccessTokenManager {
   }
 
   /**
-   * Runs `call` with the token. If it fails with a REJECTED_TOKEN errcode (any error carrying a numeric
+   * Runs `call` with the token. If it fails with a rejected-token errcode (recovery.ts; any error carrying a numeric
    * `errcode`, e.g. WechatApiError), the cached token is replaced — only if it is still the one that failed,
    * and as the RecoveryPolicy allows (default once per 30 s per appid) — and `call` is retried once. Never loops.
    */
@@ -153,7 +155,7 @@ export class AccessTokenManager {
       return await call(token);
     } catch (err) {
       if (!isRejectedToken(err)) throw err;
-      const fresh = await this.#recover(token, err);
+      const fresh = await this.#recovery.recover(token, err);
       if (!fresh) throw err;
       return call(fresh.token);
     }
@@ -234,46 +236,6 @@ export class AccessTokenManager {
     });
   }
 
-  /** Replaces `failed` after WeChat rejected it; undefined when no different token can be had now. */
-  #recover(failed: string, err: unknown): Promise<CachedToken | undefined> {
-    let recovering = this.#recovering.get(failed);
-    if (recovering) return recovering;
-    recovering = this.#lock
-      .run<CachedToken | undefined>(this.#cache.keys.lock, this.#lockTtlMs, {
-        fresh: async () => {
-          const snap = await this.#cache.read();
-          const e = snap.value.state === 'hit' ? snap.value.entry : undefined;
-          return this.#found(snap, e && e.token !== failed && this.#clock() < e.expiresAt ? e : undefined);
-        },
-        work: (owner) => this.#replace(owner, failed, errcodeOf(err)),
-      })
-      .finally(() => this.#recovering.delete(failed));
-    this.#recovering.set(failed, recovering);
-    return recovering;
-  }
-
-  /** Under the lock: replaces the rejected token if the recovery policy allows it now. */
-  async #replace(owner: string, failed: string, errcode: number | undefined): Promise<CachedToken | undefined> {
-    const key = this.#cache.keys.token;
-    if (!(await this.#policy.mayRecover())) {
-      const within = `${this.#policy.intervalMs / 1000} s`;
-      this.#log.warn({ key, errcode }, `access_token rejected again within ${within}; not refreshing again`);
-      return undefined;
-    }
-    const deleted = await this.#cache.deleteIfToken(failed);
-    this.#log.warn({ key, errcode, deleted }, 'WeChat rejected the cached access_token; refreshing it');
-    // Normal mode first: after another party's force_refresh it already returns the new token, and it
-    // spends none of the 20 daily forces. Only a token WeChat still hands out as current is forced away.
-    const entry = await this.#fetch(owner, false);
-    if (entry.token !== failed || !this.#fetcher.forcible) return entry;
-    if (!(await this.#policy.mayForce())) {
-      this.#log.warn({ key }, `stable_token force_refresh allowance (${this.#policy.forceDailyLimit}/day) used up`);
-      return undefined;
-    }
-    const forced = await this.#fetch(owner, true);
-    return forced.token !== failed ? forced : undefined;
-  }
-
   /**
    * What a lock waiter takes from a cache read: `entry` if it is what the caller needs (remembered for
    * health), else the failure the holder's fetch left (thrown, not retried by every waiter), else nothing.
@@ -292,14 +254,4 @@ export class AccessTokenManager {
     this.#seen = entry;
     return entry;
   }
-}
-
-function errcodeOf(err: unknown): number | undefined {
-  const errcode = (err as { errcode?: unknown } | null)?.errcode;
-  return typeof errcode === 'number' ? errcode : undefined;
-}
-
-function isRejectedToken(err: unknown): boolean {
-  const errcode = errcodeOf(err);
-  return errcode !== undefined && REJECTED_TOKEN.has(errcode);
 }
