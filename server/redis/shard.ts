@@ -13,6 +13,8 @@ export interface Shard {
   readonly channels: Set<string>;
   /** SSUBSCRIBEs in flight on it: a shard about to get channels is not closed as empty. */
   pending: number;
+  /** A check of which channels the server dropped is scheduled (a burst of pushes is read once). */
+  checking: boolean;
   /** Its probe channel (a slot this master owns), once subscribed. */
   probe: string | undefined;
   /** The probe token published and not seen back yet. */
@@ -68,6 +70,7 @@ export function openShard(node: string, options: RedisOptions, on: ShardEvents):
     conn,
     channels: new Set(),
     pending: 0,
+    checking: false,
     probe: undefined,
     outstanding: undefined,
     lastProbeAt: undefined,

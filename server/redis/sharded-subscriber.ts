@@ -35,15 +35,12 @@ export interface ShardedSubscriberOptions {
  * good and node-redis ignored until 6.0.1; ioredis 6's group re-subscribes but never says which channels it did,
  * and scanlogin must re-read exactly those logins (delivery is at most once: what was published meanwhile is gone).
  * What brings a channel back, each counted by reason ('resubscribed' event with the channels):
- *  - an unsolicited `sunsubscribe` (ioredis 6 emits `moved` on the connection): refresh the slot map, move the
- *    channels whose owner changed ('moved', or 'failover' when their node is no master any more), re-subscribe the
- *    shard's others in place (the push does not say which slot went);
- *  - a connection lost (a master killed): its channels wait for the slot map to name a live owner ('failover'),
- *    or for the connection to come back ('reconnect');
- *  - a probe per shard: each connection subscribes a channel of its own shard and publishes to it every
- *    `probeIntervalMs`; a probe not back by the next one means the connection went silent without any error (a
- *    node that lost our subscriptions, a middlebox that re-dialled): every channel of the shard is subscribed again
- *    ('probe'). Centrifugo found such silent subscribers in production (centrifugal/centrifugo#1189).
+ *  - an unsolicited `sunsubscribe` (ioredis 6 emits `moved`): the channels dropped are subscribed on their owner
+ *    ('moved'; 'failover' when their node is no master any more), after a refresh of the slot map;
+ *  - a connection lost (a master killed): its channels wait for the map to name a live owner ('failover'), or for
+ *    the connection to come back ('reconnect');
+ *  - a probe per shard (shard.ts): a probe not back means the connection went silent with no error (a node that
+ *    lost our subscriptions, a middlebox that re-dialled): every channel of the shard is subscribed again ('probe').
  * Looks enough like an ioredis subscriber (`status`, `subscribe`, `unsubscribe`, 'message', 'ready', 'close',
  * `quit`, `disconnect`) for the link to hold it in place of one.
  */
@@ -118,7 +115,9 @@ export class ShardedSubscriber extends EventEmitter {
       const shard = this.#where.get(c);
       this.#where.delete(c);
       if (!shard?.channels.delete(c)) continue;
-      byShard.set(shard, [...(byShard.get(shard) ?? []), c]);
+      const list = byShard.get(shard);
+      if (list) list.push(c);
+      else byShard.set(shard, [c]);
     }
     await Promise.all(
       [...byShard].map(async ([shard, group]) => {
@@ -190,7 +189,7 @@ export class ShardedSubscriber extends EventEmitter {
         message: (channel, message) => this.#onMessage(s, channel, message),
         error: (err) => this.emit('error', err),
         // ioredis 6: an unsolicited `sunsubscribe` (the slot changed owner) arrives as 'moved'.
-        moved: () => this.#markDirty(s, 'moved'),
+        moved: () => this.#onDropped(s),
         lost: () => {
           if (this.#shards.get(node) === s && s.channels.size) this.#markDirty(s, 'reconnect');
         },
@@ -207,9 +206,26 @@ export class ShardedSubscriber extends EventEmitter {
   }
 
   /** Every channel of `shard` is to be subscribed again (then re-read by the link's owners). */
-  #markDirty(shard: Shard, reason: ResubscribeReason): void {
+  /**
+   * The server dropped channels of `shard` (one unsolicited `sunsubscribe` each; a moved slot sends a burst). The
+   * ones gone are those ioredis no longer lists as subscribed on the connection: only they are subscribed again
+   * (and re-read), once per burst, not the whole shard's for every push.
+   */
+  #onDropped(shard: Shard): void {
+    if (shard.checking) return;
+    shard.checking = true;
+    setImmediate(() => {
+      shard.checking = false;
+      const set = shard.conn.condition?.subscriber;
+      const held = new Set(set ? set.channels('ssubscribe') : []);
+      const gone = [...shard.channels].filter((c) => !held.has(c));
+      this.#markDirty(shard, 'moved', gone);
+    });
+  }
+
+  #markDirty(shard: Shard, reason: ResubscribeReason, channels: Iterable<string> = shard.channels): void {
     if (this.#status === 'end') return;
-    for (const c of shard.channels) if (!this.#dirty.has(c)) this.#dirty.set(c, reason);
+    for (const c of channels) if (!this.#dirty.has(c)) this.#dirty.set(c, reason);
     // A refreshed slot map first: the push and a lost connection both mean the owner may have changed.
     void this.#owners.refresh().then(() => this.#kick());
   }
@@ -257,7 +273,11 @@ export class ShardedSubscriber extends EventEmitter {
       [...todo].map(async ([slot, { channels, reasons }]) => {
         try {
           await this.#subscribeSlot(slot, channels);
-          for (const [i, c] of channels.entries()) done.set(reasons[i]!, [...(done.get(reasons[i]!) ?? []), c]);
+          for (const [i, c] of channels.entries()) {
+            const list = done.get(reasons[i]!);
+            if (list) list.push(c);
+            else done.set(reasons[i]!, [c]);
+          }
         } catch {
           failed = true;
           for (const [i, c] of channels.entries())

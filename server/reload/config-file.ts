@@ -16,8 +16,20 @@ export function parseConfigFile(text: string, file: string, defaultPrefix: strin
   const json = parseJsonText(text, file);
   const parsed = FileSchema.safeParse(json);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`);
+    const problems = parsed.error.issues
+      .flatMap(closestBranch)
+      .map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`);
     throw new Error(`${file}: ${problems.join('; ')}`);
   }
   return targetFromSection(parsed.data.redis, defaultPrefix);
+}
+
+/**
+ * The `redis` section is one of three shapes (url, Sentinel, cluster): zod reports a mismatch as "Invalid input".
+ * Show the problems of the shape the section came closest to (fewest issues), with their full paths.
+ */
+function closestBranch(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  if (issue.code !== 'invalid_union' || !issue.errors.length) return [issue];
+  const best = issue.errors.reduce((a, b) => (b.length < a.length ? b : a));
+  return best.map((i) => ({ ...i, path: [...issue.path, ...i.path] }));
 }
