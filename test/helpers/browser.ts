@@ -19,7 +19,6 @@ export const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-gpu',
   '--disable-background-networking',
-  ...(process.env.EXP_ARGS ? process.env.EXP_ARGS.split(' ') : []),
 ];
 
 /** Launches Debian's Chromium (never a downloaded one) with CHROMIUM_ARGS. */
