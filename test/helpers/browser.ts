@@ -14,12 +14,7 @@ export const CLI = `${ROOT}dist/server/cli.js`;
 export const CHROMIUM = '/usr/bin/chromium';
 
 /** Chromium's command line for every test that drives a browser (one place, so every file measures the same). */
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-];
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
 
 /** Launches Debian's Chromium (never a downloaded one) with CHROMIUM_ARGS. */
 export const launchChromium = (): Promise<Browser> =>
