@@ -7,9 +7,9 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM } from '../helpers/browser.js';
+import { launchChromium } from '../helpers/browser.js';
 import { rawClient } from '../helpers/redis.js';
 import { startStack, type TestStack } from '../helpers/stack.js';
 
@@ -54,10 +54,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => evil.listen(0, '127.0.0.1', r));
   // localhost, not 127.0.0.1: another host name as well as another port, so another site, not only another origin.
   evilUrl = `http://localhost:${(evil.address() as AddressInfo).port}/`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

@@ -3,17 +3,14 @@
  * states: the frame is as wide as its container (never wider than the site's page) and as tall as what it shows,
  * so every button it offers ("Not you? Cancel", "New QR code") is inside it. The frame names the site.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
+import { existsSync } from 'node:fs';
+import type { Browser, Frame, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Phone } from '../../server/sim/scripted-phone.js';
-import { CHROMIUM, CLI, ROOT } from '../helpers/browser.js';
+import { CLI, ROOT, launchChromium, screenshot } from '../helpers/browser.js';
 import { type Site, startSite } from '../helpers/embed-site.js';
 import { authRequest, discoverRp } from '../helpers/oidc.js';
 import { type FileRoles, startRolesOnFile } from '../helpers/roles.js';
-
-const SHOTS = '/tmp/scanlogin-screenshots';
-mkdirSync(SHOTS, { recursive: true });
 
 interface Fit {
   /** The frame is as tall as its content (rounded up to a whole pixel: at most 1 px more). */
@@ -46,10 +43,7 @@ describe('the embedded QR fits its frame (320, 360, 420 px; English and Chinese;
         ],
       },
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
@@ -89,7 +83,7 @@ describe('the embedded QR fits its frame (320, 360, 420 px; English and Chinese;
       expect(b.x + b.width, `${state}: ${sel} inside the frame`).toBeLessThanOrEqual(box.x + box.width);
     }
     // For a person checking by eye; never into docs/screenshots (the README's).
-    await page.screenshot({ path: `${SHOTS}/${shot}.png`, fullPage: true });
+    await screenshot(page, shot, { fullPage: true });
   }
 
   for (const width of [320, 360, 420]) {

@@ -3,7 +3,7 @@
  * (test/helpers/browser.ts). The renewal budget's logic is unit-tested in web-widget.test.ts; this is the journey.
  */
 import { describe, expect, it } from 'vitest';
-import { browserSuite, countLoginCreates, state, waitState } from '../helpers/browser.js';
+import { browserSuite, countLoginCreates, screenshot, state, waitState } from '../helpers/browser.js';
 
 describe('expiry with a short LOGIN_TTL', () => {
   const TTL_S = 2;
@@ -27,7 +27,7 @@ describe('expiry with a short LOGIN_TTL', () => {
     await page.waitForTimeout(Math.max(0, observeUntil - Date.now()));
     expect(await state(page)).toBe('expired');
     expect(creates()).toBeLessThanOrEqual(2);
-    await page.screenshot({ path: '/tmp/scanlogin-page-expired.png' });
+    await screenshot(page, 'page-expired');
 
     // A click is a human asking: exactly one more login, then (the renewal being spent) expired again.
     await page.click('#refresh');

@@ -5,7 +5,6 @@
  * modes and the expiry journeys are in modes.test.ts; the page's logic (redeem retries, silent sockets,
  * failover revisions, fatal codes, the renewal budget) is unit-tested in web-transport/web-widget.test.ts.
  */
-import { mkdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   axeViolations,
@@ -13,13 +12,10 @@ import {
   countLoginCreates,
   openPhone,
   qrLoaded,
-  SCREENSHOTS,
+  screenshot,
   UA,
   waitState,
 } from '../helpers/browser.js';
-
-const SCREENSHOT = `${SCREENSHOTS}/page.png`;
-mkdirSync(SCREENSHOTS, { recursive: true });
 
 describe('login page against the dev stack', () => {
   const suite = browserSuite();
@@ -45,7 +41,7 @@ describe('login page against the dev stack', () => {
     expect(await page.isVisible('#refresh')).toBe(false);
     // WCAG 2 AA, contrast included, as axe-core sees the rendered page.
     expect(await axeViolations(page)).toEqual([]);
-    await page.screenshot({ path: SCREENSHOT });
+    await screenshot(page, 'page', { readme: true });
 
     const phone = await openPhone(suite.context, page);
     // The first simulated user is preselected; remember who the phone is.
@@ -71,7 +67,7 @@ describe('login page against the dev stack', () => {
     expect(await page.isVisible('#countdown')).toBe(false);
     expect(await page.isVisible('#simulate-phone')).toBe(false);
     expect(await axeViolations(page)).toEqual([]);
-    await page.screenshot({ path: `${SCREENSHOTS}/page-scanned.png` });
+    await screenshot(page, 'page-scanned', { readme: true });
 
     await phone.click('#confirm');
     await waitState(page, 'confirmed');
@@ -83,7 +79,7 @@ describe('login page against the dev stack', () => {
     expect(await page.isHidden('#transport')).toBe(true);
     expect(await page.textContent('#title')).toBe('Signed in');
     expect(await axeViolations(page)).toEqual([]);
-    await page.screenshot({ path: `${SCREENSHOTS}/page-confirmed.png` });
+    await screenshot(page, 'page-confirmed', { readme: true });
     expect(creates()).toBe(1);
 
     // Reload: /api/me recognises the session cookie; no new login is created.
@@ -106,7 +102,7 @@ describe('login page against the dev stack', () => {
     await phone.click('#sim-deny');
     await waitState(page, 'cancelled');
     expect(await page.isVisible('#refresh')).toBe(true);
-    await page.screenshot({ path: '/tmp/scanlogin-page-cancelled.png' });
+    await screenshot(page, 'page-cancelled');
 
     await page.click('#refresh');
     await waitState(page, 'pending');
@@ -232,7 +228,7 @@ describe('login page against the dev stack', () => {
     }
     await page.click('#lang-toggle'); // back to Chinese, for the screenshot
     expect(await page.getAttribute('html', 'lang')).toBe('zh-CN');
-    await page.screenshot({ path: `${SCREENSHOTS}/page-phone-zh.png` });
+    await screenshot(page, 'page-phone-zh', { readme: true });
   });
 
   it('inside WeChat (MicroMessenger): no QR code; WeChat OAuth in this browser; signed in here, no confirm step', async () => {
@@ -249,7 +245,7 @@ describe('login page against the dev stack', () => {
     expect(await page.textContent('#user-openid')).not.toBe('');
     expect((await page.request.get(`${suite.stack.base}/api/me`)).status()).toBe(200);
     expect(creates()).toBe(1);
-    await page.screenshot({ path: `${SCREENSHOTS}/page-in-wechat.png` });
+    await screenshot(page, 'page-in-wechat', { readme: true });
   });
 
   it("a phone's ordinary browser: scan from another device, copy the link for WeChat, save the QR image", async () => {
@@ -268,6 +264,6 @@ describe('login page against the dev stack', () => {
     const copied = String(await page.evaluate('navigator.clipboard.readText()'));
     expect(copied).toMatch(new RegExp(`^${suite.stack.base}/l/[A-Za-z0-9]+$`));
     expect(await axeViolations(page)).toEqual([]);
-    await page.screenshot({ path: `${SCREENSHOTS}/page-phone-browser.png` });
+    await screenshot(page, 'page-phone-browser', { readme: true });
   });
 });

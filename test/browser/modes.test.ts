@@ -4,7 +4,7 @@
  */
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { browserSuite, countLoginCreates, waitState, qrLoaded } from '../helpers/browser.js';
+import { browserSuite, countLoginCreates, qrLoaded, screenshot, waitState } from '../helpers/browser.js';
 
 describe('login modes against the dev stack', () => {
   const suite = browserSuite();
@@ -32,7 +32,7 @@ describe('login modes against the dev stack', () => {
 
     // Mini program: the phone's wx.login() code → /api/mp/scan → /api/mp/confirm.
     const mini = await switchTo('miniprogram');
-    await page.screenshot({ path: '/tmp/scanlogin-page-miniprogram.png' });
+    await screenshot(page, 'page-miniprogram');
     const { code, openid: mpOpenid } = (await (
       await page.request.post(`${suite.stack.sim}/sim/miniprogram/login`, { data: {} })
     ).json()) as {
@@ -56,7 +56,7 @@ describe('login modes against the dev stack', () => {
     // reply links to the confirm page; its Confirm logs in.
     const oa = await switchTo('mp-qrcode');
     expect(oa.scanUrl).toMatch(/^http:\/\/weixin\.qq\.com\/q\//);
-    await page.screenshot({ path: '/tmp/scanlogin-page-mp-qrcode.png' });
+    await screenshot(page, 'page-mp-qrcode');
     const push = (await (
       await page.request.post(`${suite.stack.sim}/sim/mp/scan`, { data: { url: oa.scanUrl } })
     ).json()) as {
@@ -124,7 +124,7 @@ describe('login modes against the dev stack', () => {
       await phone.waitForSelector('#sim-mini-confirm', { timeout: 30_000 });
       expect(await phone.textContent('#sim-mini-requester')).toContain('Chrome on');
       await waitState(page, 'scanned');
-      await phone.screenshot({ path: '/tmp/scanlogin-phone-miniprogram.png' });
+      await screenshot(phone, 'phone-miniprogram');
       await phone.click('#sim-mini-confirm');
       await phone.waitForSelector('#sim-result[data-code="confirmed"]', { timeout: 30_000 });
       await loggedInAs(openid);
@@ -133,7 +133,7 @@ describe('login modes against the dev stack', () => {
       // Official Account: a new follower ("Follow and log in" → subscribe) …
       phone = await openModePhone('mp-qrcode', '#sim-mp-form');
       openid = await pickSecondUser(phone, '#sim-mp-form');
-      await phone.screenshot({ path: '/tmp/scanlogin-phone-mp-qrcode.png' });
+      await screenshot(phone, 'phone-mp-qrcode');
       await phone.click('#sim-mp-follow');
       await phone.waitForSelector('#sim-result[data-code="subscribe"]', { timeout: 30_000 });
       await confirmFromReply(phone);
@@ -177,7 +177,7 @@ describe('login modes against the dev stack', () => {
     const frame = page.frameLocator('#qr-wechat');
     await frame.locator('#sim-qrconnect-qr svg').waitFor({ timeout: 30_000 });
     expect(await frame.locator('link[rel="stylesheet"]').getAttribute('href')).toBe(`${suite.stack.base}/wxlogin.css`);
-    await page.screenshot({ path: '/tmp/scanlogin-page-qrconnect.png' });
+    await screenshot(page, 'page-qrconnect');
 
     // The phone: the link the QR encodes (the frame offers it as "Simulate phone scan"), a user, Allow.
     const [phone] = await Promise.all([

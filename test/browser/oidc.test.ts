@@ -5,7 +5,7 @@
  * RP-initiated logout. Needs `npm run build` first.
  */
 import { existsSync } from 'node:fs';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServerHandle } from '../../server/dev/redis-server.js';
 import { ConfigFile, startRoles, type Roles } from '../helpers/roles.js';
@@ -18,7 +18,7 @@ import {
   handoffUrl,
   verifyIdToken,
 } from '../helpers/oidc.js';
-import { CLI, type DevStack, ROOT, startDevStack, UA } from '../helpers/browser.js';
+import { CLI, type DevStack, ROOT, startDevStack, UA, launchChromium } from '../helpers/browser.js';
 import { Phone } from '../../server/sim/scripted-phone.js';
 import { type Site, startSite } from '../helpers/embed-site.js';
 
@@ -31,10 +31,7 @@ describe('OpenID Connect sign-in in Chromium (Example Shop)', () => {
   beforeAll(async () => {
     if (!existsSync(CLI) || !existsSync(`${ROOT}dist/web/app.js`)) throw new Error('run `npm run build` first');
     stack = await startDevStack();
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
     context = await browser.newContext({ locale: 'en-US' });
   });
 
@@ -178,10 +175,7 @@ describe('the embeddable QR (scanlogin.js) in Chromium', () => {
     });
     roles = await startRoles({ CONFIG_FILE: file.path });
     issuer = roles.httpUrl;
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

@@ -5,10 +5,10 @@
  * both languages, not in an engineer's English.
  */
 import { existsSync } from 'node:fs';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisServerHandle, startRedisServer } from '../../server/dev/redis-server.js';
-import { CHROMIUM, CLI, qrLoaded, ROOT, waitState } from '../helpers/browser.js';
+import { CLI, launchChromium, qrLoaded, ROOT, screenshot, waitState } from '../helpers/browser.js';
 import { authRequest, discoverRp, SHOP_CLIENT } from '../helpers/oidc.js';
 import { type FileRoles, startRolesOnFile } from '../helpers/roles.js';
 
@@ -22,10 +22,7 @@ describe('Redis killed under open QR pages (Chromium)', () => {
   beforeAll(async () => {
     if (!existsSync(CLI) || !existsSync(`${ROOT}dist/web/app.js`)) throw new Error('run `npm run build` first');
     roles = await startRolesOnFile({ oidc: { clients: [SHOP_CLIENT] } });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
     context = await browser.newContext({ locale: 'en-US' });
   });
 
@@ -73,7 +70,7 @@ describe('Redis killed under open QR pages (Chromium)', () => {
       expect(await p.isVisible('#countdown')).toBe(false);
       expect(await p.isVisible('#simulate-phone')).toBe(false);
     }
-    await page.screenshot({ path: '/tmp/scanlogin-screenshots/page-busy.png' });
+    await screenshot(page, 'page-busy');
     await page.click('#lang-toggle');
     expect(await page.textContent('#status-text')).toBe('登录服务暂时繁忙，二维码稍后自动恢复。');
     await page.click('#lang-toggle');

@@ -7,11 +7,11 @@
  * its behalf, through the platform — and the shop showing the account as the identity's app. Needs `npm run build`.
  */
 import { existsSync } from 'node:fs';
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_COMPONENT } from '../../server/config.js';
 import { SIM_MERCHANT_APPIDS } from '../../server/sim/state/merchants.js';
-import { CLI, type DevStack, ROOT, startDevStack } from '../helpers/browser.js';
+import { CLI, type DevStack, ROOT, startDevStack, launchChromium } from '../helpers/browser.js';
 
 const COFFEE = SIM_MERCHANT_APPIDS.coffee;
 
@@ -24,10 +24,7 @@ describe('third-party platform in Chromium: authorize an account, sign in on its
   beforeAll(async () => {
     if (!existsSync(CLI) || !existsSync(`${ROOT}dist/web/app.js`)) throw new Error('run `npm run build` first');
     stack = await startDevStack({ ...DEV_COMPONENT, SIM_TICKET_INTERVAL: '2', OIDC_CLIENT_ACCOUNT: COFFEE });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
     context = await browser.newContext({ locale: 'en-US' });
   });
 

@@ -3,15 +3,15 @@
  * (server/sim/jpeg.ts). A real Chromium decodes one and every module of the QR code comes out as drawn: the
  * file is a JPEG any decoder reads, not merely bytes that start with FF D8.
  */
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import QRCode from 'qrcode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { qrJpeg } from '../../server/sim/jpeg.js';
-import { CHROMIUM } from '../helpers/browser.js';
+import { launchChromium } from '../helpers/browser.js';
 
 let browser: Browser;
 beforeAll(async () => {
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+  browser = await launchChromium();
 });
 afterAll(() => browser?.close());
 

@@ -3,7 +3,7 @@
  * simulator) in a real Chromium: the stack, page helpers and one suite setup shared by the files in test/browser.
  * Needs `npm run build` first (the page is served from dist/web, the stack from dist/server).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
@@ -12,6 +12,13 @@ import { devPorts, runDev } from './dev-runner.js';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = `${ROOT}dist/server/cli.js`;
 export const CHROMIUM = '/usr/bin/chromium';
+
+/** Chromium's command line for every test that drives a browser (one place, so every file measures the same). */
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
+
+/** Launches Debian's Chromium (never a downloaded one) with CHROMIUM_ARGS. */
+export const launchChromium = (): Promise<Browser> =>
+  chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 
 export interface DevStack {
   base: string;
@@ -121,11 +128,22 @@ export async function axeViolations(page: Page): Promise<string[]> {
 }
 
 /**
- * Where the browser tests write their screenshots: `docs/screenshots` (the README's) with `SCREENSHOTS=1`
- * (`npm run screenshots`), so they show what the tests see; a temporary folder otherwise, so an ordinary test run
- * never changes tracked files (each run draws new QR codes).
+ * Where the browser tests write their screenshots, and whether they take any. A screenshot is a capture and a PNG
+ * encode in the browser and its renderer, so an ordinary run takes none (no test reads one back). With
+ * `SCREENSHOTS=1` (`npm run screenshots`) the README's go to `docs/screenshots`, so they show what the tests see,
+ * and the rest (for a person checking by eye) to a temporary folder; `SCREENSHOTS=tmp` writes them all there, so a
+ * run never changes tracked files (each run draws new QR codes).
  */
 export const SCREENSHOTS = process.env.SCREENSHOTS === '1' ? `${ROOT}docs/screenshots` : '/tmp/scanlogin-screenshots';
+const EYE_SHOTS = '/tmp/scanlogin-screenshots';
+
+/** Takes `name`.png of the page when SCREENSHOTS is set; `readme`: one the README shows (docs/screenshots). */
+export async function screenshot(page: Page, name: string, opts: { readme?: boolean; fullPage?: boolean } = {}) {
+  if (!process.env.SCREENSHOTS) return;
+  const dir = opts.readme ? SCREENSHOTS : EYE_SHOTS;
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: `${dir}/${name}.png`, fullPage: opts.fullPage ?? false });
+}
 
 /** One suite's browser and dev stack: a fresh context per journey, and any uncaught page exception fails it. */
 export interface BrowserSuite {
@@ -144,10 +162,7 @@ export function browserSuite(env: Record<string, string> = {}): BrowserSuite {
     if (!existsSync(CLI) || !existsSync(`${ROOT}dist/web/app.js`)) {
       throw new Error('dist/ is missing: run `npm run build` before this test');
     }
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
     stack = await startDevStack(env);
   });
   afterEach(() => {

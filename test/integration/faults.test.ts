@@ -5,7 +5,6 @@
  * its short hold. Real simulator, http, ws and redis-server; one Chromium check of the page's words.
  */
 import { existsSync } from 'node:fs';
-import { chromium } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../server/config.js';
 import { silentLogger } from '../../server/log.js';
@@ -18,7 +17,7 @@ import { testRolesConfig } from '../helpers/roles.js';
 import { allowAtWechat, callback as qrconnectCallback } from '../helpers/qrconnect.js';
 import type { FaultApi, FaultErrcode, FaultSpec, FaultView } from '../../server/sim/state/faults.js';
 import { MESSAGES } from '../../web/src/messages.js';
-import { CHROMIUM, ROOT } from '../helpers/browser.js';
+import { ROOT, launchChromium } from '../helpers/browser.js';
 import { Phone } from '../../server/sim/scripted-phone.js';
 import { rawClient } from '../helpers/redis.js';
 import { suiteStack, type TestStack } from '../helpers/stack.js';
@@ -296,10 +295,7 @@ describe('no retry storm', () => {
 describe('the page', () => {
   it("says what happened in the person's language when WeChat's quota is spent (45009, 公众号)", async () => {
     if (!existsSync(`${ROOT}dist/web/app.js`)) throw new Error('dist/web is missing: run `npm run build` first');
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    const browser = await launchChromium();
     try {
       const page = await (await browser.newContext({ locale: 'zh-CN' })).newPage();
       await page.goto(`${stack().httpUrl}/`);
