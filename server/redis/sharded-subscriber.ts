@@ -9,6 +9,7 @@ import {
   type Shard,
   type ShardView,
 } from './shard.js';
+import { planResubscribe } from './resubscribe-plan.js';
 import { slotOf } from './slot.js';
 import { SlotOwners } from './slot-owners.js';
 
@@ -251,22 +252,13 @@ export class ShardedSubscriber extends EventEmitter {
    * ones (re-subscribed where they are). What fails (owner down, map stale) is retried after a refresh.
    */
   async #reconcile(): Promise<void> {
-    const todo = new Map<number, { channels: string[]; reasons: ResubscribeReason[] }>();
-    for (const c of this.#wanted) {
-      const at = this.#where.get(c);
-      const slot = slotOf(c);
-      const owner = this.#owner(slot);
-      const dirty = this.#dirty.get(c);
-      let reason: ResubscribeReason | undefined;
-      if (at && owner && at.node !== owner) reason = this.#owners.isMaster(at.node) ? 'moved' : 'failover';
-      else if (dirty) reason = dirty;
-      if (!reason) continue;
-      this.#dirty.delete(c);
-      const group = todo.get(slot) ?? { channels: [], reasons: [] };
-      group.channels.push(c);
-      group.reasons.push(reason);
-      todo.set(slot, group);
-    }
+    const todo = planResubscribe({
+      wanted: this.#wanted,
+      where: (c) => this.#where.get(c)?.node,
+      dirty: this.#dirty,
+      owner: (slot) => this.#owner(slot),
+      isMaster: (node) => this.#owners.isMaster(node),
+    });
     const done = new Map<ResubscribeReason, string[]>();
     let failed = false;
     await Promise.all(
