@@ -17,10 +17,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { CONFIG_KEYS, DEV_DEFAULTS } from '../server/config.js';
+import { CONFIG_KEYS } from '../server/config.js';
 import { startRedisServer } from '../server/dev/redis-server.js';
 import { freePortExcept } from '../server/util/free-port.js';
-import { drive } from './logins.js';
+import { drive, roleEnv } from './logins.js';
 import { startBenchCluster } from './redis-cluster.js';
 import { CLK_TCK, cpuTicks, track } from './scan-procs.js';
 
@@ -110,26 +110,8 @@ async function startRoles(redisEnv: NodeJS.ProcessEnv, avoid: number[]): Promise
     return p;
   };
   const [httpPort, wsPort, simPort] = [await port(), await port(), await port()];
-  const simUrl = `http://127.0.0.1:${simPort}`;
   const httpUrl = `http://127.0.0.1:${httpPort}`;
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    ...DEV_DEFAULTS,
-    ...redisEnv,
-    HOST: '127.0.0.1',
-    HTTP_PORT: String(httpPort),
-    WS_PORT: String(wsPort),
-    SIM_PORT: String(simPort),
-    PUBLIC_URL: httpUrl,
-    WS_PUBLIC_URL: `ws://127.0.0.1:${wsPort}/ws`,
-    WECHAT_OPEN_BASE: simUrl,
-    WECHAT_API_BASE: simUrl,
-    SESSION_SECRET: 'bench-session-secret-0123456789',
-    LOG_LEVEL: 'warn',
-    // Every client is 127.0.0.1: the per-address limits are not what is measured here.
-    LOGIN_RATE_LIMIT: '0',
-    MAX_SOCKETS_PER_IP: '0',
-  };
+  const env = roleEnv(redisEnv, { http: httpPort, ws: wsPort, sim: simPort });
   const roles: Role[] = [];
   for (const [name, p] of [
     ['sim', simPort],

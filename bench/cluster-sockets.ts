@@ -16,10 +16,11 @@ import type { ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CONFIG_KEYS, DEV_DEFAULTS } from '../server/config.js';
+import { CONFIG_KEYS } from '../server/config.js';
 import { startRedisServer } from '../server/dev/redis-server.js';
 import { Phone } from '../server/sim/scripted-phone.js';
 import { freePortExcept } from '../server/util/free-port.js';
+import { roleEnv } from './logins.js';
 import { startBenchCluster } from './redis-cluster.js';
 import { createLogins, type Login, PER_CLIENT, Watchers } from './scan.js';
 import { type Server, memoryAfterGc, nowMs, spawnServer, stopAll, track, waitHttp } from './scan-procs.js';
@@ -226,30 +227,14 @@ export async function benchClusterSockets(opts: SocketsOptions): Promise<Sockets
     const wsPorts: number[] = [];
     for (let k = 0; k < opts.push; k++) wsPorts.push(await port());
     const httpUrl = `http://127.0.0.1:${httpPort}`;
-    const simUrl = `http://127.0.0.1:${simPort}`;
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      ...DEV_DEFAULTS,
-      ...redisEnv,
-      HOST: '127.0.0.1',
-      HTTP_PORT: String(httpPort),
-      SIM_PORT: String(simPort),
-      PUBLIC_URL: httpUrl,
-      WS_PUBLIC_URL: `ws://127.0.0.1:${wsPorts[0]}/ws`,
-      WECHAT_OPEN_BASE: simUrl,
-      WECHAT_API_BASE: simUrl,
-      SESSION_SECRET: 'bench-session-secret-0123456789',
-      LOG_LEVEL: 'warn',
-      // One hour: no login expires during the run; every client is 127.0.0.x: no per-address limits.
-      LOGIN_TTL: '3600',
-      LOGIN_RATE_LIMIT: '0',
-      MAX_SOCKETS_PER_IP: '0',
-    };
+    // One hour: no login expires during the run. Each ws process gets its own WS_PORT when it is started.
+    const env = { ...roleEnv(redisEnv, { http: httpPort, ws: wsPorts[0]!, sim: simPort }), LOGIN_TTL: '3600' };
+
     const sim = spawnServer(CLI, ['sim'], env);
     const http = spawnServer(CLI, ['http'], env);
     const pushes: Server[] = wsPorts.map((p) => spawnServer(CLI, ['ws'], { ...env, WS_PORT: String(p) }));
     children.push(sim.child, http.child, ...pushes.map((s) => s.child));
-    await waitHttp(`${simUrl}/sim/stats`, sim, 60_000);
+    await waitHttp(`http://127.0.0.1:${simPort}/sim/stats`, sim, 60_000);
     await waitHttp(`${httpUrl}/readyz`, http, 60_000);
     for (const [k, s] of pushes.entries()) await waitHttp(`http://127.0.0.1:${wsPorts[k]}/readyz`, s, 60_000);
     const loadAverage = os.loadavg()[0]!;

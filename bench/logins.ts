@@ -210,26 +210,8 @@ export async function benchLogins(opts: { logins: number; concurrency: number })
       return p;
     };
     const [httpPort, wsPort, simPort] = [await port(), await port(), await port()];
-    const simUrl = `http://127.0.0.1:${simPort}`;
     const httpUrl = `http://127.0.0.1:${httpPort}`;
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      ...DEV_DEFAULTS,
-      REDIS_URL: redis.url,
-      HOST: '127.0.0.1',
-      HTTP_PORT: String(httpPort),
-      WS_PORT: String(wsPort),
-      SIM_PORT: String(simPort),
-      PUBLIC_URL: httpUrl,
-      WS_PUBLIC_URL: `ws://127.0.0.1:${wsPort}/ws`,
-      WECHAT_OPEN_BASE: simUrl,
-      WECHAT_API_BASE: simUrl,
-      SESSION_SECRET: 'bench-session-secret-0123456789',
-      LOG_LEVEL: 'warn',
-      // Every client is 127.0.0.1: the per-address limits are not what is measured here.
-      LOGIN_RATE_LIMIT: '0',
-      MAX_SOCKETS_PER_IP: '0',
-    };
+    const env = roleEnv({ REDIS_URL: redis.url }, { http: httpPort, ws: wsPort, sim: simPort });
     for (const [name, p] of [
       ['sim', simPort],
       ['ws', wsPort],
@@ -403,4 +385,30 @@ async function traceOne(url: string, admin: Redis, httpUrl: string): Promise<str
       const who = s.addr === 'lua' ? '  (in script)' : (names.get(s.addr) ?? s.addr);
       return `${who} ${cmd} ${(arg ?? '').slice(0, 60)}`;
     });
+}
+
+/**
+ * The environment of the roles a bench starts as processes: development defaults, `redis` (REDIS_URL or a cluster's
+ * settings), loopback ports, the simulator as WeChat, and no per-address limits (every client is 127.0.0.x: they are
+ * not what is measured).
+ */
+export function roleEnv(redis: NodeJS.ProcessEnv, ports: { http: number; ws: number; sim: number }): NodeJS.ProcessEnv {
+  const simUrl = `http://127.0.0.1:${ports.sim}`;
+  return {
+    PATH: process.env.PATH,
+    ...DEV_DEFAULTS,
+    ...redis,
+    HOST: '127.0.0.1',
+    HTTP_PORT: String(ports.http),
+    WS_PORT: String(ports.ws),
+    SIM_PORT: String(ports.sim),
+    PUBLIC_URL: `http://127.0.0.1:${ports.http}`,
+    WS_PUBLIC_URL: `ws://127.0.0.1:${ports.ws}/ws`,
+    WECHAT_OPEN_BASE: simUrl,
+    WECHAT_API_BASE: simUrl,
+    SESSION_SECRET: 'bench-session-secret-0123456789',
+    LOG_LEVEL: 'warn',
+    LOGIN_RATE_LIMIT: '0',
+    MAX_SOCKETS_PER_IP: '0',
+  };
 }
