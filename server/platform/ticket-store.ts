@@ -7,8 +7,10 @@ import { Script } from '../logins/scripts.js';
 import { decodeTicket, encodeTicket, type StoredTicket, type TicketValue } from './ticket-codec.js';
 
 /**
- * Writes a pushed ticket only if it is newer (by WeChat's CreateTime) than the stored one: pushes can arrive out
- * of order, be retried, or reach two nodes. An unreadable stored value (another serializer's bytes, a bare string)
+ * Writes a pushed ticket unless the stored one is newer (by WeChat's CreateTime): pushes can arrive out of order,
+ * be retried, or reach two nodes. CreateTime is in seconds, so two different tickets can share one (a push asked for
+ * with api_start_push_ticket right after the periodic one): the later arrival wins the tie, as both are valid for
+ * the same 12 h, and keeping the earlier one could keep a ticket WeChat no longer takes. An unreadable stored value (another serializer's bytes, a bare string)
  * is replaced — that is how the fleet heals from it — and the reply says so, with its size, for the log.
  * No expiry: a ticket is small, one per platform, and its age is judged from its own CreateTime (a ticket older
  * than 12 h is reported, never silently dropped: keys without a TTL are also never evicted under volatile-lru).
@@ -22,7 +24,7 @@ if raw then
   if ok and type(cur) == 'table' and cur.v == 1 and tonumber(cur.createTime) and type(cur.ticket) == 'string' then
     local stored = tonumber(cur.createTime)
     if stored == tonumber(ARGV[2]) and cur.ticket == ARGV[3] then return {'same'} end
-    if stored >= tonumber(ARGV[2]) then return {'older', tostring(stored)} end
+    if stored > tonumber(ARGV[2]) then return {'older', tostring(stored)} end
   else
     redis.call('SET', KEYS[1], ARGV[1])
     return {'replaced_corrupt', tostring(#raw)}
@@ -84,7 +86,7 @@ export class TicketStore {
       return await this.#write(entry);
     } catch (err) {
       if (toAppError(err).code !== 'redis_unavailable') throw err;
-      if (!this.#pending || this.#pending.createTime < createTime) this.#pending = entry;
+      if (!this.#pending || this.#pending.createTime <= createTime) this.#pending = entry;
       if (!this.#flushing) {
         this.#flushing = true;
         void this.#flush().finally(() => {

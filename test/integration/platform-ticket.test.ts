@@ -92,6 +92,18 @@ describe('authorization-event URL: order, forgeries and Redis outages', () => {
     expect(await storedTicket(redis)).toMatchObject({ ticket: 'ticket@@@newest', createTime: now + 20 });
   });
 
+  it('two tickets pushed in the same second: the later arrival is kept (both date from that second)', async () => {
+    const s = stack();
+    redis ??= rawClient(s.redis.url);
+    const at = Math.floor(Date.now() / 1000) + 30;
+    expect((await pushTicket(s.httpUrl, 'ticket@@@first', at)).ok).toBe(true);
+    expect((await pushTicket(s.httpUrl, 'ticket@@@second', at)).ok).toBe(true);
+    expect(await storedTicket(redis)).toMatchObject({ ticket: 'ticket@@@second', createTime: at });
+    // WeChat repeating that push changes nothing.
+    expect((await pushTicket(s.httpUrl, 'ticket@@@second', at)).ok).toBe(true);
+    expect(await storedTicket(redis)).toMatchObject({ ticket: 'ticket@@@second', createTime: at });
+  });
+
   it('forged pushes are refused before anything is stored: wrong token, plaintext, another platform', async () => {
     const s = stack();
     redis ??= rawClient(s.redis.url);
