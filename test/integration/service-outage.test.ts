@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisServerHandle, startRedisServer } from '../../server/dev/redis-server.js';
+import { rawClient } from '../helpers/redis.js';
 import { type FileRoles, startRolesOnFile } from '../helpers/roles.js';
 import { WatchClient } from '../helpers/ws-client.js';
 
@@ -58,5 +59,41 @@ describe('the ws and http roles when Redis dies and comes back', () => {
     expect(await page.closed).toBe(4404);
     const order = page.messages.map((m) => (m.type === 'service' ? `service:${m.available}` : m.type));
     expect(order).toEqual(['status', 'service:false', 'service:true', 'error']);
+  });
+});
+
+describe('a Redis that answers but refuses writes for a while', () => {
+  let roles: FileRoles;
+  beforeAll(async () => {
+    roles = await startRolesOnFile();
+  });
+  afterAll(() => roles?.stop());
+
+  const create = () =>
+    fetch(`${roles.httpUrl}/api/logins`, { method: 'POST', headers: { 'content-type': 'application/json' } });
+
+  it('NOREPLICAS (min-replicas-to-write, its replica gone) answers 503 redis_unavailable and loses nothing', async () => {
+    const redis = rawClient(roles.redis.url);
+    try {
+      const before = (await (await create()).json()) as { id: string; watchToken: string };
+      // A master told to take writes only while a replica acknowledges them, with none attached: what a Sentinel
+      // deployment with min-replicas-to-write answers while its replica is away.
+      await redis.config('SET', 'min-replicas-to-write', '1');
+      const refused = await create();
+      expect(refused.status).toBe(503);
+      expect(((await refused.json()) as { error: string }).error).toBe('redis_unavailable');
+      // Reads still work: the login made before is still there for its page.
+      const read = await fetch(`${roles.httpUrl}/api/logins/${before.id}`, {
+        headers: { authorization: `Bearer ${before.watchToken}` },
+      });
+      expect(read.status).toBe(200);
+      expect(((await read.json()) as { status: string }).status).toBe('pending');
+      // Writes back: logins are made again.
+      await redis.config('SET', 'min-replicas-to-write', '0');
+      expect((await create()).status).toBe(201);
+    } finally {
+      await redis.config('SET', 'min-replicas-to-write', '0').catch(() => undefined);
+      redis.disconnect();
+    }
   });
 });
