@@ -128,7 +128,7 @@ function isRedisUnavailable(err: unknown): boolean {
     // resharding, MASTERDOWN on a replica cut off from it); a master refusing writes while too few replicas
     // acknowledge them (NOREPLICAS, min-replicas-to-write); a server still loading its data after a restart
     // (LOADING, with the AOF that refresh tokens need); a replica asked to write just after a failover (READONLY);
-    // a script running past its time (BUSY). Each passes; none is a broken request.
+    // a script running past its time (BUSY). Each is passing; none is a broken request.
     /^(CLUSTERDOWN|TRYAGAIN|MASTERDOWN|NOREPLICAS|LOADING|READONLY|BUSY)\b/.test(err.message)
   );
 }

@@ -8,10 +8,11 @@ import { decodeTicket, encodeTicket, type StoredTicket, type TicketValue } from 
 
 /**
  * Writes a pushed ticket unless the stored one is newer (by WeChat's CreateTime): pushes can arrive out of order,
- * be retried, or reach two nodes. CreateTime is in seconds, so two different tickets can share one (a push asked for
- * with api_start_push_ticket right after the periodic one): the later arrival wins the tie, as both are valid for
- * the same 12 h, and keeping the earlier one could keep a ticket WeChat no longer takes. An unreadable stored value (another serializer's bytes, a bare string)
- * is replaced — that is how the fleet heals from it — and the reply says so, with its size, for the log.
+ * be retried, or reach two nodes. CreateTime is in seconds, so two different tickets can share one (a push asked
+ * for with api_start_push_ticket right after the periodic one): the later arrival wins the tie, as both are valid
+ * for the same 12 h, and keeping the earlier one could keep a ticket WeChat no longer takes. An unreadable stored
+ * value (another serializer's bytes, a bare string) is replaced — that is how the fleet heals from it — and the
+ * reply says so, with its size, for the log.
  * No expiry: a ticket is small, one per platform, and its age is judged from its own CreateTime (a ticket older
  * than 12 h is reported, never silently dropped: keys without a TTL are also never evicted under volatile-lru).
  * KEYS: the ticket. ARGV: the new value (JSON), its CreateTime, the new ticket.
