@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { CONFIG_KEYS } from '../server/config.js';
 import { startRedisServer } from '../server/dev/redis-server.js';
-import { freePortExcept } from '../server/util/free-port.js';
+import { freePortsExcept } from '../server/util/free-port.js';
 import { drive, roleEnv } from './logins.js';
 import { startBenchCluster } from './redis-cluster.js';
 import { CLK_TCK, cpuTicks, track } from './scan-procs.js';
@@ -103,13 +103,7 @@ interface Role {
 }
 
 async function startRoles(redisEnv: NodeJS.ProcessEnv, avoid: number[]): Promise<{ roles: Role[]; httpUrl: string }> {
-  const used = [...avoid];
-  const port = async () => {
-    const p = await freePortExcept(used);
-    used.push(p);
-    return p;
-  };
-  const [httpPort, wsPort, simPort] = [await port(), await port(), await port()];
+  const [httpPort, wsPort, simPort] = (await freePortsExcept(3, avoid)) as [number, number, number];
   const httpUrl = `http://127.0.0.1:${httpPort}`;
   const env = roleEnv(redisEnv, { http: httpPort, ws: wsPort, sim: simPort });
   const roles: Role[] = [];

@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { CONFIG_KEYS } from '../server/config.js';
 import { startRedisServer } from '../server/dev/redis-server.js';
 import { Phone } from '../server/sim/scripted-phone.js';
-import { freePortExcept } from '../server/util/free-port.js';
+import { freePortsExcept } from '../server/util/free-port.js';
 import { roleEnv } from './logins.js';
 import { startBenchCluster } from './redis-cluster.js';
 import { createLogins, type Login, PER_CLIENT, Watchers } from './scan.js';
@@ -145,10 +145,8 @@ async function floorMemory(n: number, say: (l: string) => void): Promise<Sockets
   const redis = await startRedisServer();
   track(redis.process);
   const children: ChildProcess[] = [];
-  const used = [redis.port];
   try {
-    const httpPort = await freePortExcept(used);
-    const wsPort = await freePortExcept([...used, httpPort]);
+    const [httpPort, wsPort] = (await freePortsExcept(2, [redis.port])) as [number, number];
     const base = { PATH: process.env.PATH, REDIS_URL: redis.url, TTL_MS: '3600000' };
     const httpUrl = `http://127.0.0.1:${httpPort}`;
     const ws = spawnServer(path.join(HERE, 'floor/ws.js'), [], { ...base, PORT: String(wsPort) });
@@ -218,14 +216,11 @@ export async function benchClusterSockets(opts: SocketsOptions): Promise<Sockets
     redisName = opts.standalone ? 'one redis-server (--redis=standalone)' : 'one redis-server (no cluster target)';
   }
   try {
-    const port = async () => {
-      const p = await freePortExcept(used);
-      used.push(p);
-      return p;
-    };
-    const [httpPort, simPort] = [await port(), await port()];
-    const wsPorts: number[] = [];
-    for (let k = 0; k < opts.push; k++) wsPorts.push(await port());
+    const [httpPort, simPort, ...wsPorts] = (await freePortsExcept(2 + opts.push, used)) as [
+      number,
+      number,
+      ...number[],
+    ];
     const httpUrl = `http://127.0.0.1:${httpPort}`;
     // One hour: no login expires during the run. Each ws process gets its own WS_PORT when it is started.
     const env = { ...roleEnv(redisEnv, { http: httpPort, ws: wsPorts[0]!, sim: simPort }), LOGIN_TTL: '3600' };

@@ -17,7 +17,7 @@ import { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
 import { DEV_DEFAULTS } from '../server/config.js';
 import { startRedisServer } from '../server/dev/redis-server.js';
-import { freePortExcept } from '../server/util/free-port.js';
+import { freePortsExcept } from '../server/util/free-port.js';
 
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../server/cli.js');
 const WECHAT_UA =
@@ -203,13 +203,7 @@ export async function benchLogins(opts: { logins: number; concurrency: number })
   const roles: Role[] = [];
   const admin = new Redis(redis.url, { connectionName: 'bench' });
   try {
-    const used = [redis.port];
-    const port = async () => {
-      const p = await freePortExcept(used);
-      used.push(p);
-      return p;
-    };
-    const [httpPort, wsPort, simPort] = [await port(), await port(), await port()];
+    const [httpPort, wsPort, simPort] = (await freePortsExcept(3, [redis.port])) as [number, number, number];
     const httpUrl = `http://127.0.0.1:${httpPort}`;
     const env = roleEnv({ REDIS_URL: redis.url }, { http: httpPort, ws: wsPort, sim: simPort });
     for (const [name, p] of [

@@ -23,3 +23,15 @@ export async function freePortExcept(avoid: readonly number[]): Promise<number> 
     if (!avoid.includes(port)) return port;
   }
 }
+
+/** `n` distinct free ports, none of `avoid`: the ports of a set of processes started together. */
+export async function freePortsExcept(n: number, avoid: readonly number[]): Promise<number[]> {
+  const taken = [...avoid];
+  const ports: number[] = [];
+  while (ports.length < n) {
+    const port = await freePortExcept(taken);
+    taken.push(port);
+    ports.push(port);
+  }
+  return ports;
+}
